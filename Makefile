@@ -1,0 +1,49 @@
+# nmrstake: every target sets up what it needs (idempotent; fast when already done).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+export MPLBACKEND := Agg
+
+ARGS ?=
+
+.PHONY: install demo test compile bench clean help
+
+help:
+	@echo "make demo   set everything up, then run the main job on the embedded chain"
+	@echo "make test   set everything up, then run the whole test suite"
+	@echo "make install | compile | bench | clean"
+
+# Python: a virtualenv with the pinned packages; stamp = hash of what decides its contents.
+$(VENV)/.stamp: pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip>=24"
+	$(BIN)/python -m pip install -q -c requirements.lock -e ".[test]"
+	@touch $@
+
+# npm: exactly what package-lock.json says.
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(VENV)/.stamp node_modules/.stamp
+	@node tools/solc/install.js
+	@ln -sf $(CURDIR)/node_modules/.bin/anvil $(BIN)/anvil
+	@ln -sf $(CURDIR)/node_modules/.bin/ganache $(BIN)/ganache
+	@$(BIN)/ape plugins list 2>/dev/null | grep -q solidity || { echo "ape-solidity missing"; exit 1; }
+
+compile: install
+	$(BIN)/ape compile
+
+demo: install
+	$(BIN)/nmrstake demo $(ARGS)
+
+test: install
+	$(BIN)/ape test tests -p no:cacheprovider $(ARGS)
+
+bench: install
+	$(BIN)/python bench/gas.py
+
+clean:
+	rm -rf $(VENV) node_modules .build contracts/.cache out
