@@ -1,0 +1,52 @@
+"""Deploy nmrstake's contracts: `ape run deploy --network <ecosystem:network:provider>`.
+
+Writes deployments/<ecosystem>-<network>-<chainid>.json. Running it again on the same chain
+reuses the live deployment (use --force to deploy anew); a recorded contract that has vanished
+(a restarted Anvil) is deployed again.
+"""
+
+from pathlib import Path
+
+import click
+from ape.cli import ConnectedProviderCommand, network_option
+
+from nmrstake.cli_common import deployer_account, duration_option
+from nmrstake.deploy import TournamentSettings, deploy, deployments_dir
+from nmrstake.errors import NmrstakeError
+
+
+@click.command(cls=ConnectedProviderCommand, short_help="Deploy the NMR token and the tournament")
+@network_option()
+@click.option("--account", "account_alias", help="ape account alias (default on local networks: test account 0)")
+@click.option("--force", is_flag=True, help="Deploy anew even if a live deployment is recorded")
+@click.option("--nmr", "nmr_address", help="Use an existing NMR token at this address")
+@click.option("--oracle", help="Address granted the oracle role (default: the deployer)")
+@click.option("--manager", help="Address granted the round-manager role (default: the deployer)")
+@duration_option("--challenge-period", default="1d", help="Time a posted result can be rejected")
+@duration_option("--grace-period", default="14d", help="Time after resolve before stakers may exit")
+@duration_option("--admin-delay", default="2d", help="Delay of the two-step admin hand-over")
+@duration_option("--max-pause", default="7d", help="Longest a pause lasts before it lapses")
+@click.option(
+    "--deployments-dir",
+    "deployments_dir_",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where deployments files live (default: ./deployments or $NMRSTAKE_DEPLOYMENTS)",
+)
+def cli(
+    ecosystem, network, provider, account_alias, force, nmr_address, oracle, manager,
+    challenge_period, grace_period, admin_delay, max_pause, deployments_dir_,
+):
+    from ape import project
+
+    try:
+        deployer = deployer_account(provider, account_alias)
+        click.echo(f"deploying on {ecosystem.name}:{network.name} (chain {provider.chain_id}) as {deployer.address}")
+        settings = TournamentSettings(challenge_period, grace_period, admin_delay, max_pause)
+        deploy(
+            project, deployer, directory=deployments_dir_ or deployments_dir(project.path),
+            force=force, nmr_address=nmr_address, oracle=oracle, manager=manager,
+            settings=settings, log=click.echo,
+        )
+    except NmrstakeError as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -1,0 +1,254 @@
+"""Deploying nmrstake's contracts and remembering where they are.
+
+A deployment is recorded in ``deployments/<ecosystem>-<network>-<chainid>.json``. Deploying
+again on the same chain reuses every recorded contract that is still there: same address, and
+the runtime code whose hash was recorded. A recorded contract with no code (an Anvil that was
+restarted) or with other code is deployed again, with a message saying why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_utils import keccak, to_checksum_address
+
+from nmrstake import __version__
+from nmrstake.errors import ConfigError
+
+#: Where deployments files live, relative to the project root (``NMRSTAKE_DEPLOYMENTS`` overrides).
+DEFAULT_DEPLOYMENTS_DIR = Path("deployments")
+
+LOCAL_NETWORKS = frozenset({"local"})
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TournamentSettings:
+    """Per-deployment parameters of the Tournament contract (seconds)."""
+
+    challenge_period: int = 24 * 3600
+    grace_period: int = 14 * 24 * 3600
+    admin_delay: int = 2 * 24 * 3600
+    max_pause: int = 7 * 24 * 3600
+
+
+@dataclass
+class ContractRecord:
+    address: str
+    block: int
+    transaction: str
+    codehash: str
+
+
+@dataclass
+class Deployment:
+    """What a deployments file holds."""
+
+    ecosystem: str
+    network: str
+    chain_id: int
+    deployer: str
+    compiler: str
+    contracts: dict[str, ContractRecord] = field(default_factory=dict)
+    roles: dict[str, list[str]] = field(default_factory=dict)
+    settings: dict[str, int] = field(default_factory=dict)
+    nmrstake_version: str = __version__
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "deployments file") -> Deployment:
+        try:
+            raw = json.loads(text)
+            contracts = {k: ContractRecord(**v) for k, v in raw.pop("contracts").items()}
+            return cls(contracts=contracts, **raw)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{source} is not a valid nmrstake deployments file: {exc}") from exc
+
+    def address(self, name: str) -> str:
+        try:
+            return self.contracts[name].address
+        except KeyError:
+            raise ConfigError(f"the deployment on chain {self.chain_id} has no {name} contract") from None
+
+
+def deployments_dir(root: Path | None = None) -> Path:
+    env = os.environ.get("NMRSTAKE_DEPLOYMENTS")
+    if env:
+        return Path(env)
+    return (root or Path.cwd()) / DEFAULT_DEPLOYMENTS_DIR
+
+
+def deployment_filename(ecosystem: str, network: str, chain_id: int) -> str:
+    return f"{ecosystem}-{network}-{chain_id}.json"
+
+
+def deployment_path(provider: Any, directory: Path) -> Path:
+    """The deployments file of the chain `provider` is connected to."""
+    net = provider.network
+    return directory / deployment_filename(net.ecosystem.name, net.name, provider.chain_id)
+
+
+def load_deployment(path: Path) -> Deployment:
+    if not path.is_file():
+        raise ConfigError(
+            f"no deployment recorded in {path}: run `ape run deploy --network ...` for this chain first"
+        )
+    return Deployment.from_json(path.read_text(), str(path))
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file and a rename: never a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def codehash(provider: Any, address: str) -> str | None:
+    """keccak-256 of the runtime code at `address`, or None when there is no code."""
+    code = bytes(provider.get_code(address))
+    return "0x" + keccak(code).hex() if code else None
+
+
+def check_recorded(provider: Any, name: str, record: ContractRecord) -> str | None:
+    """None when the recorded contract is live with the recorded code; else why not."""
+    found = codehash(provider, record.address)
+    if found is None:
+        return (
+            f"{name} recorded at {record.address} has no code on chain {provider.chain_id} "
+            "(the node was restarted or reset?): deploying it again"
+        )
+    if found != record.codehash:
+        return f"{name} at {record.address} has other code than was recorded: deploying it again"
+    return None
+
+
+def compiler_label(project: Any) -> str:
+    for compiler in project.manifest.compilers or []:
+        if compiler.name == "solidity":
+            evm = (compiler.settings or {}).get("evmVersion", "default")
+            return f"solc {compiler.version} (evm {evm})"
+    return "unknown"
+
+
+def _record(provider: Any, contract: Any) -> ContractRecord:
+    receipt = provider.get_receipt(contract.txn_hash)
+    return ContractRecord(
+        address=contract.address,
+        block=int(receipt.block_number),
+        transaction=str(receipt.txn_hash),
+        codehash=codehash(provider, contract.address) or "",
+    )
+
+
+def deploy(
+    project: Any,
+    deployer: Any,
+    *,
+    directory: Path,
+    force: bool = False,
+    nmr_address: str | None = None,
+    oracle: str | None = None,
+    manager: str | None = None,
+    settings: TournamentSettings | None = None,
+    log: Log = print,
+) -> tuple[Deployment, Path]:
+    """Deploy (or reuse) the token and the tournament on the connected chain.
+
+    `nmr_address` points the tournament at an existing NMR instead of deploying one. The oracle
+    and manager roles go to `oracle` / `manager` (default: the deployer). Returns the deployment
+    and the path of its file, which is written only after every transaction succeeded.
+    """
+    from ape import chain
+
+    provider = chain.provider
+    settings = settings or TournamentSettings()
+    path = deployment_path(provider, directory)
+    previous: Deployment | None = None
+    if path.is_file() and not force:
+        previous = load_deployment(path)
+        if previous.chain_id != provider.chain_id:
+            raise ConfigError(f"{path} records chain {previous.chain_id}, connected to {provider.chain_id}")
+
+    deployment = Deployment(
+        ecosystem=provider.network.ecosystem.name,
+        network=provider.network.name,
+        chain_id=provider.chain_id,
+        deployer=deployer.address,
+        compiler=compiler_label(project),
+        settings=asdict(settings),
+    )
+    has_tournament = "Tournament" in project.contracts
+
+    def reusable(name: str) -> bool:
+        if previous is None or name not in previous.contracts:
+            return False
+        problem = check_recorded(provider, name, previous.contracts[name])
+        if problem:
+            log(problem)
+            return False
+        log(f"{name}: reusing {previous.contracts[name].address} (block {previous.contracts[name].block})")
+        deployment.contracts[name] = previous.contracts[name]
+        return True
+
+    # The token: an existing one, the recorded one, or a new one.
+    token_redeployed = False
+    if nmr_address:
+        address = to_checksum_address(nmr_address)
+        if codehash(provider, address) is None:
+            raise ConfigError(f"--nmr {address}: no contract at that address on chain {provider.chain_id}")
+        deployment.contracts["NMR"] = ContractRecord(address, 0, "", codehash(provider, address) or "")
+        log(f"NMR: using existing token at {address}")
+    elif not reusable("NMR"):
+        token = deployer.deploy(project.NMR, deployer)
+        deployment.contracts["NMR"] = _record(provider, token)
+        token_redeployed = True
+        log(f"NMR: deployed at {token.address}")
+
+    if has_tournament:
+        # A tournament is bound to its token: a new token means a new tournament.
+        if token_redeployed or not reusable("Tournament"):
+            tournament = deployer.deploy(
+                project.Tournament,
+                deployment.address("NMR"),
+                deployer,
+                settings.admin_delay,
+                settings.challenge_period,
+                settings.grace_period,
+                settings.max_pause,
+            )
+            deployment.contracts["Tournament"] = _record(provider, tournament)
+            log(f"Tournament: deployed at {tournament.address}")
+            grants = {
+                "ORACLE_ROLE": oracle or deployer.address,
+                "MANAGER_ROLE": manager or deployer.address,
+                "PAUSER_ROLE": deployer.address,
+            }
+            for role_name, who in grants.items():
+                role = getattr(tournament, role_name)()
+                tournament.grantRole(role, who, sender=deployer)
+                deployment.roles.setdefault(role_name, []).append(to_checksum_address(who))
+            deployment.roles["DEFAULT_ADMIN_ROLE"] = [deployer.address]
+
+    if previous is not None and deployment.contracts == previous.contracts:
+        log(f"nothing to deploy: {path} is up to date (use --force to deploy anew)")
+        return previous, path
+    write_atomic(path, deployment.to_json())
+    log(f"deployment written to {path}")
+    return deployment, path

@@ -1,0 +1,65 @@
+"""`ape run deploy`'s logic (nmrstake.deploy) on the embedded EVM, Anvil and Ganache."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from chains import backend  # noqa: F401
+
+from nmrstake.deploy import Deployment, deploy, load_deployment
+from nmrstake.errors import ConfigError
+from nmrstake.localchain import anvil_provider
+
+
+def test_deploy_writes_file_and_second_run_reuses(backend, project, owner, tmp_path):  # noqa: F811
+    name, provider = backend
+    messages: list[str] = []
+    first, path = deploy(project, owner, directory=tmp_path, log=messages.append)
+    assert path.name == f"ethereum-local-{provider.chain_id}.json"
+    record = json.loads(path.read_text())
+    assert record["chain_id"] == provider.chain_id
+    assert record["deployer"] == owner.address
+    assert record["compiler"].startswith("solc 0.8.28")
+    nmr_address = record["contracts"]["NMR"]["address"]
+    assert project.NMR.at(nmr_address).symbol() == "NMR"
+    assert record["contracts"]["NMR"]["block"] >= 0
+
+    before = path.read_bytes()
+    messages.clear()
+    second, _ = deploy(project, owner, directory=tmp_path, log=messages.append)
+    assert second.contracts == first.contracts
+    assert any("reusing" in m for m in messages), messages
+    assert path.read_bytes() == before  # untouched
+
+    third, _ = deploy(project, owner, directory=tmp_path, force=True, log=messages.append)
+    assert third.address("NMR") != first.address("NMR")
+
+
+def test_existing_token_address_is_used(backend, project, owner, tmp_path):  # noqa: F811
+    token = owner.deploy(project.NMR, owner)
+    dep, _ = deploy(project, owner, directory=tmp_path, nmr_address=token.address, log=lambda m: None)
+    assert dep.address("NMR") == token.address
+    with pytest.raises(ConfigError, match="no contract at that address"):
+        deploy(project, owner, directory=tmp_path, force=True, nmr_address="0x" + "12" * 20, log=lambda m: None)
+
+
+def test_restarted_anvil_redeploys(project, owner, tmp_path):
+    with anvil_provider():
+        first, path = deploy(project, owner, directory=tmp_path, log=lambda m: None)
+    messages: list[str] = []
+    with anvil_provider():  # a new Anvil: same chain id, empty state
+        second, _ = deploy(project, owner, directory=tmp_path, log=messages.append)
+        assert any("has no code" in m and "deploying it again" in m for m in messages), messages
+        assert project.NMR.at(second.address("NMR")).symbol() == "NMR"
+    assert load_deployment(path).contracts["NMR"].codehash == second.contracts["NMR"].codehash
+
+
+def test_corrupt_deployments_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "ethereum-local-1.json"
+    bad.write_text("{not json")
+    with pytest.raises(ConfigError, match="ethereum-local-1.json is not a valid"):
+        load_deployment(bad)
+    with pytest.raises(ConfigError, match="run `ape run deploy"):
+        load_deployment(tmp_path / "missing.json")
+    assert Deployment.from_json(Deployment("ethereum", "local", 1, "0x0", "solc").to_json()).chain_id == 1
