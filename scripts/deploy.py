@@ -13,6 +13,9 @@ from ape.cli import ConnectedProviderCommand, network_option
 from nmrstake.cli_common import deployer_account, duration_option
 from nmrstake.deploy import TournamentSettings, deploy, deployments_dir
 from nmrstake.errors import NmrstakeError
+from nmrstake.localchain import ensure_tools_on_path
+
+ensure_tools_on_path()  # ape-foundry looks for `anvil` on PATH before the script body runs
 
 
 @click.command(cls=ConnectedProviderCommand, short_help="Deploy the NMR token and the tournament")

@@ -56,6 +56,9 @@ def connect(network: str = DEFAULT_NETWORK) -> Iterator[Any]:
     from ape import networks
     from ape.exceptions import ApeException
 
+    from nmrstake.localchain import ensure_tools_on_path
+
+    ensure_tools_on_path()
     try:
         ctx = networks.parse_network_choice(network)
     except ApeException as exc:

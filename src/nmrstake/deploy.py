@@ -179,6 +179,7 @@ def deploy(
 
     provider = chain.provider
     settings = settings or TournamentSettings()
+    contract_types = project.load_contracts()  # compiles if needed, so the manifest names the compiler
     path = deployment_path(provider, directory)
     previous: Deployment | None = None
     if path.is_file() and not force:
@@ -194,7 +195,7 @@ def deploy(
         compiler=compiler_label(project),
         settings=asdict(settings),
     )
-    has_tournament = "Tournament" in project.contracts
+    has_tournament = "Tournament" in contract_types
 
     def reusable(name: str) -> bool:
         if previous is None or name not in previous.contracts:

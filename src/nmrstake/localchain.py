@@ -42,11 +42,23 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float, wha
     raise ConfigError(f"{what} did not open port {port} within {timeout:.0f} s")
 
 
+def project_bin_dir() -> Path:
+    return Path(__file__).resolve().parents[2] / "node_modules" / ".bin"
+
+
+def ensure_tools_on_path() -> None:
+    """Put the project's node_modules/.bin (anvil, ganache) on PATH if it is not there, so that
+    ape-foundry finds `anvil` even when the virtualenv was not activated."""
+    bin_dir = project_bin_dir()
+    if bin_dir.is_dir() and shutil.which("anvil") is None:
+        os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
 def find_executable(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    local = Path(__file__).resolve().parents[2] / "node_modules" / ".bin" / name
+    local = project_bin_dir() / name
     if local.exists():
         return str(local)
     raise ConfigError(f"`{name}` not found on PATH nor in node_modules/.bin: run `make install`")
@@ -90,5 +102,6 @@ def anvil_provider() -> Iterator[Any]:
     """Start a fresh Anvil through ape-foundry and connect ape to it for the block."""
     from ape import networks
 
+    ensure_tools_on_path()
     with networks.parse_network_choice("ethereum:local:foundry", disconnect_after=True) as provider:
         yield provider
