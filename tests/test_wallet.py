@@ -1,0 +1,265 @@
+"""nmrstake.wallet: v3 keystore wallets."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import traceback
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
+
+from nmrstake import wallet
+from nmrstake.errors import InputError, NmrstakeError
+from nmrstake.wallet import Keystore, WalletError
+
+APE_MNEMONIC = "test test test test test test test test test test test junk"
+APE_ACCOUNT_0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+APE_ACCOUNT_1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+# Anvil's well-known account #1 (public test key).
+KEY_1 = "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+@pytest.fixture
+def ks(tmp_path) -> Keystore:
+    # light scrypt for speed; the parameters travel in the file
+    return Keystore(tmp_path / "wallets", kdf="scrypt", iterations=16)
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_create_list_address_load_round_trip(ks):
+    assert ks.list() == []
+    addr = ks.create("alice", "s3cret")
+    assert addr.startswith("0x") and len(addr) == 42 and addr != addr.lower()
+    bob = ks.import_key("bob-2", KEY_1, "pw")
+    assert ks.list() == [("alice", addr), ("bob-2", bob)]
+    assert ks.address("alice") == addr
+    assert ks.exists("alice") and not ks.exists("carol")
+    account = ks.load("alice", "s3cret")
+    assert account.address == addr
+    assert ks.path("alice") == ks.directory / "alice.json"
+    # the account signs
+    signed = account.sign_message(encode_defunct(text="round 1"))
+    assert Account.recover_message(encode_defunct(text="round 1"),
+                                   signature=signed.signature) == addr
+    # no temporary files left behind
+    assert sorted(os.listdir(ks.directory)) == ["alice.json", "bob-2.json"]
+
+
+def test_two_created_wallets_differ(ks):
+    assert ks.create("a", "pw") != ks.create("b", "pw")
+
+
+@pytest.mark.parametrize("key", [KEY_1, "0x" + KEY_1, "0X" + KEY_1.upper(), f"  {KEY_1}\n",
+                                 bytes.fromhex(KEY_1)])
+def test_import_key(ks, key):
+    assert ks.import_key("k", key, "pw") == APE_ACCOUNT_1
+    assert ks.load("k", "pw").key.hex().removeprefix("0x") == KEY_1
+
+
+def test_import_mnemonic_ape_test_accounts(ks):
+    assert ks.import_mnemonic("ape0", APE_MNEMONIC, "pw") == APE_ACCOUNT_0
+    assert ks.import_mnemonic("ape1", "  " + APE_MNEMONIC.replace(" ", "  \n") + " ", "pw",
+                              account_index=1) == APE_ACCOUNT_1
+    assert ks.load("ape0", "pw").address == APE_ACCOUNT_0
+
+
+def test_wrong_passphrase(ks):
+    ks.create("alice", "right")
+    with pytest.raises(WalletError, match="^wrong passphrase for wallet 'alice'$") as info:
+        ks.load("alice", "wrong")
+    assert isinstance(info.value, NmrstakeError)
+    assert info.value.__cause__ is None
+
+
+def test_missing_wallet(ks):
+    with pytest.raises(WalletError, match="no wallet 'nobody'"):
+        ks.load("nobody", "pw")
+    with pytest.raises(WalletError, match="no wallet 'nobody'"):
+        ks.address("nobody")
+
+
+def test_never_overwrites(ks):
+    ks.create("alice", "pw")
+    before = ks.path("alice").read_bytes()
+    for action in (lambda: ks.create("alice", "pw"),
+                   lambda: ks.import_key("alice", KEY_1, "pw"),
+                   lambda: ks.import_mnemonic("alice", APE_MNEMONIC, "pw")):
+        with pytest.raises(WalletError, match="alice.json exists already; refusing to overwrite"):
+            action()
+    assert ks.path("alice").read_bytes() == before
+
+
+def test_never_overwrites_on_a_race(ks, tmp_path):
+    # the file appears between the check and the write: the hard link refuses
+    ks.directory.mkdir(mode=0o700)
+    target = ks.directory / "x.json"
+    target.write_text("theirs")
+    with pytest.raises(WalletError, match="refusing to overwrite"):
+        wallet._write_new_private_file(target, b"mine")
+    assert target.read_text() == "theirs"
+    assert os.listdir(ks.directory) == ["x.json"]
+
+
+def test_file_and_dir_modes(ks):
+    old = os.umask(0)  # even with a permissive umask
+    try:
+        ks.create("alice", "pw")
+    finally:
+        os.umask(old)
+    assert _mode(ks.directory) == 0o700
+    assert _mode(ks.path("alice")) == 0o600
+
+
+@pytest.mark.parametrize("name", ["", "a/b", "../x", "x" * 65, "a.b", "ä", "a b", None, 3])
+def test_invalid_names(ks, name):
+    with pytest.raises(InputError, match="invalid wallet name"):
+        ks.create(name, "pw")
+    assert not ks.directory.exists()
+
+
+def test_valid_name_edges(ks):
+    ks.create("x" * 64, "pw")
+    ks.create("A-b_9", "pw")
+    assert [n for n, _ in ks.list()] == ["A-b_9", "x" * 64]
+
+
+@pytest.mark.parametrize("key", [
+    KEY_1[:-1],                         # 63 digits
+    KEY_1[:-1] + "g",                   # not hex
+    "0x" + KEY_1 + "00",                # too long
+    "0" * 64,                           # zero
+    f"{SECP256K1_N:064x}",              # out of range
+])
+def test_invalid_key_is_not_echoed(ks, key):
+    with pytest.raises(InputError, match="invalid private key") as info:
+        ks.import_key("k", key, "pw")
+    shown = "".join(traceback.format_exception(info.value))  # message and any chained error
+    assert key.removeprefix("0x")[:16] not in shown
+    assert not ks.exists("k")
+
+
+def test_invalid_mnemonic_is_not_echoed(ks):
+    bad = " ".join(["abandon"] * 12)  # valid words, bad checksum
+    with pytest.raises(InputError, match="invalid mnemonic") as info:
+        ks.import_mnemonic("m", bad, "pw")
+    assert "abandon" not in "".join(traceback.format_exception(info.value))
+    with pytest.raises(InputError, match="invalid mnemonic"):
+        ks.import_mnemonic("m", "correct horse battery staple", "pw")
+    with pytest.raises(InputError, match="account index"):
+        ks.import_mnemonic("m", APE_MNEMONIC, "pw", account_index=-1)
+    assert not ks.exists("m")
+
+
+def test_empty_passphrase_refused(ks):
+    with pytest.raises(InputError, match="passphrase"):
+        ks.create("alice", "")
+
+
+def test_keystore_is_standard_v3_json(ks):
+    ks.import_key("k", KEY_1, "pw")
+    data = json.loads(ks.path("k").read_text())
+    assert data["version"] == 3
+    assert data["address"].lower() == APE_ACCOUNT_1[2:].lower()  # no 0x, as eth-account writes it
+    assert data["crypto"]["kdf"] == "scrypt" and data["crypto"]["kdfparams"]["n"] == 16
+    assert Account.decrypt(data, "pw").hex().removeprefix("0x") == KEY_1
+
+
+def test_default_kdf_is_standard_strength(tmp_path):
+    ks = Keystore(tmp_path)
+    ks.create("strong", "pw")
+    params = json.loads(ks.path("strong").read_text())["crypto"]
+    assert params["kdf"] == "scrypt" and params["kdfparams"]["n"] == 2**18
+
+
+def test_pbkdf2_kdf(tmp_path):
+    ks = Keystore(tmp_path, kdf="pbkdf2", iterations=10)
+    ks.import_key("k", KEY_1, "pw")
+    assert json.loads(ks.path("k").read_text())["crypto"]["kdf"] == "pbkdf2"
+    assert ks.load("k", "pw").address == APE_ACCOUNT_1
+    with pytest.raises(InputError, match="kdf"):
+        Keystore(tmp_path, kdf="md5")
+
+
+def test_default_directory(monkeypatch, tmp_path):
+    monkeypatch.setenv("NMRSTAKE_HOME", str(tmp_path / "home"))
+    assert Keystore().directory == tmp_path / "home" / "wallets"
+    assert wallet.default_wallet_dir() == tmp_path / "home" / "wallets"
+    monkeypatch.delenv("NMRSTAKE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    assert Keystore().directory == tmp_path / "user" / ".nmrstake" / "wallets"
+
+
+def test_passphrase_from_env(monkeypatch):
+    monkeypatch.delenv("NMRSTAKE_PASSPHRASE", raising=False)
+    monkeypatch.delenv("NMRSTAKE_PASSPHRASE_MY_WALLET", raising=False)
+    assert wallet.passphrase_from_env("my-wallet") is None
+    monkeypatch.setenv("NMRSTAKE_PASSPHRASE", "")
+    assert wallet.passphrase_from_env("my-wallet") is None
+    monkeypatch.setenv("NMRSTAKE_PASSPHRASE", "general")
+    assert wallet.passphrase_from_env("my-wallet") == "general"
+    assert wallet.passphrase_from_env() == "general"
+    monkeypatch.setenv("NMRSTAKE_PASSPHRASE_MY_WALLET", "specific")
+    assert wallet.passphrase_from_env("my-wallet") == "specific"
+
+
+def test_list_skips_foreign_and_broken_files(ks):
+    ks.create("good", "pw")
+    (ks.directory / "broken.json").write_text("{not json")
+    (ks.directory / "no.dots.json").write_text("{}")
+    (ks.directory / "notes.txt").write_text("hi")
+    assert [n for n, _ in ks.list()] == ["good"]
+    with pytest.raises(WalletError, match="not valid JSON"):
+        ks.address("broken")
+
+
+def test_export_to_ape(ks, tmp_path):
+    ks.import_mnemonic("dev", APE_MNEMONIC, "pw")
+    ape_folder = tmp_path / "ape"
+    target = ks.export_to_ape("dev", ape_folder)
+    assert target == ape_folder / "accounts" / "dev.json"
+    assert target.read_bytes() == ks.path("dev").read_bytes()
+    assert _mode(target) == 0o600
+    key = Account.decrypt(json.loads(target.read_text()), "pw")
+    assert Account.from_key(key).address == APE_ACCOUNT_0
+    # ape's own keyfile account reads it
+    from ape_accounts.accounts import KeyfileAccount
+
+    ape_account = KeyfileAccount(keyfile_path=target)
+    assert ape_account.alias == "dev" and ape_account.address == APE_ACCOUNT_0
+
+    with pytest.raises(WalletError, match="dev.json exists already; refusing to overwrite"):
+        ks.export_to_ape("dev", ape_folder)
+    assert ks.export_to_ape("dev", ape_folder, alias="dev2").name == "dev2.json"
+    with pytest.raises(InputError, match="invalid ape alias"):
+        ks.export_to_ape("dev", ape_folder, alias="a/b")
+    with pytest.raises(WalletError, match="no wallet 'nope'"):
+        ks.export_to_ape("nope", ape_folder)
+
+
+def test_export_to_ape_default_folder(ks, monkeypatch, tmp_path):
+    ks.import_key("k", KEY_1, "pw")
+    monkeypatch.setenv("APE_DATA_FOLDER", str(tmp_path / "apedata"))
+    assert ks.export_to_ape("k") == tmp_path / "apedata" / "accounts" / "k.json"
+    monkeypatch.delenv("APE_DATA_FOLDER")
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    assert ks.export_to_ape("k") == tmp_path / "user" / ".ape" / "accounts" / "k.json"
+
+
+def test_damaged_keystore(ks):
+    ks.import_key("k", KEY_1, "pw")
+    data = json.loads(ks.path("k").read_text())
+    data["address"] = APE_ACCOUNT_0[2:].lower()  # lies about its address
+    ks.path("k").chmod(0o600)
+    ks.path("k").write_text(json.dumps(data))
+    with pytest.raises(WalletError, match="does not match its address"):
+        ks.load("k", "pw")
+    ks.path("k").write_text(json.dumps({"hello": 1}))
+    with pytest.raises(WalletError, match="not a v3 keystore"):
+        ks.load("k", "pw")
