@@ -1,0 +1,790 @@
+"""A round's results: evaluate (score, pay, build the Merkle tree), publish atomically, reload,
+and recompute from the published inputs.
+
+Published layout (``RESULTS_DIR/round-<id>/``)::
+
+    manifest.json              canonical JSON; keccak-256 of its bytes is posted on-chain
+    results.csv                one row per stake (model, staker, ..., leaf_index, proof)
+    tree.json                  the OpenZeppelin StandardMerkleTree dump (absent if no stakes)
+    inputs/targets.<ext>       copies of the inputs, byte for byte
+    inputs/meta_model.<ext>
+    inputs/predictions/<model>.<ext>
+
+The folder is built in a temporary directory beside it and renamed into place: it is never seen
+half-written. Publishing again with identical content is a no-op; with different content it is
+refused. :func:`recompute` re-derives everything from the copied inputs, so anyone can check a
+round (see docs/payouts.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import nmrstake
+from nmrstake.errors import ConfigError, InputError, NmrstakeError
+from nmrstake.hashing import ZERO32, checksum_address, from_hex, keccak_bytes, keccak_file, to_hex
+from nmrstake.merkle import LEAF_ENCODING, StandardMerkleTree, leaf_values
+from nmrstake.models import check_model_name, model_id
+from nmrstake.payouts import PayoutRow, PayoutSummary, RoundParams, StakeEntry, compute_payouts
+from nmrstake.scoring import load_meta_model, load_predictions, load_targets, prediction_frame, score_models
+
+__all__ = [
+    "RESULTS_FORMAT",
+    "CSV_COLUMNS",
+    "RoundStake",
+    "RoundInputs",
+    "RoundResult",
+    "PublishedRow",
+    "PublishedRound",
+    "Recomputation",
+    "evaluate_round",
+    "render_round",
+    "publish_round",
+    "round_dir",
+    "canonical_json",
+    "manifest_hash",
+    "load_published",
+    "recompute",
+]
+
+RESULTS_FORMAT = "nmrstake-results-v1"
+CSV_COLUMNS = [
+    "model", "staker", "stake", "valid", "reason", "corr", "mmc", "score", "fraction",
+    "payout", "burn", "leaf_index", "proof",
+]  # fmt: skip
+_SOFTWARE = ("numerai-tools", "pandas", "numpy", "scipy")
+
+
+# --------------------------------------------------------------------------------------------
+# inputs and evaluation
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoundStake:
+    """A stake as recorded on-chain at the round's close.
+
+    ``commitment`` is the keccak-256 the staker committed to for the predictions file; if given,
+    the stake is valid only if the file's keccak matches it. None skips the check.
+    """
+
+    model: str
+    staker: str
+    stake: int
+    commitment: bytes | None = None
+
+
+@dataclass(frozen=True)
+class RoundInputs:
+    """The files a round is scored from: targets, optional meta model, predictions per model."""
+
+    targets: Path
+    predictions: Mapping[str, Path] = field(default_factory=dict)
+    meta_model: Path | None = None
+
+
+@dataclass
+class RoundResult:
+    """Everything derived for a round. ``rows`` are sorted by (model, staker) and are the Merkle
+    tree's values in the same order (row ``k`` is leaf index ``k``)."""
+
+    round_id: int
+    params: RoundParams
+    stakes: list[RoundStake]
+    rows: list[PayoutRow]
+    summary: PayoutSummary
+    tree: StandardMerkleTree | None
+    proofs: list[list[str]]
+    scores: pd.DataFrame
+
+    @property
+    def root(self) -> str:
+        """The Merkle root as 0x-hex (32 zero bytes when the round has no stakes)."""
+        return self.tree.root if self.tree is not None else to_hex(ZERO32)
+
+    @property
+    def leaf_count(self) -> int:
+        return len(self.rows)
+
+
+def _file_reason(commitment: bytes | None, digest: bytes) -> str | None:
+    if commitment is not None and digest != commitment:
+        return f"predictions file keccak {to_hex(digest)} does not match the commitment {to_hex(commitment)}"
+    return None
+
+
+def evaluate_round(
+    round_id: int, params: RoundParams, stakes: Sequence[RoundStake], inputs: RoundInputs
+) -> RoundResult:
+    """Score a round and compute its payouts and Merkle tree (pure: reads files, writes nothing).
+
+    A stake is valid iff its model has a predictions file, the file's keccak matches the stake's
+    commitment (when one is given), the file loads without error, covers every id that has a
+    target, and its predictions are not all equal. Otherwise the stake is invalid (returned in
+    full) with the reason recorded. The meta model is ``inputs.meta_model`` if given, else the
+    stake-weighted average of the models with valid stakes.
+
+    Raises InputError if the targets (or the meta model) cannot be used: then no stake can be scored.
+    """
+    if isinstance(round_id, bool) or not isinstance(round_id, int) or round_id < 0:
+        raise InputError(f"round id: expected a non-negative integer, got {round_id!r}")
+    for model in inputs.predictions:
+        check_model_name(model, argument=f"predictions file {inputs.predictions[model]}: model")
+    targets = load_targets(inputs.targets)
+    meta = load_meta_model(inputs.meta_model) if inputs.meta_model is not None else None
+
+    normalised = [
+        RoundStake(
+            s.model,
+            checksum_address(s.staker, argument=f"stake of model {s.model}: staker"),
+            s.stake,
+            None if s.commitment is None else from_hex(s.commitment, length=32, argument=f"commitment of model {s.model}"),
+        )
+        for s in stakes
+    ]
+    ordered = sorted(normalised, key=lambda s: (s.model, s.staker.lower()))
+    by_model: dict[str, list[RoundStake]] = {}
+    for stake in ordered:
+        check_model_name(stake.model, argument="stake model")
+        by_model.setdefault(stake.model, []).append(stake)
+
+    reasons: dict[tuple[str, str], str] = {}  # (model, staker) -> why invalid
+    loaded: dict[str, pd.Series] = {}
+    for model, model_stakes in by_model.items():
+        path = inputs.predictions.get(model)
+        if path is None or not Path(path).is_file():
+            for s in model_stakes:
+                reasons[(model, s.staker)] = "no predictions file"
+            continue
+        try:
+            digest = keccak_file(path)
+        except InputError as exc:
+            for s in model_stakes:
+                reasons[(model, s.staker)] = exc.message
+            continue
+        matching = []
+        for s in model_stakes:
+            why = _file_reason(s.commitment, digest)
+            if why:
+                reasons[(model, s.staker)] = why
+            else:
+                matching.append(s)
+        if not matching:
+            continue
+        try:
+            # named by its published path, so that the reason is the same when recomputed
+            loaded[model] = load_predictions(path, name=_published_path("predictions", model, Path(path)))
+        except InputError as exc:
+            for s in matching:
+                reasons[(model, s.staker)] = exc.message
+
+    scored_ids = targets.index[targets.notna().to_numpy()]
+    frame, frame_problems = prediction_frame(loaded, scored_ids)
+    for model, why in frame_problems.items():
+        for s in by_model[model]:
+            reasons.setdefault((model, s.staker), why)
+
+    valid_stake: dict[str, int] = {}
+    for s in ordered:
+        if (s.model, s.staker) not in reasons:
+            valid_stake[s.model] = valid_stake.get(s.model, 0) + s.stake
+    # Score only the models with at least one valid stake; they alone make the meta model.
+    frame = frame[[m for m in frame.columns if m in valid_stake]]
+    if frame.shape[1]:
+        weights = pd.Series([valid_stake[m] for m in frame.columns], index=frame.columns, dtype=object)
+        scores = score_models(frame, targets, meta, weights)
+    else:
+        scores = pd.DataFrame({"model": pd.Series([], dtype=object), "corr": [], "mmc": []})
+    corr = dict(zip(scores["model"], scores["corr"]))
+    mmc = dict(zip(scores["model"], scores["mmc"]))
+
+    entries = [
+        StakeEntry(
+            model=s.model,
+            staker=s.staker,
+            stake=s.stake,
+            valid=(s.model, s.staker) not in reasons,
+            reason=reasons.get((s.model, s.staker), ""),
+            corr=corr.get(s.model),
+            mmc=mmc.get(s.model),
+        )
+        for s in ordered
+    ]
+    rows, summary = compute_payouts(entries, params)
+    tree: StandardMerkleTree | None = None
+    proofs: list[list[str]] = []
+    if rows:
+        tree = StandardMerkleTree.of(
+            [leaf_values(round_id, model_id(r.model), r.staker, r.stake, r.payout, r.burn) for r in rows],
+            LEAF_ENCODING,
+        )
+        proofs = tree.all_proofs()
+    return RoundResult(round_id, params, list(ordered), rows, summary, tree, proofs, scores)
+
+
+# --------------------------------------------------------------------------------------------
+# rendering the published files
+# --------------------------------------------------------------------------------------------
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Canonical JSON bytes: sorted keys, ``,``/``:`` separators, ASCII, no NaN, trailing newline."""
+    return (json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False) + "\n").encode(
+        "ascii"
+    )
+
+
+def manifest_hash(path: str | os.PathLike[str]) -> bytes:
+    """keccak-256 of a ``manifest.json`` file's bytes (or of ``<dir>/manifest.json`` for a
+    round folder): the ``resultsHash`` posted on-chain."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "manifest.json"
+    return keccak_file(path)
+
+
+def _float_text(value: float | None) -> str:
+    return "" if value is None or value != value else repr(float(value))
+
+
+def _results_csv(result: RoundResult) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for k, row in enumerate(result.rows):
+        writer.writerow(
+            [
+                row.model,
+                row.staker,
+                str(row.stake),
+                "true" if row.valid else "false",
+                row.reason,
+                _float_text(row.corr),
+                _float_text(row.mmc),
+                _float_text(row.score),
+                _float_text(row.fraction),
+                str(row.payout),
+                str(row.burn),
+                str(k),
+                ";".join(result.proofs[k]),
+            ]
+        )
+    return buffer.getvalue().encode("utf-8")
+
+
+def _ext(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return ".parquet" if handle.read(4) == b"PAR1" else ".csv"
+
+
+def _published_path(role: str, model: str | None, source: Path) -> str:
+    """Where an input file is copied in the published folder: ``inputs/targets.csv``,
+    ``inputs/meta_model.parquet``, ``inputs/predictions/<model>.csv`` (extension from content)."""
+    if role == "predictions":
+        return f"inputs/predictions/{model}{_ext(source)}"
+    return f"inputs/{role}{_ext(source)}"
+
+
+def _input_files(inputs: RoundInputs) -> list[tuple[str, str | None, str, Path]]:
+    """(role, model, relative path in the folder, source) of every input file, in a fixed order."""
+    targets = Path(inputs.targets)
+    files: list[tuple[str, str | None, str, Path]] = [
+        ("targets", None, _published_path("targets", None, targets), targets)
+    ]
+    if inputs.meta_model is not None:
+        meta = Path(inputs.meta_model)
+        files.append(("meta_model", None, _published_path("meta_model", None, meta), meta))
+    for model in sorted(inputs.predictions):
+        source = Path(inputs.predictions[model])
+        if source.is_file():
+            files.append(("predictions", model, _published_path("predictions", model, source), source))
+    return files
+
+
+def _software() -> dict[str, str]:
+    versions = {}
+    for name in _SOFTWARE:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:  # pragma: no cover
+            versions[name] = "unknown"
+    return versions
+
+
+def _manifest(
+    result: RoundResult,
+    *,
+    chain_id: int,
+    contract: str,
+    files: list[tuple[str, str | None, str, Path]],
+    generated: Mapping[str, bytes],
+    software: Mapping[str, str] | None = None,
+    version: str | None = None,
+) -> dict[str, Any]:
+    summary = result.summary
+    input_list = []
+    predictions_keccak: dict[str, str] = {}
+    targets_keccak = meta_keccak = None
+    for role, model, rel, source in files:
+        digest = to_hex(keccak_file(source))
+        input_list.append(
+            {"role": role, "model": model, "path": rel, "keccak": digest, "size": source.stat().st_size}
+        )
+        if role == "targets":
+            targets_keccak = digest
+        elif role == "meta_model":
+            meta_keccak = digest
+        else:
+            predictions_keccak[model or ""] = digest
+    return {
+        "format": RESULTS_FORMAT,
+        "round_id": result.round_id,
+        "chain_id": chain_id,
+        "contract": contract,
+        "params": result.params.to_json(),
+        "payout_factor": summary.payout_factor_text,
+        "payout_factor_float": float(summary.payout_factor),
+        "scale": summary.scale_text,
+        "scale_float": summary.scale_float,
+        "totals": {
+            "total_staked": str(summary.total_staked),
+            "total_at_risk": str(summary.total_at_risk),
+            "total_payout": str(summary.total_payout),
+            "total_burn": str(summary.total_burn),
+            "raw_total_payout": str(summary.raw_total_payout),
+            "stake_count": summary.stake_count,
+            "valid_count": summary.valid_count,
+        },
+        "merkle_root": result.root,
+        "leaf_encoding": list(LEAF_ENCODING),
+        "leaf_count": result.leaf_count,
+        "targets_keccak": targets_keccak,
+        "meta_model_keccak": meta_keccak,
+        "predictions_keccak": predictions_keccak,
+        "commitments": [
+            {"model": s.model, "staker": checksum_address(s.staker), "commitment": to_hex(s.commitment)}
+            for s in result.stakes
+            if s.commitment is not None
+        ],
+        "inputs": input_list,
+        "files": {name: to_hex(keccak_bytes(data)) for name, data in sorted(generated.items())},
+        "nmrstake_version": version if version is not None else nmrstake.__version__,
+        "software": dict(software) if software is not None else _software(),
+    }
+
+
+def render_round(
+    result: RoundResult,
+    *,
+    chain_id: int,
+    contract: str,
+    inputs: RoundInputs,
+    software: Mapping[str, str] | None = None,
+    version: str | None = None,
+) -> tuple[dict[str, bytes], list[tuple[str, Path]]]:
+    """The published folder's content, without writing it.
+
+    Returns ``(generated, copies)``: ``generated`` maps ``manifest.json``, ``results.csv`` and
+    ``tree.json`` to their bytes; ``copies`` lists ``(relative path, source file)`` for ``inputs/``.
+    ``software``/``version`` override the recorded versions (used by :func:`recompute`).
+    """
+    if isinstance(chain_id, bool) or not isinstance(chain_id, int) or chain_id <= 0:
+        raise InputError(f"chain id: expected a positive integer, got {chain_id!r}")
+    contract = checksum_address(contract, argument="contract address")
+    files = _input_files(inputs)
+    generated: dict[str, bytes] = {"results.csv": _results_csv(result)}
+    if result.tree is not None:
+        generated["tree.json"] = (json.dumps(result.tree.dump(), indent=2) + "\n").encode("ascii")
+    manifest = _manifest(
+        result, chain_id=chain_id, contract=contract, files=files, generated=generated,
+        software=software, version=version,
+    )  # fmt: skip
+    generated["manifest.json"] = canonical_json(manifest)
+    return generated, [(rel, source) for _, _, rel, source in files]
+
+
+# --------------------------------------------------------------------------------------------
+# publishing
+# --------------------------------------------------------------------------------------------
+
+
+def round_dir(results_dir: str | os.PathLike[str], round_id: int) -> Path:
+    """``results_dir/round-<id>``."""
+    return Path(results_dir) / f"round-{round_id}"
+
+
+def _tree_files(root: Path) -> dict[str, Path]:
+    return {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _differences(a: Path, b: Path) -> list[str]:
+    """Relative paths whose presence or bytes differ between two folders."""
+    fa, fb = _tree_files(a), _tree_files(b)
+    diff = sorted(set(fa) ^ set(fb))
+    for rel in sorted(set(fa) & set(fb)):
+        if fa[rel].stat().st_size != fb[rel].stat().st_size or fa[rel].read_bytes() != fb[rel].read_bytes():
+            diff.append(rel)
+    return diff
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - not supported on some platforms
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def publish_round(
+    results_dir: str | os.PathLike[str],
+    result: RoundResult,
+    *,
+    chain_id: int,
+    contract: str,
+    inputs: RoundInputs,
+) -> Path:
+    """Write ``results_dir/round-<id>/`` atomically and return its path.
+
+    The folder is built in a temporary directory inside ``results_dir`` and renamed into place.
+    If the folder already exists with identical content, nothing is written (idempotent); with
+    different content, ConfigError is raised and the existing folder is left untouched.
+    """
+    generated, copies = render_round(result, chain_id=chain_id, contract=contract, inputs=inputs)
+    results_dir = Path(results_dir)
+    final = round_dir(results_dir, result.round_id)
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=results_dir))
+    except OSError as exc:
+        raise ConfigError(f"results directory {results_dir}: cannot write ({exc.strerror or exc})") from None
+    try:
+        for name, data in generated.items():
+            _write(tmp / name, data)
+        for rel, source in copies:
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            with open(target, "rb") as handle:
+                os.fsync(handle.fileno())
+        for directory in [tmp, *sorted(p for p in tmp.rglob("*") if p.is_dir())]:
+            os.chmod(directory, 0o755)
+            _fsync_dir(directory)
+        for _ in range(2):
+            if final.exists():
+                diff = _differences(final, tmp)
+                if not diff:
+                    return final  # already published, identical
+                raise ConfigError(
+                    f"{final}: already published with different content ({', '.join(diff[:3])}"
+                    f"{' ...' if len(diff) > 3 else ''}); refusing to overwrite"
+                )
+            try:
+                os.rename(tmp, final)  # atomic; fails if another publisher got there first
+            except OSError:
+                if final.exists():
+                    continue  # lost a race: compare with the winner's folder
+                raise
+            _fsync_dir(results_dir)
+            return final
+        raise ConfigError(f"{final}: could not be published")  # pragma: no cover
+    except OSError as exc:
+        raise ConfigError(f"{final}: cannot publish ({exc.strerror or exc})") from None
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# reading back and recomputing
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublishedRow:
+    """One row of ``results.csv``."""
+
+    model: str
+    staker: str
+    stake: int
+    valid: bool
+    reason: str
+    corr: float | None
+    mmc: float | None
+    score: float | None
+    fraction: float
+    payout: int
+    burn: int
+    leaf_index: int
+    proof: list[str]
+
+
+@dataclass
+class PublishedRound:
+    """A published round folder, parsed."""
+
+    path: Path
+    manifest: dict[str, Any]
+    manifest_hash: bytes
+    round_id: int
+    chain_id: int
+    contract: str
+    params: RoundParams
+    payout_factor: Fraction
+    scale: Fraction
+    total_staked: int
+    total_at_risk: int
+    total_payout: int
+    total_burn: int
+    merkle_root: str
+    leaf_count: int
+    rows: list[PublishedRow]
+    tree: StandardMerkleTree | None
+    inputs: RoundInputs
+    commitments: dict[tuple[str, str], bytes]
+
+    @property
+    def results_hash(self) -> str:
+        """0x-hex of :attr:`manifest_hash` (the on-chain ``resultsHash``)."""
+        return to_hex(self.manifest_hash)
+
+    def integrity_problems(self) -> list[str]:
+        """Files that do not match the manifest's hashes, and tree/rows inconsistencies."""
+        problems: list[str] = []
+        for name, digest in sorted(self.manifest.get("files", {}).items()):
+            path = self.path / name
+            if not path.is_file():
+                problems.append(f"{name}: missing")
+            elif to_hex(keccak_file(path)) != digest:
+                problems.append(f"{name}: keccak differs from the manifest")
+        for item in self.manifest.get("inputs", []):
+            path = self.path / item["path"]
+            if not path.is_file():
+                problems.append(f"{item['path']}: missing")
+            elif to_hex(keccak_file(path)) != item["keccak"]:
+                problems.append(f"{item['path']}: keccak differs from the manifest")
+        if len(self.rows) != self.leaf_count:
+            problems.append(f"results.csv: {len(self.rows)} rows, manifest says {self.leaf_count} leaves")
+        if self.tree is not None:
+            if self.tree.root != self.merkle_root:
+                problems.append("tree.json: root differs from the manifest's merkle_root")
+            for row in self.rows:
+                if not 0 <= row.leaf_index < len(self.tree):
+                    problems.append(f"results.csv: model {row.model}: leaf_index out of range")
+                    continue
+                value = leaf_values(self.round_id, model_id(row.model), row.staker, row.stake, row.payout, row.burn)
+                if self.tree.at(row.leaf_index) != value or row.proof != self.tree.get_proof(row.leaf_index):
+                    problems.append(f"results.csv: model {row.model}: leaf or proof differs from tree.json")
+        elif self.leaf_count:
+            problems.append("tree.json: missing")
+        return problems
+
+
+def _opt_float(text: str) -> float | None:
+    return float(text) if text != "" else None
+
+
+def _read_rows(path: Path) -> list[PublishedRow]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read ({exc})") from None
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames != CSV_COLUMNS:
+        raise InputError(f"{path}: unexpected columns {reader.fieldnames}")
+    rows = []
+    for line, rec in enumerate(reader, start=2):
+        try:
+            rows.append(
+                PublishedRow(
+                    model=rec["model"],
+                    staker=rec["staker"],
+                    stake=int(rec["stake"]),
+                    valid={"true": True, "false": False}[rec["valid"]],
+                    reason=rec["reason"],
+                    corr=_opt_float(rec["corr"]),
+                    mmc=_opt_float(rec["mmc"]),
+                    score=_opt_float(rec["score"]),
+                    fraction=float(rec["fraction"]),
+                    payout=int(rec["payout"]),
+                    burn=int(rec["burn"]),
+                    leaf_index=int(rec["leaf_index"]),
+                    proof=rec["proof"].split(";") if rec["proof"] else [],
+                )
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise InputError(f"{path}: line {line}: malformed row ({exc})") from None
+    return rows
+
+
+def load_published(path: str | os.PathLike[str]) -> PublishedRound:
+    """Parse a published round folder (``round-<id>/``). Raises InputError if it is malformed;
+    see :meth:`PublishedRound.integrity_problems` for hash checks."""
+    folder = Path(path)
+    manifest_path = folder / "manifest.json"
+    try:
+        raw = manifest_path.read_bytes()
+        manifest = json.loads(raw)
+    except OSError as exc:
+        raise InputError(f"{manifest_path}: cannot read ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise InputError(f"{manifest_path}: not JSON ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != RESULTS_FORMAT:
+        raise InputError(f"{manifest_path}: not an nmrstake results manifest ({RESULTS_FORMAT})")
+    try:
+        totals = manifest["totals"]
+        inputs_list = manifest["inputs"]
+        targets_rel = next(i["path"] for i in inputs_list if i["role"] == "targets")
+        meta_rel = next((i["path"] for i in inputs_list if i["role"] == "meta_model"), None)
+        inputs = RoundInputs(
+            targets=folder / targets_rel,
+            predictions={i["model"]: folder / i["path"] for i in inputs_list if i["role"] == "predictions"},
+            meta_model=folder / meta_rel if meta_rel else None,
+        )
+        tree_path = folder / "tree.json"
+        tree = StandardMerkleTree.load(json.loads(tree_path.read_text())) if tree_path.is_file() else None
+        published = PublishedRound(
+            path=folder,
+            manifest=manifest,
+            manifest_hash=keccak_bytes(raw),
+            round_id=int(manifest["round_id"]),
+            chain_id=int(manifest["chain_id"]),
+            contract=str(manifest["contract"]),
+            params=RoundParams.from_json(manifest["params"]),
+            payout_factor=Fraction(manifest["payout_factor"]),
+            scale=Fraction(manifest["scale"]),
+            total_staked=int(totals["total_staked"]),
+            total_at_risk=int(totals["total_at_risk"]),
+            total_payout=int(totals["total_payout"]),
+            total_burn=int(totals["total_burn"]),
+            merkle_root=str(manifest["merkle_root"]),
+            leaf_count=int(manifest["leaf_count"]),
+            rows=_read_rows(folder / "results.csv"),
+            tree=tree,
+            inputs=inputs,
+            commitments={
+                (c["model"], c["staker"]): from_hex(c["commitment"], length=32, argument="commitment")
+                for c in manifest.get("commitments", [])
+            },
+        )
+    except NmrstakeError:
+        raise
+    except (KeyError, TypeError, ValueError, StopIteration, OSError) as exc:
+        raise InputError(f"{manifest_path}: malformed manifest ({type(exc).__name__}: {exc})") from None
+    return published
+
+
+@dataclass
+class Recomputation:
+    """The result of :func:`recompute`: the re-derived round and how it compares."""
+
+    published: PublishedRound
+    result: RoundResult
+    manifest_hash: bytes
+    differences: list[str]
+    notes: list[str]
+
+    @property
+    def ok(self) -> bool:
+        """True if every published file and hash was reproduced exactly."""
+        return not self.differences
+
+    @property
+    def root(self) -> str:
+        return self.result.root
+
+
+def recompute(published_dir: str | os.PathLike[str]) -> Recomputation:
+    """Re-derive scores, payouts, the Merkle tree and the manifest from a published folder's
+    copied inputs, and compare with what was published.
+
+    Stakes (model, staker, stake) come from ``results.csv``, commitments from the manifest;
+    validity, scores, payouts, burns, the root and every published file are recomputed. The
+    versions recorded in the manifest are reused when re-rendering it (so its hash can match);
+    if the installed versions differ, a note says so (floating-point scores can then differ).
+    """
+    published = load_published(published_dir)
+    differences = published.integrity_problems()
+    stakes = [
+        RoundStake(r.model, r.staker, r.stake, published.commitments.get((r.model, r.staker)))
+        for r in published.rows
+    ]
+    result = evaluate_round(published.round_id, published.params, stakes, published.inputs)
+    generated, _ = render_round(
+        result,
+        chain_id=published.chain_id,
+        contract=published.contract,
+        inputs=published.inputs,
+        software=published.manifest.get("software", {}),
+        version=published.manifest.get("nmrstake_version"),
+    )
+    notes = []
+    local = _software() | {"nmrstake": nmrstake.__version__}
+    recorded = dict(published.manifest.get("software", {})) | {"nmrstake": published.manifest.get("nmrstake_version")}
+    for name in sorted(local):
+        if recorded.get(name) != local[name]:
+            notes.append(f"{name}: published with {recorded.get(name)}, recomputed with {local[name]}")
+
+    if result.root != published.merkle_root:
+        differences.append(f"merkle root: published {published.merkle_root}, recomputed {result.root}")
+    s = result.summary
+    for name, mine, theirs in (
+        ("total_payout", s.total_payout, published.total_payout),
+        ("total_burn", s.total_burn, published.total_burn),
+        ("total_staked", s.total_staked, published.total_staked),
+        ("total_at_risk", s.total_at_risk, published.total_at_risk),
+    ):
+        if mine != theirs:
+            differences.append(f"{name}: published {theirs}, recomputed {mine}")
+    by_key = {(r.model, r.staker): r for r in result.rows}
+    for row in published.rows:
+        mine_row = by_key.get((row.model, checksum_address(row.staker)))
+        if mine_row is None:
+            differences.append(f"model {row.model} staker {row.staker}: not recomputed")
+            continue
+        for attr in ("valid", "payout", "burn"):
+            if getattr(mine_row, attr) != getattr(row, attr):
+                differences.append(
+                    f"model {row.model} staker {row.staker}: {attr} published {getattr(row, attr)},"
+                    f" recomputed {getattr(mine_row, attr)}"
+                )
+    for name in sorted(generated):
+        path = published.path / name
+        if not path.is_file() or path.read_bytes() != generated[name]:
+            differences.append(f"{name}: differs from the recomputed file")
+    return Recomputation(
+        published=published,
+        result=result,
+        manifest_hash=keccak_bytes(generated["manifest.json"]),
+        differences=_dedupe(differences),
+        notes=notes,
+    )
+
+
+def _dedupe(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))

@@ -1,0 +1,487 @@
+"""Loading predictions and targets, and scoring models with numerai-tools.
+
+Scores are numerai-tools' own (``numerai_tools.scoring``), called once over all models:
+
+* CORR = ``numerai_corr(predictions, targets)``;
+* MMC = ``correlation_contribution(predictions, meta_model, targets)``, where the meta model is by
+  default ``stake_weight(predictions, stakes)``, the stake-weighted average of the staked models'
+  predictions.
+
+Files are CSV (UTF-8, comma-separated, a header line) or Parquet (recognised by its ``PAR1`` magic
+bytes, whatever the file name). A predictions file has an ``id`` column and one prediction column
+of any name; a wide file (:func:`load_prediction_table`) has an ``id`` column and one column per
+model. A targets file has ``id`` and ``target`` columns. Every problem raises an
+:class:`~nmrstake.errors.InputError` naming the file and, where it applies, the line/row and id.
+
+Decisions (see docs/payouts.md):
+
+* predictions must be finite numbers in [0, 1], without gaps: numerai-tools only uses their ranks,
+  but a NaN would silently drop the row for *every* model of the shared frame;
+* targets must be in [0, 1] (Numerai's buckets); NaN targets are allowed (ids whose target is not
+  known), as numerai-tools drops them, but at least 80 % of the ids must have a target, the share
+  numerai-tools requires to survive its id filtering;
+* a model whose predictions are all equal cannot be ranked (its CORR is NaN): see
+  :func:`prediction_frame`, which reports such models as invalid.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import warnings
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from numerai_tools.scoring import correlation_contribution, numerai_corr, stake_weight
+
+from nmrstake.errors import InputError
+
+__all__ = [
+    "MIN_OVERLAP",
+    "load_table",
+    "load_predictions",
+    "load_prediction_table",
+    "load_meta_model",
+    "load_targets",
+    "prediction_frame",
+    "score_models",
+]
+
+#: numerai-tools drops ids missing on either side but refuses to drop more than 20 % of them.
+MIN_OVERLAP = 0.8
+
+_PARQUET_MAGIC = b"PAR1"
+_SHOW = 3  # how many offending ids/rows to name in a message
+
+PathLike = str | os.PathLike[str]
+
+
+# --------------------------------------------------------------------------------------------
+# reading files
+# --------------------------------------------------------------------------------------------
+
+
+def _names(items: Iterable[object], total: int | None = None) -> str:
+    """'a, b, c (and 7 more)'."""
+    items = list(items)
+    shown = ", ".join(repr(x) if isinstance(x, str) else str(x) for x in items[:_SHOW])
+    total = len(items) if total is None else total
+    return shown + (f" (and {total - _SHOW} more)" if total > _SHOW else "")
+
+
+class _Table:
+    """A file read into a frame, with what is needed to name its rows in messages."""
+
+    def __init__(self, path: Path, frame: pd.DataFrame, is_csv: bool, label: str) -> None:
+        self.path = path
+        self.frame = frame
+        self.is_csv = is_csv
+        self.label = label  # how messages name the file
+
+    def where(self, position: int) -> str:
+        """'line 7 (id 'n1')' for a CSV file, 'row 6 (id 'n1')' for a Parquet file."""
+        ident = self.frame["id"].iloc[position] if "id" in self.frame.columns else None
+        place = f"line {position + 2}" if self.is_csv else f"row {position + 1}"
+        return place if ident is None or pd.isna(ident) else f"{place} (id {ident!r})"
+
+
+def _read(path: PathLike, what: str, name: str | None = None) -> _Table:
+    """Read a CSV or Parquet file into a frame with a string ``id`` column (checked).
+    Messages name the file ``name`` if given, else its path."""
+    path = Path(path)
+    label = name if name is not None else str(path)
+    if not path.exists():
+        raise InputError(f"{what} file {label}: no such file")
+    if not path.is_file():
+        raise InputError(f"{what} file {label}: not a regular file")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{what} file {label}: cannot read ({exc.strerror or exc})") from None
+    if not raw.strip():
+        raise InputError(f"{what} file {label}: the file is empty")
+
+    if raw[:4] == _PARQUET_MAGIC:
+        is_csv = False
+        try:
+            frame = pd.read_parquet(io.BytesIO(raw))
+        except Exception as exc:  # pyarrow raises many types
+            raise InputError(f"{what} file {label}: not a readable Parquet file ({_one_line(exc)})") from None
+        if "id" not in frame.columns and frame.index.name == "id":
+            frame = frame.reset_index()  # Numerai's Parquet files keep the ids as the index
+        frame.columns = [str(c) for c in frame.columns]
+    else:
+        is_csv = True
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{what} file {label}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start});"
+                " expected a UTF-8 CSV or a Parquet file"
+            ) from None
+        text = text.removeprefix("\ufeff")
+        header = next(csv.reader([text.partition("\n")[0].rstrip("\r")]), [])
+        duplicated = sorted({c for c in header if header.count(c) > 1})
+        if duplicated:
+            raise InputError(f"{what} file {label}: duplicate column names in the header: {_names(duplicated)}")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                frame = pd.read_csv(
+                    io.StringIO(text),
+                    dtype={"id": str},
+                    index_col=False,
+                    float_precision="round_trip",
+                    skip_blank_lines=True,
+                )
+        except pd.errors.EmptyDataError:
+            raise InputError(f"{what} file {label}: no header line (the file is empty)") from None
+        except pd.errors.ParserWarning:
+            raise InputError(f"{what} file {label}: a line has more fields than the header") from None
+        except (pd.errors.ParserError, ValueError) as exc:
+            raise InputError(f"{what} file {label}: not a valid CSV file ({_one_line(exc)})") from None
+
+    if "id" not in frame.columns:
+        raise InputError(f"{what} file {label}: no 'id' column (columns: {_names(list(frame.columns))})")
+    if len(frame) == 0:
+        raise InputError(f"{what} file {label}: no rows after the header")
+    table = _Table(path, frame, is_csv, label)
+    ids = frame["id"]
+    missing = ids.isna() | (ids.astype(str).str.strip() == "")
+    if missing.any():
+        first = int(np.flatnonzero(missing.to_numpy())[0])
+        raise InputError(f"{what} file {label}: empty id at {table.where(first)}")
+    if ids.dtype != object or not all(isinstance(x, str) for x in ids.iloc[:1]):
+        frame["id"] = ids.astype(str)
+    dup = frame["id"].duplicated(keep=False)
+    if dup.any():
+        dup_ids = pd.unique(frame["id"][dup])
+        raise InputError(f"{what} file {label}: duplicate ids: {_names(dup_ids)}")
+    return table
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _check_values(
+    table: _Table,
+    columns: list[str],
+    what: str,
+    *,
+    allow_nan: bool,
+    low: float = 0.0,
+    high: float = 1.0,
+) -> pd.DataFrame:
+    """Check that ``columns`` hold finite numbers in [low, high] (NaN only if ``allow_nan``).
+
+    Returns the columns as a float64 frame indexed by id. Vectorised: cheap on wide files.
+    """
+    frame = table.frame
+    label = table.label
+    out: dict[str, np.ndarray] = {}
+    for col in columns:
+        series = frame[col]
+        if series.dtype == bool or not (pd.api.types.is_numeric_dtype(series.dtype)):
+            numeric = pd.to_numeric(series, errors="coerce")
+            bad = numeric.isna() & series.notna() | (series.map(type) == bool)
+            if bad.any():
+                first = int(np.flatnonzero(bad.to_numpy())[0])
+                raise InputError(
+                    f"{what} file {label}: column {col!r}: {series.iloc[first]!r} is not a number"
+                    f" at {table.where(first)}"
+                )
+            series = numeric
+        out[col] = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if not out:
+        return pd.DataFrame(index=pd.Index(frame["id"], name="id"))
+    values = np.column_stack(list(out.values())) if len(out) > 1 else next(iter(out.values()))[:, None]
+
+    def first_bad(mask: np.ndarray) -> tuple[int, str]:
+        row, colpos = np.argwhere(mask)[0]
+        return int(row), columns[int(colpos)]
+
+    nan = np.isnan(values)
+    if not allow_nan and nan.any():
+        row, col = first_bad(nan)
+        count = int(nan.sum())
+        raise InputError(
+            f"{what} file {label}: column {col!r}: missing or NaN value at {table.where(row)}"
+            + (f" ({count} missing values in all)" if count > 1 else "")
+        )
+    with np.errstate(invalid="ignore"):
+        inf = np.isinf(values)
+        if inf.any():
+            row, col = first_bad(inf)
+            raise InputError(f"{what} file {label}: column {col!r}: infinite value at {table.where(row)}")
+        outside = (values < low) | (values > high)
+    if outside.any():
+        row, col = first_bad(outside)
+        raise InputError(
+            f"{what} file {label}: column {col!r}: {values[row, columns.index(col)]!r} is outside"
+            f" [{low:g}, {high:g}] at {table.where(row)}"
+        )
+    result = pd.DataFrame(values, index=pd.Index(frame["id"].to_numpy(), name="id"), columns=columns)
+    return result
+
+
+def load_table(path: PathLike, *, what: str = "predictions", name: str | None = None) -> pd.DataFrame:
+    """Read a CSV/Parquet file into a frame with a string ``id`` column; checks the file's
+    readability, encoding, the ``id`` column (present, non-empty, unique) but not the values."""
+    return _read(path, what, name).frame
+
+
+def load_predictions(path: PathLike, *, what: str = "predictions", name: str | None = None) -> pd.Series:
+    """Load a predictions file: ``id`` and exactly one prediction column (any name).
+
+    Returns a float64 Series indexed by id (index name ``id``), named after the column, with
+    ``attrs["source"]`` set to the file's path. Values must be finite numbers in [0, 1].
+    Error messages name the file ``name`` if given (e.g. its published path), else its path.
+    """
+    table = _read(path, what, name)
+    columns = [c for c in table.frame.columns if c != "id"]
+    if not columns:
+        raise InputError(f"{what} file {table.label}: no prediction column (only 'id')")
+    if len(columns) > 1:
+        raise InputError(
+            f"{what} file {table.label}: expected one prediction column besides 'id', found"
+            f" {len(columns)}: {_names(columns)}"
+        )
+    frame = _check_values(table, columns, what, allow_nan=False)
+    series = frame[columns[0]]
+    series.attrs["source"] = str(table.path)
+    return series
+
+
+def load_meta_model(path: PathLike, *, name: str | None = None) -> pd.Series:
+    """Load a meta-model file (same format and checks as a predictions file), named ``meta_model``."""
+    series = load_predictions(path, what="meta model", name=name).rename("meta_model")
+    series.attrs["source"] = str(Path(path))
+    return series
+
+
+def load_prediction_table(path: PathLike, *, what: str = "predictions", name: str | None = None) -> pd.DataFrame:
+    """Load a wide predictions file: ``id`` and one column per model.
+
+    Returns a float64 DataFrame indexed by id, one column per model (column names as in the file),
+    with ``attrs["source"]`` set. Values must be finite numbers in [0, 1] (checked vectorised).
+    """
+    table = _read(path, what, name)
+    columns = [c for c in table.frame.columns if c != "id"]
+    if not columns:
+        raise InputError(f"{what} file {table.label}: no prediction column (only 'id')")
+    frame = _check_values(table, columns, what, allow_nan=False)
+    frame.attrs["source"] = str(table.path)
+    return frame
+
+
+def load_targets(path: PathLike, *, column: str = "target", name: str | None = None) -> pd.Series:
+    """Load a targets file: ``id`` and ``target`` (other columns are ignored).
+
+    Targets must be numbers in [0, 1] (Numerai's buckets 0, 0.25, ..., 1). NaN (an empty cell) is
+    allowed for ids whose target is unknown, as numerai-tools drops them; but at least 80 % of the
+    ids must have a target, and the known targets must not all be equal. Returns a float64 Series
+    indexed by id, named ``target``, with ``attrs["source"]`` set.
+    """
+    table = _read(path, "targets", name)
+    if column not in table.frame.columns:
+        raise InputError(
+            f"targets file {table.label}: no {column!r} column (columns: {_names(list(table.frame.columns))})"
+        )
+    series = _check_values(table, [column], "targets", allow_nan=True)[column].rename("target")
+    known = int(series.notna().sum())
+    if known < MIN_OVERLAP * len(series):
+        raise InputError(
+            f"targets file {table.label}: only {known} of {len(series)} ids have a target;"
+            f" numerai-tools needs at least {MIN_OVERLAP:.0%}"
+        )
+    if series.nunique(dropna=True) < 2:
+        raise InputError(f"targets file {table.label}: all targets are equal; no model can be scored against them")
+    series.attrs["source"] = str(table.path)
+    return series
+
+
+# --------------------------------------------------------------------------------------------
+# the shared frame
+# --------------------------------------------------------------------------------------------
+
+
+def prediction_frame(
+    predictions: Mapping[str, pd.Series], ids: pd.Index | Iterable[str]
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Build the shared scoring frame (index ``ids``, one column per model) once.
+
+    ``ids`` are the ids to score on (normally the ids that have a target). A model whose
+    predictions miss some of these ids, or whose predictions are all equal on them (they cannot be
+    ranked), is left out and reported in the returned ``{model: reason}`` dict; ids a model predicts
+    beyond ``ids`` are ignored. Columns keep the mapping's order.
+    """
+    ids = pd.Index(ids, name="id")
+    if not predictions:
+        return pd.DataFrame(index=ids, dtype=np.float64), {}
+    models = list(predictions)
+    # One column at a time into a single (Fortran-ordered) block: no per-model frames, no
+    # union of indexes; the common case (a file listing exactly the scored ids) is a plain copy.
+    values = np.empty((len(ids), len(models)), dtype=np.float64, order="F")
+    invalid: dict[str, str] = {}
+    for pos, model in enumerate(models):
+        series = predictions[model]
+        if series.index.equals(ids):
+            values[:, pos] = series.to_numpy(dtype=np.float64)
+        elif not series.index.is_unique:
+            invalid[model] = "predictions have duplicate ids"
+            values[:, pos] = 0.0
+        else:
+            values[:, pos] = series.reindex(ids).to_numpy(dtype=np.float64)
+    missing = np.isnan(values).sum(axis=0)
+    for pos in np.flatnonzero(missing):
+        model = models[pos]
+        absent = ids[np.isnan(values[:, pos])]
+        invalid[model] = f"predictions miss {int(missing[pos])} of the {len(ids)} scored ids (e.g. {_names(absent)})"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: already reported
+        constant = np.nanmax(values, axis=0) == np.nanmin(values, axis=0) if len(ids) else np.ones(len(models), bool)
+    for pos in np.flatnonzero(constant):
+        invalid.setdefault(models[pos], "predictions are all equal (they cannot be ranked)")
+    keep = [pos for pos, model in enumerate(models) if model not in invalid]
+    if len(keep) < len(models):
+        values = values[:, keep]
+    frame = pd.DataFrame(values, index=ids, columns=pd.Index([models[p] for p in keep], dtype=object), copy=False)
+    return frame, invalid
+
+
+# --------------------------------------------------------------------------------------------
+# scoring
+# --------------------------------------------------------------------------------------------
+
+
+def _source(obj: pd.Series | pd.DataFrame, default: str) -> str:
+    source = obj.attrs.get("source") if hasattr(obj, "attrs") else None
+    return f"{default} file {source}" if source else default
+
+
+def _filter_check(
+    s1_ids: pd.Index, s1_len: int, s1_name: str, s2_ids: pd.Index, s2_len: int, s2_name: str
+) -> pd.Index:
+    """Mirror numerai-tools' ``filter_sort_index`` on ids: the shared non-NaN ids must be at
+    least 80 % of each side; raise an InputError naming both sides if not."""
+    ids = s1_ids.intersection(s2_ids)
+    for name, length, other in ((s1_name, s1_len, s2_name), (s2_name, s2_len, s1_name)):
+        if length == 0 or len(ids) / length < MIN_OVERLAP:
+            raise InputError(
+                f"{name}: only {len(ids)} of its {length} ids are shared with {other};"
+                f" numerai-tools needs at least {MIN_OVERLAP:.0%}"
+            )
+    return ids
+
+
+def score_models(
+    predictions: pd.DataFrame,
+    targets: pd.Series,
+    meta_model: pd.Series | None = None,
+    stakes: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Score every model (column of ``predictions``) with numerai-tools, in one call each.
+
+    Arguments:
+        predictions: index id, one float column per model, no NaN (see :func:`prediction_frame`).
+        targets: index id, values in [0, 1]; NaN allowed (dropped by numerai-tools).
+        meta_model: the meta model to compute MMC against; by default
+            ``stake_weight(predictions, stakes)``.
+        stakes: stake per model (wei as int, or any non-negative number), used as weights of the
+            default meta model; models with a zero stake get no weight. If ``stakes`` is None or
+            sums to zero, every model gets the same weight.
+
+    Returns:
+        A DataFrame with columns ``model``, ``corr``, ``mmc`` (floats), one row per column of
+        ``predictions``, in the same order. CORR is NaN for a model whose predictions are constant.
+
+    Raises:
+        InputError: NaN/inf predictions, duplicate ids or models, unknown staked models, or too
+        few ids shared between predictions, targets and meta model (naming the files).
+    """
+    if not isinstance(predictions, pd.DataFrame):
+        raise InputError("predictions: expected a DataFrame with one column per model")
+    if predictions.shape[1] == 0:
+        return pd.DataFrame({"model": pd.Series([], dtype=object), "corr": [], "mmc": []}).astype(
+            {"corr": np.float64, "mmc": np.float64}
+        )
+    pred_name = _source(predictions, "predictions")
+    tgt_name = _source(targets, "targets")
+    if not predictions.columns.is_unique:
+        dup = predictions.columns[predictions.columns.duplicated()].unique()
+        raise InputError(f"{pred_name}: duplicate models: {_names(list(dup))}")
+    if not predictions.index.is_unique:
+        dup = predictions.index[predictions.index.duplicated()].unique()
+        raise InputError(f"{pred_name}: duplicate ids: {_names(list(dup))}")
+    if not targets.index.is_unique:
+        dup = targets.index[targets.index.duplicated()].unique()
+        raise InputError(f"{tgt_name}: duplicate ids: {_names(list(dup))}")
+
+    values = predictions.to_numpy()  # a view for a single-dtype frame
+    if not np.issubdtype(values.dtype, np.number):
+        raise InputError(f"{pred_name}: predictions must be numbers")
+    finite = np.isfinite(values)
+    if not finite.all():
+        bad_cols = predictions.columns[~finite.all(axis=0)]
+        raise InputError(
+            f"{pred_name}: missing, NaN or infinite predictions for models {_names(list(bad_cols))}"
+        )
+    with np.errstate(invalid="ignore"):
+        t_values = targets.to_numpy(dtype=np.float64)
+        if np.isinf(t_values).any() or ((t_values < 0) | (t_values > 1)).any():
+            raise InputError(f"{tgt_name}: targets must be numbers in [0, 1]")
+
+    # numerai-tools' id filtering, checked up front for a clear message.
+    target_ids = targets.index[~np.isnan(t_values)]
+    pred_ids = predictions.index
+    _filter_check(target_ids, len(targets), tgt_name, pred_ids, len(pred_ids), pred_name)
+
+    if meta_model is None:
+        weights = _weights(stakes, predictions.columns)
+        meta = stake_weight(predictions, weights).rename("meta_model")
+    else:
+        meta = meta_model.rename("meta_model")
+        mm_name = _source(meta_model, "meta model")
+        if not meta.index.is_unique:
+            dup = meta.index[meta.index.duplicated()].unique()
+            raise InputError(f"{mm_name}: duplicate ids: {_names(list(dup))}")
+        m_values = meta.to_numpy(dtype=np.float64)
+        if np.isinf(m_values).any():
+            raise InputError(f"{mm_name}: infinite values")
+        mm_ids = meta.index[~np.isnan(m_values)]
+        # the three filterings of correlation_contribution, in its order
+        ids = _filter_check(mm_ids, len(meta), mm_name, pred_ids, len(pred_ids), pred_name)
+        ids = _filter_check(target_ids, len(targets), tgt_name, ids, len(ids), f"{pred_name} and {mm_name}")
+        _filter_check(target_ids.intersection(ids), len(ids), tgt_name, mm_ids.intersection(ids), len(ids), mm_name)
+
+    corr = numerai_corr(predictions, targets)
+    mmc = correlation_contribution(predictions, meta, targets)
+    return pd.DataFrame(
+        {
+            "model": np.asarray(predictions.columns, dtype=object),
+            "corr": np.asarray(corr.reindex(predictions.columns), dtype=np.float64),
+            "mmc": np.asarray(mmc.reindex(predictions.columns), dtype=np.float64),
+        }
+    )
+
+
+def _weights(stakes: pd.Series | None, models: pd.Index) -> pd.Series:
+    """Stake weights (float) for ``stake_weight``: positive stakes of known models, or equal
+    weights if there are none."""
+    if stakes is not None and len(stakes):
+        if not stakes.index.is_unique:
+            stakes = stakes.groupby(level=0, sort=False).sum()
+        unknown = stakes.index.difference(models)
+        if len(unknown):
+            raise InputError(f"stakes: models without predictions: {_names(list(unknown))}")
+        weights = pd.Series([float(s) for s in stakes.to_numpy()], index=stakes.index, dtype=np.float64)
+        if (weights < 0).any() or not np.isfinite(weights.to_numpy()).all():
+            raise InputError("stakes: must be finite and non-negative")
+        weights = weights[weights > 0]
+        if len(weights):
+            return weights
+    return pd.Series(1.0, index=models, dtype=np.float64)
