@@ -11,6 +11,8 @@ from nmrstake.deploy import Deployment, deploy, load_deployment
 from nmrstake.errors import ConfigError
 from nmrstake.localchain import anvil_provider
 
+pytestmark = pytest.mark.nodes  # real Anvil/Ganache: run after the embedded-EVM tests
+
 
 def test_deploy_writes_file_and_second_run_reuses(backend, project, owner, tmp_path):  # noqa: F811
     name, provider = backend

@@ -9,6 +9,8 @@ from conftest import nmr
 
 from nmrstake.permit import sign_token_permit
 
+pytestmark = pytest.mark.nodes  # real Anvil/Ganache: run after the embedded-EVM tests
+
 CAP = 11_000_000 * 10**18
 
 
