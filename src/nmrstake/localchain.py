@@ -98,10 +98,21 @@ def ganache_provider() -> Iterator[Any]:
 
 
 @contextmanager
-def anvil_provider() -> Iterator[Any]:
-    """Start a fresh Anvil through ape-foundry and connect ape to it for the block."""
+def anvil_provider(port: int | None = None) -> Iterator[Any]:
+    """Start a fresh Anvil through ape-foundry on a free port of its own (never a node someone
+    else left on 8545) and connect ape to it for the block; other processes reach the same node
+    with `APE_FOUNDRY_HOST` (set for the duration of the block)."""
     from ape import networks
 
     ensure_tools_on_path()
-    with networks.parse_network_choice("ethereum:local:foundry", disconnect_after=True) as provider:
-        yield provider
+    host = f"http://127.0.0.1:{port or free_port()}"
+    saved = os.environ.get("APE_FOUNDRY_HOST")
+    os.environ["APE_FOUNDRY_HOST"] = host
+    try:
+        with networks.parse_network_choice("ethereum:local:foundry", disconnect_after=True) as provider:
+            yield provider
+    finally:
+        if saved is None:
+            os.environ.pop("APE_FOUNDRY_HOST", None)
+        else:
+            os.environ["APE_FOUNDRY_HOST"] = saved

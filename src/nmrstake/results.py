@@ -24,14 +24,17 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 import nmrstake
 from nmrstake.errors import ConfigError, InputError, NmrstakeError
@@ -39,7 +42,14 @@ from nmrstake.hashing import ZERO32, checksum_address, from_hex, keccak_bytes, k
 from nmrstake.merkle import LEAF_ENCODING, StandardMerkleTree, leaf_values
 from nmrstake.models import check_model_name, model_id
 from nmrstake.payouts import PayoutRow, PayoutSummary, RoundParams, StakeEntry, compute_payouts
-from nmrstake.scoring import load_meta_model, load_predictions, load_targets, prediction_frame, score_models
+from nmrstake.scoring import (
+    fast_prediction_values,
+    load_meta_model,
+    load_predictions,
+    load_targets,
+    prediction_frame,
+    score_models,
+)
 
 __all__ = [
     "RESULTS_FORMAT",
@@ -126,8 +136,45 @@ def _file_reason(commitment: bytes | None, digest: bytes) -> str | None:
     return None
 
 
+def check_targets_overlap(
+    targets_path: Path, scored_ids: pd.Index, predictions: Iterable[pd.Series], *, any_exact: bool = False
+) -> None:
+    """Refuse targets that match no predictions file: if not one delivered file shares at least
+    80 % of the targets' scored ids (numerai-tools' own threshold), the targets are what is wrong
+    (another round's, say), not every participant's file, and the round must not be posted."""
+    from nmrstake.scoring import MIN_OVERLAP
+
+    if any_exact or not len(scored_ids):
+        return
+    shares = [len(series.index.intersection(scored_ids)) for series in predictions]
+    if shares and max(shares) < MIN_OVERLAP * len(scored_ids):
+        raise InputError(
+            f"targets file {targets_path}: at most {max(shares)} of its {len(scored_ids)} scored ids appear in "
+            f"any predictions file (at least {MIN_OVERLAP:.0%} needed): are these the targets of this round?"
+        )
+
+
+class _Stages:
+    """Reports the seconds each stage took to an optional callback (the benchmark's)."""
+
+    def __init__(self, report: Callable[[str, float], None] | None) -> None:
+        self.report = report
+        self.last = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        if self.report is not None:
+            self.report(stage, now - self.last)
+        self.last = now
+
+
 def evaluate_round(
-    round_id: int, params: RoundParams, stakes: Sequence[RoundStake], inputs: RoundInputs
+    round_id: int,
+    params: RoundParams,
+    stakes: Sequence[RoundStake],
+    inputs: RoundInputs,
+    *,
+    on_stage: Callable[[str, float], None] | None = None,
 ) -> RoundResult:
     """Score a round and compute its payouts and Merkle tree (pure: reads files, writes nothing).
 
@@ -162,19 +209,43 @@ def evaluate_round(
         by_model.setdefault(stake.model, []).append(stake)
 
     reasons: dict[tuple[str, str], str] = {}  # (model, staker) -> why invalid
-    loaded: dict[str, pd.Series] = {}
-    for model, model_stakes in by_model.items():
+    loaded: dict[str, pd.Series] = {}  # files that needed the general loader
+    fast: dict[str, np.ndarray] = {}  # plain files whose ids are the targets' ids, in order
+    reference_ids = pa.array(targets.index.astype(str).tolist(), type=pa.string())
+    clock = _Stages(on_stage)
+    def read(model: str) -> tuple[bytes, bytes, np.ndarray | None] | OSError | None:
+        """(raw bytes, keccak, fast-path values) of a model's file; runs in worker threads
+        (pyarrow's parser and the hash release the GIL), so a round's files load on every core."""
         path = inputs.predictions.get(model)
         if path is None or not Path(path).is_file():
+            return None
+        try:
+            raw = Path(path).read_bytes()
+        except OSError as exc:
+            return exc
+        return raw, keccak_bytes(raw), fast_prediction_values(raw, reference_ids)
+
+    models = list(by_model)
+    if len(models) > 64:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+            read_results = list(pool.map(read, models, chunksize=32))
+    else:
+        read_results = [read(m) for m in models]
+    for model, got in zip(models, read_results):
+        model_stakes = by_model[model]
+        path = inputs.predictions.get(model)
+        if got is None:
             for s in model_stakes:
                 reasons[(model, s.staker)] = "no predictions file"
             continue
-        try:
-            digest = keccak_file(path)
-        except InputError as exc:
+        published_name = _published_path("predictions", model, Path(path))
+        if isinstance(got, OSError):
             for s in model_stakes:
-                reasons[(model, s.staker)] = exc.message
+                reasons[(model, s.staker)] = f"predictions file {published_name}: cannot read ({got.strerror or got})"
             continue
+        raw, digest, values = got
         matching = []
         for s in model_stakes:
             why = _file_reason(s.commitment, digest)
@@ -184,18 +255,38 @@ def evaluate_round(
                 matching.append(s)
         if not matching:
             continue
+        if values is not None:
+            fast[model] = values
+            continue
         try:
             # named by its published path, so that the reason is the same when recomputed
-            loaded[model] = load_predictions(path, name=_published_path("predictions", model, Path(path)))
+            loaded[model] = load_predictions(path, name=published_name)
         except InputError as exc:
             for s in matching:
                 reasons[(model, s.staker)] = exc.message
+    clock("load_and_hash")
 
-    scored_ids = targets.index[targets.notna().to_numpy()]
-    frame, frame_problems = prediction_frame(loaded, scored_ids)
+    scored_mask = targets.notna().to_numpy()
+    scored_ids = targets.index[scored_mask]
+    check_targets_overlap(inputs.targets, scored_ids, loaded.values(), any_exact=bool(fast))
+    slow_frame, frame_problems = prediction_frame(loaded, scored_ids)
+    columns: dict[str, np.ndarray] = {}
+    for model in by_model:
+        if model in fast:
+            column = fast[model][scored_mask]
+            if len(column) and column.max() == column.min():
+                frame_problems[model] = "predictions are all equal (they cannot be ranked)"
+            else:
+                columns[model] = column
+        elif model in slow_frame.columns:
+            columns[model] = slow_frame[model].to_numpy(dtype=np.float64)
     for model, why in frame_problems.items():
         for s in by_model[model]:
             reasons.setdefault((model, s.staker), why)
+    matrix = np.empty((len(scored_ids), len(columns)), dtype=np.float64)
+    for k, column in enumerate(columns.values()):
+        matrix[:, k] = column
+    frame = pd.DataFrame(matrix, index=pd.Index(scored_ids, name="id"), columns=list(columns))
 
     valid_stake: dict[str, int] = {}
     for s in ordered:
@@ -208,6 +299,7 @@ def evaluate_round(
         scores = score_models(frame, targets, meta, weights)
     else:
         scores = pd.DataFrame({"model": pd.Series([], dtype=object), "corr": [], "mmc": []})
+    clock("score")
     corr = dict(zip(scores["model"], scores["corr"]))
     mmc = dict(zip(scores["model"], scores["mmc"]))
 
@@ -224,6 +316,7 @@ def evaluate_round(
         for s in ordered
     ]
     rows, summary = compute_payouts(entries, params)
+    clock("payouts")
     tree: StandardMerkleTree | None = None
     proofs: list[list[str]] = []
     if rows:
@@ -232,6 +325,7 @@ def evaluate_round(
             LEAF_ENCODING,
         )
         proofs = tree.all_proofs()
+    clock("tree")
     return RoundResult(round_id, params, list(ordered), rows, summary, tree, proofs, scores)
 
 
@@ -490,11 +584,11 @@ def publish_round(
             target = tmp / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
-            with open(target, "rb") as handle:
-                os.fsync(handle.fileno())
         for directory in [tmp, *sorted(p for p in tmp.rglob("*") if p.is_dir())]:
             os.chmod(directory, 0o755)
-            _fsync_dir(directory)
+        # One flush of everything written (a round can have 10,000 input copies: one fsync each
+        # would dominate), before the rename that makes the folder visible.
+        os.sync()
         for _ in range(2):
             if final.exists():
                 diff = _differences(final, tmp)

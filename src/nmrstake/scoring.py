@@ -485,3 +485,45 @@ def _weights(stakes: pd.Series | None, models: pd.Index) -> pd.Series:
         if len(weights):
             return weights
     return pd.Series(1.0, index=models, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------------------------
+# the fast path for a round's many files
+# --------------------------------------------------------------------------------------------
+
+
+def fast_prediction_values(raw: bytes, reference_ids: "pa.Array") -> np.ndarray | None:  # noqa: F821
+    """The prediction column of a plain two-column CSV (``id,<name>``) whose ids are exactly
+    ``reference_ids`` in the same order, parsed exactly (pyarrow's correctly rounded float parser,
+    the same values as ``float_precision="round_trip"``), with finite values in [0, 1].
+
+    Returns None whenever the file is anything else; the caller then uses :func:`load_predictions`,
+    which gives the exact error message. So this only speeds up files that are valid anyway
+    (about ten times: a round's 10,000 files load in seconds, not minutes).
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    header, _, _ = raw.partition(b"\n")
+    fields = header.rstrip(b"\r").split(b",")
+    if len(fields) != 2 or fields[0] != b"id" or not fields[1] or b'"' in header or fields[1] == b"id":
+        return None
+    try:
+        table = pcsv.read_csv(
+            pa.BufferReader(raw),
+            read_options=pcsv.ReadOptions(use_threads=False, block_size=max(1 << 20, len(raw) + 1)),
+            convert_options=pcsv.ConvertOptions(column_types={"id": pa.string()}, strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError):
+        return None
+    if table.num_columns != 2 or table.num_rows != len(reference_ids):
+        return None
+    values = table.column(1)
+    if not pa.types.is_floating(values.type) or values.null_count:
+        return None
+    if not table.column(0).combine_chunks().equals(reference_ids):
+        return None
+    array = values.to_numpy()
+    if not (np.isfinite(array).all() and (array >= 0).all() and (array <= 1).all()):
+        return None
+    return array.astype(np.float64, copy=False)

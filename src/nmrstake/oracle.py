@@ -1,0 +1,467 @@
+"""The oracle: find rounds ready to resolve, score them, publish the results, post them on-chain.
+
+Exactly once, from state that cannot lie: what to do next is derived only from the chain (the
+round's state, its posted root, rejected roots, the oracle's pending nonce) and from the published
+results folders, never from a local database. So a restart after a crash at any point converges:
+
+- crash while computing: nothing was published; the next run computes again (pure, deterministic);
+- crash after publishing: the folder exists; the next run posts exactly that folder's root and hash;
+- crash after sending the transaction: the chain shows the posting (or the transaction is still
+  pending, and the next run waits for it); the contract itself refuses a second posting.
+
+Files: `targets/round-<id>.{csv,parquet}` (one per round), `submissions/round-<id>/<model>.{csv,parquet}`,
+optional `meta_models/round-<id>.{csv,parquet}`, and `results/round-<id>/` written by the oracle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from nmrstake.errors import ChainError, ConfigError, InputError, NmrstakeError
+from nmrstake.hashing import bytes32_from_hex, to_hex
+from nmrstake.results import (
+    RoundInputs,
+    RoundStake,
+    evaluate_round,
+    load_published,
+    publish_round,
+    round_dir,
+)
+from nmrstake.tournament import RoundInfo, RoundState, TournamentClient
+
+#: Test hook: `NMRSTAKE_ORACLE_CRASH_AT=computed|published|sent` kills the process at that point.
+CRASH_ENV = "NMRSTAKE_ORACLE_CRASH_AT"
+DATA_EXTENSIONS = (".csv", ".parquet")
+
+
+def _crash_point(name: str) -> None:
+    if os.environ.get(CRASH_ENV) == name:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(86)
+
+
+# ---------------------------------------------------------------------------------------- files
+
+
+@dataclass(frozen=True)
+class DataLayout:
+    """Where a deployment's round files live."""
+
+    root: Path
+
+    @property
+    def targets_dir(self) -> Path:
+        return self.root / "targets"
+
+    @property
+    def submissions_dir(self) -> Path:
+        return self.root / "submissions"
+
+    @property
+    def meta_models_dir(self) -> Path:
+        return self.root / "meta_models"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.root / "results"
+
+    def submission_dir(self, round_id: int) -> Path:
+        return self.submissions_dir / f"round-{round_id}"
+
+    def _one(self, folder: Path, stem: str) -> Path | None:
+        found = [folder / f"{stem}{ext}" for ext in DATA_EXTENSIONS if (folder / f"{stem}{ext}").is_file()]
+        if len(found) > 1:
+            raise InputError(f"{folder}: both {found[0].name} and {found[1].name} exist; keep one")
+        return found[0] if found else None
+
+    def targets_file(self, round_id: int) -> Path | None:
+        return self._one(self.targets_dir, f"round-{round_id}")
+
+    def meta_model_file(self, round_id: int) -> Path | None:
+        return self._one(self.meta_models_dir, f"round-{round_id}")
+
+    def submission_file(self, round_id: int, model: str) -> Path | None:
+        return self._one(self.submission_dir(round_id), model)
+
+    def published(self, round_id: int) -> Path:
+        return round_dir(self.results_dir, round_id)
+
+
+def default_data_root(chain_id: int, tournament: str) -> Path:
+    """`$NMRSTAKE_DATA` if set, else `~/.nmrstake/data/<chainid>-<tournament address>`."""
+    env = os.environ.get("NMRSTAKE_DATA")
+    if env:
+        return Path(env)
+    home = Path(os.environ.get("NMRSTAKE_HOME", Path.home() / ".nmrstake"))
+    return home / "data" / f"{chain_id}-{tournament.lower()}"
+
+
+# ---------------------------------------------------------------------------------------- planning
+
+
+class Action(str, Enum):
+    WAIT = "wait"
+    COMPUTE = "compute"  # score, publish, then post
+    POST = "post"  # a published folder exists: post it
+    FINALISE = "finalise"
+    DONE = "done"
+    STUCK = "stuck"  # needs a person (e.g. too late to post)
+
+
+@dataclass(frozen=True)
+class Plan:
+    round_id: int
+    state: RoundState
+    action: Action
+    reason: str
+
+
+def plan_round(
+    info: RoundInfo, now: int, *, targets: Path | None, published: bool, posted_root_is_ours: bool | None = None
+) -> Plan:
+    """What the oracle should do next for one round (pure)."""
+    rid, st = info.round_id, info.state
+
+    def p(action: Action, reason: str) -> Plan:
+        return Plan(rid, st, action, reason)
+
+    if st in (RoundState.SCHEDULED, RoundState.OPEN):
+        return p(Action.WAIT, f"staking closes at {info.close_time}")
+    if st is RoundState.CLOSED:
+        if info.stake_count == 0:
+            return p(Action.DONE, "no stakes: nothing to post (the round expires; finalise returns its funding)")
+        if now < info.resolve_time:
+            return p(Action.WAIT, f"resolve time {info.resolve_time} not reached (now {now})")
+        if now > info.last_post_time:
+            return p(Action.STUCK, f"too late to post: a posting must start by {info.last_post_time}")
+        if published:
+            return p(Action.POST, "a published result is waiting to be posted")
+        if targets is None:
+            return p(Action.WAIT, "no targets file for this round yet")
+        return p(Action.COMPUTE, f"targets available ({targets.name})")
+    if st is RoundState.POSTED:
+        mine = "" if posted_root_is_ours in (None, True) else " (posted root differs from the published one!)"
+        return p(Action.WAIT, f"challenge period ends at {info.final_at}{mine}")
+    if st is RoundState.FINAL:
+        if not info.settled:
+            return p(Action.FINALISE, "final: burns and unused funding to settle")
+        return p(Action.DONE, "final and settled")
+    if st is RoundState.EXPIRED:
+        return p(Action.DONE, "expired: stakers withdraw their full stake")
+    return p(Action.DONE, st.label)
+
+
+# ---------------------------------------------------------------------------------------- logging
+
+
+@dataclass
+class EventLog:
+    """One line per event: `time event key=value ...`, or JSON with `json_lines=True`."""
+
+    json_lines: bool = False
+    out: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
+
+    def __call__(self, event: str, **fields: Any) -> None:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if self.json_lines:
+            self.out(json.dumps({"time": stamp, "event": event, **fields}, default=str, sort_keys=False))
+        else:
+            rest = " ".join(f"{k}={v}" for k, v in fields.items())
+            self.out(f"{stamp} {event} {rest}".rstrip())
+
+
+# ---------------------------------------------------------------------------------------- the oracle
+
+
+class Oracle:
+    """Resolves rounds of one deployment. `account` is an ape account holding ORACLE_ROLE."""
+
+    def __init__(
+        self,
+        client: TournamentClient,
+        account: Any,
+        layout: DataLayout,
+        *,
+        confirmations: int = 0,
+        log: EventLog | None = None,
+    ) -> None:
+        self.client = client
+        self.account = account
+        self.layout = layout
+        self.confirmations = confirmations
+        self.log = log or EventLog()
+
+    # ------------------------------------------------------------------ reading
+
+    def _posted_is_ours(self, info: RoundInfo) -> bool | None:
+        folder = self.layout.published(info.round_id)
+        if not folder.is_dir():
+            return None
+        pub = load_published(folder)
+        return bytes32_from_hex(pub.merkle_root) == info.root and pub.manifest_hash == info.results_hash
+
+    def plan(self, info: RoundInfo, now: int | None = None) -> Plan:
+        now = self.client.now() if now is None else now
+        ours = self._posted_is_ours(info) if info.state is RoundState.POSTED else None
+        return plan_round(
+            info, now,
+            targets=self.layout.targets_file(info.round_id),
+            published=self.layout.published(info.round_id).is_dir(),
+            posted_root_is_ours=ours,
+        )
+
+    def plans(self) -> list[Plan]:
+        now = self.client.now()
+        return [self.plan(info, now) for info in self.client.rounds()]
+
+    # ------------------------------------------------------------------ acting
+
+    def compute(self, info: RoundInfo) -> Path:
+        """Score the round and publish its folder (atomically); returns the folder."""
+        rid = info.round_id
+        targets = self.layout.targets_file(rid)
+        if targets is None:
+            raise InputError(f"round {rid}: no targets file in {self.layout.targets_dir}")
+        chain_stakes = self.client.stakes(rid)
+        if len(chain_stakes) != info.stake_count:
+            raise ChainError(f"round {rid}: found {len(chain_stakes)} stake events, the contract counts {info.stake_count}")
+        predictions: dict[str, Path] = {}
+        for s in chain_stakes:
+            f = self.layout.submission_file(rid, s.model)
+            if f is not None:
+                predictions[s.model] = f
+        stakes = [RoundStake(s.model, s.staker, s.amount, s.commitment) for s in chain_stakes]
+        inputs = RoundInputs(targets=targets, predictions=predictions, meta_model=self.layout.meta_model_file(rid))
+        self.log("computing", round=rid, stakes=len(stakes), files=len(predictions))
+        result = evaluate_round(rid, info.payout_params(), stakes, inputs)
+        if bytes32_from_hex(result.root) in self.client.rejected_roots(rid):
+            raise InputError(
+                f"round {rid}: the recomputed result {result.root} is the one that was rejected; "
+                "correct the inputs (targets, submissions) before it can be posted"
+            )
+        _crash_point("computed")
+        folder = publish_round(
+            self.layout.results_dir, result, chain_id=self.client.provider.chain_id,
+            contract=self.client.tournament.address, inputs=inputs,
+        )
+        self.log("published", round=rid, root=result.root, path=str(folder),
+                 payout=result.summary.total_payout, burn=result.summary.total_burn)
+        _crash_point("published")
+        return folder
+
+    def _retire_unpostable(self, info: RoundInfo) -> None:
+        """A published folder that was never posted and can no longer be (its root was rejected,
+        or the round's funding changed since) is moved aside, kept for the record, so that the
+        round is computed again. A posted result is never touched."""
+        folder = self.layout.published(info.round_id)
+        if not folder.is_dir():
+            return
+        pub = load_published(folder)
+        if bytes32_from_hex(pub.merkle_root) in self.client.rejected_roots(info.round_id):
+            why = "rejected"
+        elif pub.params != info.payout_params():
+            why = "superseded"
+        else:
+            return
+        base = folder.with_name(f"{folder.name}.{why}-{pub.merkle_root[2:12]}")
+        target, n = base, 1
+        while target.exists():
+            n += 1
+            target = base.with_name(f"{base.name}-{n}")
+        os.rename(folder, target)
+        self.log(f"retired_{why}", round=info.round_id, root=pub.merkle_root, moved_to=str(target))
+
+    def _pending_transactions(self) -> int:
+        web3 = self.client.provider.web3
+        pending = web3.eth.get_transaction_count(self.account.address, "pending")
+        latest = web3.eth.get_transaction_count(self.account.address, "latest")
+        return int(pending) - int(latest)
+
+    def _send(self, method: Any, *args: Any) -> Any:
+        """Sign and send a transaction, then wait for its receipt (and confirmations)."""
+        from ape.exceptions import ContractLogicError
+
+        provider = self.client.provider
+        try:
+            method.call(*args, sender=self.account)  # simulate: a reverting call is never sent
+            txn = method.as_transaction(*args, sender=self.account)
+        except ContractLogicError as exc:
+            raise ChainError(f"{method.abis[0].name} would revert: {exc.message}; nothing was sent") from exc
+        signed = self.account.sign_transaction(txn)
+        if signed is None:
+            raise ChainError("the oracle account refused to sign")
+        txn_hash = provider.web3.eth.send_raw_transaction(signed.serialize_transaction())
+        self.log("sent", txn=to_hex(bytes(txn_hash)))
+        _crash_point("sent")
+        receipt = provider.get_receipt(to_hex(bytes(txn_hash)), required_confirmations=self.confirmations)
+        if receipt.failed:
+            raise ChainError(f"transaction {to_hex(bytes(txn_hash))} reverted")
+        return receipt
+
+    def post(self, info: RoundInfo) -> Any:
+        """Post the published folder of a round; checks it against the chain first."""
+        rid = info.round_id
+        folder = self.layout.published(rid)
+        pub = load_published(folder)
+        problems = pub.integrity_problems()
+        if problems:
+            raise InputError(f"{folder}: published files do not match the manifest: {problems[0]}")
+        if pub.round_id != rid or pub.chain_id != self.client.provider.chain_id \
+                or pub.contract.lower() != self.client.tournament.address.lower():
+            raise ConfigError(f"{folder}: published for another round, chain or contract")
+        if pub.leaf_count != info.stake_count or pub.total_staked != info.total_staked:
+            raise ChainError(f"{folder}: published stakes ({pub.leaf_count}, {pub.total_staked} wei) do not match "
+                             f"the chain ({info.stake_count}, {info.total_staked} wei)")
+        if pub.params != info.payout_params():
+            raise ChainError(f"{folder}: published parameters differ from the chain's")
+        receipt = self._send(
+            self.client.tournament.postResult, rid, bytes32_from_hex(pub.merkle_root), pub.total_payout,
+            pub.total_burn, pub.leaf_count, pub.manifest_hash,
+        )
+        self.log("posted", round=rid, root=pub.merkle_root, gas=receipt.gas_used, block=receipt.block_number)
+        return receipt
+
+    def finalise(self, info: RoundInfo) -> Any:
+        receipt = self._send(self.client.tournament.finalise, info.round_id)
+        self.log("finalised", round=info.round_id, burned=info.total_burn, gas=receipt.gas_used)
+        return receipt
+
+    def step(self, info: RoundInfo) -> Plan:
+        """Do the next thing for one round; returns the plan that was acted on."""
+        if info.state is RoundState.CLOSED:
+            self._retire_unpostable(info)
+        plan = self.plan(info)
+        if plan.action is Action.COMPUTE:
+            self.compute(info)
+            info = self.client.round(info.round_id)
+            plan = self.plan(info)
+        if plan.action is Action.POST:
+            if self._pending_transactions() > 0:
+                self.log("waiting", round=info.round_id, reason="a transaction of the oracle is pending")
+                return plan
+            self.post(info)
+        elif plan.action is Action.FINALISE:
+            self.finalise(info)
+        elif plan.action is Action.STUCK:
+            self.log("stuck", round=info.round_id, reason=plan.reason)
+        return plan
+
+    def tick(self, should_stop: Callable[[], bool] = lambda: False) -> list[Plan]:
+        """One pass over every round."""
+        done = []
+        for info in self.client.rounds():
+            if should_stop():
+                break
+            try:
+                done.append(self.step(info))
+            except NmrstakeError as exc:
+                # Bad data, or the chain refused: nothing posted for this round; the others go on.
+                self.log("round_error", round=info.round_id, error=str(exc))
+        return done
+
+
+# ---------------------------------------------------------------------------------------- daemon
+
+
+def _is_rpc_error(exc: BaseException) -> bool:
+    import requests
+
+    from ape.exceptions import ProviderNotConnectedError
+
+    names = {type(e).__name__ for e in _chain_of(exc)}
+    return (
+        isinstance(exc, (ConnectionError, requests.exceptions.ConnectionError, ProviderNotConnectedError, TimeoutError))
+        or bool(names & {"ConnectionError", "NewConnectionError", "MaxRetryError", "ReadTimeout", "ProviderNotConnectedError"})
+    )
+
+
+def _chain_of(exc: BaseException) -> list[BaseException]:
+    seen = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in seen:
+        seen.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return seen
+
+
+def run_daemon(
+    make_oracle: Callable[[], Oracle],
+    *,
+    once: bool = False,
+    interval: float = 5.0,
+    max_backoff: float = 60.0,
+    log: EventLog,
+) -> int:
+    """Run ticks until SIGTERM/SIGINT (or once). RPC failures back off exponentially; the
+    current step always finishes before a stop. Returns an exit status."""
+    stop = {"flag": False}
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        stop["flag"] = True
+        log("stopping", signal=signal.Signals(signum).name, note="finishing the current step")
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    backoff = 1.0
+    oracle: Oracle | None = None
+    try:
+        while not stop["flag"]:
+            try:
+                if oracle is None:
+                    oracle = make_oracle()
+                plans = oracle.tick(lambda: stop["flag"])
+                for plan in plans:
+                    log("round", round=plan.round_id, state=plan.state.label, action=plan.action.value, reason=plan.reason)
+                backoff = 1.0
+                if once:
+                    return 0
+            except NmrstakeError as exc:
+                if once:
+                    log("error", error=str(exc))
+                    return exc.exit_code
+                log("error", error=str(exc), retry_in=backoff)
+                oracle = None
+            except Exception as exc:  # noqa: BLE001 - the daemon must not crash-loop on RPC trouble
+                if not _is_rpc_error(exc) and not _looks_like_chain_reset(exc):
+                    raise
+                log("rpc_unavailable", error=f"{type(exc).__name__}: {str(exc)[:200]}", retry_in=backoff)
+                if once:
+                    return 4
+                oracle = None
+            _sleep(backoff if oracle is None else interval, lambda: stop["flag"])
+            if oracle is None:
+                backoff = min(backoff * 2, max_backoff)
+        return 0
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        log("stopped")
+
+
+def _looks_like_chain_reset(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "no code" in text or "contractnotfound" in type(exc).__name__.lower() or "deployment" in text
+
+
+def _sleep(seconds: float, should_stop: Callable[[], bool]) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and not should_stop():
+        time.sleep(min(0.2, end - time.monotonic()) if end > time.monotonic() else 0)
+
+
+def clean_stale_temporaries(results_dir: Path) -> None:
+    """Remove temp folders a killed publisher left behind (never a published folder)."""
+    if not results_dir.is_dir():
+        return
+    for p in results_dir.glob(".round-*.tmp"):
+        shutil.rmtree(p, ignore_errors=True)

@@ -1,0 +1,216 @@
+"""A typed client over the deployed Tournament contract, shared by the oracle, the CLI and the demo.
+
+Reads come from contract storage (rounds, stakes) and from events only where storage cannot
+enumerate: which rounds exist (`RoundOpened`) and which stake keys a round has (`Staked`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from nmrstake.deploy import Deployment, deployment_path, deployments_dir, load_deployment
+from nmrstake.errors import ChainError, ConfigError
+from nmrstake.models import model_name
+from nmrstake.payouts import RoundParams
+
+ZERO32 = b"\x00" * 32
+
+
+class RoundState(IntEnum):
+    NONE = 0
+    SCHEDULED = 1
+    OPEN = 2
+    CLOSED = 3
+    POSTED = 4
+    FINAL = 5
+    EXPIRED = 6
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class RoundInfo:
+    round_id: int
+    state: RoundState
+    open_time: int
+    close_time: int
+    resolve_time: int
+    corr_multiplier_bps: int
+    mmc_multiplier_bps: int
+    clip_bps: int
+    stake_threshold: int
+    stake_cap: int
+    min_stake: int
+    total_staked: int
+    stake_count: int
+    funded: int
+    total_payout: int
+    total_burn: int
+    claimed: int
+    claimable: int
+    posted_at: int
+    settled: bool
+    root: bytes
+    results_hash: bytes
+    challenge_period: int
+    grace_period: int
+
+    @property
+    def final_at(self) -> int | None:
+        return self.posted_at + self.challenge_period if self.posted_at else None
+
+    @property
+    def expires_at(self) -> int:
+        return self.resolve_time + self.grace_period
+
+    @property
+    def last_post_time(self) -> int:
+        return self.expires_at - self.challenge_period
+
+    def payout_params(self) -> RoundParams:
+        """The parameters the oracle's payout arithmetic takes, as recorded on-chain."""
+        return RoundParams(
+            corr_multiplier_bps=self.corr_multiplier_bps,
+            mmc_multiplier_bps=self.mmc_multiplier_bps,
+            clip_bps=self.clip_bps,
+            stake_threshold=self.stake_threshold,
+            funded=self.funded,
+        )
+
+
+@dataclass(frozen=True)
+class ChainStake:
+    round_id: int
+    model: str
+    model_id: bytes
+    staker: str
+    amount: int
+    commitment: bytes
+
+
+def _b32(value: Any) -> bytes:
+    return bytes(value).rjust(32, b"\x00") if value else ZERO32
+
+
+class TournamentClient:
+    """The token and tournament of one deployment, on the connected chain."""
+
+    def __init__(self, project: Any, deployment: Deployment) -> None:
+        from ape import chain
+
+        self.project = project
+        self.deployment = deployment
+        self.provider = chain.provider
+        if deployment.chain_id != self.provider.chain_id:
+            raise ConfigError(
+                f"the deployment is for chain {deployment.chain_id}, connected to {self.provider.chain_id}"
+            )
+        from nmrstake.deploy import check_recorded
+
+        for name in ("NMR", "Tournament"):
+            problem = check_recorded(self.provider, name, deployment.contracts[name]) if name in deployment.contracts else None
+            if problem:
+                raise ConfigError(problem.replace(": deploying it again", "") + "; run `ape run deploy` for this chain")
+        self.token = project.NMR.at(deployment.address("NMR"))
+        self.tournament = project.Tournament.at(deployment.address("Tournament"))
+        self.start_block = deployment.contracts["Tournament"].block
+        self.challenge_period = int(self.tournament.challengePeriod())
+        self.grace_period = int(self.tournament.gracePeriod())
+
+    @classmethod
+    def connect(cls, project: Any, directory: Path | None = None) -> TournamentClient:
+        """The client of the deployment recorded for the connected chain."""
+        from ape import chain
+
+        path = deployment_path(chain.provider, directory or deployments_dir(project.path))
+        deployment = load_deployment(path)
+        if "Tournament" not in deployment.contracts:
+            raise ConfigError(f"{path} has no Tournament: run `ape run deploy` again")
+        return cls(project, deployment)
+
+    # ------------------------------------------------------------------ time and blocks
+
+    def now(self) -> int:
+        """The timestamp of the latest block (what `block.timestamp` was last)."""
+        return int(self.provider.get_block("latest").timestamp)
+
+    def head(self) -> int:
+        return int(self.provider.get_block("latest").number)
+
+    # ------------------------------------------------------------------ rounds
+
+    def round_ids(self) -> list[int]:
+        logs = self.tournament.RoundOpened.range(self.start_block, self.head() + 1)
+        return sorted({int(log.roundId) for log in logs})
+
+    def round(self, round_id: int) -> RoundInfo:
+        raw = self.tournament.getRound(round_id)
+        state = RoundState(int(self.tournament.roundState(round_id)))
+        if state is RoundState.NONE:
+            raise ChainError(f"round {round_id} does not exist on chain {self.provider.chain_id}")
+        return RoundInfo(
+            round_id=round_id,
+            state=state,
+            open_time=int(raw.openTime),
+            close_time=int(raw.closeTime),
+            resolve_time=int(raw.resolveTime),
+            corr_multiplier_bps=int(raw.corrMultiplierBps),
+            mmc_multiplier_bps=int(raw.mmcMultiplierBps),
+            clip_bps=int(raw.clipBps),
+            stake_threshold=int(raw.stakeThreshold),
+            stake_cap=int(raw.stakeCap),
+            min_stake=int(raw.minStake),
+            total_staked=int(raw.totalStaked),
+            stake_count=int(raw.stakeCount),
+            funded=int(raw.funded),
+            total_payout=int(raw.totalPayout),
+            total_burn=int(raw.totalBurn),
+            claimed=int(raw.claimed),
+            claimable=int(raw.claimable),
+            posted_at=int(raw.postedAt),
+            settled=bool(raw.settled),
+            root=_b32(raw.root),
+            results_hash=_b32(raw.resultsHash),
+            challenge_period=self.challenge_period,
+            grace_period=self.grace_period,
+        )
+
+    def rounds(self) -> list[RoundInfo]:
+        return [self.round(rid) for rid in self.round_ids()]
+
+    # ------------------------------------------------------------------ stakes
+
+    def stake_keys(self, round_id: int, staker: str | None = None) -> list[tuple[bytes, str]]:
+        """The distinct (modelId, staker) keys that staked in a round, in first-stake order."""
+        topics: dict[str, Any] = {"roundId": round_id}
+        if staker:
+            topics["staker"] = to_checksum_address(staker)
+        seen: dict[tuple[bytes, str], None] = {}
+        for log in self.tournament.Staked.range(self.start_block, self.head() + 1, search_topics=topics):
+            seen.setdefault((_b32(log.modelId), to_checksum_address(log.staker)), None)
+        return list(seen)
+
+    def stake(self, round_id: int, model_id: bytes, staker: str) -> ChainStake:
+        amount, commitment = self.tournament.getStake(round_id, model_id, staker)
+        return ChainStake(round_id, model_name(_b32(model_id)), _b32(model_id), to_checksum_address(staker),
+                          int(amount), _b32(commitment))
+
+    def stakes(self, round_id: int, staker: str | None = None) -> list[ChainStake]:
+        return [self.stake(round_id, mid, who) for mid, who in self.stake_keys(round_id, staker)]
+
+    def rejected_roots(self, round_id: int) -> set[bytes]:
+        logs = self.tournament.ResultRejected.range(
+            self.start_block, self.head() + 1, search_topics={"roundId": round_id}
+        )
+        return {_b32(log.root) for log in logs}
+
+    def claimed_keys(self, round_id: int) -> set[tuple[bytes, str]]:
+        logs = self.tournament.Claimed.range(self.start_block, self.head() + 1, search_topics={"roundId": round_id})
+        return {(_b32(log.modelId), to_checksum_address(log.staker)) for log in logs}

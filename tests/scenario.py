@@ -1,0 +1,87 @@
+"""Building blocks for end-to-end tests: a deployed tournament, rounds with real stakes on real
+predictions files, and time travel. Uses the package's own functions, as the CLI does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nmrstake.cli_common import Signer
+from nmrstake.deploy import TournamentSettings, deploy
+from nmrstake.oracle import DataLayout
+from nmrstake.participant import stake_predictions
+from nmrstake.rounds import RoundSpec, fund_round, open_round
+from nmrstake.synth import generate, write
+from nmrstake.tournament import TournamentClient
+
+WEI = 10**18
+HOUR = 3600
+SETTINGS = TournamentSettings(challenge_period=HOUR, grace_period=3 * 24 * HOUR, admin_delay=HOUR, max_pause=HOUR)
+
+
+@dataclass
+class World:
+    client: TournamentClient
+    deployments: Path
+    layout: DataLayout
+    owner: Any
+    oracle: Any
+    stakers: list[Any]
+
+
+def make_world(project: Any, tmp: Path, n_stakers: int = 3) -> World:
+    from ape import accounts
+
+    owner, oracle = accounts.test_accounts[0], accounts.test_accounts[1]
+    deployments = tmp / "deployments"
+    dep, _ = deploy(project, owner, directory=deployments, force=True, oracle=oracle.address,
+                    settings=SETTINGS, log=lambda m: None)
+    client = TournamentClient(project, dep)
+    stakers = list(accounts.test_accounts[3 : 3 + n_stakers])
+    for s in [*stakers, accounts.test_accounts[2]]:
+        client.token.mint(s, 10_000 * WEI, sender=owner)
+    return World(client, deployments, DataLayout(tmp / "data"), owner, oracle, stakers)
+
+
+def signer(acct: Any) -> Signer:
+    return Signer(acct, acct.private_key)
+
+
+def open_funded_round(world: World, round_id: int, *, fund: int = 100 * WEI) -> None:
+    spec = RoundSpec(round_id=round_id, open_in=0, close_after=HOUR, resolve_after=HOUR,
+                     stake_threshold=72_000 * WEI, stake_cap=1_000 * WEI, min_stake=WEI // 10)
+    open_round(world.client, world.owner, spec)
+    if fund:
+        import ape
+
+        fund_round(world.client, signer(ape.accounts.test_accounts[2]), round_id, fund)
+
+
+def synth_round(tmp: Path, round_id: int, models: int, rows: int = 400, seed: int = 7) -> Path:
+    """Write a synthetic data set for a round; returns its folder (targets.csv, predictions/)."""
+    folder = tmp / "inputs" / f"round-{round_id}"
+    write(generate(rows=rows, models=models, seed=seed, round_index=round_id % 97), folder)
+    return folder
+
+
+def stake_all(world: World, round_id: int, inputs: Path, amounts: list[int] | None = None) -> None:
+    for i, acct in enumerate(world.stakers):
+        amount = (amounts[i] if amounts else (i + 1) * 10 * WEI)
+        stake_predictions(world.client, signer(acct), world.layout, round_id, f"model_{i:02d}", amount,
+                          inputs / "predictions" / f"model_{i:02d}.csv")
+
+
+def advance_to(timestamp: int) -> None:
+    from ape import chain
+
+    if chain.pending_timestamp < timestamp:
+        chain.pending_timestamp = timestamp
+    chain.mine(1)
+
+
+def deliver_targets(world: World, round_id: int, inputs: Path) -> None:
+    import shutil
+
+    world.layout.targets_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(inputs / "targets.csv", world.layout.targets_dir / f"round-{round_id}.csv")
