@@ -1,19 +1,46 @@
-"""The `nmrstake` command line."""
+"""The `nmrstake` command line: participants, operators, the oracle.
+
+Every command prints a table for people or, with `--json`, one JSON document for machines. Every
+expected failure is one line `error: ...` on stderr with a non-zero status, and nothing is sent.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
+from typing import Any
 
 import click
 
 from nmrstake import __version__
-from nmrstake.errors import NmrstakeError
+from nmrstake.errors import ChainError, ConfigError, InputError, NmrstakeError
+
+DEFAULT_NETWORK = "ethereum:local:test"
+
+network_opt = click.option(
+    "--network", default=DEFAULT_NETWORK, show_default=True, envvar="NMRSTAKE_NETWORK",
+    help="ape network choice, e.g. ethereum:local:foundry",
+)
+json_opt = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines")
+data_opt = click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Round files: targets/, submissions/, results/ (default $NMRSTAKE_DATA or ~/.nmrstake/data/<chain>-<contract>)",
+)
+deployments_opt = click.option(
+    "--deployments-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Where deployments files are (default ./deployments of the project or $NMRSTAKE_DEPLOYMENTS)",
+)
+wallet_opt = click.option("--wallet", help="nmrstake wallet name (passphrase: prompt or $NMRSTAKE_PASSPHRASE)")
+account_opt = click.option("--account", help="ape account alias, or TEST::N on local networks")
 
 
 class NmrstakeGroup(click.Group):
     """Prints an NmrstakeError as one clear line (no traceback) and exits with its code."""
 
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except NmrstakeError as exc:
@@ -23,24 +50,596 @@ class NmrstakeGroup(click.Group):
 
 @click.group(cls=NmrstakeGroup)
 @click.version_option(__version__, prog_name="nmrstake")
-def main() -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Show ape's own log lines (transactions, warnings)")
+def main(verbose: bool) -> None:
     """nmrstake: stake NMR on your models' predictions; an oracle scores, pays and burns."""
+    from ape.logging import logger
+
+    logger.set_level("INFO" if verbose else "ERROR")
+
+
+def _layout(client: Any, data_dir: Path | None) -> Any:
+    from nmrstake.oracle import DataLayout, default_data_root
+
+    return DataLayout(data_dir or default_data_root(client.provider.chain_id, client.tournament.address))
+
+
+def _fmt_time(ts: int, now: int | None = None) -> str:
+    import datetime as dt
+
+    text = dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    if now is not None:
+        delta = ts - now
+        sign = "in " if delta >= 0 else ""
+        ago = "" if delta >= 0 else " ago"
+        text += f" ({sign}{_span(abs(delta))}{ago})"
+    return text
+
+
+def _span(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds}s"
+
+
+# ============================================================================== wallet
+
+
+@main.group()
+def wallet() -> None:
+    """Encrypted keystores (Web3 Secret Storage; ape-compatible) in ~/.nmrstake/wallets."""
+
+
+@wallet.command("new")
+@click.argument("name")
+@json_opt
+def wallet_new(name: str, as_json: bool) -> None:
+    """Create a wallet with a new random key."""
+    from nmrstake.cli_common import ask_passphrase, emit_json
+    from nmrstake.wallet import Keystore, validate_name
+
+    validate_name(name)
+    store = Keystore()
+    if store.exists(name):
+        raise InputError(f"wallet '{name}' already exists at {store.path(name)}")
+    address = store.create(name, ask_passphrase(name, confirm=True))
+    if as_json:
+        emit_json({"name": name, "address": address, "path": str(store.path(name))})
+    else:
+        click.echo(f"created wallet '{name}' {address} in {store.path(name)}")
+
+
+@wallet.command("import")
+@click.argument("name")
+@click.option("--mnemonic", is_flag=True, help="Import from a mnemonic (prompted) instead of a private key")
+@click.option("--index", default=0, show_default=True, help="Account index of the mnemonic (m/44'/60'/0'/0/INDEX)")
+@json_opt
+def wallet_import(name: str, mnemonic: bool, index: int, as_json: bool) -> None:
+    """Import a private key or a mnemonic, read from a prompt (never from the command line)."""
+    from nmrstake.cli_common import ask_passphrase, emit_json
+    from nmrstake.wallet import Keystore, validate_name
+
+    validate_name(name)
+    store = Keystore()
+    if store.exists(name):
+        raise InputError(f"wallet '{name}' already exists at {store.path(name)}")
+    secret = click.prompt("Mnemonic" if mnemonic else "Private key (hex)", hide_input=True)
+    passphrase = ask_passphrase(name, confirm=True)
+    if mnemonic:
+        address = store.import_mnemonic(name, secret, passphrase, account_index=index)
+    else:
+        address = store.import_key(name, secret, passphrase)
+    if as_json:
+        emit_json({"name": name, "address": address, "path": str(store.path(name))})
+    else:
+        click.echo(f"imported wallet '{name}' {address}")
+
+
+@wallet.command("list")
+@json_opt
+def wallet_list(as_json: bool) -> None:
+    """List wallets and their addresses."""
+    from nmrstake.cli_common import emit_json, table
+    from nmrstake.wallet import Keystore
+
+    items = Keystore().list()
+    if as_json:
+        emit_json([{"name": n, "address": a} for n, a in items])
+    elif not items:
+        click.echo("no wallets yet: `nmrstake wallet new NAME`")
+    else:
+        click.echo(table(items, ["name", "address"]))
+
+
+@wallet.command("address")
+@click.argument("name")
+@json_opt
+def wallet_address(name: str, as_json: bool) -> None:
+    """Print a wallet's address."""
+    from nmrstake.cli_common import emit_json
+    from nmrstake.wallet import Keystore
+
+    address = Keystore().address(name)
+    if as_json:
+        emit_json({"name": name, "address": address})
+    else:
+        click.echo(address)
+
+
+# ============================================================================== faucet
 
 
 @main.command()
-@click.option("--network", default="ethereum:local:test", show_default=True, help="ape network choice")
-def demo(network: str) -> None:
-    """Run the main job on a local chain and print what it did."""
-    from nmrstake.chain import connect, is_local_network, load_project
-    from nmrstake.demo_token import run_token_demo
-    from nmrstake.errors import ConfigError
+@click.argument("address")
+@click.argument("amount")
+@network_opt
+@deployments_opt
+@json_opt
+def faucet(address: str, amount: str, network: str, deployments_dir: Path | None, as_json: bool) -> None:
+    """Mint test NMR to ADDRESS, and top its ether up to 1 ETH for gas (local networks only)."""
+    from nmrstake.amounts import format_nmr, parse_nmr
+    from nmrstake.chain import is_local_network
+    from nmrstake.cli_common import chain_session, deployer_account, emit_json
+    from nmrstake.hashing import checksum_address
+
+    wei = parse_nmr(amount, argument="AMOUNT", positive=True)
+    to = checksum_address(address, argument="ADDRESS")
+    if not is_local_network(network):
+        raise ConfigError(f"the faucet mints test NMR only on local networks, not on {network}")
+    with chain_session(network, deployments_dir) as client:
+        minter = deployer_account(client.provider, None)
+        client.token.mint(to, wei, sender=minter)
+        balance = int(client.token.balanceOf(to))
+        gas_money = 10**18 - int(client.provider.get_balance(to))
+        if gas_money > 0:
+            minter.transfer(to, gas_money)
+    if as_json:
+        emit_json({"address": to, "minted": str(wei), "balance": str(balance)})
+    else:
+        click.echo(f"minted {format_nmr(wei)} NMR to {to}; balance {format_nmr(balance)} NMR")
+
+
+# ============================================================================== rounds
+
+
+def _round_json(info: Any) -> dict[str, Any]:
+    return {
+        "round": info.round_id, "state": info.state.label,
+        "open_time": info.open_time, "close_time": info.close_time, "resolve_time": info.resolve_time,
+        "final_at": info.final_at, "expires_at": info.expires_at,
+        "corr_multiplier_bps": info.corr_multiplier_bps, "mmc_multiplier_bps": info.mmc_multiplier_bps,
+        "clip_bps": info.clip_bps, "stake_threshold": str(info.stake_threshold),
+        "stake_cap": str(info.stake_cap), "min_stake": str(info.min_stake),
+        "total_staked": str(info.total_staked), "stake_count": info.stake_count, "funded": str(info.funded),
+        "total_payout": str(info.total_payout), "total_burn": str(info.total_burn),
+        "claimed": str(info.claimed), "settled": info.settled,
+        "root": "0x" + info.root.hex(), "results_hash": "0x" + info.results_hash.hex(),
+    }
+
+
+@main.command()
+@network_opt
+@deployments_opt
+@json_opt
+def rounds(network: str, deployments_dir: Path | None, as_json: bool) -> None:
+    """All rounds with their state, times and totals."""
+    from nmrstake.amounts import format_nmr
+    from nmrstake.cli_common import chain_session, emit_json, table
+
+    with chain_session(network, deployments_dir) as client:
+        infos = client.rounds()
+        now = client.now()
+    if as_json:
+        emit_json([_round_json(i) for i in infos])
+        return
+    if not infos:
+        click.echo("no rounds yet")
+        return
+    rows = [
+        (i.round_id, i.state.label, _fmt_time(i.close_time), _fmt_time(i.resolve_time), i.stake_count,
+         format_nmr(i.total_staked), format_nmr(i.funded), format_nmr(i.total_payout), format_nmr(i.total_burn))
+        for i in infos
+    ]
+    click.echo(table(rows, ["round", "state", "closes (UTC)", "resolves (UTC)", "stakes", "staked", "funded", "paid", "burned"]))
+    click.echo(f"chain time {_fmt_time(now)}")
+
+
+@main.group()
+def round() -> None:  # noqa: A001 - the command is called `round`
+    """Show, open and fund rounds."""
+
+
+@round.command("show")
+@click.argument("round_id", type=int)
+@network_opt
+@deployments_opt
+@json_opt
+def round_show(round_id: int, network: str, deployments_dir: Path | None, as_json: bool) -> None:
+    """One round: parameters, times, totals, result."""
+    from nmrstake.amounts import format_nmr
+    from nmrstake.cli_common import chain_session, emit_json
+
+    with chain_session(network, deployments_dir) as client:
+        info = client.round(round_id)
+        now = client.now()
+    if as_json:
+        emit_json(_round_json(info))
+        return
+    lines = [
+        ("state", info.state.label),
+        ("opens", _fmt_time(info.open_time, now)), ("closes", _fmt_time(info.close_time, now)),
+        ("resolves", _fmt_time(info.resolve_time, now)),
+        ("score", f"{info.corr_multiplier_bps / 10_000:g} × CORR + {info.mmc_multiplier_bps / 10_000:g} × MMC"),
+        ("clip", f"{info.clip_bps / 100:g} %"), ("stake threshold", f"{format_nmr(info.stake_threshold)} NMR"),
+        ("stake limits", f"{format_nmr(info.min_stake)} – {format_nmr(info.stake_cap)} NMR"),
+        ("stakes", f"{info.stake_count} ({format_nmr(info.total_staked)} NMR)"),
+        ("funded", f"{format_nmr(info.funded)} NMR"),
+    ]
+    if info.posted_at:
+        lines += [("result root", "0x" + info.root.hex()), ("results hash", "0x" + info.results_hash.hex()),
+                  ("paid / burned", f"{format_nmr(info.total_payout)} / {format_nmr(info.total_burn)} NMR"),
+                  ("final at", _fmt_time(info.final_at or 0, now)), ("settled", str(info.settled))]
+    width = max(len(k) for k, _ in lines)
+    click.echo(f"round {round_id}")
+    for k, v in lines:
+        click.echo(f"  {k:<{width}}  {v}")
+
+
+@round.command("open")
+@click.argument("round_id", type=int)
+@click.option("--open", "open_in", default="0s", show_default=True, help="Opens after this long (e.g. 0s, 10m)")
+@click.option("--close", "close_in", default="1h", show_default=True, help="Closes this long after opening")
+@click.option("--resolve", "resolve_in", default="1h", show_default=True, help="Resolvable this long after closing")
+@click.option("--corr", default="0.5", show_default=True, help="CORR multiplier")
+@click.option("--mmc", default="2", show_default=True, help="MMC multiplier")
+@click.option("--clip", default="0.05", show_default=True, help="Largest fraction of a stake won or lost")
+@click.option("--threshold", default="72000", show_default=True, help="Stake threshold (NMR) of the payout factor")
+@click.option("--cap", default="100000", show_default=True, help="Largest stake of one model (NMR)")
+@click.option("--min-stake", default="0.01", show_default=True, help="Smallest stake (NMR)")
+@network_opt
+@deployments_opt
+@account_opt
+@wallet_opt
+@json_opt
+def round_open(round_id: int, open_in: str, close_in: str, resolve_in: str, corr: str, mmc: str, clip: str,
+               threshold: str, cap: str, min_stake: str, network: str, deployments_dir: Path | None,
+               account: str | None, wallet: str | None, as_json: bool) -> None:
+    """Open round ROUND_ID (round-manager role)."""
+    from nmrstake.amounts import parse_nmr
+    from nmrstake.cli_common import chain_session, emit_json, parse_duration, resolve_signer
+    from nmrstake.rounds import RoundSpec, bps, open_round
+
+    spec = RoundSpec(
+        round_id=round_id,
+        open_in=parse_duration(open_in, argument="--open"),
+        close_after=parse_duration(close_in, argument="--close"),
+        resolve_after=parse_duration(resolve_in, argument="--resolve"),
+        corr_multiplier_bps=bps(corr, "--corr"), mmc_multiplier_bps=bps(mmc, "--mmc"), clip_bps=bps(clip, "--clip"),
+        stake_threshold=parse_nmr(threshold, argument="--threshold"),
+        stake_cap=parse_nmr(cap, argument="--cap", positive=True),
+        min_stake=parse_nmr(min_stake, argument="--min-stake", positive=True),
+    )
+    with chain_session(network, deployments_dir) as client:
+        signer = resolve_signer(client.provider, wallet, account)
+        receipt = open_round(client, signer.ape_account, spec)
+        info = client.round(round_id)
+    if as_json:
+        emit_json({"txn": str(receipt.txn_hash), "gas_used": receipt.gas_used, **_round_json(info)})
+    else:
+        click.echo(f"opened round {round_id}: stakes {_fmt_time(info.open_time)} – {_fmt_time(info.close_time)} UTC, "
+                   f"resolves {_fmt_time(info.resolve_time)} UTC (txn {receipt.txn_hash}, gas {receipt.gas_used})")
+
+
+@round.command("fund")
+@click.argument("round_id", type=int)
+@click.argument("amount")
+@network_opt
+@deployments_opt
+@account_opt
+@wallet_opt
+@json_opt
+def round_fund(round_id: int, amount: str, network: str, deployments_dir: Path | None,
+               account: str | None, wallet: str | None, as_json: bool) -> None:
+    """Fund the payouts of ROUND_ID with AMOUNT NMR from the sender (anyone may fund)."""
+    from nmrstake.amounts import format_nmr, parse_nmr
+    from nmrstake.cli_common import chain_session, emit_json, resolve_signer
+    from nmrstake.rounds import fund_round
+
+    wei = parse_nmr(amount, argument="AMOUNT", positive=True)
+    with chain_session(network, deployments_dir) as client:
+        signer = resolve_signer(client.provider, wallet, account)
+        receipt = fund_round(client, signer, round_id, wei)
+        info = client.round(round_id)
+    if as_json:
+        emit_json({"txn": str(receipt.txn_hash), "gas_used": receipt.gas_used, "round": round_id, "funded": str(info.funded)})
+    else:
+        click.echo(f"funded round {round_id} with {format_nmr(wei)} NMR; now {format_nmr(info.funded)} NMR")
+
+
+# ============================================================================== participants
+
+
+@main.command()
+@click.option("--round", "round_id", type=int, required=True, help="Round id")
+@click.option("--model", required=True, help="Model name (lowercase letters, digits, _)")
+@click.option("--amount", required=True, help="NMR to add (up to 18 decimals); 0 to only replace the predictions")
+@click.option("--predictions", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Predictions file (CSV or Parquet)")
+@wallet_opt
+@account_opt
+@network_opt
+@deployments_opt
+@data_opt
+@json_opt
+def stake(round_id: int, model: str, amount: str, predictions: Path, wallet: str | None, account: str | None,
+          network: str, deployments_dir: Path | None, data_dir: Path | None, as_json: bool) -> None:
+    """Stake on a model's predictions for a round (one transaction, with a permit)."""
+    from nmrstake.amounts import format_nmr, parse_nmr
+    from nmrstake.cli_common import chain_session, emit_json, resolve_signer
+    from nmrstake.models import check_model_name
+    from nmrstake.participant import stake_predictions
+
+    check_model_name(model, argument="--model")
+    wei = parse_nmr(amount, argument="--amount")
+    if not predictions.is_file():
+        raise InputError(f"--predictions {predictions}: no such file")
+    with chain_session(network, deployments_dir) as client:
+        signer = resolve_signer(client.provider, wallet, account)
+        result = stake_predictions(client, signer, _layout(client, data_dir), round_id, model, wei, predictions)
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"staked {format_nmr(wei)} NMR on {model} in round {round_id}: stake now {format_nmr(int(result['stake']))} NMR, "
+                   f"commitment {result['commitment']}")
+        click.echo(f"  txn {result['txn']}  gas {result['gas_used']}  file {result['submission']}")
+
+
+@main.command()
+@wallet_opt
+@account_opt
+@network_opt
+@deployments_opt
+@data_opt
+@json_opt
+def status(wallet: str | None, account: str | None, network: str, deployments_dir: Path | None,
+           data_dir: Path | None, as_json: bool) -> None:
+    """Rounds, my stakes per round, published results and what is claimable."""
+    from nmrstake.amounts import format_nmr
+    from nmrstake.cli_common import chain_session, emit_json, table
+    from nmrstake.participant import my_positions
+    from nmrstake.wallet import Keystore
+
+    with chain_session(network, deployments_dir) as client:
+        infos = client.rounds()
+        address = None
+        if wallet:
+            address = Keystore().address(wallet)
+        elif account:
+            from nmrstake.cli_common import deployer_account
+
+            address = deployer_account(client.provider, account).address
+        positions = my_positions(client, _layout(client, data_dir), address) if address else []
+    if as_json:
+        emit_json({"rounds": [_round_json(i) for i in infos], "address": address, "stakes": positions})
+        return
+    if infos:
+        click.echo(table([(i.round_id, i.state.label, i.stake_count, format_nmr(i.total_staked)) for i in infos],
+                         ["round", "state", "stakes", "staked"]))
+    else:
+        click.echo("no rounds yet")
+    if address:
+        click.echo(f"\nstakes of {address}:")
+        if not positions:
+            click.echo("  none")
+        else:
+            rows = [(p["round"], p["model"], format_nmr(int(p["stake"])), p["state"],
+                     p.get("score") or "", format_nmr(int(p["payout"])) if p.get("payout") is not None else "",
+                     format_nmr(int(p["burn"])) if p.get("burn") is not None else "", p["claim"])
+                    for p in positions]
+            click.echo(table(rows, ["round", "model", "stake", "state", "score", "payout", "burn", "claim"]))
+
+
+@main.command()
+@click.option("--round", "round_id", type=int, help="Claim in this round")
+@click.option("--all", "all_rounds", is_flag=True, help="Claim in every final round")
+@wallet_opt
+@account_opt
+@network_opt
+@deployments_opt
+@data_opt
+@json_opt
+def claim(round_id: int | None, all_rounds: bool, wallet: str | None, account: str | None, network: str,
+          deployments_dir: Path | None, data_dir: Path | None, as_json: bool) -> None:
+    """Claim stake − burn + payout with proofs from the published results (one transaction)."""
+    from nmrstake.amounts import format_nmr
+    from nmrstake.cli_common import chain_session, emit_json, resolve_signer
+    from nmrstake.participant import claim_all
+
+    if (round_id is None) == (not all_rounds):
+        raise InputError("give --round R or --all")
+    with chain_session(network, deployments_dir) as client:
+        signer = resolve_signer(client.provider, wallet, account)
+        result = claim_all(client, signer, _layout(client, data_dir), None if all_rounds else [round_id])
+    if as_json:
+        emit_json(result)
+    elif not result["claims"]:
+        click.echo("nothing to claim")
+    else:
+        for c in result["claims"]:
+            click.echo(f"round {c['round']} {c['model']}: received {format_nmr(int(c['amount']))} NMR "
+                       f"(stake {format_nmr(int(c['stake']))} − burn {format_nmr(int(c['burn']))} + payout {format_nmr(int(c['payout']))})")
+        click.echo(f"txn {result['txn']}  gas {result['gas_used']}")
+
+
+# ============================================================================== scoring and oracle
+
+
+@main.command()
+@click.argument("predictions", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--targets", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--meta-model", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--stakes", type=click.Path(dir_okay=False, path_type=Path), default=None, help="CSV model,stake (weights of the meta model)")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write model,corr,mmc to this CSV")
+@json_opt
+def score(predictions: tuple[Path, ...], targets: Path, meta_model: Path | None, stakes: Path | None,
+          output: Path | None, as_json: bool) -> None:
+    """Score models: CORR and MMC with numerai-tools. PREDICTIONS: one file per model (name = file
+    stem), or one wide file with a column per model."""
+    from nmrstake.cli_common import emit_json
+    from nmrstake.scorecli import score_files
+
+    frame = score_files(list(predictions), targets, meta_model, stakes)
+    if output:
+        from nmrstake.deploy import write_atomic
+
+        write_atomic(output, frame.to_csv(index=False, float_format="%.17g"))
+    if as_json:
+        emit_json([{"model": m, "corr": float(c), "mmc": float(x)} for m, c, x in frame[["model", "corr", "mmc"]].itertuples(index=False)])
+    elif not output:
+        click.echo(frame.to_csv(index=False, float_format="%.17g").rstrip())
+    else:
+        click.echo(f"scored {len(frame)} models into {output}")
+
+
+@main.group()
+def oracle() -> None:
+    """The oracle daemon: score rounds, publish results, post them, finalise."""
+
+
+@oracle.command("run")
+@network_opt
+@account_opt
+@wallet_opt
+@deployments_opt
+@data_opt
+@click.option("--once", is_flag=True, help="One pass over the rounds, then exit")
+@click.option("--confirmations", default=0, show_default=True, help="Blocks to wait after each transaction")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between passes")
+@click.option("--log-json", is_flag=True, help="One JSON object per log line")
+def oracle_run(network: str, account: str | None, wallet: str | None, deployments_dir: Path | None,
+               data_dir: Path | None, once: bool, confirmations: int, interval: float, log_json: bool) -> None:
+    """Resolve rounds as they become ready; exactly once, restart-safe."""
+    from nmrstake.chain import connect, load_project
+    from nmrstake.cli_common import resolve_signer
+    from nmrstake.oracle import EventLog, Oracle, clean_stale_temporaries, run_daemon
+    from nmrstake.tournament import TournamentClient
+
+    log = EventLog(json_lines=log_json)
+    project = load_project()
+    with connect(network) as provider:
+        signer = resolve_signer(provider, wallet, account)
+        log("starting", network=network, chain=provider.chain_id, account=signer.address)
+
+        def make() -> Oracle:
+            client = TournamentClient.connect(project, deployments_dir)
+            layout = _layout(client, data_dir)
+            clean_stale_temporaries(layout.results_dir)
+            return Oracle(client, signer.ape_account, layout, confirmations=confirmations, log=log)
+
+        code = run_daemon(make, once=once, interval=interval, log=log)
+    sys.exit(code)
+
+
+@oracle.command("status")
+@network_opt
+@deployments_opt
+@data_opt
+@json_opt
+def oracle_status(network: str, deployments_dir: Path | None, data_dir: Path | None, as_json: bool) -> None:
+    """What the oracle would do next for each round."""
+    from nmrstake.cli_common import chain_session, emit_json, table
+    from nmrstake.oracle import Oracle
+
+    with chain_session(network, deployments_dir) as client:
+        o = Oracle(client, None, _layout(client, data_dir))
+        plans = o.plans()
+    if as_json:
+        emit_json([{"round": p.round_id, "state": p.state.label, "action": p.action.value, "reason": p.reason} for p in plans])
+    elif not plans:
+        click.echo("no rounds")
+    else:
+        click.echo(table([(p.round_id, p.state.label, p.action.value, p.reason) for p in plans],
+                         ["round", "state", "next", "why"]))
+
+
+@main.command()
+@click.argument("round_id", type=int)
+@network_opt
+@deployments_opt
+@data_opt
+@click.option("--results", type=click.Path(file_okay=False, path_type=Path), default=None, help="A published round folder (default: from --data-dir)")
+@json_opt
+def verify(round_id: int, network: str, deployments_dir: Path | None, data_dir: Path | None,
+           results: Path | None, as_json: bool) -> None:
+    """Recompute a round from its published inputs and check it against the chain."""
+    from nmrstake.cli_common import chain_session, emit_json
+    from nmrstake.verify import verify_round
+
+    with chain_session(network, deployments_dir) as client:
+        folder = results or _layout(client, data_dir).published(round_id)
+        report = verify_round(client, round_id, folder)
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        for line in report.checks:
+            click.echo(f"ok    {line}")
+        for line in report.differences:
+            click.echo(f"FAIL  {line}")
+    if report.differences:
+        click.echo(f"error: round {round_id} does not verify: {report.differences[0]}", err=True)
+        sys.exit(1)
+
+
+# ============================================================================== data
+
+
+@main.group()
+def data() -> None:
+    """Synthetic data sets."""
+
+
+@data.command("synth")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--rows", default=5000, show_default=True)
+@click.option("--models", default=20, show_default=True)
+@click.option("--seed", default=1, show_default=True)
+@click.option("--round-index", default=0, show_default=True, help="Which round of the seed's series")
+@click.option("--overwrite", is_flag=True)
+@json_opt
+def data_synth(out: Path, rows: int, models: int, seed: int, round_index: int, overwrite: bool, as_json: bool) -> None:
+    """A Numerai-shaped data set with a planted signal and graded model predictions."""
+    from nmrstake.cli_common import emit_json
+    from nmrstake.synth import generate, write
+
+    if rows < 10 or models < 1:
+        raise InputError("--rows must be at least 10 and --models at least 1")
+    d = generate(rows=rows, models=models, seed=seed, round_index=round_index)
+    path = write(d, out, overwrite=overwrite)
+    if as_json:
+        emit_json({"out": str(path), "rows": rows, "models": models, "seed": seed})
+    else:
+        click.echo(f"wrote {rows} rows and {models} models' predictions to {path}")
+
+
+# ============================================================================== demo
+
+
+@main.command()
+@click.option("--network", default=DEFAULT_NETWORK, show_default=True, help="A local ape network")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/demo"), show_default=True)
+@click.option("--participants", default=20, show_default=True)
+@click.option("--rounds", "n_rounds", default=3, show_default=True)
+@click.option("--rows", default=2000, show_default=True)
+@click.option("--seed", default=1, show_default=True)
+def demo(network: str, out: Path, participants: int, n_rounds: int, rows: int, seed: int) -> None:
+    """Run a whole tournament on a local chain and print what happened."""
+    from nmrstake.chain import is_local_network
 
     if not is_local_network(network):
         raise ConfigError(f"--network {network}: the demo runs only on local networks")
-    project = load_project()
-    with connect(network) as provider:
-        click.echo(f"nmrstake demo on {network} (chain {provider.chain_id})")
-        run_token_demo(project, click.echo)
+    from nmrstake.demo import run_demo
+
+    run_demo(network=network, out=out, participants=participants, n_rounds=n_rounds, rows=rows, seed=seed)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,18 @@
-"""Pieces shared by the `nmrstake` CLI and the ape scripts: durations, accounts, networks."""
+"""Pieces shared by the `nmrstake` CLI and the ape scripts: durations, accounts, networks, output."""
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
 
-from nmrstake.errors import ConfigError, InputError
+from nmrstake.errors import ChainError, ConfigError, InputError
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -42,8 +47,10 @@ def deployer_account(provider: Any, alias: str | None) -> Any:
 
     if alias:
         if alias.upper().startswith("TEST::"):
-            index = int(alias.split("::", 1)[1])
-            return accounts.test_accounts[index]
+            try:
+                return accounts.test_accounts[int(alias.split("::", 1)[1])]
+            except (ValueError, IndexError):
+                raise ConfigError(f"--account {alias}: no such test account") from None
         try:
             return accounts.load(alias)
         except Exception as exc:  # ape raises its own error types for unknown aliases
@@ -51,3 +58,118 @@ def deployer_account(provider: Any, alias: str | None) -> Any:
     if is_local(provider):
         return accounts.test_accounts[0]
     raise ConfigError(f"--account is required on network {provider.network.name!r}")
+
+
+# ---------------------------------------------------------------------------------------- wallets
+
+
+@dataclass
+class Signer:
+    """An account that can send transactions (ape) and sign permits (its private key)."""
+
+    ape_account: Any
+    private_key: Any
+
+    @property
+    def address(self) -> str:
+        return str(self.ape_account.address)
+
+
+def ask_passphrase(name: str, *, confirm: bool = False) -> str:
+    from nmrstake.wallet import passphrase_from_env
+
+    env = passphrase_from_env(name)
+    if env is not None:
+        return env
+    return click.prompt(f"Passphrase for wallet '{name}'", hide_input=True, confirmation_prompt=confirm)
+
+
+def wallet_signer(name: str, passphrase: str | None = None) -> Signer:
+    """Unlock an nmrstake wallet (a standard keystore) as an ape account that signs without
+    prompting. A wrong passphrase fails here, before anything is sent."""
+    from ape_accounts.accounts import KeyfileAccount
+
+    from nmrstake.wallet import Keystore
+
+    store = Keystore()
+    if passphrase is None:
+        passphrase = ask_passphrase(name)
+    local = store.load(name, passphrase)
+    account = KeyfileAccount(keyfile_path=store.path(name))
+    account.set_autosign(True, passphrase=passphrase)
+    return Signer(account, local.key)
+
+
+def resolve_signer(provider: Any, wallet: str | None, account: str | None) -> Signer:
+    """--wallet NAME (nmrstake keystore) or --account ALIAS (ape; TEST::N on local networks)."""
+    if wallet and account:
+        raise InputError("give --wallet or --account, not both")
+    if wallet:
+        return wallet_signer(wallet)
+    acct = deployer_account(provider, account)
+    return Signer(acct, getattr(acct, "private_key", None))
+
+
+# ---------------------------------------------------------------------------------------- output
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+    """A plain aligned table: numbers right-aligned, text left-aligned."""
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    numeric = [all(_numberish(r[i]) for r in cells[1:]) and len(cells) > 1 for i in range(len(headers))]
+
+    def fmt(r: list[str]) -> str:
+        return "  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(r, widths, numeric)).rstrip()
+
+    lines = [fmt(cells[0]), "  ".join("-" * w for w in widths)]
+    lines += [fmt(r) for r in cells[1:]]
+    return "\n".join(lines)
+
+
+def _numberish(text: str) -> bool:
+    return bool(re.fullmatch(r"-?[\d.,]+(e-?\d+)?%?", text)) or text in ("", "-")
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def short(hexstr: str, n: int = 10) -> str:
+    return hexstr if len(hexstr) <= n + 4 else f"{hexstr[:n]}…"
+
+
+# ---------------------------------------------------------------------------------------- chain
+
+
+@contextmanager
+def chain_session(network: str, deployments: Path | None = None) -> Iterator[Any]:
+    """Connect to `network` and yield the TournamentClient of its recorded deployment."""
+    from nmrstake.chain import connect, load_project
+    from nmrstake.tournament import TournamentClient
+
+    project = load_project()
+    with connect(network):
+        yield TournamentClient.connect(project, deployments)
+
+
+def transact(method: Any, *args: Any, sender: Any, what: str) -> Any:
+    """Simulate a contract call (eth_call) first, then send it. A call that would revert raises a
+    one-line ChainError naming the contract's error, and nothing is sent (on local chains ape
+    does not estimate gas, so without the simulation a reverting transaction would be mined,
+    spending gas and a nonce)."""
+    from ape.exceptions import ContractLogicError
+
+    try:
+        method.call(*args, sender=sender)
+    except ContractLogicError as exc:
+        raise ChainError(f"{what} would revert: {_reason(exc)}; nothing was sent") from exc
+    try:
+        return method(*args, sender=sender)
+    except ContractLogicError as exc:
+        raise ChainError(f"{what} reverted: {_reason(exc)}") from exc
+
+
+def _reason(exc: Exception) -> str:
+    message = getattr(exc, "message", None) or str(exc)
+    return " ".join(str(message).split())

@@ -1,0 +1,73 @@
+"""Operator actions: open and fund rounds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from nmrstake.errors import ChainError, InputError
+
+
+def bps(text: str, argument: str) -> int:
+    """'0.5' -> 5000 basis points; exact, at most 4 decimals."""
+    try:
+        value = Decimal(str(text))
+    except InvalidOperation:
+        raise InputError(f"{argument}: {text!r} is not a number") from None
+    if not value.is_finite() or value < 0:
+        raise InputError(f"{argument}: must be a non-negative number, got {text!r}")
+    scaled = value * 10_000
+    if scaled != scaled.to_integral_value():
+        raise InputError(f"{argument}: at most 4 decimals (basis points), got {text!r}")
+    return int(scaled)
+
+
+@dataclass(frozen=True)
+class RoundSpec:
+    round_id: int
+    open_in: int
+    close_after: int
+    resolve_after: int
+    corr_multiplier_bps: int = 5_000
+    mmc_multiplier_bps: int = 20_000
+    clip_bps: int = 500
+    stake_threshold: int = 72_000 * 10**18
+    stake_cap: int = 100_000 * 10**18
+    min_stake: int = 10**16
+
+
+def open_round(client: Any, sender: Any, spec: RoundSpec, *, start: int | None = None) -> Any:
+    """Open a round whose times are relative to `start` (default: the next block's time)."""
+    from ape import chain
+
+    from nmrstake.cli_common import transact
+
+    if spec.clip_bps == 0 or spec.clip_bps > 10_000:
+        raise InputError("--clip: must be above 0 and at most 1")
+    if spec.close_after <= 0:
+        raise InputError("--close: the round must stay open for some time")
+    t0 = (chain.pending_timestamp if start is None else start) + spec.open_in
+    params = (
+        t0, t0 + spec.close_after, t0 + spec.close_after + spec.resolve_after,
+        spec.corr_multiplier_bps, spec.mmc_multiplier_bps, spec.clip_bps,
+        spec.stake_threshold, spec.stake_cap, spec.min_stake,
+    )
+    return transact(client.tournament.openRound, spec.round_id, params, sender=sender,
+                    what=f"opening round {spec.round_id}")
+
+
+def fund_round(client: Any, signer: Any, round_id: int, wei: int) -> Any:
+    """Approve (if needed) and fund a round's payouts."""
+    from nmrstake.amounts import format_nmr
+    from nmrstake.cli_common import transact
+
+    balance = int(client.token.balanceOf(signer.address))
+    if balance < wei:
+        raise ChainError(f"insufficient balance: {signer.address} holds {format_nmr(balance)} NMR, funding needs {format_nmr(wei)}")
+    info = client.round(round_id)
+    if info.state.label in ("final", "expired"):
+        raise ChainError(f"round {round_id} is {info.state.label}: it can no longer be funded; nothing was sent")
+    if int(client.token.allowance(signer.address, client.tournament.address)) < wei:
+        transact(client.token.approve, client.tournament.address, wei, sender=signer.ape_account, what="approving NMR")
+    return transact(client.tournament.fund, round_id, wei, sender=signer.ape_account, what=f"funding round {round_id}")
