@@ -65,3 +65,17 @@ def test_corrupt_deployments_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="run `ape run deploy"):
         load_deployment(tmp_path / "missing.json")
     assert Deployment.from_json(Deployment("ethereum", "local", 1, "0x0", "solc").to_json()).chain_id == 1
+
+
+def test_tournament_is_wired_to_the_token_and_roles(backend, project, owner, oracle, manager, tmp_path):  # noqa: F811
+    dep, path = deploy(project, owner, directory=tmp_path, oracle=oracle.address, manager=manager.address,
+                       log=lambda m: None)
+    tournament = project.Tournament.at(dep.address("Tournament"))
+    assert tournament.nmr() == dep.address("NMR")
+    assert tournament.hasRole(tournament.ORACLE_ROLE(), oracle)
+    assert tournament.hasRole(tournament.MANAGER_ROLE(), manager)
+    assert not tournament.hasRole(tournament.ORACLE_ROLE(), owner)
+    assert tournament.defaultAdmin() == owner.address
+    record = json.loads(path.read_text())
+    assert record["roles"]["ORACLE_ROLE"] == [oracle.address]
+    assert record["settings"]["challenge_period"] == int(tournament.challengePeriod())
