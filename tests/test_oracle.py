@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import shutil
 
-import ape
 import pytest
 from scenario import (
-    HOUR,
     advance_to,
     deliver_targets,
     make_world,

@@ -6,17 +6,14 @@ expected failure is one line `error: ...` on stderr with a non-zero status, and 
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
 from nmrstake import __version__
-from nmrstake.errors import ChainError, ConfigError, InputError, NmrstakeError
+from nmrstake.errors import ConfigError, InputError, NmrstakeError
 
 DEFAULT_NETWORK = "ethereum:local:test"
 

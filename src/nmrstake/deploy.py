@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from eth_utils import keccak, to_checksum_address
 
 from nmrstake import __version__
 from nmrstake.errors import ConfigError
+from nmrstake.fsutil import write_atomic
 
 #: Where deployments files live, relative to the project root (``NMRSTAKE_DEPLOYMENTS`` overrides).
 DEFAULT_DEPLOYMENTS_DIR = Path("deployments")
@@ -103,21 +103,6 @@ def load_deployment(path: Path) -> Deployment:
             f"no deployment recorded in {path}: run `ape run deploy --network ...` for this chain first"
         )
     return Deployment.from_json(path.read_text(), str(path))
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file and a rename: never a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def codehash(provider: Any, address: str) -> str | None:

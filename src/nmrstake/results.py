@@ -38,6 +38,7 @@ import pyarrow as pa
 
 import nmrstake
 from nmrstake.errors import ConfigError, InputError, NmrstakeError
+from nmrstake.fsutil import fsync_dir
 from nmrstake.hashing import ZERO32, checksum_address, from_hex, keccak_bytes, keccak_file, to_hex
 from nmrstake.merkle import LEAF_ENCODING, StandardMerkleTree, leaf_values
 from nmrstake.models import check_model_name, model_id
@@ -534,19 +535,6 @@ def _differences(a: Path, b: Path) -> list[str]:
     return diff
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - not supported on some platforms
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
 def _write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as handle:
@@ -604,7 +592,7 @@ def publish_round(
                 if final.exists():
                     continue  # lost a race: compare with the winner's folder
                 raise
-            _fsync_dir(results_dir)
+            fsync_dir(results_dir)
             return final
         raise ConfigError(f"{final}: could not be published")  # pragma: no cover
     except OSError as exc:

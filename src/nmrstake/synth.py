@@ -37,13 +37,13 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from nmrstake.fsutil import write_atomic
 from nmrstake.errors import ConfigError, InputError
 
 
@@ -273,24 +273,6 @@ def generate_predictions_matrix(rows: int, models: int, seed: int,
 # --------------------------------------------------------------------------- files
 
 
-def _atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` atomically: temp file in the same dir, fsync, os.replace."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def _csv_bytes(df: pd.DataFrame) -> bytes:
     return df.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
@@ -325,12 +307,12 @@ def write(data: SynthData, out_dir: str | os.PathLike, overwrite: bool = False) 
     pred_dir = out / "predictions"
     pred_dir.mkdir(parents=True, exist_ok=True)
 
-    _atomic_write_bytes(out / "features.parquet", _parquet_bytes(data.features))
-    _atomic_write_bytes(out / "targets.csv",
+    write_atomic(out / "features.parquet", _parquet_bytes(data.features))
+    write_atomic(out / "targets.csv",
                         _csv_bytes(data.targets.rename_axis("id").reset_index()))
     for name in data.model_names:
-        _atomic_write_bytes(pred_dir / f"{name}.csv", _csv_bytes(data.prediction(name)))
-    _atomic_write_bytes(out / "models.csv", _csv_bytes(data.models))
+        write_atomic(pred_dir / f"{name}.csv", _csv_bytes(data.prediction(name)))
+    write_atomic(out / "models.csv", _csv_bytes(data.models))
 
     current = set(data.model_names)
     for stale in pred_dir.glob("*.csv"):

@@ -30,6 +30,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
+from nmrstake.fsutil import fsync_dir
 from nmrstake.errors import InputError, NmrstakeError
 
 __all__ = [
@@ -102,19 +103,6 @@ def passphrase_from_env(name: str | None = None) -> str | None:
 # --------------------------------------------------------------------------- file helpers
 
 
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
 def _ensure_private_dir(directory: Path) -> None:
     """Create ``directory`` with mode 0700 if missing (an existing one is left as it is)."""
     if directory.is_dir():
@@ -155,7 +143,7 @@ def _write_new_private_file(path: Path, payload: bytes, what: str = "wallet") ->
                 raise WalletError(
                     f"{what} file {path} exists already; refusing to overwrite it") from None
             os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     finally:
         try:
             os.unlink(tmp)
