@@ -171,5 +171,13 @@ def transact(method: Any, *args: Any, sender: Any, what: str) -> Any:
 
 
 def _reason(exc: Exception) -> str:
-    message = getattr(exc, "message", None) or str(exc)
-    return " ".join(str(message).split())
+    """The contract's custom error by name with its arguments (ape names the exception class
+    after the error, and its message lists only the arguments)."""
+    from ape.exceptions import CustomError
+
+    message = " ".join(str(getattr(exc, "message", None) or exc).split())
+    if isinstance(exc, CustomError):
+        name = type(exc).__name__
+        args = "" if message in ("", "Transaction failed.") else message
+        return f"{name}({args})"
+    return message

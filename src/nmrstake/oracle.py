@@ -233,7 +233,7 @@ class Oracle:
         targets = self.layout.targets_file(rid)
         if targets is None:
             raise InputError(f"round {rid}: no targets file in {self.layout.targets_dir}")
-        chain_stakes = self.client.stakes(rid)
+        chain_stakes = self.client.stakes_at_close(rid)
         if len(chain_stakes) != info.stake_count:
             raise ChainError(f"round {rid}: found {len(chain_stakes)} stake events, the contract counts {info.stake_count}")
         predictions: dict[str, Path] = {}
@@ -304,7 +304,14 @@ class Oracle:
         txn_hash = provider.web3.eth.send_raw_transaction(signed.serialize_transaction())
         self.log("sent", txn=to_hex(bytes(txn_hash)))
         _crash_point("sent")
-        receipt = provider.get_receipt(to_hex(bytes(txn_hash)), required_confirmations=self.confirmations)
+        from ape.exceptions import TransactionNotFoundError
+
+        try:
+            receipt = provider.get_receipt(to_hex(bytes(txn_hash)), required_confirmations=self.confirmations)
+        except TransactionNotFoundError as exc:
+            # Sent but no receipt yet (a slow node): the next pass sees it mined, or waits for the
+            # pending nonce; it never sends a second one.
+            raise ChainError(f"transaction {to_hex(bytes(txn_hash))} sent, no receipt yet; checking again next pass") from exc
         if receipt.failed:
             raise ChainError(f"transaction {to_hex(bytes(txn_hash))} reverted")
         return receipt

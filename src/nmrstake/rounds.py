@@ -47,6 +47,11 @@ def open_round(client: Any, sender: Any, spec: RoundSpec, *, start: int | None =
         raise InputError("--clip: must be above 0 and at most 1")
     if spec.close_after <= 0:
         raise InputError("--close: the round must stay open for some time")
+    if spec.min_stake > spec.stake_cap:
+        raise InputError("--min-stake: must not be above --cap")
+    last = int(client.tournament.lastRoundId())
+    if spec.round_id <= last:
+        raise InputError(f"ROUND_ID: round ids only increase; {spec.round_id} is not above the last one, {last}")
     t0 = (chain.pending_timestamp if start is None else start) + spec.open_in
     params = (
         t0, t0 + spec.close_after, t0 + spec.close_after + spec.resolve_after,

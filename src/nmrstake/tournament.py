@@ -205,6 +205,27 @@ class TournamentClient:
     def stakes(self, round_id: int, staker: str | None = None) -> list[ChainStake]:
         return [self.stake(round_id, mid, who) for mid, who in self.stake_keys(round_id, staker)]
 
+    def stakes_at_close(self, round_id: int) -> list[ChainStake]:
+        """Every stake of a round as it stood at close, from its events alone (two log queries,
+        not one call per stake): the last `Staked.newTotal` of each key and its latest commitment
+        (`Staked` or `CommitmentChanged`). Unlike `stakes`, claims made since do not show."""
+        topics = {"roundId": round_id}
+        head = self.head() + 1
+        logs = [*self.tournament.Staked.range(self.start_block, head, search_topics=topics),
+                *self.tournament.CommitmentChanged.range(self.start_block, head, search_topics=topics)]
+        logs.sort(key=lambda log: (int(log.block_number), int(log.log_index)))
+        amounts: dict[tuple[bytes, str], int] = {}
+        commitments: dict[tuple[bytes, str], bytes] = {}
+        for log in logs:
+            key = (_b32(log.modelId), to_checksum_address(log.staker))
+            if log.event_name == "Staked":
+                amounts[key] = int(log.newTotal)
+                commitments[key] = _b32(log.commitment)
+            else:
+                commitments[key] = _b32(log.newCommitment)
+        return [ChainStake(round_id, model_name(mid), mid, who, amounts[(mid, who)], commitments[(mid, who)])
+                for mid, who in amounts]
+
     def rejected_roots(self, round_id: int) -> set[bytes]:
         logs = self.tournament.ResultRejected.range(
             self.start_block, self.head() + 1, search_topics={"roundId": round_id}

@@ -65,7 +65,12 @@ def verify_round(client: TournamentClient, round_id: int, folder: Path) -> Verif
           f"stakes differ: chain {info.stake_count} / {info.total_staked} wei, published {pub.leaf_count} / {pub.total_staked} wei")
     check(pub.params == info.payout_params(), "round parameters match the chain",
           f"round parameters differ: chain {info.payout_params()}, published {pub.params}")
-    chain_commitments = {(s.model, s.staker.lower()): s.commitment for s in client.stakes(round_id)}
+    at_close = client.stakes_at_close(round_id)
+    chain_commitments = {(s.model, s.staker.lower()): s.commitment for s in at_close}
+    chain_amounts = {(s.model, s.staker.lower()): s.amount for s in at_close}
+    published_amounts = {(r.model, r.staker.lower()): r.stake for r in pub.rows}
+    check(chain_amounts == published_amounts, "every stake's amount matches the chain at close",
+          "stake amounts differ between the chain (at close) and results.csv")
     published_commitments = {(m, a.lower()): c for (m, a), c in pub.commitments.items()}
     check(chain_commitments == published_commitments, "every stake's commitment matches the chain",
           "stake commitments differ between the chain and the manifest")
