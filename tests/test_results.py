@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -192,6 +193,8 @@ def test_publish_failure_leaves_nothing(tmp_path, monkeypatch):
         return real_copy(src, dst, *args, **kwargs)
 
     monkeypatch.setattr(shutil, "copyfile", failing_copy)
+    # no hard links (as across devices): every input is copied, and the third copy fails
+    monkeypatch.setattr(os, "link", lambda *a, **k: (_ for _ in ()).throw(OSError(18, "Invalid cross-device link")))
     out = tmp_path / "results"
     with pytest.raises(ConfigError, match="cannot publish \\(No space left on device\\)"):
         publish_round(out, result, chain_id=31337, contract=CONTRACT, inputs=inputs)
@@ -282,3 +285,20 @@ process.stdout.write(JSON.stringify({ root: tree.root, ok }));
     )  # fmt: skip
     answer = json.loads(out.stdout)
     assert answer == {"root": json.loads((folder / "manifest.json").read_text())["merkle_root"], "ok": True}
+
+
+def test_published_predictions_are_read_only_links_that_keep_the_committed_bytes(tmp_path):
+    inputs, stakes = make_round(tmp_path / "in", models=2)
+    result = evaluate_round(5, PARAMS, stakes, inputs)
+    folder = publish_round(tmp_path / "results", result, chain_id=31337, contract=CONTRACT, inputs=inputs)
+    src = inputs.predictions["model_0"]
+    published = next((folder / "inputs" / "predictions").glob("model_0.*"))
+    assert published.read_bytes() == src.read_bytes()
+    assert published.stat().st_mode & 0o777 == 0o444
+    # A new submission replaces the file by rename (as `nmrstake stake` does): the published bytes stay.
+    before = published.read_bytes()
+    replacement = src.with_suffix(".new")
+    replacement.write_bytes(before.replace(b"0.", b"0.0", 1))
+    os.replace(replacement, src)
+    assert published.read_bytes() == before
+    assert recompute(folder).ok
