@@ -8,12 +8,12 @@ export MPLBACKEND := Agg
 
 ARGS ?=
 
-.PHONY: install demo test compile bench clean help
+.PHONY: install demo test compile bench fuzz clean help
 
 help:
 	@echo "make demo   set everything up, then run the main job on the embedded chain"
 	@echo "make test   set everything up, then run the whole test suite"
-	@echo "make install | compile | bench | clean"
+	@echo "make install | compile | bench | fuzz | clean"
 
 # Python: a virtualenv with the pinned packages; stamp = hash of what decides its contents.
 $(VENV)/.stamp: pyproject.toml requirements.lock
@@ -39,11 +39,23 @@ compile: install
 demo: install
 	$(BIN)/nmrstake demo $(ARGS)
 
+# The whole suite (embedded EVM first, then the tests that start Anvil and Ganache), then the
+# tournament's unit tests again on a real Anvil of their own (a free port, never a node on 8545).
 test: install
+	$(BIN)/ape compile
 	$(BIN)/ape test tests -p no:cacheprovider $(ARGS)
+	APE_FOUNDRY_HOST=http://127.0.0.1:$$($(BIN)/python -c 'from nmrstake.localchain import free_port; print(free_port())') \
+	  $(BIN)/ape test tests/test_tournament.py tests/test_tournament_claims.py --network ethereum:local:foundry -p no:cacheprovider
 
 bench: install
 	$(BIN)/python bench/gas.py
+	$(BIN)/python bench/oracle.py
+	$(BIN)/python bench/load.py
+
+# A longer stateful fuzzing campaign than the one in `make test` (set FUZZ_EXAMPLES).
+FUZZ_EXAMPLES ?= 500
+fuzz: install
+	NMRSTAKE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/ape test tests/test_invariants.py -p no:cacheprovider -s
 
 clean:
 	rm -rf $(VENV) node_modules .build contracts/.cache out
