@@ -194,3 +194,14 @@ def test_score_command(tmp_path):
     bad.write_text("id,prediction\nn1,0.1\nn1,0.2\n")
     result = run("score", str(bad), "--targets", str(inputs / "targets.csv"), ok=False)
     assert "dup.csv" in result.output and "duplicate" in result.output.lower()
+
+
+def test_demo_runs_a_tournament_and_the_books_balance(home, tmp_path):
+    out = tmp_path / "demo"
+    result = run("demo", "--participants", "3", "--rounds", "2", "--rows", "300", "--out", str(out), "--json")
+    summary = json.loads(result.output[result.output.index("{"):])
+    assert summary["books_balance"] is True
+    assert [r["verified"] for r in summary["rounds"]] == [True, True]
+    assert int(summary["supply_before"]) - int(summary["supply_after"]) == int(summary["burned"]) > 0
+    assert (out / "payouts.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "data" / "results" / "round-1001" / "manifest.json").is_file()

@@ -79,3 +79,24 @@ def test_tournament_is_wired_to_the_token_and_roles(backend, project, owner, ora
     record = json.loads(path.read_text())
     assert record["roles"]["ORACLE_ROLE"] == [oracle.address]
     assert record["settings"]["challenge_period"] == int(tournament.challengePeriod())
+
+
+def test_ape_run_deploy_script_on_anvil(tmp_path):
+    """The operator's command itself, as a process against a real Anvil: deploys, then reuses."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    ape = str(Path(sys.executable).with_name("ape"))
+    cmd = [ape, "run", "deploy", "--network", "ethereum:local:foundry", "--deployments-dir", str(tmp_path)]
+    with anvil_provider():
+        env = os.environ.copy()  # APE_FOUNDRY_HOST: the script joins this test's Anvil
+        first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert "Tournament: deployed at" in first.stdout
+        second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert "nothing to deploy" in second.stdout and "reusing" in second.stdout
+        [path] = list(tmp_path.glob("ethereum-local-31337.json"))
+        assert json.loads(path.read_text())["contracts"]["Tournament"]["address"]

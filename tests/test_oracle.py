@@ -3,6 +3,7 @@ rejection and repost, bad data, and `verify` against the chain."""
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -195,3 +196,18 @@ def test_targets_of_another_round_are_refused(world, tmp_path):
     assert world.client.round(11).state is RoundState.CLOSED
     assert not world.layout.published(11).exists()
     assert any("round_error" in line and "round-11.csv" in line and "scored ids" in line for line in lines), lines
+
+
+def test_a_file_delivered_after_close_does_not_count(world, tmp_path):
+    inputs = _resolve_ready(world, tmp_path)
+    late = world.layout.submission_file(11, "model_02")
+    info = world.client.round(11)
+    os.utime(late, (info.close_time + 60, info.close_time + 60))  # (re)written after close
+    deliver_targets(world, 11, inputs)
+    lines: list[str] = []
+    Oracle(world.client, world.oracle, world.layout, log=EventLog(out=lines.append)).tick()
+    row = next(r for r in load_published(world.layout.published(11)).rows if r.model == "model_02")
+    assert not row.valid and row.reason == "no predictions file delivered by close"
+    assert row.payout == row.burn == 0
+    assert any("late_submission" in line and "model_02" in line for line in lines)
+    assert verify_round(world.client, 11, world.layout.published(11)).ok

@@ -92,7 +92,7 @@ def test_evaluate_round_validity_and_scores(tmp_path):
     result = evaluate_round(12, PARAMS, stakes[::-1], inputs)
     rows = {r.model: r for r in result.rows}
     assert [r.model for r in result.rows] == sorted(rows)  # sorted by (model, staker)
-    assert rows["model_6"].reason == "no predictions file"
+    assert rows["model_6"].reason == "no predictions file delivered by close"
     assert rows["model_7"].reason.startswith("predictions file keccak 0x") and "does not match the commitment 0x0202" in rows["model_7"].reason
     assert rows["model_8"].reason == (
         "predictions file inputs/predictions/model_8.csv: column 'p': 2.0 is outside [0, 1] at line 2 (id 'x')"
@@ -236,7 +236,7 @@ def test_load_published_and_recompute(tmp_path):
     reasons = {(r.model, r.staker): r.reason for r in pub.rows if not r.valid}
     assert reasons == {
         ("bad_one", staker(20)): "predictions file inputs/predictions/bad_one.csv: column 'p': 'oops' is not a number at line 2 (id 'x')",
-        ("gone", staker(21)): "no predictions file",
+        ("gone", staker(21)): "no predictions file delivered by close",
         ("model_0", staker(22)): reasons[("model_0", staker(22))],
     }
     assert "does not match the commitment" in reasons[("model_0", staker(22))]

@@ -628,7 +628,8 @@ def data_synth(out: Path, rows: int, models: int, seed: int, round_index: int, o
 @click.option("--rounds", "n_rounds", default=3, show_default=True)
 @click.option("--rows", default=2000, show_default=True)
 @click.option("--seed", default=1, show_default=True)
-def demo(network: str, out: Path, participants: int, n_rounds: int, rows: int, seed: int) -> None:
+@json_opt
+def demo(network: str, out: Path, participants: int, n_rounds: int, rows: int, seed: int, as_json: bool) -> None:
     """Run a whole tournament on a local chain and print what happened."""
     from nmrstake.chain import is_local_network
 
@@ -636,7 +637,12 @@ def demo(network: str, out: Path, participants: int, n_rounds: int, rows: int, s
         raise ConfigError(f"--network {network}: the demo runs only on local networks")
     from nmrstake.demo import run_demo
 
-    run_demo(network=network, out=out, participants=participants, n_rounds=n_rounds, rows=rows, seed=seed)
+    summary = run_demo(network=network, out=out, participants=participants, n_rounds=n_rounds, rows=rows, seed=seed,
+                       quiet=as_json)
+    if as_json:
+        from nmrstake.cli_common import emit_json
+
+        emit_json(summary)
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ def _create_participants(project: Any, out: Path, n: int, owner: Any, token: Any
 
     store = Keystore(out / "wallets", kdf="scrypt", iterations=2**10)
     people: list[Participant] = []
-    with click.progressbar(range(n), label="creating wallets and funding them", show_pos=True) as bar:
+    with click.progressbar(range(n), label="creating wallets and funding them", show_pos=True, file=sys.stderr) as bar:
         for i in bar:
             name = f"participant{i:02d}"
             passphrase = f"demo-passphrase-{i}"
@@ -96,7 +96,10 @@ def _wait_for(client: TournamentClient, round_id: int, states: set[RoundState], 
     raise ChainError(f"round {round_id} did not reach {sorted(s.label for s in states)} within {timeout:.0f} s")
 
 
-def run_demo(*, network: str, out: Path, participants: int, n_rounds: int, rows: int, seed: int) -> None:
+def run_demo(*, network: str, out: Path, participants: int, n_rounds: int, rows: int, seed: int,
+             quiet: bool = False) -> dict[str, Any]:
+    """Run the tournament; returns the summary (also written to out/summary.json). With `quiet`,
+    tables go nowhere and progress to stderr (for `--json`)."""
     from ape import accounts, chain
 
     from nmrstake.chain import connect, load_project
@@ -107,7 +110,7 @@ def run_demo(*, network: str, out: Path, participants: int, n_rounds: int, rows:
     out.mkdir(parents=True)
     data_dir, deployments = out / "data", out / "deployments"
     layout = DataLayout(data_dir)
-    echo = click.echo
+    echo = (lambda *a, **k: None) if quiet else click.echo
     project = load_project()
     embedded = network.split(":")[-1] in ("test", "")
     with connect(network) as provider:
@@ -149,7 +152,7 @@ def run_demo(*, network: str, out: Path, participants: int, n_rounds: int, rows:
                 src = out / "inputs" / f"round-{rid}"
                 write(d, src)
                 open_now = [r for r in round_ids[: k + 1] if client.round(r).state is RoundState.OPEN]
-                with click.progressbar(people, label=f"round {rid}: staking (open rounds: {open_now})") as bar:
+                with click.progressbar(people, label=f"round {rid}: staking (open rounds: {open_now})", file=sys.stderr) as bar:
                     for i, p in enumerate(bar):
                         amount = rng.randrange(10, 200) * WEI
                         if i == participants - 1 and participants > 2:
@@ -186,7 +189,7 @@ def run_demo(*, network: str, out: Path, participants: int, n_rounds: int, rows:
                         raise ChainError(f"round {rid} was not settled by the oracle")
                     time.sleep(0.3)
             claimed: dict[tuple[int, str], int] = {}
-            with click.progressbar(people, label="everyone claims") as bar:
+            with click.progressbar(people, label="everyone claims", file=sys.stderr) as bar:
                 for p in bar:
                     res = claim_all(client, p.signer, layout, None)
                     for c in res["claims"]:
@@ -198,15 +201,15 @@ def run_demo(*, network: str, out: Path, participants: int, n_rounds: int, rows:
                     daemon.wait(30)
                 except subprocess.TimeoutExpired:
                     daemon.kill()
-        _report(client, layout, round_ids, people, out, supply_start, supply_before, claimed)
+        return _report(client, layout, round_ids, people, out, supply_start, supply_before, claimed, echo)
 
 
 def _report(client: TournamentClient, layout: DataLayout, round_ids: list[int], people: list[Participant],
-            out: Path, supply_start: int, supply_before: int, claimed: dict[tuple[int, str], int]) -> None:
+            out: Path, supply_start: int, supply_before: int, claimed: dict[tuple[int, str], int],
+            echo: Any = click.echo) -> dict[str, Any]:
     from nmrstake.results import load_published
     from nmrstake.verify import verify_round
 
-    echo = click.echo
     summary: dict[str, Any] = {"rounds": []}
     all_ok = True
     total_burned = 0
@@ -252,6 +255,7 @@ def _report(client: TournamentClient, layout: DataLayout, round_ids: list[int], 
     echo(f"published results in {layout.results_dir}/, picture {picture}, summary {out / 'summary.json'}")
     if not all_ok:
         raise ChainError("the books do not balance")
+    return summary
 
 
 def _plot(layout: DataLayout, round_ids: list[int], path: Path) -> Path:

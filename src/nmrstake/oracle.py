@@ -239,8 +239,15 @@ class Oracle:
         predictions: dict[str, Path] = {}
         for s in chain_stakes:
             f = self.layout.submission_file(rid, s.model)
-            if f is not None:
-                predictions[s.model] = f
+            if f is None:
+                continue
+            # A file must be in the submission folder by close: otherwise a participant could
+            # withhold a losing file after close and have the stake returned without a burn.
+            modified = int(f.stat().st_mtime)
+            if modified > info.close_time:
+                self.log("late_submission", round=rid, model=s.model, modified=modified, close=info.close_time)
+                continue
+            predictions[s.model] = f
         stakes = [RoundStake(s.model, s.staker, s.amount, s.commitment) for s in chain_stakes]
         inputs = RoundInputs(targets=targets, predictions=predictions, meta_model=self.layout.meta_model_file(rid))
         self.log("computing", round=rid, stakes=len(stakes), files=len(predictions))

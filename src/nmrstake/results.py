@@ -248,7 +248,7 @@ def evaluate_round(
         path = inputs.predictions.get(model)
         if got is None:
             for s in model_stakes:
-                reasons[(model, s.staker)] = "no predictions file"
+                reasons[(model, s.staker)] = "no predictions file delivered by close"
             continue
         published_name = _published_path("predictions", model, Path(path))
         if isinstance(got, OSError):
