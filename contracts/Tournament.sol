@@ -302,6 +302,8 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
     error AlreadyClaimed(uint256 roundId, bytes32 modelId, address staker);
     /// @notice A leaf's burn exceeds its stake.
     error BurnExceedsStake(uint256 burn, uint256 stake);
+    /// @notice A leaf's payout or burn exceeds the round's clip of its stake.
+    error LeafExceedsClip(uint256 payout, uint256 burn, uint256 stake);
     /// @notice The Merkle proof does not prove this leaf.
     error InvalidProof();
     /// @notice The claim would pay out more than the round can ever pay.
@@ -686,6 +688,12 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         // Effects first; a failed check below reverts them.
         uint256 amount = _takeStake(roundId, modelId, staker);
         if (burn > amount) revert BurnExceedsStake(burn, amount);
+        // No leaf may move more than the round's clip of its stake (an honest tree never does:
+        // payouts round down, burns round up), so a malicious tree cannot pay one staker the round.
+        uint256 clipped = amount * rd.clipBps;
+        if (payout > clipped / BPS || burn > (clipped + BPS - 1) / BPS) {
+            revert LeafExceedsClip(payout, burn, amount);
+        }
         bytes32 leaf = leafHash(roundId, modelId, staker, amount, payout, burn);
         if (!MerkleProof.verifyCalldata(proof, rd.root, leaf)) revert InvalidProof();
         uint256 out = amount - burn + payout;

@@ -466,7 +466,7 @@ def test_buggy_tree_cannot_take_other_rounds_money(tournament, harness, alice, b
     other = h.open_round()
     h.stake(carol, other, "cmodel", nmr(50))
     h.fund(treasury, other, nmr(5))
-    rnd = h.open_round()
+    rnd = h.open_round(clip=1000)  # 10 %: each leaf below is within its own clip
     h.stake(alice, rnd, "amodel", nmr(10))
     h.stake(bob, rnd, "bmodel", nmr(10))
     h.fund(treasury, rnd, nmr(1))
