@@ -27,7 +27,15 @@ node_modules/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-install: $(VENV)/.stamp node_modules/.stamp
+# Slither lives in a virtualenv of its own: its pins (eth-account 0.14, eth-utils 6) clash with ape's.
+SLITHER_VENV := .venv-slither
+$(SLITHER_VENV)/.stamp: tools/slither/requirements.txt
+	@test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)
+	$(SLITHER_VENV)/bin/python -m pip install -q --upgrade "pip>=24"
+	$(SLITHER_VENV)/bin/python -m pip install -q -r tools/slither/requirements.txt
+	@touch $@
+
+install: $(VENV)/.stamp node_modules/.stamp $(SLITHER_VENV)/.stamp
 	@node tools/solc/install.js
 	@ln -sf $(CURDIR)/node_modules/.bin/anvil $(BIN)/anvil
 	@ln -sf $(CURDIR)/node_modules/.bin/ganache $(BIN)/ganache
@@ -58,4 +66,4 @@ fuzz: install
 	NMRSTAKE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/ape test tests/test_invariants.py -p no:cacheprovider -s
 
 clean:
-	rm -rf $(VENV) node_modules .build contracts/.cache out
+	rm -rf $(VENV) $(SLITHER_VENV) node_modules .build contracts/.cache out

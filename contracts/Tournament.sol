@@ -333,6 +333,9 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         if (
             challengePeriod_ == 0 || gracePeriod_ <= challengePeriod_ || maxPauseDuration_ == 0
                 || maxPauseDuration_ > MAX_PAUSE_LIMIT
+            // A pause may never cover a round's whole posting window (resolveTime to
+            // resolveTime + grace - challenge): else the pauser could force every round to expire.
+                || maxPauseDuration_ > gracePeriod_ - challengePeriod_
         ) {
             revert InvalidConfig();
         }

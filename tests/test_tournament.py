@@ -92,6 +92,7 @@ def test_constructor_sets_immutables_and_admin(tournament, token, owner, harness
         (("token", 3600, 100, 99, 10), "InvalidConfig"),
         (("token", 3600, 100, 1000, 0), "InvalidConfig"),
         (("token", 3600, 100, 1000, 365 * 86_400 + 1), "InvalidConfig"),
+        (("token", 3600, 100, 1000, 901), "InvalidConfig"),  # a pause longer than the posting window
     ],
 )
 def test_constructor_rejects_bad_config(project, owner, token, tournament, args, error):
@@ -106,8 +107,10 @@ def test_constructor_rejects_zero_admin(project, owner, token, tournament):
 
 
 def test_constructor_accepts_grace_just_above_challenge(project, owner, token):
-    t = owner.deploy(project.Tournament, token, owner, 0, 100, 101, 365 * 86_400)
-    assert t.gracePeriod() == 101 and t.maxPauseDuration() == t.MAX_PAUSE_LIMIT()
+    t = owner.deploy(project.Tournament, token, owner, 0, 100, 101, 1)
+    assert t.gracePeriod() == 101 and t.maxPauseDuration() == 1
+    longest = owner.deploy(project.Tournament, token, owner, 0, 86_400, 400 * 86_400, 365 * 86_400)
+    assert longest.maxPauseDuration() == longest.MAX_PAUSE_LIMIT()
 
 
 def test_admin_handover_is_two_step_and_delayed(tournament, owner, bob, stranger, harness):
