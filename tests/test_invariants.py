@@ -5,8 +5,8 @@ Random actors (every role, participants, a stranger without tokens) open rounds 
 sometimes invalid), stake, add to stakes, replace commitments, fund rounds and the shared pool,
 allocate, withdraw the pool, post results (valid trees built with the `harness` helpers, random
 payouts and burns within the per-stake limits, "generous" trees whose leaves pay more than the
-posted totals, and invalid postings), reject, finalise, claim (valid, double, forged, old trees,
-batches), withdraw from expired rounds, pause and unpause, while time moves forward by random
+posted totals, and invalid postings), reject, finalise, claim (valid, double, forged, beyond the
+leaf's clip, old trees, batches), withdraw from expired rounds, pause and unpause, while time moves forward by random
 amounts or jumps to a round's boundaries (open, close, resolve, last posting second, finality,
 expiry, end of a pause).
 
@@ -753,7 +753,8 @@ class TournamentMachine(RuleBasedStateMachine):
         trees = [r for r in rounds if r.result is not None]
         olds = [r for r in rounds if r.old_results]
         variant = data.draw(st.sampled_from(
-            ["leaf"] * 5 + ["again", "forged", "other-proof", "burn>stake", "no-stake", "old-tree", "no-tree"]),
+            ["leaf"] * 5 + ["again", "forged", "other-proof", "over-clip", "burn>stake", "no-stake", "old-tree",
+                            "no-tree"]),
             label="claim variant")
         if variant == "old-tree" and not olds:
             variant = "leaf"
@@ -767,7 +768,10 @@ class TournamentMachine(RuleBasedStateMachine):
             r = self.m.rounds[data.draw(st.sampled_from([r.id for r in olds]), label="round")]
             res = r.old_results[data.draw(st.integers(0, len(r.old_results) - 1), label="old tree")]
         else:
-            r = self.m.rounds[data.draw(st.sampled_from([r.id for r in trees]), label="round")]
+            # "leaf": mostly a tree with a leaf still to claim.
+            todo_trees = [r for r in trees if any(r.stakes.get((e[0], e[1]), 0) for e in r.result.entries)]
+            pool = todo_trees if variant == "leaf" and todo_trees else trees
+            r = self.m.rounds[data.draw(st.sampled_from([r.id for r in pool]), label="round")]
             res = r.result
         # "leaf": mostly a leaf still to claim; "again" and the forgeries: any leaf.
         todo = [j for j, e in enumerate(res.entries) if r.stakes.get((e[0], e[1]), 0)]
@@ -788,6 +792,13 @@ class TournamentMachine(RuleBasedStateMachine):
                 burn += 1
         elif variant == "other-proof":
             proof = res.tree.proof((i + 1) % len(res.entries)) if len(res.entries) > 1 else [b"\x07" * 32]
+        elif variant == "over-clip":
+            # One wei more than the leaf's clip allows, as a malicious tree would pay.
+            stake = res.entries[i][2]
+            if data.draw(st.booleans(), label="payout or burn"):
+                payout = stake * r.clip // BPS + 1
+            else:
+                burn = min(stake, -(-stake * r.clip // BPS) + 1)
         elif variant == "burn>stake":
             burn = res.entries[i][2] + 1
         elif variant == "no-stake":
@@ -808,6 +819,9 @@ class TournamentMachine(RuleBasedStateMachine):
             return "AlreadyClaimed" if key in r.commitments else "NoStake"
         if burn > cur:
             return "BurnExceedsStake"
+        clipped = cur * r.clip
+        if payout > clipped // BPS or burn > -(-clipped // BPS):
+            return "LeafExceedsClip"
         leaf = keccak(keccak(encode(["uint256", "bytes32", "address", "uint256", "uint256", "uint256"],
                                     [rid, mid, staker, cur, payout, burn])))
         if not verify_proof(proof, r.root, leaf):
