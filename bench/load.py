@@ -35,7 +35,6 @@ import json
 import multiprocessing as mp
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -289,22 +288,13 @@ def own_anvil(mode: str) -> Iterator[int | None]:
     if mode == "ape":
         yield None
         return
-    from nmrstake.localchain import TEST_MNEMONIC, _wait_for_port, find_executable, free_port
+    from nmrstake.localchain import TEST_MNEMONIC, find_executable, free_port, node_process
 
     port = free_port()
     cmd = [find_executable("anvil"), "--port", str(port), "--mnemonic", TEST_MNEMONIC, "--accounts", "10",
            "--balance", "1000000", "--block-base-fee-per-gas", "0", "--gas-price", "0", "--silent"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        _wait_for_port(port, proc, 60, "anvil")
+    with node_process(cmd, port, "anvil"):
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def time_oracle(oracle: Any) -> dict[str, float]:

@@ -65,6 +65,23 @@ def find_executable(name: str) -> str:
 
 
 @contextmanager
+def node_process(cmd: list[str], port: int, what: str, timeout: float = 60) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a local node (`cmd` listens on `port`) for the block: waits until the port opens (a
+    node that exits or never listens is a ConfigError), and stops it on exit."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
+    try:
+        _wait_for_port(port, proc, timeout, what)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
 def ganache_process(port: int | None = None, accounts: int = 10) -> Iterator[str]:
     """Start Ganache 7.9 on a free localhost port; yields its URI; stops it on exit."""
     port = port or free_port()
@@ -74,17 +91,8 @@ def ganache_process(port: int | None = None, accounts: int = 10) -> Iterator[str
         "--wallet.defaultBalance", "1000000", "--chain.chainId", str(GANACHE_CHAIN_ID),
         "--chain.hardfork", "shanghai", "--logging.quiet",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
-    try:
-        _wait_for_port(port, proc, 60, "ganache")
+    with node_process(cmd, port, "ganache"):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @contextmanager
