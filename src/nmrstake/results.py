@@ -8,7 +8,8 @@ Published layout (``RESULTS_DIR/round-<id>/``)::
     tree.json                  the OpenZeppelin StandardMerkleTree dump (absent if no stakes)
     inputs/targets.<ext>       copies of the inputs, byte for byte
     inputs/meta_model.<ext>
-    inputs/predictions/<model>.<ext>
+    inputs/predictions/<model>.<ext>            one file for every staker of a model, or
+    inputs/predictions/<model>/<staker>.<ext>   each staker's own file (stakers sharing a name)
 
 The folder is built in a temporary directory beside it and renamed into place: it is never seen
 half-written. Publishing again with identical content is a no-op; with different content it is
@@ -57,6 +58,8 @@ __all__ = [
     "CSV_COLUMNS",
     "RoundStake",
     "RoundInputs",
+    "PredictionKey",
+    "prediction_label",
     "RoundResult",
     "PublishedRow",
     "PublishedRound",
@@ -98,13 +101,28 @@ class RoundStake:
     commitment: bytes | None = None
 
 
+#: Whose predictions a file holds: a model name (every staker of that model), or (model, staker).
+PredictionKey = str | tuple[str, str]
+
+
 @dataclass(frozen=True)
 class RoundInputs:
-    """The files a round is scored from: targets, optional meta model, predictions per model."""
+    """The files a round is scored from: targets, optional meta model, and predictions keyed by
+    model (one file for every staker of it) or by (model, staker) (each staker's own file; the
+    service stores them so, and stakers who share a model name are then scored apart)."""
 
     targets: Path
-    predictions: Mapping[str, Path] = field(default_factory=dict)
+    predictions: Mapping[PredictionKey, Path] = field(default_factory=dict)
     meta_model: Path | None = None
+
+
+def prediction_label(key: PredictionKey) -> str:
+    """A key as text: ``model``, or ``model/Staker`` (never a model name: names have no ``/``)."""
+    return key if isinstance(key, str) else f"{key[0]}/{checksum_address(key[1])}"
+
+
+def _key_model(key: PredictionKey) -> str:
+    return key if isinstance(key, str) else key[0]
 
 
 @dataclass
@@ -198,8 +216,10 @@ def evaluate_round(
     """
     if isinstance(round_id, bool) or not isinstance(round_id, int) or round_id < 0:
         raise InputError(f"round id: expected a non-negative integer, got {round_id!r}")
-    for model in inputs.predictions:
-        check_model_name(model, argument=f"predictions file {inputs.predictions[model]}: model")
+    files: dict[str, Path] = {}  # unit label -> file; a unit is a model, or one staker's model
+    for key, path in inputs.predictions.items():
+        check_model_name(_key_model(key), argument=f"predictions file {path}: model")
+        files[prediction_label(key)] = Path(path)
     targets = load_targets(inputs.targets)
     meta = load_meta_model(inputs.meta_model) if inputs.meta_model is not None else None
 
@@ -213,10 +233,14 @@ def evaluate_round(
         for s in stakes
     ]
     ordered = sorted(normalised, key=lambda s: (s.model, s.staker.lower()))
-    by_model: dict[str, list[RoundStake]] = {}
+    unit_of: dict[tuple[str, str], str] = {}
+    by_model: dict[str, list[RoundStake]] = {}  # by unit: a model, or one staker's own file of it
     for stake in ordered:
         check_model_name(stake.model, argument="stake model")
-        by_model.setdefault(stake.model, []).append(stake)
+        own = prediction_label((stake.model, stake.staker))
+        unit = own if own in files else stake.model
+        unit_of[(stake.model, stake.staker)] = unit
+        by_model.setdefault(unit, []).append(stake)
 
     reasons: dict[tuple[str, str], str] = {}  # (model, staker) -> why invalid
     loaded: dict[str, pd.Series] = {}  # files that needed the general loader
@@ -226,7 +250,7 @@ def evaluate_round(
     def read(model: str) -> tuple[bytes, bytes, np.ndarray | None] | OSError | None:
         """(raw bytes, keccak, fast-path values) of a model's file; runs in worker threads
         (pyarrow's parser and the hash release the GIL), so a round's files load on every core."""
-        path = inputs.predictions.get(model)
+        path = files.get(model)
         if path is None or not Path(path).is_file():
             return None
         try:
@@ -245,22 +269,22 @@ def evaluate_round(
         read_results = [read(m) for m in models]
     for model, got in zip(models, read_results):
         model_stakes = by_model[model]
-        path = inputs.predictions.get(model)
+        path = files.get(model)
         if got is None:
             for s in model_stakes:
-                reasons[(model, s.staker)] = "no predictions file delivered by close"
+                reasons[(s.model, s.staker)] = "no predictions file delivered by close"
             continue
         published_name = _published_path("predictions", model, Path(path))
         if isinstance(got, OSError):
             for s in model_stakes:
-                reasons[(model, s.staker)] = f"predictions file {published_name}: cannot read ({got.strerror or got})"
+                reasons[(s.model, s.staker)] = f"predictions file {published_name}: cannot read ({got.strerror or got})"
             continue
         raw, digest, values = got
         matching = []
         for s in model_stakes:
             why = _file_reason(s.commitment, digest)
             if why:
-                reasons[(model, s.staker)] = why
+                reasons[(s.model, s.staker)] = why
             else:
                 matching.append(s)
         if not matching:
@@ -273,7 +297,7 @@ def evaluate_round(
             loaded[model] = load_predictions(path, name=published_name)
         except InputError as exc:
             for s in matching:
-                reasons[(model, s.staker)] = exc.message
+                reasons[(s.model, s.staker)] = exc.message
     clock("load_and_hash")
 
     scored_mask = targets.notna().to_numpy()
@@ -292,7 +316,7 @@ def evaluate_round(
             columns[model] = slow_frame[model].to_numpy(dtype=np.float64)
     for model, why in frame_problems.items():
         for s in by_model[model]:
-            reasons.setdefault((model, s.staker), why)
+            reasons.setdefault((s.model, s.staker), why)
     matrix = np.empty((len(scored_ids), len(columns)), dtype=np.float64)
     for k, column in enumerate(columns.values()):
         matrix[:, k] = column
@@ -301,7 +325,8 @@ def evaluate_round(
     valid_stake: dict[str, int] = {}
     for s in ordered:
         if (s.model, s.staker) not in reasons:
-            valid_stake[s.model] = valid_stake.get(s.model, 0) + s.stake
+            unit = unit_of[(s.model, s.staker)]
+            valid_stake[unit] = valid_stake.get(unit, 0) + s.stake
     # Score only the models with at least one valid stake; they alone make the meta model.
     frame = frame[[m for m in frame.columns if m in valid_stake]]
     if frame.shape[1]:
@@ -320,8 +345,8 @@ def evaluate_round(
             stake=s.stake,
             valid=(s.model, s.staker) not in reasons,
             reason=reasons.get((s.model, s.staker), ""),
-            corr=corr.get(s.model),
-            mmc=mmc.get(s.model),
+            corr=corr.get(unit_of[(s.model, s.staker)]),
+            mmc=mmc.get(unit_of[(s.model, s.staker)]),
         )
         for s in ordered
     ]
@@ -394,27 +419,28 @@ def _ext(path: Path) -> str:
         return ".parquet" if handle.read(4) == b"PAR1" else ".csv"
 
 
-def _published_path(role: str, model: str | None, source: Path) -> str:
+def _published_path(role: str, label: str | None, source: Path) -> str:
     """Where an input file is copied in the published folder: ``inputs/targets.csv``,
-    ``inputs/meta_model.parquet``, ``inputs/predictions/<model>.csv`` (extension from content)."""
+    ``inputs/meta_model.parquet``, ``inputs/predictions/<model>.csv`` or
+    ``inputs/predictions/<model>/<staker>.csv`` (see :func:`prediction_label`; extension from content)."""
     if role == "predictions":
-        return f"inputs/predictions/{model}{_ext(source)}"
+        return f"inputs/predictions/{label}{_ext(source)}"
     return f"inputs/{role}{_ext(source)}"
 
 
-def _input_files(inputs: RoundInputs) -> list[tuple[str, str | None, str, Path]]:
-    """(role, model, relative path in the folder, source) of every input file, in a fixed order."""
+def _input_files(inputs: RoundInputs) -> list[tuple[str, PredictionKey | None, str, Path]]:
+    """(role, key, relative path in the folder, source) of every input file, in a fixed order."""
     targets = Path(inputs.targets)
-    files: list[tuple[str, str | None, str, Path]] = [
+    files: list[tuple[str, PredictionKey | None, str, Path]] = [
         ("targets", None, _published_path("targets", None, targets), targets)
     ]
     if inputs.meta_model is not None:
         meta = Path(inputs.meta_model)
         files.append(("meta_model", None, _published_path("meta_model", None, meta), meta))
-    for model in sorted(inputs.predictions):
-        source = Path(inputs.predictions[model])
+    for key in sorted(inputs.predictions, key=prediction_label):
+        source = Path(inputs.predictions[key])
         if source.is_file():
-            files.append(("predictions", model, _published_path("predictions", model, source), source))
+            files.append(("predictions", key, _published_path("predictions", prediction_label(key), source), source))
     return files
 
 
@@ -433,7 +459,7 @@ def _manifest(
     *,
     chain_id: int,
     contract: str,
-    files: list[tuple[str, str | None, str, Path]],
+    files: list[tuple[str, PredictionKey | None, str, Path]],
     generated: Mapping[str, bytes],
     software: Mapping[str, str] | None = None,
     version: str | None = None,
@@ -442,17 +468,19 @@ def _manifest(
     input_list = []
     predictions_keccak: dict[str, str] = {}
     targets_keccak = meta_keccak = None
-    for role, model, rel, source in files:
+    for role, key, rel, source in files:
         digest = to_hex(keccak_file(source))
-        input_list.append(
-            {"role": role, "model": model, "path": rel, "keccak": digest, "size": source.stat().st_size}
-        )
+        item: dict[str, Any] = {"role": role, "model": None if key is None else _key_model(key), "path": rel,
+                                "keccak": digest, "size": source.stat().st_size}
+        if isinstance(key, tuple):
+            item["staker"] = checksum_address(key[1])
+        input_list.append(item)
         if role == "targets":
             targets_keccak = digest
         elif role == "meta_model":
             meta_keccak = digest
         else:
-            predictions_keccak[model or ""] = digest
+            predictions_keccak[prediction_label(key or "")] = digest
     return {
         "format": RESULTS_FORMAT,
         "round_id": result.round_id,
@@ -769,7 +797,10 @@ def load_published(path: str | os.PathLike[str]) -> PublishedRound:
         meta_rel = next((i["path"] for i in inputs_list if i["role"] == "meta_model"), None)
         inputs = RoundInputs(
             targets=folder / targets_rel,
-            predictions={i["model"]: folder / i["path"] for i in inputs_list if i["role"] == "predictions"},
+            predictions={
+                ((i["model"], i["staker"]) if i.get("staker") else i["model"]): folder / i["path"]
+                for i in inputs_list if i["role"] == "predictions"
+            },
             meta_model=folder / meta_rel if meta_rel else None,
         )
         tree_path = folder / "tree.json"
