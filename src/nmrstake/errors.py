@@ -6,11 +6,13 @@ meant for the user (the CLI prints it as is, without a traceback). Subclasses sa
 * :class:`InputError`: a bad file or argument. The message names the file, the row or the argument.
 * :class:`ChainError`: the chain refused, reverted or disagrees with what we expected.
 * :class:`ConfigError`: missing or inconsistent configuration (accounts, networks, deployments).
+* :class:`RequestError`: the tournament service refused a request; carries the HTTP status and a
+  short problem type (RFC 9457), and the field it is about.
 """
 
 from __future__ import annotations
 
-__all__ = ["NmrstakeError", "InputError", "ChainError", "ConfigError"]
+__all__ = ["NmrstakeError", "InputError", "ChainError", "ConfigError", "RequestError"]
 
 
 class NmrstakeError(Exception):
@@ -44,3 +46,17 @@ class ConfigError(NmrstakeError):
     """Missing or inconsistent configuration (accounts, networks, deployments, directories)."""
 
     exit_code = 4
+
+
+class RequestError(NmrstakeError):
+    """A request the tournament service refuses (or refused, seen from a client): ``status`` is the
+    HTTP status, ``kind`` a short problem type (``bad-signature``, ``round-closed``, ...),
+    ``field`` the request field it is about, if any. Nothing was stored or changed."""
+
+    exit_code = 2
+
+    def __init__(self, status: int, kind: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.kind = kind
+        self.field = field

@@ -1,0 +1,232 @@
+"""Taking in an upload: every check, in the order of what they cost, then one durable store.
+
+Shared by the HTTP service and by local delivery (a participant on the operator's machine), so
+both refuse exactly the same things with the same messages. Every refusal is a RequestError
+(an HTTP status, a problem type, a message naming the field) and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from nmrstake.errors import InputError, NmrstakeError, RequestError
+from nmrstake.hashing import checksum_address, keccak_file, to_hex
+from nmrstake.models import check_model_name
+from nmrstake.service.store import StoredUpload, SubmissionStore, crash_point
+from nmrstake.signing import DeliveryReceipt, Domain, UploadAuthorisation
+
+#: Numerai's live predictions files are about 6,000 rows (~0.3 MB); this leaves a wide margin.
+DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+#: The longest an upload signature may stay valid: bounds how long a leaked one is any use.
+MAX_SIGNATURE_LIFETIME = 24 * 3600
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class RoundWindow:
+    """When a round takes uploads: from `open_time` until before `close_time` (chain time)."""
+
+    round_id: int
+    open_time: int
+    close_time: int
+
+
+def _utc(ts: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def parse_uint(text: object, field: str) -> int:
+    try:
+        value = int(str(text), 10)
+    except (TypeError, ValueError):
+        raise RequestError(422, "invalid-field", f"{field}: {text!r} is not a whole number", field=field) from None
+    if value < 0 or value >= 2**256:
+        raise RequestError(422, "invalid-field", f"{field}: {value} is out of range (0 to 2**256-1)", field=field)
+    return value
+
+
+class Intake:
+    """Checks and stores uploads for one deployment.
+
+    `window(round_id)` returns the round's RoundWindow (None: no such round); `chain_now()` the
+    chain time the next block would carry (what the contract will compare with closeTime)."""
+
+    def __init__(self, store: SubmissionStore, domain: Domain, *, window: Callable[[int], RoundWindow | None],
+                 chain_now: Callable[[], int], max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+                 wall_now: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.domain = domain
+        self.window = window
+        self.chain_now = chain_now
+        self.max_bytes = max_bytes
+        self.wall_now = wall_now
+        self._key = store.receipt_key()
+        self._busy: set[tuple[int, str, str]] = set()
+        self._busy_lock = threading.Lock()
+
+    @property
+    def receipt_signer(self) -> str:
+        from eth_account import Account
+
+        return str(Account.from_key(self._key).address)
+
+    # ------------------------------------------------------------------ checks
+
+    def open_window(self, round_id: int) -> tuple[RoundWindow, int]:
+        """The round's window and the chain time, if the round takes uploads now."""
+        window = self.window(round_id)
+        if window is None:
+            raise RequestError(404, "unknown-round", f"round: round {round_id} does not exist", field="round")
+        now = self.chain_now()
+        if now < window.open_time:
+            raise RequestError(409, "round-not-open", f"round {round_id} opens at {_utc(window.open_time)} "
+                               f"(chain time {_utc(now)}); uploads are taken from then until close", field="round")
+        if now >= window.close_time:
+            raise RequestError(409, "round-closed", f"round {round_id} closed at {_utc(window.close_time)} "
+                               f"(chain time {_utc(now)}); no upload is taken after close", field="round")
+        return window, now
+
+    @contextmanager
+    def _exclusive(self, key: tuple[int, str, str]) -> Iterator[None]:
+        with self._busy_lock:
+            if key in self._busy:
+                raise RequestError(409, "upload-in-progress", f"another upload for round {key[0]}, model {key[1]}, "
+                                   f"staker {key[2]} is in progress; retry when it has finished")
+            self._busy.add(key)
+        try:
+            yield
+        finally:
+            with self._busy_lock:
+                self._busy.discard(key)
+
+    def _check_file(self, staged: Path, size: int) -> str:
+        from nmrstake.scoring import load_predictions
+
+        if size == 0:
+            raise RequestError(422, "empty-file", "file: the file is empty", field="file")
+        with open(staged, "rb") as fh:
+            head = fh.read(4096)
+        is_parquet = head[:4] == b"PAR1"
+        if not is_parquet:
+            try:
+                head.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                if exc.start < len(head) - 4:  # not a multi-byte character cut by the 4 KiB window
+                    raise RequestError(415, "unsupported-format", "file: neither a CSV (UTF-8 text) nor a Parquet file",
+                                       field="file") from None
+        try:
+            load_predictions(staged, name="the uploaded file")
+        except InputError as exc:
+            status = 415 if "not UTF-8 text" in exc.message or "not a readable Parquet" in exc.message else 422
+            raise RequestError(status, "invalid-file" if status == 422 else "unsupported-format",
+                               f"file: {exc.message}", field="file") from None
+        return ".parquet" if is_parquet else ".csv"
+
+    # ------------------------------------------------------------------ the upload
+
+    def receive(self, *, round_id: int, model: str, staker: str, nonce: int, expiry: int, signature: str,
+                source: BinaryIO, file_hash: bytes | None = None) -> StoredUpload:
+        """Check and store one upload read from `source`; returns it with its signed receipt."""
+        try:
+            check_model_name(model, argument="model")
+            staker = checksum_address(staker, argument="staker")
+        except InputError as exc:
+            raise RequestError(422, "invalid-field", exc.message, field=exc.message.split(":")[0]) from None
+        if not signature:
+            raise RequestError(401, "unsigned", "signature: the upload is not signed; sign the Upload message "
+                               "(EIP-712) with the staker's key", field="signature")
+        wall = int(self.wall_now())
+        if expiry <= wall:
+            raise RequestError(401, "signature-expired", f"expiry: the signature expired at {_utc(expiry)} "
+                               f"(now {_utc(wall)}); sign again", field="expiry")
+        if expiry > wall + MAX_SIGNATURE_LIFETIME:
+            raise RequestError(422, "invalid-field", f"expiry: at most {MAX_SIGNATURE_LIFETIME} s ahead",
+                               field="expiry")
+        self.open_window(round_id)
+        key = (round_id, model, staker)
+        with self._exclusive(key), self.store.staging() as staged:
+            size = self._receive_bytes(source, staged)
+            digest = keccak_file(staged)
+            if file_hash is not None and file_hash != digest:
+                raise RequestError(422, "file-hash-mismatch", f"file: keccak {to_hex(digest)} differs from file_hash "
+                                   f"{to_hex(file_hash)} (a truncated or altered upload)", field="file")
+            auth = UploadAuthorisation(staker, round_id, model, digest, nonce, expiry)
+            try:
+                signer = auth.signer(self.domain, signature)
+            except InputError as exc:
+                raise RequestError(401, "bad-signature", exc.message, field="signature") from None
+            if signer != staker:
+                raise RequestError(403, "wrong-signer", f"signature: signed by {signer}, not by staker {staker} for "
+                                   f"this round, model, file, chain {self.domain.chain_id} and tournament "
+                                   f"{self.domain.tournament}", field="signature")
+            authorisation = auth.digest(self.domain)
+            if self.store.authorisation_used(authorisation):
+                raise RequestError(409, "signature-replayed", "signature: this upload signature was used already; "
+                                   "each upload needs a fresh one", field="signature")
+            extension = self._check_file(staged, size)
+            crash_point("received")
+            window, now = self.open_window(round_id)  # the file took time to arrive: still open?
+            receipt = DeliveryReceipt(staker, round_id, model, digest, now).signed(self.domain, self._key)
+            try:
+                return self.store.store(staged, round_id=round_id, model=model, staker=staker, file_hash=digest,
+                                        extension=extension, received_at=now, authorisation=authorisation,
+                                        signature=signature, receipt=receipt)
+            except sqlite3.IntegrityError:
+                raise RequestError(409, "signature-replayed", "signature: this upload signature was used already",
+                                   field="signature") from None
+
+    def _receive_bytes(self, source: BinaryIO, staged: Path) -> int:
+        size = 0
+        with open(staged, "wb") as out:
+            while chunk := source.read(_CHUNK):
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise RequestError(413, "file-too-large", f"file: larger than the service's limit of "
+                                       f"{self.max_bytes} bytes", field="file")
+                out.write(chunk)
+        return size
+
+
+def describe(upload: StoredUpload, receipt_signer: str) -> dict[str, object]:
+    """An upload as the API and the CLI show it."""
+    return {
+        "upload_id": upload.upload_id, "round": upload.round_id, "model": upload.model, "staker": upload.staker,
+        "commitment": to_hex(upload.file_hash), "size": upload.size, "received_at": upload.received_at,
+        "received_at_iso": _utc(upload.received_at), "receipt": upload.receipt.to_json(),
+        "receipt_signer": receipt_signer,
+    }
+
+
+def chain_intake(client: Any, store: SubmissionStore, *, max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+                 lock: Any = None) -> Intake:
+    """An Intake for a deployment on the connected chain (a TournamentClient). A round's times
+    never change once it is opened, so each is read once; chain time is read for every upload."""
+    guard = lock or threading.Lock()
+    windows: dict[int, RoundWindow] = {}
+
+    def window(round_id: int) -> RoundWindow | None:
+        if round_id not in windows:
+            try:
+                with guard:
+                    info = client.round(round_id)
+            except NmrstakeError:
+                return None
+            windows[round_id] = RoundWindow(round_id, info.open_time, info.close_time)
+        return windows[round_id]
+
+    def chain_now() -> int:
+        with guard:
+            return int(client.chain_time())
+
+    domain = Domain(int(client.provider.chain_id), str(client.tournament.address))
+    return Intake(store, domain, window=window, chain_now=chain_now, max_bytes=max_bytes)
+
+
+__all__ = ["Intake", "RoundWindow", "chain_intake", "describe", "parse_uint", "DEFAULT_MAX_UPLOAD_BYTES"]

@@ -1,0 +1,157 @@
+"""EIP-712 messages between participants and the tournament service.
+
+Two typed messages, both in the domain ``nmrstake`` / ``1`` bound to one chain and one
+Tournament contract (so a signature for another chain or deployment never verifies here):
+
+* ``Upload``: the staker authorises one upload of one file, for one (round, model), before an
+  expiry. The service stores a file only with such a signature by the staker; each signature is
+  accepted once (``nonce`` makes two uploads of the same file distinct), so an old one cannot be
+  replayed to roll a submission back.
+* ``Receipt``: the service's proof that it received, at ``receivedAt`` (chain time, Unix seconds),
+  a file hashing to ``commitment`` for (round, model, staker). The participant keeps it.
+
+Signing and recovery are eth-account's (coincurve-backed where installed); nothing here is
+hand-rolled cryptography.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils import keccak
+
+from nmrstake.errors import InputError
+from nmrstake.hashing import bytes32_from_hex, checksum_address, to_hex
+from nmrstake.models import model_id
+
+DOMAIN_NAME = "nmrstake"
+DOMAIN_VERSION = "1"
+
+UPLOAD_TYPES = {
+    "Upload": [
+        {"name": "staker", "type": "address"},
+        {"name": "roundId", "type": "uint256"},
+        {"name": "modelId", "type": "bytes32"},
+        {"name": "fileHash", "type": "bytes32"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "expiry", "type": "uint256"},
+    ]
+}
+RECEIPT_TYPES = {
+    "Receipt": [
+        {"name": "staker", "type": "address"},
+        {"name": "roundId", "type": "uint256"},
+        {"name": "modelId", "type": "bytes32"},
+        {"name": "commitment", "type": "bytes32"},
+        {"name": "receivedAt", "type": "uint256"},
+    ]
+}
+
+
+@dataclass(frozen=True)
+class Domain:
+    """The EIP-712 domain of one deployment: chain id and Tournament address."""
+
+    chain_id: int
+    tournament: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": self.chain_id,
+                "verifyingContract": checksum_address(self.tournament, argument="tournament")}
+
+
+def _digest(domain: Domain, types: dict[str, Any], message: dict[str, Any]) -> tuple[Any, bytes]:
+    signable = encode_typed_data(domain_data=domain.as_dict(), message_types=types, message_data=message)
+    return signable, keccak(b"\x19" + signable.version + signable.header + signable.body)
+
+
+def _recover(signable: Any, signature: str, argument: str) -> str:
+    try:
+        raw = bytes.fromhex(signature.removeprefix("0x"))
+    except (ValueError, AttributeError):
+        raise InputError(f"{argument}: not hex") from None
+    if len(raw) != 65:
+        raise InputError(f"{argument}: expected 65 bytes, got {len(raw)}")
+    try:
+        return str(Account.recover_message(signable, signature=raw))
+    except Exception as exc:  # eth-keys raises BadSignature, ValueError, ...
+        raise InputError(f"{argument}: not a valid signature ({type(exc).__name__})") from None
+
+
+@dataclass(frozen=True)
+class UploadAuthorisation:
+    """What a staker signs to upload one file (see the module's docstring)."""
+
+    staker: str
+    round_id: int
+    model: str
+    file_hash: bytes
+    nonce: int
+    expiry: int
+
+    def message(self) -> dict[str, Any]:
+        return {"staker": checksum_address(self.staker, argument="staker"), "roundId": self.round_id,
+                "modelId": model_id(self.model), "fileHash": self.file_hash, "nonce": self.nonce,
+                "expiry": self.expiry}
+
+    def digest(self, domain: Domain) -> bytes:
+        """The EIP-712 hash that is signed; unique per authorisation (the replay key)."""
+        return _digest(domain, UPLOAD_TYPES, self.message())[1]
+
+    def sign(self, domain: Domain, private_key: Any) -> str:
+        signable, _ = _digest(domain, UPLOAD_TYPES, self.message())
+        return to_hex(Account.sign_message(signable, private_key).signature)
+
+    def signer(self, domain: Domain, signature: str) -> str:
+        """The address that signed this authorisation (raises InputError if it is not a signature)."""
+        signable, _ = _digest(domain, UPLOAD_TYPES, self.message())
+        return _recover(signable, signature, "signature")
+
+    @classmethod
+    def new(cls, staker: str, round_id: int, model: str, file_hash: bytes, *, now: int, lifetime: int = 600) -> UploadAuthorisation:
+        """A fresh authorisation: a random nonce, expiring `lifetime` seconds after `now`."""
+        return cls(checksum_address(staker, argument="staker"), round_id, model, file_hash,
+                   secrets.randbits(64), now + lifetime)
+
+
+@dataclass(frozen=True)
+class DeliveryReceipt:
+    """The service's signed statement that it received a file by a given (chain) time."""
+
+    staker: str
+    round_id: int
+    model: str
+    commitment: bytes
+    received_at: int
+    signature: str = ""
+
+    def message(self) -> dict[str, Any]:
+        return {"staker": checksum_address(self.staker, argument="staker"), "roundId": self.round_id,
+                "modelId": model_id(self.model), "commitment": self.commitment, "receivedAt": self.received_at}
+
+    def signed(self, domain: Domain, private_key: Any) -> DeliveryReceipt:
+        signable, _ = _digest(domain, RECEIPT_TYPES, self.message())
+        signature = to_hex(Account.sign_message(signable, private_key).signature)
+        return DeliveryReceipt(self.staker, self.round_id, self.model, self.commitment, self.received_at, signature)
+
+    def signer(self, domain: Domain) -> str:
+        signable, _ = _digest(domain, RECEIPT_TYPES, self.message())
+        return _recover(signable, self.signature, "receipt signature")
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["commitment"] = to_hex(self.commitment)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DeliveryReceipt:
+        try:
+            return cls(checksum_address(data["staker"], argument="receipt staker"), int(data["round_id"]),
+                       str(data["model"]), bytes32_from_hex(data["commitment"], argument="receipt commitment"),
+                       int(data["received_at"]), str(data["signature"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"receipt: malformed ({type(exc).__name__}: {exc})") from None
