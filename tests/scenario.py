@@ -10,7 +10,7 @@ from typing import Any
 from nmrstake.cli_common import Signer
 from nmrstake.deploy import TournamentSettings, deploy
 from nmrstake.oracle import DataLayout
-from nmrstake.participant import stake_predictions
+from nmrstake.participant import LocalDelivery, stake_predictions
 from nmrstake.rounds import RoundSpec, fund_round, open_round
 from nmrstake.synth import generate, write
 from nmrstake.tournament import TournamentClient
@@ -65,11 +65,15 @@ def synth_round(tmp: Path, round_id: int, models: int, rows: int = 400, seed: in
     return folder
 
 
-def stake_all(world: World, round_id: int, inputs: Path, amounts: list[int] | None = None) -> None:
+def stake_all(world: World, round_id: int, inputs: Path, amounts: list[int] | None = None,
+              undelivered: tuple[int, ...] = ()) -> None:
+    """Staker i stakes on model_i with that model's file, uploaded to the submission store (on
+    this machine), except the stakers in `undelivered`, whose files never arrive."""
+    delivery = LocalDelivery(world.client, world.layout)
     for i, acct in enumerate(world.stakers):
         amount = (amounts[i] if amounts else (i + 1) * 10 * WEI)
-        stake_predictions(world.client, signer(acct), world.layout, round_id, f"model_{i:02d}", amount,
-                          inputs / "predictions" / f"model_{i:02d}.csv")
+        stake_predictions(world.client, signer(acct), None if i in undelivered else delivery, round_id,
+                          f"model_{i:02d}", amount, inputs / "predictions" / f"model_{i:02d}.csv")
 
 
 def advance_to(timestamp: int) -> None:

@@ -87,7 +87,8 @@ def test_full_participant_flow(cli_world):
     staked = js("stake", "--round", "41", "--model", "model_00", "--amount", "12.5", "--predictions", str(f0),
                 "--wallet", "alice", *common, *data)
     assert staked["stake"] == str(12_500_000_000_000_000_000) and staked["gas_used"] > 0
-    assert (tmp / "data" / "submissions" / "round-41" / "model_00.csv").read_bytes() == f0.read_bytes()
+    assert _latest_upload(tmp, 41, alice).read_bytes() == f0.read_bytes()
+    assert staked["upload"]["receipt"]["commitment"] == staked["commitment"]
     assert js("stake", "--round", "41", "--model", "model_00", "--amount", "2.5", "--predictions", str(f0),
               "--wallet", "alice", *common, *data)["stake"] == str(15 * WEI)
     replaced = js("stake", "--round", "41", "--model", "model_00", "--amount", "0", "--predictions", str(f1),
@@ -97,7 +98,7 @@ def test_full_participant_flow(cli_world):
     from nmrstake.hashing import keccak_file
 
     assert bytes(commitment) == keccak_file(f1)
-    assert (tmp / "data" / "submissions" / "round-41" / "model_00.csv").read_bytes() == f1.read_bytes()
+    assert _latest_upload(tmp, 41, alice).read_bytes() == f1.read_bytes()
 
     rounds = js("rounds", *common)
     assert [r["round"] for r in rounds] == [41] and rounds[0]["total_staked"] == str(15 * WEI)
@@ -125,9 +126,19 @@ def test_full_participant_flow(cli_world):
     assert js("status", "--wallet", "alice", *common, *data)["stakes"][0]["claim"] == "claimed"
 
 
-def _unchanged(client, alice, submission):
+def _latest_upload(tmp, round_id, staker):
+    """The file the submission store (on this machine) holds last for the staker's model_00."""
+    from nmrstake.service.store import SubmissionStore
+
+    return SubmissionStore(tmp / "data" / "service").latest(round_id, "model_00", staker).path
+
+
+def _unchanged(client, alice, submission, tmp):
+    from nmrstake.service.store import SubmissionStore
+
+    uploads = [(u.upload_id, u.model, u.file_hash) for u in SubmissionStore(tmp / "data" / "service").uploads(42)]
     return (int(client.token.balanceOf(alice)), tuple(client.tournament.getStake(42, model_id("model_00"), alice)),
-            submission.read_bytes() if submission.exists() else None)
+            submission().read_bytes(), uploads)
 
 
 def test_errors_are_one_line_and_change_nothing(cli_world, monkeypatch):
@@ -137,8 +148,10 @@ def test_errors_are_one_line_and_change_nothing(cli_world, monkeypatch):
     good = inputs / "predictions" / "model_00.csv"
     js("stake", "--round", "42", "--model", "model_00", "--amount", "5", "--predictions", str(good),
        "--wallet", "alice", *common, *data)
-    sub = tmp / "data" / "submissions" / "round-42" / "model_00.csv"
-    before = _unchanged(client, alice, sub)
+    def sub():
+        return _latest_upload(tmp, 42, alice)
+
+    before = _unchanged(client, alice, sub, tmp)
     nan = tmp / "nan.csv"
     nan.write_text("id,prediction\nn1,0.5\nn2,nan\n")
 
@@ -163,7 +176,7 @@ def test_errors_are_one_line_and_change_nothing(cli_world, monkeypatch):
     for other in ("model_01", "model_02"):  # alice: 100 - 5 - 45 - 45 = 5 NMR left
         run("stake", "--round", "42", "--model", other, "--amount", "45", "--predictions", str(good),
             "--wallet", "alice", *common, *data)
-    before = _unchanged(client, alice, sub)
+    before = _unchanged(client, alice, sub, tmp)
     cases["insufficient balance"] = (stake(amount="10"), "insufficient balance")
     advance_to(client.round(42).close_time)
     cases["round closed"] = (stake(), "closed")
@@ -173,8 +186,8 @@ def test_errors_are_one_line_and_change_nothing(cli_world, monkeypatch):
         assert needle.lower() in lines[-1].lower(), (name, lines[-1])
         assert "Traceback" not in result.output, name
         print(f"{name:22} {lines[-1]}")
-    assert _unchanged(client, alice, sub)[1:] == before[1:]
-    assert not [p for p in sub.parent.iterdir() if p.name.startswith(".")]  # no staged leftovers
+    assert _unchanged(client, alice, sub, tmp)[1:] == before[1:]
+    assert not list((tmp / "data" / "service" / "tmp").iterdir())  # nothing staged left behind
 
 
 def test_faucet_refused_off_local_networks(home):

@@ -12,11 +12,16 @@ from scenario import (
     deliver_targets,
     make_world,
     open_funded_round,
+    signer,
     stake_all,
     synth_round,
+    WEI,
 )
 
-from nmrstake.hashing import bytes32_from_hex
+from nmrstake.errors import RequestError
+from nmrstake.hashing import bytes32_from_hex, keccak_file
+from nmrstake.participant import LocalDelivery, client_domain, deliver, stake_predictions
+from nmrstake.signing import DeliveryReceipt
 from nmrstake.oracle import Action, EventLog, Oracle, plan_round
 from nmrstake.results import load_published
 from nmrstake.tournament import RoundInfo, RoundState
@@ -152,18 +157,42 @@ def test_verify_names_the_first_difference(world, tmp_path):
     assert "results.csv" in report.differences[0] or "payout" in report.differences[0]
 
 
-def test_invalid_submission_is_returned_in_full(world, tmp_path):
-    inputs = _resolve_ready(world, tmp_path)
-    # The second staker's file is replaced after staking: it no longer matches the commitment.
-    sub = world.layout.submission_file(11, "model_01")
-    sub.write_text(sub.read_text().replace("0.", "0.0", 1))
+def test_stake_whose_file_differs_from_its_commitment__is_returned_in_full(world, tmp_path):
+    open_funded_round(world, 11)
+    inputs = synth_round(tmp_path, 11, models=len(world.stakers))
+    stake_all(world, 11, inputs, undelivered=(1,))
+    # The second staker uploads another file and never commits the stake to it.
+    other = tmp_path / "other.csv"
+    other.write_text((inputs / "predictions" / "model_01.csv").read_text().replace("0.", "0.0", 1))
+    deliver(LocalDelivery(world.client, world.layout), client_domain(world.client), signer(world.stakers[1]),
+            11, "model_01", other, keccak_file(other))
+    advance_to(world.client.round(11).resolve_time)
     deliver_targets(world, 11, inputs)
     Oracle(world.client, world.oracle, world.layout, log=EventLog(out=lambda line: None)).tick()
     pub = load_published(world.layout.published(11))
     row = next(r for r in pub.rows if r.model == "model_01")
-    assert not row.valid and "commitment" in row.reason
+    assert not row.valid and "does not match the commitment" in row.reason
     assert row.payout == 0 and row.burn == 0
     assert all(r.valid for r in pub.rows if r.model != "model_01")
+    assert verify_round(world.client, 11, world.layout.published(11)).ok
+
+
+def test_stakers_sharing_a_model_name__are_scored_each_with_their_own_file(world, tmp_path):
+    open_funded_round(world, 11)
+    inputs = synth_round(tmp_path, 11, models=len(world.stakers))
+    delivery = LocalDelivery(world.client, world.layout)
+    for i, acct in enumerate(world.stakers):  # everyone calls the model "shared", each with a file of its own
+        stake_predictions(world.client, signer(acct), delivery, 11, "shared", (i + 1) * 10 * WEI,
+                          inputs / "predictions" / f"model_{i:02d}.csv")
+    advance_to(world.client.round(11).resolve_time)
+    deliver_targets(world, 11, inputs)
+    Oracle(world.client, world.oracle, world.layout, log=EventLog(out=lambda line: None)).tick()
+    pub = load_published(world.layout.published(11))
+    assert [r.model for r in pub.rows] == ["shared"] * len(world.stakers) and all(r.valid for r in pub.rows)
+    assert len({r.corr for r in pub.rows}) == len(world.stakers)  # three files, three scores
+    for acct in world.stakers:
+        assert ("shared", acct.address) in pub.inputs.predictions
+    assert verify_round(world.client, 11, world.layout.published(11)).ok
 
 
 def test_round_without_stakes_is_left_to_expire(tmp_path):
@@ -199,15 +228,29 @@ def test_targets_of_another_round_are_refused(world, tmp_path):
 
 
 def test_a_file_delivered_after_close_does_not_count(world, tmp_path):
-    inputs = _resolve_ready(world, tmp_path)
-    late = world.layout.submission_file(11, "model_02")
+    open_funded_round(world, 11)
+    inputs = synth_round(tmp_path, 11, models=len(world.stakers))
+    stake_all(world, 11, inputs, undelivered=(2,))
     info = world.client.round(11)
-    os.utime(late, (info.close_time + 60, info.close_time + 60))  # (re)written after close
+    advance_to(info.close_time)
+    late = inputs / "predictions" / "model_02.csv"
+    # The service refuses it after close (by chain time) ...
+    with pytest.raises(RequestError) as refused:
+        deliver(LocalDelivery(world.client, world.layout), client_domain(world.client), signer(world.stakers[2]),
+                11, "model_02", late, keccak_file(late))
+    assert refused.value.kind == "round-closed" and not world.layout.store().uploads(11, "model_02", world.stakers[2].address)
+    # ... and should a store hold one received at close or later, the oracle ignores it.
+    store = world.layout.store()
+    with store.staging() as staged:
+        shutil.copyfile(late, staged)
+        digest = keccak_file(late)
+        store.store(staged, round_id=11, model="model_02", staker=world.stakers[2].address, file_hash=digest,
+                    extension=".csv", received_at=info.close_time, authorisation=b"\x01" * 32, signature="0x",
+                    receipt=DeliveryReceipt(world.stakers[2].address, 11, "model_02", digest, info.close_time))
+    advance_to(info.resolve_time)
     deliver_targets(world, 11, inputs)
-    lines: list[str] = []
-    Oracle(world.client, world.oracle, world.layout, log=EventLog(out=lines.append)).tick()
+    Oracle(world.client, world.oracle, world.layout, log=EventLog(out=lambda line: None)).tick()
     row = next(r for r in load_published(world.layout.published(11)).rows if r.model == "model_02")
     assert not row.valid and row.reason == "no predictions file delivered by close"
     assert row.payout == row.burn == 0
-    assert any("late_submission" in line and "model_02" in line for line in lines)
     assert verify_round(world.client, 11, world.layout.published(11)).ok

@@ -443,7 +443,9 @@ def test_verify_catches_published_stakes_that_differ_from_the_chain(project, tmp
     chain = sorted(client.stakes(rid), key=lambda s: s.amount)
     moved = {chain[0].staker: -5 * 10**18, chain[1].staker: 5 * 10**18}
     stakes = [RoundStake(s.model, s.staker, s.amount + moved.get(s.staker, 0), s.commitment) for s in chain]
-    predictions = {s.model: layout.submission_file(rid, s.model) for s in chain}
+    store = layout.store()
+    predictions = {(s.model, s.staker): store.delivered(rid, s.model, s.staker, s.commitment, info.close_time).path
+                   for s in chain}
     round_inputs = RoundInputs(targets=layout.targets_file(rid), predictions=predictions)
     result = evaluate_round(rid, info.payout_params(), stakes, round_inputs)
     folder = publish_round(layout.results_dir, result, chain_id=client.provider.chain_id,

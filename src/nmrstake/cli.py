@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from nmrstake import __version__
-from nmrstake.errors import ConfigError, InputError, NmrstakeError
+from nmrstake.errors import ChainError, ConfigError, InputError, NmrstakeError
 
 DEFAULT_NETWORK = "ethereum:local:test"
 
@@ -32,6 +32,10 @@ deployments_opt = click.option(
 )
 wallet_opt = click.option("--wallet", help="nmrstake wallet name (passphrase: prompt or $NMRSTAKE_PASSPHRASE)")
 account_opt = click.option("--account", help="ape account alias, or TEST::N on local networks")
+api_opt = click.option(
+    "--api", envvar="NMRSTAKE_API", default=None,
+    help="URL of the tournament service (or $NMRSTAKE_API); without it, the operator's local files (--data-dir)",
+)
 
 
 class NmrstakeGroup(click.Group):
@@ -201,18 +205,7 @@ def faucet(address: str, amount: str, network: str, deployments_dir: Path | None
 
 
 def _round_json(info: Any) -> dict[str, Any]:
-    return {
-        "round": info.round_id, "state": info.state.label,
-        "open_time": info.open_time, "close_time": info.close_time, "resolve_time": info.resolve_time,
-        "final_at": info.final_at, "expires_at": info.expires_at,
-        "corr_multiplier_bps": info.corr_multiplier_bps, "mmc_multiplier_bps": info.mmc_multiplier_bps,
-        "clip_bps": info.clip_bps, "stake_threshold": str(info.stake_threshold),
-        "stake_cap": str(info.stake_cap), "min_stake": str(info.min_stake),
-        "total_staked": str(info.total_staked), "stake_count": info.stake_count, "funded": str(info.funded),
-        "total_payout": str(info.total_payout), "total_burn": str(info.total_burn),
-        "claimed": str(info.claimed), "settled": info.settled,
-        "root": "0x" + info.root.hex(), "results_hash": "0x" + info.results_hash.hex(),
-    }
+    return info.to_json()
 
 
 @main.command()
@@ -357,6 +350,50 @@ def round_fund(round_id: int, amount: str, network: str, deployments_dir: Path |
 # ============================================================================== participants
 
 
+def _delivery(client: Any, api: str | None, data_dir: Path | None) -> Any:
+    """The service at --api (checked to serve this deployment), else the local submission store."""
+    from nmrstake.participant import LocalDelivery, client_domain
+
+    if api:
+        from nmrstake.service.client import ServiceClient
+
+        service = ServiceClient(api)
+        service.check_deployment(client_domain(client))
+        return service
+    return LocalDelivery(client, _layout(client, data_dir))
+
+
+def _results(client: Any, api: str | None, data_dir: Path | None) -> Any:
+    from nmrstake.participant import LocalResults, ServiceResults, client_domain
+
+    if api:
+        from nmrstake.service.client import ServiceClient
+
+        service = ServiceClient(api)
+        service.check_deployment(client_domain(client))
+        return ServiceResults(service)
+    return LocalResults(_layout(client, data_dir))
+
+
+def _send_predictions(round_id: int, model: str, wei: int, predictions: Path, wallet: str | None,
+                      account: str | None, network: str, deployments_dir: Path | None, data_dir: Path | None,
+                      api: str | None, as_json: bool) -> dict[str, Any]:
+    from nmrstake.cli_common import chain_session, resolve_signer
+    from nmrstake.models import check_model_name
+    from nmrstake.participant import client_domain, stake_predictions
+    from nmrstake.receipts import ReceiptBook
+
+    check_model_name(model, argument="--model")
+    if not predictions.is_file():
+        raise InputError(f"--predictions {predictions}: no such file")
+    say = (lambda m: None) if as_json else click.echo  # --json: the one document says it all
+    with chain_session(network, deployments_dir, api) as client:
+        signer = resolve_signer(client.provider, wallet, account)
+        delivery = _delivery(client, api, data_dir)
+        return stake_predictions(client, signer, delivery, round_id, model, wei, predictions,
+                                 receipts=ReceiptBook(client_domain(client)), say=say)
+
+
 @main.command()
 @click.option("--round", "round_id", type=int, required=True, help="Round id")
 @click.option("--model", required=True, help="Model name (lowercase letters, digits, _)")
@@ -366,29 +403,49 @@ def round_fund(round_id: int, amount: str, network: str, deployments_dir: Path |
 @account_opt
 @network_opt
 @deployments_opt
+@api_opt
 @data_opt
 @json_opt
 def stake(round_id: int, model: str, amount: str, predictions: Path, wallet: str | None, account: str | None,
-          network: str, deployments_dir: Path | None, data_dir: Path | None, as_json: bool) -> None:
-    """Stake on a model's predictions for a round (one transaction, with a permit)."""
+          network: str, deployments_dir: Path | None, api: str | None, data_dir: Path | None, as_json: bool) -> None:
+    """Check, upload and stake on a model's predictions for a round: the file goes to the
+    tournament service (a signed receipt is kept), then one transaction stakes with a permit."""
     from nmrstake.amounts import format_nmr, parse_nmr
-    from nmrstake.cli_common import chain_session, emit_json, resolve_signer
-    from nmrstake.models import check_model_name
-    from nmrstake.participant import stake_predictions
+    from nmrstake.cli_common import emit_json
 
-    check_model_name(model, argument="--model")
     wei = parse_nmr(amount, argument="--amount")
-    if not predictions.is_file():
-        raise InputError(f"--predictions {predictions}: no such file")
-    with chain_session(network, deployments_dir) as client:
-        signer = resolve_signer(client.provider, wallet, account)
-        result = stake_predictions(client, signer, _layout(client, data_dir), round_id, model, wei, predictions)
+    result = _send_predictions(round_id, model, wei, predictions, wallet, account, network, deployments_dir,
+                               data_dir, api, as_json)
     if as_json:
         emit_json(result)
     else:
-        click.echo(f"staked {format_nmr(wei)} NMR on {model} in round {round_id}: stake now {format_nmr(int(result['stake']))} NMR, "
-                   f"commitment {result['commitment']}")
-        click.echo(f"  txn {result['txn']}  gas {result['gas_used']}  file {result['submission']}")
+        click.echo(f"stake on {model} in round {round_id}: {format_nmr(int(result['stake']))} NMR, "
+                   f"committed to {result['commitment']}")
+
+
+@main.command()
+@click.option("--round", "round_id", type=int, required=True, help="Round id")
+@click.option("--model", required=True, help="Model name of an existing stake")
+@click.option("--predictions", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Predictions file (CSV or Parquet)")
+@wallet_opt
+@account_opt
+@network_opt
+@deployments_opt
+@api_opt
+@data_opt
+@json_opt
+def submit(round_id: int, model: str, predictions: Path, wallet: str | None, account: str | None, network: str,
+           deployments_dir: Path | None, api: str | None, data_dir: Path | None, as_json: bool) -> None:
+    """Upload predictions again without changing the stake's amount: the same file (a lost
+    upload) sends nothing on chain; a new file also moves the stake's commitment to it."""
+    from nmrstake.cli_common import emit_json
+
+    result = _send_predictions(round_id, model, 0, predictions, wallet, account, network, deployments_dir,
+                               data_dir, api, as_json)
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"predictions for {model} in round {round_id}: {result['commitment']}")
 
 
 @main.command()
@@ -396,17 +453,18 @@ def stake(round_id: int, model: str, amount: str, predictions: Path, wallet: str
 @account_opt
 @network_opt
 @deployments_opt
+@api_opt
 @data_opt
 @json_opt
 def status(wallet: str | None, account: str | None, network: str, deployments_dir: Path | None,
-           data_dir: Path | None, as_json: bool) -> None:
+           api: str | None, data_dir: Path | None, as_json: bool) -> None:
     """Rounds, my stakes per round, published results and what is claimable."""
     from nmrstake.amounts import format_nmr
     from nmrstake.cli_common import chain_session, emit_json, table
     from nmrstake.participant import my_positions
     from nmrstake.wallet import Keystore
 
-    with chain_session(network, deployments_dir) as client:
+    with chain_session(network, deployments_dir, api) as client:
         infos = client.rounds()
         address = None
         if wallet:
@@ -415,7 +473,7 @@ def status(wallet: str | None, account: str | None, network: str, deployments_di
             from nmrstake.cli_common import deployer_account
 
             address = deployer_account(client.provider, account).address
-        positions = my_positions(client, _layout(client, data_dir), address) if address else []
+        positions = my_positions(client, _results(client, api, data_dir), address) if address else []
     if as_json:
         emit_json({"rounds": [_round_json(i) for i in infos], "address": address, "stakes": positions})
         return
@@ -443,10 +501,11 @@ def status(wallet: str | None, account: str | None, network: str, deployments_di
 @account_opt
 @network_opt
 @deployments_opt
+@api_opt
 @data_opt
 @json_opt
 def claim(round_id: int | None, all_rounds: bool, wallet: str | None, account: str | None, network: str,
-          deployments_dir: Path | None, data_dir: Path | None, as_json: bool) -> None:
+          deployments_dir: Path | None, api: str | None, data_dir: Path | None, as_json: bool) -> None:
     """Claim stake − burn + payout with proofs from the published results (one transaction)."""
     from nmrstake.amounts import format_nmr
     from nmrstake.cli_common import chain_session, emit_json, resolve_signer
@@ -454,9 +513,9 @@ def claim(round_id: int | None, all_rounds: bool, wallet: str | None, account: s
 
     if (round_id is None) == (not all_rounds):
         raise InputError("give --round R or --all")
-    with chain_session(network, deployments_dir) as client:
+    with chain_session(network, deployments_dir, api) as client:
         signer = resolve_signer(client.provider, wallet, account)
-        result = claim_all(client, signer, _layout(client, data_dir), None if all_rounds else [round_id])
+        result = claim_all(client, signer, _results(client, api, data_dir), None if all_rounds else [round_id])
     if as_json:
         emit_json(result)
     elif not result["claims"]:
@@ -563,18 +622,44 @@ def oracle_status(network: str, deployments_dir: Path | None, data_dir: Path | N
 @click.argument("round_id", type=int)
 @network_opt
 @deployments_opt
+@api_opt
 @data_opt
-@click.option("--results", type=click.Path(file_okay=False, path_type=Path), default=None, help="A published round folder (default: from --data-dir)")
+@click.option("--results", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="A published round folder (default: from --data-dir); with --api, where to download it "
+                   "(default: a temporary folder)")
 @json_opt
-def verify(round_id: int, network: str, deployments_dir: Path | None, data_dir: Path | None,
+def verify(round_id: int, network: str, deployments_dir: Path | None, api: str | None, data_dir: Path | None,
            results: Path | None, as_json: bool) -> None:
-    """Recompute a round from its published inputs and check it against the chain."""
-    from nmrstake.cli_common import chain_session, emit_json
-    from nmrstake.verify import verify_round
+    """Recompute a round from its published inputs and check it against the chain. With --api,
+    download the round first from the service (or any mirror of it): the manifest must hash to
+    the on-chain resultsHash and every file to the manifest's keccak-256, so nothing downloaded
+    is trusted. Delivery receipts kept on this machine are checked too."""
+    import tempfile
 
-    with chain_session(network, deployments_dir) as client:
-        folder = results or _layout(client, data_dir).published(round_id)
+    from nmrstake.cli_common import chain_session, emit_json
+    from nmrstake.participant import client_domain
+    from nmrstake.receipts import ReceiptBook
+    from nmrstake.verify import check_receipts, download_round, verify_round
+
+    with chain_session(network, deployments_dir, api) as client, tempfile.TemporaryDirectory(prefix="nmrstake-verify-") as tmp:
+        fetched: list[str] = []
+        if api:
+            from nmrstake.service.client import ServiceClient
+
+            service = ServiceClient(api)
+            service.check_deployment(client_domain(client))
+            info = client.round(round_id)
+            if not info.posted_at:
+                raise ChainError(f"round {round_id} has no result posted on chain: nothing to verify yet")
+            folder = results or Path(tmp) / f"round-{round_id}"
+            if folder.exists() and any(folder.iterdir()):
+                raise InputError(f"--results {folder}: the folder exists and is not empty; give a new one")
+            fetched = download_round(service, round_id, folder, info.results_hash)
+        else:
+            folder = results or _layout(client, data_dir).published(round_id)
         report = verify_round(client, round_id, folder)
+        report.checks[:0] = fetched
+        check_receipts(report, client, ReceiptBook(client_domain(client)).for_round(round_id))
     if as_json:
         emit_json(report.to_json())
     else:
@@ -585,6 +670,30 @@ def verify(round_id: int, network: str, deployments_dir: Path | None, data_dir: 
     if report.differences:
         click.echo(f"error: round {round_id} does not verify: {report.differences[0]}", err=True)
         sys.exit(1)
+
+
+# ============================================================================== service
+
+
+@main.command()
+@network_opt
+@deployments_opt
+@data_opt
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="NMRSTAKE_SERVE_HOST", help="Address to listen on")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), envvar="NMRSTAKE_SERVE_PORT",
+              help="Port to listen on")
+@click.option("--max-upload-bytes", default=None, type=click.IntRange(1, None), envvar="NMRSTAKE_MAX_UPLOAD_BYTES",
+              help="Largest predictions file taken (default 64 MiB)")
+def serve(network: str, deployments_dir: Path | None, data_dir: Path | None, host: str, port: int,
+          max_upload_bytes: int | None) -> None:
+    """The tournament service: uploads with signed receipts, rounds, results and claim proofs
+    over HTTP (/v1, OpenAPI at /openapi.json, health at /healthz). Run it beside the oracle,
+    on the same --data-dir."""
+    from nmrstake.service.intake import DEFAULT_MAX_UPLOAD_BYTES
+    from nmrstake.service.server import serve as run
+
+    run(network=network, deployments_dir=deployments_dir, data_dir=data_dir, host=host, port=port,
+        max_bytes=max_upload_bytes or DEFAULT_MAX_UPLOAD_BYTES, log=lambda m: click.echo(m, err=True))
 
 
 # ============================================================================== data

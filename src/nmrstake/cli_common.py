@@ -143,14 +143,22 @@ def short(hexstr: str, n: int = 10) -> str:
 
 
 @contextmanager
-def chain_session(network: str, deployments: Path | None = None) -> Iterator[Any]:
-    """Connect to `network` and yield the TournamentClient of its recorded deployment."""
+def chain_session(network: str, deployments: Path | None = None, api: str | None = None) -> Iterator[Any]:
+    """Connect to `network` and yield the TournamentClient of its deployment: the one recorded in
+    the deployments folder; failing that, with `api`, the one the tournament service serves (so a
+    participant's machine needs only a wallet, the RPC and the service's URL)."""
     from nmrstake.chain import connect, load_project
+    from nmrstake.deploy import deployment_path, deployments_dir
     from nmrstake.tournament import TournamentClient
 
     project = load_project()
-    with connect(network):
-        yield TournamentClient.connect(project, deployments)
+    with connect(network) as provider:
+        if api and not deployment_path(provider, deployments or deployments_dir(project.path)).is_file():
+            from nmrstake.service.client import ServiceClient
+
+            yield TournamentClient(project, ServiceClient(api).deployment())
+        else:
+            yield TournamentClient.connect(project, deployments)
 
 
 def transact(method: Any, *args: Any, sender: Any, what: str) -> Any:

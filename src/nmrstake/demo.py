@@ -28,7 +28,7 @@ from nmrstake.cli_common import Signer, table
 from nmrstake.deploy import TournamentSettings, deploy
 from nmrstake.errors import ChainError
 from nmrstake.oracle import DataLayout, EventLog, Oracle
-from nmrstake.participant import claim_all, stake_predictions
+from nmrstake.participant import LocalDelivery, LocalResults, claim_all, stake_predictions
 from nmrstake.rounds import RoundSpec, fund_round, open_round
 from nmrstake.tournament import RoundState, TournamentClient
 
@@ -135,6 +135,7 @@ def run_demo(*, network: str, out: Path, participants: int, n_rounds: int, rows:
             daemon = _start_daemon(network, data_dir, deployments, out / "oracle.log")
             echo(f"  oracle daemon started (pid {daemon.pid}), log in {out / 'oracle.log'}")
 
+        delivery = LocalDelivery(client, layout)
         rng = random.Random(seed)
         round_ids = [ROUND_ID_BASE + k for k in range(n_rounds)]
         synth = {}
@@ -157,13 +158,13 @@ def run_demo(*, network: str, out: Path, participants: int, n_rounds: int, rows:
                         amount = rng.randrange(10, 200) * WEI
                         if i == participants - 1 and participants > 2:
                             # This one stakes but never delivers the committed file: an invalid stake.
-                            stake_predictions(client, p.signer, DataLayout(out / "nowhere"), rid, p.model, amount,
+                            stake_predictions(client, p.signer, None, rid, p.model, amount,
                                               src / "predictions" / f"{p.model}.csv")
                             continue
-                        stake_predictions(client, p.signer, layout, rid, p.model, amount,
+                        stake_predictions(client, p.signer, delivery, rid, p.model, amount,
                                           src / "predictions" / f"{p.model}.csv")
                         if i == 0:  # the first adds to its stake with the same predictions
-                            stake_predictions(client, p.signer, layout, rid, p.model, 5 * WEI,
+                            stake_predictions(client, p.signer, delivery, rid, p.model, 5 * WEI,
                                               src / "predictions" / f"{p.model}.csv")
             # Targets arrive as each round reaches its resolve time; the oracle resolves.
             for rid in round_ids:
@@ -191,7 +192,7 @@ def run_demo(*, network: str, out: Path, participants: int, n_rounds: int, rows:
             claimed: dict[tuple[int, str], int] = {}
             with click.progressbar(people, label="everyone claims", file=sys.stderr) as bar:
                 for p in bar:
-                    res = claim_all(client, p.signer, layout, None)
+                    res = claim_all(client, p.signer, LocalResults(layout), None)
                     for c in res["claims"]:
                         claimed[(c["round"], p.signer.address)] = claimed.get((c["round"], p.signer.address), 0) + int(c["amount"])
         finally:

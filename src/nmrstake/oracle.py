@@ -9,8 +9,11 @@ results folders, never from a local database. So a restart after a crash at any 
 - crash after sending the transaction: the chain shows the posting (or the transaction is still
   pending, and the next run waits for it); the contract itself refuses a second posting.
 
-Files: `targets/round-<id>.{csv,parquet}` (one per round), `submissions/round-<id>/<model>.{csv,parquet}`,
-optional `meta_models/round-<id>.{csv,parquet}`, and `results/round-<id>/` written by the oracle.
+Files: `targets/round-<id>.{csv,parquet}` (one per round), optional `meta_models/round-<id>.{csv,parquet}`,
+the tournament service's submission store `service/` (uploads with the time each was received),
+and `results/round-<id>/` written by the oracle. A stake is scored with the file the service
+received by close hashing to the stake's commitment: a file that arrived later never counts, so
+nobody can withhold a losing file until the targets are known.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 from nmrstake.errors import ChainError, ConfigError, InputError, NmrstakeError
 from nmrstake.hashing import bytes32_from_hex, to_hex
 from nmrstake.results import (
+    PredictionKey,
     RoundInputs,
     RoundStake,
     evaluate_round,
@@ -37,6 +41,7 @@ from nmrstake.results import (
     publish_round,
     round_dir,
 )
+from nmrstake.service.store import SubmissionStore
 from nmrstake.tournament import RoundInfo, RoundState, TournamentClient
 
 #: Test hook: `NMRSTAKE_ORACLE_CRASH_AT=computed|published|sent` kills the process at that point.
@@ -65,8 +70,8 @@ class DataLayout:
         return self.root / "targets"
 
     @property
-    def submissions_dir(self) -> Path:
-        return self.root / "submissions"
+    def service_dir(self) -> Path:
+        return self.root / "service"
 
     @property
     def meta_models_dir(self) -> Path:
@@ -76,8 +81,9 @@ class DataLayout:
     def results_dir(self) -> Path:
         return self.root / "results"
 
-    def submission_dir(self, round_id: int) -> Path:
-        return self.submissions_dir / f"round-{round_id}"
+    def store(self) -> SubmissionStore:
+        """The tournament service's submission store of this deployment."""
+        return SubmissionStore(self.service_dir)
 
     def _one(self, folder: Path, stem: str) -> Path | None:
         found = [folder / f"{stem}{ext}" for ext in DATA_EXTENSIONS if (folder / f"{stem}{ext}").is_file()]
@@ -90,9 +96,6 @@ class DataLayout:
 
     def meta_model_file(self, round_id: int) -> Path | None:
         return self._one(self.meta_models_dir, f"round-{round_id}")
-
-    def submission_file(self, round_id: int, model: str) -> Path | None:
-        return self._one(self.submission_dir(round_id), model)
 
     def published(self, round_id: int) -> Path:
         return round_dir(self.results_dir, round_id)
@@ -236,18 +239,14 @@ class Oracle:
         chain_stakes = self.client.stakes_at_close(rid)
         if len(chain_stakes) != info.stake_count:
             raise ChainError(f"round {rid}: found {len(chain_stakes)} stake events, the contract counts {info.stake_count}")
-        predictions: dict[str, Path] = {}
-        for s in chain_stakes:
-            f = self.layout.submission_file(rid, s.model)
-            if f is None:
-                continue
-            # A file must be in the submission folder by close: otherwise a participant could
-            # withhold a losing file after close and have the stake returned without a burn.
-            modified = int(f.stat().st_mtime)
-            if modified > info.close_time:
-                self.log("late_submission", round=rid, model=s.model, modified=modified, close=info.close_time)
-                continue
-            predictions[s.model] = f
+        predictions: dict[PredictionKey, Path] = {}
+        store = self.layout.store()
+        if store.db_path.exists():
+            for s in chain_stakes:
+                # Only what the service received before close counts (see the module's docstring).
+                upload = store.delivered(rid, s.model, s.staker, s.commitment, info.close_time)
+                if upload is not None:
+                    predictions[(s.model, s.staker)] = upload.path
         stakes = [RoundStake(s.model, s.staker, s.amount, s.commitment) for s in chain_stakes]
         inputs = RoundInputs(targets=targets, predictions=predictions, meta_model=self.layout.meta_model_file(rid))
         self.log("computing", round=rid, stakes=len(stakes), files=len(predictions))

@@ -1,24 +1,35 @@
-"""Participant actions: stake on predictions, see positions, claim.
+"""Participant actions: deliver predictions, stake on them, see positions, claim.
 
-Every check that can fail is made before anything is sent or written, so a failed command leaves
-the chain and the submission folder as they were.
+Every check that can fail is made before anything is sent or written. Staking is two steps, in
+this order: the predictions are uploaded to the tournament service (which keeps the file private
+until the round's results are published and returns a signed delivery receipt, kept on this
+machine), then the stake commits to the file's keccak-256 on chain. A failure between the two
+leaves an upload without a stake: harmless, and replaced by the next upload.
+
+Deliveries go over HTTP to the service (`--api URL`) or, on the operator's own machine, straight
+into its submission store through the very same checks (:class:`LocalDelivery`).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from nmrstake.amounts import format_nmr
-from nmrstake.errors import ChainError, ConfigError, InputError
+from nmrstake.errors import ChainError, ConfigError, InputError, RequestError
 from nmrstake.hashing import bytes32_from_hex, keccak_file, to_hex
 from nmrstake.models import model_id
+from nmrstake.signing import DeliveryReceipt, Domain, UploadAuthorisation
 from nmrstake.tournament import RoundState, TournamentClient
 
 PERMIT_LIFETIME = 3600
+Say = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
 
 
 def _utc(ts: int) -> str:
@@ -27,28 +38,93 @@ def _utc(ts: int) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _data_suffix(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return ".parquet" if fh.read(4) == b"PAR1" else ".csv"
+def client_domain(client: TournamentClient) -> Domain:
+    """The EIP-712 domain of the connected deployment (uploads and receipts are bound to it)."""
+    return Domain(int(client.provider.chain_id), str(client.tournament.address))
+
+
+# ---------------------------------------------------------------------------------------- delivery
+
+
+class Delivery(Protocol):
+    """Where predictions go: the service over HTTP, or its store on this machine."""
+
+    @property
+    def receipt_signer(self) -> str: ...
+
+    def upload(self, *, round_id: int, model: str, staker: str, nonce: int, expiry: int, signature: str,
+               path: Path, file_hash: bytes) -> dict[str, Any]: ...
+
+
+class LocalDelivery:
+    """The operator's machine: uploads go straight into the submission store, through the same
+    Intake (and so the same checks and receipts) as the service's HTTP route."""
+
+    def __init__(self, client: TournamentClient, layout: Any) -> None:
+        from nmrstake.service.intake import chain_intake
+
+        self.intake = chain_intake(client, layout.store().open_for_writing())
+
+    @property
+    def receipt_signer(self) -> str:
+        return self.intake.receipt_signer
+
+    def upload(self, *, round_id: int, model: str, staker: str, nonce: int, expiry: int, signature: str,
+               path: Path, file_hash: bytes) -> dict[str, Any]:
+        from nmrstake.service.intake import describe
+
+        with open(path, "rb") as fh:
+            stored = self.intake.receive(round_id=round_id, model=model, staker=staker, nonce=nonce, expiry=expiry,
+                                         signature=signature, source=fh, file_hash=file_hash)
+        return describe(stored, self.intake.receipt_signer)
+
+
+def deliver(delivery: Delivery, domain: Domain, signer: Any, round_id: int, model: str, predictions: Path,
+            commitment: bytes, *, receipts: Any = None) -> dict[str, Any]:
+    """Sign an upload of `predictions` with the staker's key, upload it and check the receipt:
+    the service's signature, and that it acknowledges this very file for this stake key. The
+    receipt is kept in `receipts` (a ReceiptBook) if given."""
+    if signer.private_key is None:
+        raise ConfigError(f"{signer.address}: this account cannot sign uploads here; use --wallet (an nmrstake wallet)")
+    auth = UploadAuthorisation.new(signer.address, round_id, model, commitment, now=int(time.time()))
+    try:
+        answer = delivery.upload(round_id=round_id, model=model, staker=signer.address, nonce=auth.nonce,
+                                 expiry=auth.expiry, signature=auth.sign(domain, signer.private_key),
+                                 path=predictions, file_hash=commitment)
+    except RequestError as exc:  # name the participant's own file, not the service's view of it
+        if exc.field != "file":
+            raise
+        raise RequestError(exc.status, exc.kind, f"--predictions {predictions}: {exc.message}", field=exc.field) from None
+    receipt = DeliveryReceipt.from_json(answer["receipt"])
+    if (receipt.round_id, receipt.model, receipt.staker, receipt.commitment) != (round_id, model, signer.address, commitment):
+        raise ChainError(f"the service's receipt is for round {receipt.round_id} model {receipt.model} staker "
+                         f"{receipt.staker} file {to_hex(receipt.commitment)}, not for this upload; nothing was staked")
+    if receipts is not None:
+        answer["receipt_path"] = str(receipts.keep(receipt, delivery.receipt_signer))
+    elif receipt.signer(domain) != delivery.receipt_signer:
+        raise ChainError("the receipt is not signed by the service's receipt signer; nothing was staked")
+    return answer
 
 
 def stake_predictions(
-    client: TournamentClient, signer: Any, layout: Any, round_id: int, model: str, wei: int, predictions: Path
+    client: TournamentClient, signer: Any, delivery: Delivery | None, round_id: int, model: str, wei: int,
+    predictions: Path, *, receipts: Any = None, say: Say = _quiet,
 ) -> dict[str, Any]:
-    """Validate and commit to a predictions file, copy it into the round's submission folder,
-    and stake `wei` more on it (0: only replace the predictions) in one transaction."""
-    from ape import chain
-
+    """Validate and commit to a predictions file, deliver it, and stake `wei` more on it
+    (0: only replace the predictions) in one transaction. `delivery=None` stakes without
+    delivering (a participant whose file never arrives: the stake is then invalid)."""
     from nmrstake.cli_common import transact
     from nmrstake.permit import sign_token_permit
     from nmrstake.scoring import load_predictions
 
-    load_predictions(predictions)  # the oracle's checks: a clear error naming the file
+    rows = len(load_predictions(predictions))  # the oracle's checks: a clear error naming the file
     info = client.round(round_id)
-    now = chain.pending_timestamp
+    now = client.chain_time()
     if info.state is not RoundState.OPEN or not (info.open_time <= now < info.close_time):
-        when = f"opens at {_utc(info.open_time)}" if now < info.open_time else f"closed at {_utc(info.close_time)}"
-        raise ChainError(f"round {round_id} is {info.state.label}: staking {when} (chain time {_utc(now)}); nothing was sent")
+        when = (f"it opens at {_utc(info.open_time)}" if now < info.open_time
+                else f"staking closed at {_utc(info.close_time)}")
+        raise ChainError(f"round {round_id} is {info.state.label}, not open: {when} (chain time {_utc(now)}); "
+                         "nothing was sent")
     mid = model_id(model, argument="--model")
     current = client.stake(round_id, mid, signer.address)
     if wei == 0 and current.amount == 0:
@@ -63,18 +139,19 @@ def stake_predictions(
     if balance < wei:
         raise ChainError(f"insufficient balance: {signer.address} holds {format_nmr(balance)} NMR, the stake needs {format_nmr(wei)}")
     commitment = keccak_file(predictions)
+    say(f"checked {predictions}: {rows} predictions, keccak-256 {to_hex(commitment)}")
 
-    # Stage the file beside its final name; it replaces the previous one only once the stake is in.
-    folder = layout.submission_dir(round_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{model}{_data_suffix(predictions)}"
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{model}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        shutil.copyfile(predictions, tmp)
-        if keccak_file(tmp) != commitment:
-            raise InputError(f"--predictions {predictions}: the file changed while it was being copied")
+    result: dict[str, Any] = {"round": round_id, "model": model, "staker": signer.address, "amount": str(wei),
+                              "commitment": to_hex(commitment), "upload": None, "txn": None, "gas_used": 0}
+    if delivery is not None:
+        answer = deliver(delivery, client_domain(client), signer, round_id, model, predictions, commitment,
+                         receipts=receipts)
+        result["upload"] = answer
+        say(f"uploaded: the service received it at {answer['received_at_iso']} (chain time) and signed a receipt"
+            + (f", kept in {answer['receipt_path']}" if answer.get("receipt_path") else ""))
+    if wei == 0 and current.commitment == commitment:
+        say(f"the stake on {model} already commits to this file: nothing to send on chain")
+    else:
         tournament = client.tournament
         what = f"staking on {model} in round {round_id}"
         if wei > 0 and signer.private_key is not None:
@@ -86,67 +163,111 @@ def stake_predictions(
             if wei > 0 and int(client.token.allowance(signer.address, tournament.address)) < wei:
                 transact(client.token.approve, tournament.address, wei, sender=signer.ape_account, what="approving NMR")
             receipt = transact(tournament.stake, round_id, mid, wei, commitment, sender=signer.ape_account, what=what)
-        for other in folder.glob(f"{model}.*"):
-            if other != target and other.suffix in (".csv", ".parquet"):
-                other.unlink()
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+        result["txn"], result["gas_used"] = str(receipt.txn_hash), int(receipt.gas_used)
+        say(f"{'staked ' + format_nmr(wei) + ' NMR' if wei else 'committed the stake to the new file'} "
+            f"(txn {receipt.txn_hash}, gas {receipt.gas_used})")
     after = client.stake(round_id, mid, signer.address)
-    return {
-        "round": round_id, "model": model, "staker": signer.address, "amount": str(wei),
-        "stake": str(after.amount), "commitment": to_hex(commitment), "txn": str(receipt.txn_hash),
-        "gas_used": int(receipt.gas_used), "submission": str(target),
-    }
+    result["stake"] = str(after.amount)
+    return result
 
 
-def _published_rows(layout: Any, round_id: int) -> dict[tuple[str, str], Any] | None:
-    from nmrstake.results import load_published
-
-    folder = layout.published(round_id)
-    if not folder.is_dir():
-        return None
-    pub = load_published(folder)
-    return {(r.model, r.staker.lower()): (pub, r) for r in pub.rows}
+# ---------------------------------------------------------------------------------------- results
 
 
-def my_positions(client: TournamentClient, layout: Any, address: str) -> list[dict[str, Any]]:
-    """Every stake of `address`, with its result and what can be done with it."""
+class LocalResults:
+    """Published results from the operator's results folders (this machine)."""
+
+    def __init__(self, layout: Any) -> None:
+        self.layout = layout
+        self._cache: dict[int, Any] = {}
+
+    def claim_row(self, round_id: int, model: str, staker: str) -> tuple[Any, str] | None:
+        """(the stake's published row or None, the published root); None if not published here."""
+        from nmrstake.results import load_published
+
+        if round_id not in self._cache:
+            folder = self.layout.published(round_id)
+            self._cache[round_id] = load_published(folder) if folder.is_dir() else None
+        pub = self._cache[round_id]
+        if pub is None:
+            return None
+        row = next((r for r in pub.rows if r.model == model and r.staker.lower() == staker.lower()), None)
+        return row, pub.merkle_root
+
+    def where(self, round_id: int) -> str:
+        return str(self.layout.published(round_id))
+
+
+class ServiceResults:
+    """Published results and claim proofs from the tournament service (`--api`)."""
+
+    def __init__(self, service: Any) -> None:
+        self.service = service
+
+    def claim_row(self, round_id: int, model: str, staker: str) -> tuple[Any, str] | None:
+        from nmrstake.errors import RequestError
+        from nmrstake.results import PublishedRow
+
+        try:
+            data = self.service.proof(round_id, model, staker)
+        except RequestError as exc:
+            if exc.kind == "no-stake":
+                return None, ""
+            raise
+        if data is None:
+            return None
+        row = PublishedRow(model=data["model"], staker=data["staker"], stake=int(data["stake"]), valid=bool(data["valid"]),
+                           reason=data["reason"], corr=data["corr"], mmc=data["mmc"], score=data["score"],
+                           fraction=float(data["fraction"]), payout=int(data["payout"]), burn=int(data["burn"]),
+                           leaf_index=int(data["leaf_index"]), proof=list(data["proof"]))
+        return row, str(data["merkle_root"])
+
+    def where(self, round_id: int) -> str:
+        return f"{self.service.url}/v1/rounds/{round_id}"
+
+
+def my_positions(client: TournamentClient, results: Any, address: str) -> list[dict[str, Any]]:
+    """Every stake of `address`, with its result (from `results`: LocalResults or
+    ServiceResults) and what can be done with it."""
     out: list[dict[str, Any]] = []
     for info in client.rounds():
         keys = client.stake_keys(info.round_id, address)
         if not keys:
             continue
-        published = _published_rows(layout, info.round_id) if info.posted_at else None
         claimed = client.claimed_keys(info.round_id) if info.state is RoundState.FINAL else set()
         for mid, staker in keys:
             s = client.stake(info.round_id, mid, staker)
-            row = published.get((s.model, staker.lower())) if published else None
+            found = results.claim_row(info.round_id, s.model, staker) if info.posted_at else None
+            row = found[0] if found else None
             if (mid, staker) in claimed:
                 what = "claimed"
             elif info.state is RoundState.FINAL and s.amount > 0:
-                what = "claimable" if row else "claimable (results not found locally)"
+                what = "claimable" if row else f"claimable (results not found at {results.where(info.round_id)})"
             elif info.state is RoundState.EXPIRED:
                 what = "withdrawable" if s.amount > 0 else "withdrawn"
+            elif info.state is RoundState.POSTED:
+                what = f"final at {_utc(info.final_at or 0)}"
             else:
                 what = "pending"
             entry: dict[str, Any] = {
                 "round": info.round_id, "model": s.model, "staker": staker, "state": info.state.label,
-                "stake": str(row[1].stake if row else s.amount), "commitment": to_hex(s.commitment), "claim": what,
+                "stake": str(row.stake if row else s.amount), "commitment": to_hex(s.commitment), "claim": what,
                 "score": None, "payout": None, "burn": None,
             }
             if row:
-                r = row[1]
-                entry.update(valid=r.valid, reason=r.reason, corr=r.corr, mmc=r.mmc,
-                             score=None if r.score is None else f"{r.score:.5f}", payout=str(r.payout), burn=str(r.burn))
+                entry.update(valid=row.valid, reason=row.reason, corr=row.corr, mmc=row.mmc,
+                             score=None if row.score is None else f"{row.score:.5f}", payout=str(row.payout),
+                             burn=str(row.burn))
             out.append(entry)
     return out
 
 
-def claim_all(client: TournamentClient, signer: Any, layout: Any, round_ids: list[int] | None) -> dict[str, Any]:
+def claim_all(client: TournamentClient, signer: Any, results: Any, round_ids: list[int] | None) -> dict[str, Any]:
     """Claim every unclaimed stake of the signer in the given (or all final) rounds in one
-    transaction; in expired rounds, withdraw the full stakes instead."""
+    transaction, with proofs from `results` checked against the on-chain root first; in expired
+    rounds, withdraw the full stakes instead."""
     from nmrstake.cli_common import transact
+    from nmrstake.merkle import LEAF_ENCODING, leaf_values, verify
 
     infos = [client.round(r) for r in round_ids] if round_ids else client.rounds()
     claims: list[tuple[Any, ...]] = []
@@ -163,23 +284,25 @@ def claim_all(client: TournamentClient, signer: Any, layout: Any, round_ids: lis
             continue
         if info.state is not RoundState.FINAL:
             if round_ids:
-                raise ChainError(f"round {info.round_id} is {info.state.label}, not final: nothing can be claimed yet")
+                when = f"; it becomes final at {_utc(info.final_at)}" if info.final_at else ""
+                raise ChainError(f"round {info.round_id} is {info.state.label}, not final: nothing can be claimed yet{when}")
             continue
-        rows = _published_rows(layout, info.round_id)
-        if rows is None:
-            raise ConfigError(f"round {info.round_id}: published results not found in {layout.published(info.round_id)}")
-        pub = next(iter(rows.values()))[0] if rows else None
-        if pub is not None and bytes32_from_hex(pub.merkle_root) != info.root:
-            raise ChainError(f"round {info.round_id}: the published results (root {pub.merkle_root}) are not the "
-                             f"result on chain (0x{info.root.hex()}); nothing was sent")
         for mid, staker in client.stake_keys(info.round_id, signer.address):
             s = client.stake(info.round_id, mid, staker)
             if s.amount == 0:
                 continue
-            found = rows.get((s.model, staker.lower()))
+            found = results.claim_row(info.round_id, s.model, staker)
             if found is None:
+                raise ConfigError(f"round {info.round_id}: published results not found at {results.where(info.round_id)}")
+            r, root = found
+            if root and bytes32_from_hex(root) != info.root:
+                raise ChainError(f"round {info.round_id}: the published results (root {root}) are not the "
+                                 f"result on chain (0x{info.root.hex()}); nothing was sent")
+            if r is None:
                 raise ConfigError(f"round {info.round_id}: no published row for {s.model} / {staker}")
-            r = found[1]
+            if not verify(info.root, LEAF_ENCODING, leaf_values(info.round_id, mid, staker, r.stake, r.payout, r.burn), r.proof):
+                raise ChainError(f"round {info.round_id}: the proof for {s.model} / {staker} does not lead to the "
+                                 "on-chain root; nothing was sent")
             claims.append((info.round_id, mid, staker, r.payout, r.burn, [bytes32_from_hex(x) for x in r.proof]))
             described.append({"round": info.round_id, "model": s.model, "stake": str(r.stake), "burn": str(r.burn),
                               "payout": str(r.payout), "amount": str(r.stake - r.burn + r.payout), "kind": "claim"})

@@ -21,6 +21,15 @@ from nmrstake.payouts import RoundParams
 ZERO32 = b"\x00" * 32
 
 
+def iso_time(ts: int | None) -> str | None:
+    """Unix seconds as ISO 8601 UTC (``2026-11-27T17:00:00Z``); None stays None."""
+    import datetime as dt
+
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class RoundState(IntEnum):
     NONE = 0
     SCHEDULED = 1
@@ -73,6 +82,23 @@ class RoundInfo:
     @property
     def last_post_time(self) -> int:
         return self.expires_at - self.challenge_period
+
+    def to_json(self) -> dict[str, Any]:
+        """The round for machines: amounts in wei as strings, times in Unix seconds and ISO 8601 UTC."""
+        times = {"open_time": self.open_time, "close_time": self.close_time, "resolve_time": self.resolve_time,
+                 "posted_at": self.posted_at or None, "final_at": self.final_at, "expires_at": self.expires_at}
+        return {
+            "round": self.round_id, "state": self.state.label,
+            **times,
+            **{f"{k}_iso": iso_time(v) for k, v in times.items()},
+            "corr_multiplier_bps": self.corr_multiplier_bps, "mmc_multiplier_bps": self.mmc_multiplier_bps,
+            "clip_bps": self.clip_bps, "stake_threshold": str(self.stake_threshold),
+            "stake_cap": str(self.stake_cap), "min_stake": str(self.min_stake),
+            "total_staked": str(self.total_staked), "stake_count": self.stake_count, "funded": str(self.funded),
+            "total_payout": str(self.total_payout), "total_burn": str(self.total_burn),
+            "claimed": str(self.claimed), "claimable": str(self.claimable), "settled": self.settled,
+            "root": "0x" + self.root.hex(), "results_hash": "0x" + self.results_hash.hex(),
+        }
 
     def payout_params(self) -> RoundParams:
         """The parameters the oracle's payout arithmetic takes, as recorded on-chain."""
@@ -140,6 +166,11 @@ class TournamentClient:
     def now(self) -> int:
         """The timestamp of the latest block (what `block.timestamp` was last)."""
         return int(self.provider.get_block("latest").timestamp)
+
+    def chain_time(self) -> int:
+        """The timestamp the next block will carry (the pending block's): what the contract will
+        compare with a round's times if a transaction is sent now."""
+        return int(self.provider.get_block("pending").timestamp)
 
     def head(self) -> int:
         return int(self.provider.get_block("latest").number)

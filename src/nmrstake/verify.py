@@ -6,9 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nmrstake.errors import ConfigError
-from nmrstake.hashing import bytes32_from_hex, to_hex
+import json
+
+from nmrstake.errors import ChainError, ConfigError
+from nmrstake.hashing import bytes32_from_hex, keccak_bytes, to_hex
 from nmrstake.results import recompute
+from nmrstake.signing import Domain
 from nmrstake.tournament import TournamentClient
 
 
@@ -75,3 +78,66 @@ def verify_round(client: TournamentClient, round_id: int, folder: Path) -> Verif
     check(chain_commitments == published_commitments, "every stake's commitment matches the chain",
           "stake commitments differ between the chain and the manifest")
     return report
+
+
+def download_round(service: Any, round_id: int, folder: Path, results_hash: bytes) -> list[str]:
+    """Download a round's published files from a service or any mirror, trusting none of it:
+    `manifest.json` first, which must hash to the on-chain `resultsHash`, then exactly the files
+    that manifest lists, each checked against its keccak-256 as it arrives. Returns the checks
+    made; raises ChainError at the first file that does not match."""
+    from nmrstake.results import RESULTS_FORMAT
+
+    folder.mkdir(parents=True, exist_ok=True)
+    base = f"/v1/rounds/{round_id}/files"
+    manifest_bytes = service.fetch(f"{base}/manifest.json")
+    if keccak_bytes(manifest_bytes) != results_hash:
+        raise ChainError(f"round {round_id}: the downloaded manifest.json hashes to {to_hex(keccak_bytes(manifest_bytes))}, "
+                         f"not the on-chain resultsHash {to_hex(results_hash)}: the service's copy is not the posted one")
+    (folder / "manifest.json").write_bytes(manifest_bytes)
+    manifest = json.loads(manifest_bytes)
+    if manifest.get("format") != RESULTS_FORMAT:
+        raise ChainError(f"round {round_id}: manifest.json is not an nmrstake results manifest")
+    wanted = [(name, digest) for name, digest in sorted(manifest.get("files", {}).items())]
+    wanted += [(item["path"], item["keccak"]) for item in manifest.get("inputs", [])]
+    for rel, digest in wanted:
+        parts = Path(rel).parts
+        if Path(rel).is_absolute() or ".." in parts:
+            raise ChainError(f"round {round_id}: the manifest names an unsafe path {rel!r}")
+        data = service.fetch(f"{base}/{rel}")
+        if to_hex(keccak_bytes(data)) != digest:
+            raise ChainError(f"round {round_id}: downloaded {rel} does not match the manifest's keccak {digest}")
+        target = folder / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return [f"manifest.json matches the on-chain resultsHash {to_hex(results_hash)}",
+            f"{len(wanted)} downloaded files match the manifest's keccak-256"]
+
+
+def check_receipts(report: VerifyReport, client: TournamentClient, kept: list[Any]) -> None:
+    """Differences for every stake that holds a delivery receipt from before close, for the file
+    it committed to, yet is treated as undelivered in the published round."""
+    from nmrstake.results import load_published
+
+    if not kept:
+        return
+    pub = load_published(report.folder)
+    info = client.round(report.round_id)
+    domain = Domain(int(client.provider.chain_id), str(client.tournament.address))
+    at_close = {(s.model, s.staker.lower()): s.commitment for s in client.stakes_at_close(report.round_id)}
+    rows = {(r.model, r.staker.lower()): r for r in pub.rows}
+    counted = 0
+    for item in kept:
+        receipt = item.receipt
+        key = (receipt.model, receipt.staker.lower())
+        if receipt.signer(domain) != item.signer or at_close.get(key) != receipt.commitment \
+                or receipt.received_at >= info.close_time:
+            continue  # not a receipt for what the stake committed to at close
+        counted += 1
+        row = rows.get(key)
+        if row is None or (not row.valid and ("no predictions file" in row.reason or "does not match the commitment" in row.reason)):
+            report.differences.append(
+                f"model {receipt.model} staker {receipt.staker}: holds a delivery receipt (file {to_hex(receipt.commitment)} "
+                f"received at {receipt.received_at}, before close {info.close_time}, signed by {item.signer}) yet the "
+                f"published round treats the stake as undelivered ({row.reason if row else 'no row'})")
+    if counted:
+        report.checks.append(f"{counted} delivery receipt(s) on this machine: every stake holding one was scored with its file")

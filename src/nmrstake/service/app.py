@@ -1,0 +1,333 @@
+"""The tournament service's HTTP API (FastAPI, served by uvicorn): ``/v1/...`` and ``/healthz``.
+
+What the chain knows (rounds, stakes, the posted root) is read from the chain on each request;
+what the oracle published is read from its published folders; uploads come from the submission
+store. Nothing the chain knows is kept twice. Every error is an RFC 9457 problem document
+(``application/problem+json``) with a status that says what went wrong; see docs/service.md.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from nmrstake import __version__
+from nmrstake.errors import ChainError, InputError, NmrstakeError, RequestError
+from nmrstake.hashing import bytes32_from_hex, checksum_address, to_hex
+from nmrstake.models import check_model_name
+from nmrstake.service.intake import Intake, describe, parse_uint
+
+PROBLEM_TYPE = "urn:nmrstake:problem:"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+#: Multipart overhead allowed beyond the file itself (boundaries, headers, the other fields).
+FORM_OVERHEAD = 64 * 1024
+UPLOAD_FIELDS = ("round", "model", "staker", "nonce", "expiry", "signature")
+
+_TITLES = {400: "Bad request", 401: "Not signed", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
+           409: "Conflict", 411: "Length required", 413: "Too large", 415: "Unsupported format",
+           422: "Invalid request", 500: "Internal error", 502: "Chain error", 503: "Unavailable"}
+
+
+@dataclass
+class ServiceContext:
+    """What the app serves: one deployment's chain client, data layout and intake."""
+
+    client: Any  # TournamentClient
+    layout: Any  # DataLayout
+    intake: Intake
+    chain_lock: threading.Lock = field(default_factory=threading.Lock)
+    _published: dict[int, tuple[float, Any]] = field(default_factory=dict)
+
+    def chain(self, fn: Any, *args: Any) -> Any:
+        """Run one chain read; ape's provider is shared by the request threads, one at a time."""
+        with self.chain_lock:
+            return fn(*args)
+
+    def published(self, round_id: int) -> Any:
+        """The round's published results (PublishedRound), or a 404 problem before publication."""
+        from nmrstake.results import load_published
+
+        folder = self.layout.published(round_id)
+        manifest = folder / "manifest.json"
+        try:
+            stamp = manifest.stat().st_mtime_ns
+        except OSError:
+            raise RequestError(404, "not-published", f"round {round_id}: no results are published yet") from None
+        cached = self._published.get(round_id)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, load_published(folder))
+            self._published[round_id] = cached
+        return cached[1]
+
+
+def problem(status: int, kind: str, detail: str, *, instance: str | None = None, field: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"type": PROBLEM_TYPE + kind, "title": _TITLES.get(status, "Error"), "status": status,
+                            "detail": detail}
+    if instance:
+        body["instance"] = instance
+    if field:
+        body["field"] = field
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def _round_arg(text: str) -> int:
+    return parse_uint(text, "round")
+
+
+def _model_arg(text: str) -> str:
+    try:
+        return check_model_name(text, argument="model")
+    except InputError as exc:
+        raise RequestError(422, "invalid-field", exc.message, field="model") from None
+
+
+def _staker_arg(text: str) -> str:
+    try:
+        return checksum_address(text, argument="staker")
+    except InputError as exc:
+        raise RequestError(422, "invalid-field", exc.message, field="staker") from None
+
+
+def _row_json(row: Any) -> dict[str, Any]:
+    return {"model": row.model, "staker": row.staker, "stake": str(row.stake), "valid": row.valid,
+            "reason": row.reason, "corr": row.corr, "mmc": row.mmc, "score": row.score, "fraction": row.fraction,
+            "payout": str(row.payout), "burn": str(row.burn), "leaf_index": row.leaf_index}
+
+
+_UPLOAD_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {
+            "type": "object",
+            "required": [*UPLOAD_FIELDS, "file"],
+            "properties": {
+                "round": {"type": "string", "description": "round id"},
+                "model": {"type": "string", "pattern": "^[a-z0-9_]{1,32}$"},
+                "staker": {"type": "string", "description": "the staker's address (checksummed or lowercase)"},
+                "nonce": {"type": "string", "description": "uint256 of the signed Upload"},
+                "expiry": {"type": "string", "description": "Unix seconds; the signature is refused after it"},
+                "signature": {"type": "string", "description": "65-byte EIP-712 signature of Upload by the staker"},
+                "file_hash": {"type": "string", "description": "optional: the file's keccak-256, checked"},
+                "file": {"type": "string", "format": "binary", "description": "CSV or Parquet: id + one prediction column"},
+            },
+        }}},
+    },
+}
+
+
+def create_app(ctx: ServiceContext) -> FastAPI:
+    """The FastAPI application of one deployment."""
+    app = FastAPI(title="nmrstake tournament service", version=__version__,
+                  description="Uploads of predictions with signed receipts, rounds, results and claim proofs. "
+                              "Errors are RFC 9457 problem documents.")
+    app.state.ctx = ctx
+
+    # ------------------------------------------------------------------ errors
+
+    @app.exception_handler(RequestError)
+    async def _request_error(request: Request, exc: RequestError) -> JSONResponse:
+        return problem(exc.status, exc.kind, exc.message, instance=request.url.path, field=exc.field)
+
+    @app.exception_handler(NmrstakeError)
+    async def _nmrstake_error(request: Request, exc: NmrstakeError) -> JSONResponse:
+        if isinstance(exc, ChainError) and "does not exist" in exc.message:
+            return problem(404, "unknown-round", exc.message, instance=request.url.path)
+        status = 502 if isinstance(exc, ChainError) else 422 if isinstance(exc, InputError) else 500
+        return problem(status, "chain-error" if status == 502 else "invalid", exc.message, instance=request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no such resource: {request.method} {request.url.path}"
+        return problem(exc.status_code, kind, detail, instance=request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": ["request"], "msg": "invalid"}
+        where = ".".join(str(x) for x in first.get("loc", [])[1:]) or "request"
+        return problem(422, "invalid-field", f"{where}: {first.get('msg')}", instance=request.url.path, field=where)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        import logging
+
+        logging.getLogger("nmrstake.service").exception("unexpected error on %s", request.url.path)
+        return problem(500, "internal-error", f"{type(exc).__name__}: the service failed; see its log",
+                       instance=request.url.path)
+
+    # ------------------------------------------------------------------ health and info
+
+    @app.get("/healthz", tags=["service"], summary="The chain connection")
+    def healthz() -> Any:
+        try:
+            block = ctx.chain(ctx.client.head)
+            now = ctx.chain(ctx.client.chain_time)
+        except Exception as exc:  # noqa: BLE001 - any RPC failure means unhealthy
+            return problem(503, "chain-unavailable", f"the chain does not answer: {type(exc).__name__}: {str(exc)[:200]}")
+        return {"status": "ok", "chain_id": ctx.intake.domain.chain_id, "block": block, "chain_time": now}
+
+    @app.get("/v1/info", tags=["service"], summary="The deployment, the receipt signer and the upload rules")
+    def info() -> Any:
+        from nmrstake.signing import RECEIPT_TYPES, UPLOAD_TYPES
+
+        return {
+            "api": "v1", "version": __version__, "chain_id": ctx.intake.domain.chain_id,
+            "tournament": ctx.intake.domain.tournament, "token": str(ctx.client.token.address),
+            "receipt_signer": ctx.intake.receipt_signer, "max_upload_bytes": ctx.intake.max_bytes,
+            "eip712": {"domain": ctx.intake.domain.as_dict(), "types": {**UPLOAD_TYPES, **RECEIPT_TYPES}},
+        }
+
+    @app.get("/v1/deployment", tags=["service"],
+             summary="The deployment served (addresses, blocks, code hashes), as `ape run deploy` recorded it")
+    def deployment() -> Any:
+        import json
+
+        return json.loads(ctx.client.deployment.to_json())
+
+    # ------------------------------------------------------------------ uploads
+
+    @app.post("/v1/submissions", status_code=201, tags=["submissions"], openapi_extra=_UPLOAD_SCHEMA,
+              summary="Upload predictions for (round, model), signed by the staker; returns a signed receipt")
+    async def upload(request: Request) -> Any:
+        length = request.headers.get("content-length")
+        if length is None:
+            raise RequestError(411, "length-required", "the request needs a Content-Length header")
+        try:
+            declared = int(length)
+        except ValueError:
+            raise RequestError(400, "malformed-request", f"Content-Length: {length!r} is not a number") from None
+        if declared > ctx.intake.max_bytes + FORM_OVERHEAD:
+            raise RequestError(413, "file-too-large", f"file: the request ({declared} bytes) is larger than the "
+                               f"service's limit of {ctx.intake.max_bytes} bytes", field="file")
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise RequestError(415, "unsupported-media-type", "the upload must be multipart/form-data")
+        try:
+            form = await request.form(max_files=1, max_fields=len(UPLOAD_FIELDS) + 2)
+        except RequestError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - python-multipart and starlette raise several types
+            detail = getattr(exc, "detail", None) or str(exc) or type(exc).__name__
+            raise RequestError(400, "malformed-multipart", f"the multipart body cannot be parsed ({detail}); "
+                               "was the upload cut short?") from None
+        try:
+            fields = {name: form.get(name) for name in (*UPLOAD_FIELDS, "file_hash")}
+            upload_file = form.get("file")
+            if not fields["signature"]:
+                raise RequestError(401, "unsigned", "signature: the upload is not signed; sign the Upload message "
+                                   "(EIP-712) with the staker's key", field="signature")
+            missing = [n for n in UPLOAD_FIELDS if not isinstance(fields[n], str) or not fields[n]]
+            if missing:
+                raise RequestError(422, "missing-field", f"{missing[0]}: missing from the form", field=missing[0])
+            if upload_file is None or isinstance(upload_file, str):
+                raise RequestError(422, "missing-field", "file: no file part in the form", field="file")
+            file_hash = None
+            if fields["file_hash"]:
+                try:
+                    file_hash = bytes32_from_hex(str(fields["file_hash"]), argument="file_hash")
+                except InputError as exc:
+                    raise RequestError(422, "invalid-field", exc.message, field="file_hash") from None
+            round_id = _round_arg(str(fields["round"]))
+
+            def work() -> Any:
+                stored = ctx.intake.receive(
+                    round_id=round_id, model=str(fields["model"]), staker=str(fields["staker"]),
+                    nonce=parse_uint(fields["nonce"], "nonce"), expiry=parse_uint(fields["expiry"], "expiry"),
+                    signature=str(fields["signature"]), source=upload_file.file, file_hash=file_hash)
+                return describe(stored, ctx.intake.receipt_signer)
+
+            return await run_in_threadpool(work)
+        finally:
+            await form.close()
+
+    @app.get("/v1/rounds/{round_id}/submissions/{model}/{staker}", tags=["submissions"],
+             summary="What the service received for (round, model, staker): hashes and times, never the file")
+    def submission(round_id: str, model: str, staker: str) -> Any:
+        rid, m, who = _round_arg(round_id), _model_arg(model), _staker_arg(staker)
+        uploads = ctx.intake.store.uploads(rid, m, who)
+        if not uploads:
+            raise RequestError(404, "no-upload", f"round {rid}: nothing received for model {m} of {who}")
+        return {"round": rid, "model": m, "staker": who, "latest": describe(uploads[-1], ctx.intake.receipt_signer),
+                "uploads": len(uploads)}
+
+    @app.get("/v1/rounds/{round_id}/submissions/{model}/{staker}/file", tags=["submissions"],
+             summary="The file a stake was scored with: only once the round's results are published")
+    def submission_file(round_id: str, model: str, staker: str) -> Any:
+        rid, m, who = _round_arg(round_id), _model_arg(model), _staker_arg(staker)
+        try:
+            pub = ctx.published(rid)
+        except RequestError:
+            raise RequestError(403, "submission-private", f"round {rid}: submissions stay private until the round's "
+                               "results are published") from None
+        for key, path in pub.inputs.predictions.items():
+            if key == (m, who) or key == m:
+                return FileResponse(path, filename=Path(path).name)
+        raise RequestError(404, "no-submission", f"round {rid}: no published predictions for model {m} of {who}")
+
+    # ------------------------------------------------------------------ rounds and results
+
+    @app.get("/v1/rounds", tags=["rounds"], summary="Every round: state, times, parameters, totals, result")
+    def rounds() -> Any:
+        return [r.to_json() for r in ctx.chain(ctx.client.rounds)]
+
+    @app.get("/v1/rounds/{round_id}", tags=["rounds"], summary="One round")
+    def one_round(round_id: str) -> Any:
+        rid = _round_arg(round_id)
+        info = ctx.chain(ctx.client.round, rid)
+        data = info.to_json()
+        data["published"] = ctx.layout.published(rid).is_dir()
+        return data
+
+    @app.get("/v1/rounds/{round_id}/leaderboard", tags=["results"], summary="The rows of the round's published results")
+    def leaderboard(round_id: str, offset: int = 0, limit: int = 1000) -> Any:
+        rid = _round_arg(round_id)
+        if offset < 0 or not 1 <= limit <= 10_000:
+            raise RequestError(422, "invalid-field", "offset must be >= 0 and limit 1 to 10000", field="limit")
+        pub = ctx.published(rid)
+        return {"round": rid, "merkle_root": pub.merkle_root, "results_hash": pub.results_hash,
+                "total": len(pub.rows), "offset": offset, "rows": [_row_json(r) for r in pub.rows[offset:offset + limit]]}
+
+    @app.get("/v1/rounds/{round_id}/files", tags=["results"],
+             summary="The published files, manifest.json first, each with its keccak-256")
+    def files(round_id: str) -> Any:
+        rid = _round_arg(round_id)
+        pub = ctx.published(rid)
+        listed = [{"path": "manifest.json", "keccak": pub.results_hash, "size": (pub.path / "manifest.json").stat().st_size}]
+        listed += [{"path": name, "keccak": digest, "size": (pub.path / name).stat().st_size}
+                   for name, digest in sorted(pub.manifest.get("files", {}).items())]
+        listed += [{"path": i["path"], "keccak": i["keccak"], "size": i["size"]} for i in pub.manifest.get("inputs", [])]
+        return {"round": rid, "results_hash": pub.results_hash, "files": listed}
+
+    @app.get("/v1/rounds/{round_id}/files/{path:path}", tags=["results"], summary="One published file, byte for byte")
+    def published_file(round_id: str, path: str) -> Any:
+        rid = _round_arg(round_id)
+        pub = ctx.published(rid)
+        allowed = {"manifest.json", *pub.manifest.get("files", {}), *(i["path"] for i in pub.manifest.get("inputs", []))}
+        if path not in allowed:
+            raise RequestError(404, "no-such-file", f"round {rid}: {path!r} is not a published file", field="path")
+        return FileResponse(pub.path / path)
+
+    @app.get("/v1/rounds/{round_id}/proofs/{model}/{staker}", tags=["results"],
+             summary="The claim of (round, model, staker): stake, payout, burn and the Merkle proof")
+    def proof(round_id: str, model: str, staker: str) -> Any:
+        rid, m, who = _round_arg(round_id), _model_arg(model), _staker_arg(staker)
+        pub = ctx.published(rid)
+        for row in pub.rows:
+            if row.model == m and checksum_address(row.staker) == who:
+                return {"round": rid, "merkle_root": pub.merkle_root, "results_hash": pub.results_hash,
+                        **_row_json(row), "proof": row.proof}
+        raise RequestError(404, "no-stake", f"round {rid}: the published results have no stake of model {m} by {who}")
+
+    return app
+
+
+__all__ = ["ServiceContext", "create_app", "problem", "to_hex"]
