@@ -12,9 +12,10 @@ Run from the repository root with the virtualenv active. Phases (each timed):
 3. fund:       N participant keys derived from the seed; ether with `anvil_setBalance` (batched
                JSON-RPC), NMR with one `mint` each, signed locally and sent without waiting for
                receipts (batched), then every receipt checked.
-4. stake:      `--workers` processes (raw JSON-RPC + eth_account, no ape): each writes its
+4. stake:      `--workers` processes (raw JSON-RPC + eth_account, no ape): each puts its
                participants' predictions files (`nmrstake.synth.generate`, a file per model and
-               round) into the oracle's submission folder, signs an EIP-2612 permit per stake
+               round) straight into the service's submission store (the upload path over HTTP is
+               bench/service.py's to measure), signs an EIP-2612 permit per stake
                (nonces counted per participant) and sends `stakeWithPermit` for every round.
 5. resolve:    time moves past every resolve time, targets are delivered, the oracle
                (`nmrstake.oracle.Oracle(...).tick()`, in this process) scores, publishes and posts.
@@ -185,6 +186,8 @@ def stake_job(job: dict[str, Any]) -> dict[str, Any]:
     from eth_account.messages import encode_typed_data
 
     from nmrstake.permit import PERMIT_TYPES
+    from nmrstake.service.store import SubmissionStore
+    from nmrstake.signing import DeliveryReceipt
     from nmrstake.synth import generate
 
     t0 = time.perf_counter()
@@ -207,15 +210,21 @@ def stake_job(job: dict[str, Any]) -> dict[str, Any]:
         raws: list[bytes] = []
         data = generate(rows=job["rows"], models=n, seed=job["seed"], round_index=rid)
         ids = [str(x) for x in data.predictions.index]
-        folder = Path(job["submissions"]) / f"round-{rid}"
-        folder.mkdir(parents=True, exist_ok=True)
+        store = SubmissionStore(Path(job["store"]))
         for i in indices:
             name = data.model_names[i]
             values = data.predictions[name].to_numpy(dtype=np.float64).tolist()
             raw = ("id,prediction\n" + "".join(f"{a},{v!r}\n" for a, v in zip(ids, values))).encode()
-            (folder / f"{name}.csv").write_bytes(raw)
-            files += 1
             commitment = keccak(raw)
+            with store.staging() as staged:  # as the service stores an accepted upload
+                staged.write_bytes(raw)
+                store.store(staged, round_id=rid, model=name, staker=addresses[i], file_hash=commitment,
+                            extension=".csv", received_at=job["received_at"],
+                            authorisation=keccak(b"bench/load" + rid.to_bytes(32, "big") + model_id(name)
+                                                 + bytes.fromhex(addresses[i][2:])),
+                            signature="0x", receipt=DeliveryReceipt(addresses[i], rid, name, commitment,
+                                                                    job["received_at"]))
+            files += 1
             amount = job["amounts"][i][r_pos]
             message = {"owner": addresses[i], "spender": tournament, "value": amount,
                        "nonce": permit_nonce[i], "deadline": job["deadline"]}
@@ -426,7 +435,8 @@ def _run(args: argparse.Namespace, seconds: dict[str, float], phase: Any, work: 
         domain = permit_domain(client.token)
         common = {"uri": uri, "chain_id": chain_id, "tournament": tournament, "token": token, "seed": args.seed,
                   "participants": n, "rounds": round_ids, "rows": args.rows, "deadline": deadline, "domain": domain,
-                  "submissions": str(layout.submissions_dir)}
+                  "store": str(layout.store().open_for_writing(clean=True).root),
+                  "received_at": int(chain.pending_timestamp)}
         jobs = [{**common, "indices": part, "amounts": {i: amounts[i] for i in part},
                  "addresses": {i: addresses[i] for i in part}}
                 for part in split(list(range(n)), args.workers)]

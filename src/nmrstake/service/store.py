@@ -26,7 +26,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from eth_account import Account
@@ -215,6 +215,7 @@ class SubmissionStore:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+        receipt = replace(receipt, staker=checksum_address(receipt.staker))
         return StoredUpload(int(cur.lastrowid or 0), round_id, model, checksum_address(staker), file_hash, size,
                             received_at, target, receipt)
 
