@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -28,9 +27,14 @@ from nmrstake.models import model_id
 ROOT = Path(__file__).resolve().parents[1]
 NODE_PACKAGE = ROOT / "node_modules" / "@openzeppelin" / "merkle-tree"
 
-needs_node = pytest.mark.skipif(
-    shutil.which("node") is None or not NODE_PACKAGE.is_dir(), reason="node or @openzeppelin/merkle-tree missing"
-)
+@pytest.fixture
+def node_package():
+    """The JavaScript reference; a machine without it fails the test (make install provides it)."""
+    assert shutil.which("node") and NODE_PACKAGE.is_dir(), "node or @openzeppelin/merkle-tree missing: run `make install`"
+    return NODE_PACKAGE
+
+
+needs_node = pytest.mark.usefixtures("node_package")
 
 JS = r"""
 const { StandardMerkleTree } = require(process.argv[1]);
@@ -175,13 +179,10 @@ def test_load_validates():
         StandardMerkleTree.load(bad)
 
 
-def test_ten_thousand_leaves_fast():
+def test_ten_thousand_leaves__every_proof_has_the_tree_depth_and_verifies():
     values = stake_values(10_000)
-    start = time.perf_counter()
     tree = StandardMerkleTree.of(values, LEAF_ENCODING)
     proofs = tree.all_proofs()
-    elapsed = time.perf_counter() - start
     assert len(proofs) == 10_000 and all(len(p) in (13, 14) for p in proofs)
-    assert elapsed < 3.0, elapsed
     for i in (0, 1, 4_999, 9_999):
         assert verify(tree.root, LEAF_ENCODING, values[i], proofs[i])

@@ -245,25 +245,21 @@ def test_score_models_errors(tmp_path):
     assert list(empty.columns) == ["model", "corr", "mmc"] and len(empty) == 0
 
 
-def test_overhead_small_against_library(monkeypatch):
-    """Our checks must cost little next to numerai-tools (the benchmark: within 10 % in all):
-    time score_models with the library calls stubbed out against the library itself."""
-    import time
-
+def test_score_models__calls_numerai_tools_once_for_all_models(monkeypatch):
+    """One vectorised call per score over every model, never a call per model (the time it saves
+    is measured by bench/oracle.py, not asserted here)."""
     import nmrstake.scoring as scoring
 
-    preds, target = make_data(rows=2000, models=200)
-    stakes = pd.Series(1.0, index=preds.columns)
-    start = time.perf_counter()
-    numerai_corr(preds, target)
-    correlation_contribution(preds, stake_weight(preds, stakes).rename("m"), target)
-    direct = time.perf_counter() - start
+    preds, target = make_data(rows=500, models=50)
+    calls = {"corr": 0, "mmc": 0}
 
-    zeros = pd.Series(0.0, index=preds.columns)
-    monkeypatch.setattr(scoring, "numerai_corr", lambda p, t: zeros)
-    monkeypatch.setattr(scoring, "correlation_contribution", lambda p, m, t: zeros)
-    monkeypatch.setattr(scoring, "stake_weight", lambda p, s: p.iloc[:, 0])
-    start = time.perf_counter()
-    score_models(preds, target, stakes=stakes)
-    overhead = time.perf_counter() - start
-    assert overhead < 0.05 * direct, (overhead, direct)
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(scoring, "numerai_corr", counted("corr", scoring.numerai_corr))
+    monkeypatch.setattr(scoring, "correlation_contribution", counted("mmc", scoring.correlation_contribution))
+    scores = score_models(preds, target, stakes=pd.Series(1.0, index=preds.columns))
+    assert len(scores) == 50 and calls == {"corr": 1, "mmc": 1}

@@ -360,7 +360,11 @@ def _delivery(client: Any, api: str | None, data_dir: Path | None) -> Any:
         service = ServiceClient(api)
         service.check_deployment(client_domain(client))
         return service
-    return LocalDelivery(client, _layout(client, data_dir))
+    layout = _layout(client, data_dir)
+    if data_dir is None and not layout.store().db_path.exists():
+        raise ConfigError("no tournament service given: pass --api URL (or set $NMRSTAKE_API) to upload your "
+                          f"predictions to it (on the operator's own machine, --data-dir; no store at {layout.root})")
+    return LocalDelivery(client, layout)
 
 
 def _results(client: Any, api: str | None, data_dir: Path | None) -> Any:
