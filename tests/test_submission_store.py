@@ -14,6 +14,7 @@ from nmrstake.hashing import keccak_bytes
 from nmrstake.oracle import EventLog, Oracle
 from nmrstake.participant import LocalDelivery, client_domain, stake_predictions
 from nmrstake.receipts import ReceiptBook
+from nmrstake.results import load_published
 from nmrstake.service.store import SubmissionStore
 from nmrstake.signing import DeliveryReceipt
 from nmrstake.verify import check_receipts, verify_round
@@ -112,7 +113,29 @@ def test_verify__a_stake_whose_upload_the_operator_dropped__is_reported_by_its_r
 
     report = verify_round(world.client, 11, world.layout.published(11))
     assert report.ok  # the published files are consistent with themselves and the chain ...
+    manifest = load_published(world.layout.published(11)).manifest
+    assert manifest["service"] == {"receipt_signer": world.layout.store().receipt_signer()}
     check_receipts(report, world.client, books.for_round(11))
     [difference] = report.differences  # ... but the victim's receipt shows the file was delivered in time
     assert "model_00" in difference and victim in difference and "receipt" in difference
     assert "undelivered" in difference
+
+
+def test_verify__a_receipt_from_another_key_than_the_manifest_names__is_a_difference(world, tmp_path):
+    open_funded_round(world, 11)
+    inputs = synth_round(tmp_path, 11, models=1)
+    books = ReceiptBook(client_domain(world.client), tmp_path / "receipts")
+    stake_predictions(world.client, signer(world.stakers[0]), LocalDelivery(world.client, world.layout), 11,
+                      "model_00", 10 * WEI, inputs / "predictions" / "model_00.csv", receipts=books)
+    advance_to(world.client.round(11).resolve_time)
+    deliver_targets(world, 11, inputs)
+    Oracle(world.client, world.oracle, world.layout, log=EventLog(out=lambda line: None)).tick()
+    [kept] = books.for_round(11)
+    impostor_key = "0x" + "77" * 32
+    forged = kept.receipt.signed(client_domain(world.client), impostor_key)
+    from eth_account import Account
+
+    books.keep(forged, Account.from_key(impostor_key).address)
+    report = verify_round(world.client, 11, world.layout.published(11))
+    check_receipts(report, world.client, books.for_round(11))
+    assert any("the round's manifest names" in d for d in report.differences), report.differences

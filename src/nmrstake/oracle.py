@@ -241,7 +241,8 @@ class Oracle:
             raise ChainError(f"round {rid}: found {len(chain_stakes)} stake events, the contract counts {info.stake_count}")
         predictions: dict[PredictionKey, Path] = {}
         store = self.layout.store()
-        if store.db_path.exists():
+        service = {"receipt_signer": store.receipt_signer()} if store.db_path.exists() else None
+        if service:
             for s in chain_stakes:
                 # Only what the service received before close counts (see the module's docstring).
                 upload = store.delivered(rid, s.model, s.staker, s.commitment, info.close_time)
@@ -259,7 +260,7 @@ class Oracle:
         _crash_point("computed")
         folder = publish_round(
             self.layout.results_dir, result, chain_id=self.client.provider.chain_id,
-            contract=self.client.tournament.address, inputs=inputs,
+            contract=self.client.tournament.address, inputs=inputs, service=service,
         )
         self.log("published", round=rid, root=result.root, path=str(folder),
                  payout=result.summary.total_payout, burn=result.summary.total_burn)

@@ -463,6 +463,7 @@ def _manifest(
     generated: Mapping[str, bytes],
     software: Mapping[str, str] | None = None,
     version: str | None = None,
+    service: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     summary = result.summary
     input_list = []
@@ -481,7 +482,7 @@ def _manifest(
             meta_keccak = digest
         else:
             predictions_keccak[prediction_label(key or "")] = digest
-    return {
+    manifest = {
         "format": RESULTS_FORMAT,
         "round_id": result.round_id,
         "chain_id": chain_id,
@@ -516,6 +517,9 @@ def _manifest(
         "nmrstake_version": version if version is not None else nmrstake.__version__,
         "software": dict(software) if software is not None else _software(),
     }
+    if service:  # the tournament service whose receipts vouch for deliveries (its signer's address)
+        manifest["service"] = dict(service)
+    return manifest
 
 
 def render_round(
@@ -526,12 +530,14 @@ def render_round(
     inputs: RoundInputs,
     software: Mapping[str, str] | None = None,
     version: str | None = None,
+    service: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, bytes], list[tuple[str, Path]]]:
     """The published folder's content, without writing it.
 
     Returns ``(generated, copies)``: ``generated`` maps ``manifest.json``, ``results.csv`` and
     ``tree.json`` to their bytes; ``copies`` lists ``(relative path, source file)`` for ``inputs/``.
-    ``software``/``version`` override the recorded versions (used by :func:`recompute`).
+    ``software``/``version`` override the recorded versions (used by :func:`recompute`);
+    ``service`` (``{"receipt_signer": address}``) names the service whose delivery receipts count.
     """
     if isinstance(chain_id, bool) or not isinstance(chain_id, int) or chain_id <= 0:
         raise InputError(f"chain id: expected a positive integer, got {chain_id!r}")
@@ -542,7 +548,7 @@ def render_round(
         generated["tree.json"] = (json.dumps(result.tree.dump(), indent=2) + "\n").encode("ascii")
     manifest = _manifest(
         result, chain_id=chain_id, contract=contract, files=files, generated=generated,
-        software=software, version=version,
+        software=software, version=version, service=service,
     )  # fmt: skip
     generated["manifest.json"] = canonical_json(manifest)
     return generated, [(rel, source) for _, _, rel, source in files]
@@ -583,8 +589,8 @@ def _write(path: Path, data: bytes) -> None:
 def _link_read_only(source: Path, target: Path) -> bool:
     """Hard-link a predictions file into the published folder and make it read-only, instead of
     copying it (a round's 10,000 files are 1.4 GB). Safe because submissions are never edited in
-    place: `nmrstake stake` replaces a file by rename (a new inode), so the published name keeps
-    the committed bytes, which the manifest pins by hash. Falls back to a copy across devices."""
+    place: the submission store writes each file once, by rename, under its own hash, so the
+    published name keeps the committed bytes, which the manifest pins by hash. Falls back to a copy across devices."""
     try:
         os.link(source, target)
     except OSError:
@@ -600,6 +606,7 @@ def publish_round(
     chain_id: int,
     contract: str,
     inputs: RoundInputs,
+    service: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``results_dir/round-<id>/`` atomically and return its path.
 
@@ -607,7 +614,7 @@ def publish_round(
     If the folder already exists with identical content, nothing is written (idempotent); with
     different content, ConfigError is raised and the existing folder is left untouched.
     """
-    generated, copies = render_round(result, chain_id=chain_id, contract=contract, inputs=inputs)
+    generated, copies = render_round(result, chain_id=chain_id, contract=contract, inputs=inputs, service=service)
     results_dir = Path(results_dir)
     final = round_dir(results_dir, result.round_id)
     try:
@@ -879,6 +886,7 @@ def recompute(published_dir: str | os.PathLike[str]) -> Recomputation:
         inputs=published.inputs,
         software=published.manifest.get("software", {}),
         version=published.manifest.get("nmrstake_version"),
+        service=published.manifest.get("service"),
     )
     notes = []
     local = _software() | {"nmrstake": nmrstake.__version__}

@@ -115,7 +115,8 @@ def download_round(service: Any, round_id: int, folder: Path, results_hash: byte
 
 def check_receipts(report: VerifyReport, client: TournamentClient, kept: list[Any]) -> None:
     """Differences for every stake that holds a delivery receipt from before close, for the file
-    it committed to, yet is treated as undelivered in the published round."""
+    it committed to, yet is treated as undelivered in the published round; and for receipts signed
+    by another key than the receipt signer the round's manifest (hashed on chain) names."""
     from nmrstake.results import load_published
 
     if not kept:
@@ -125,13 +126,19 @@ def check_receipts(report: VerifyReport, client: TournamentClient, kept: list[An
     domain = Domain(int(client.provider.chain_id), str(client.tournament.address))
     at_close = {(s.model, s.staker.lower()): s.commitment for s in client.stakes_at_close(report.round_id)}
     rows = {(r.model, r.staker.lower()): r for r in pub.rows}
+    named = pub.manifest.get("service", {}).get("receipt_signer")  # committed on chain with the manifest
     counted = 0
     for item in kept:
         receipt = item.receipt
         key = (receipt.model, receipt.staker.lower())
-        if receipt.signer(domain) != item.signer or at_close.get(key) != receipt.commitment \
-                or receipt.received_at >= info.close_time:
+        signer = receipt.signer(domain)
+        if signer != item.signer or at_close.get(key) != receipt.commitment or receipt.received_at >= info.close_time:
             continue  # not a receipt for what the stake committed to at close
+        if named and signer != named:
+            report.differences.append(
+                f"model {receipt.model} staker {receipt.staker}: the delivery receipt is signed by {signer}, but the "
+                f"round's manifest names {named} as the service's receipt signer")
+            continue
         counted += 1
         row = rows.get(key)
         if row is None or (not row.valid and ("no predictions file" in row.reason or "does not match the commitment" in row.reason)):
@@ -139,5 +146,7 @@ def check_receipts(report: VerifyReport, client: TournamentClient, kept: list[An
                 f"model {receipt.model} staker {receipt.staker}: holds a delivery receipt (file {to_hex(receipt.commitment)} "
                 f"received at {receipt.received_at}, before close {info.close_time}, signed by {item.signer}) yet the "
                 f"published round treats the stake as undelivered ({row.reason if row else 'no row'})")
+    if named:
+        report.checks.append(f"the manifest names the service's receipt signer {named}")
     if counted:
         report.checks.append(f"{counted} delivery receipt(s) on this machine: every stake holding one was scored with its file")

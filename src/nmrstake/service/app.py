@@ -9,6 +9,8 @@ store. Nothing the chain knows is kept twice. Every error is an RFC 9457 problem
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,12 +20,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartParser
 
 from nmrstake import __version__
 from nmrstake.errors import ChainError, InputError, NmrstakeError, RequestError
-from nmrstake.hashing import bytes32_from_hex, checksum_address, to_hex
+from nmrstake.hashing import bytes32_from_hex, checksum_address
 from nmrstake.models import check_model_name
 from nmrstake.service.intake import Intake, describe, parse_uint
+from nmrstake.signing import Domain, UploadAuthorisation
 
 PROBLEM_TYPE = "urn:nmrstake:problem:"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -66,6 +70,41 @@ class ServiceContext:
             cached = (stamp, load_published(folder))
             self._published[round_id] = cached
         return cached[1]
+
+
+class _UploadParser(MultiPartParser):
+    """Starlette's multipart parser with two additions for uploads: it records whether the body
+    reached its closing boundary (python-multipart takes a body cut short for a complete one, minus
+    its last part), and when the file part begins it calls `on_file` with the fields read so far,
+    so that the upload's key is held while the file streams in."""
+
+    def __init__(self, *args: Any, on_file: Callable[[dict[str, str]], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.complete = False
+        self._on_file = on_file
+
+    def on_headers_finished(self) -> None:
+        super().on_headers_finished()
+        if self._current_part.file is not None:
+            self._on_file({name: value for name, value in self.items if isinstance(value, str)})
+
+    def on_end(self) -> None:
+        self.complete = True
+
+
+def _upload_key(fields: dict[str, str], domain: Domain) -> tuple[int, str, str] | None:
+    """(round, model, checksummed staker) as Intake.receive keys an upload, if the fields sent
+    before the file carry the staker's own signature over the declared `file_hash`; else None
+    (receive then checks everything once the file is in). So only the staker can hold its key:
+    a stranger's slow upload never blocks the staker's."""
+    try:
+        key = (parse_uint(fields["round"], "round"), check_model_name(fields["model"]),
+               checksum_address(fields["staker"]))
+        auth = UploadAuthorisation(key[2], key[0], key[1], bytes32_from_hex(fields["file_hash"]),
+                                   parse_uint(fields["nonce"], "nonce"), parse_uint(fields["expiry"], "expiry"))
+        return key if auth.signer(domain, fields["signature"]) == key[2] else None
+    except (KeyError, NmrstakeError):
+        return None
 
 
 def problem(status: int, kind: str, detail: str, *, instance: str | None = None, field: str | None = None) -> JSONResponse:
@@ -211,43 +250,61 @@ def create_app(ctx: ServiceContext) -> FastAPI:
                                f"service's limit of {ctx.intake.max_bytes} bytes", field="file")
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
             raise RequestError(415, "unsupported-media-type", "the upload must be multipart/form-data")
-        try:
-            form = await request.form(max_files=1, max_fields=len(UPLOAD_FIELDS) + 2)
-        except RequestError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - python-multipart and starlette raise several types
-            detail = getattr(exc, "detail", None) or str(exc) or type(exc).__name__
-            raise RequestError(400, "malformed-multipart", f"the multipart body cannot be parsed ({detail}); "
-                               "was the upload cut short?") from None
-        try:
-            fields = {name: form.get(name) for name in (*UPLOAD_FIELDS, "file_hash")}
-            upload_file = form.get("file")
-            if not fields["signature"]:
-                raise RequestError(401, "unsigned", "signature: the upload is not signed; sign the Upload message "
-                                   "(EIP-712) with the staker's key", field="signature")
-            missing = [n for n in UPLOAD_FIELDS if not isinstance(fields[n], str) or not fields[n]]
-            if missing:
-                raise RequestError(422, "missing-field", f"{missing[0]}: missing from the form", field=missing[0])
-            if upload_file is None or isinstance(upload_file, str):
-                raise RequestError(422, "missing-field", "file: no file part in the form", field="file")
-            file_hash = None
-            if fields["file_hash"]:
-                try:
-                    file_hash = bytes32_from_hex(str(fields["file_hash"]), argument="file_hash")
-                except InputError as exc:
-                    raise RequestError(422, "invalid-field", exc.message, field="file_hash") from None
-            round_id = _round_arg(str(fields["round"]))
+        held = ExitStack()  # the upload's key, held from the file part's first byte (a 409 meanwhile)
+        held_key: list[tuple[int, str, str]] = []
 
-            def work() -> Any:
-                stored = ctx.intake.receive(
-                    round_id=round_id, model=str(fields["model"]), staker=str(fields["staker"]),
-                    nonce=parse_uint(fields["nonce"], "nonce"), expiry=parse_uint(fields["expiry"], "expiry"),
-                    signature=str(fields["signature"]), source=upload_file.file, file_hash=file_hash)
-                return describe(stored, ctx.intake.receipt_signer)
+        def hold(fields: dict[str, str]) -> None:
+            key = _upload_key(fields, ctx.intake.domain)
+            if key is not None:
+                held.enter_context(ctx.intake.exclusive(key))
+                held_key.append(key)
 
-            return await run_in_threadpool(work)
-        finally:
-            await form.close()
+        with held:
+            parser = _UploadParser(request.headers, request.stream(), max_files=1,
+                                   max_fields=len(UPLOAD_FIELDS) + 2, on_file=hold)
+            try:
+                form = await parser.parse()
+            except RequestError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - python-multipart and starlette raise several types
+                detail = getattr(exc, "detail", None) or str(exc) or type(exc).__name__
+                raise RequestError(400, "malformed-multipart", f"the multipart body cannot be parsed ({detail}); "
+                                   "was the upload cut short?") from None
+            try:
+                if not parser.complete:
+                    raise RequestError(400, "malformed-multipart", "the multipart body ends before its closing "
+                                       "boundary: the upload was cut short; send it again")
+                return await _receive(form, held_key[0] if held_key else None)
+            finally:
+                await form.close()
+
+    async def _receive(form: Any, held_key: tuple[int, str, str] | None) -> Any:
+        fields = {name: form.get(name) for name in (*UPLOAD_FIELDS, "file_hash")}
+        upload_file = form.get("file")
+        if not fields["signature"]:
+            raise RequestError(401, "unsigned", "signature: the upload is not signed; sign the Upload message "
+                               "(EIP-712) with the staker's key", field="signature")
+        missing = [n for n in UPLOAD_FIELDS if not isinstance(fields[n], str) or not fields[n]]
+        if missing:
+            raise RequestError(422, "missing-field", f"{missing[0]}: missing from the form", field=missing[0])
+        if upload_file is None or isinstance(upload_file, str):
+            raise RequestError(422, "missing-field", "file: no file part in the form", field="file")
+        file_hash = None
+        if fields["file_hash"]:
+            try:
+                file_hash = bytes32_from_hex(str(fields["file_hash"]), argument="file_hash")
+            except InputError as exc:
+                raise RequestError(422, "invalid-field", exc.message, field="file_hash") from None
+        round_id = _round_arg(str(fields["round"]))
+
+        def work() -> Any:
+            stored = ctx.intake.receive(
+                round_id=round_id, model=str(fields["model"]), staker=str(fields["staker"]),
+                nonce=parse_uint(fields["nonce"], "nonce"), expiry=parse_uint(fields["expiry"], "expiry"),
+                signature=str(fields["signature"]), source=upload_file.file, file_hash=file_hash, held=held_key)
+            return describe(stored, ctx.intake.receipt_signer)
+
+        return await run_in_threadpool(work)
 
     @app.get("/v1/rounds/{round_id}/submissions/{model}/{staker}", tags=["submissions"],
              summary="What the service received for (round, model, staker): hashes and times, never the file")
@@ -330,4 +387,4 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     return app
 
 
-__all__ = ["ServiceContext", "create_app", "problem", "to_hex"]
+__all__ = ["ServiceContext", "create_app", "problem"]

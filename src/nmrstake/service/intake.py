@@ -11,7 +11,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -94,7 +94,11 @@ class Intake:
         return window, now
 
     @contextmanager
-    def _exclusive(self, key: tuple[int, str, str]) -> Iterator[None]:
+    def exclusive(self, key: tuple[int, str, str]) -> Iterator[None]:
+        """Hold (round, model, checksummed staker) while one upload for it is received: a second
+        upload for the same key meanwhile is refused with 409. `receive` holds the key itself
+        unless its caller already does (`held`): the HTTP route holds it from the moment the file
+        starts to arrive, so the whole transfer counts as in progress."""
         with self._busy_lock:
             if key in self._busy:
                 raise RequestError(409, "upload-in-progress", f"another upload for round {key[0]}, model {key[1]}, "
@@ -132,8 +136,10 @@ class Intake:
     # ------------------------------------------------------------------ the upload
 
     def receive(self, *, round_id: int, model: str, staker: str, nonce: int, expiry: int, signature: str,
-                source: BinaryIO, file_hash: bytes | None = None) -> StoredUpload:
-        """Check and store one upload read from `source`; returns it with its signed receipt."""
+                source: BinaryIO, file_hash: bytes | None = None,
+                held: tuple[int, str, str] | None = None) -> StoredUpload:
+        """Check and store one upload read from `source`; returns it with its signed receipt.
+        `held`: the key the caller already holds with `exclusive()`, if any."""
         try:
             check_model_name(model, argument="model")
             staker = checksum_address(staker, argument="staker")
@@ -151,7 +157,7 @@ class Intake:
                                field="expiry")
         self.open_window(round_id)
         key = (round_id, model, staker)
-        with self._exclusive(key), self.store.staging() as staged:
+        with nullcontext() if held == key else self.exclusive(key), self.store.staging() as staged:
             size = self._receive_bytes(source, staged)
             digest = keccak_file(staged)
             if file_hash is not None and file_hash != digest:
