@@ -59,6 +59,7 @@ bench: install
 	$(BIN)/python bench/gas.py
 	$(BIN)/python bench/oracle.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/service.py
 
 # A longer stateful fuzzing campaign than the one in `make test` (set FUZZ_EXAMPLES).
 FUZZ_EXAMPLES ?= 500

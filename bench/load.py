@@ -306,6 +306,20 @@ def own_anvil(mode: str) -> Iterator[int | None]:
         yield port
 
 
+def time_method(owner: Any, name: str, label: str, seconds: dict[str, float]) -> None:
+    """Add the time spent in `owner.name` to `seconds[label]` (measurement only)."""
+    inner = getattr(owner, name)
+
+    def timed(*a: Any, **k: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return inner(*a, **k)
+        finally:
+            seconds[label] += time.perf_counter() - t0
+
+    setattr(owner, name, timed)
+
+
 def time_oracle(oracle: Any) -> dict[str, float]:
     """Seconds the oracle spends reading stakes from the chain, evaluating, publishing, sending
     (wrappers for measurement only; the oracle's behaviour is unchanged)."""
@@ -314,16 +328,7 @@ def time_oracle(oracle: Any) -> dict[str, float]:
     seconds: dict[str, float] = defaultdict(float)
 
     def wrap(owner: Any, name: str, label: str) -> None:
-        inner = getattr(owner, name)
-
-        def timed(*a: Any, **k: Any) -> Any:
-            t0 = time.perf_counter()
-            try:
-                return inner(*a, **k)
-            finally:
-                seconds[label] += time.perf_counter() - t0
-
-        setattr(owner, name, timed)
+        time_method(owner, name, label, seconds)
 
     wrap(oracle.client, "stakes", "read_stakes")
     wrap(module, "evaluate_round", "evaluate")

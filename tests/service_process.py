@@ -85,4 +85,5 @@ def running_service(deployments: Path, data_dir: Path, log: Path, *extra: str,
     try:
         yield service
     finally:
-        stop(service)
+        code = stop(service)
+    assert code == 0, f"the service exited with {code} on SIGTERM: {service.log_text()[-2000:]}"

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -374,21 +375,36 @@ def test_upload__replayed_signature__is_409_and_stores_nothing(ctx):
     assert latest(ctx, R_OPEN, "replayed", ctx.stakers[0]).json()["uploads"] == 1
 
 
-def test_upload__while_another_for_the_same_key_is_in_progress__is_409_and_stores_nothing(ctx):
-    model, staker = "concurrent", ctx.stakers[1]
-    slow_body = multipart(upload_parts(ctx, model=model, staker=staker))
-    cut = slow_body.index(GOOD) + len(GOOD) // 2  # fields, file headers and half the file
+@contextmanager
+def half_sent(ctx: Ctx, body: bytes):
+    """An upload in progress: its fields, the file's headers and half the file are sent and read
+    by the service; the block gets `finish()`, which sends the rest and returns (status, body)."""
+    cut = body.index(GOOD) + len(GOOD) // 2
     host, port = ctx.url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=60)
     try:
         conn.putrequest("POST", "/v1/submissions")
         conn.putheader("Content-Type", MULTIPART_TYPE)
-        conn.putheader("Content-Length", str(len(slow_body)))
+        conn.putheader("Content-Length", str(len(body)))
         conn.endheaders()
-        conn.send(slow_body[:cut])
+        conn.send(body[:cut])
         # Two round trips through the service's event loop: it has read what was sent so far.
         for _ in range(2):
             assert requests.get(f"{ctx.url}/v1/info", timeout=30).status_code == 200
+
+        def finish() -> tuple[int, bytes]:
+            conn.send(body[cut:])
+            response = conn.getresponse()
+            return response.status, response.read()
+
+        yield finish
+    finally:
+        conn.close()
+
+
+def test_upload__while_another_for_the_same_key_is_in_progress__is_409_and_stores_nothing(ctx):
+    model, staker = "concurrent", ctx.stakers[1]
+    with half_sent(ctx, multipart(upload_parts(ctx, model=model, staker=staker))) as finish:
         before = snapshot(ctx)
         second = upload(ctx, model=model, staker=staker, content=csv_file(seed=3))
         assert_problem(second, 409, "upload-in-progress", f"round {R_OPEN}", model, staker.address, "in progress")
@@ -396,12 +412,8 @@ def test_upload__while_another_for_the_same_key_is_in_progress__is_409_and_store
         # Another key is not held up by it.
         other = upload(ctx, model=model, staker=ctx.stakers[2])
         assert other.status_code == 201, other.text
-        conn.send(slow_body[cut:])
-        first = conn.getresponse()
-        answer = first.read()
-        assert first.status == 201, answer
-    finally:
-        conn.close()
+        status, answer = finish()
+        assert status == 201, answer
     got = latest(ctx, R_OPEN, model, staker).json()
     assert got["uploads"] == 1 and got["latest"]["commitment"] == to_hex(keccak_bytes(GOOD))
     # Once it has finished, the key takes uploads again.
@@ -411,25 +423,11 @@ def test_upload__while_another_for_the_same_key_is_in_progress__is_409_and_store
 
 def test_upload__a_strangers_slow_upload_in_a_stakers_name__does_not_hold_the_staker_up(ctx):
     model, staker, stranger = "squatted", ctx.stakers[1], ctx.stakers[2]
-    slow_body = multipart(upload_parts(ctx, model=model, staker=staker, signer=stranger))
-    cut = slow_body.index(GOOD) + len(GOOD) // 2
-    host, port = ctx.url.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=60)
-    try:
-        conn.putrequest("POST", "/v1/submissions")
-        conn.putheader("Content-Type", MULTIPART_TYPE)
-        conn.putheader("Content-Length", str(len(slow_body)))
-        conn.endheaders()
-        conn.send(slow_body[:cut])
-        for _ in range(2):
-            assert requests.get(f"{ctx.url}/v1/info", timeout=30).status_code == 200
+    with half_sent(ctx, multipart(upload_parts(ctx, model=model, staker=staker, signer=stranger))) as finish:
         mine = upload(ctx, model=model, staker=staker)  # the staker's own upload goes through meanwhile
         assert mine.status_code == 201, mine.text
-        conn.send(slow_body[cut:])
-        first = conn.getresponse()
-        assert first.status == 403, first.read()
-    finally:
-        conn.close()
+        status, answer = finish()
+        assert status == 403, answer
     assert latest(ctx, R_OPEN, model, staker).json()["uploads"] == 1
 
 

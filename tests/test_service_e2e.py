@@ -96,6 +96,10 @@ def test_participants_on_their_own_machines__stake_resolve_verify_and_claim_thro
                     assert staked["upload"]["commitment"] == staked["commitment"] == "0x" + keccak_file(f).hex()
                     assert Path(staked["upload"]["receipt_path"]).is_file()
                     assert Path(staked["upload"]["receipt_path"]).is_relative_to(home)
+                    # The deployment the service served the first time is pinned in the home.
+                    [pin] = (home / "deployments").glob("*.json")
+                    assert json.loads(pin.read_text())["contracts"]["Tournament"]["address"] == \
+                        str(world.client.tournament.address)
                 # participant1 replaces its predictions: upload and a new commitment, same stake.
                 replaced = js(homes[1], "submit", "--round", "61", "--model", "model_01", "--predictions", str(files[3]),
                               "--wallet", "me", *api)

@@ -24,7 +24,8 @@ network_opt = click.option(
 json_opt = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines")
 data_opt = click.option(
     "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Round files: targets/, submissions/, results/ (default $NMRSTAKE_DATA or ~/.nmrstake/data/<chain>-<contract>)",
+    help="Round files: targets/, the service's service/ store, results/ (default $NMRSTAKE_DATA or "
+         "~/.nmrstake/data/<chain>-<contract>)",
 )
 deployments_opt = click.option(
     "--deployments-dir", type=click.Path(file_okay=False, path_type=Path), default=None,

@@ -12,7 +12,7 @@ meant for the user (the CLI prints it as is, without a traceback). Subclasses sa
 
 from __future__ import annotations
 
-__all__ = ["NmrstakeError", "InputError", "ChainError", "ConfigError", "RequestError"]
+__all__ = ["NmrstakeError", "InputError", "ChainError", "UnknownRoundError", "ConfigError", "RequestError"]
 
 
 class NmrstakeError(Exception):
@@ -40,6 +40,10 @@ class ChainError(NmrstakeError):
     """The chain refused a transaction or holds something other than what we expected."""
 
     exit_code = 3
+
+
+class UnknownRoundError(ChainError):
+    """The round has never been opened on this deployment."""
 
 
 class ConfigError(NmrstakeError):

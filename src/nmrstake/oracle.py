@@ -241,8 +241,9 @@ class Oracle:
             raise ChainError(f"round {rid}: found {len(chain_stakes)} stake events, the contract counts {info.stake_count}")
         predictions: dict[PredictionKey, Path] = {}
         store = self.layout.store()
-        service = {"receipt_signer": store.receipt_signer()} if store.db_path.exists() else None
-        if service:
+        signer = store.receipt_signer(create=False) if store.db_path.exists() else None
+        service = {"receipt_signer": signer} if signer else None
+        if store.db_path.exists():
             for s in chain_stakes:
                 # Only what the service received before close counts (see the module's docstring).
                 upload = store.delivered(rid, s.model, s.staker, s.commitment, info.close_time)

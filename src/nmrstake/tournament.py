@@ -14,7 +14,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from nmrstake.deploy import Deployment, deployment_path, deployments_dir, load_deployment
-from nmrstake.errors import ChainError, ConfigError
+from nmrstake.errors import ChainError, ConfigError, UnknownRoundError
 from nmrstake.models import model_name
 from nmrstake.payouts import RoundParams
 
@@ -146,6 +146,9 @@ class TournamentClient:
                 raise ConfigError(problem.replace(": deploying it again", "") + "; run `ape run deploy` for this chain")
         self.token = project.NMR.at(deployment.address("NMR"))
         self.tournament = project.Tournament.at(deployment.address("Tournament"))
+        if str(self.tournament.nmr()).lower() != self.token.address.lower():
+            raise ConfigError(f"the Tournament at {self.tournament.address} stakes {self.tournament.nmr()}, not the "
+                              f"deployment's NMR {self.token.address}")
         self.start_block = deployment.contracts["Tournament"].block
         self.challenge_period = int(self.tournament.challengePeriod())
         self.grace_period = int(self.tournament.gracePeriod())
@@ -185,7 +188,7 @@ class TournamentClient:
         raw = self.tournament.getRound(round_id)
         state = RoundState(int(self.tournament.roundState(round_id)))
         if state is RoundState.NONE:
-            raise ChainError(f"round {round_id} does not exist on chain {self.provider.chain_id}")
+            raise UnknownRoundError(f"round {round_id} does not exist on chain {self.provider.chain_id}")
         return RoundInfo(
             round_id=round_id,
             state=state,

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartParser
 
 from nmrstake import __version__
-from nmrstake.errors import ChainError, InputError, NmrstakeError, RequestError
+from nmrstake.errors import ChainError, InputError, NmrstakeError, RequestError, UnknownRoundError
 from nmrstake.hashing import bytes32_from_hex, checksum_address
 from nmrstake.models import check_model_name
 from nmrstake.service.intake import Intake, describe, parse_uint
@@ -177,10 +177,13 @@ def create_app(ctx: ServiceContext) -> FastAPI:
 
     @app.exception_handler(NmrstakeError)
     async def _nmrstake_error(request: Request, exc: NmrstakeError) -> JSONResponse:
-        if isinstance(exc, ChainError) and "does not exist" in exc.message:
+        if isinstance(exc, UnknownRoundError):
             return problem(404, "unknown-round", exc.message, instance=request.url.path)
-        status = 502 if isinstance(exc, ChainError) else 422 if isinstance(exc, InputError) else 500
-        return problem(status, "chain-error" if status == 502 else "invalid", exc.message, instance=request.url.path)
+        if isinstance(exc, ChainError):
+            return problem(502, "chain-error", exc.message, instance=request.url.path)
+        if isinstance(exc, InputError):  # e.g. a malformed published folder: the operator's, not the client's
+            return problem(500, "bad-published-data", exc.message, instance=request.url.path)
+        return problem(500, "misconfigured", exc.message, instance=request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -325,10 +328,11 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         except RequestError:
             raise RequestError(403, "submission-private", f"round {rid}: submissions stay private until the round's "
                                "results are published") from None
-        for key, path in pub.inputs.predictions.items():
-            if key == (m, who) or key == m:
-                return FileResponse(path, filename=Path(path).name)
-        raise RequestError(404, "no-submission", f"round {rid}: no published predictions for model {m} of {who}")
+        staked = any(r.model == m and checksum_address(r.staker) == who for r in pub.rows)
+        path = pub.inputs.predictions.get((m, who)) or (pub.inputs.predictions.get(m) if staked else None)
+        if path is None:
+            raise RequestError(404, "no-submission", f"round {rid}: no published predictions for model {m} of {who}")
+        return FileResponse(path, filename=Path(path).name)
 
     # ------------------------------------------------------------------ rounds and results
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from nmrstake.errors import InputError, NmrstakeError, RequestError
+from nmrstake.errors import InputError, RequestError, UnknownRoundError
 from nmrstake.hashing import checksum_address, keccak_file, to_hex
 from nmrstake.models import check_model_name
 from nmrstake.service.store import StoredUpload, SubmissionStore, crash_point
@@ -110,7 +110,7 @@ class Intake:
             with self._busy_lock:
                 self._busy.discard(key)
 
-    def _check_file(self, staged: Path, size: int) -> str:
+    def _check_file(self, staged: Path, size: int, key_text: str) -> str:
         from nmrstake.scoring import load_predictions
 
         if size == 0:
@@ -126,7 +126,7 @@ class Intake:
                     raise RequestError(415, "unsupported-format", "file: neither a CSV (UTF-8 text) nor a Parquet file",
                                        field="file") from None
         try:
-            load_predictions(staged, name="the uploaded file")
+            load_predictions(staged, what="uploaded predictions", name=f"for {key_text}")
         except InputError as exc:
             status = 415 if "not UTF-8 text" in exc.message or "not a readable Parquet" in exc.message else 422
             raise RequestError(status, "invalid-file" if status == 422 else "unsupported-format",
@@ -176,7 +176,7 @@ class Intake:
             if self.store.authorisation_used(authorisation):
                 raise RequestError(409, "signature-replayed", "signature: this upload signature was used already; "
                                    "each upload needs a fresh one", field="signature")
-            extension = self._check_file(staged, size)
+            extension = self._check_file(staged, size, f"model {model} of round {round_id}")
             crash_point("received")
             window, now = self.open_window(round_id)  # the file took time to arrive: still open?
             receipt = DeliveryReceipt(staker, round_id, model, digest, now).signed(self.domain, self._key)
@@ -222,7 +222,7 @@ def chain_intake(client: Any, store: SubmissionStore, *, max_bytes: int = DEFAUL
             try:
                 with guard:
                     info = client.round(round_id)
-            except NmrstakeError:
+            except UnknownRoundError:
                 return None
             windows[round_id] = RoundWindow(round_id, info.open_time, info.close_time)
         return windows[round_id]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -38,4 +39,16 @@ def serve(*, network: str, deployments_dir: Path | None, data_dir: Path | None, 
             f"listening on http://{host}:{port}")
         config = uvicorn.Config(create_app(ctx), host=host, port=port, log_level="warning", access_log=False,
                                 timeout_graceful_shutdown=10)
-        uvicorn.Server(config).run()
+        # uvicorn finishes the requests in flight on SIGTERM/SIGINT, then raises the signal again
+        # for the handler it found: make that a clean exit (status 0), as a supervisor expects.
+        previous = {s: signal.signal(s, _exit_cleanly) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            uvicorn.Server(config).run()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        log("stopped")
+
+
+def _exit_cleanly(signum: int, frame: Any) -> None:
+    raise SystemExit(0)

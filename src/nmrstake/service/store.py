@@ -158,7 +158,11 @@ class SubmissionStore:
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read the receipt key ({exc.strerror or exc})") from None
 
-    def receipt_signer(self) -> str:
+    def receipt_signer(self, *, create: bool = True) -> str | None:
+        """The address that signs receipts; without `create`, None if the service never made its
+        key (the oracle names the signer in a manifest, but never invents one)."""
+        if not create and not (self.root / "receipt-signer.key").is_file():
+            return None
         return str(Account.from_key(self.receipt_key()).address)
 
     # ------------------------------------------------------------------ writing

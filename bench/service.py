@@ -1,0 +1,826 @@
+"""Service benchmark on a real Anvil: 1,000 participants with Numerai-sized live files (5,000 rows)
+upload to one tournament service (`nmrstake serve`) and stake from concurrent processes; the
+oracle resolves the round from the service's store, everyone claims with proofs served by the
+service, and the books must balance.
+
+    python bench/service.py [--participants 1000] [--rows 5000] [--workers 4] [--seed 1]
+                            [--claim-batch 50] [--out bench/results/service.json] [--keep]
+
+Run from the repository root with the virtualenv active (anvil on PATH or in node_modules/.bin).
+Everything listens on 127.0.0.1 only; Anvil and the service are stopped on the way out, whatever
+happened. Phases (each timed):
+
+1. chain:           Anvil (npm, automine, no step tracing) on a free port; ape joins it.
+2. setup:           deploy NMR and the Tournament, open one round (open a day of chain time), fund it.
+3. fund:            N participant keys derived from the seed; ether by `anvil_setBalance`, NMR by one
+                    `mint` each (signed locally, sent in JSON-RPC batches, every receipt checked).
+4. files:           one synthetic round (`nmrstake.synth.generate`): a predictions file per participant
+                    (`id,prediction`, --rows rows) and the targets.
+5. service_start:   `python -m nmrstake.cli serve` as a process with its own data dir, until /healthz.
+6. upload_stake:    `--workers` processes, each over its share of participants, one after another:
+                    `nmrstake.participant.deliver` (sign the EIP-712 Upload, POST /v1/submissions through
+                    `ServiceClient`, check the signed receipt), then `stakeWithPermit` with the file's
+                    keccak as commitment (raw signed transaction, sent right after the receipt). Each
+                    upload's latency is the POST, request to the 201 with its receipt. The workers start
+                    together (a barrier) once their imports and connections are ready.
+7. check_stakes:    the contract counts N stakes and their total; the service's store holds N uploads,
+                    each received before close and hashing to its stake's commitment.
+8. resolve:         chain time past the resolve time, targets put at <data>/targets/round-<id>.csv, the
+                    oracle (`nmrstake.oracle.Oracle(...).tick()` in this process) scores the files from
+                    the service's store, publishes and posts.
+9. finalise:        past the challenge period; the oracle's next tick finalises (burns).
+10. claim:          the workers again: each fetches its participants' proofs from the service
+                    (GET /v1/rounds/R/proofs/M/S) and sends `claimMany` in batches of --claim-batch.
+11. books:          every stake valid; claimed == staked - burned + paid; the contract holds exactly the
+                    pool; totalSupply fell by exactly the burns; every participant holds exactly
+                    minted - stake + (stake - burn + payout); the service's proofs equal the published rows.
+
+Prints a summary, writes one JSON object to --out. Exits 1 on any failure or if the books do not balance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import requests
+from eth_abi import encode
+from eth_account import Account
+from eth_utils import keccak
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load import (  # noqa: E402 - the load benchmark's JSON-RPC helpers, reused
+    SEL_BALANCE_OF,
+    SEL_CLAIM_MANY,
+    SEL_MINT,
+    SEL_NONCES,
+    SEL_STAKE_WITH_PERMIT,
+    Rpc,
+    advance_to,
+    chain_blocks,
+    model_id,
+    sign_tx,
+    split,
+    time_method,
+    time_oracle,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "results" / "service.json"
+HOST = "127.0.0.1"
+
+WEI = 10**18
+HOUR = 3600
+DAY = 24 * HOUR
+STAKE_WINDOW = DAY  # chain time the round stays open
+FUNDING = 2_000 * WEI
+ROUND_ID = 1
+
+
+# ---------------------------------------------------------------------------------------- participants
+
+
+def participant_key(seed: int, index: int) -> bytes:
+    """A deterministic private key (a valid secp256k1 scalar with overwhelming probability)."""
+    return keccak(f"nmrstake-service-bench/{seed}/{index}".encode())
+
+
+def stake_amounts(seed: int, participants: int) -> list[int]:
+    """Stake of participant i: 0.01 .. 100 NMR in steps of 0.001 (deterministic)."""
+    import numpy as np
+
+    rng = np.random.default_rng([seed, 11])
+    return (rng.integers(10, 100_000, size=participants).astype(object) * 10**15).tolist()
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))  # ceil(n q / 100), at least 1
+    return ordered[int(rank) - 1]
+
+
+def ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+# ---------------------------------------------------------------------------------------- worker jobs
+
+_BARRIER: Any = None
+
+
+def _worker_init(barrier: Any) -> None:
+    global _BARRIER
+    _BARRIER = barrier
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # two cores: one BLAS thread per worker
+
+
+class TimedDelivery:
+    """The participant's ServiceClient, with the POST's latency (request to the 201 with its
+    receipt) and status recorded."""
+
+    def __init__(self, service: Any) -> None:
+        self.service = service
+        self.status: int | None = None
+        self.seconds = 0.0
+        service.session.hooks["response"].append(self._hook)
+
+    def _hook(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.status = response.status_code
+
+    @property
+    def receipt_signer(self) -> str:
+        return self.service.receipt_signer
+
+    def upload(self, **kwargs: Any) -> dict[str, Any]:
+        self.status = None
+        t0 = time.perf_counter()
+        try:
+            return self.service.upload(**kwargs)
+        finally:
+            self.seconds = time.perf_counter() - t0
+
+
+def _cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def upload_stake_job(job: dict[str, Any]) -> dict[str, Any]:
+    """One worker: for each participant of its share, deliver the file to the service (signed
+    Upload, checked receipt), then stake on chain with the file's keccak as commitment."""
+    from eth_account.messages import encode_typed_data
+
+    from nmrstake.hashing import keccak_file
+    from nmrstake.participant import deliver
+    from nmrstake.permit import PERMIT_TYPES
+    from nmrstake.service.client import ServiceClient
+    from nmrstake.signing import Domain
+
+    rpc = Rpc(job["uri"])
+    chain_id, tournament, token, rid = job["chain_id"], job["tournament"], job["token"], job["round"]
+    indices = job["indices"]
+    keys = {i: Account.from_key(participant_key(job["seed"], i)) for i in indices}
+    addresses = {i: job["addresses"][i] for i in indices}
+    assert all(keys[i].address == addresses[i] for i in indices)
+    tx_nonce = dict(zip(indices, (int(x, 16) for x in rpc.batch(
+        [("eth_getTransactionCount", [addresses[i], "latest"]) for i in indices]))))
+    permit_nonce = dict(zip(indices, rpc.uint_calls(token, [SEL_NONCES + encode(["address"], [addresses[i]]) for i in indices])))
+    domain = Domain(chain_id, tournament)
+    service = ServiceClient(job["url"])
+    service.check_deployment(domain)  # also fetches /v1/info (the receipt signer) once
+    delivery = TimedDelivery(service)
+    files = Path(job["files"])
+
+    _BARRIER.wait(timeout=300)  # every worker ready: start together
+    start_wall, cpu0 = time.time(), _cpu_seconds()
+    latencies: list[float] = []  # the POST: request to 201 + receipt
+    deliver_seconds: list[float] = []  # sign + POST + receipt check
+    stake_send_seconds: list[float] = []
+    errors: list[str] = []
+    failed_uploads = 0
+    hashes: list[str] = []
+    refused = 0
+    upload_bytes = 0
+    for i in indices:
+        name = job["models"][i]
+        path = files / f"{name}.csv"
+        commitment = keccak_file(path)
+        signer = SimpleNamespace(address=addresses[i], private_key=keys[i].key)
+        t0 = time.perf_counter()
+        try:
+            answer = deliver(delivery, domain, signer, rid, name, path, commitment)
+            if delivery.status != 201:
+                raise RuntimeError(f"HTTP {delivery.status} instead of 201")
+            if answer.get("commitment") != "0x" + commitment.hex():
+                raise RuntimeError(f"the service acknowledged {answer.get('commitment')}, not 0x{commitment.hex()}")
+        except Exception as exc:  # noqa: BLE001 - every failure is counted, the run goes on
+            failed_uploads += 1
+            if len(errors) < 20:
+                errors.append(f"upload {name} (HTTP {delivery.status}, {delivery.seconds:.3f} s): "
+                              f"{type(exc).__name__}: {str(exc)[:300]}")
+            continue  # no stake on a file the service did not take
+        deliver_seconds.append(time.perf_counter() - t0)
+        latencies.append(delivery.seconds)
+        upload_bytes += path.stat().st_size
+
+        # The stake, committing to the acknowledged file: permit + stakeWithPermit in one transaction.
+        t1 = time.perf_counter()
+        amount = job["amounts"][i]
+        message = {"owner": addresses[i], "spender": tournament, "value": amount,
+                   "nonce": permit_nonce[i], "deadline": job["deadline"]}
+        signed = keys[i].sign_message(
+            encode_typed_data(domain_data=job["permit_domain"], message_types=PERMIT_TYPES, message_data=message))
+        permit_nonce[i] += 1
+        call = SEL_STAKE_WITH_PERMIT + encode(
+            ["uint256", "bytes32", "uint256", "bytes32", "uint256", "uint8", "bytes32", "bytes32"],
+            [rid, model_id(name), amount, commitment, job["deadline"], signed.v,
+             signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")])
+        raw = sign_tx(keys[i], chain_id, tx_nonce[i], tournament, call, 300_000)
+        tx_nonce[i] += 1
+        try:
+            accepted, bad = rpc.send_raw([raw])
+        except Exception as exc:  # noqa: BLE001
+            accepted, bad = [], 1
+            if len(errors) < 20:
+                errors.append(f"stake {name}: {type(exc).__name__}: {str(exc)[:300]}")
+        hashes += accepted
+        refused += bad
+        stake_send_seconds.append(time.perf_counter() - t1)
+    uploads_done_wall = time.time()
+    ok, reverted, gas = rpc.wait_receipts(hashes)
+    return {"uploads": len(latencies), "upload_failures": failed_uploads, "upload_bytes": upload_bytes,
+            "latencies": latencies, "deliver_seconds": deliver_seconds, "stake_send_seconds": stake_send_seconds,
+            "stakes_sent": len(hashes) + refused, "stakes_ok": ok, "stake_failures": refused + reverted, "gas": gas,
+            "errors": errors, "start_wall": start_wall, "uploads_done_wall": uploads_done_wall,
+            "end_wall": time.time(), "cpu_seconds": _cpu_seconds() - cpu0}
+
+
+def claim_job(job: dict[str, Any]) -> dict[str, Any]:
+    """One worker: fetch its participants' proofs from the service, then claim them in claimMany
+    batches sent from the share's first participant (anyone may claim for a staker)."""
+    from nmrstake.service.client import ServiceClient
+
+    rpc = Rpc(job["uri"])
+    service = ServiceClient(job["url"])
+    rid, indices = job["round"], job["indices"]
+    errors: list[str] = []
+    proofs: dict[int, dict[str, Any]] = {}
+    latencies: list[float] = []
+    t0 = time.perf_counter()
+    for i in indices:
+        t = time.perf_counter()
+        try:
+            data = service.proof(rid, job["models"][i], job["addresses"][i])
+            if data is None:
+                raise RuntimeError("the round is not published")
+            proofs[i] = data
+            latencies.append(time.perf_counter() - t)
+        except Exception as exc:  # noqa: BLE001
+            if len(errors) < 20:
+                errors.append(f"proof {job['models'][i]}: {type(exc).__name__}: {str(exc)[:300]}")
+    proofs_s = time.perf_counter() - t0
+
+    sender_index = indices[0]
+    sender = Account.from_key(participant_key(job["seed"], sender_index))
+    nonce = int(rpc.call("eth_getTransactionCount", [sender.address, "latest"]), 16)
+    raws = []
+    got = sorted(proofs)
+    for start in range(0, len(got), job["batch"]):
+        entries = [(rid, model_id(proofs[i]["model"]), proofs[i]["staker"], int(proofs[i]["payout"]),
+                    int(proofs[i]["burn"]), [bytes.fromhex(p[2:]) for p in proofs[i]["proof"]])
+                   for i in got[start:start + job["batch"]]]
+        call = SEL_CLAIM_MANY + encode(["(uint256,bytes32,address,uint256,uint256,bytes32[])[]"], [entries])
+        raws.append(sign_tx(sender, job["chain_id"], nonce, job["tournament"], call, 150_000 + 80_000 * len(entries)))
+        nonce += 1
+    hashes, refused = rpc.send_raw(raws)
+    ok, reverted, gas = rpc.wait_receipts(hashes)
+    return {"proofs": {i: {k: proofs[i][k] for k in ("model", "staker", "stake", "payout", "burn", "valid", "proof")}
+                       for i in got},
+            "proof_failures": len(indices) - len(proofs), "proof_latencies": latencies, "proofs_s": proofs_s,
+            "claims": len(got), "txs": len(raws), "tx_failures": refused + reverted, "gas": gas, "errors": errors,
+            "total_s": time.perf_counter() - t0}
+
+
+# ---------------------------------------------------------------------------------------- processes
+
+
+@contextmanager
+def anvil_node() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """The npm `anvil` on a free loopback port (ape's test mnemonic, no fees, automine); stopped on exit."""
+    from nmrstake.localchain import TEST_MNEMONIC, find_executable, free_port, node_process
+
+    port = free_port()
+    assert port != 8545
+    cmd = [find_executable("anvil"), "--host", HOST, "--port", str(port), "--mnemonic", TEST_MNEMONIC,
+           "--accounts", "10", "--balance", "1000000", "--block-base-fee-per-gas", "0", "--gas-price", "0",
+           "--silent"]
+    with node_process(cmd, port, "anvil") as proc:
+        yield port, proc
+
+
+@contextmanager
+def service_process(deployments: Path, data_dir: Path, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`nmrstake serve` on a free loopback port (it joins the Anvil of APE_FOUNDRY_HOST); waits for
+    /healthz; stopped (SIGTERM, then SIGKILL) on exit."""
+    from nmrstake.localchain import free_port
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "nmrstake.cli", "serve", "--network", "ethereum:local:foundry",
+           "--deployments-dir", str(deployments), "--data-dir", str(data_dir), "--host", HOST, "--port", str(port)]
+    url = f"http://{HOST}:{port}"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy(), cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the service exited with {proc.returncode}: {tail(log)}")
+            try:
+                if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the service did not answer /healthz within 120 s: {tail(log)}")
+            time.sleep(0.2)
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def tail(path: Path, chars: int = 3000) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except OSError:
+        return ""
+
+
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a live process and its live descendants (Linux /proc): the
+    npm `anvil` is a node wrapper around the real binary."""
+    try:
+        parents: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    parents[int(entry.name)] = int(_stat(int(entry.name))[1])
+                except (OSError, IndexError, ValueError):
+                    pass
+        tree, frontier = {pid}, [pid]
+        while frontier:
+            kids = [p for p, pp in parents.items() if pp in frontier and p not in tree]
+            tree.update(kids)
+            frontier = kids
+        total = 0
+        for p in tree:
+            try:
+                fields = _stat(p)
+                total += int(fields[11]) + int(fields[12])
+            except (OSError, IndexError, ValueError):
+                pass
+        return total / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return None
+
+
+def process_rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {"cpus": os.cpu_count(), "platform": platform.platform(),
+                            "python": platform.python_version()}
+    try:
+        info["cpu_model"] = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                                 if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        info["memory_gb"] = round(int(Path("/proc/meminfo").read_text().split()[1]) / 1024**2, 1)
+    except (OSError, IndexError, ValueError):
+        pass
+    try:
+        info["loadavg_at_start"] = [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        pass
+    return info
+
+
+# ---------------------------------------------------------------------------------------- main
+
+
+def run(args: argparse.Namespace, seconds: dict[str, float], notes: dict[str, Any]) -> dict[str, Any]:
+    """The whole benchmark; `seconds` receives each phase's time as it ends."""
+    from ape.logging import logger
+
+    from nmrstake.chain import load_project
+
+    logger.set_level("ERROR")
+    load_project().load_contracts()  # compile (cached) before the clock starts
+    clock = time.perf_counter()
+
+    def phase(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[name] = round(now - clock, 2)
+        clock = now
+        print(f"[service-bench] {name}: {seconds[name]:.1f} s", file=sys.stderr, flush=True)
+
+    work = Path(tempfile.mkdtemp(prefix="nmrstake-service-bench-"))
+    notes["work_dir"] = str(work)
+    try:
+        return _run(args, phase, work, notes)
+    finally:
+        if args.keep:
+            print(f"[service-bench] kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any]) -> dict[str, Any]:
+    from ape import accounts, chain
+
+    from nmrstake.chain import load_project
+    from nmrstake.cli_common import Signer
+    from nmrstake.deploy import TournamentSettings, deploy
+    from nmrstake.localchain import anvil_provider
+    from nmrstake.oracle import DataLayout, EventLog, Oracle
+    from nmrstake.permit import permit_domain
+    from nmrstake.results import load_published
+    from nmrstake.rounds import RoundSpec, fund_round, open_round
+    from nmrstake.synth import generate
+    from nmrstake.tournament import RoundState, TournamentClient
+
+    n, rid = args.participants, ROUND_ID
+    failures: dict[str, int] = defaultdict(int)
+    errors: list[str] = []
+    project = load_project()
+    data_dir = work / "data"
+    layout = DataLayout(data_dir)
+    deployments = work / "deployments"
+    files_dir = work / "predictions"
+    service_log = work / "service.log"
+    notes["service_log"] = str(service_log)
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(args.workers)
+    with anvil_node() as (port, anvil), anvil_provider(port) as provider:
+        uri = os.environ["APE_FOUNDRY_HOST"]
+        assert uri.startswith(f"http://{HOST}:")
+        rpc = Rpc(uri)
+        chain_id = int(provider.chain_id)
+        owner, oracle_acct, funder = accounts.test_accounts[0], accounts.test_accounts[1], accounts.test_accounts[2]
+        phase("chain")
+
+        # ---- setup: deploy, open the round, fund it
+        settings = TournamentSettings(challenge_period=HOUR, grace_period=3 * DAY, admin_delay=HOUR, max_pause=HOUR)
+        dep, _ = deploy(project, owner, directory=deployments, force=True, oracle=oracle_acct.address,
+                        settings=settings, log=lambda m: None)
+        client = TournamentClient(project, dep)
+        tournament, token = str(client.tournament.address), str(client.token.address)
+        t0 = int(chain.pending_timestamp) + 5
+        open_round(client, owner, RoundSpec(round_id=rid, open_in=0, close_after=STAKE_WINDOW, resolve_after=HOUR,
+                                            stake_cap=1_000 * WEI, min_stake=WEI // 100), start=t0)
+        client.token.mint(funder, FUNDING, sender=owner)
+        fund_round(client, Signer(funder, funder.private_key), rid, FUNDING)
+        advance_to(t0)  # the round is open from here on
+        phase("setup")
+
+        # ---- fund the participants: ether by anvil_setBalance, NMR by mint transactions
+        amounts = stake_amounts(args.seed, n)
+        addresses = [Account.from_key(participant_key(args.seed, i)).address for i in range(n)]
+        minted = [a + WEI for a in amounts]  # one NMR more than the stake
+        rpc.batch([("anvil_setBalance", [a, hex(10 * WEI)]) for a in addresses])
+        owner_key = Account.from_key(str(owner.private_key))
+        nonce = provider.get_nonce(owner.address)
+        raws = [sign_tx(owner_key, chain_id, nonce + i, token, SEL_MINT + encode(["address", "uint256"], [a, m]), 120_000)
+                for i, (a, m) in enumerate(zip(addresses, minted))]
+        hashes, refused = rpc.send_raw(raws)
+        _, reverted, _ = rpc.wait_receipts(hashes)
+        failures["mint"] += refused + reverted
+        balances = rpc.uint_calls(token, [SEL_BALANCE_OF + encode(["address"], [a]) for a in addresses])
+        failures["mint"] += sum(b != m for b, m in zip(balances, minted))
+        phase("fund_participants")
+
+        # ---- the files: one predictions file per participant, and the round's targets
+        data = generate(rows=args.rows, models=n, seed=args.seed, round_index=rid)
+        models = data.model_names
+        ids = [str(x) for x in data.predictions.index]
+        files_dir.mkdir(parents=True)
+        matrix = data.predictions.to_numpy()
+        sizes = []
+        for j, name in enumerate(models):
+            raw = ("id,prediction\n" + "".join(f"{a},{v!r}\n" for a, v in zip(ids, matrix[:, j].tolist()))).encode()
+            (files_dir / f"{name}.csv").write_bytes(raw)
+            sizes.append(len(raw))
+        targets_csv = "id,target\n" + "".join(f"{i},{t!r}\n" for i, t in zip(ids, data.targets.to_numpy().tolist()))
+        del data, matrix
+        phase("files")
+
+        # ---- the service, and the workers (spawned now: their start-up is not counted below)
+        with service_process(deployments, data_dir, service_log) as (url, service), \
+                ctx.Pool(args.workers, initializer=_worker_init, initargs=(barrier,)) as pool:
+            notes["service_url"] = url
+            phase("service_start")
+
+            deadline = int(chain.pending_timestamp) + STAKE_WINDOW
+            common = {"uri": uri, "url": url, "chain_id": chain_id, "tournament": tournament, "token": token,
+                      "round": rid, "seed": args.seed, "deadline": deadline, "permit_domain": permit_domain(client.token),
+                      "files": str(files_dir)}
+            shares = split(list(range(n)), args.workers)
+            if len(shares) != args.workers:
+                raise ValueError("need at least one participant per worker")
+            jobs = [{**common, "indices": part, "amounts": {i: amounts[i] for i in part},
+                     "addresses": {i: addresses[i] for i in part}, "models": {i: models[i] for i in part}}
+                    for part in shares]
+            service_cpu0, anvil_cpu0 = process_cpu_seconds(service.pid), process_cpu_seconds(anvil.pid)
+            t_phase = time.time()
+            done = pool.map(upload_stake_job, jobs, chunksize=1)
+            service_cpu1, anvil_cpu1 = process_cpu_seconds(service.pid), process_cpu_seconds(anvil.pid)
+            for d in done:
+                errors.extend(d["errors"])
+            failures["upload"] += sum(d["upload_failures"] for d in done)
+            failures["stake"] += sum(d["stake_failures"] for d in done)
+            latencies = [x for d in done for x in d["latencies"]]
+            delivers = [x for d in done for x in d["deliver_seconds"]]
+            uploads = len(latencies)
+            first = min(d["start_wall"] for d in done)
+            uploads_window = max(d["uploads_done_wall"] for d in done) - first
+            stakes_window = max(d["end_wall"] for d in done) - first
+            stakes_ok = sum(d["stakes_ok"] for d in done)
+            upload_stats = {
+                "uploads": uploads,
+                "failures": sum(d["upload_failures"] for d in done),
+                "uploads_per_s": round(uploads / uploads_window, 2) if uploads_window > 0 else None,
+                "window_s": round(uploads_window, 2),
+                "latency_ms": {"p50": ms(percentile(latencies, 50)), "p90": ms(percentile(latencies, 90)),
+                               "p99": ms(percentile(latencies, 99)), "max": ms(max(latencies, default=None)),
+                               "min": ms(min(latencies, default=None)),
+                               "mean": ms(sum(latencies) / len(latencies)) if latencies else None},
+                "deliver_ms": {"p50": ms(percentile(delivers, 50)), "p99": ms(percentile(delivers, 99)),
+                               "what": "sign the Upload + POST + check the receipt's signature"},
+                "file_bytes": {"min": min(sizes), "max": max(sizes), "mean": round(sum(sizes) / len(sizes))},
+                "megabytes_per_s": round(sum(d["upload_bytes"] for d in done) / 1e6 / uploads_window, 2)
+                if uploads_window > 0 else None,
+                "service_cpu_s": round(service_cpu1 - service_cpu0, 2) if service_cpu0 is not None and service_cpu1 is not None else None,
+                "service_cpu_ms_per_upload": round((service_cpu1 - service_cpu0) * 1000 / uploads, 1)
+                if uploads and service_cpu0 is not None and service_cpu1 is not None else None,
+                "anvil_cpu_s": round(anvil_cpu1 - anvil_cpu0, 2) if anvil_cpu0 is not None and anvil_cpu1 is not None else None,
+                "workers_cpu_s": [round(d["cpu_seconds"], 2) for d in done],
+                "per_worker": [{"uploads": d["uploads"], "failures": d["upload_failures"],
+                                "p50_ms": ms(percentile(d["latencies"], 50)), "p99_ms": ms(percentile(d["latencies"], 99)),
+                                "seconds": round(d["end_wall"] - d["start_wall"], 2)} for d in done],
+            }
+            stake_stats = {"sent": sum(d["stakes_sent"] for d in done), "ok": stakes_ok,
+                           "failures": sum(d["stake_failures"] for d in done),
+                           "stakes_per_s": round(stakes_ok / stakes_window, 2) if stakes_window > 0 else None,
+                           "send_ms_p50": ms(percentile([x for d in done for x in d["stake_send_seconds"]], 50)),
+                           "gas_mean": sum(d["gas"] for d in done) // max(1, stakes_ok),
+                           "window_s": round(stakes_window, 2)}
+            notes["upload_stake_wall_s"] = round(time.time() - t_phase, 2)
+            phase("upload_stake")
+
+            # ---- check: the chain's stakes and the service's store agree
+            info = client.round(rid)
+            expected_total = sum(amounts)
+            if info.stake_count != n or info.total_staked != expected_total:
+                failures["stake_totals"] += 1
+                errors.append(f"round {rid}: {info.stake_count} stakes, {info.total_staked} wei; "
+                              f"expected {n}, {expected_total}")
+            store = layout.store()
+            stored = store.uploads(rid)
+            commitments = {(s.model, s.staker): s.commitment for s in client.stakes_at_close(rid)} \
+                if info.stake_count else {}
+            late = sum(u.received_at >= info.close_time for u in stored)
+            unmatched = sum(commitments.get((u.model, u.staker)) != u.file_hash for u in stored)
+            missing = sum(store.delivered(rid, m, s, c, info.close_time) is None for (m, s), c in commitments.items())
+            if len(stored) != n or late or unmatched or missing:
+                failures["store"] += 1
+                errors.append(f"store: {len(stored)} uploads for {n} participants, {late} received at or after "
+                              f"close, {unmatched} not matching their stake, {missing} stakes without a file")
+            store_stats = {"uploads": len(stored), "late": late, "unmatched": unmatched, "stakes_without_file": missing,
+                           "db_bytes": store.db_path.stat().st_size if store.db_path.exists() else None}
+            phase("check_stakes")
+
+            # ---- resolve: past the resolve time, targets delivered, the oracle scores and posts
+            supply_before = int(client.token.totalSupply())
+            advance_to(client.round(rid).resolve_time)
+            layout.targets_dir.mkdir(parents=True, exist_ok=True)
+            (layout.targets_dir / f"round-{rid}.csv").write_text(targets_csv)
+            events: list[str] = []
+            oracle = Oracle(client, oracle_acct, layout, log=EventLog(json_lines=True, out=events.append))
+            oracle_seconds = time_oracle(oracle)
+            time_method(oracle.client, "stakes_at_close", "read_stakes_at_close", oracle_seconds)
+            time_method(oracle.layout.store().__class__, "delivered", "store_lookups", oracle_seconds)
+            oracle.tick()
+            if client.round(rid).state is not RoundState.POSTED:
+                failures["post"] += 1
+                errors.extend(e for e in events if "error" in e)
+            failures["oracle_errors"] += sum('"round_error"' in e or '"event": "error"' in e for e in events)
+            phase("resolve")
+
+            # ---- finalise after the challenge period
+            advance_to(client.round(rid).final_at or 0)
+            oracle.tick()
+            info = client.round(rid)
+            if info.state is not RoundState.FINAL or not info.settled:
+                failures["finalise"] += 1
+            phase("finalise")
+
+            # ---- claims, concurrently, with proofs served by the service
+            jobs = [{"uri": uri, "url": url, "chain_id": chain_id, "tournament": tournament, "round": rid,
+                     "seed": args.seed, "batch": args.claim_batch, "indices": part,
+                     "addresses": {i: addresses[i] for i in part}, "models": {i: models[i] for i in part}}
+                    for part in shares]
+            claimed = pool.map(claim_job, jobs, chunksize=1)
+            for c in claimed:
+                errors.extend(c["errors"])
+            failures["proof"] += sum(c["proof_failures"] for c in claimed)
+            failures["claim"] += sum(c["tx_failures"] for c in claimed)
+            if sum(c["claims"] for c in claimed) != n:
+                failures["claim_count"] += 1
+            proof_latencies = [x for c in claimed for x in c["proof_latencies"]]
+            claim_stats = {"claims": sum(c["claims"] for c in claimed), "txs": sum(c["txs"] for c in claimed),
+                           "batch": args.claim_batch,
+                           "gas_per_claim": sum(c["gas"] for c in claimed) // max(1, sum(c["claims"] for c in claimed)),
+                           "proof_ms": {"p50": ms(percentile(proof_latencies, 50)),
+                                        "p99": ms(percentile(proof_latencies, 99)),
+                                        "max": ms(max(proof_latencies, default=None))},
+                           "proofs_s": [round(c["proofs_s"], 2) for c in claimed]}
+            phase("claim")
+            service_alive = service.poll() is None
+            notes["service_peak_rss_mb"] = process_rss_mb(service.pid)
+            if not service_alive:
+                failures["service_died"] += 1
+
+        # ---- the books
+        pub = load_published(layout.published(rid))
+        index_of = {a.lower(): i for i, a in enumerate(addresses)}
+        expected_out = [0] * n
+        invalid = []
+        for row in pub.rows:
+            i = index_of[row.staker.lower()]
+            expected_out[i] += row.stake - row.burn + row.payout
+            if not row.valid:
+                invalid.append(f"{row.model}: {row.reason}")
+        served = {i: p for c in claimed for i, p in c["proofs"].items()}
+        proof_mismatch = 0
+        by_key = {(r.model, r.staker.lower()): r for r in pub.rows}
+        for p in served.values():
+            r = by_key.get((p["model"], p["staker"].lower()))
+            if r is None or (int(p["stake"]), int(p["payout"]), int(p["burn"]), bool(p["valid"]), list(p["proof"])) \
+                    != (r.stake, r.payout, r.burn, r.valid, list(r.proof)):
+                proof_mismatch += 1
+        if invalid:
+            failures["invalid_stakes"] += len(invalid)
+            errors.extend(invalid[:20])
+        if proof_mismatch:
+            failures["proof_mismatch"] += proof_mismatch
+        info = client.round(rid)
+        round_ok = info.claimed == info.total_staked - info.total_burn + info.total_payout and info.settled
+        contract_balance = int(client.token.balanceOf(tournament))
+        pool_left = int(client.tournament.pool())
+        supply_after = int(client.token.totalSupply())
+        final_balances = rpc.uint_calls(token, [SEL_BALANCE_OF + encode(["address"], [a]) for a in addresses])
+        participants_ok = all(b == m - a + out for b, m, a, out in zip(final_balances, minted, amounts, expected_out))
+        supply_ok = supply_before - supply_after == info.total_burn
+        books = {
+            "round_claimed_eq_staked_minus_burn_plus_paid": round_ok,
+            "contract_holds_pool": contract_balance == pool_left,
+            "supply_fell_by_burn": supply_ok,
+            "participants_ok": participants_ok,
+            "all_stakes_valid": not invalid and len(pub.rows) == n,
+            "service_proofs_match_published": proof_mismatch == 0 and len(served) == n,
+            "staked": str(info.total_staked), "burned": str(info.total_burn), "paid": str(info.total_payout),
+            "claimed": str(info.claimed), "funded": str(info.funded), "contract_balance": str(contract_balance),
+            "pool": str(pool_left), "supply_fell_by": str(supply_before - supply_after),
+            "valid_stakes": sum(r.valid for r in pub.rows), "published_rows": len(pub.rows),
+        }
+        books_balance = all(v for k, v in books.items() if isinstance(v, bool))
+        blocks = chain_blocks(rpc)
+        phase("books")
+
+    return {
+        "upload": upload_stats,
+        "stake": stake_stats,
+        "store": store_stats,
+        "claim": claim_stats,
+        "oracle_seconds": {k: round(v, 2) for k, v in oracle_seconds.items()},
+        "chain": blocks,
+        "books": books,
+        "books_balance": books_balance,
+        "failures": sum(failures.values()),
+        "failures_by_kind": {k: v for k, v in failures.items()},
+        "errors": errors[:50],
+    }
+
+
+def summary(result: dict[str, Any]) -> str:
+    lines = [f"service benchmark: {result['participants']} participants, {result['rows']} rows per file, "
+             f"{result['workers']} worker processes, {result['machine'].get('cpus')} CPUs"]
+    up = result.get("upload")
+    if up:
+        lat = up["latency_ms"]
+        lines += [
+            f"  uploads:        {up['uploads']} in {up['window_s']} s = {up['uploads_per_s']} uploads/s "
+            f"({up['megabytes_per_s']} MB/s, files of ~{up['file_bytes']['mean'] // 1000} kB)",
+            f"  upload latency: p50 {lat['p50']} ms, p90 {lat['p90']} ms, p99 {lat['p99']} ms, max {lat['max']} ms "
+            f"(POST to 201 with receipt)",
+            f"  service CPU:    {up['service_cpu_s']} s over the uploads = {up['service_cpu_ms_per_upload']} ms per upload",
+        ]
+        st = result["stake"]
+        lines.append(f"  stakes:         {st['ok']} of {st['sent']} mined, {st['stakes_per_s']} stakes/s "
+                     f"(upload + stake, {st['window_s']} s), {st['gas_mean']} gas each")
+        cl = result["claim"]
+        lines.append(f"  claims:         {cl['claims']} in {cl['txs']} claimMany txs; proofs from the service "
+                     f"p50 {cl['proof_ms']['p50']} ms, p99 {cl['proof_ms']['p99']} ms")
+    lines.append(f"  failures:       {result['failures']} {result.get('failures_by_kind', '')}")
+    lines.append("  phases (s):     " + ", ".join(f"{k} {v}" for k, v in result["seconds"].items()))
+    if "oracle_seconds" in result:
+        lines.append("  oracle (s):     " + ", ".join(f"{k} {v}" for k, v in result["oracle_seconds"].items()))
+    lines.append(f"  books balance:  {'yes' if result['books_balance'] else 'NO'}")
+    if result.get("error"):
+        lines.append(f"  error:          {result['error']}")
+    for e in result.get("errors", [])[:10]:
+        lines.append(f"    {e}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--participants", type=int, default=1000)
+    parser.add_argument("--rows", type=int, default=5000, help="rows of each predictions file")
+    parser.add_argument("--workers", type=int, default=4, help="participant processes uploading concurrently")
+    parser.add_argument("--claim-batch", type=int, default=50, help="claims per claimMany transaction")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (data dir, service log)")
+    args = parser.parse_args()
+    if args.participants < 2 or args.workers < 1 or args.rows < 10 or args.claim_batch < 1 \
+            or args.workers > args.participants:
+        parser.error("need --participants >= 2, 1 <= --workers <= --participants, --rows >= 10, --claim-batch >= 1")
+
+    def terminate(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)  # unwinds: Anvil, the service and the workers are stopped
+
+    signal.signal(signal.SIGTERM, terminate)
+    seconds: dict[str, float] = {}
+    notes: dict[str, Any] = {}
+    params = {"participants": args.participants, "rows": args.rows, "workers": args.workers,
+              "claim_batch": args.claim_batch, "seed": args.seed}
+    info = machine()
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    t0 = time.perf_counter()
+    try:
+        figures = run(args, seconds, notes)
+    except BaseException as exc:  # noqa: BLE001 - a failed run is still a result, with what failed
+        import traceback
+
+        traceback.print_exc()
+        figures = {"failures": 1, "books_balance": False,
+                   "error": f"{type(exc).__name__}: {' '.join(str(exc).split())[:800]}",
+                   "failed_after_phase": list(seconds)[-1] if seconds else None}
+        if not isinstance(exc, Exception):
+            result = {**params, **figures, "seconds": seconds, "machine": info}
+            print(summary(result))
+            raise
+    result = {
+        **params,
+        **figures,
+        "seconds": {**seconds, "total": round(time.perf_counter() - t0, 2)},
+        "setup": {"anvil": "own process on 127.0.0.1, automine, no step tracing, no fees",
+                  "service": "python -m nmrstake.cli serve (uvicorn, one process) on 127.0.0.1",
+                  "oracle": "nmrstake.oracle.Oracle.tick() in the benchmark's process",
+                  "upload": "nmrstake.participant.deliver through ServiceClient; each worker one upload at a time",
+                  "stake": "stakeWithPermit, raw signed transaction right after the receipt"},
+        "machine": info,
+        "started_at": started,
+    }
+    try:
+        info["loadavg_at_end"] = [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        pass
+    if notes.get("service_peak_rss_mb") is not None:
+        result["service_peak_rss_mb"] = notes["service_peak_rss_mb"]
+    print(summary(result))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written to {args.out}")
+    return 0 if result["failures"] == 0 and result["books_balance"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
