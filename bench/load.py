@@ -330,7 +330,7 @@ def time_oracle(oracle: Any) -> dict[str, float]:
     def wrap(owner: Any, name: str, label: str) -> None:
         time_method(owner, name, label, seconds)
 
-    wrap(oracle.client, "stakes", "read_stakes")
+    wrap(oracle.client, "stakes_at_close", "read_stakes")
     wrap(module, "evaluate_round", "evaluate")
     wrap(module, "publish_round", "publish")
     wrap(oracle, "_send", "send_and_wait")

@@ -623,7 +623,6 @@ def _run(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any]
             events: list[str] = []
             oracle = Oracle(client, oracle_acct, layout, log=EventLog(json_lines=True, out=events.append))
             oracle_seconds = time_oracle(oracle)
-            time_method(oracle.client, "stakes_at_close", "read_stakes_at_close", oracle_seconds)
             time_method(oracle.layout.store().__class__, "delivered", "store_lookups", oracle_seconds)
             oracle.tick()
             if client.round(rid).state is not RoundState.POSTED:

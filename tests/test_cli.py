@@ -70,6 +70,7 @@ def cli_world(project, home, tmp_path):
     client = TournamentClient(project, dep)
     common = ["--deployments-dir", str(deployments)]
     data = ["--data-dir", str(tmp_path / "data")]
+    _operator_store(tmp_path / "data")
     alice = js("wallet", "new", "alice")["address"]
     run("faucet", alice, "100", *common)
     run("faucet", accounts.test_accounts[2].address, "1000", *common)
@@ -126,6 +127,14 @@ def test_full_participant_flow(cli_world):
     assert js("status", "--wallet", "alice", *common, *data)["stakes"][0]["claim"] == "claimed"
 
 
+def _operator_store(data):
+    """The submission store `nmrstake serve` creates on the operator's machine (its first start)."""
+    from nmrstake.service.store import SubmissionStore
+
+    store = SubmissionStore(data / "service").open_for_writing(clean=True)
+    store.receipt_key()
+
+
 def _latest_upload(tmp, round_id, staker):
     """The file the submission store (on this machine) holds last for the staker's model_00."""
     from nmrstake.service.store import SubmissionStore
@@ -166,6 +175,7 @@ def test_errors_are_one_line_and_change_nothing(cli_world, monkeypatch):
         "bad model name": (stake(model="Bad Model"), "--model"),
         "invalid file": (stake(predictions=nan), "nan.csv"),
         "missing file": (stake(predictions=tmp / "nope.csv"), "no such file"),
+        "no store at --data-dir": (stake("--data-dir", str(tmp / "typo")), "no submission store"),
         "unknown round": (run("stake", "--round", "999", "--model", "model_00", "--amount", "1", "--predictions", str(good),
                               "--wallet", "alice", *common, *data, ok=False), "999"),
     }

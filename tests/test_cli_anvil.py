@@ -15,6 +15,7 @@ from scenario import WEI, advance_to, deliver_targets, make_world, open_funded_r
 from nmrstake.localchain import anvil_provider
 from nmrstake.models import model_id
 from nmrstake.oracle import DataLayout
+from nmrstake.service.store import SubmissionStore
 
 pytestmark = pytest.mark.nodes  # real Anvil/Ganache: run after the embedded-EVM tests
 
@@ -38,6 +39,7 @@ def test_cli_processes_on_anvil(project, tmp_path):
         world = make_world(project, tmp_path, n_stakers=0)
         common = [*net, "--deployments-dir", str(world.deployments)]
         data = ["--data-dir", str(tmp_path / "data")]
+        SubmissionStore(tmp_path / "data" / "service").open_for_writing(clean=True).receipt_key()  # as serve would
         out = cli("wallet", "import", "dora", "--json", input=KEY + "\n", env=env).stdout
         dora = json.loads(out[out.index("{"):])["address"]
         assert json.loads(cli("faucet", dora, "50", "--json", *common, env=env).stdout)["balance"] == str(50 * WEI)

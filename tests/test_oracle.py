@@ -20,7 +20,7 @@ from scenario import (
 
 from nmrstake.errors import RequestError
 from nmrstake.hashing import bytes32_from_hex, keccak_file
-from nmrstake.participant import LocalDelivery, client_domain, deliver, stake_predictions
+from nmrstake.participant import LocalDelivery, deliver, stake_predictions
 from nmrstake.signing import DeliveryReceipt
 from nmrstake.oracle import Action, EventLog, Oracle, plan_round
 from nmrstake.results import load_published
@@ -164,7 +164,7 @@ def test_stake_whose_file_differs_from_its_commitment__is_returned_in_full(world
     # The second staker uploads another file and never commits the stake to it.
     other = tmp_path / "other.csv"
     other.write_text((inputs / "predictions" / "model_01.csv").read_text().replace("0.", "0.0", 1))
-    deliver(LocalDelivery(world.client, world.layout), client_domain(world.client), signer(world.stakers[1]),
+    deliver(LocalDelivery(world.client, world.layout), world.client.domain, signer(world.stakers[1]),
             11, "model_01", other, keccak_file(other))
     advance_to(world.client.round(11).resolve_time)
     deliver_targets(world, 11, inputs)
@@ -236,7 +236,7 @@ def test_a_file_delivered_after_close_does_not_count(world, tmp_path):
     late = inputs / "predictions" / "model_02.csv"
     # The service refuses it after close (by chain time) ...
     with pytest.raises(RequestError) as refused:
-        deliver(LocalDelivery(world.client, world.layout), client_domain(world.client), signer(world.stakers[2]),
+        deliver(LocalDelivery(world.client, world.layout), world.client.domain, signer(world.stakers[2]),
                 11, "model_02", late, keccak_file(late))
     assert refused.value.kind == "round-closed" and not world.layout.store().uploads(11, "model_02", world.stakers[2].address)
     # ... and should a store hold one received at close or later, the oracle ignores it.

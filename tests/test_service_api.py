@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 import requests
 from scenario import advance_to, deliver_targets, make_world, open_funded_round, stake_all, synth_round
-from service_process import Service, running_service
+from service_process import Service, running_service, start_service, stop
 
 from nmrstake.hashing import keccak_bytes, to_hex
 from nmrstake.localchain import anvil_provider
@@ -195,7 +195,7 @@ def ctx(project, tmp_path_factory) -> Any:
              "--once"], env=os.environ.copy(), capture_output=True, text=True, timeout=300)
         assert oracle.returncode == 0, oracle.stdout + oracle.stderr
         assert (world.layout.published(R_PUB) / "manifest.json").is_file(), oracle.stdout + oracle.stderr
-        domain = Domain(int(world.client.provider.chain_id), str(world.client.tournament.address))
+        domain = world.client.domain
         with running_service(world.deployments, world.layout.root, tmp / "service.log",
                              "--max-upload-bytes", str(MAX_UPLOAD)) as service:
             yield Ctx(service, world.layout.root, domain, world.stakers, str(world.client.token.address))
@@ -574,3 +574,40 @@ def test_rounds__report_each_rounds_state(ctx):
     assert (states[R_PUB], states[R_OPEN], states[R_FUTURE]) == ("posted", "open", "scheduled"), states
     assert requests.get(f"{ctx.url}/v1/rounds/{R_PUB}", timeout=30).json()["published"] is True
     assert requests.get(f"{ctx.url}/v1/rounds/{R_OPEN}", timeout=30).json()["published"] is False
+
+
+def test_upload__chunked_with_a_small_content_length__is_411_and_stores_nothing(ctx):
+    """Transfer-Encoding frames the body, whatever Content-Length says: no size bound, so refused."""
+    body = multipart(upload_parts(ctx, model="chunked"))
+    host, port = ctx.url.removeprefix("http://").split(":")
+    before = snapshot(ctx)
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        conn.putrequest("POST", "/v1/submissions")
+        conn.putheader("Content-Type", MULTIPART_TYPE)
+        conn.putheader("Content-Length", "10")
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        conn.send(f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
+        response = conn.getresponse()
+        status, answer = response.status, response.read()
+    except (ConnectionError, http.client.HTTPException) as exc:  # the server may refuse the framing itself
+        status, answer = 400, str(exc).encode()
+    finally:
+        conn.close()
+    assert status in (400, 411), answer
+    assert snapshot(ctx) == before
+
+
+def test_chain_down__reads_and_health_are_503_problems_and_the_service_stays_up(project, tmp_path):
+    with anvil_provider():
+        world = make_world(project, tmp_path)
+        open_funded_round(world, 7)
+        service = start_service(world.deployments, world.layout.root, tmp_path / "service.log")
+    try:  # Anvil is gone; the service is not
+        assert_problem(requests.get(f"{service.url}/v1/rounds", timeout=60), 503, "chain-unavailable", "does not answer")
+        assert_problem(requests.get(f"{service.url}/healthz", timeout=60), 503, "chain-unavailable")
+        assert requests.get(f"{service.url}/v1/info", timeout=60).status_code == 200
+        assert service.proc.poll() is None
+    finally:
+        assert stop(service) == 0, service.log_text()

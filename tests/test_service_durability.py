@@ -30,7 +30,7 @@ from service_process import Service, start_service, stop
 from nmrstake.errors import ConfigError, RequestError
 from nmrstake.hashing import keccak_file, to_hex
 from nmrstake.localchain import anvil_provider
-from nmrstake.participant import client_domain, stake_predictions
+from nmrstake.participant import stake_predictions
 from nmrstake.results import load_published
 from nmrstake.service.client import ServiceClient
 from nmrstake.service.store import CRASH_ENV
@@ -61,7 +61,7 @@ class ServiceRound:
     def __init__(self, world: World, round_id: int, inputs: Path, tmp: Path) -> None:
         self.world, self.round_id, self.inputs, self.tmp = world, round_id, inputs, tmp
         self.store = world.layout.store()
-        self.domain = client_domain(world.client)
+        self.domain = world.client.domain
         self.acknowledged: list[Acknowledged] = []
         self.staked: dict[tuple[str, str], bytes] = {}
         self.services: list[Service] = []

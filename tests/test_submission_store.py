@@ -12,7 +12,7 @@ from scenario import WEI, advance_to, deliver_targets, make_world, open_funded_r
 
 from nmrstake.hashing import keccak_bytes
 from nmrstake.oracle import EventLog, Oracle
-from nmrstake.participant import LocalDelivery, client_domain, stake_predictions
+from nmrstake.participant import LocalDelivery, stake_predictions
 from nmrstake.receipts import ReceiptBook
 from nmrstake.results import load_published
 from nmrstake.service.store import SubmissionStore
@@ -95,7 +95,7 @@ def world(project, tmp_path):
 def test_verify__a_stake_whose_upload_the_operator_dropped__is_reported_by_its_receipt(world, tmp_path):
     open_funded_round(world, 11)
     inputs = synth_round(tmp_path, 11, models=len(world.stakers))
-    books = ReceiptBook(client_domain(world.client), tmp_path / "receipts")
+    books = ReceiptBook(world.client.domain, tmp_path / "receipts")
     delivery = LocalDelivery(world.client, world.layout)
     for i, acct in enumerate(world.stakers):
         stake_predictions(world.client, signer(acct), delivery, 11, f"model_{i:02d}", (i + 1) * 10 * WEI,
@@ -124,7 +124,7 @@ def test_verify__a_stake_whose_upload_the_operator_dropped__is_reported_by_its_r
 def test_verify__a_receipt_from_another_key_than_the_manifest_names__is_a_difference(world, tmp_path):
     open_funded_round(world, 11)
     inputs = synth_round(tmp_path, 11, models=1)
-    books = ReceiptBook(client_domain(world.client), tmp_path / "receipts")
+    books = ReceiptBook(world.client.domain, tmp_path / "receipts")
     stake_predictions(world.client, signer(world.stakers[0]), LocalDelivery(world.client, world.layout), 11,
                       "model_00", 10 * WEI, inputs / "predictions" / "model_00.csv", receipts=books)
     advance_to(world.client.round(11).resolve_time)
@@ -132,10 +132,30 @@ def test_verify__a_receipt_from_another_key_than_the_manifest_names__is_a_differ
     Oracle(world.client, world.oracle, world.layout, log=EventLog(out=lambda line: None)).tick()
     [kept] = books.for_round(11)
     impostor_key = "0x" + "77" * 32
-    forged = kept.receipt.signed(client_domain(world.client), impostor_key)
+    forged = kept.receipt.signed(world.client.domain, impostor_key)
     from eth_account import Account
 
     books.keep(forged, Account.from_key(impostor_key).address)
     report = verify_round(world.client, 11, world.layout.published(11))
     check_receipts(report, world.client, books.for_round(11))
     assert any("the round's manifest names" in d for d in report.differences), report.differences
+
+
+def test_verify__an_altered_kept_receipt__is_reported_not_trusted(world, tmp_path):
+    import json
+
+    open_funded_round(world, 11)
+    inputs = synth_round(tmp_path, 11, models=1)
+    books = ReceiptBook(world.client.domain, tmp_path / "receipts")
+    stake_predictions(world.client, signer(world.stakers[0]), LocalDelivery(world.client, world.layout), 11,
+                      "model_00", 10 * WEI, inputs / "predictions" / "model_00.csv", receipts=books)
+    advance_to(world.client.round(11).resolve_time)
+    deliver_targets(world, 11, inputs)
+    Oracle(world.client, world.oracle, world.layout, log=EventLog(out=lambda line: None)).tick()
+    [kept] = books.for_round(11)
+    data = json.loads(kept.path.read_text())
+    data["receipt"]["received_at"] -= 3600  # "it arrived an hour earlier"
+    kept.path.write_text(json.dumps(data))
+    report = verify_round(world.client, 11, world.layout.published(11))
+    check_receipts(report, world.client, books.for_round(11))
+    assert any("signature is not" in d and str(kept.path) in d for d in report.differences), report.differences

@@ -353,29 +353,29 @@ def round_fund(round_id: int, amount: str, network: str, deployments_dir: Path |
 
 def _delivery(client: Any, api: str | None, data_dir: Path | None) -> Any:
     """The service at --api (checked to serve this deployment), else the local submission store."""
-    from nmrstake.participant import LocalDelivery, client_domain
+    from nmrstake.participant import LocalDelivery
 
     if api:
         from nmrstake.service.client import ServiceClient
 
         service = ServiceClient(api)
-        service.check_deployment(client_domain(client))
+        service.check_deployment(client.domain)
         return service
     layout = _layout(client, data_dir)
     if data_dir is None and not layout.store().db_path.exists():
         raise ConfigError("no tournament service given: pass --api URL (or set $NMRSTAKE_API) to upload your "
                           f"predictions to it (on the operator's own machine, --data-dir; no store at {layout.root})")
-    return LocalDelivery(client, layout)
+    return LocalDelivery(client, layout, create=False)
 
 
 def _results(client: Any, api: str | None, data_dir: Path | None) -> Any:
-    from nmrstake.participant import LocalResults, ServiceResults, client_domain
+    from nmrstake.participant import LocalResults, ServiceResults
 
     if api:
         from nmrstake.service.client import ServiceClient
 
         service = ServiceClient(api)
-        service.check_deployment(client_domain(client))
+        service.check_deployment(client.domain)
         return ServiceResults(service)
     return LocalResults(_layout(client, data_dir))
 
@@ -385,7 +385,7 @@ def _send_predictions(round_id: int, model: str, wei: int, predictions: Path, wa
                       api: str | None, as_json: bool) -> dict[str, Any]:
     from nmrstake.cli_common import chain_session, resolve_signer
     from nmrstake.models import check_model_name
-    from nmrstake.participant import client_domain, stake_predictions
+    from nmrstake.participant import stake_predictions
     from nmrstake.receipts import ReceiptBook
 
     check_model_name(model, argument="--model")
@@ -396,7 +396,7 @@ def _send_predictions(round_id: int, model: str, wei: int, predictions: Path, wa
         signer = resolve_signer(client.provider, wallet, account)
         delivery = _delivery(client, api, data_dir)
         return stake_predictions(client, signer, delivery, round_id, model, wei, predictions,
-                                 receipts=ReceiptBook(client_domain(client)), say=say)
+                                 receipts=ReceiptBook(client.domain), say=say)
 
 
 @main.command()
@@ -642,7 +642,6 @@ def verify(round_id: int, network: str, deployments_dir: Path | None, api: str |
     import tempfile
 
     from nmrstake.cli_common import chain_session, emit_json
-    from nmrstake.participant import client_domain
     from nmrstake.receipts import ReceiptBook
     from nmrstake.verify import check_receipts, download_round, verify_round
 
@@ -652,7 +651,7 @@ def verify(round_id: int, network: str, deployments_dir: Path | None, api: str |
             from nmrstake.service.client import ServiceClient
 
             service = ServiceClient(api)
-            service.check_deployment(client_domain(client))
+            service.check_deployment(client.domain)
             info = client.round(round_id)
             if not info.posted_at:
                 raise ChainError(f"round {round_id} has no result posted on chain: nothing to verify yet")
@@ -664,7 +663,7 @@ def verify(round_id: int, network: str, deployments_dir: Path | None, api: str |
             folder = results or _layout(client, data_dir).published(round_id)
         report = verify_round(client, round_id, folder)
         report.checks[:0] = fetched
-        check_receipts(report, client, ReceiptBook(client_domain(client)).for_round(round_id))
+        check_receipts(report, client, ReceiptBook(client.domain).for_round(round_id))
     if as_json:
         emit_json(report.to_json())
     else:

@@ -38,11 +38,6 @@ def _utc(ts: int) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def client_domain(client: TournamentClient) -> Domain:
-    """The EIP-712 domain of the connected deployment (uploads and receipts are bound to it)."""
-    return Domain(int(client.provider.chain_id), str(client.tournament.address))
-
-
 # ---------------------------------------------------------------------------------------- delivery
 
 
@@ -60,10 +55,14 @@ class LocalDelivery:
     """The operator's machine: uploads go straight into the submission store, through the same
     Intake (and so the same checks and receipts) as the service's HTTP route."""
 
-    def __init__(self, client: TournamentClient, layout: Any) -> None:
+    def __init__(self, client: TournamentClient, layout: Any, *, create: bool = True) -> None:
         from nmrstake.service.intake import chain_intake
 
-        self.intake = chain_intake(client, layout.store().open_for_writing())
+        store = layout.store()
+        if not create and not (store.db_path.is_file() and (store.root / "receipt-signer.key").is_file()):
+            raise ConfigError(f"no submission store at {store.root}: is --data-dir the service's data folder? "
+                              "(`nmrstake serve` creates it; participants elsewhere give --api URL)")
+        self.intake = chain_intake(client, store.open_for_writing())
 
     @property
     def receipt_signer(self) -> str:
@@ -95,6 +94,8 @@ def deliver(delivery: Delivery, domain: Domain, signer: Any, round_id: int, mode
         if exc.field != "file":
             raise
         raise RequestError(exc.status, exc.kind, f"--predictions {predictions}: {exc.message}", field=exc.field) from None
+    if not isinstance(answer, dict) or not isinstance(answer.get("receipt"), dict):
+        raise ConfigError("the service acknowledged the upload without a receipt; nothing was staked")
     receipt = DeliveryReceipt.from_json(answer["receipt"])
     if (receipt.round_id, receipt.model, receipt.staker, receipt.commitment) != (round_id, model, signer.address, commitment):
         raise ChainError(f"the service's receipt is for round {receipt.round_id} model {receipt.model} staker "
@@ -144,7 +145,7 @@ def stake_predictions(
     result: dict[str, Any] = {"round": round_id, "model": model, "staker": signer.address, "amount": str(wei),
                               "commitment": to_hex(commitment), "upload": None, "txn": None, "gas_used": 0}
     if delivery is not None:
-        answer = deliver(delivery, client_domain(client), signer, round_id, model, predictions, commitment,
+        answer = deliver(delivery, client.domain, signer, round_id, model, predictions, commitment,
                          receipts=receipts)
         result["upload"] = answer
         say(f"uploaded: the service received it at {answer['received_at_iso']} (chain time) and signed a receipt"
@@ -216,11 +217,15 @@ class ServiceResults:
             raise
         if data is None:
             return None
-        row = PublishedRow(model=data["model"], staker=data["staker"], stake=int(data["stake"]), valid=bool(data["valid"]),
-                           reason=data["reason"], corr=data["corr"], mmc=data["mmc"], score=data["score"],
-                           fraction=float(data["fraction"]), payout=int(data["payout"]), burn=int(data["burn"]),
-                           leaf_index=int(data["leaf_index"]), proof=list(data["proof"]))
-        return row, str(data["merkle_root"])
+        try:
+            row = PublishedRow(model=data["model"], staker=data["staker"], stake=int(data["stake"]),
+                               valid=bool(data["valid"]), reason=data["reason"], corr=data["corr"], mmc=data["mmc"],
+                               score=data["score"], fraction=float(data["fraction"]), payout=int(data["payout"]),
+                               burn=int(data["burn"]), leaf_index=int(data["leaf_index"]), proof=list(data["proof"]))
+            return row, str(data["merkle_root"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{self.where(round_id)}: the service's proof for {model} / {staker} is malformed "
+                              f"({type(exc).__name__}: {exc})") from None
 
     def where(self, round_id: int) -> str:
         return f"{self.service.url}/v1/rounds/{round_id}"
@@ -300,7 +305,11 @@ def claim_all(client: TournamentClient, signer: Any, results: Any, round_ids: li
                                  f"result on chain (0x{info.root.hex()}); nothing was sent")
             if r is None:
                 raise ConfigError(f"round {info.round_id}: no published row for {s.model} / {staker}")
-            if not verify(info.root, LEAF_ENCODING, leaf_values(info.round_id, mid, staker, r.stake, r.payout, r.burn), r.proof):
+            if r.stake != s.amount:  # the contract builds the leaf from the stake it holds
+                raise ChainError(f"round {info.round_id}: the published stake of {s.model} / {staker} ({r.stake} wei) "
+                                 f"is not the stake on chain ({s.amount} wei); nothing was sent")
+            if not verify(info.root, LEAF_ENCODING, leaf_values(info.round_id, mid, staker, s.amount, r.payout, r.burn),
+                          r.proof):
                 raise ChainError(f"round {info.round_id}: the proof for {s.model} / {staker} does not lead to the "
                                  "on-chain root; nothing was sent")
             claims.append((info.round_id, mid, staker, r.payout, r.burn, [bytes32_from_hex(x) for x in r.proof]))

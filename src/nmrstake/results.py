@@ -149,9 +149,19 @@ class RoundResult:
         return len(self.rows)
 
 
+#: Published reasons of a stake whose file the round did not have (none, or not the committed one).
+UNDELIVERED = "no predictions file delivered by close"
+NOT_COMMITTED = "does not match the commitment"
+
+
+def undelivered(reason: str) -> bool:
+    """True if a published reason says the stake's committed file was not there to score."""
+    return reason == UNDELIVERED or NOT_COMMITTED in reason
+
+
 def _file_reason(commitment: bytes | None, digest: bytes) -> str | None:
     if commitment is not None and digest != commitment:
-        return f"predictions file keccak {to_hex(digest)} does not match the commitment {to_hex(commitment)}"
+        return f"predictions file keccak {to_hex(digest)} {NOT_COMMITTED} {to_hex(commitment)}"
     return None
 
 
@@ -272,7 +282,7 @@ def evaluate_round(
         path = files.get(model)
         if got is None:
             for s in model_stakes:
-                reasons[(s.model, s.staker)] = "no predictions file delivered by close"
+                reasons[(s.model, s.staker)] = UNDELIVERED
             continue
         published_name = _published_path("predictions", model, Path(path))
         if isinstance(got, OSError):

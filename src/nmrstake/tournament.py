@@ -17,6 +17,7 @@ from nmrstake.deploy import Deployment, deployment_path, deployments_dir, load_d
 from nmrstake.errors import ChainError, ConfigError, UnknownRoundError
 from nmrstake.models import model_name
 from nmrstake.payouts import RoundParams
+from nmrstake.signing import Domain
 
 ZERO32 = b"\x00" * 32
 
@@ -146,8 +147,9 @@ class TournamentClient:
                 raise ConfigError(problem.replace(": deploying it again", "") + "; run `ape run deploy` for this chain")
         self.token = project.NMR.at(deployment.address("NMR"))
         self.tournament = project.Tournament.at(deployment.address("Tournament"))
-        if str(self.tournament.nmr()).lower() != self.token.address.lower():
-            raise ConfigError(f"the Tournament at {self.tournament.address} stakes {self.tournament.nmr()}, not the "
+        staked_token = str(self.tournament.nmr())
+        if staked_token.lower() != self.token.address.lower():
+            raise ConfigError(f"the Tournament at {self.tournament.address} stakes {staked_token}, not the "
                               f"deployment's NMR {self.token.address}")
         self.start_block = deployment.contracts["Tournament"].block
         self.challenge_period = int(self.tournament.challengePeriod())
@@ -170,10 +172,23 @@ class TournamentClient:
         """The timestamp of the latest block (what `block.timestamp` was last)."""
         return int(self.provider.get_block("latest").timestamp)
 
+    @property
+    def domain(self) -> Domain:
+        """The EIP-712 domain of this deployment: uploads and receipts are bound to it."""
+        return Domain(int(self.provider.chain_id), str(self.tournament.address))
+
     def chain_time(self) -> int:
         """The timestamp the next block will carry (the pending block's): what the contract will
-        compare with a round's times if a transaction is sent now."""
-        return int(self.provider.get_block("pending").timestamp)
+        compare with a round's times if a transaction is sent now. A node that serves no pending
+        block gives its latest block's time plus one second (the earliest the next can carry)."""
+        try:
+            pending = self.provider.get_block("pending")
+        except Exception:  # noqa: BLE001 - nodes refuse "pending" in several ways
+            pending = None
+        latest = self.provider.get_block("latest")
+        if pending is None or pending.timestamp is None:
+            return int(latest.timestamp) + 1
+        return max(int(pending.timestamp), int(latest.timestamp))
 
     def head(self) -> int:
         return int(self.provider.get_block("latest").number)

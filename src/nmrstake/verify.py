@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import json
-
 from nmrstake.errors import ChainError, ConfigError
 from nmrstake.hashing import bytes32_from_hex, keccak_bytes, to_hex
 from nmrstake.results import recompute
-from nmrstake.signing import Domain
 from nmrstake.tournament import TournamentClient
 
 
@@ -115,38 +113,44 @@ def download_round(service: Any, round_id: int, folder: Path, results_hash: byte
 
 def check_receipts(report: VerifyReport, client: TournamentClient, kept: list[Any]) -> None:
     """Differences for every stake that holds a delivery receipt from before close, for the file
-    it committed to, yet is treated as undelivered in the published round; and for receipts signed
-    by another key than the receipt signer the round's manifest (hashed on chain) names."""
-    from nmrstake.results import load_published
+    it committed to, yet is treated as undelivered in the published round; for receipts signed by
+    another key than the receipt signer the round's manifest (hashed on chain) names; and for kept
+    receipts whose signature no longer checks out."""
+    from nmrstake.results import load_published, undelivered
 
+    kept = [item for item in kept if item.receipt.round_id == report.round_id]
     if not kept:
         return
     pub = load_published(report.folder)
     info = client.round(report.round_id)
-    domain = Domain(int(client.provider.chain_id), str(client.tournament.address))
+    domain = client.domain
     at_close = {(s.model, s.staker.lower()): s.commitment for s in client.stakes_at_close(report.round_id)}
     rows = {(r.model, r.staker.lower()): r for r in pub.rows}
     named = pub.manifest.get("service", {}).get("receipt_signer")  # committed on chain with the manifest
+    found: dict[tuple[str, str], str] = {}  # one difference per stake, however many receipts it holds
     counted = 0
     for item in kept:
         receipt = item.receipt
         key = (receipt.model, receipt.staker.lower())
         signer = receipt.signer(domain)
-        if signer != item.signer or at_close.get(key) != receipt.commitment or receipt.received_at >= info.close_time:
+        if signer != item.signer:
+            found.setdefault(key, f"{item.path}: the receipt's signature is not {item.signer}'s (altered?)")
+            continue
+        if at_close.get(key) != receipt.commitment or receipt.received_at >= info.close_time:
             continue  # not a receipt for what the stake committed to at close
         if named and signer != named:
-            report.differences.append(
-                f"model {receipt.model} staker {receipt.staker}: the delivery receipt is signed by {signer}, but the "
-                f"round's manifest names {named} as the service's receipt signer")
+            found.setdefault(key, f"model {receipt.model} staker {receipt.staker}: the delivery receipt is signed by "
+                                  f"{signer}, but the round's manifest names {named} as the service's receipt signer")
             continue
         counted += 1
         row = rows.get(key)
-        if row is None or (not row.valid and ("no predictions file" in row.reason or "does not match the commitment" in row.reason)):
-            report.differences.append(
+        if row is None or (not row.valid and undelivered(row.reason)):
+            found.setdefault(key, (
                 f"model {receipt.model} staker {receipt.staker}: holds a delivery receipt (file {to_hex(receipt.commitment)} "
-                f"received at {receipt.received_at}, before close {info.close_time}, signed by {item.signer}) yet the "
-                f"published round treats the stake as undelivered ({row.reason if row else 'no row'})")
+                f"received at {receipt.received_at}, before close {info.close_time}, signed by {signer}) yet the "
+                f"published round treats the stake as undelivered ({row.reason if row else 'no row'})"))
+    report.differences.extend(found.values())
     if named:
         report.checks.append(f"the manifest names the service's receipt signer {named}")
-    if counted:
+    if counted and not found:
         report.checks.append(f"{counted} delivery receipt(s) on this machine: every stake holding one was scored with its file")

@@ -9,7 +9,8 @@ store. Nothing the chain knows is kept twice. Every error is an RFC 9457 problem
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from nmrstake import __version__
 from nmrstake.errors import ChainError, InputError, NmrstakeError, RequestError, UnknownRoundError
 from nmrstake.hashing import bytes32_from_hex, checksum_address
 from nmrstake.models import check_model_name
-from nmrstake.service.intake import Intake, describe, parse_uint
+from nmrstake.service.intake import Intake, describe, guarded_chain_read, parse_uint
 from nmrstake.signing import Domain, UploadAuthorisation
 
 PROBLEM_TYPE = "urn:nmrstake:problem:"
@@ -52,8 +53,7 @@ class ServiceContext:
 
     def chain(self, fn: Any, *args: Any) -> Any:
         """Run one chain read; ape's provider is shared by the request threads, one at a time."""
-        with self.chain_lock:
-            return fn(*args)
+        return guarded_chain_read(self.chain_lock, fn, *args)
 
     def published(self, round_id: int) -> Any:
         """The round's published results (PublishedRound), or a 404 problem before publication."""
@@ -105,6 +105,16 @@ def _upload_key(fields: dict[str, str], domain: Domain) -> tuple[int, str, str] 
         return key if auth.signer(domain, fields["signature"]) == key[2] else None
     except (KeyError, NmrstakeError):
         return None
+
+
+async def _at_most(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    """The request body, refused (413) should it run past `limit` bytes, whatever framed it."""
+    seen = 0
+    async for chunk in stream:
+        seen += len(chunk)
+        if seen > limit:
+            raise RequestError(413, "file-too-large", f"the request is larger than its declared {limit} bytes")
+        yield chunk
 
 
 def problem(status: int, kind: str, detail: str, *, instance: str | None = None, field: str | None = None) -> JSONResponse:
@@ -241,9 +251,12 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     @app.post("/v1/submissions", status_code=201, tags=["submissions"], openapi_extra=_UPLOAD_SCHEMA,
               summary="Upload predictions for (round, model), signed by the staker; returns a signed receipt")
     async def upload(request: Request) -> Any:
+        started = time.time()
         length = request.headers.get("content-length")
-        if length is None:
-            raise RequestError(411, "length-required", "the request needs a Content-Length header")
+        if length is None or "transfer-encoding" in request.headers:
+            # A chunked body would be framed by its chunks, not by Content-Length: no size bound.
+            raise RequestError(411, "length-required", "the request needs a Content-Length header and no "
+                               "Transfer-Encoding (chunked uploads are not taken)")
         try:
             declared = int(length)
         except ValueError:
@@ -263,7 +276,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
                 held_key.append(key)
 
         with held:
-            parser = _UploadParser(request.headers, request.stream(), max_files=1,
+            parser = _UploadParser(request.headers, _at_most(request.stream(), declared), max_files=1,
                                    max_fields=len(UPLOAD_FIELDS) + 2, on_file=hold)
             try:
                 form = await parser.parse()
@@ -277,11 +290,11 @@ def create_app(ctx: ServiceContext) -> FastAPI:
                 if not parser.complete:
                     raise RequestError(400, "malformed-multipart", "the multipart body ends before its closing "
                                        "boundary: the upload was cut short; send it again")
-                return await _receive(form, held_key[0] if held_key else None)
+                return await _receive(form, held_key[0] if held_key else None, started)
             finally:
                 await form.close()
 
-    async def _receive(form: Any, held_key: tuple[int, str, str] | None) -> Any:
+    async def _receive(form: Any, held_key: tuple[int, str, str] | None, started: float) -> Any:
         fields = {name: form.get(name) for name in (*UPLOAD_FIELDS, "file_hash")}
         upload_file = form.get("file")
         if not fields["signature"]:
@@ -304,7 +317,8 @@ def create_app(ctx: ServiceContext) -> FastAPI:
             stored = ctx.intake.receive(
                 round_id=round_id, model=str(fields["model"]), staker=str(fields["staker"]),
                 nonce=parse_uint(fields["nonce"], "nonce"), expiry=parse_uint(fields["expiry"], "expiry"),
-                signature=str(fields["signature"]), source=upload_file.file, file_hash=file_hash, held=held_key)
+                signature=str(fields["signature"]), source=upload_file.file, file_hash=file_hash, held=held_key,
+                started_at=started)
             return describe(stored, ctx.intake.receipt_signer)
 
         return await run_in_threadpool(work)
@@ -345,14 +359,16 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         rid = _round_arg(round_id)
         info = ctx.chain(ctx.client.round, rid)
         data = info.to_json()
-        data["published"] = ctx.layout.published(rid).is_dir()
+        data["published"] = (ctx.layout.published(rid) / "manifest.json").is_file()
         return data
 
     @app.get("/v1/rounds/{round_id}/leaderboard", tags=["results"], summary="The rows of the round's published results")
     def leaderboard(round_id: str, offset: int = 0, limit: int = 1000) -> Any:
         rid = _round_arg(round_id)
-        if offset < 0 or not 1 <= limit <= 10_000:
-            raise RequestError(422, "invalid-field", "offset must be >= 0 and limit 1 to 10000", field="limit")
+        if offset < 0:
+            raise RequestError(422, "invalid-field", f"offset: must be 0 or more, got {offset}", field="offset")
+        if not 1 <= limit <= 10_000:
+            raise RequestError(422, "invalid-field", f"limit: must be 1 to 10000, got {limit}", field="limit")
         pub = ctx.published(rid)
         return {"round": rid, "merkle_root": pub.merkle_root, "results_hash": pub.results_hash,
                 "total": len(pub.rows), "offset": offset, "rows": [_row_json(r) for r in pub.rows[offset:offset + limit]]}
@@ -375,6 +391,8 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         allowed = {"manifest.json", *pub.manifest.get("files", {}), *(i["path"] for i in pub.manifest.get("inputs", []))}
         if path not in allowed:
             raise RequestError(404, "no-such-file", f"round {rid}: {path!r} is not a published file", field="path")
+        if not (pub.path / path).is_file():
+            raise InputError(f"round {rid}: {path} is listed in the manifest but missing from the published folder")
         return FileResponse(pub.path / path)
 
     @app.get("/v1/rounds/{round_id}/proofs/{model}/{staker}", tags=["results"],

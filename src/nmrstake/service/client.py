@@ -36,6 +36,8 @@ class ServiceClient:
         if response.status_code >= 400:
             try:
                 body = response.json()
+                if not isinstance(body, dict):
+                    raise ValueError("not an object")
                 kind = str(body.get("type", "")).rsplit(":", 1)[-1] or "error"
                 detail = str(body.get("detail") or body.get("title") or response.reason)
                 field = body.get("field")
@@ -45,7 +47,14 @@ class ServiceClient:
         return response
 
     def get(self, path: str, **params: Any) -> Any:
-        return self._request("GET", path, params=params or None).json()
+        return self._json(self._request("GET", path, params=params or None))
+
+    def _json(self, response: requests.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise ConfigError(f"{response.url}: the service answered something other than JSON "
+                              f"({response.headers.get('content-type', 'no content type')}); is --api its URL?") from None
 
     def fetch(self, path: str) -> bytes:
         """A file's bytes."""
@@ -61,6 +70,8 @@ class ServiceClient:
     def check_deployment(self, domain: Domain) -> None:
         """Refuse a service that serves another chain or tournament than the one we use."""
         info = self.info()
+        if not isinstance(info, dict) or not {"chain_id", "tournament", "receipt_signer"} <= set(info):
+            raise ConfigError(f"{self.url}/v1/info: not a tournament service's answer; is --api its URL?")
         if int(info["chain_id"]) != domain.chain_id or checksum_address(info["tournament"]) != checksum_address(domain.tournament):
             raise ConfigError(f"the service at {self.url} serves tournament {info['tournament']} on chain "
                               f"{info['chain_id']}, not {domain.tournament} on chain {domain.chain_id}")
@@ -85,8 +96,8 @@ class ServiceClient:
         fields = {"round": str(round_id), "model": model, "staker": staker, "nonce": str(nonce),
                   "expiry": str(expiry), "signature": signature, "file_hash": to_hex(file_hash)}
         with open(path, "rb") as fh:
-            return self._request("POST", "/v1/submissions", data=fields,
-                                 files={"file": (Path(path).name, fh, "application/octet-stream")}).json()
+            return self._json(self._request("POST", "/v1/submissions", data=fields,
+                                            files={"file": (Path(path).name, fh, "application/octet-stream")}))
 
     # ------------------------------------------------------------------ results
 

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from nmrstake.errors import InputError, RequestError, UnknownRoundError
+from eth_account import Account
+
+from nmrstake.errors import InputError, NmrstakeError, RequestError, UnknownRoundError
 from nmrstake.hashing import checksum_address, keccak_file, to_hex
 from nmrstake.models import check_model_name
 from nmrstake.service.store import StoredUpload, SubmissionStore, crash_point
@@ -68,22 +70,22 @@ class Intake:
         self.max_bytes = max_bytes
         self.wall_now = wall_now
         self._key = store.receipt_key()
+        self.receipt_signer = str(Account.from_key(self._key).address)
         self._busy: set[tuple[int, str, str]] = set()
         self._busy_lock = threading.Lock()
 
-    @property
-    def receipt_signer(self) -> str:
-        from eth_account import Account
-
-        return str(Account.from_key(self._key).address)
-
     # ------------------------------------------------------------------ checks
 
-    def open_window(self, round_id: int) -> tuple[RoundWindow, int]:
-        """The round's window and the chain time, if the round takes uploads now."""
+    def known_window(self, round_id: int) -> RoundWindow:
+        """The round's window (read once per round, then cached), or a 404 problem."""
         window = self.window(round_id)
         if window is None:
             raise RequestError(404, "unknown-round", f"round: round {round_id} does not exist", field="round")
+        return window
+
+    def open_window(self, round_id: int) -> tuple[RoundWindow, int]:
+        """The round's window and the chain time, if the round takes uploads now."""
+        window = self.known_window(round_id)
         now = self.chain_now()
         if now < window.open_time:
             raise RequestError(409, "round-not-open", f"round {round_id} opens at {_utc(window.open_time)} "
@@ -137,9 +139,12 @@ class Intake:
 
     def receive(self, *, round_id: int, model: str, staker: str, nonce: int, expiry: int, signature: str,
                 source: BinaryIO, file_hash: bytes | None = None,
-                held: tuple[int, str, str] | None = None) -> StoredUpload:
+                held: tuple[int, str, str] | None = None, started_at: float | None = None) -> StoredUpload:
         """Check and store one upload read from `source`; returns it with its signed receipt.
-        `held`: the key the caller already holds with `exclusive()`, if any."""
+        `held`: the key the caller already holds with `exclusive()`, if any; `started_at`: when the
+        request began to arrive (the signature must have been valid then: a large file on a slow
+        link does not expire on the way). Whether the round is open is decided once the file is
+        in, by the chain time then, which is also the time the receipt states."""
         try:
             check_model_name(model, argument="model")
             staker = checksum_address(staker, argument="staker")
@@ -148,14 +153,14 @@ class Intake:
         if not signature:
             raise RequestError(401, "unsigned", "signature: the upload is not signed; sign the Upload message "
                                "(EIP-712) with the staker's key", field="signature")
-        wall = int(self.wall_now())
+        wall = int(started_at if started_at is not None else self.wall_now())
         if expiry <= wall:
             raise RequestError(401, "signature-expired", f"expiry: the signature expired at {_utc(expiry)} "
                                f"(now {_utc(wall)}); sign again", field="expiry")
         if expiry > wall + MAX_SIGNATURE_LIFETIME:
             raise RequestError(422, "invalid-field", f"expiry: at most {MAX_SIGNATURE_LIFETIME} s ahead",
                                field="expiry")
-        self.open_window(round_id)
+        self.known_window(round_id)
         key = (round_id, model, staker)
         with nullcontext() if held == key else self.exclusive(key), self.store.staging() as staged:
             size = self._receive_bytes(source, staged)
@@ -178,7 +183,7 @@ class Intake:
                                    "each upload needs a fresh one", field="signature")
             extension = self._check_file(staged, size, f"model {model} of round {round_id}")
             crash_point("received")
-            window, now = self.open_window(round_id)  # the file took time to arrive: still open?
+            _, now = self.open_window(round_id)  # by chain time now that the whole file is in
             receipt = DeliveryReceipt(staker, round_id, model, digest, now).signed(self.domain, self._key)
             try:
                 return self.store.store(staged, round_id=round_id, model=model, staker=staker, file_hash=digest,
@@ -220,19 +225,29 @@ def chain_intake(client: Any, store: SubmissionStore, *, max_bytes: int = DEFAUL
     def window(round_id: int) -> RoundWindow | None:
         if round_id not in windows:
             try:
-                with guard:
-                    info = client.round(round_id)
+                info = guarded_chain_read(guard, client.round, round_id)
             except UnknownRoundError:
                 return None
             windows[round_id] = RoundWindow(round_id, info.open_time, info.close_time)
         return windows[round_id]
 
     def chain_now() -> int:
-        with guard:
-            return int(client.chain_time())
+        return int(guarded_chain_read(guard, client.chain_time))
 
-    domain = Domain(int(client.provider.chain_id), str(client.tournament.address))
-    return Intake(store, domain, window=window, chain_now=chain_now, max_bytes=max_bytes)
+    return Intake(store, client.domain, window=window, chain_now=chain_now, max_bytes=max_bytes)
+
+
+def guarded_chain_read(lock: Any, fn: Callable[..., Any], *args: Any) -> Any:
+    """One chain read under `lock` (ape's provider is shared by the service's threads). A node
+    that does not answer is a 503 problem, not a crash; the chain's own refusals pass through."""
+    try:
+        with lock:
+            return fn(*args)
+    except NmrstakeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - requests, web3 and ape raise many types for a dead node
+        raise RequestError(503, "chain-unavailable", f"the chain does not answer ({type(exc).__name__}); "
+                           "try again shortly") from None
 
 
 __all__ = ["Intake", "RoundWindow", "chain_intake", "describe", "parse_uint", "DEFAULT_MAX_UPLOAD_BYTES"]

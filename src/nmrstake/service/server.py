@@ -47,7 +47,6 @@ def serve(*, network: str, deployments_dir: Path | None, data_dir: Path | None, 
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
-        log("stopped")
 
 
 def _exit_cleanly(signum: int, frame: Any) -> None:
