@@ -11,7 +11,7 @@ import click
 from ape.cli import ConnectedProviderCommand, network_option
 
 from nmrstake.cli_common import deployer_account, duration_option
-from nmrstake.deploy import TournamentSettings, deploy, deployments_dir
+from nmrstake.deploy import TournamentSettings, check_settings, deploy, deployments_dir
 from nmrstake.errors import NmrstakeError
 from nmrstake.localchain import ensure_tools_on_path
 
@@ -43,13 +43,17 @@ def cli(
     from ape import project
 
     try:
+        settings = TournamentSettings(challenge_period, grace_period, admin_delay, max_pause)
+        check_settings(settings)  # deploy() checks again; here it fails before any output
         deployer = deployer_account(provider, account_alias)
         click.echo(f"deploying on {ecosystem.name}:{network.name} (chain {provider.chain_id}) as {deployer.address}")
-        settings = TournamentSettings(challenge_period, grace_period, admin_delay, max_pause)
         deploy(
             project, deployer, directory=deployments_dir_ or deployments_dir(project.path),
             force=force, nmr_address=nmr_address, oracle=oracle, manager=manager,
             settings=settings, log=click.echo,
         )
     except NmrstakeError as exc:
-        raise click.ClickException(str(exc)) from exc
+        # One line, no traceback, the error's exit status (as the nmrstake CLI does).
+        error = click.ClickException(str(exc))
+        error.exit_code = exc.exit_code
+        raise error from exc

@@ -104,6 +104,12 @@ def test_full_participant_flow(cli_world):
     rounds = js("rounds", *common)
     assert [r["round"] for r in rounds] == [41] and rounds[0]["total_staked"] == str(15 * WEI)
     assert js("round", "show", "41", *common)["stake_count"] == 1
+    waiting = js("oracle", "status", *common, *data)[0]["reason"]
+    assert waiting == f"staking closes at {rounds[0]['close_time_iso']}"  # a date, not Unix seconds
+    wallet = js("balance", "--wallet", "alice", *common)
+    assert wallet["nmr"] == str(100 * WEI - 15 * WEI) == str(client.token.balanceOf(alice)) and int(wallet["ether"]) > 0
+    assert js("balance", alice, *common) == wallet
+    assert "one of ADDRESS" in run("balance", alice, "--wallet", "alice", *common, ok=False).output
 
     advance_to(client.round(41).resolve_time)
     (tmp / "data" / "targets").mkdir(parents=True)
@@ -113,6 +119,8 @@ def test_full_participant_flow(cli_world):
     run("oracle", "run", "--once", "--account", "TEST::1", *common, *data)
     assert client.round(41).state.label == "posted"
     assert "ok" in run("verify", "41", *common, *data).output
+    not_yet = run("claim", "--all", "--wallet", "alice", *common, *data).output
+    assert "nothing to claim: round 41: posted, not final yet; it becomes final at" in not_yet
 
     advance_to(client.round(41).final_at)
     run("oracle", "run", "--once", "--account", "TEST::1", *common, *data)
@@ -124,6 +132,8 @@ def test_full_participant_flow(cli_world):
     [c] = claimed["claims"]
     assert int(client.token.balanceOf(alice)) - before == int(c["amount"]) == 15 * WEI - int(c["burn"]) + int(c["payout"])
     assert js("claim", "--all", "--wallet", "alice", *common, *data)["claims"] == []
+    assert "nothing to claim: round 41 model_00: already claimed" in run("claim", "--all", "--wallet", "alice",
+                                                                          *common, *data).output
     assert js("status", "--wallet", "alice", *common, *data)["stakes"][0]["claim"] == "claimed"
 
 
@@ -198,6 +208,18 @@ def test_errors_are_one_line_and_change_nothing(cli_world, monkeypatch):
         print(f"{name:22} {lines[-1]}")
     assert _unchanged(client, alice, sub, tmp)[1:] == before[1:]
     assert not list((tmp / "data" / "service" / "tmp").iterdir())  # nothing staged left behind
+
+
+def test_wallet_new__without_a_passphrase_or_a_terminal__says_what_is_missing(home):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "NMRSTAKE_PASSPHRASE"}
+    out = subprocess.run([sys.executable, "-m", "nmrstake.cli", "wallet", "new", "nopass"], env=env,
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "Aborted" not in out.stdout + out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith("error: no passphrase for wallet 'nopass'"), out.stderr
 
 
 def test_faucet_refused_off_local_networks(home):

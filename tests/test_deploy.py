@@ -100,3 +100,32 @@ def test_ape_run_deploy_script_on_anvil(tmp_path):
         assert "nothing to deploy" in second.stdout and "reusing" in second.stdout
         [path] = list(tmp_path.glob("ethereum-local-31337.json"))
         assert json.loads(path.read_text())["contracts"]["Tournament"]["address"]
+
+
+def test_ape_run_deploy_refuses_bad_settings_in_one_line_and_sends_nothing(tmp_path):
+    """A --max-pause longer than the posting window: one `Error:` line naming the flag and the
+    rule, exit status 2 (InputError), no traceback, and the Anvil it points at is untouched."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from ape import accounts, chain
+
+    ape = str(Path(sys.executable).with_name("ape"))
+    cmd = [ape, "run", "deploy", "--network", "ethereum:local:foundry", "--deployments-dir", str(tmp_path),
+           "--challenge-period", "1d", "--grace-period", "2d", "--max-pause", "7d"]
+    with anvil_provider() as provider:
+        deployer = accounts.test_accounts[0].address  # the script's deployer on a local network
+        before = (provider.get_nonce(deployer), chain.blocks.head.number)
+        run = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy(), timeout=300)
+        after = (provider.get_nonce(deployer), chain.blocks.head.number)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "Traceback" not in run.stdout + run.stderr
+    assert run.stdout == ""
+    assert run.stderr.strip().splitlines() == [
+        "Error: --max-pause: 7d must be at most the posting window, "
+        "--grace-period - --challenge-period = 2d - 1d = 1d"
+    ]
+    assert after == before
+    assert list(tmp_path.iterdir()) == []

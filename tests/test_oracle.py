@@ -254,3 +254,17 @@ def test_a_file_delivered_after_close_does_not_count(world, tmp_path):
     assert not row.valid and row.reason == "no predictions file delivered by close"
     assert row.payout == row.burn == 0
     assert verify_round(world.client, 11, world.layout.published(11)).ok
+
+
+def test_stop_requested_while_computing__publishes_but_posts_only_on_the_next_run(world, tmp_path):
+    inputs = _resolve_ready(world, tmp_path)
+    deliver_targets(world, 11, inputs)
+    lines: list[str] = []
+    oracle = Oracle(world.client, world.oracle, world.layout, log=EventLog(out=lines.append))
+    asked = iter([False])  # not at the start of the pass; from then on (the end of computing), yes
+    oracle.tick(lambda: next(asked, True))
+    assert world.layout.published(11).is_dir() and world.client.round(11).state is RoundState.CLOSED
+    assert any("stopping_before_post" in line for line in lines), lines
+    oracle.tick()
+    assert world.client.round(11).state is RoundState.POSTED
+    assert len(list(world.client.tournament.ResultPosted.range(0, world.client.head() + 1))) == 1

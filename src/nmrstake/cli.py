@@ -454,6 +454,41 @@ def submit(round_id: int, model: str, predictions: Path, wallet: str | None, acc
 
 
 @main.command()
+@click.argument("address", required=False)
+@wallet_opt
+@account_opt
+@network_opt
+@deployments_opt
+@api_opt
+@json_opt
+def balance(address: str | None, wallet: str | None, account: str | None, network: str, deployments_dir: Path | None,
+            api: str | None, as_json: bool) -> None:
+    """A wallet's NMR and ether, and its NMR allowance for the tournament (ADDRESS, --wallet or --account)."""
+    from nmrstake.amounts import format_nmr
+    from nmrstake.cli_common import chain_session, deployer_account, emit_json
+    from nmrstake.hashing import checksum_address
+    from nmrstake.wallet import Keystore
+
+    if sum(x is not None for x in (address, wallet, account)) != 1:
+        raise InputError("give one of ADDRESS, --wallet NAME or --account ALIAS")
+    if address is not None:
+        address = checksum_address(address, argument="ADDRESS")
+    elif wallet is not None:
+        address = Keystore().address(wallet)
+    with chain_session(network, deployments_dir, api) as client:
+        who = address or str(deployer_account(client.provider, account).address)
+        nmr = int(client.token.balanceOf(who))
+        ether = int(client.provider.get_balance(who))
+        allowance = int(client.token.allowance(who, client.tournament.address))
+    if as_json:
+        emit_json({"address": who, "nmr": str(nmr), "ether": str(ether), "allowance": str(allowance),
+                   "tournament": str(client.tournament.address)})
+    else:
+        click.echo(f"{who}: {format_nmr(nmr)} NMR, {format_nmr(ether)} ETH; "
+                   f"allowance for the tournament {format_nmr(allowance)} NMR")
+
+
+@main.command()
 @wallet_opt
 @account_opt
 @network_opt
@@ -524,7 +559,9 @@ def claim(round_id: int | None, all_rounds: bool, wallet: str | None, account: s
     if as_json:
         emit_json(result)
     elif not result["claims"]:
-        click.echo("nothing to claim")
+        reasons = "; ".join(f"round {w['round']}{' ' + w['model'] if 'model' in w else ''}: {w['why']}"
+                            for w in result["not_claimable"])
+        click.echo(f"nothing to claim{': ' + reasons if reasons else ' (no stakes)'}")
     else:
         for c in result["claims"]:
             click.echo(f"round {c['round']} {c['model']}: received {format_nmr(int(c['amount']))} NMR "

@@ -81,7 +81,15 @@ def ask_passphrase(name: str, *, confirm: bool = False) -> str:
     env = passphrase_from_env(name)
     if env is not None:
         return env
-    return click.prompt(f"Passphrase for wallet '{name}'", hide_input=True, confirmation_prompt=confirm)
+    import sys
+
+    missing = f"no passphrase for wallet '{name}': type it at the prompt of a terminal, or set $NMRSTAKE_PASSPHRASE"
+    if not sys.stdin.isatty():  # nobody to ask: say what is missing instead of "Aborted!"
+        raise InputError(missing)
+    try:
+        return click.prompt(f"Passphrase for wallet '{name}'", hide_input=True, confirmation_prompt=confirm)
+    except click.Abort:
+        raise InputError(missing) from None
 
 
 def wallet_signer(name: str, passphrase: str | None = None) -> Signer:

@@ -18,7 +18,7 @@ from typing import Any
 from eth_utils import keccak, to_checksum_address
 
 from nmrstake import __version__
-from nmrstake.errors import ConfigError
+from nmrstake.errors import ConfigError, InputError
 from nmrstake.fsutil import write_atomic
 
 #: Where deployments files live, relative to the project root (``NMRSTAKE_DEPLOYMENTS`` overrides).
@@ -29,6 +29,26 @@ LOCAL_NETWORKS = frozenset({"local"})
 Log = Callable[[str], None]
 
 
+#: Tournament.MAX_PAUSE_LIMIT (365 days): the longest pause the constructor accepts.
+MAX_PAUSE_LIMIT = 365 * 24 * 3600
+
+#: The constructor's parameter types: uint48 adminDelay, uint64 for the three periods.
+_UINT48_MAX = 2**48 - 1
+_UINT64_MAX = 2**64 - 1
+
+_UNITS = (("d", 86400), ("h", 3600), ("m", 60))
+
+
+def format_duration(seconds: int) -> str:
+    """Seconds in the notation of the duration flags, exactly: 604800 -> '7d', 5400 -> '90m',
+    90 -> '90s' (the largest unit that divides it)."""
+    if seconds > 0:
+        for suffix, size in _UNITS:
+            if seconds % size == 0:
+                return f"{seconds // size}{suffix}"
+    return f"{seconds}s"
+
+
 @dataclass(frozen=True)
 class TournamentSettings:
     """Per-deployment parameters of the Tournament contract (seconds)."""
@@ -37,6 +57,55 @@ class TournamentSettings:
     grace_period: int = 14 * 24 * 3600
     admin_delay: int = 2 * 24 * 3600
     max_pause: int = 7 * 24 * 3600
+
+    def problems(self) -> list[str]:
+        """Why the Tournament constructor would refuse these settings (empty: it accepts them).
+
+        Mirrors the constructor one rule for one (contracts/Tournament.sol, `InvalidConfig`):
+        challengePeriod > 0, gracePeriod > challengePeriod, maxPauseDuration > 0,
+        maxPauseDuration <= MAX_PAUSE_LIMIT and maxPauseDuration <= gracePeriod - challengePeriod;
+        plus the ranges of the parameter types (uint48 adminDelay, uint64 for the periods), which
+        the ABI encoding enforces. adminDelay has no rule of its own. Each problem is one line
+        naming the `ape run deploy` flag, the rule and the numbers.
+        """
+        fmt = format_duration
+        c, g, m = self.challenge_period, self.grace_period, self.max_pause
+        out_of_range = [
+            f"{flag}: {value} is not a duration the contract takes (0 to {top} seconds, {kind})"
+            for flag, value, top, kind in (
+                ("--admin-delay", self.admin_delay, _UINT48_MAX, "uint48"),
+                ("--challenge-period", c, _UINT64_MAX, "uint64"),
+                ("--grace-period", g, _UINT64_MAX, "uint64"),
+                ("--max-pause", m, _UINT64_MAX, "uint64"),
+            )
+            if not 0 <= value <= top
+        ]
+        if out_of_range:
+            return out_of_range
+        problems = []
+        if c == 0:
+            problems.append("--challenge-period: must be more than 0s")
+        if g <= c:
+            problems.append(f"--grace-period: {fmt(g)} must be longer than --challenge-period ({fmt(c)})")
+        if m == 0:
+            problems.append("--max-pause: must be more than 0s")
+        if m > MAX_PAUSE_LIMIT:
+            problems.append(f"--max-pause: {fmt(m)} must be at most the contract's limit of {fmt(MAX_PAUSE_LIMIT)}")
+        # A pause may never cover a round's whole posting window (only meaningful when grace > challenge).
+        if g > c and m > g - c:
+            problems.append(
+                f"--max-pause: {fmt(m)} must be at most the posting window, "
+                f"--grace-period - --challenge-period = {fmt(g)} - {fmt(c)} = {fmt(g - c)}"
+            )
+        return problems
+
+
+def check_settings(settings: TournamentSettings) -> None:
+    """Raise a one-line InputError naming every flag whose value the Tournament constructor would
+    refuse; return None when it would accept them. Sends nothing."""
+    problems = settings.problems()
+    if problems:
+        raise InputError("; ".join(problems))
 
 
 @dataclass
@@ -159,11 +228,13 @@ def deploy(
     `nmr_address` points the tournament at an existing NMR instead of deploying one. The oracle
     and manager roles go to `oracle` / `manager` (default: the deployer). Returns the deployment
     and the path of its file, which is written only after every transaction succeeded.
+    Settings the Tournament constructor would refuse raise InputError before anything is sent.
     """
     from ape import chain
 
-    provider = chain.provider
     settings = settings or TournamentSettings()
+    check_settings(settings)  # before any transaction: bad settings leave nothing on chain
+    provider = chain.provider
     contract_types = project.load_contracts()  # compiles if needed, so the manifest names the compiler
     path = deployment_path(provider, directory)
     previous: Deployment | None = None

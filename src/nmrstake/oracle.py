@@ -42,7 +42,7 @@ from nmrstake.results import (
     round_dir,
 )
 from nmrstake.service.store import SubmissionStore
-from nmrstake.tournament import RoundInfo, RoundState, TournamentClient
+from nmrstake.tournament import RoundInfo, RoundState, TournamentClient, iso_time
 
 #: Test hook: `NMRSTAKE_ORACLE_CRASH_AT=computed|published|sent` kills the process at that point.
 CRASH_ENV = "NMRSTAKE_ORACLE_CRASH_AT"
@@ -140,14 +140,14 @@ def plan_round(
         return Plan(rid, st, action, reason)
 
     if st in (RoundState.SCHEDULED, RoundState.OPEN):
-        return p(Action.WAIT, f"staking closes at {info.close_time}")
+        return p(Action.WAIT, f"staking closes at {iso_time(info.close_time)}")
     if st is RoundState.CLOSED:
         if info.stake_count == 0:
             return p(Action.DONE, "no stakes: nothing to post (the round expires; finalise returns its funding)")
         if now < info.resolve_time:
-            return p(Action.WAIT, f"resolve time {info.resolve_time} not reached (now {now})")
+            return p(Action.WAIT, f"resolve time {iso_time(info.resolve_time)} not reached (chain time {iso_time(now)})")
         if now > info.last_post_time:
-            return p(Action.STUCK, f"too late to post: a posting must start by {info.last_post_time}")
+            return p(Action.STUCK, f"too late to post: a posting must start by {iso_time(info.last_post_time)}")
         if published:
             return p(Action.POST, "a published result is waiting to be posted")
         if targets is None:
@@ -155,7 +155,7 @@ def plan_round(
         return p(Action.COMPUTE, f"targets available ({targets.name})")
     if st is RoundState.POSTED:
         mine = "" if posted_root_is_ours in (None, True) else " (posted root differs from the published one!)"
-        return p(Action.WAIT, f"challenge period ends at {info.final_at}{mine}")
+        return p(Action.WAIT, f"challenge period ends at {iso_time(info.final_at)}{mine}")
     if st is RoundState.FINAL:
         if not info.settled:
             return p(Action.FINALISE, "final: burns and unused funding to settle")
@@ -352,8 +352,9 @@ class Oracle:
         self.log("finalised", round=info.round_id, burned=info.total_burn, gas=receipt.gas_used)
         return receipt
 
-    def step(self, info: RoundInfo) -> Plan:
-        """Do the next thing for one round; returns the plan that was acted on."""
+    def step(self, info: RoundInfo, should_stop: Callable[[], bool] = lambda: False) -> Plan:
+        """Do the next thing for one round; returns the plan that was acted on. Asked to stop
+        while computing, it stops before posting: the published folder is posted by the next run."""
         if info.state is RoundState.CLOSED:
             self._retire_unpostable(info)
         plan = self.plan(info)
@@ -361,6 +362,9 @@ class Oracle:
             self.compute(info)
             info = self.client.round(info.round_id)
             plan = self.plan(info)
+            if should_stop():
+                self.log("stopping_before_post", round=info.round_id, note="published; the next run posts it")
+                return plan
         if plan.action is Action.POST:
             if self._pending_transactions() > 0:
                 self.log("waiting", round=info.round_id, reason="a transaction of the oracle is pending")
@@ -379,7 +383,7 @@ class Oracle:
             if should_stop():
                 break
             try:
-                done.append(self.step(info))
+                done.append(self.step(info, should_stop))
             except NmrstakeError as exc:
                 # Bad data, or the chain refused: nothing posted for this round; the others go on.
                 self.log("round_error", round=info.round_id, error=str(exc))

@@ -278,6 +278,7 @@ def claim_all(client: TournamentClient, signer: Any, results: Any, round_ids: li
     claims: list[tuple[Any, ...]] = []
     described: list[dict[str, Any]] = []
     withdrawals: list[tuple[int, bytes, str]] = []
+    waiting: list[dict[str, Any]] = []  # the signer's stakes that cannot be claimed now, and why
     for info in infos:
         if info.state is RoundState.EXPIRED:
             for mid, staker in client.stake_keys(info.round_id, signer.address):
@@ -288,13 +289,16 @@ def claim_all(client: TournamentClient, signer: Any, results: Any, round_ids: li
                                       "payout": "0", "amount": str(s.amount), "kind": "emergency_withdrawal"})
             continue
         if info.state is not RoundState.FINAL:
+            when = f"; it becomes final at {_utc(info.final_at)}" if info.final_at else ""
             if round_ids:
-                when = f"; it becomes final at {_utc(info.final_at)}" if info.final_at else ""
                 raise ChainError(f"round {info.round_id} is {info.state.label}, not final: nothing can be claimed yet{when}")
+            if info.state is not RoundState.SCHEDULED and client.stake_keys(info.round_id, signer.address):
+                waiting.append({"round": info.round_id, "why": f"{info.state.label}, not final yet{when}"})
             continue
         for mid, staker in client.stake_keys(info.round_id, signer.address):
             s = client.stake(info.round_id, mid, staker)
             if s.amount == 0:
+                waiting.append({"round": info.round_id, "model": s.model, "why": "already claimed"})
                 continue
             found = results.claim_row(info.round_id, s.model, staker)
             if found is None:
@@ -315,7 +319,7 @@ def claim_all(client: TournamentClient, signer: Any, results: Any, round_ids: li
             claims.append((info.round_id, mid, staker, r.payout, r.burn, [bytes32_from_hex(x) for x in r.proof]))
             described.append({"round": info.round_id, "model": s.model, "stake": str(r.stake), "burn": str(r.burn),
                               "payout": str(r.payout), "amount": str(r.stake - r.burn + r.payout), "kind": "claim"})
-    result: dict[str, Any] = {"claims": described, "txn": None, "gas_used": 0}
+    result: dict[str, Any] = {"claims": described, "txn": None, "gas_used": 0, "not_claimable": waiting}
     if claims:
         receipt = transact(client.tournament.claimMany, claims, sender=signer.ape_account, what="claiming")
         result["txn"], result["gas_used"] = str(receipt.txn_hash), int(receipt.gas_used)
