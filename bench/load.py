@@ -155,6 +155,25 @@ def sign_tx(account: Any, chain_id: int, nonce: int, to: str, data: bytes, gas: 
 # ---------------------------------------------------------------------------------------- participants
 
 
+def stake_with_permit_tx(key: Any, chain_id: int, nonce: int, tournament: str, permit_domain: dict[str, Any],
+                         permit_nonce: int, round_id: int, model: str, amount: int, commitment: bytes,
+                         deadline: int) -> bytes:
+    """A signed `stakeWithPermit` transaction: the EIP-2612 permit and the stake in one."""
+    from eth_account.messages import encode_typed_data
+
+    from nmrstake.permit import PERMIT_TYPES
+
+    message = {"owner": key.address, "spender": tournament, "value": amount, "nonce": permit_nonce,
+               "deadline": deadline}
+    signed = key.sign_message(encode_typed_data(domain_data=permit_domain, message_types=PERMIT_TYPES,
+                                                message_data=message))
+    call = SEL_STAKE_WITH_PERMIT + encode(
+        ["uint256", "bytes32", "uint256", "bytes32", "uint256", "uint8", "bytes32", "bytes32"],
+        [round_id, model_id(model), amount, commitment, deadline, signed.v,
+         signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")])
+    return sign_tx(key, chain_id, nonce, tournament, call, 300_000)
+
+
 def participant_key(seed: int, index: int) -> bytes:
     """A deterministic private key (valid secp256k1 scalar with overwhelming probability)."""
     return keccak(f"nmrstake-load/{seed}/{index}".encode())
@@ -183,9 +202,7 @@ def _worker_init() -> None:
 def stake_job(job: dict[str, Any]) -> dict[str, Any]:
     """One worker: write predictions files and stake with permits for a slice of participants."""
     import numpy as np
-    from eth_account.messages import encode_typed_data
 
-    from nmrstake.permit import PERMIT_TYPES
     from nmrstake.service.store import SubmissionStore
     from nmrstake.signing import DeliveryReceipt
     from nmrstake.synth import generate
@@ -225,17 +242,10 @@ def stake_job(job: dict[str, Any]) -> dict[str, Any]:
                             signature="0x", receipt=DeliveryReceipt(addresses[i], rid, name, commitment,
                                                                     job["received_at"]))
             files += 1
-            amount = job["amounts"][i][r_pos]
-            message = {"owner": addresses[i], "spender": tournament, "value": amount,
-                       "nonce": permit_nonce[i], "deadline": job["deadline"]}
-            signed = keys[i].sign_message(
-                encode_typed_data(domain_data=job["domain"], message_types=PERMIT_TYPES, message_data=message))
+            raws.append(stake_with_permit_tx(keys[i], chain_id, tx_nonce[i], tournament, job["domain"],
+                                             permit_nonce[i], rid, name, job["amounts"][i][r_pos], commitment,
+                                             job["deadline"]))
             permit_nonce[i] += 1
-            call = SEL_STAKE_WITH_PERMIT + encode(
-                ["uint256", "bytes32", "uint256", "bytes32", "uint256", "uint8", "bytes32", "bytes32"],
-                [rid, model_id(name), amount, commitment, job["deadline"], signed.v,
-                 signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")])
-            raws.append(sign_tx(keys[i], chain_id, tx_nonce[i], tournament, call, 300_000))
             tx_nonce[i] += 1
         prepare += time.perf_counter() - t_round
         # Each round's transactions go out as soon as they are signed: the node mines them while

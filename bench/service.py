@@ -69,13 +69,13 @@ from load import (  # noqa: E402 - the load benchmark's JSON-RPC helpers, reused
     SEL_CLAIM_MANY,
     SEL_MINT,
     SEL_NONCES,
-    SEL_STAKE_WITH_PERMIT,
     Rpc,
     advance_to,
     chain_blocks,
     model_id,
     sign_tx,
     split,
+    stake_with_permit_tx,
     time_method,
     time_oracle,
 )
@@ -166,11 +166,8 @@ def _cpu_seconds() -> float:
 def upload_stake_job(job: dict[str, Any]) -> dict[str, Any]:
     """One worker: for each participant of its share, deliver the file to the service (signed
     Upload, checked receipt), then stake on chain with the file's keccak as commitment."""
-    from eth_account.messages import encode_typed_data
-
     from nmrstake.hashing import keccak_file
     from nmrstake.participant import deliver
-    from nmrstake.permit import PERMIT_TYPES
     from nmrstake.service.client import ServiceClient
     from nmrstake.signing import Domain
 
@@ -223,17 +220,9 @@ def upload_stake_job(job: dict[str, Any]) -> dict[str, Any]:
 
         # The stake, committing to the acknowledged file: permit + stakeWithPermit in one transaction.
         t1 = time.perf_counter()
-        amount = job["amounts"][i]
-        message = {"owner": addresses[i], "spender": tournament, "value": amount,
-                   "nonce": permit_nonce[i], "deadline": job["deadline"]}
-        signed = keys[i].sign_message(
-            encode_typed_data(domain_data=job["permit_domain"], message_types=PERMIT_TYPES, message_data=message))
+        raw = stake_with_permit_tx(keys[i], chain_id, tx_nonce[i], tournament, job["permit_domain"], permit_nonce[i],
+                                   rid, name, job["amounts"][i], commitment, job["deadline"])
         permit_nonce[i] += 1
-        call = SEL_STAKE_WITH_PERMIT + encode(
-            ["uint256", "bytes32", "uint256", "bytes32", "uint256", "uint8", "bytes32", "bytes32"],
-            [rid, model_id(name), amount, commitment, job["deadline"], signed.v,
-             signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")])
-        raw = sign_tx(keys[i], chain_id, tx_nonce[i], tournament, call, 300_000)
         tx_nonce[i] += 1
         try:
             accepted, bad = rpc.send_raw([raw])

@@ -517,7 +517,7 @@ def test_proof__staked_key_in_a_published_round__is_its_row_and_proof(ctx):
 
 
 BAD_READS = [
-    ("round_not_a_number", f"/v1/rounds/abc", 422, "invalid-field", ("round",)),
+    ("round_not_a_number", "/v1/rounds/abc", 422, "invalid-field", ("round",)),
     ("unknown_round", f"/v1/rounds/{R_UNKNOWN}", 404, "unknown-round", (f"round {R_UNKNOWN}",)),
     ("submission_bad_model", f"/v1/rounds/{R_OPEN}/submissions/Bad..Model/0x0000000000000000000000000000000000000001",
      422, "invalid-field", ("model",)),

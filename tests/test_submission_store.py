@@ -121,7 +121,8 @@ def test_verify__a_stake_whose_upload_the_operator_dropped__is_reported_by_its_r
     assert "undelivered" in difference
 
 
-def test_verify__a_receipt_from_another_key_than_the_manifest_names__is_a_difference(world, tmp_path):
+def _resolved_with_a_receipt(world, tmp_path) -> ReceiptBook:
+    """Round 11 with one stake delivered through the store, its receipt kept, resolved by the oracle."""
     open_funded_round(world, 11)
     inputs = synth_round(tmp_path, 11, models=1)
     books = ReceiptBook(world.client.domain, tmp_path / "receipts")
@@ -130,6 +131,11 @@ def test_verify__a_receipt_from_another_key_than_the_manifest_names__is_a_differ
     advance_to(world.client.round(11).resolve_time)
     deliver_targets(world, 11, inputs)
     Oracle(world.client, world.oracle, world.layout, log=EventLog(out=lambda line: None)).tick()
+    return books
+
+
+def test_verify__a_receipt_from_another_key_than_the_manifest_names__is_a_difference(world, tmp_path):
+    books = _resolved_with_a_receipt(world, tmp_path)
     [kept] = books.for_round(11)
     impostor_key = "0x" + "77" * 32
     forged = kept.receipt.signed(world.client.domain, impostor_key)
@@ -144,14 +150,7 @@ def test_verify__a_receipt_from_another_key_than_the_manifest_names__is_a_differ
 def test_verify__an_altered_kept_receipt__is_reported_not_trusted(world, tmp_path):
     import json
 
-    open_funded_round(world, 11)
-    inputs = synth_round(tmp_path, 11, models=1)
-    books = ReceiptBook(world.client.domain, tmp_path / "receipts")
-    stake_predictions(world.client, signer(world.stakers[0]), LocalDelivery(world.client, world.layout), 11,
-                      "model_00", 10 * WEI, inputs / "predictions" / "model_00.csv", receipts=books)
-    advance_to(world.client.round(11).resolve_time)
-    deliver_targets(world, 11, inputs)
-    Oracle(world.client, world.oracle, world.layout, log=EventLog(out=lambda line: None)).tick()
+    books = _resolved_with_a_receipt(world, tmp_path)
     [kept] = books.for_round(11)
     data = json.loads(kept.path.read_text())
     data["receipt"]["received_at"] -= 3600  # "it arrived an hour earlier"

@@ -14,7 +14,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from nmrstake.deploy import Deployment, deployment_path, deployments_dir, load_deployment
-from nmrstake.errors import ChainError, ConfigError, UnknownRoundError
+from nmrstake.errors import ConfigError, UnknownRoundError
 from nmrstake.models import model_name
 from nmrstake.payouts import RoundParams
 from nmrstake.signing import Domain
