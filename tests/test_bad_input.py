@@ -567,7 +567,7 @@ def _arg_case(w: World, case: str) -> tuple[list[str], tuple[str, ...]]:
         "above_cap": (s(amount="1000"), ("--amount", "cap")),
         "insufficient_balance": (s(model="fresh", who=("--account", "TEST::5")), ("insufficient balance",)),
         "unknown_round": (s(round_id=999), ("round 999",)),
-        "closed_round": (s(round_id=CLOSED_ROUND), (f"round {CLOSED_ROUND}", "closed")),
+        "closed_round": (s(round_id=CLOSED_ROUND), (f"round {CLOSED_ROUND} closed at", "staking is over")),
         "round_not_a_number": (["stake", "--round", "sixty", *s()[3:]], ("--round", "sixty")),
         "unknown_network": ([*s(), "--network", "ethereum:nonesuch"], ("--network", "nonesuch")),
         "unknown_provider": ([*s(), "--network", "ethereum:local:nonesuch"], ("--network", "nonesuch")),

@@ -199,7 +199,7 @@ def test_errors_are_one_line_and_change_nothing(cli_world, monkeypatch):
     before = _unchanged(client, alice, sub, tmp)
     cases["insufficient balance"] = (stake(amount="10"), "insufficient balance")
     advance_to(client.round(42).close_time)
-    cases["round closed"] = (stake(), "closed")
+    cases["round closed"] = (stake(), "closed at")
     for name, (result, needle) in cases.items():
         lines = [line for line in result.output.splitlines() if line.strip()]
         assert lines and lines[-1].startswith("error:"), (name, result.output)

@@ -121,11 +121,13 @@ def stake_predictions(
     rows = len(load_predictions(predictions))  # the oracle's checks: a clear error naming the file
     info = client.round(round_id)
     now = client.chain_time()
-    if info.state is not RoundState.OPEN or not (info.open_time <= now < info.close_time):
-        when = (f"it opens at {_utc(info.open_time)}" if now < info.open_time
-                else f"staking closed at {_utc(info.close_time)}")
-        raise ChainError(f"round {round_id} is {info.state.label}, not open: {when} (chain time {_utc(now)}); "
-                         "nothing was sent")
+    if now < info.open_time:
+        raise ChainError(f"round {round_id} opens at {_utc(info.open_time)} (chain time {_utc(now)}); nothing was sent")
+    if now >= info.close_time:
+        raise ChainError(f"round {round_id} closed at {_utc(info.close_time)} (chain time {_utc(now)}): staking is "
+                         "over; nothing was sent")
+    if info.state is not RoundState.OPEN:
+        raise ChainError(f"round {round_id} is {info.state.label}: staking is not open; nothing was sent")
     mid = model_id(model, argument="--model")
     current = client.stake(round_id, mid, signer.address)
     if wei == 0 and current.amount == 0:
