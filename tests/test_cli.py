@@ -250,3 +250,14 @@ def test_demo_runs_a_tournament_and_the_books_balance(home, tmp_path):
     assert int(summary["supply_before"]) - int(summary["supply_after"]) == int(summary["burned"]) > 0
     assert (out / "payouts.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "data" / "results" / "round-1001" / "manifest.json").is_file()
+
+
+def test_chain_time_far_behind_the_clock__is_a_warning(capsys):
+    import time
+
+    from nmrstake.cli import _warn_if_time_stands_still
+
+    _warn_if_time_stands_still(int(time.time()) - 3600)
+    assert "chain time is 1.0h behind the clock" in capsys.readouterr().err
+    _warn_if_time_stands_still(int(time.time()) + 3600)  # ahead (time travel in tests): nothing to say
+    assert capsys.readouterr().err == ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -129,6 +130,15 @@ def test_participants_on_their_own_machines__stake_resolve_verify_and_claim_thro
                 for home in homes:
                     mine = js(home, "verify", "61", *api)
                     assert mine["ok"] and any("delivery receipt" in c for c in mine["checks"]), mine
+
+                # Read commands through the service alone: no chain connection, no deployments file.
+                listed = js(verifier, "rounds", "--api", service.url)
+                assert listed == requests.get(f"{service.url}/v1/rounds", timeout=10).json()
+                assert [r["round"] for r in listed] == [61] and listed[0]["state"] == "posted"
+                shown = cli(verifier, "round", "show", "61", "--api", service.url).stdout
+                assert re.search(r"^  state +posted$", shown, re.M) and listed[0]["root"] in shown
+                unknown = cli(verifier, "round", "show", "999", "--api", service.url, ok=False)
+                assert unknown.returncode == 2 and unknown.stderr.strip().startswith("error: the service refused: ")
 
                 board = requests.get(f"{service.url}/v1/rounds/61/leaderboard", timeout=10).json()
                 rows = {(r["model"], r["staker"]): r for r in board["rows"]}

@@ -209,31 +209,59 @@ def _round_json(info: Any) -> dict[str, Any]:
     return info.to_json()
 
 
+def _rounds_read(api: str | None, network: str, deployments_dir: Path | None,
+                 round_id: int | None = None) -> tuple[Any, int]:
+    """Rounds as the API shows them (a list, or one round) and the chain time: from the service
+    with --api (no chain connection: quick), else from the chain."""
+    if api:
+        from nmrstake.service.client import ServiceClient
+
+        service = ServiceClient(api)
+        data = service.get("/v1/rounds" if round_id is None else f"/v1/rounds/{round_id}")
+        return data, int(service.get("/healthz")["chain_time"])
+    from nmrstake.cli_common import chain_session
+
+    with chain_session(network, deployments_dir) as client:
+        data = [i.to_json() for i in client.rounds()] if round_id is None else client.round(round_id).to_json()
+        return data, client.now()
+
+
 @main.command()
 @network_opt
 @deployments_opt
+@api_opt
 @json_opt
-def rounds(network: str, deployments_dir: Path | None, as_json: bool) -> None:
-    """All rounds with their state, times and totals."""
+def rounds(network: str, deployments_dir: Path | None, api: str | None, as_json: bool) -> None:
+    """All rounds with their state, times and totals (from the service with --api)."""
     from nmrstake.amounts import format_nmr
-    from nmrstake.cli_common import chain_session, emit_json, table
+    from nmrstake.cli_common import emit_json, table
 
-    with chain_session(network, deployments_dir) as client:
-        infos = client.rounds()
-        now = client.now()
+    infos, now = _rounds_read(api, network, deployments_dir)
     if as_json:
-        emit_json([_round_json(i) for i in infos])
+        emit_json(infos)
         return
     if not infos:
         click.echo("no rounds yet")
         return
     rows = [
-        (i.round_id, i.state.label, _fmt_time(i.close_time), _fmt_time(i.resolve_time), i.stake_count,
-         format_nmr(i.total_staked), format_nmr(i.funded), format_nmr(i.total_payout), format_nmr(i.total_burn))
+        (i["round"], i["state"], _fmt_time(i["close_time"]), _fmt_time(i["resolve_time"]), i["stake_count"],
+         *(format_nmr(int(i[k])) for k in ("total_staked", "funded", "total_payout", "total_burn")))
         for i in infos
     ]
     click.echo(table(rows, ["round", "state", "closes (UTC)", "resolves (UTC)", "stakes", "staked", "funded", "paid", "burned"]))
     click.echo(f"chain time {_fmt_time(now)}")
+    _warn_if_time_stands_still(now)
+
+
+def _warn_if_time_stands_still(chain_now: int, *, tolerance: int = 120) -> None:
+    """A plain local Anvil mines no block while idle, so its time stands still: say so, since
+    rounds then never close or resolve by themselves."""
+    import time
+
+    lag = int(time.time()) - chain_now
+    if lag > tolerance:
+        click.echo(f"warning: chain time is {_span(lag)} behind the clock: the node mines no blocks while idle "
+                   "(start anvil with --block-time 1, or send a transaction)", err=True)
 
 
 @main.group()
@@ -245,36 +273,37 @@ def round() -> None:  # noqa: A001 - the command is called `round`
 @click.argument("round_id", type=int)
 @network_opt
 @deployments_opt
+@api_opt
 @json_opt
-def round_show(round_id: int, network: str, deployments_dir: Path | None, as_json: bool) -> None:
-    """One round: parameters, times, totals, result."""
+def round_show(round_id: int, network: str, deployments_dir: Path | None, api: str | None, as_json: bool) -> None:
+    """One round: parameters, times, totals, result (from the service with --api)."""
     from nmrstake.amounts import format_nmr
-    from nmrstake.cli_common import chain_session, emit_json
+    from nmrstake.cli_common import emit_json
 
-    with chain_session(network, deployments_dir) as client:
-        info = client.round(round_id)
-        now = client.now()
+    info, now = _rounds_read(api, network, deployments_dir, round_id)
     if as_json:
-        emit_json(_round_json(info))
+        emit_json(info)
         return
+    nmr = lambda key: format_nmr(int(info[key]))  # noqa: E731
     lines = [
-        ("state", info.state.label),
-        ("opens", _fmt_time(info.open_time, now)), ("closes", _fmt_time(info.close_time, now)),
-        ("resolves", _fmt_time(info.resolve_time, now)),
-        ("score", f"{info.corr_multiplier_bps / 10_000:g} × CORR + {info.mmc_multiplier_bps / 10_000:g} × MMC"),
-        ("clip", f"{info.clip_bps / 100:g} %"), ("stake threshold", f"{format_nmr(info.stake_threshold)} NMR"),
-        ("stake limits", f"{format_nmr(info.min_stake)} – {format_nmr(info.stake_cap)} NMR"),
-        ("stakes", f"{info.stake_count} ({format_nmr(info.total_staked)} NMR)"),
-        ("funded", f"{format_nmr(info.funded)} NMR"),
+        ("state", info["state"]),
+        ("opens", _fmt_time(info["open_time"], now)), ("closes", _fmt_time(info["close_time"], now)),
+        ("resolves", _fmt_time(info["resolve_time"], now)),
+        ("score", f"{info['corr_multiplier_bps'] / 10_000:g} × CORR + {info['mmc_multiplier_bps'] / 10_000:g} × MMC"),
+        ("clip", f"{info['clip_bps'] / 100:g} %"), ("stake threshold", f"{nmr('stake_threshold')} NMR"),
+        ("stake limits", f"{nmr('min_stake')} – {nmr('stake_cap')} NMR"),
+        ("stakes", f"{info['stake_count']} ({nmr('total_staked')} NMR)"),
+        ("funded", f"{nmr('funded')} NMR"),
     ]
-    if info.posted_at:
-        lines += [("result root", "0x" + info.root.hex()), ("results hash", "0x" + info.results_hash.hex()),
-                  ("paid / burned", f"{format_nmr(info.total_payout)} / {format_nmr(info.total_burn)} NMR"),
-                  ("final at", _fmt_time(info.final_at or 0, now)), ("settled", str(info.settled))]
+    if info["posted_at"]:
+        lines += [("result root", info["root"]), ("results hash", info["results_hash"]),
+                  ("paid / burned", f"{nmr('total_payout')} / {nmr('total_burn')} NMR"),
+                  ("final at", _fmt_time(info["final_at"] or 0, now)), ("settled", str(info["settled"]))]
     width = max(len(k) for k, _ in lines)
     click.echo(f"round {round_id}")
     for k, v in lines:
         click.echo(f"  {k:<{width}}  {v}")
+    _warn_if_time_stands_still(now)
 
 
 @round.command("open")
