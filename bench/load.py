@@ -316,6 +316,20 @@ def own_anvil(mode: str) -> Iterator[int | None]:
         yield port
 
 
+def phase_clock(seconds: dict[str, float], label: str) -> Any:
+    """`phase(name)` records the seconds since the previous call (or since now) under `name`."""
+    clock = time.perf_counter()
+
+    def phase(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[name] = round(now - clock, 2)
+        clock = now
+        print(f"[{label}] {name}: {seconds[name]:.1f} s", file=sys.stderr, flush=True)
+
+    return phase
+
+
 def time_method(owner: Any, name: str, label: str, seconds: dict[str, float]) -> None:
     """Add the time spent in `owner.name` to `seconds[label]` (measurement only)."""
     inner = getattr(owner, name)
@@ -359,20 +373,11 @@ def run(args: argparse.Namespace, seconds: dict[str, float]) -> dict[str, Any]:
     """The whole benchmark; `seconds` receives each phase's time as it ends."""
     from nmrstake.chain import load_project
 
-    clock = time.perf_counter()
-
-    def phase(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        seconds[name] = round(now - clock, 2)
-        clock = now
-        print(f"[load] {name}: {seconds[name]:.1f} s", file=sys.stderr, flush=True)
-
     from ape.logging import logger
 
     logger.set_level("ERROR")
     load_project().load_contracts()  # compile (cached) before the clock starts
-    clock = time.perf_counter()
+    phase = phase_clock(seconds, "load")
     work = Path(tempfile.mkdtemp(prefix="nmrstake-load-"))
     try:
         return _run(args, seconds, phase, work)

@@ -74,6 +74,7 @@ from load import (  # noqa: E402 - the load benchmark's JSON-RPC helpers, reused
     chain_blocks,
     model_id,
     sign_tx,
+    phase_clock,
     split,
     stake_with_permit_tx,
     time_method,
@@ -420,14 +421,7 @@ def run(args: argparse.Namespace, seconds: dict[str, float], notes: dict[str, An
 
     logger.set_level("ERROR")
     load_project().load_contracts()  # compile (cached) before the clock starts
-    clock = time.perf_counter()
-
-    def phase(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        seconds[name] = round(now - clock, 2)
-        clock = now
-        print(f"[service-bench] {name}: {seconds[name]:.1f} s", file=sys.stderr, flush=True)
+    phase = phase_clock(seconds, "service-bench")
 
     work = Path(tempfile.mkdtemp(prefix="nmrstake-service-bench-"))
     notes["work_dir"] = str(work)

@@ -39,6 +39,14 @@ api_opt = click.option(
 )
 
 
+def participant_opts(command: Any) -> Any:
+    """What every participant command takes: who signs, which chain and deployment, the service
+    (or the operator's data folder), and --json."""
+    for option in reversed((wallet_opt, account_opt, network_opt, deployments_opt, api_opt, data_opt, json_opt)):
+        command = option(command)
+    return command
+
+
 class NmrstakeGroup(click.Group):
     """Prints an NmrstakeError as one clear line (no traceback) and exits with its code."""
 
@@ -433,13 +441,7 @@ def _send_predictions(round_id: int, model: str, wei: int, predictions: Path, wa
 @click.option("--model", required=True, help="Model name (lowercase letters, digits, _)")
 @click.option("--amount", required=True, help="NMR to add (up to 18 decimals); 0 to only replace the predictions")
 @click.option("--predictions", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Predictions file (CSV or Parquet)")
-@wallet_opt
-@account_opt
-@network_opt
-@deployments_opt
-@api_opt
-@data_opt
-@json_opt
+@participant_opts
 def stake(round_id: int, model: str, amount: str, predictions: Path, wallet: str | None, account: str | None,
           network: str, deployments_dir: Path | None, api: str | None, data_dir: Path | None, as_json: bool) -> None:
     """Check, upload and stake on a model's predictions for a round: the file goes to the
@@ -461,13 +463,7 @@ def stake(round_id: int, model: str, amount: str, predictions: Path, wallet: str
 @click.option("--round", "round_id", type=int, required=True, help="Round id")
 @click.option("--model", required=True, help="Model name of an existing stake")
 @click.option("--predictions", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Predictions file (CSV or Parquet)")
-@wallet_opt
-@account_opt
-@network_opt
-@deployments_opt
-@api_opt
-@data_opt
-@json_opt
+@participant_opts
 def submit(round_id: int, model: str, predictions: Path, wallet: str | None, account: str | None, network: str,
            deployments_dir: Path | None, api: str | None, data_dir: Path | None, as_json: bool) -> None:
     """Upload predictions again without changing the stake's amount: the same file (a lost
@@ -518,13 +514,7 @@ def balance(address: str | None, wallet: str | None, account: str | None, networ
 
 
 @main.command()
-@wallet_opt
-@account_opt
-@network_opt
-@deployments_opt
-@api_opt
-@data_opt
-@json_opt
+@participant_opts
 def status(wallet: str | None, account: str | None, network: str, deployments_dir: Path | None,
            api: str | None, data_dir: Path | None, as_json: bool) -> None:
     """Rounds, my stakes per round, published results and what is claimable."""
@@ -566,13 +556,7 @@ def status(wallet: str | None, account: str | None, network: str, deployments_di
 @main.command()
 @click.option("--round", "round_id", type=int, help="Claim in this round")
 @click.option("--all", "all_rounds", is_flag=True, help="Claim in every final round")
-@wallet_opt
-@account_opt
-@network_opt
-@deployments_opt
-@api_opt
-@data_opt
-@json_opt
+@participant_opts
 def claim(round_id: int | None, all_rounds: bool, wallet: str | None, account: str | None, network: str,
           deployments_dir: Path | None, api: str | None, data_dir: Path | None, as_json: bool) -> None:
     """Claim stake − burn + payout with proofs from the published results (one transaction)."""
