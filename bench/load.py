@@ -316,6 +316,20 @@ def own_anvil(mode: str) -> Iterator[int | None]:
         yield port
 
 
+def fund_participants(rpc: Rpc, provider: Any, owner: Any, chain_id: int, token: str, addresses: list[str],
+                      minted: list[int]) -> tuple[int, int]:
+    """Ether by `anvil_setBalance` and NMR by one `mint` each (signed locally, sent in batches, every
+    receipt checked); returns (transactions sent, failures)."""
+    rpc.batch([("anvil_setBalance", [a, hex(10 * WEI)]) for a in addresses])
+    owner_key = Account.from_key(str(owner.private_key))
+    nonce = provider.get_nonce(owner.address)
+    raws = [sign_tx(owner_key, chain_id, nonce + i, token, SEL_MINT + encode(["address", "uint256"], [a, m]), 120_000)
+            for i, (a, m) in enumerate(zip(addresses, minted))]
+    hashes, refused = rpc.send_raw(raws)
+    _, reverted, _ = rpc.wait_receipts(hashes)
+    return len(raws), refused + reverted
+
+
 def phase_clock(seconds: dict[str, float], label: str) -> Any:
     """`phase(name)` records the seconds since the previous call (or since now) under `name`."""
     clock = time.perf_counter()
@@ -437,15 +451,8 @@ def _run(args: argparse.Namespace, seconds: dict[str, float], phase: Any, work: 
         amounts = stake_amounts(args.seed, n, n_rounds)
         addresses = [Account.from_key(participant_key(args.seed, i)).address for i in range(n)]
         minted = [sum(a) + WEI for a in amounts]  # one NMR more than the stakes need
-        rpc.batch([("anvil_setBalance", [a, hex(10 * WEI)]) for a in addresses])
-        owner_key = Account.from_key(str(owner.private_key))
-        nonce = provider.get_nonce(owner.address)
-        raws = [sign_tx(owner_key, chain_id, nonce + i, token, SEL_MINT + encode(["address", "uint256"], [a, m]), 120_000)
-                for i, (a, m) in enumerate(zip(addresses, minted))]
-        hashes, refused = rpc.send_raw(raws)
-        ok, reverted, _ = rpc.wait_receipts(hashes)
-        txs["mint"] = len(raws)
-        failures["mint"] += refused + reverted
+        txs["mint"], failed = fund_participants(rpc, provider, owner, chain_id, token, addresses, minted)
+        failures["mint"] += failed
         balances = rpc.uint_calls(token, [SEL_BALANCE_OF + encode(["address"], [a]) for a in addresses])
         failures["mint"] += sum(b != m for b, m in zip(balances, minted))
         phase("fund_participants")

@@ -67,13 +67,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import (  # noqa: E402 - the load benchmark's JSON-RPC helpers, reused
     SEL_BALANCE_OF,
     SEL_CLAIM_MANY,
-    SEL_MINT,
     SEL_NONCES,
     Rpc,
     advance_to,
     chain_blocks,
     model_id,
     sign_tx,
+    fund_participants,
     phase_clock,
     split,
     stake_with_permit_tx,
@@ -486,14 +486,8 @@ def _run(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any]
         amounts = stake_amounts(args.seed, n)
         addresses = [Account.from_key(participant_key(args.seed, i)).address for i in range(n)]
         minted = [a + WEI for a in amounts]  # one NMR more than the stake
-        rpc.batch([("anvil_setBalance", [a, hex(10 * WEI)]) for a in addresses])
-        owner_key = Account.from_key(str(owner.private_key))
-        nonce = provider.get_nonce(owner.address)
-        raws = [sign_tx(owner_key, chain_id, nonce + i, token, SEL_MINT + encode(["address", "uint256"], [a, m]), 120_000)
-                for i, (a, m) in enumerate(zip(addresses, minted))]
-        hashes, refused = rpc.send_raw(raws)
-        _, reverted, _ = rpc.wait_receipts(hashes)
-        failures["mint"] += refused + reverted
+        _, failed = fund_participants(rpc, provider, owner, chain_id, token, addresses, minted)
+        failures["mint"] += failed
         balances = rpc.uint_calls(token, [SEL_BALANCE_OF + encode(["address"], [a]) for a in addresses])
         failures["mint"] += sum(b != m for b, m in zip(balances, minted))
         phase("fund_participants")
