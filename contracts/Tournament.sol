@@ -10,6 +10,7 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {SupplyCheckedBurn} from "./SupplyCheckedBurn.sol";
 
 /// @notice The one extension of ERC-20 the tournament needs beyond EIP-2612: burning its own tokens.
 interface IERC20Burnable {
@@ -26,15 +27,17 @@ interface IERC20Burnable {
 ///         `stake - burn + payout` with a Merkle proof. A round without a final result expires and
 ///         its stakers withdraw their full stake (`emergencyWithdraw`, even while paused).
 /// @dev Token assumptions: `nmr` is a standard ERC-20 (no fee on transfer, no rebasing, no
-///      callbacks required), implements EIP-2612 `permit`, and `burn(uint256)` of
-///      OpenZeppelin's ERC20Burnable (burns from the caller and lowers `totalSupply`). Amounts are
+///      callbacks required) and burns its own tokens with `burn(uint256)` of OpenZeppelin's
+///      ERC20Burnable; every burn is checked against `totalSupply` (`SupplyCheckedBurn`), so a
+///      token that does not burn makes settlement revert. `stakeWithPermit` needs EIP-2612; `stake`
+///      works with a plain approval. For the mainnet NMR deploy `NumeraireTournament`. Amounts are
 ///      stored in uint96 (NMR's cap, 1.1e25 wei, fits with room to spare); larger inputs revert
 ///      with SafeCast's error. Tokens sent to the contract other than through `stake`, `fund`
 ///      or `fundPool` are not accounted for and stay locked.
 ///      Leaves follow docs/interfaces.md: OpenZeppelin StandardMerkleTree over
 ///      `(uint256 roundId, bytes32 modelId, address staker, uint256 stake, uint256 payout, uint256 burn)`,
 ///      double keccak, sorted pairs. Nothing loops over all stakes: posting and settling are O(1).
-contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable {
+contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable, SupplyCheckedBurn {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
 
@@ -230,6 +233,10 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         uint256 amountSent,
         address caller
     );
+    /// @notice A stake left a Final round by `exitUnclaimed`: `stake` in, `amountOut` returned.
+    event StakeExited(
+        uint256 indexed roundId, bytes32 indexed modelId, address indexed staker, uint256 stake, uint256 amountOut
+    );
     /// @notice A stake of an Expired round was returned in full.
     event EmergencyWithdrawal(
         uint256 indexed roundId, bytes32 indexed modelId, address indexed staker, uint256 amount
@@ -312,10 +319,12 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
     error RoundNotExpired(uint256 roundId);
     /// @notice A new pause may start only `maxPauseDuration` after the previous one ended.
     error PauseCooldown(uint256 availableAt);
+    /// @notice `exitUnclaimed` before the claim window of the round ended (at `opensAt`).
+    error ExitNotOpen(uint256 roundId, uint256 opensAt);
 
     // ------------------------------------------------------------------ constructor
 
-    /// @param nmr_ The staked token: ERC-20 with EIP-2612 `permit` and ERC20Burnable `burn(uint256)`.
+    /// @param nmr_ The staked token: an ERC-20 that burns as `_callBurn` expects (permit optional).
     /// @param admin The guardian: DEFAULT_ADMIN_ROLE (grants the other roles).
     /// @param adminDelay Delay of the two-step hand-over of DEFAULT_ADMIN_ROLE.
     /// @param challengePeriod_ Seconds in which a posted result may be rejected.
@@ -641,7 +650,12 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         rd.settled = true;
         if (returned != 0) _pool = (uint256(_pool) + returned).toUint96();
         emit Settled(roundId, burned, returned, false);
-        if (burned != 0) IERC20Burnable(address(nmr)).burn(burned);
+        if (burned != 0) _burnExactly(nmr, burned);
+    }
+
+    /// @dev ERC20Burnable's `burn(uint256)`; `_burnExactly` checks the supply afterwards.
+    function _callBurn(uint256 amount) internal virtual override {
+        IERC20Burnable(address(nmr)).burn(amount);
     }
 
     // ------------------------------------------------------------------ claims and exits
@@ -744,6 +758,39 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         rd.claimed += uint96(amount);
         emit EmergencyWithdrawal(roundId, modelId, msg.sender, amount);
         nmr.safeTransfer(msg.sender, amount);
+    }
+
+    /// @notice Returns the caller's unclaimed stake on `modelId` in Final round `roundId` without a
+    ///         proof, once the claim window (`gracePeriod` after the result became final) is over:
+    ///         the exit for a stake that the posted tree leaves out or gets wrong.
+    /// @dev Pays `stake - min(ceil(stake * clipBps / 10_000), totalBurn)`. An honest leaf never
+    ///      burns more than the clip of its stake nor more than the round's total burn, so the exit
+    ///      is never worth more than the stake's honest leaf; it counts against the round's
+    ///      `claimable` like a claim, so it can never take another round's NMR (and, when the posted
+    ///      totals are the leaves' sums, never another staker's). Only the staker; not while paused.
+    ///      Marks the stake taken like a claim. Emits `StakeExited`.
+    /// @param roundId The round (Final).
+    /// @param modelId The model.
+    function exitUnclaimed(uint256 roundId, bytes32 modelId) external nonReentrant whenNotPaused {
+        Round storage rd = _finalRound(roundId);
+        uint256 opensAt = uint256(rd.postedAt) + challengePeriod + gracePeriod;
+        if (block.timestamp < opensAt) revert ExitNotOpen(roundId, opensAt);
+        uint256 amount = _takeStake(roundId, modelId, msg.sender);
+        uint256 out = amount - exitBurn(amount, rd.clipBps, rd.totalBurn);
+        _addClaimed(roundId, rd, out);
+        emit StakeExited(roundId, modelId, msg.sender, amount, out);
+        if (out != 0) nmr.safeTransfer(msg.sender, out);
+    }
+
+    /// @notice What `exitUnclaimed` keeps back from a stake of `stakeAmount`:
+    ///         `min(ceil(stakeAmount * clipBps / 10_000), totalBurn)`.
+    /// @param stakeAmount The stake in NMR wei.
+    /// @param clipBps The round's clip.
+    /// @param totalBurn The round's posted total burn.
+    /// @return The amount not returned, in NMR wei.
+    function exitBurn(uint256 stakeAmount, uint256 clipBps, uint256 totalBurn) public pure returns (uint256) {
+        uint256 clipped = (stakeAmount * clipBps + BPS - 1) / BPS;
+        return clipped < totalBurn ? clipped : totalBurn;
     }
 
     // ------------------------------------------------------------------ pause

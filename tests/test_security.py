@@ -66,7 +66,7 @@ TOURNAMENT_PRIVILEGED = {
     "renounceRole": "self",
 }
 TOURNAMENT_PUBLIC = {"stake", "stakeWithPermit", "fund", "fundPool", "finalise", "claim", "claimMany",
-                     "emergencyWithdraw"}
+                     "emergencyWithdraw", "exitUnclaimed"}
 NMR_PRIVILEGED = {
     "mint": "MINTER_ROLE",
     "grantRole": "DEFAULT_ADMIN_ROLE",
@@ -341,12 +341,15 @@ def _two_stakers(h, alice, bob, treasury, clip=500):
     return rnd
 
 
-def test_omitted_staker_is_locked_if_the_guardian_does_not_reject(tournament, harness, alice, bob, treasury, oracle):
+def test_omitted_staker__locked_until_the_claim_window_ends__then_exits_with_no_more_than_its_leaf(
+        tournament, harness, alice, bob, treasury, oracle):
     """What leafCount does not bound: a tree that leaves out bob (a bogus leaf keeps the count
     right). Posting succeeds; if nobody rejects it during the challenge period, bob's stake can be
-    neither claimed (no leaf) nor withdrawn (the round is Final, not Expired): it stays in the
-    contract forever. Only the guardian's rejection (`nmrstake verify` compares the published
-    stakes with the chain) prevents this: test_tournament_claims.py::test_reject_then_repost."""
+    neither claimed (no leaf) nor withdrawn (the round is Final, not Expired). The guardian's
+    rejection (`nmrstake verify` compares the published stakes with the chain) is the first line:
+    test_tournament_claims.py::test_reject_then_repost. The second (N2): once the claim window
+    (`gracePeriod` after finality) is over, bob exits with his stake less what an honest leaf could
+    at most have burned (here the round burned nothing, so all of it), and alice's claim is intact."""
     t, h = tournament, harness
     rnd = _two_stakers(h, alice, bob, treasury)
     ma, mb = h.model_id("amodel"), h.model_id("bmodel")
@@ -361,7 +364,19 @@ def test_omitted_staker_is_locked_if_the_guardian_does_not_reject(tournament, ha
     h.at(rnd.expiry + 1)
     with ape.reverts(t.RoundNotExpired):
         t.emergencyWithdraw(rnd.id, mb, sender=bob)
+    opens = rnd.resolve + h.CHALLENGE + h.GRACE
+    with ape.reverts(t.ExitNotOpen):
+        t.exitUnclaimed(rnd.id, mb, sender=bob)
     assert t.getStake(rnd.id, mb, bob)[0] == nmr(10)
+    h.at(opens)
+    before = h.token.balanceOf(bob)
+    tx = t.exitUnclaimed(rnd.id, mb, sender=bob)
+    assert h.token.balanceOf(bob) - before == nmr(10)
+    assert tx.events.filter(t.StakeExited)[0].amountOut == nmr(10)
+    info = t.getRound(rnd.id)
+    assert info.claimed == info.claimable == nmr(111)
+    with ape.reverts(t.AlreadyClaimed):
+        t.exitUnclaimed(rnd.id, mb, sender=bob)
 
 
 def test_leaf_cannot_pay_more_than_its_clip(tournament, harness, alice, bob, treasury, oracle):

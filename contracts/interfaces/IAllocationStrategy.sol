@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/// @title Types, events and errors of allocation strategies
+/// @notice An allocation strategy is a staker-owned contract (a clone made by `StrategyFactory`)
+///         that holds its owner's idle NMR and stakes it, per model and per round, as its owner set:
+///         Fixed (the set amount), Compound (the set amount plus the model's net results since it
+///         entered Compound mode) or Off. An operator chosen by the owner may stake enabled models
+///         into open rounds and settle resolved stakes back into the strategy, and nothing else.
+interface IAllocationStrategy {
+    /// @notice How a model is staked each round.
+    enum Mode {
+        Off,
+        Fixed,
+        Compound
+    }
+
+    /// @notice A model's settings and running record (one storage slot).
+    /// @param perRound The per-round stake set by the owner (NMR wei).
+    /// @param mode Off, Fixed or Compound.
+    /// @param net Net result (payouts - burns) of the model's settled stakes since its mode was set.
+    /// @param lastRound The last round the strategy staked the model in (0 = none).
+    struct ModelConfig {
+        uint96 perRound;
+        Mode mode;
+        int88 net;
+        uint64 lastRound;
+    }
+
+    /// @notice The owner moved `amount` of its NMR into the strategy.
+    event Deposited(address indexed owner, uint256 amount);
+    /// @notice `amount` of idle NMR went back to the owner.
+    event Withdrawn(address indexed owner, uint256 amount);
+    /// @notice The owner set `modelId` to stake `perRound` per round in `mode` (net reset when the mode changed).
+    event ModelSet(bytes32 indexed modelId, uint256 perRound, Mode mode);
+    /// @notice The owner replaced the operator (zero = none).
+    event OperatorSet(address indexed previousOperator, address indexed newOperator);
+    /// @notice The strategy staked `amount` on `modelId` in `roundId`, tied to `commitment`.
+    event StrategyStaked(uint256 indexed roundId, bytes32 indexed modelId, uint256 amount, bytes32 commitment);
+    /// @notice The stake on `modelId` in `roundId` now commits to `commitment` (a newer upload).
+    event StrategyRecommitted(uint256 indexed roundId, bytes32 indexed modelId, bytes32 commitment);
+    /// @notice A resolved stake came back: `stake - burn + payout`; the model's net is now `net`.
+    event StrategySettled(
+        uint256 indexed roundId, bytes32 indexed modelId, uint256 stake, uint256 payout, uint256 burn, int256 net
+    );
+    /// @notice A stake left a Final round by the tournament's exit: `amountOut` of `stake` came back.
+    event StrategyExited(uint256 indexed roundId, bytes32 indexed modelId, uint256 stake, uint256 amountOut, int256 net);
+    /// @notice A stake of an Expired round came back in full.
+    event StrategyExpiredWithdrawn(uint256 indexed roundId, bytes32 indexed modelId, uint256 amount);
+
+    /// @notice An address argument was the zero address.
+    error StrategyZeroAddress();
+    /// @notice Only the owner may do this.
+    error NotOwner(address caller);
+    /// @notice Only the owner or the operator may do this.
+    error NotOwnerOrOperator(address caller);
+    /// @notice The model is Off.
+    error ModelNotEnabled(bytes32 modelId);
+    /// @notice A model that is Fixed or Compound needs a per-round stake above zero.
+    error ZeroPerRound(bytes32 modelId);
+    /// @notice The model was already staked in `lastRound`, which is not before `roundId`.
+    error RoundNotAfterLast(uint256 roundId, uint256 lastRound);
+    /// @notice Compound losses brought the model's stake to zero.
+    error NothingToStake(bytes32 modelId);
+    /// @notice The stake needs `needed` NMR but only `idle` is idle.
+    error InsufficientIdle(uint256 needed, uint256 idle);
+    /// @notice The strategy holds no open stake on `modelId` in `roundId`.
+    error NothingToSettle(uint256 roundId, bytes32 modelId);
+    /// @notice The strategy's last stake on `modelId` is not in `roundId`.
+    error NotStakedInRound(uint256 roundId, bytes32 modelId);
+    /// @notice `amount` does not fit the stored fields.
+    error AmountTooLarge(uint256 amount);
+
+    /// @notice The strategy's owner (fixed at creation).
+    function owner() external view returns (address);
+
+    /// @notice The operator (zero = none).
+    function operator() external view returns (address);
+
+    /// @notice A model's settings and record.
+    function model(bytes32 modelId) external view returns (ModelConfig memory);
+
+    /// @notice The amount a stake of `modelId` would use now (0 if Off).
+    function nextStake(bytes32 modelId) external view returns (uint256);
+
+    /// @notice Stakes `modelId` in `roundId` with its configured amount, tied to `commitment`.
+    function stake(uint256 roundId, bytes32 modelId, bytes32 commitment) external returns (uint256 amount);
+
+    /// @notice Moves the strategy's stake on `modelId` in open round `roundId` to `commitment`
+    ///         (the owner uploaded a newer file); the amount stays.
+    function recommit(uint256 roundId, bytes32 modelId, bytes32 commitment) external;
+
+    /// @notice Claims the strategy's stake of a Final round back into the strategy.
+    function settle(uint256 roundId, bytes32 modelId, uint256 payout, uint256 burn, bytes32[] calldata proof)
+        external;
+
+    /// @notice `settle` of one round, then `stake` of the same model in another, in one call.
+    function settleAndStake(
+        uint256 settleRoundId,
+        bytes32 modelId,
+        uint256 payout,
+        uint256 burn,
+        bytes32[] calldata proof,
+        uint256 stakeRoundId,
+        bytes32 commitment
+    ) external returns (uint256 amount);
+}

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+
+/// @title The part of `Tournament` a staking contract uses
+/// @notice Staking, claiming and the exits, as `Tournament` implements them; an allocation strategy
+///         stakes through this interface with itself as the staker.
+interface ITournamentStakes {
+    /// @notice The staked token.
+    function nmr() external view returns (IERC20);
+
+    /// @notice Stakes `amount` more NMR of the caller on `modelId` in `roundId`, tied to `commitment`.
+    function stake(uint256 roundId, bytes32 modelId, uint256 amount, bytes32 commitment) external;
+
+    /// @notice Claims `staker`'s stake of a Final round with a Merkle proof; pays the staker.
+    function claim(
+        uint256 roundId,
+        bytes32 modelId,
+        address staker,
+        uint256 payout,
+        uint256 burn,
+        bytes32[] calldata proof
+    ) external;
+
+    /// @notice Returns the caller's unclaimed stake of a Final round after its claim window.
+    function exitUnclaimed(uint256 roundId, bytes32 modelId) external;
+
+    /// @notice Returns the caller's full stake of an Expired round.
+    function emergencyWithdraw(uint256 roundId, bytes32 modelId) external;
+
+    /// @notice A stake's amount (0 once claimed or withdrawn) and commitment (0 if never staked).
+    function getStake(uint256 roundId, bytes32 modelId, address staker)
+        external
+        view
+        returns (uint256 amount, bytes32 commitment);
+}
