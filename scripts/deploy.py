@@ -3,6 +3,12 @@
 Writes deployments/<ecosystem>-<network>-<chainid>.json. Running it again on the same chain
 reuses the live deployment (use --force to deploy anew); a recorded contract that has vanished
 (a restarted Anvil) is deployed again.
+
+The token (ours, or an existing one with --nmr) is inspected before anything is sent, and what
+will work is printed: whether stakes can use a permit, and how the tournament burns. A token
+with `burn(uint256)` gets a `Tournament`, the mainnet NMR (`mint(uint256)`) a
+`NumeraireTournament`; a token that cannot burn is refused in one line and nothing is sent. Then
+come a StrategyFactory and a StrategyInvoker owned by --operator (default: the deployer).
 """
 
 from pathlib import Path
@@ -18,13 +24,15 @@ from nmrstake.localchain import ensure_tools_on_path
 ensure_tools_on_path()  # ape-foundry looks for `anvil` on PATH before the script body runs
 
 
-@click.command(cls=ConnectedProviderCommand, short_help="Deploy the NMR token and the tournament")
+@click.command(cls=ConnectedProviderCommand, short_help="Deploy the NMR token, the tournament and the strategies")
 @network_option()
 @click.option("--account", "account_alias", help="ape account alias (default on local networks: test account 0)")
 @click.option("--force", is_flag=True, help="Deploy anew even if a live deployment is recorded")
-@click.option("--nmr", "nmr_address", help="Use an existing NMR token at this address")
+@click.option("--nmr", "nmr_address",
+              help="Use an existing NMR token at this address (inspected first: permit? how does it burn?)")
 @click.option("--oracle", help="Address granted the oracle role (default: the deployer)")
 @click.option("--manager", help="Address granted the round-manager role (default: the deployer)")
+@click.option("--operator", help="Owner of the StrategyInvoker, the operator's account (default: the deployer)")
 @duration_option("--challenge-period", default="1d", help="Time a posted result can be rejected")
 @duration_option("--grace-period", default="14d", help="Time after resolve before stakers may exit")
 @duration_option("--admin-delay", default="2d", help="Delay of the two-step admin hand-over")
@@ -37,7 +45,7 @@ ensure_tools_on_path()  # ape-foundry looks for `anvil` on PATH before the scrip
     help="Where deployments files live (default: ./deployments or $NMRSTAKE_DEPLOYMENTS)",
 )
 def cli(
-    ecosystem, network, provider, account_alias, force, nmr_address, oracle, manager,
+    ecosystem, network, provider, account_alias, force, nmr_address, oracle, manager, operator,
     challenge_period, grace_period, admin_delay, max_pause, deployments_dir_,
 ):
     from ape import project
@@ -50,7 +58,7 @@ def cli(
         deploy(
             project, deployer, directory=deployments_dir_ or deployments_dir(project.path),
             force=force, nmr_address=nmr_address, oracle=oracle, manager=manager,
-            settings=settings, log=click.echo,
+            operator=operator, settings=settings, log=click.echo,
         )
     except NmrstakeError as exc:
         # One line, no traceback, the error's exit status (as the nmrstake CLI does).

@@ -129,3 +129,47 @@ def test_ape_run_deploy_refuses_bad_settings_in_one_line_and_sends_nothing(tmp_p
     ]
     assert after == before
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ape_run_deploy_inspects_the_token_and_refuses_one_that_cannot_burn(project, owner, tmp_path):
+    """`ape run deploy --nmr`: the capability report comes first; a contract that cannot burn is
+    refused in one `Error:` line naming --nmr (no traceback, nothing sent, no file); the mainnet
+    NMR's behaviour (LegacyNMR) gets a NumeraireTournament, stakes by approve."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from ape import chain
+
+    ape = str(Path(sys.executable).with_name("ape"))
+    base = [ape, "run", "deploy", "--network", "ethereum:local:foundry", "--deployments-dir", str(tmp_path)]
+    with anvil_provider() as provider:
+        env = os.environ.copy()
+        not_a_token = owner.deploy(project.StrategyInvoker, owner)
+        legacy = owner.deploy(project.LegacyNMR)
+        deployer = owner.address  # the script's deployer on a local network: test account 0
+        before = (provider.get_nonce(deployer), chain.blocks.head.number)
+        refused = subprocess.run([*base, "--nmr", not_a_token.address], capture_output=True, text=True, env=env,
+                                 timeout=300)
+        after = (provider.get_nonce(deployer), chain.blocks.head.number)
+        assert refused.returncode == 4, refused.stdout + refused.stderr  # ConfigError
+        assert "Traceback" not in refused.stdout + refused.stderr
+        assert "burns: NONE" in refused.stdout  # the report, before the refusal
+        [line] = refused.stderr.strip().splitlines()
+        assert line.startswith(f"Error: --nmr {not_a_token.address}: the token at {not_a_token.address} cannot burn")
+        assert after == before
+        assert list(tmp_path.iterdir()) == []
+
+        done = subprocess.run([*base, "--nmr", legacy.address, "--operator", owner.address], capture_output=True,
+                              text=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        out = done.stdout
+        report = "permit: no, stakes use approve; burns: mint(uint256) (NMR's repurposed burn), checked against totalSupply"
+        assert report in out
+        assert out.index(report) < out.index("Tournament: deployed at")
+        assert "(NumeraireTournament)" in out and "StrategyInvoker: deployed at" in out
+        [path] = list(tmp_path.glob("ethereum-local-31337.json"))
+        record = json.loads(path.read_text())
+        assert record["settings"]["tournament_contract"] == "NumeraireTournament"
+        assert set(record["contracts"]) == {"NMR", "Tournament", "StrategyFactory", "StrategyInvoker"}

@@ -127,7 +127,7 @@ class Deployment:
     compiler: str
     contracts: dict[str, ContractRecord] = field(default_factory=dict)
     roles: dict[str, list[str]] = field(default_factory=dict)
-    settings: dict[str, int] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
     nmrstake_version: str = __version__
 
     def to_json(self) -> str:
@@ -211,6 +211,24 @@ def _record(provider: Any, contract: Any) -> ContractRecord:
     )
 
 
+def _address_argument(flag: str, value: str | None) -> str | None:
+    """`value` as a checksummed address (None stays None); a one-line InputError naming `flag`."""
+    if value is None or value == "":
+        return None
+    try:
+        return to_checksum_address(str(value))
+    except (ValueError, TypeError):
+        raise InputError(f"{flag}: {value!r} is not an address (0x and 40 hex digits)") from None
+
+
+def _previous_kind(previous: Deployment | None) -> str | None:
+    """The tournament contract a deployments file records (files from before the choice existed
+    hold a `Tournament`)."""
+    if previous is None or "Tournament" not in previous.contracts:
+        return None
+    return str(previous.settings.get("tournament_contract", "Tournament"))
+
+
 def deploy(
     project: Any,
     deployer: Any,
@@ -220,20 +238,37 @@ def deploy(
     nmr_address: str | None = None,
     oracle: str | None = None,
     manager: str | None = None,
+    operator: str | None = None,
     settings: TournamentSettings | None = None,
     log: Log = print,
 ) -> tuple[Deployment, Path]:
-    """Deploy (or reuse) the token and the tournament on the connected chain.
+    """Deploy (or reuse) the token, the tournament, the strategy factory and the invoker on the
+    connected chain.
 
-    `nmr_address` points the tournament at an existing NMR instead of deploying one. The oracle
-    and manager roles go to `oracle` / `manager` (default: the deployer). Returns the deployment
-    and the path of its file, which is written only after every transaction succeeded.
-    Settings the Tournament constructor would refuse raise InputError before anything is sent.
+    `nmr_address` points the tournament at an existing NMR instead of deploying one. The token
+    is inspected before anything is sent (:func:`nmrstake.token.inspect_token`): a token that
+    burns with `burn(uint256)` gets a `Tournament`, the mainnet NMR (`mint(uint256)`) a
+    `NumeraireTournament`, and a token that cannot burn is refused with a ConfigError naming
+    `--nmr`. The contract is recorded under "Tournament" either way (same ABI plus one error);
+    which one it is goes to ``settings["tournament_contract"]``. After the tournament come a
+    `StrategyFactory` (of that tournament) and a `StrategyInvoker` owned by `operator` (default:
+    the deployer); a new tournament means new ones. The oracle and manager roles go to
+    `oracle` / `manager` (default: the deployer). Returns the deployment and the path of its
+    file, which is written only after every transaction succeeded. Settings the Tournament
+    constructor would refuse raise InputError before anything is sent.
     """
     from ape import chain
 
+    from nmrstake.token import burn_method, inspect_token, pushed_selectors, tournament_contract_for
+
     settings = settings or TournamentSettings()
     check_settings(settings)  # before any transaction: bad settings leave nothing on chain
+    # Addresses too: a bad --oracle found at grantRole would leave a half-made deployment.
+    nmr_address, oracle, manager, operator = (
+        _address_argument(flag, value)
+        for flag, value in (("--nmr", nmr_address), ("--oracle", oracle), ("--manager", manager),
+                            ("--operator", operator))
+    )
     provider = chain.provider
     contract_types = project.load_contracts()  # compiles if needed, so the manifest names the compiler
     path = deployment_path(provider, directory)
@@ -252,37 +287,94 @@ def deploy(
         settings=asdict(settings),
     )
     has_tournament = "Tournament" in contract_types
+    operator_address = to_checksum_address(operator) if operator else deployer.address
 
-    def reusable(name: str) -> bool:
+    def live(name: str) -> bool:
+        """The previous deployment recorded `name` and it is still there (else says why not)."""
         if previous is None or name not in previous.contracts:
             return False
         problem = check_recorded(provider, name, previous.contracts[name])
         if problem:
             log(problem)
             return False
+        return True
+
+    def reuse(name: str) -> bool:
+        assert previous is not None
         log(f"{name}: reusing {previous.contracts[name].address} (block {previous.contracts[name].block})")
         deployment.contracts[name] = previous.contracts[name]
         return True
 
-    # The token: an existing one, the recorded one, or a new one.
+    def reusable(name: str) -> bool:
+        return live(name) and reuse(name)
+
+    def report(caps: Any) -> None:
+        log(f"NMR: {caps.headline()}")
+        log(f"NMR: {caps.describe()}")
+
+    # The token, inspected BEFORE anything is sent: an existing one, the recorded one, or ours.
+    kind = "Tournament"
     token_redeployed = False
     if nmr_address:
         address = to_checksum_address(nmr_address)
-        if codehash(provider, address) is None:
+        found = codehash(provider, address)
+        if found is None:
             raise ConfigError(f"--nmr {address}: no contract at that address on chain {provider.chain_id}")
-        deployment.contracts["NMR"] = ContractRecord(address, 0, "", codehash(provider, address) or "")
-        log(f"NMR: using existing token at {address}")
-    elif not reusable("NMR"):
+        log(f"NMR: using existing token at {address} (inspecting it before anything is sent)")
+        caps = inspect_token(provider, address)
+        report(caps)
+        if has_tournament:
+            kind = tournament_contract_for(caps, argument=f"--nmr {address}")
+        deployment.contracts["NMR"] = ContractRecord(address, 0, "", found)
+    elif reusable("NMR"):
+        caps = inspect_token(provider, deployment.address("NMR"))
+        report(caps)
+        if has_tournament:
+            kind = tournament_contract_for(caps, argument=f"the recorded NMR {caps.address}")
+    else:
+        # Our own NMR: its compiled code must burn before we send anything.
+        runtime = bytes.fromhex(
+            (project.NMR.contract_type.runtime_bytecode.bytecode or "").removeprefix("0x")
+        )
+        if has_tournament and burn_method(pushed_selectors(runtime)) is None:
+            raise ConfigError("the compiled NMR has no burn(uint256): the tournament could not burn; nothing was sent")
         token = deployer.deploy(project.NMR, deployer)
         deployment.contracts["NMR"] = _record(provider, token)
         token_redeployed = True
         log(f"NMR: deployed at {token.address}")
+        caps = inspect_token(provider, token.address)
+        report(caps)
+        if has_tournament:
+            kind = tournament_contract_for(caps, argument=f"the new NMR {token.address}")
 
     if has_tournament:
-        # A tournament is bound to its token: a new token means a new tournament.
-        if token_redeployed or not reusable("Tournament"):
+        log(f"Tournament: {kind} ("
+            + ("burns with NMR's mint(uint256)" if kind == "NumeraireTournament" else "burns with burn(uint256)")
+            + ", every burn checked against totalSupply)")
+        # A tournament is bound to its token and to its burn: another token, or a token that
+        # burns otherwise, means a new tournament.
+        same_token = (
+            previous is not None
+            and "NMR" in previous.contracts
+            and previous.contracts["NMR"].address.lower() == deployment.address("NMR").lower()
+        )
+        previous_kind = _previous_kind(previous)
+        if previous_kind is not None and previous_kind != kind and same_token:
+            log(f"Tournament: the recorded one is a {previous_kind}, the token needs a {kind}: deploying it anew")
+        tournament_reused = (
+            not token_redeployed and same_token and previous_kind == kind and reusable("Tournament")
+        )
+        if tournament_reused:
+            assert previous is not None
+            # The reused tournament keeps the settings and roles it was deployed with.
+            deployment.settings = {**previous.settings, "tournament_contract": kind}
+            deployment.roles = {k: list(v) for k, v in previous.roles.items()}
+            if {k: v for k, v in previous.settings.items() if k != "tournament_contract"} != asdict(settings):
+                log("Tournament: keeps the settings it was deployed with; use --force to deploy one with the new ones")
+            tournament = getattr(project, kind).at(deployment.address("Tournament"))
+        else:
             tournament = deployer.deploy(
-                project.Tournament,
+                getattr(project, kind),
                 deployment.address("NMR"),
                 deployer,
                 settings.admin_delay,
@@ -291,7 +383,8 @@ def deploy(
                 settings.max_pause,
             )
             deployment.contracts["Tournament"] = _record(provider, tournament)
-            log(f"Tournament: deployed at {tournament.address}")
+            deployment.settings["tournament_contract"] = kind
+            log(f"Tournament: deployed at {tournament.address} ({kind})")
             grants = {
                 "ORACLE_ROLE": oracle or deployer.address,
                 "MANAGER_ROLE": manager or deployer.address,
@@ -302,6 +395,31 @@ def deploy(
                 tournament.grantRole(role, who, sender=deployer)
                 deployment.roles.setdefault(role_name, []).append(to_checksum_address(who))
             deployment.roles["DEFAULT_ADMIN_ROLE"] = [deployer.address]
+
+        # Allocation strategies: a factory of this tournament, and the operator's batch invoker.
+        if "StrategyFactory" in contract_types:
+            if not (tournament_reused and reusable("StrategyFactory")):
+                factory = deployer.deploy(project.StrategyFactory, tournament.address)
+                deployment.contracts["StrategyFactory"] = _record(provider, factory)
+                log(f"StrategyFactory: deployed at {factory.address}")
+        if "StrategyInvoker" in contract_types:
+            reuse_invoker = tournament_reused and live("StrategyInvoker")
+            if reuse_invoker:
+                assert previous is not None
+                recorded = previous.contracts["StrategyInvoker"].address
+                owner = to_checksum_address(str(project.StrategyInvoker.at(recorded).owner()))
+                if operator and owner != operator_address:
+                    log(f"StrategyInvoker: the recorded one is owned by {owner}, not --operator {operator_address}: "
+                        "deploying a new one")
+                    reuse_invoker = False
+            if reuse_invoker:
+                reuse("StrategyInvoker")
+                deployment.roles["INVOKER_OWNER"] = [owner]
+            else:
+                invoker = deployer.deploy(project.StrategyInvoker, operator_address)
+                deployment.contracts["StrategyInvoker"] = _record(provider, invoker)
+                deployment.roles["INVOKER_OWNER"] = [operator_address]
+                log(f"StrategyInvoker: deployed at {invoker.address}, owned by the operator {operator_address}")
 
     if previous is not None and deployment.contracts == previous.contracts:
         log(f"nothing to deploy: {path} is up to date (use --force to deploy anew)")

@@ -79,15 +79,17 @@ class LocalDelivery:
 
 
 def deliver(delivery: Delivery, domain: Domain, signer: Any, round_id: int, model: str, predictions: Path,
-            commitment: bytes, *, receipts: Any = None) -> dict[str, Any]:
+            commitment: bytes, *, receipts: Any = None, staker: str | None = None) -> dict[str, Any]:
     """Sign an upload of `predictions` with the staker's key, upload it and check the receipt:
     the service's signature, and that it acknowledges this very file for this stake key. The
-    receipt is kept in `receipts` (a ReceiptBook) if given."""
+    receipt is kept in `receipts` (a ReceiptBook) if given. `staker`: the stake's staker when it
+    is not the signer (the signer's allocation strategy, whose uploads its owner signs)."""
     if signer.private_key is None:
         raise ConfigError(f"{signer.address}: this account cannot sign uploads here; use --wallet (an nmrstake wallet)")
-    auth = UploadAuthorisation.new(signer.address, round_id, model, commitment, now=int(time.time()))
+    staker = staker or signer.address
+    auth = UploadAuthorisation.new(staker, round_id, model, commitment, now=int(time.time()))
     try:
-        answer = delivery.upload(round_id=round_id, model=model, staker=signer.address, nonce=auth.nonce,
+        answer = delivery.upload(round_id=round_id, model=model, staker=staker, nonce=auth.nonce,
                                  expiry=auth.expiry, signature=auth.sign(domain, signer.private_key),
                                  path=predictions, file_hash=commitment)
     except RequestError as exc:  # name the participant's own file, not the service's view of it
@@ -97,7 +99,7 @@ def deliver(delivery: Delivery, domain: Domain, signer: Any, round_id: int, mode
     if not isinstance(answer, dict) or not isinstance(answer.get("receipt"), dict):
         raise ConfigError("the service acknowledged the upload without a receipt; nothing was staked")
     receipt = DeliveryReceipt.from_json(answer["receipt"])
-    if (receipt.round_id, receipt.model, receipt.staker, receipt.commitment) != (round_id, model, signer.address, commitment):
+    if (receipt.round_id, receipt.model, receipt.staker, receipt.commitment) != (round_id, model, staker, commitment):
         raise ChainError(f"the service's receipt is for round {receipt.round_id} model {receipt.model} staker "
                          f"{receipt.staker} file {to_hex(receipt.commitment)}, not for this upload; nothing was staked")
     if receipts is not None:
@@ -117,6 +119,7 @@ def stake_predictions(
     from nmrstake.cli_common import transact
     from nmrstake.permit import sign_token_permit
     from nmrstake.scoring import load_predictions
+    from nmrstake.token import approve_exactly, token_capabilities
 
     rows = len(load_predictions(predictions))  # the oracle's checks: a clear error naming the file
     info = client.round(round_id)
@@ -157,14 +160,20 @@ def stake_predictions(
     else:
         tournament = client.tournament
         what = f"staking on {model} in round {round_id}"
-        if wei > 0 and signer.private_key is not None:
+        # The token's capabilities are read once per token (cached): our NMR has a permit, the
+        # mainnet NMR has none and only changes an allowance from or to zero.
+        caps = token_capabilities(client.provider, client.token.address) if wei > 0 else None
+        if caps is not None and caps.permit and signer.private_key is not None:
             p = sign_token_permit(client.token, signer.private_key, signer.address, tournament.address, wei,
                                   now + PERMIT_LIFETIME)
             receipt = transact(tournament.stakeWithPermit, round_id, mid, wei, commitment, p.deadline, p.v, p.r, p.s,
                                sender=signer.ape_account, what=what)
         else:
-            if wei > 0 and int(client.token.allowance(signer.address, tournament.address)) < wei:
-                transact(client.token.approve, tournament.address, wei, sender=signer.ape_account, what="approving NMR")
+            if caps is not None:
+                approve_exactly(client.token, signer.ape_account, tournament.address, wei, say,
+                                reason="the token has no permit" if not caps.permit
+                                else "this account cannot sign a permit here",
+                                from_zero_only=caps.approve_from_zero_only)
             receipt = transact(tournament.stake, round_id, mid, wei, commitment, sender=signer.ape_account, what=what)
         result["txn"], result["gas_used"] = str(receipt.txn_hash), int(receipt.gas_used)
         say(f"{'staked ' + format_nmr(wei) + ' NMR' if wei else 'committed the stake to the new file'} "

@@ -1,4 +1,10 @@
-"""EIP-2612 permits: sign an allowance off-chain so approve + action fit in one transaction."""
+"""EIP-2612 permits: sign an allowance off-chain so approve + action fit in one transaction.
+
+Only for tokens that have a permit (our NMR; not the mainnet NMR, whose fallback answers any
+call with empty data): ask :func:`nmrstake.token.token_capabilities` first, and approve with
+:func:`nmrstake.token.approve_exactly` where there is none. Reading the domain or the nonce of a
+token without a permit is a one-line ConfigError here, never a garbled signature.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+
+from nmrstake.errors import ConfigError
 
 PERMIT_TYPES = {
     "Permit": [
@@ -31,16 +39,32 @@ class Permit:
     s: bytes
 
 
+def _no_permit(token: Any, what: str) -> ConfigError:
+    return ConfigError(f"the token at {token.address} has no EIP-2612 permit ({what}): stake with an approval instead")
+
+
 def permit_domain(token: Any) -> dict[str, Any]:
-    """The token's EIP-712 domain, read from its EIP-5267 `eip712Domain()`."""
-    fields = token.eip712Domain()
-    _, name, version, chain_id, verifying_contract, _, _ = fields
-    return {
-        "name": name,
-        "version": version,
-        "chainId": int(chain_id),
-        "verifyingContract": str(verifying_contract),
-    }
+    """The token's EIP-712 domain, read from its EIP-5267 `eip712Domain()` (ConfigError when the
+    token gives none, as a token without a permit does)."""
+    try:
+        fields = token.eip712Domain()
+        _, name, version, chain_id, verifying_contract, _, _ = fields
+        return {
+            "name": str(name),
+            "version": str(version),
+            "chainId": int(chain_id),
+            "verifyingContract": str(verifying_contract),
+        }
+    except Exception as exc:  # empty return data (an accept-anything fallback), a revert, a bad decode
+        raise _no_permit(token, f"eip712Domain() gave no domain: {type(exc).__name__}") from None
+
+
+def permit_nonce(token: Any, owner: str) -> int:
+    """The owner's EIP-2612 nonce (ConfigError when the token gives none)."""
+    try:
+        return int(token.nonces(owner))
+    except Exception as exc:
+        raise _no_permit(token, f"nonces(address) gave no nonce: {type(exc).__name__}") from None
 
 
 def sign_permit(
@@ -66,5 +90,5 @@ def sign_token_permit(token: Any, private_key: Any, owner: str, spender: str, va
     """Sign a permit for `token` with the owner's current nonce."""
     return sign_permit(
         private_key, permit_domain(token), owner=owner, spender=spender, value=value,
-        nonce=int(token.nonces(owner)), deadline=deadline,
+        nonce=permit_nonce(token, owner), deadline=deadline,
     )
