@@ -48,9 +48,15 @@ def signer(acct: Any) -> Signer:
     return Signer(acct, acct.private_key)
 
 
-def open_funded_round(world: World, round_id: int, *, fund: int = 100 * WEI) -> None:
-    spec = RoundSpec(round_id=round_id, open_in=0, close_after=HOUR, resolve_after=HOUR,
-                     stake_threshold=72_000 * WEI, stake_cap=1_000 * WEI, min_stake=WEI // 10)
+def open_funded_round(world: World, round_id: int, *, fund: int = 100 * WEI, close_after: int = HOUR,
+                      payouts: str = "numerai-2024") -> None:
+    from nmrstake.rounds import payout_preset
+
+    p = payout_preset(payouts)
+    spec = RoundSpec(round_id=round_id, open_in=0, close_after=close_after, resolve_after=HOUR,
+                     corr_multiplier_bps=p.corr_multiplier_bps, mmc_multiplier_bps=p.mmc_multiplier_bps,
+                     clip_bps=p.clip_bps, stake_threshold=p.stake_threshold, stake_cap=1_000 * WEI,
+                     min_stake=WEI // 10)
     open_round(world.client, world.owner, spec)
     if fund:
         import ape

@@ -15,36 +15,17 @@ import click
 from nmrstake import __version__
 from nmrstake.errors import ChainError, ConfigError, InputError, NmrstakeError
 
-DEFAULT_NETWORK = "ethereum:local:test"
-
-network_opt = click.option(
-    "--network", default=DEFAULT_NETWORK, show_default=True, envvar="NMRSTAKE_NETWORK",
-    help="ape network choice, e.g. ethereum:local:foundry",
+from nmrstake.cli_options import (  # noqa: F401 - re-exported for the command modules
+    DEFAULT_NETWORK,
+    account_opt,
+    api_opt,
+    data_opt,
+    deployments_opt,
+    json_opt,
+    network_opt,
+    participant_opts,
+    wallet_opt,
 )
-json_opt = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines")
-data_opt = click.option(
-    "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Round files: targets/, the service's service/ store, results/ (default $NMRSTAKE_DATA or "
-         "~/.nmrstake/data/<chain>-<contract>)",
-)
-deployments_opt = click.option(
-    "--deployments-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Where deployments files are (default ./deployments of the project or $NMRSTAKE_DEPLOYMENTS)",
-)
-wallet_opt = click.option("--wallet", help="nmrstake wallet name (passphrase: prompt or $NMRSTAKE_PASSPHRASE)")
-account_opt = click.option("--account", help="ape account alias, or TEST::N on local networks")
-api_opt = click.option(
-    "--api", envvar="NMRSTAKE_API", default=None,
-    help="URL of the tournament service (or $NMRSTAKE_API); without it, the operator's local files (--data-dir)",
-)
-
-
-def participant_opts(command: Any) -> Any:
-    """What every participant command takes: who signs, which chain and deployment, the service
-    (or the operator's data folder), and --json."""
-    for option in reversed((wallet_opt, account_opt, network_opt, deployments_opt, api_opt, data_opt, json_opt)):
-        command = option(command)
-    return command
 
 
 class NmrstakeGroup(click.Group):
@@ -319,10 +300,14 @@ def round_show(round_id: int, network: str, deployments_dir: Path | None, api: s
 @click.option("--open", "open_in", default="0s", show_default=True, help="Opens after this long (e.g. 0s, 10m)")
 @click.option("--close", "close_in", default="1h", show_default=True, help="Closes this long after opening")
 @click.option("--resolve", "resolve_in", default="1h", show_default=True, help="Resolvable this long after closing")
-@click.option("--corr", default="0.5", show_default=True, help="CORR multiplier")
-@click.option("--mmc", default="2", show_default=True, help="MMC multiplier")
-@click.option("--clip", default="0.05", show_default=True, help="Largest fraction of a stake won or lost")
-@click.option("--threshold", default="72000", show_default=True, help="Stake threshold (NMR) of the payout factor")
+@click.option("--payouts", "preset", default="numerai-2024", show_default=True,
+              type=click.Choice(["numerai-2024", "numerai-2026"]),
+              help="Payout settings: numerai-2024 = 0.5 x CORR + 2 x MMC, clip 0.05, threshold 72000; "
+                   "numerai-2026 = 5 x CORR + 10 x MMC, clip 1, payout factor 1. The flags below override it")
+@click.option("--corr", default=None, help="CORR multiplier (default: the preset's)")
+@click.option("--mmc", default=None, help="MMC multiplier (default: the preset's)")
+@click.option("--clip", default=None, help="Largest fraction of a stake won or lost (default: the preset's)")
+@click.option("--threshold", default=None, help="Stake threshold (NMR) of the payout factor (default: the preset's)")
 @click.option("--cap", default="100000", show_default=True, help="Largest stake of one model (NMR)")
 @click.option("--min-stake", default="0.01", show_default=True, help="Smallest stake (NMR)")
 @network_opt
@@ -330,21 +315,24 @@ def round_show(round_id: int, network: str, deployments_dir: Path | None, api: s
 @account_opt
 @wallet_opt
 @json_opt
-def round_open(round_id: int, open_in: str, close_in: str, resolve_in: str, corr: str, mmc: str, clip: str,
-               threshold: str, cap: str, min_stake: str, network: str, deployments_dir: Path | None,
-               account: str | None, wallet: str | None, as_json: bool) -> None:
+def round_open(round_id: int, open_in: str, close_in: str, resolve_in: str, preset: str, corr: str | None,
+               mmc: str | None, clip: str | None, threshold: str | None, cap: str, min_stake: str, network: str,
+               deployments_dir: Path | None, account: str | None, wallet: str | None, as_json: bool) -> None:
     """Open round ROUND_ID (round-manager role)."""
     from nmrstake.amounts import parse_nmr
     from nmrstake.cli_common import chain_session, emit_json, parse_duration, resolve_signer
-    from nmrstake.rounds import RoundSpec, bps, open_round
+    from nmrstake.rounds import RoundSpec, bps, open_round, payout_preset
 
+    base = payout_preset(preset)
     spec = RoundSpec(
         round_id=round_id,
         open_in=parse_duration(open_in, argument="--open"),
         close_after=parse_duration(close_in, argument="--close"),
         resolve_after=parse_duration(resolve_in, argument="--resolve"),
-        corr_multiplier_bps=bps(corr, "--corr"), mmc_multiplier_bps=bps(mmc, "--mmc"), clip_bps=bps(clip, "--clip"),
-        stake_threshold=parse_nmr(threshold, argument="--threshold"),
+        corr_multiplier_bps=base.corr_multiplier_bps if corr is None else bps(corr, "--corr"),
+        mmc_multiplier_bps=base.mmc_multiplier_bps if mmc is None else bps(mmc, "--mmc"),
+        clip_bps=base.clip_bps if clip is None else bps(clip, "--clip"),
+        stake_threshold=base.stake_threshold if threshold is None else parse_nmr(threshold, argument="--threshold"),
         stake_cap=parse_nmr(cap, argument="--cap", positive=True),
         min_stake=parse_nmr(min_stake, argument="--min-stake", positive=True),
     )
@@ -808,5 +796,15 @@ def demo(network: str, out: Path, participants: int, n_rounds: int, rows: int, s
         emit_json(summary)
 
 
+# ============================================================================== strategies
+# Registered last: the strategy commands use helpers defined above (_delivery).
+from nmrstake.strategies.cli import operator as _operator_group  # noqa: E402
+from nmrstake.strategies.cli import strategy as _strategy_group  # noqa: E402
+
+main.add_command(_strategy_group)
+main.add_command(_operator_group)
+
+
 if __name__ == "__main__":
     main()
+

@@ -29,13 +29,15 @@ from nmrstake.deploy import TournamentSettings, deploy
 from nmrstake.errors import ChainError
 from nmrstake.oracle import DataLayout, EventLog, Oracle
 from nmrstake.participant import LocalDelivery, LocalResults, claim_all, stake_predictions
-from nmrstake.rounds import RoundSpec, fund_round, open_round
+from nmrstake.rounds import PAYOUT_PRESETS, RoundSpec, fund_round, open_round
 from nmrstake.tournament import RoundState, TournamentClient
 
 WEI = 10**18
 HOUR = 3600
 CHALLENGE = 2 * HOUR
 ROUND_ID_BASE = 1001
+#: Numerai's payout settings since its 2026 on-chain staking: 5 x CORR + 10 x MMC, clip 1, factor 1.
+PAYOUTS = PAYOUT_PRESETS["numerai-2026"]
 
 
 @dataclass
@@ -145,7 +147,9 @@ def run_demo(*, network: str, out: Path, participants: int, n_rounds: int, rows:
             for k, rid in enumerate(round_ids):
                 _advance_to(t0 + k * HOUR)
                 spec = RoundSpec(round_id=rid, open_in=0, close_after=2 * HOUR, resolve_after=2 * HOUR,
-                                 stake_threshold=72_000 * WEI, stake_cap=1_000 * WEI, min_stake=WEI // 10)
+                                 corr_multiplier_bps=PAYOUTS.corr_multiplier_bps,
+                                 mmc_multiplier_bps=PAYOUTS.mmc_multiplier_bps, clip_bps=PAYOUTS.clip_bps,
+                                 stake_threshold=PAYOUTS.stake_threshold, stake_cap=1_000 * WEI, min_stake=WEI // 10)
                 open_round(client, owner, spec)
                 fund_round(client, Signer(treasury, treasury.private_key), rid, 500 * WEI)
                 d = generate(rows=rows, models=participants, seed=seed, round_index=k)

@@ -24,6 +24,35 @@ def bps(text: str, argument: str) -> int:
 
 
 @dataclass(frozen=True)
+class PayoutSettings:
+    """How a round pays: payout = stake x clip(factor x (corr x CORR + mmc x MMC), +-clip), with
+    factor = min(1, threshold / total stake at risk). Fixed on chain when the round opens."""
+
+    corr_multiplier_bps: int
+    mmc_multiplier_bps: int
+    clip_bps: int
+    stake_threshold: int
+
+
+#: A threshold no total stake reaches (the contract's uint96 maximum): the payout factor is always 1.
+NO_THRESHOLD = 2**96 - 1
+
+#: Numerai's settings by era: 0.5 x CORR + 2 x MMC, clip 5 %, threshold 72,000 NMR (2024); clip 1,
+#: payout factor 1 and 5 x CORR + 10 x MMC in the main tournament since its 2026 on-chain staking.
+PAYOUT_PRESETS: dict[str, PayoutSettings] = {
+    "numerai-2024": PayoutSettings(5_000, 20_000, 500, 72_000 * 10**18),
+    "numerai-2026": PayoutSettings(50_000, 100_000, 10_000, NO_THRESHOLD),
+}
+
+
+def payout_preset(name: str, *, argument: str = "--payouts") -> PayoutSettings:
+    try:
+        return PAYOUT_PRESETS[name]
+    except KeyError:
+        raise InputError(f"{argument} {name!r}: choose one of {', '.join(PAYOUT_PRESETS)}") from None
+
+
+@dataclass(frozen=True)
 class RoundSpec:
     round_id: int
     open_in: int
@@ -73,6 +102,7 @@ def fund_round(client: Any, signer: Any, round_id: int, wei: int) -> Any:
     info = client.round(round_id)
     if info.state.label in ("final", "expired"):
         raise ChainError(f"round {round_id} is {info.state.label}: it can no longer be funded; nothing was sent")
-    if int(client.token.allowance(signer.address, client.tournament.address)) < wei:
-        transact(client.token.approve, client.tournament.address, wei, sender=signer.ape_account, what="approving NMR")
+    from nmrstake.token import approve_exactly
+
+    approve_exactly(client.token, signer, client.tournament.address, wei)
     return transact(client.tournament.fund, round_id, wei, sender=signer.ape_account, what=f"funding round {round_id}")

@@ -62,8 +62,10 @@ class Intake:
 
     def __init__(self, store: SubmissionStore, domain: Domain, *, window: Callable[[int], RoundWindow | None],
                  chain_now: Callable[[], int], max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
-                 wall_now: Callable[[], float] = time.time) -> None:
+                 wall_now: Callable[[], float] = time.time,
+                 owner_of: Callable[[str], str | None] = lambda staker: None) -> None:
         self.store = store
+        self.owner_of = owner_of
         self.domain = domain
         self.window = window
         self.chain_now = chain_now
@@ -173,8 +175,9 @@ class Intake:
                 signer = auth.signer(self.domain, signature)
             except InputError as exc:
                 raise RequestError(401, "bad-signature", exc.message, field="signature") from None
-            if signer != staker:
-                raise RequestError(403, "wrong-signer", f"signature: signed by {signer}, not by staker {staker} for "
+            if signer != staker and signer != self.owner_of(staker):
+                raise RequestError(403, "wrong-signer", f"signature: signed by {signer}, not by staker {staker} (nor, "
+                                   f"for a strategy, by its owner) for "
                                    f"this round, model, file, chain {self.domain.chain_id} and tournament "
                                    f"{self.domain.tournament}", field="signature")
             authorisation = auth.digest(self.domain)
@@ -234,7 +237,24 @@ def chain_intake(client: Any, store: SubmissionStore, *, max_bytes: int = DEFAUL
     def chain_now() -> int:
         return int(guarded_chain_read(guard, client.chain_time))
 
-    return Intake(store, client.domain, window=window, chain_now=chain_now, max_bytes=max_bytes)
+    owners: dict[str, str] = {}  # strategy -> owner: fixed at creation, so cached for good
+    strategies = None
+    if "StrategyFactory" in client.deployment.contracts:
+        from nmrstake.strategies.chain import StrategyClient
+
+        strategies = StrategyClient(client)
+
+    def owner_of(staker: str) -> str | None:
+        """The owner whose key signs uploads for `staker` when it is an allocation strategy."""
+        if strategies is None:
+            return None
+        if staker not in owners:
+            if not guarded_chain_read(guard, strategies.is_strategy, staker):
+                return None
+            owners[staker] = str(guarded_chain_read(guard, lambda: strategies.contract(staker).owner()))
+        return owners[staker]
+
+    return Intake(store, client.domain, window=window, chain_now=chain_now, max_bytes=max_bytes, owner_of=owner_of)
 
 
 def guarded_chain_read(lock: Any, fn: Callable[..., Any], *args: Any) -> Any:
