@@ -7,15 +7,29 @@ Tournament, makes a few real stakes, then writes the remaining stakes of a 10,00
 straight into storage with `anvil_setStorageAt` (stake slots, the round's totals; the NMR they
 represent is minted to the tournament so balances and supply stay consistent). It posts a result
 whose Merkle tree covers all 10,000 leaves, advances time and measures `gasUsed` of real
-transactions. Prints one JSON object and writes it to bench/results/gas.json.
+transactions.
+
+Then the operator's path through allocation strategies (`strategies` in the JSON): a
+StrategyFactory, a StrategyInvoker, and model-rounds in batches of 100 entries (100 strategies x 1
+model, then 10 strategies x 10 models): `stakeMany` (first stakes), then per round
+`settleAndStakeMany` (claim round r, stake round r + 1), `settleMany`, with the round settled by
+`finalise` beforehand or lazily by the batch's first claim; rounds again hold 10,000 stakes. One
+extra batch of 10 entries is traced step by step (`debug_traceTransaction`) to show where the gas
+of one model-round goes.
+
+Prints a table of the strategy figures (stderr), then one JSON object (stdout), which it also
+writes to bench/results/gas.json.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import statistics
+import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import requests
@@ -192,8 +206,456 @@ def inject(rpc: Rpc, tournament: str, round_id: int, stakes: list[dict]):
     rpc.set_storage(tournament, [(slot1, total | (count << 96) | (rest << 128))])
 
 
+# ---------------------------------------------------------------- strategies: model-rounds in batches of 100
+#
+# The operator's path: StrategyFactory clones (one per owner), a StrategyInvoker owned by the
+# operator's account, and per round one batch of N_BATCH model entries: `stakeMany` for a model's
+# first stake, then each round `settleAndStakeMany` (claim round r into the strategy, stake round
+# r + 1), so that one `settleAndStake` is one model-round in steady state. Every round holds
+# N_STAKES stakes (the batch's 100 real ones + synthetic ones written into storage, as above), so
+# the proofs have the depth of the manual claim figures they are compared with.
+
+N_BATCH = 100
+STRATEGY_SHAPES = (("100x1", 100, 1), ("10x10", 10, 10))  # (label, strategies, models per strategy)
+N_TRACE = 10  # entries of the extra batch traced step by step (steady state: entries 2..N_TRACE)
+BATCH_GAS = 29_000_000  # explicit: an estimate may starve the inner calls, which try/catch would hide
+GOAL_PER_MODEL_ROUND = 100_000
+FIXED, COMPOUND = 1, 2
+CALL_OPS = {"CALL", "STATICCALL", "DELEGATECALL", "CALLCODE"}
+
+
+def calldata(sig: str, types: list[str], args: list) -> str:
+    return "0x" + (keccak(text=sig)[:4] + encode(types, args)).hex()
+
+
+def intrinsic_gas(data: bytes) -> int:
+    return 21_000 + sum(4 if b == 0 else 16 for b in data)
+
+
+def send_unsigned(rpc: Rpc, txs: list[dict], chunk: int = 100) -> list[dict]:
+    """Sends transactions from unlocked/impersonated senders (one per sender per request unless
+    nonces are given) and waits for every receipt; all must succeed."""
+    receipts = []
+    for k in range(0, len(txs), chunk):
+        hashes = rpc.batch([("eth_sendTransaction", [{"gas": hex(3_000_000), **t}]) for t in txs[k:k + chunk]])
+        pending = dict(enumerate(hashes))
+        got: dict[int, dict] = {}
+        deadline = time.time() + 60
+        while pending:
+            res = rpc.batch([("eth_getTransactionReceipt", [h]) for h in pending.values()])
+            for i, r in zip(list(pending), res):
+                if r is not None:
+                    got[i] = r
+                    del pending[i]
+            if pending:
+                if time.time() > deadline:
+                    raise RuntimeError(f"{len(pending)} transactions not mined")
+                time.sleep(0.05)
+        for i in range(len(hashes)):
+            if got[i]["status"] != "0x1":
+                raise RuntimeError(f"setup transaction failed: {hashes[i]}")
+            receipts.append(got[i])
+    return receipts
+
+
+def check_batch(invoker, tx, n: int) -> None:
+    """Every entry of an invoker batch must have succeeded (failures are only events)."""
+    failed = tx.decode_logs(invoker.InvocationFailed)
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {n} entries failed, first: {failed[0]}")
+
+
+def trace_breakdown(rpc: Rpc, tx_hash: str, names: dict[str, str], slot_names: dict[tuple[str, int], str],
+                    data: bytes, gas_used: int) -> dict:
+    """Gas of one invoker batch by entry, contract (storage context) and kind of work, from
+    Anvil's step trace. Each step's own cost: the gas difference to the next step at its depth,
+    minus what a call's callee used. Entry k = the k-th call the invoker makes and the invoker's
+    work until the next one."""
+    logs = rpc.call("debug_traceTransaction", [tx_hash, {
+        "disableStorage": True, "disableMemory": True, "disableStack": False, "enableReturnData": False,
+    }])["structLogs"]
+    n = len(logs)
+    cost = [0] * n
+    acc, pending = [0], []
+    for i, s in enumerate(logs):
+        d, nxt = s["depth"], logs[i + 1]["depth"] if i + 1 < n else 0
+        if nxt == d:
+            cost[i] = s["gas"] - logs[i + 1]["gas"]
+            acc[-1] += cost[i]
+        elif nxt == d + 1:
+            pending.append(i)
+            acc.append(0)
+        else:
+            cost[i] = s["gasCost"]
+            acc[-1] += cost[i]
+            if i + 1 < n:
+                child, ci = acc.pop(), pending.pop()
+                incl = logs[ci]["gas"] - logs[i + 1]["gas"]
+                cost[ci] = incl - child
+                acc[-1] += incl
+    execution = acc[0]
+    intrinsic = intrinsic_gas(data)
+    # Attribution.
+    ctx = {1: "invoker"}
+    entry, per_entry = 0, [defaultdict(int)]
+    detail: list[list] = [[]]
+    for i, s in enumerate(logs):
+        d, op, c = s["depth"], s["op"], cost[i]
+        who = ctx[d]
+        if op == "SSTORE":
+            kind = {22_100: "SSTORE new slot (cold)", 20_000: "SSTORE new slot", 5_000: "SSTORE update (cold)",
+                    2_900: "SSTORE update", 100: "SSTORE dirty/no-op"}.get(c, f"SSTORE {c}")
+        elif op == "SLOAD":
+            kind = "SLOAD cold" if c >= 2_100 else "SLOAD warm"
+        elif op.startswith("LOG"):
+            kind = "LOG (events)"
+        elif op in ("KECCAK256", "SHA3"):
+            kind = "KECCAK256"
+        elif op in CALL_OPS:
+            kind = "call (account access)"
+        else:
+            kind = "compute"
+        if d == 1 and op == "CALL" and i + 1 < n and logs[i + 1]["depth"] == 2:
+            entry += 1
+            per_entry.append(defaultdict(int))
+            detail.append([])
+        per_entry[entry][(who, kind)] += c
+        per_entry[entry][("count", who, kind)] += 1
+        if op in ("SSTORE", "SLOAD") and (c >= 2_100 or op == "SSTORE") or op.startswith("LOG") or op in CALL_OPS:
+            slot = int(s["stack"][-1], 16) if op in ("SSTORE", "SLOAD") else None
+            what = "" if slot is None else slot_names.get((who, slot), hex(slot))
+            if op in CALL_OPS and i + 1 < n and logs[i + 1]["depth"] == d + 1:
+                target = to_checksum_address("0x" + s["stack"][-2][2:].rjust(64, "0")[-40:])
+                what = "-> " + names.get(target, target)
+            detail[entry].append([who, op, c, what])
+        if op in CALL_OPS and i + 1 < n and logs[i + 1]["depth"] == d + 1:
+            target = to_checksum_address("0x" + s["stack"][-2][2:].rjust(64, "0")[-40:])
+            ctx[d + 1] = who if op == "DELEGATECALL" else names.get(target, target)
+    return {"steps": n, "execution": execution, "intrinsic": intrinsic, "gas_used": gas_used,
+            "refund": intrinsic + execution - gas_used, "per_entry": per_entry, "detail": detail}
+
+
+def summarize_trace(tr: dict) -> dict:
+    """Steady-state entry (mean of entries 2..N), grouped as contract -> kind -> [gas, count]."""
+    entries = tr["per_entry"][2:]
+    k = len(entries)
+    table: dict[str, dict[str, list]] = defaultdict(dict)
+    keys = {key for e in entries for key in e if key[0] != "count"}
+    for who, kind in sorted(keys):
+        g = sum(e.get((who, kind), 0) for e in entries) / k
+        cnt = sum(e.get(("count", who, kind), 0) for e in entries) / k
+        table[who][kind] = [round(g), round(cnt, 1)]
+    total = sum(v for e in entries for key, v in e.items() if key[0] != "count") / k
+    first = sum(v for key, v in tr["per_entry"][1].items() if key[0] != "count")
+    head = sum(v for key, v in tr["per_entry"][0].items() if key[0] != "count")
+    return {"entry_execution_mean": round(total), "first_entry_execution": first, "head_execution": head,
+            "by_contract": dict(table)}
+
+
+def slot_labels(tour: str, token: str, entries: list[dict], rounds: tuple[int, ...]) -> dict[tuple[str, int], str]:
+    """Names of the storage slots a settleAndStake touches (layouts: Tournament as above; strategy
+    owner 0, operator 1, models 2; NMR balances 0, allowances 1)."""
+    out: dict[tuple[str, int], str] = {
+        ("tournament", 3): "ReentrancyGuard._status", ("tournament", 4): "_paused|_pauseEnd|_pool",
+        ("strategy", 0): "owner", ("strategy", 1): "operator",
+    }
+    for e in entries:
+        st = e["strategy"]
+        out[("strategy", mapping_slot(e["model"], 2))] = "models[model]"
+        out[("nmr", mapping_slot(bytes(12) + bytes.fromhex(st[2:]), 0))] = "balance[strategy]"
+        allowances = mapping_slot(bytes(12) + bytes.fromhex(st[2:]), 1)
+        out[("nmr", mapping_slot(bytes(12) + bytes.fromhex(tour[2:]), allowances))] = "allowance[strategy][tournament]"
+        for k, rid in enumerate(rounds):
+            base = stake_slot(rid, e["model"], st)
+            out[("tournament", base)] = f"stake[r{k + 2}].amount"
+            out[("tournament", base + 1)] = f"stake[r{k + 2}].commitment"
+    out[("nmr", mapping_slot(bytes(12) + bytes.fromhex(tour[2:]), 0))] = "balance[tournament]"
+    for k, rid in enumerate(rounds):
+        for j in range(7):
+            out[("tournament", round_slot(rid) + j)] = f"round[r{k + 2}] slot {j}"
+    return out
+
+
+def print_strategy_table(res: dict) -> None:
+    """The strategy figures as a table (stderr: stdout stays one JSON object)."""
+    shapes = res["shapes"]
+    labels = list(shapes)
+    w = 12
+
+    def row(name, values, mark=""):
+        cells = "".join(f"{v:>{w},}" if isinstance(v, int) else f"{v:>{w}}" for v in values)
+        print(f"{name:<62}{cells}  {mark}", file=sys.stderr)
+
+    per = {k: shapes[k]["per_model_round"] for k in labels}
+    bat = {k: shapes[k]["batch"] for k in labels}
+    goal, manual = res["goal_per_model_round"], res["manual_stake_plus_claim"]
+    print(f"\nStrategies: gas per model entry of a batch of {N_BATCH} (gasUsed incl. 21,000 base, / {N_BATCH}); "
+          f"rounds of {N_STAKES:,} stakes", file=sys.stderr)
+    row("", [f"{shapes[k]['strategies']}x{shapes[k]['models_per_strategy']}" for k in labels])
+    row("stakeMany, first stake of each model", [per[k]["stake_many"] for k in labels])
+    row("settleAndStakeMany, round settled before (steady state)", [per[k]["settle_and_stake"] for k in labels],
+        "<- one model-round")
+    row("  + finalise of the round / 100", [per[k]["settle_and_stake_incl_finalise"] for k in labels])
+    row("  lazy: the batch's first claim settles the round", [per[k]["settle_and_stake_lazy"] for k in labels])
+    row("  round 1 -> 2 (round settled before)", [per[k]["settle_and_stake_r1"] for k in labels])
+    row("settleMany, round settled before", [per[k]["settle"] for k in labels])
+    row("  + finalise / 100", [per[k]["settle_incl_finalise"] for k in labels])
+    row("  lazy", [per[k]["settle_lazy"] for k in labels])
+    row("  of which calldata of a settleAndStake entry", [per[k]["calldata_settle_and_stake"] for k in labels])
+    row("finalise (one per round)", [bat[k]["finalise"] for k in labels])
+    row("factory.create (clone + initialize), median", [bat[k]["create"]["median"] for k in labels])
+    row(f"goal per model-round", [goal] * len(labels))
+    row("steady state - goal", [per[k]["settle_and_stake"] - goal for k in labels])
+    row("manual stake_first + claim_median", [manual] * len(labels))
+    row("  steady state / manual", [f"{per[k]['settle_and_stake'] / manual:.0%}" for k in labels])
+    d = res["deploy"]
+    print(f"deploy: StrategyFactory (with the implementation) {d['factory_with_implementation']:,}; "
+          f"StrategyInvoker {d['invoker']:,}", file=sys.stderr)
+    for k in labels:
+        t = shapes[k]["trace"]
+        print(f"\n{k}: where one steady-state settleAndStake entry goes (execution, mean of entries 2..{t['entries']} "
+              f"of a traced batch; + calldata {per[k]['calldata_settle_and_stake']:,}; refunds "
+              f"{t['refund'] // t['entries']:,} per entry)", file=sys.stderr)
+        for who, kinds in t["by_contract"].items():
+            total = sum(v[0] for v in kinds.values())
+            parts = ", ".join(f"{kind} {v[0]:,}" + (f" ({v[1]:g}x)" if not kind.startswith("compute") else "")
+                              for kind, v in sorted(kinds.items(), key=lambda kv: -kv[1][0]))
+            print(f"  {who:<11}{total:>8,}  {parts}", file=sys.stderr)
+        print(f"  {'total':<11}{t['entry_execution_mean']:>8,}", file=sys.stderr)
+
+
+def strategy_section(rpc: Rpc, token, tour, owner, oracle, manager, funder, operator, rng: random.Random,
+                     manual: dict) -> dict:
+    from ape import chain, project
+
+    t0 = time.time()
+    # ape recompiles only changed files: after an edit of AllocationStrategy.sol alone, StrategyFactory
+    # would still create clones of the old implementation it embeds.
+    impl_code = project.AllocationStrategy.contract_type.deployment_bytecode.bytecode
+    if impl_code[2:] not in project.StrategyFactory.contract_type.deployment_bytecode.bytecode:
+        raise RuntimeError("StrategyFactory embeds an older AllocationStrategy: run `ape compile -f`")
+    rpc.call("anvil_autoImpersonateAccount", [True])
+    factory = operator.deploy(project.StrategyFactory, tour)
+    invoker = operator.deploy(project.StrategyInvoker, operator)
+    implementation = factory.implementation()
+    deploy = {
+        "factory_with_implementation": chain.provider.get_receipt(factory.txn_hash).gas_used,
+        "invoker": chain.provider.get_receipt(invoker.txn_hash).gas_used,
+    }
+    out: dict = {"deploy": deploy, "shapes": {}}
+    names = {tour.address: "tournament", token.address: "nmr", invoker.address: "invoker",
+             implementation: "strategy"}
+
+    def open_now(rid: int) -> int:
+        now = chain.pending_timestamp
+        params = (now, now + 3_600, now + 3_600, 5_000, 20_000, CLIP_BPS, 72_000 * NMR, 5_000 * NMR, NMR // 100)
+        tour.openRound(rid, params, sender=manager)
+        return now + 3_600
+
+    def mint_many(pairs: list[tuple[str, int]]):
+        """One mint per receiver, all from the minter: explicit nonces (requests may run concurrently)."""
+        nonce = int(rpc.call("eth_getTransactionCount", [owner.address, "pending"]), 16)
+        send_unsigned(rpc, [{"from": owner.address, "to": token.address, "nonce": hex(nonce + i),
+                             "data": calldata("mint(address,uint256)", ["address", "uint256"], [to, amount])}
+                            for i, (to, amount) in enumerate(pairs)])
+
+    def close_and_post(rid: int, resolve: int, real: list[dict]) -> Tree:
+        """Fills the round to N_STAKES stakes, funds it, posts a result and waits until it is Final."""
+        # Small synthetic stakes: the supply cap (11M NMR) must hold every round of this run.
+        syn = synthetic_stakes(rng, rid, N_STAKES - len(real), NMR // 100, 50 * NMR)
+        inject(rpc, tour.address, rid, syn)
+        token.mint(tour, sum(s["stake"] for s in syn), sender=owner)
+        rd = tour.getRound(rid)
+        assert rd.stakeCount == N_STAKES
+        clipped = rd.totalStaked * CLIP_BPS // 10_000
+        token.mint(funder, clipped, sender=owner)
+        token.approve(tour, clipped, sender=funder)
+        tour.fund(rid, clipped, sender=funder)
+        everyone = real + syn
+        while True:
+            tree = results_for(rng, rid, everyone, CLIP_BPS)
+            pay, burn = sum(s["payout"] for s in everyone), sum(s["burn"] for s in everyone)
+            if pay <= clipped and burn <= clipped + N_STAKES:
+                break
+        if chain.pending_timestamp < resolve:
+            chain.mine(timestamp=resolve)
+        tour.postResult(rid, tree.root, pay, burn, N_STAKES, keccak(b"manifest" + word(rid)), sender=oracle)
+        chain.mine(timestamp=chain.pending_timestamp + CHALLENGE + 1)
+        return tree
+
+    def read_stakes(rid: int, entries: list[dict]) -> list[dict]:
+        res = []
+        for e in entries:
+            amount, commitment = tour.getStake(rid, e["model"], e["strategy"])
+            assert amount > 0 and commitment == e["commitments"][rid]
+            res.append({"model": e["model"], "staker": e["strategy"], "stake": amount})
+        return res
+
+    def measured(fn, *args):
+        snap = chain.snapshot()
+        tx = fn(*args)
+        chain.restore(snap)
+        return tx
+
+    next_round = tour.lastRoundId() + 1
+    for label, n_strat, n_models in STRATEGY_SHAPES:
+        t_shape = time.time()
+        assert n_strat * n_models == N_BATCH
+        owners = [to_checksum_address("0x" + keccak(b"strategy-owner" + label.encode() + word(i))[12:].hex())
+                  for i in range(n_strat)]
+        rpc.batch([("anvil_setBalance", [o, hex(100 * 10**18)]) for o in owners])
+        rc = send_unsigned(rpc, [{"from": o, "to": factory.address,
+                                  "data": calldata("create(address)", ["address"], [invoker.address])}
+                                 for o in owners])
+        create_gas = sorted(int(r["gasUsed"], 16) for r in rc)
+        strategies = [factory.strategyOf(o) for o in owners]
+        entries, deposits = [], []
+        for i, st in enumerate(strategies):
+            total = 0
+            for j in range(n_models):
+                per_round = rng.randint(5, 50) * NMR
+                total += per_round
+                entries.append({"strategy": st, "owner": owners[i], "model": model_id(f"{label}-s{i}-m{j}"),
+                                "perRound": per_round, "mode": FIXED if (i * n_models + j) % 2 == 0 else COMPOUND,
+                                "commitments": {}})
+            deposits.append(total * 10)
+        mint_many(list(zip(owners, deposits)))
+        send_unsigned(rpc, [{"from": o, "to": token.address,
+                             "data": calldata("approve(address,uint256)", ["address", "uint256"], [st, d])}
+                            for o, st, d in zip(owners, strategies, deposits)])
+        send_unsigned(rpc, [{"from": o, "to": st, "data": calldata("deposit(uint256)", ["uint256"], [d])}
+                            for o, st, d in zip(owners, strategies, deposits)])
+        for j in range(n_models):  # one request per model index: each owner once per request
+            send_unsigned(rpc, [{"from": e["owner"], "to": e["strategy"],
+                                 "data": calldata("setModel(bytes32,uint256,uint8)", ["bytes32", "uint256", "uint8"],
+                                                  [e["model"], e["perRound"], e["mode"]])}
+                                for e in entries[j::n_models]])
+        setup_s = time.time() - t_shape
+        r1, r2, r3 = next_round, next_round + 1, next_round + 2
+        next_round += 3
+        for e in entries:
+            for rid in (r1, r2, r3):
+                e["commitments"][rid] = keccak(b"predictions" + e["model"] + e["strategy"].encode() + word(rid))
+        g: dict = {"create": {"median": int(statistics.median(create_gas)), "min": create_gas[0],
+                              "max": create_gas[-1], "n": len(create_gas)}}
+
+        def stake_calls(rid):
+            return [(e["strategy"], rid, e["model"], e["commitments"][rid]) for e in entries]
+
+        def settle_calls(rid, tree, stakes):
+            return [(e["strategy"], rid, e["model"], s["payout"], s["burn"], tree.proof(k))
+                    for k, (e, s) in enumerate(zip(entries, stakes))]
+
+        def sas_calls(rid, tree, stakes, nxt):
+            return [(e["strategy"], rid, e["model"], s["payout"], s["burn"], tree.proof(k), nxt, e["commitments"][nxt])
+                    for k, (e, s) in enumerate(zip(entries, stakes))]
+
+        def batch(method, calls):
+            tx = getattr(invoker, method)(calls, sender=operator, gas=BATCH_GAS)
+            check_batch(invoker, tx, len(calls))
+            return tx
+
+        # Round 1: first stakes.
+        resolve1 = open_now(r1)
+        tx = batch("stakeMany", stake_calls(r1))
+        g["stake_many"] = tx.gas_used
+        g["stake_many_calldata_bytes"] = len(tx.transaction.data)
+        stakes1 = read_stakes(r1, entries)
+        tree1 = close_and_post(r1, resolve1, stakes1)
+
+        # Round 1 -> 2: settle and restake; lazily settled round vs finalise first.
+        resolve2 = open_now(r2)
+        calls = sas_calls(r1, tree1, stakes1, r2)
+        g["settle_and_stake_many_r1_lazy"] = measured(batch, "settleAndStakeMany", calls).gas_used
+        g["finalise_r1"] = tour.finalise(r1, sender=oracle).gas_used
+        g["settle_and_stake_many_r1"] = batch("settleAndStakeMany", calls).gas_used
+        stakes2 = read_stakes(r2, entries)
+        tree2 = close_and_post(r2, resolve2, stakes2)
+
+        # Round 2 -> 3: the steady state, every variant from the same chain state.
+        resolve3 = open_now(r3)
+        calls = sas_calls(r2, tree2, stakes2, r3)
+        scalls = settle_calls(r2, tree2, stakes2)
+        g["settle_and_stake_many_lazy"] = measured(batch, "settleAndStakeMany", calls).gas_used
+        g["settle_many_lazy"] = measured(batch, "settleMany", scalls).gas_used
+        g["finalise"] = tour.finalise(r2, sender=oracle).gas_used
+        g["settle_many"] = measured(batch, "settleMany", scalls).gas_used
+        snap = chain.snapshot()
+        small = batch("settleAndStakeMany", calls[:N_TRACE])
+        tr = trace_breakdown(rpc, small.txn_hash, {**names, **{s: "strategy" for s in strategies}},
+                             slot_labels(tour.address, token.address, entries[:N_TRACE], (r2, r3)),
+                             bytes(small.transaction.data), small.gas_used)
+        chain.restore(snap)
+        tx = batch("settleAndStakeMany", calls)
+        g["settle_and_stake_many"] = tx.gas_used
+        g["settle_and_stake_many_calldata_bytes"] = len(tx.transaction.data)
+        g["settle_and_stake_many_intrinsic"] = intrinsic_gas(bytes(tx.transaction.data))
+        stakes3 = read_stakes(r3, entries)
+        tree3 = close_and_post(r3, resolve3, stakes3)
+
+        # Round 3: settle the last stakes; every strategy then holds deposit + payouts - burns.
+        tour.finalise(r3, sender=oracle)
+        g["settle_many_r3"] = batch("settleMany", settle_calls(r3, tree3, stakes3)).gas_used
+        for i, st in enumerate(strategies):
+            mine = [k for k, e in enumerate(entries) if e["strategy"] == st]
+            expect = deposits[i] + sum(ss[k]["payout"] - ss[k]["burn"] for ss in (stakes1, stakes2, stakes3)
+                                       for k in mine)
+            assert token.balanceOf(st) == expect, (st, token.balanceOf(st), expect)
+        for k, e in enumerate(entries):
+            if e["mode"] == COMPOUND:  # round 3 staked perRound + net of rounds 1 and 2
+                net = sum(ss[k]["payout"] - ss[k]["burn"] for ss in (stakes1, stakes2))
+                assert stakes3[k]["stake"] == e["perRound"] + net
+            else:
+                assert stakes3[k]["stake"] == e["perRound"]
+
+        per = {
+            "stake_many": g["stake_many"] // N_BATCH,
+            "settle_and_stake": g["settle_and_stake_many"] // N_BATCH,
+            "settle_and_stake_incl_finalise": (g["settle_and_stake_many"] + g["finalise"]) // N_BATCH,
+            "settle_and_stake_lazy": g["settle_and_stake_many_lazy"] // N_BATCH,
+            "settle_and_stake_r1": g["settle_and_stake_many_r1"] // N_BATCH,
+            "settle": g["settle_many"] // N_BATCH,
+            "settle_incl_finalise": (g["settle_many"] + g["finalise"]) // N_BATCH,
+            "settle_lazy": g["settle_many_lazy"] // N_BATCH,
+            "calldata_settle_and_stake": (g["settle_and_stake_many_intrinsic"] - 21_000) // N_BATCH,
+        }
+        out["shapes"][label] = {"strategies": n_strat, "models_per_strategy": n_models, "batch": g,
+                                "per_model_round": per, "trace": summarize_trace(tr) | {
+                                    "entries": N_TRACE, "steps": tr["steps"], "gas_used": tr["gas_used"],
+                                    "intrinsic": tr["intrinsic"], "execution": tr["execution"],
+                                    "refund": tr["refund"]},
+                                "trace_detail_entry2": tr["detail"][2],
+                                "seconds": {"setup": round(setup_s, 1), "total": round(time.time() - t_shape, 1)}}
+    rpc.call("anvil_autoImpersonateAccount", [False])
+    out["notes"] = (
+        f"Per model-round = gasUsed of a batch of {N_BATCH} entries / {N_BATCH} (the 21,000 base shared). Rounds "
+        f"hold {N_STAKES:,} stakes (the batch + synthetic ones in storage), so proofs have the manual claims' depth. "
+        "settle_and_stake: claim round r into the strategy and stake round r+1, the round settled beforehand by "
+        "`finalise` (anyone, once per round: + finalise/100 in settle_and_stake_incl_finalise); settle_and_stake_lazy: "
+        "the round not settled, so the batch's first claim pays the settlement (Tournament._finalRound). Every "
+        "variant is measured from the same chain state (snapshot/revert). stake_many: each model's first stake. "
+        "trace: a batch of the first entries traced step by step; by_contract = storage context (strategy = "
+        "clone + implementation), mean gas and count per entry of entries 2.. (all warm shared state); "
+        "execution only, before refunds and without calldata. manual_stake_plus_claim = stake_first + "
+        "claim_median of this run (the approve before stake_first not counted)."
+    )
+    out["contracts_sha256"] = {  # the sources measured (12 hex digits each)
+        f: hashlib.sha256((ROOT / "contracts" / f).read_bytes()).hexdigest()[:12]
+        for f in ("Tournament.sol", "AllocationStrategy.sol", "StrategyFactory.sol", "StrategyInvoker.sol")
+    }
+    out["goal_per_model_round"] = GOAL_PER_MODEL_ROUND
+    out["manual_stake_plus_claim"] = manual["stake_first"] + manual["claim_median"]
+    out["manual_stake_plus_claim_recipient_holds_nmr"] = (
+        manual["stake_first"] + manual["claim_median_recipient_holds_nmr"])
+    out["seconds"] = round(time.time() - t0, 1)
+    return out
+
+
 def main() -> dict:
     from ape import accounts, chain, networks, project
+    from ape.logging import logger
+
+    logger.set_level("ERROR")  # stdout: the JSON only
 
     rng = random.Random(20260101)
     t_start = time.time()
@@ -336,6 +798,7 @@ def main() -> dict:
         gas["n_stakes"] = N_STAKES
         gas["n_claims_measured"] = N_CLAIMS
         gas["anvil"] = rpc.call("web3_clientVersion", [])
+        gas["strategies"] = strategy_section(rpc, token, tour, owner, oracle, manager, funder, acc[9], rng, gas)
         gas["notes"] = (
             "gasUsed incl. 21,000 base. claim_*: random leaves of the 10,000-leaf tree, submitted by a "
             "third party, the round already settled by `finalise`; recipients hold no NMR (their balance "
@@ -350,6 +813,7 @@ def main() -> dict:
 if __name__ == "__main__":
     result = main()
     text = json.dumps(result, indent=2)
+    print_strategy_table(result["strategies"])
     print(text)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(text + "\n")
