@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from nmrstake import evm_logs
+
+evm_logs.install()  # the embedded chain's log queries read each block once (src/nmrstake/evm_logs.py)
+
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked `nodes` start real nodes (Anvil, Ganache) and switch ape's provider, which

@@ -56,9 +56,11 @@ def connect(network: str = DEFAULT_NETWORK) -> Iterator[Any]:
     from ape import networks
     from ape.exceptions import ApeException
 
+    from nmrstake import evm_logs
     from nmrstake.localchain import ensure_tools_on_path
 
     ensure_tools_on_path()
+    evm_logs.install()  # the embedded chain's log queries read each block once
     try:
         ctx = networks.parse_network_choice(network)
     except ApeException as exc:
