@@ -154,7 +154,10 @@ contract AllocationStrategy is IAllocationStrategy, Initializable {
     }
 
     /// @inheritdoc IAllocationStrategy
-    /// @dev Owner or operator; see `settle` and `stake`.
+    /// @dev Owner or operator. One call of the tournament's `restake`: the claim (its proof checked
+    ///      there) adds `payout - burn` to the model's net, then the model stakes its amount (with
+    ///      that result already in, for Compound) in `stakeRoundId`; only the difference moves.
+    ///      Emits `StrategyRestaked`.
     function settleAndStake(
         uint256 settleRoundId,
         bytes32 modelId,
@@ -164,15 +167,26 @@ contract AllocationStrategy is IAllocationStrategy, Initializable {
         uint256 stakeRoundId,
         bytes32 commitment
     ) external onlyOwnerOrOperator returns (uint256 amount) {
-        _settle(settleRoundId, modelId, payout, burn, proof);
-        amount = _stake(stakeRoundId, modelId, commitment);
+        ModelConfig storage m = _models[modelId];
+        ModelConfig memory cfg = m;
+        if (cfg.mode == Mode.Off) revert ModelNotEnabled(modelId);
+        if (stakeRoundId <= cfg.lastRound) revert RoundNotAfterLast(stakeRoundId, cfg.lastRound);
+        int256 net = int256(cfg.net) + int256(payout) - int256(burn);
+        cfg.net = net.toInt88();
+        amount = stakeAmount(cfg);
+        if (amount == 0) revert NothingToStake(modelId);
+        m.net = cfg.net;
+        m.lastRound = stakeRoundId.toUint64();
+        emit StrategyRestaked(settleRoundId, stakeRoundId, modelId, payout, burn, net, amount);
+        tournament.restake(settleRoundId, modelId, payout, burn, proof, stakeRoundId, amount, commitment);
     }
 
     // ------------------------------------------------------------------ anyone
 
     /// @inheritdoc IAllocationStrategy
     /// @dev Anyone: the tournament pays a claim only to the staker, this contract. The proof is
-    ///      checked by the tournament. Adds `payout - burn` to the model's net. Emits `StrategySettled`.
+    ///      checked by the tournament (a stake already claimed reverts there: `AlreadyClaimed`).
+    ///      Adds `payout - burn` to the model's net. Emits `StrategySettled`.
     function settle(uint256 roundId, bytes32 modelId, uint256 payout, uint256 burn, bytes32[] calldata proof)
         external
     {
@@ -233,12 +247,10 @@ contract AllocationStrategy is IAllocationStrategy, Initializable {
     function _settle(uint256 roundId, bytes32 modelId, uint256 payout, uint256 burn, bytes32[] calldata proof)
         private
     {
-        (uint256 amount,) = tournament.getStake(roundId, modelId, address(this));
-        if (amount == 0) revert NothingToSettle(roundId, modelId);
         ModelConfig storage m = _models[modelId];
         int256 net = int256(m.net) + int256(payout) - int256(burn);
         m.net = net.toInt88();
-        emit StrategySettled(roundId, modelId, amount, payout, burn, net);
+        emit StrategySettled(roundId, modelId, payout, burn, net);
         tournament.claim(roundId, modelId, address(this), payout, burn, proof);
     }
 }

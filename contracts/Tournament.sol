@@ -447,6 +447,12 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
     }
 
     function _stake(uint256 roundId, bytes32 modelId, uint256 amount, bytes32 commitment) private {
+        _recordStake(roundId, modelId, amount, commitment);
+        if (amount != 0) nmr.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @dev Every check and effect of a stake of the caller's; the caller moves the NMR.
+    function _recordStake(uint256 roundId, bytes32 modelId, uint256 amount, bytes32 commitment) private {
         if (commitment == bytes32(0)) revert ZeroCommitment();
         if (modelId == bytes32(0)) revert ZeroModelId();
         Round storage rd = _rounds[roundId];
@@ -479,7 +485,6 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
                 emit CommitmentChanged(roundId, modelId, msg.sender, oldCommitment, commitment);
             }
         }
-        if (amount != 0) nmr.safeTransferFrom(msg.sender, address(this), amount);
     }
 
     // ------------------------------------------------------------------ funding
@@ -693,6 +698,38 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         }
     }
 
+    /// @notice Claims the caller's stake on `modelId` in Final round `claimRoundId` and stakes
+    ///         `amount` on the same model in open round `stakeRoundId`, tied to `commitment`, in one
+    ///         call: only the difference moves (pulled from the caller if the new stake is larger
+    ///         than what the claim pays, sent to the caller if smaller).
+    /// @dev Same rules as `claim` (for the caller's own stake) and `stake` (amount > 0); not while
+    ///      paused. Emits `Claimed` and `Staked` (and `CommitmentChanged` when it replaces one).
+    /// @param claimRoundId The Final round claimed.
+    /// @param modelId The model, in both rounds.
+    /// @param payout The leaf's payout.
+    /// @param burn The leaf's burn.
+    /// @param proof The Merkle proof of the leaf.
+    /// @param stakeRoundId The open round staked.
+    /// @param amount NMR wei to stake (> 0).
+    /// @param commitment keccak-256 of the predictions file of `stakeRoundId`.
+    /// @return out What the claim paid (`stake - burn + payout`), netted against `amount`.
+    function restake(
+        uint256 claimRoundId,
+        bytes32 modelId,
+        uint256 payout,
+        uint256 burn,
+        bytes32[] calldata proof,
+        uint256 stakeRoundId,
+        uint256 amount,
+        bytes32 commitment
+    ) external nonReentrant whenNotPaused returns (uint256 out) {
+        if (amount == 0) revert ZeroAmount();
+        out = _recordClaim(claimRoundId, modelId, msg.sender, payout, burn, proof);
+        _recordStake(stakeRoundId, modelId, amount, commitment);
+        if (amount > out) nmr.safeTransferFrom(msg.sender, address(this), amount - out);
+        else if (out > amount) nmr.safeTransfer(msg.sender, out - amount);
+    }
+
     function _claim(
         uint256 roundId,
         bytes32 modelId,
@@ -701,6 +738,19 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         uint256 burn,
         bytes32[] calldata proof
     ) private {
+        uint256 out = _recordClaim(roundId, modelId, staker, payout, burn, proof);
+        if (out != 0) nmr.safeTransfer(staker, out);
+    }
+
+    /// @dev Every check and effect of a claim; returns what the staker is owed (the caller pays it).
+    function _recordClaim(
+        uint256 roundId,
+        bytes32 modelId,
+        address staker,
+        uint256 payout,
+        uint256 burn,
+        bytes32[] calldata proof
+    ) private returns (uint256 out) {
         Round storage rd = _finalRound(roundId);
         // Effects first; a failed check below reverts them.
         uint256 amount = _takeStake(roundId, modelId, staker);
@@ -713,10 +763,9 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         }
         bytes32 leaf = leafHash(roundId, modelId, staker, amount, payout, burn);
         if (!MerkleProof.verifyCalldata(proof, rd.root, leaf)) revert InvalidProof();
-        uint256 out = amount - burn + payout;
+        out = amount - burn + payout;
         _addClaimed(roundId, rd, out);
         emit Claimed(roundId, modelId, staker, payout, burn, out, msg.sender);
-        if (out != 0) nmr.safeTransfer(staker, out);
     }
 
     /// @dev The round with a Final result, settled (lazily) if it was not yet.

@@ -66,7 +66,7 @@ TOURNAMENT_PRIVILEGED = {
     "renounceRole": "self",
 }
 TOURNAMENT_PUBLIC = {"stake", "stakeWithPermit", "fund", "fundPool", "finalise", "claim", "claimMany",
-                     "emergencyWithdraw", "exitUnclaimed"}
+                     "emergencyWithdraw", "exitUnclaimed", "restake"}
 NMR_PRIVILEGED = {
     "mint": "MINTER_ROLE",
     "grantRole": "DEFAULT_ADMIN_ROLE",

@@ -676,15 +676,14 @@ def test_settle__by_anyone_pays_the_strategy_records_net_and_emits_strategy_sett
     tx = strat.settle(*settle_args(res, 0), sender=stranger)
     ev = tx.events.filter(strat.StrategySettled)
     assert len(ev) == 1
-    assert (ev[0].roundId, ev[0].modelId, ev[0].stake, ev[0].payout, ev[0].burn, ev[0].net) == (
-        r1.id, A, nmr(100), nmr(5), 0, nmr(5)
-    )
+    assert (ev[0].roundId, ev[0].modelId, ev[0].payout, ev[0].burn, ev[0].net) == (r1.id, A, nmr(5), 0, nmr(5))
+    assert tx.events.filter(h.tour.Claimed)[0].amountSent == nmr(105)
     assert token.balanceOf(strat) == nmr(205)
     assert token.balanceOf(stranger) == stranger_before
     assert token.balanceOf(bob) == bob_before
     assert cfg(strat, A)[2] == nmr(5)
     assert staked(h.tour, r1, A, strat) == 0
-    with reverts_exactly(strat.NothingToSettle, r1.id, A):
+    with reverts_exactly(h.tour.AlreadyClaimed, r1.id, A, strat.address):
         strat.settle(*settle_args(res, 0), sender=stranger)
 
 
@@ -700,9 +699,10 @@ def test_settle_and_stake__compound__restakes_stake_plus_payout(strat, token, ha
     args = (*settle_args(res, 0), r2.id, commit("2"))
     assert strat.settleAndStake.call(*args, sender=alice) == nmr(105)
     tx = strat.settleAndStake(*args, sender=alice)
-    assert len(tx.events.filter(strat.StrategySettled)) == 1
-    st = tx.events.filter(strat.StrategyStaked)
-    assert len(st) == 1 and (st[0].roundId, st[0].amount) == (r2.id, nmr(105))
+    st = tx.events.filter(strat.StrategyRestaked)
+    assert len(st) == 1 and (st[0].settleRoundId, st[0].stakeRoundId, st[0].amount, st[0].net) == (
+        r1.id, r2.id, nmr(105), nmr(5))
+    assert not tx.events.filter(token.Transfer)  # the claim paid exactly the new stake: nothing moved
     assert h.tour.getStake(r2.id, A, strat) == (nmr(105), commit("2"))
     assert token.balanceOf(strat) == 0  # the whole stake plus payout went back in
     assert cfg(strat, A) == (nmr(100), COMPOUND, nmr(5), r2.id)
@@ -759,7 +759,7 @@ def test_settle__with_a_bad_proof_reverts_and_changes_nothing(strat, token, harn
     assert token.balanceOf(strat) == nmr(102)
 
 
-def test_settle__after_a_third_party_tournament_claim_reverts_nothing_to_settle_nmr_is_idle(
+def test_settle__after_a_third_party_tournament_claim_reverts_already_claimed_nmr_is_idle(
     strat, token, harness, alice, bob, carol
 ):
     h = harness
@@ -772,10 +772,10 @@ def test_settle__after_a_third_party_tournament_claim_reverts_nothing_to_settle_
     h.tour.claim(*res.claim_args(0), sender=carol)
     assert token.balanceOf(strat) == nmr(105)
     assert token.balanceOf(carol) == carol_before
-    with reverts_exactly(strat.NothingToSettle, r1.id, A):
+    with reverts_exactly(h.tour.AlreadyClaimed, r1.id, A, strat.address):
         strat.settle(*settle_args(res, 0), sender=alice)
     r2 = h.open_round()
-    with reverts_exactly(strat.NothingToSettle, r1.id, A):
+    with reverts_exactly(h.tour.AlreadyClaimed, r1.id, A, strat.address):
         strat.settleAndStake(*settle_args(res, 0), r2.id, commit("2"), sender=alice)
     assert cfg(strat, A)[2] == 0  # the claim went around the strategy: no net recorded
     before = token.balanceOf(alice)
@@ -970,13 +970,15 @@ def test_malicious_operator__crafted_settlements_revert_and_honest_ones_pay_only
         (t.InvalidProof, (), (rid, B, 0, 0, proof_b)),  # hide the burn
         (t.InvalidProof, (), (rid, B, nmr(1), 0, proof_a)),  # A's proof for B
         (t.LeafExceedsClip, (nmr(5), 0, nmr(50)), (rid, B, pa, ba, proof_a)),  # A's leaf for B
-        (strat.NothingToSettle, (r2.id, A), (r2.id, A, 0, 0, [])),
-        (strat.NothingToSettle, (rid, C), (rid, C, 0, 0, [])),
+        (t.RoundNotFinal, (r2.id,), (r2.id, A, 0, 0, [])),
+        (t.NoStake, (rid, C, strat.address), (rid, C, 0, 0, [])),
     ]
     for error, error_args, args in crafted:
         with reverts_exactly(error, *error_args):
             strat.settle(*args, sender=mallory)
         books.check()
+        if args[1] == C:  # a model that is Off never reaches the tournament
+            error, error_args = strat.ModelNotEnabled, (C,)
         with reverts_exactly(error, *error_args):
             strat.settleAndStake(*args, r2.id, commit("x"), sender=mallory)
         books.check()
@@ -992,12 +994,12 @@ def test_malicious_operator__crafted_settlements_revert_and_honest_ones_pay_only
     strat.settle(rid, A, pa, ba, proof_a, sender=mallory)  # the honest settlement
     books.net += nmr(5)
     books.check()
-    with reverts_exactly(strat.NothingToSettle, rid, A):
+    with reverts_exactly(t.AlreadyClaimed, rid, A, strat.address):
         strat.settleAndStake(rid, A, pa, ba, proof_a, r2.id, commit("x"), sender=mallory)
     tx = strat.settleAndStake(rid, B, pb, bb, proof_b, r2.id, commit("b2"), sender=mallory)
     books.net -= nmr("2.5")
     books.check()
-    assert tx.events.filter(strat.StrategyStaked)[0].amount == nmr("47.5")  # Compound: 50 - 2.5
+    assert tx.events.filter(strat.StrategyRestaked)[0].amount == nmr("47.5")  # Compound: 50 - 2.5
     with reverts_exactly(strat.RoundNotAfterLast, r2.id, r2.id):
         strat.stake(r2.id, B, commit("b2-again"), sender=mallory)
     books.check()
@@ -1191,7 +1193,7 @@ def test_invoker__settle_many_and_settle_and_stake_many_report_failures_and_coun
     tx = invoker.settleAndStakeMany(batch, sender=operator)
     ev = tx.events.filter(invoker.InvocationFailed)
     assert len(ev) == 1 and (ev[0].index, ev[0].strategy) == (1, strat.address)
-    assert bytes(ev[0].reason) == error_data(strat.NothingToSettle, r1.id, A)
+    assert bytes(ev[0].reason) == error_data(t.AlreadyClaimed, r1.id, A, strat.address)
     assert staked(t, r2, A, strat_bob) == nmr(95)  # Compound: 100 - 5
     assert staked(t, r2, A, strat) == 0
     assert token.balanceOf(strat_bob) == 0
@@ -1240,13 +1242,14 @@ def test_legacy_nmr__deposit_stake_post_with_burn_settle_and_stake_burns_exactly
     assert tok.totalSupply() == supply - res.total_burn  # the round's burns, lazily, exactly
     assert res.total_burn == nmr(6)
     assert tour.getRound(r1.id).settled
-    assert tx.events.filter(s.StrategyStaked)[0].amount == nmr(97)  # Compound: 100 + 2 - 5
+    assert tx.events.filter(s.StrategyRestaked)[0].amount == nmr(97)  # Compound: 100 + 2 - 5
     assert staked(tour, r2, A, s) == nmr(97)
     assert tok.balanceOf(s) == nmr(300) - nmr(100) + nmr(97) - nmr(97)
     assert cfg(s, A)[2] == -nmr(3)
     assert tok.balanceOf(mallory) == 0
-    # LegacyNMR spends even an unlimited allowance: two stakes of the strategy came out of it
-    assert tok.allowance(s, tour) == MAX_UINT - nmr(100) - nmr(97)
+    # LegacyNMR spends even an unlimited allowance: the first stake came out of it; the restake
+    # moved nothing (its claim paid exactly the new Compound stake)
+    assert tok.allowance(s, tour) == MAX_UINT - nmr(100)
     before = tok.balanceOf(alice)
     s.withdraw(nmr(200), sender=alice)
     assert tok.balanceOf(alice) == before + nmr(200)

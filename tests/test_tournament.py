@@ -172,6 +172,7 @@ PUBLIC = {
     "claimMany",
     "emergencyWithdraw",
     "exitUnclaimed",
+    "restake",
 }
 
 

@@ -39,9 +39,20 @@ interface IAllocationStrategy {
     event StrategyStaked(uint256 indexed roundId, bytes32 indexed modelId, uint256 amount, bytes32 commitment);
     /// @notice The stake on `modelId` in `roundId` now commits to `commitment` (a newer upload).
     event StrategyRecommitted(uint256 indexed roundId, bytes32 indexed modelId, bytes32 commitment);
-    /// @notice A resolved stake came back: `stake - burn + payout`; the model's net is now `net`.
-    event StrategySettled(
-        uint256 indexed roundId, bytes32 indexed modelId, uint256 stake, uint256 payout, uint256 burn, int256 net
+    /// @notice A resolved stake came back (`stake - burn + payout`, the tournament's `Claimed`
+    ///         has the stake); the model's net is now `net`.
+    event StrategySettled(uint256 indexed roundId, bytes32 indexed modelId, uint256 payout, uint256 burn, int256 net);
+    /// @notice `settleAndStake`: the stake of `settleRoundId` came back (payout, burn; the model's net
+    ///         is now `net`) and `amount` is staked in `stakeRoundId` (the tournament's `Staked` has
+    ///         the commitment).
+    event StrategyRestaked(
+        uint256 indexed settleRoundId,
+        uint256 indexed stakeRoundId,
+        bytes32 indexed modelId,
+        uint256 payout,
+        uint256 burn,
+        int256 net,
+        uint256 amount
     );
     /// @notice A stake left a Final round by the tournament's exit: `amountOut` of `stake` came back.
     event StrategyExited(uint256 indexed roundId, bytes32 indexed modelId, uint256 stake, uint256 amountOut, int256 net);

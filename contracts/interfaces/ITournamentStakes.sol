@@ -23,6 +23,19 @@ interface ITournamentStakes {
         bytes32[] calldata proof
     ) external;
 
+    /// @notice Claims the caller's stake of a Final round and stakes `amount` on the same model in
+    ///         an open round; only the difference moves. Returns what the claim paid.
+    function restake(
+        uint256 claimRoundId,
+        bytes32 modelId,
+        uint256 payout,
+        uint256 burn,
+        bytes32[] calldata proof,
+        uint256 stakeRoundId,
+        uint256 amount,
+        bytes32 commitment
+    ) external returns (uint256 out);
+
     /// @notice Returns the caller's unclaimed stake of a Final round after its claim window.
     function exitUnclaimed(uint256 roundId, bytes32 modelId) external;
 

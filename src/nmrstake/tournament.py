@@ -146,7 +146,9 @@ class TournamentClient:
             if problem:
                 raise ConfigError(problem.replace(": deploying it again", "") + "; run `ape run deploy` for this chain")
         self.token = project.NMR.at(deployment.address("NMR"))
-        self.tournament = project.Tournament.at(deployment.address("Tournament"))
+        # NumeraireTournament (a mainnet-like NMR) has Tournament's ABI plus its burn error.
+        kind = deployment.settings.get("tournament_contract") or "Tournament"
+        self.tournament = getattr(project, str(kind), project.Tournament).at(deployment.address("Tournament"))
         staked_token = str(self.tournament.nmr())
         if staked_token.lower() != self.token.address.lower():
             raise ConfigError(f"the Tournament at {self.tournament.address} stakes {staked_token}, not the "
