@@ -35,7 +35,30 @@ $(SLITHER_VENV)/.stamp: tools/slither/requirements.txt
 	$(SLITHER_VENV)/bin/python -m pip install -q -r tools/slither/requirements.txt
 	@touch $@
 
-install: $(VENV)/.stamp node_modules/.stamp $(SLITHER_VENV)/.stamp
+# The dashboard's chart library (npm `uplot`, pinned in package.json) copied into the package's
+# static folder: `nmrstake serve` serves it from its own origin, also when the package is installed
+# elsewhere (pip install . after this step), with no node_modules beside it.
+VENDOR := src/nmrstake/service/static/vendor
+$(VENDOR)/.stamp: node_modules/.stamp
+	@mkdir -p $(VENDOR)
+	cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css $(VENDOR)/
+	cp node_modules/uplot/LICENSE $(VENDOR)/uPlot.LICENSE
+	@touch $@
+
+# Headless Chromium for the browser tests and the dashboard benchmark: Debian's package, installed
+# only when `chromium` is not on PATH (as root, or through sudo; otherwise a clear error).
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	  elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+	  else echo "error: the browser tests need Debian's chromium, and this user can neither install packages nor sudo:" \
+	            "run 'apt-get update && apt-get install -y chromium' as root" >&2; exit 1; fi; \
+	  echo "installing Debian's chromium (apt-get)"; \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 || { echo "error: chromium is still not on PATH after apt-get install" >&2; exit 1; }
+
+install: $(VENV)/.stamp node_modules/.stamp $(SLITHER_VENV)/.stamp $(VENDOR)/.stamp chromium
 	@node tools/solc/install.js
 	@ln -sf $(CURDIR)/node_modules/.bin/anvil $(BIN)/anvil
 	@ln -sf $(CURDIR)/node_modules/.bin/ganache $(BIN)/ganache
@@ -60,6 +83,7 @@ bench: install
 	$(BIN)/python bench/oracle.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/service.py
+	$(BIN)/python bench/dashboard.py
 
 # A longer stateful fuzzing campaign than the one in `make test` (set FUZZ_EXAMPLES).
 FUZZ_EXAMPLES ?= 500

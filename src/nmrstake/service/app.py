@@ -362,16 +362,19 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         data["published"] = (ctx.layout.published(rid) / "manifest.json").is_file()
         return data
 
-    @app.get("/v1/rounds/{round_id}/leaderboard", tags=["results"], summary="The rows of the round's published results")
-    def leaderboard(round_id: str, offset: int = 0, limit: int = 1000) -> Any:
+    @app.get("/v1/rounds/{round_id}/leaderboard", tags=["results"],
+             summary="The rows of the round's published results; optionally sorted (sort, order) and searched (q)")
+    def leaderboard(round_id: str, offset: int = 0, limit: int = 1000, sort: str | None = None, order: str = "asc",
+                    q: str | None = None) -> Any:
         rid = _round_arg(round_id)
         if offset < 0:
             raise RequestError(422, "invalid-field", f"offset: must be 0 or more, got {offset}", field="offset")
         if not 1 <= limit <= 10_000:
             raise RequestError(422, "invalid-field", f"limit: must be 1 to 10000, got {limit}", field="limit")
         pub = ctx.published(rid)
+        rows, matched = app.state.dashboard.leaderboard(rid, offset=offset, limit=limit, sort=sort, order=order, q=q)
         return {"round": rid, "merkle_root": pub.merkle_root, "results_hash": pub.results_hash,
-                "total": len(pub.rows), "offset": offset, "rows": [_row_json(r) for r in pub.rows[offset:offset + limit]]}
+                "total": len(pub.rows), "matched": matched, "offset": offset, "rows": [_row_json(r) for r in rows]}
 
     @app.get("/v1/rounds/{round_id}/files", tags=["results"],
              summary="The published files, manifest.json first, each with its keccak-256")
@@ -406,6 +409,9 @@ def create_app(ctx: ServiceContext) -> FastAPI:
                         **_row_json(row), "proof": row.proof}
         raise RequestError(404, "no-stake", f"round {rid}: the published results have no stake of model {m} by {who}")
 
+    from nmrstake.service.dashboard import mount_dashboard  # the web pages and their JSON routes
+
+    mount_dashboard(app, ctx)
     return app
 
 

@@ -1,0 +1,536 @@
+"""The tournament's web pages (the dashboard), served by `nmrstake serve`, read-only.
+
+Pages are server-rendered HTML (Jinja2 templates in ``templates/``) plus a little vanilla
+JavaScript (``static/dashboard.js``) that reads the same JSON API as every other client: the
+leaderboard is paginated, sorted and searched by the service (``/v1/rounds/{id}/leaderboard``),
+the charts are drawn with uPlot, served from the service's own origin (``/static/vendor/``).
+Nothing on a page asks any other origin for anything (the pages carry a Content-Security-Policy
+of ``'self'`` only), and no wallet is needed.
+
+Routes (``mount_dashboard``):
+
+- pages: ``/`` (rounds), ``/rounds/{id}``, ``/models/{name}``, ``/stakers/{address}``;
+- static files: ``/static/...`` (the package's ``static/`` folder; the chart library's files are
+  copied into ``static/vendor/`` by ``make install``, or read from ``node_modules/uplot/dist`` of a
+  source checkout when they were not);
+- JSON: ``/v1/rounds/{id}/verification``, ``/v1/rounds/{id}/transactions``,
+  ``/v1/rounds/{id}/chart``, ``/v1/models/{name}``, ``/v1/stakers/{address}`` (docs/dashboard.md).
+
+Every number comes from the chain (rounds, stakes, claims) or the oracle's published folders
+(rows, scores), through the functions below, which both the pages and the JSON routes call.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+from nmrstake.errors import ConfigError, InputError, NmrstakeError, RequestError
+from nmrstake.hashing import ZERO32, checksum_address, to_hex
+
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static"
+TEMPLATES = HERE / "templates"
+#: The chart library's files (npm package `uplot`, pinned in package.json), served under /static/vendor/.
+VENDOR_FILES = ("uPlot.iife.min.js", "uPlot.min.css")
+#: An explorer's base URL for transaction links (``$NMRSTAKE_EXPLORER_URL/tx/<hash>``); none by default.
+EXPLORER_ENV = "NMRSTAKE_EXPLORER_URL"
+#: The leaderboard's sortable columns (``net`` = payout - burn).
+SORT_KEYS = ("leaf_index", "model", "staker", "stake", "valid", "corr", "mmc", "score", "fraction", "payout", "burn",
+             "net")
+#: Events of a round whose transactions the round page links to.
+ROUND_EVENTS = ("RoundOpened", "Funded", "Allocated", "ResultPosted", "ResultRejected", "Settled")
+#: Content-Security-Policy of every page: nothing from any other origin.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+WEI = 10**18
+#: Rows per leaderboard page (`/rounds/{id}?rows=N` picks another, 1 to 1000).
+PAGE_SIZE = 50
+
+
+# ------------------------------------------------------------------------------------------ formatting
+
+
+def nmr_short(wei: int, places: int = 4) -> str:
+    """Wei as NMR rounded half away from zero to `places` decimals, trailing zeros trimmed
+    (``12345678900000000000 -> "12.3457"``). The pages show this; the exact value is in ``data-wei``
+    and in the title. ``static/dashboard.js`` has the same function (``nmrShort``)."""
+    value = (Decimal(abs(int(wei))) / WEI).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text if text == "0" or wei >= 0 else "-" + text
+
+
+def nmr_exact(wei: int) -> str:
+    from nmrstake.amounts import format_nmr
+
+    return format_nmr(int(wei))
+
+
+def float_text(value: float | None, places: int = 4) -> str:
+    return "" if value is None else f"{value:.{places}f}"
+
+
+def vendor_dir() -> Path | None:
+    """Where the chart library's files are: the package's ``static/vendor/`` (``make install``
+    copies them there, so an installed package serves them), else ``node_modules/uplot/dist`` of
+    the source checkout this package runs from."""
+    for folder in (STATIC / "vendor", HERE.parents[2] / "node_modules" / "uplot" / "dist"):
+        if all((folder / name).is_file() for name in VENDOR_FILES):
+            return folder
+    return None
+
+
+# ------------------------------------------------------------------------------------------ state
+
+
+@dataclass
+class _BoardIndex:
+    """A published round's rows, indexed for the leaderboard and the histories."""
+
+    pub: Any
+    order: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    haystack: list[str] = field(default_factory=list)
+    by_key: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+
+class Dashboard:
+    """What the pages and the dashboard's JSON routes read, with the caches that keep them fast:
+    per published round (an object that changes only if its manifest does) the sort orders and
+    search keys of its rows; per round the verification against the chain (a final round's
+    result never changes, so it is computed once) and its transactions (read block by block)."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self._lock = threading.Lock()
+        self._boards: dict[int, _BoardIndex] = {}
+        self._verified: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+        self._transactions: dict[int, tuple[int, list[dict[str, Any]]]] = {}
+        self._strategies: Any = None
+        self.explorer = os.environ.get(EXPLORER_ENV, "").rstrip("/") or None
+
+    # ------------------------------------------------------------------ chain and published data
+
+    def chain(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return self.ctx.chain(fn, *args)
+
+    def published_or_none(self, round_id: int) -> Any:
+        try:
+            return self.ctx.published(round_id)
+        except RequestError:
+            return None
+
+    def board(self, round_id: int, pub: Any) -> _BoardIndex:
+        with self._lock:
+            index = self._boards.get(round_id)
+            if index is None or index.pub is not pub:
+                index = _BoardIndex(pub)
+                index.haystack = [f"{r.model}\n{r.staker.lower()}" for r in pub.rows]
+                index.by_key = {(r.model, checksum_address(r.staker)): r for r in pub.rows}
+                self._boards[round_id] = index
+            return index
+
+    def _order(self, index: _BoardIndex, key: str, descending: bool) -> list[int]:
+        cached = index.order.get((key, "desc" if descending else "asc"))
+        if cached is not None:
+            return cached
+        rows = index.pub.rows
+
+        def value(i: int) -> Any:
+            r = rows[i]
+            if key == "net":
+                return r.payout - r.burn
+            if key == "staker":
+                return r.staker.lower()
+            return getattr(r, key)
+
+        present = [i for i in range(len(rows)) if value(i) is not None]
+        missing = [i for i in range(len(rows)) if value(i) is None]  # e.g. CORR of an invalid stake: always last
+        present.sort(key=lambda i: (value(i), rows[i].leaf_index), reverse=descending)
+        order = present + missing
+        with self._lock:
+            index.order[(key, "desc" if descending else "asc")] = order
+        return order
+
+    def leaderboard(self, round_id: int, *, offset: int, limit: int, sort: str | None, order: str,
+                    q: str | None) -> tuple[list[Any], int]:
+        """The rows of a page of the round's leaderboard and how many rows match `q`: rows whose
+        model or staker contains `q` (case-insensitive), sorted by `sort` (`order` asc or desc;
+        a column's missing values last), from `offset`. No `sort` and no `q`: the published order."""
+        if sort is not None and sort not in SORT_KEYS:
+            raise RequestError(422, "invalid-field", f"sort: must be one of {', '.join(SORT_KEYS)}, got {sort!r}",
+                               field="sort")
+        if order not in ("asc", "desc"):
+            raise RequestError(422, "invalid-field", f"order: must be asc or desc, got {order!r}", field="order")
+        if q is not None and len(q) > 100:
+            raise RequestError(422, "invalid-field", "q: at most 100 characters", field="q")
+        pub = self.ctx.published(round_id)
+        rows = pub.rows
+        if not sort and not q:
+            return rows[offset:offset + limit], len(rows)
+        index = self.board(round_id, pub)
+        ids: list[int] = self._order(index, sort, order == "desc") if sort else list(range(len(rows)))
+        if sort is None and order == "desc":
+            ids = ids[::-1]
+        needle = (q or "").strip().lower()
+        if needle:
+            hay = index.haystack
+            ids = [i for i in ids if needle in hay[i]]
+        return [rows[i] for i in ids[offset:offset + limit]], len(ids)
+
+    # ------------------------------------------------------------------ a round
+
+    def verification(self, info: Any) -> dict[str, Any]:
+        """Whether the round's published result is the one on chain: the keccak-256 of the
+        published manifest.json equals the on-chain resultsHash, the Merkle root of the published
+        rows (recomputed from them) equals the on-chain root, and the rows are as many as the
+        round's stakes. `verified` is None while nothing is posted."""
+        from nmrstake.merkle import LEAF_ENCODING, StandardMerkleTree, leaf_values
+        from nmrstake.models import model_id
+
+        rid = info.round_id
+        chain_root, chain_hash = to_hex(info.root), to_hex(info.results_hash)
+        posted = info.root != ZERO32
+        base = {"round": rid, "state": info.state.label, "posted": posted, "chain_root": chain_root,
+                "chain_results_hash": chain_hash, "chain_stake_count": info.stake_count}
+        pub = self.published_or_none(rid)
+        if pub is None:
+            return {**base, "published": False, "verified": False if posted else None,
+                    "status": "unpublished" if posted else "pending",
+                    "detail": ("the result is posted on chain but its files are not published here" if posted
+                               else "no result is posted yet"), "checks": []}
+        key = (id(pub), chain_root, chain_hash, info.stake_count)
+        cached = self._verified.get(rid)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        if pub.rows:
+            tree = StandardMerkleTree.of([leaf_values(rid, model_id(r.model), r.staker, r.stake, r.payout, r.burn)
+                                          for r in pub.rows], LEAF_ENCODING)
+            rows_root = tree.root
+        else:
+            rows_root = to_hex(ZERO32)
+        checks = [
+            {"check": "manifest", "ok": pub.results_hash == chain_hash,
+             "detail": f"keccak-256 of manifest.json {pub.results_hash}; on-chain resultsHash {chain_hash}"},
+            {"check": "merkle-root", "ok": rows_root == chain_root,
+             "detail": f"Merkle root of the {len(pub.rows)} published rows {rows_root}; on-chain root {chain_root}"},
+            {"check": "stake-count", "ok": len(pub.rows) == info.stake_count,
+             "detail": f"{len(pub.rows)} published rows; {info.stake_count} stakes on chain"},
+        ]
+        verified: bool | None = all(c["ok"] for c in checks) if posted else None
+        status = "pending" if not posted else ("verified" if verified else "mismatch")
+        detail = {"pending": "published, but no result is posted on chain yet",
+                  "verified": "the published result is the one posted on chain",
+                  "mismatch": "the published files differ from what is posted on chain"}[status]
+        out = {**base, "published": True, "verified": verified, "status": status, "detail": detail,
+               "manifest_hash": pub.results_hash, "rows_root": rows_root, "rows": len(pub.rows), "checks": checks}
+        self._verified[rid] = (key, out)
+        return out
+
+    def transactions(self, info: Any) -> list[dict[str, Any]]:
+        """The transactions of the round's own events (opened, funded, result posted or rejected,
+        settled), oldest first, from the chain's logs. Logs only ever grow, so each request reads
+        only the blocks after the last one read for the round."""
+        rid = info.round_id
+        client = self.ctx.client
+        with self._lock:
+            scanned, found = self._transactions.get(rid, (client.start_block - 1, []))
+
+        def read() -> tuple[int, list[dict[str, Any]]]:
+            head = client.head()
+            new = []
+            if head > scanned:
+                for name in ROUND_EVENTS:
+                    for log in getattr(client.tournament, name).range(scanned + 1, head + 1,
+                                                                      search_topics={"roundId": rid}):
+                        new.append({"event": name, "transaction_hash": _hex(log.transaction_hash),
+                                    "block": int(log.block_number), "log_index": int(log.log_index)})
+            return head, new
+
+        head, new = self.chain(read)
+        with self._lock:
+            seen = {(t["block"], t["log_index"]) for t in found}
+            merged = sorted([*found, *(t for t in new if (t["block"], t["log_index"]) not in seen)],
+                            key=lambda t: (t["block"], t["log_index"]))
+            if head >= self._transactions.get(rid, (-1, []))[0]:
+                self._transactions[rid] = (head, merged)
+        return [{**t, "url": f"{self.explorer}/tx/{t['transaction_hash']}" if self.explorer else None} for t in merged]
+
+    def chart(self, round_id: int) -> dict[str, Any]:
+        """Score against net result (payout - burn, NMR) of every scored stake, by score."""
+        pub = self.ctx.published(round_id)
+        points = sorted((r.score, (r.payout - r.burn) / WEI) for r in pub.rows if r.score is not None)
+        return {"round": round_id, "score": [p[0] for p in points], "net": [p[1] for p in points],
+                "scored": len(points), "rows": len(pub.rows)}
+
+    def files(self, round_id: int) -> list[dict[str, Any]] | None:
+        pub = self.published_or_none(round_id)
+        if pub is None:
+            return None
+        listed = [{"path": "manifest.json", "keccak": pub.results_hash, "role": "manifest"}]
+        listed += [{"path": name, "keccak": digest, "role": "result"}
+                   for name, digest in sorted(pub.manifest.get("files", {}).items())]
+        listed += [{"path": i["path"], "keccak": i["keccak"], "role": i["role"]} for i in pub.manifest.get("inputs", [])]
+        return listed
+
+    # ------------------------------------------------------------------ models and stakers
+
+    def strategies(self) -> Any:
+        """The deployment's StrategyClient, or None if it has no StrategyFactory."""
+        if self._strategies is None:
+            from nmrstake.strategies.chain import StrategyClient
+
+            try:
+                self._strategies = self.chain(StrategyClient, self.ctx.client)
+            except ConfigError:
+                self._strategies = False
+        return self._strategies or None
+
+    def history(self, *, model: str | None = None, staker: str | None = None) -> dict[str, Any]:
+        """Every stake of a model (any staker) or of a staker (any model), round by round: the
+        stake at close, and once the result is posted the scores, payout and burn from the
+        published rows; what can be claimed now (a final round's unclaimed stake: stake - burn +
+        payout; an expired round's stake: in full); and per round the totals and the cumulative
+        net result (payout - burn) over the rounds with a result."""
+        from nmrstake.models import model_id, model_name
+        from nmrstake.tournament import RoundState
+
+        client = self.ctx.client
+        topics = {"modelId": model_id(model)} if model is not None else {"staker": checksum_address(staker)}
+
+        def read_logs() -> list[Any]:
+            return list(client.tournament.Staked.range(client.start_block, client.head() + 1, search_topics=topics))
+
+        stakes: dict[tuple[int, str, str], int] = {}
+        for log in self.chain(read_logs):
+            key = (int(log.roundId), model_name(bytes(log.modelId).rjust(32, b"\0")), checksum_address(log.staker))
+            stakes[key] = int(log.newTotal)  # the last one is the stake at close: nothing changes after it
+        infos = {rid: self.chain(client.round, rid) for rid in sorted({k[0] for k in stakes})}
+        entries = []
+        for (rid, m, who), at_close in sorted(stakes.items()):
+            info = infos[rid]
+            pub = self.published_or_none(rid) if info.state in (RoundState.POSTED, RoundState.FINAL) else None
+            row = self.board(rid, pub).by_key.get((m, who)) if pub is not None else None
+            entry: dict[str, Any] = {
+                "round": rid, "model": m, "staker": who, "state": info.state.label, "stake": str(at_close),
+                "result": row is not None, "valid": None, "reason": None, "corr": None, "mmc": None, "score": None,
+                "payout": None, "burn": None, "net": None, "claim": None, "claimable": "0"}
+            if row is not None:
+                entry.update(stake=str(row.stake), valid=row.valid, reason=row.reason, corr=row.corr, mmc=row.mmc,
+                             score=row.score, payout=str(row.payout), burn=str(row.burn),
+                             net=str(row.payout - row.burn))
+            if info.state in (RoundState.FINAL, RoundState.EXPIRED):
+                left = int(self.chain(lambda: client.tournament.getStake(rid, model_id(m), who))[0])
+                if info.state is RoundState.FINAL:
+                    entry["claim"] = "claimable" if left else "claimed"
+                    if left and row is not None:
+                        entry["claimable"] = str(row.stake - row.burn + row.payout)
+                else:
+                    entry["claim"] = "withdrawable" if left else "withdrawn"
+                    entry["claimable"] = str(left)
+            elif info.state is RoundState.POSTED:
+                entry["claim"] = "in challenge period"
+            else:
+                entry["claim"] = "pending"
+            entries.append(entry)
+        rounds = []
+        cumulative = 0
+        for rid in infos:
+            mine = [e for e in entries if e["round"] == rid]
+            with_result = [e for e in mine if e["result"]]
+            item: dict[str, Any] = {"round": rid, "state": infos[rid].state.label, "stakes": len(mine),
+                                    "stake": str(sum(int(e["stake"]) for e in mine)), "result": bool(with_result),
+                                    "payout": None, "burn": None, "net": None, "cumulative_net": None}
+            if with_result:
+                payout = sum(int(e["payout"]) for e in with_result)
+                burn = sum(int(e["burn"]) for e in with_result)
+                cumulative += payout - burn
+                item.update(payout=str(payout), burn=str(burn), net=str(payout - burn), cumulative_net=str(cumulative))
+            rounds.append(item)
+        claimable = [e for e in entries if int(e["claimable"])]
+        return {"stakes": entries, "rounds": rounds,
+                "claimable": {"total": str(sum(int(e["claimable"]) for e in claimable)),
+                              "stakes": [{"round": e["round"], "model": e["model"], "staker": e["staker"],
+                                          "amount": e["claimable"], "how": e["claim"]} for e in claimable]},
+                "totals": {"stake": str(sum(int(e["stake"]) for e in entries)),
+                           "payout": str(sum(int(e["payout"] or 0) for e in entries)),
+                           "burn": str(sum(int(e["burn"] or 0) for e in entries)), "net": str(cumulative)}}
+
+    def model_json(self, name: str) -> dict[str, Any]:
+        hist = self.history(model=name)
+        settings = []
+        strategies = self.strategies()
+        if strategies is not None:
+            from nmrstake.models import model_id
+
+            for who in sorted({e["staker"] for e in hist["stakes"]}):
+                if self.chain(strategies.is_strategy, who):
+                    setting = self.chain(strategies.setting, who, model_id(name))
+                    owner = checksum_address(str(self.chain(lambda: strategies.contract(who).owner())))
+                    settings.append({"strategy": who, "owner": owner, **setting.to_json()})
+        return {"model": name, **hist, "strategies": settings}
+
+    def staker_json(self, address: str) -> dict[str, Any]:
+        hist = self.history(staker=address)
+        strategy = owned = None
+        strategies = self.strategies()
+        if strategies is not None:
+            if self.chain(strategies.is_strategy, address):
+                strategy = self.chain(strategies.view, address).to_json()
+            mine = self.chain(strategies.strategy_of, address)
+            if mine is not None:
+                owned = self.chain(strategies.view, mine).to_json()
+        return {"staker": address, **hist, "strategy": strategy, "owned_strategy": owned}
+
+
+def _hex(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return to_hex(bytes(value))
+    text = str(value)
+    return text if text.startswith("0x") else "0x" + text
+
+
+# ------------------------------------------------------------------------------------------ routes
+
+
+def mount_dashboard(app: Any, ctx: Any) -> Dashboard:
+    """Add the dashboard's pages, static files and JSON routes to the service's app."""
+    from urllib.parse import quote
+
+    from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+    from starlette.staticfiles import StaticFiles
+
+    from nmrstake import __version__
+    from nmrstake.models import check_model_name
+
+    dash = Dashboard(ctx)
+    app.state.dashboard = dash
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["nmr"] = nmr_short
+    env.filters["nmr_exact"] = nmr_exact
+    env.filters["num"] = float_text
+    env.globals["version"] = __version__
+
+    def page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
+        html = env.get_template(name).render(chain_id=ctx.intake.domain.chain_id,
+                                             tournament=ctx.intake.domain.tournament, **values)
+        return HTMLResponse(html, status_code=status, headers={
+            "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+            "Cache-Control": "no-store"})
+
+    def round_arg(text: str) -> int:
+        from nmrstake.service.intake import parse_uint
+
+        return parse_uint(text, "round")
+
+    def model_arg(text: str) -> str:
+        try:
+            return check_model_name(text, argument="model")
+        except InputError as exc:
+            raise RequestError(422, "invalid-field", exc.message, field="model") from None
+
+    def staker_arg(text: str) -> str:
+        try:
+            return checksum_address(text, argument="staker")
+        except InputError as exc:
+            raise RequestError(422, "invalid-field", exc.message, field="staker") from None
+
+    # ------------------------------------------------------------------ JSON
+
+    @app.get("/v1/rounds/{round_id}/verification", tags=["dashboard"],
+             summary="Whether the published result is the one on chain (manifest hash, Merkle root, stake count)")
+    def verification(round_id: str) -> Any:
+        info = dash.chain(ctx.client.round, round_arg(round_id))
+        return dash.verification(info)
+
+    @app.get("/v1/rounds/{round_id}/transactions", tags=["dashboard"],
+             summary="The transactions of the round's events: opened, funded, result posted or rejected, settled")
+    def transactions(round_id: str) -> Any:
+        info = dash.chain(ctx.client.round, round_arg(round_id))
+        return {"round": info.round_id, "explorer": dash.explorer, "transactions": dash.transactions(info)}
+
+    @app.get("/v1/rounds/{round_id}/chart", tags=["dashboard"],
+             summary="Score and net result (payout - burn, NMR) of every scored stake, by score")
+    def chart(round_id: str) -> Any:
+        return dash.chart(round_arg(round_id))
+
+    @app.get("/v1/models/{model}", tags=["dashboard"],
+             summary="A model's stakes across rounds (every staker of that name), what is claimable, strategy settings")
+    def model_history(model: str) -> Any:
+        return dash.model_json(model_arg(model))
+
+    @app.get("/v1/stakers/{staker}", tags=["dashboard"],
+             summary="A staker's stakes across rounds, what is claimable now, its allocation strategy's settings")
+    def staker_history(staker: str) -> Any:
+        return dash.staker_json(staker_arg(staker))
+
+    # ------------------------------------------------------------------ pages
+
+    def error_page(exc: NmrstakeError, what: str) -> HTMLResponse:
+        status = exc.status if isinstance(exc, RequestError) else (404 if "does not exist" in exc.message else 500)
+        return page("error.html", status=status, title=what, message=exc.message)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def rounds_page(to: str | None = None) -> Any:
+        if to and to.strip():  # the header's box: a staker's address or a model's name
+            target = to.strip()
+            where = f"/stakers/{target}" if target.lower().startswith("0x") else f"/models/{target.lower()}"
+            return RedirectResponse(quote(where), status_code=303)
+        infos = dash.chain(ctx.client.rounds)
+        rounds = [{"info": i, "json": i.to_json(), "verification": dash.verification(i)} for i in infos]
+        rounds.reverse()  # the newest first
+        return page("rounds.html", title="Rounds", rounds=rounds)
+
+    @app.get("/rounds/{round_id}", response_class=HTMLResponse, include_in_schema=False)
+    def round_page(round_id: str, rows: int = PAGE_SIZE) -> Any:
+        try:
+            info = dash.chain(ctx.client.round, round_arg(round_id))
+        except NmrstakeError as exc:
+            return error_page(exc, f"Round {round_id}")
+        pub = dash.published_or_none(info.round_id)
+        return page("round.html", title=f"Round {info.round_id}", info=info, round=info.to_json(),
+                    page_size=min(max(rows, 1), 1000),
+                    verification=dash.verification(info), transactions=dash.transactions(info),
+                    files=dash.files(info.round_id), pub=pub, explorer=dash.explorer)
+
+    @app.get("/models/{model}", response_class=HTMLResponse, include_in_schema=False)
+    def model_page(model: str) -> Any:
+        try:
+            data = dash.model_json(model_arg(model))
+        except NmrstakeError as exc:
+            return error_page(exc, f"Model {model}")
+        return page("history.html", title=f"Model {data['model']}", kind="model", data=data)
+
+    @app.get("/stakers/{staker}", response_class=HTMLResponse, include_in_schema=False)
+    def staker_page(staker: str) -> Any:
+        try:
+            data = dash.staker_json(staker_arg(staker))
+        except NmrstakeError as exc:
+            return error_page(exc, f"Staker {staker}")
+        return page("history.html", title=f"Staker {data['staker']}", kind="staker", data=data)
+
+    # ------------------------------------------------------------------ static files
+
+    @app.get("/static/vendor/{name}", include_in_schema=False)
+    def vendor(name: str) -> Any:
+        folder = vendor_dir()
+        if name not in VENDOR_FILES:
+            raise RequestError(404, "not-found", f"no such resource: GET /static/vendor/{name}")
+        if folder is None:
+            raise RequestError(500, "misconfigured", "the chart library (npm package uplot) is not installed: run "
+                               "`make install`, which copies it into the package's static/vendor/ folder")
+        return FileResponse(folder / name, headers={"Cache-Control": "public, max-age=86400"})
+
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    return dash
+
+
+__all__ = ["CSP", "Dashboard", "SORT_KEYS", "mount_dashboard", "nmr_short", "vendor_dir"]

@@ -1,0 +1,296 @@
+/* nmrstake dashboard: local times, the leaderboard (paginated, sorted and searched by the
+ * service's JSON API) and the charts (uPlot, served by the service). Read-only; no wallet;
+ * every request goes to the page's own origin. */
+(function () {
+  "use strict";
+
+  const WEI_DECIMALS = 18n;
+  const PAGE_SIZE = 50;
+  const NUMERIC = new Set(["leaf_index", "stake", "corr", "mmc", "score", "fraction", "payout", "burn", "net"]);
+  const state = { charts: {}, board: null };
+  window.nmrstake = state;
+
+  /* Wei (decimal string) as NMR rounded half away from zero to `places` decimals, trailing
+   * zeros trimmed: the server's nmr_short, exactly (BigInt, no floating point). */
+  function nmrShort(wei, places) {
+    places = places === undefined ? 4 : places;
+    let v = BigInt(wei);
+    const negative = v < 0n;
+    if (negative) v = -v;
+    const scale = 10n ** (WEI_DECIMALS - BigInt(places));
+    let q = v / scale;
+    if ((v % scale) * 2n >= scale) q += 1n;
+    const unit = 10n ** BigInt(places);
+    let text = (q / unit).toString();
+    if (places > 0) {
+      const frac = (q % unit).toString().padStart(places, "0").replace(/0+$/, "");
+      if (frac) text += "." + frac;
+    }
+    return negative && text !== "0" ? "-" + text : text;
+  }
+
+  function nmrExact(wei) {
+    let v = BigInt(wei);
+    const negative = v < 0n;
+    if (negative) v = -v;
+    const unit = 10n ** WEI_DECIMALS;
+    const frac = (v % unit).toString().padStart(18, "0").replace(/0+$/, "");
+    return (negative ? "-" : "") + (v / unit).toString() + (frac ? "." + frac : "");
+  }
+
+  function pad(n, width) { return String(n).padStart(width || 2, "0"); }
+
+  /* An ISO 8601 UTC time in the reader's time zone: "2026-11-27 23:03 UTC+05:45". */
+  function localTime(iso) {
+    const d = new Date(iso);
+    const offset = -d.getTimezoneOffset();
+    const sign = offset < 0 ? "-" : "+";
+    const abs = Math.abs(offset);
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}` +
+      ` UTC${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+  }
+
+  function localiseTimes(root) {
+    for (const el of (root || document).querySelectorAll("time[data-utc]")) {
+      el.textContent = localTime(el.dataset.utc);
+      el.title = el.dataset.utc.replace("T", " ").replace("Z", " UTC");
+    }
+  }
+
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined) continue;
+      if (k === "text") node.textContent = v;
+      else if (k === "className") node.className = v;
+      else node.setAttribute(k, v);
+    }
+    for (const child of children || []) node.append(child);
+    return node;
+  }
+
+  function nmrCell(wei, col) {
+    return el("td", { className: "num", "data-col": col }, [el("span", { className: "nmr", "data-wei": wei, title: nmrExact(wei) + " NMR", text: nmrShort(wei) })]);
+  }
+
+  function scoreCell(value, col) {
+    return el("td", { className: "num", "data-col": col, text: value === null ? "—" : value.toFixed(4) });
+  }
+
+  function shortAddress(a) { return a.slice(0, 8) + "…" + a.slice(-6); }
+
+  async function getJSON(url) {
+    const response = await fetch(url, { headers: { Accept: "application/json" } });
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.detail || `${response.status} ${url}`);
+    return body;
+  }
+
+  // ------------------------------------------------------------------ the leaderboard
+
+  function Board(table) {
+    this.table = table;
+    this.round = table.dataset.round;
+    this.body = table.querySelector("tbody");
+    this.search = document.getElementById("board-search");
+    this.status = document.getElementById("board-status");
+    this.prev = document.getElementById("board-prev");
+    this.next = document.getElementById("board-next");
+    this.offset = 0;
+    this.limit = parseInt(table.dataset.pageSize, 10) || PAGE_SIZE;
+    this.sort = null;
+    this.order = "asc";
+    this.q = "";
+    this.matched = 0;
+    this.seq = 0;
+    const self = this;
+    for (const th of table.querySelectorAll("th[data-sort]")) {
+      th.setAttribute("tabindex", "0");
+      th.setAttribute("role", "button");
+      const go = () => self.sortBy(th.dataset.sort);
+      th.addEventListener("click", go);
+      th.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); go(); } });
+    }
+    let timer = null;
+    this.search.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => { self.q = self.search.value.trim(); self.offset = 0; self.load(); }, 150);
+    });
+    this.prev.addEventListener("click", () => { self.offset = Math.max(0, self.offset - self.limit); self.load(); });
+    this.next.addEventListener("click", () => { self.offset += self.limit; self.load(); });
+  }
+
+  Board.prototype.sortBy = function (key) {
+    if (this.sort === key) this.order = this.order === "asc" ? "desc" : "asc";
+    else { this.sort = key; this.order = NUMERIC.has(key) && key !== "leaf_index" ? "desc" : "asc"; }
+    for (const th of this.table.querySelectorAll("th[data-sort]")) {
+      if (th.dataset.sort === this.sort) th.setAttribute("aria-sort", this.order === "asc" ? "ascending" : "descending");
+      else th.removeAttribute("aria-sort");
+    }
+    this.offset = 0;
+    this.load();
+  };
+
+  Board.prototype.url = function () {
+    const p = new URLSearchParams({ offset: String(this.offset), limit: String(this.limit) });
+    if (this.sort) { p.set("sort", this.sort); p.set("order", this.order); }
+    if (this.q) p.set("q", this.q);
+    return `/v1/rounds/${this.round}/leaderboard?${p}`;
+  };
+
+  Board.prototype.load = async function () {
+    const seq = ++this.seq;
+    this.table.dataset.state = "loading";
+    let page;
+    try {
+      page = await getJSON(this.url());
+    } catch (err) {
+      if (seq !== this.seq) return;
+      this.table.dataset.state = "error";
+      this.status.textContent = "could not load the leaderboard: " + err.message;
+      throw err;
+    }
+    if (seq !== this.seq) return; // a newer request is on its way
+    this.render(page);
+  };
+
+  Board.prototype.render = function (page) {
+    const rows = page.rows.map((r) => {
+      const tr = el("tr", { "data-model": r.model, "data-staker": r.staker, "data-leaf": String(r.leaf_index) });
+      tr.append(
+        el("td", { className: "num", "data-col": "leaf_index", text: String(r.leaf_index) }),
+        el("td", { "data-col": "model" }, [el("a", { href: `/models/${r.model}`, text: r.model })]),
+        el("td", { "data-col": "staker" }, [el("a", { className: "hash", href: `/stakers/${r.staker}`, title: r.staker, text: shortAddress(r.staker) })]),
+        nmrCell(r.stake, "stake"),
+        scoreCell(r.corr, "corr"), scoreCell(r.mmc, "mmc"), scoreCell(r.score, "score"),
+        nmrCell(r.payout, "payout"), nmrCell(r.burn, "burn"),
+        r.valid ? el("td", { "data-col": "valid", text: "yes" })
+          : el("td", { "data-col": "valid", className: "reason", title: r.reason, text: "no: " + r.reason }),
+      );
+      return tr;
+    });
+    this.body.replaceChildren(...rows);
+    this.matched = page.matched;
+    const first = page.matched ? page.offset + 1 : 0;
+    const last = page.offset + page.rows.length;
+    this.status.textContent = page.matched === page.total
+      ? `${first}–${last} of ${page.total}`
+      : `${first}–${last} of ${page.matched} matching (${page.total} in all)`;
+    this.prev.disabled = page.offset <= 0;
+    this.next.disabled = last >= page.matched;
+    this.table.dataset.state = "ready";
+    if (!this.shown) { this.shown = true; performance.mark("nmrstake:board-ready"); } // for bench/dashboard.py
+    this.table.dataset.offset = String(page.offset);
+    this.table.dataset.matched = String(page.matched);
+  };
+
+  // ------------------------------------------------------------------ charts
+
+  /* The chart library, loaded only when a chart is drawn (after the leaderboard's first page):
+   * a page's table never waits for it. Same origin: /static/vendor/ (npm `uplot`). */
+  let chartLibrary = null;
+  function loadChartLibrary() {
+    if (window.uPlot) return Promise.resolve(window.uPlot);
+    if (!chartLibrary) {
+      chartLibrary = new Promise((resolve, reject) => {
+        const css = el("link", { rel: "stylesheet", href: "/static/vendor/uPlot.min.css" });
+        const js = el("script", { src: "/static/vendor/uPlot.iife.min.js" });
+        js.addEventListener("load", () => resolve(window.uPlot));
+        js.addEventListener("error", () => reject(new Error("the chart library did not load")));
+        document.head.append(css, js);
+      });
+    }
+    return chartLibrary;
+  }
+
+  function chartWidth(box) { return Math.max(240, box.clientWidth - 8); }
+
+  function mountChart(name, box, opts, data) {
+    if (typeof window.uPlot !== "function") throw new Error("the chart library did not load");
+    opts.width = chartWidth(box);
+    opts.height = box.clientWidth < 500 ? 220 : 300;
+    const chart = new window.uPlot(opts, data, box);
+    state.charts[name] = chart;
+    if (window.ResizeObserver) {
+      new ResizeObserver(() => {
+        const w = chartWidth(box);
+        if (Math.abs(w - chart.width) > 2) chart.setSize({ width: w, height: opts.height });
+      }).observe(box);
+    }
+    box.dataset.state = "ready";
+    box.dataset.points = String(data[0].length);
+    performance.mark(`nmrstake:${name}-chart-ready`);
+    return chart;
+  }
+
+  const nmrAxis = (u, values) => values.map((v) => (v === null ? "" : +v.toFixed(4) + ""));
+
+  async function roundChart(box) {
+    const [data] = await Promise.all([getJSON(`/v1/rounds/${box.dataset.round}/chart`), loadChartLibrary()]);
+    if (!data.score.length) {
+      box.textContent = "No scored stake.";
+      box.dataset.state = "ready";
+      box.dataset.points = "0";
+      return;
+    }
+    mountChart("round", box, {
+      scales: { x: { time: false }, y: {} },
+      legend: { show: false },
+      cursor: { drag: { x: false, y: false } },
+      axes: [
+        { label: "score", values: (u, vals) => vals.map((v) => +v.toFixed(4) + "") },
+        { label: "payout − burn (NMR)", values: nmrAxis, size: 70 },
+      ],
+      series: [
+        { label: "score" },
+        { label: "net", stroke: "#1f4e79", paths: () => null, points: { show: true, size: 5, fill: "#1f4e79", stroke: "#1f4e79" } },
+      ],
+    }, [data.score, data.net]);
+  }
+
+  async function historyChart(box) {
+    await loadChartLibrary();
+    const rounds = JSON.parse(document.getElementById("history-data").textContent).filter((r) => r.result);
+    const x = rounds.map((r) => r.round);
+    const y = rounds.map((r) => Number(BigInt(r.cumulative_net)) / 1e18);
+    if (!x.length) {
+      box.textContent = "No round with a result yet.";
+      box.dataset.state = "ready";
+      box.dataset.points = "0";
+      return;
+    }
+    mountChart("history", box, {
+      scales: { x: { time: false, range: (u, lo, hi) => [lo - 0.5, hi + 0.5] }, y: {} },
+      legend: { show: false },
+      axes: [
+        { label: "round", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], values: (u, vals) => vals.map((v) => (Number.isInteger(v) ? String(v) : "")) },
+        { label: "cumulative net (NMR)", values: nmrAxis, size: 70 },
+      ],
+      series: [
+        { label: "round" },
+        { label: "cumulative net", stroke: "#1f4e79", width: 2, points: { show: true, size: 8, fill: "#1f4e79" } },
+      ],
+    }, [x, y]);
+  }
+
+  // ------------------------------------------------------------------ start
+
+  function start() {
+    localiseTimes();
+    const table = document.getElementById("board");
+    const roundBox = document.getElementById("round-chart");
+    if (table) {
+      state.board = new Board(table);
+      const loaded = state.board.load();
+      // The chart after the first page of rows: the table is what a reader waits for.
+      if (roundBox) loaded.then(() => roundChart(roundBox)).catch((err) => { roundBox.dataset.state = "error"; throw err; });
+    }
+    const historyBox = document.getElementById("history-chart");
+    if (historyBox) historyChart(historyBox).catch((err) => { historyBox.dataset.state = "error"; throw err; });
+  }
+
+  state.nmrShort = nmrShort;
+  state.localTime = localTime;
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
