@@ -419,8 +419,9 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
 
     /// @notice Like `stake`, with an EIP-2612 permit for `amount` signed by the caller, in one
     ///         transaction.
-    /// @dev The permit is tried and a failure ignored if the allowance already covers `amount`
-    ///      (a front-runner may have submitted the permit first); otherwise reverts `PermitFailed`.
+    /// @dev The permit is tried and its outcome ignored; then the allowance must cover `amount`
+    ///      (a front-runner may have submitted the permit first; a token without permit may accept
+    ///      the call and grant nothing), else reverts `PermitFailed`.
     /// @param roundId The round.
     /// @param modelId The model; never zero.
     /// @param amount NMR wei to add; also the permit's value.
@@ -439,10 +440,11 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         bytes32 r,
         bytes32 s
     ) external nonReentrant whenNotPaused {
-        try IERC20Permit(address(nmr)).permit(msg.sender, address(this), amount, deadline, v, r, s) {}
-        catch {
-            if (nmr.allowance(msg.sender, address(this)) < amount) revert PermitFailed();
-        }
+        // A failed permit is ignored (a front-runner may have submitted it first), and a permit that
+        // "succeeds" proves nothing (a token whose fallback accepts any call, as the mainnet NMR's
+        // does, grants no allowance): the allowance is what counts.
+        try IERC20Permit(address(nmr)).permit(msg.sender, address(this), amount, deadline, v, r, s) {} catch {}
+        if (nmr.allowance(msg.sender, address(this)) < amount) revert PermitFailed();
         _stake(roundId, modelId, amount, commitment);
     }
 
