@@ -17,7 +17,6 @@ from nmrstake.participant import LocalDelivery, deliver, stake_predictions
 from nmrstake.results import load_published
 from nmrstake.strategies.chain import Mode, StrategyClient
 from nmrstake.strategies.operator import Action, LocalSource, StrategyOperator
-from nmrstake.tournament import RoundState
 
 
 class Log:
@@ -64,7 +63,7 @@ def test_tick__stakes_strategies_on_their_owners_uploads_once__and_skips_models_
     log = Log()
     open_funded_round(world, 81)
     inputs = synth_round(tmp_path, 81, models=2)
-    (fixed_owner, fixed), (comp_owner, comp) = world.owned[Mode.FIXED], world.owned[Mode.COMPOUND]
+    (fixed_owner, fixed), (_, comp) = world.owned[Mode.FIXED], world.owned[Mode.COMPOUND]
     upload(world, fixed_owner, fixed, 81, "model_fixed", inputs / "predictions" / "model_00.csv")
     steps = operator_of(world, log).tick()
     assert [(s.round_id, s.action) for s in steps] == [(81, Action.STAKE)]

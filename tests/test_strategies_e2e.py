@@ -12,14 +12,12 @@ import json
 import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 import requests
 from scenario import HOUR, WEI, advance_to, deliver_targets, make_world, open_funded_round, synth_round
 from service_process import running_service
-from test_service_e2e import KEYS, NET, cli, js
+from test_service_e2e import KEYS, NET, cli, js, wait_for
 
 from nmrstake.hashing import keccak_file
 from nmrstake.localchain import anvil_provider
@@ -31,16 +29,6 @@ pytestmark = pytest.mark.nodes
 ROUNDS = (71, 72, 73)
 PER_ROUND = 10 * WEI
 MANUAL = 5 * WEI
-
-
-def wait_until(predicate, timeout: float, what: str, daemon: subprocess.Popen[bytes], log: Path) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        assert daemon.poll() is None, f"the oracle daemon exited: {log.read_text()[-2000:]}"
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}: {log.read_text()[-2000:]}")
 
 
 def test_strategies__three_rounds__operator_stakes_claims_and_restakes_and_compound_grows_by_its_results(
@@ -123,8 +111,8 @@ def test_strategies__three_rounds__operator_stakes_claims_and_restakes_and_compo
                     info = client.round(rid)
                     advance_to(info.resolve_time)
                     deliver_targets(world, rid, inputs)
-                    wait_until(lambda: client.round(rid).state is RoundState.POSTED, 120, f"round {rid} posted",
-                               oracle, oracle_log)
+                    wait_for(lambda: client.round(rid).state is RoundState.POSTED, 120, f"round {rid} posted", oracle,
+                             oracle_log)
                     rows = requests.get(f"{service.url}/v1/rounds/{rid}/leaderboard", timeout=10).json()["rows"]
                     for name in names:
                         who = strategy.get(name, address[name])

@@ -27,6 +27,9 @@ from nmrstake import __version__
 from nmrstake.errors import ChainError, InputError, NmrstakeError, RequestError, UnknownRoundError
 from nmrstake.hashing import bytes32_from_hex, checksum_address
 from nmrstake.models import check_model_name
+from nmrstake.service.args import model_arg as _model_arg
+from nmrstake.service.args import round_arg as _round_arg
+from nmrstake.service.args import staker_arg as _staker_arg
 from nmrstake.service.intake import Intake, describe, guarded_chain_read, parse_uint
 from nmrstake.signing import Domain, UploadAuthorisation
 
@@ -125,24 +128,6 @@ def problem(status: int, kind: str, detail: str, *, instance: str | None = None,
     if field:
         body["field"] = field
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
-
-
-def _round_arg(text: str) -> int:
-    return parse_uint(text, "round")
-
-
-def _model_arg(text: str) -> str:
-    try:
-        return check_model_name(text, argument="model")
-    except InputError as exc:
-        raise RequestError(422, "invalid-field", exc.message, field="model") from None
-
-
-def _staker_arg(text: str) -> str:
-    try:
-        return checksum_address(text, argument="staker")
-    except InputError as exc:
-        raise RequestError(422, "invalid-field", exc.message, field="staker") from None
 
 
 def _row_json(row: Any) -> dict[str, Any]:

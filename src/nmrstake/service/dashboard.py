@@ -30,8 +30,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from nmrstake.errors import ConfigError, InputError, NmrstakeError, RequestError
+from nmrstake.errors import ConfigError, NmrstakeError, RequestError
 from nmrstake.hashing import ZERO32, checksum_address, to_hex
+from nmrstake.service.args import model_arg, round_arg, staker_arg
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -408,7 +409,6 @@ def mount_dashboard(app: Any, ctx: Any) -> Dashboard:
     from starlette.staticfiles import StaticFiles
 
     from nmrstake import __version__
-    from nmrstake.models import check_model_name
 
     dash = Dashboard(ctx)
     app.state.dashboard = dash
@@ -425,23 +425,6 @@ def mount_dashboard(app: Any, ctx: Any) -> Dashboard:
         return HTMLResponse(html, status_code=status, headers={
             "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
             "Cache-Control": "no-store"})
-
-    def round_arg(text: str) -> int:
-        from nmrstake.service.intake import parse_uint
-
-        return parse_uint(text, "round")
-
-    def model_arg(text: str) -> str:
-        try:
-            return check_model_name(text, argument="model")
-        except InputError as exc:
-            raise RequestError(422, "invalid-field", exc.message, field="model") from None
-
-    def staker_arg(text: str) -> str:
-        try:
-            return checksum_address(text, argument="staker")
-        except InputError as exc:
-            raise RequestError(422, "invalid-field", exc.message, field="staker") from None
 
     # ------------------------------------------------------------------ JSON
 
