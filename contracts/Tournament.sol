@@ -817,8 +817,12 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
     /// @dev Pays `stake - min(ceil(stake * clipBps / 10_000), totalBurn)`. An honest leaf never
     ///      burns more than the clip of its stake nor more than the round's total burn, so the exit
     ///      is never worth more than the stake's honest leaf; it counts against the round's
-    ///      `claimable` like a claim, so it can never take another round's NMR (and, when the posted
-    ///      totals are the leaves' sums, never another staker's). Only the staker; not while paused.
+    ///      `claimable` like a claim, so it can never take another round's NMR. Within the round,
+    ///      claims made in the claim window are never affected (exits open after it); a later claim
+    ///      is affected only if the tree's entry standing for this stake (its wrong leaf, or the
+    ///      leaf that replaced it) burns more than this exit keeps back, for then the round holds
+    ///      less for this stake than the exit pays (security.md N2). Only the staker; not while
+    ///      paused.
     ///      Marks the stake taken like a claim. Emits `StakeExited`.
     /// @param roundId The round (Final).
     /// @param modelId The model.

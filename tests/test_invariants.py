@@ -5,10 +5,13 @@ Random actors (every role, participants, a stranger without tokens) open rounds 
 sometimes invalid), stake, add to stakes, replace commitments, fund rounds and the shared pool,
 allocate, withdraw the pool, post results (valid trees built with the `harness` helpers, random
 payouts and burns within the per-stake limits, "generous" trees whose leaves pay more than the
-posted totals, and invalid postings), reject, finalise, claim (valid, double, forged, beyond the
-leaf's clip, old trees, batches), withdraw from expired rounds, pause and unpause, while time moves forward by random
-amounts or jumps to a round's boundaries (open, close, resolve, last posting second, finality,
-expiry, end of a pause).
+posted totals, "left-out" trees in which one stake's leaf is for another amount so that it can never
+be claimed, and invalid postings), reject, finalise, claim (valid, double, forged, beyond the
+leaf's clip, old trees, batches), withdraw from expired rounds, exit Final rounds without a proof
+(`exitUnclaimed`: before, at and after the end of the claim window, by the staker or anyone else),
+pause and unpause, while time moves forward by random amounts or jumps to a round's boundaries
+(open, close, resolve, last posting second, finality, end of the claim window = opening of the
+exits, expiry, end of a pause).
 
 Every call is predicted by a Python model of the rules (docs/round-lifecycle.md), kept in this
 machine and never read back from the contract: the model says whether the call succeeds or which
@@ -21,7 +24,10 @@ the stakes, the pool, the pause, and the storage roots of both contracts. After 
   final result) or its unwithdrawn stakes (settled after expiry);
 * `totalSupply` fell by exactly the burns the model executed;
 * every account's NMR balance moved by exactly what the model paid it or took from it;
-* no stake was paid twice, and nobody received more than its leaves (or expired stakes) allow;
+* no stake was paid twice, and nobody received more than its leaves (or expired stakes, or the exits
+  of stakes without a leaf) allow;
+* no exit paid more than the stake's leaf in the posted tree (when the tree has a leaf for that
+  stake), and the claims and exits of a round never add up to more than its `claimable`;
 * every round struct (`getRound`) and every stake touched by the step (`getStake`) match the model.
 
 Transactions are signed and sent straight to the embedded EVM (ape's `ethereum_tester`) to keep
@@ -89,7 +95,7 @@ def action(weight: int, **strategies):
     return register
 
 
-STATS = {"examples": 0, "steps": 0, "txs": 0, "reverted": 0, "claims": 0, "posts": 0}
+STATS = {"examples": 0, "steps": 0, "txs": 0, "reverted": 0, "claims": 0, "posts": 0, "exits": 0}
 OUTCOMES: dict[tuple[str, str], int] = {}  # (function, "ok" or the error) -> count
 PICKED: dict[str, int] = {}  # action -> times picked
 
@@ -97,6 +103,11 @@ PICKED: dict[str, int] = {}  # action -> times picked
 def role_actor(role: str) -> st.SearchStrategy[str]:
     """Mostly the role holder, sometimes anyone (who then must be refused)."""
     return st.sampled_from([role] * 16 + list(ACTORS))
+
+
+def exit_burn(stake: int, clip: int, total_burn: int) -> int:
+    """What `exitUnclaimed` keeps back: min(ceil(stake * clip / 10_000), totalBurn)."""
+    return min(-(-stake * clip // BPS), total_burn)
 
 
 def some(top: int) -> st.SearchStrategy[int]:
@@ -250,6 +261,8 @@ class Model:
     received: dict = field(default_factory=dict)  # address -> NMR net received from the contract
     paid: dict = field(default_factory=dict)  # address -> NMR paid by claims and withdrawals
     payments: dict = field(default_factory=dict)  # (round, model id, staker) -> number of payments
+    round_paid: dict = field(default_factory=dict)  # round -> NMR paid by its claims, exits and withdrawals
+    exits: dict = field(default_factory=dict)  # (round, model id, staker) -> (stake, amount paid by its exit)
 
     def paused(self, now: int) -> bool:
         return self.pause_flag and now < self.pause_end
@@ -288,17 +301,31 @@ class Model:
         self.pool += r.funded - r.payout
         self.burned += r.burn
 
-    def pay_stake(self, r: RoundM, key: tuple, out: int) -> None:
+    def pay_stake(self, r: RoundM, key: tuple, out: int, exit_: bool = False) -> None:
+        k = (r.id, *key)
+        if exit_:
+            self.exits[k] = (r.stakes[key], out)
         r.stakes[key] = 0
         r.claimed += out
         staker = key[1]
         self.move(staker, out)
         self.paid[staker] = self.paid.get(staker, 0) + out
-        k = (r.id, *key)
+        self.round_paid[r.id] = self.round_paid.get(r.id, 0) + out
         self.payments[k] = self.payments.get(k, 0) + 1
 
+    @staticmethod
+    def leaf_value(r: RoundM, key: tuple, amount: int) -> int | None:
+        """What the posted tree's leaf for this stake pays (None: the tree has no leaf for it)."""
+        if r.result is None:
+            return None
+        for m_, s_, a_, p_, b_ in r.result.entries:
+            if (m_, s_) == key and a_ == amount and b_ <= amount:
+                return amount - b_ + p_
+        return None
+
     def allowed(self, address: str, now: int) -> int:
-        """The most `address` may have been paid: its final leaves and its expired stakes."""
+        """The most `address` may have been paid: its final leaves, its expired stakes and the exits
+        of its final stakes that the tree has no leaf for."""
         total = 0
         for r in self.rounds.values():
             st_ = self.state(r.id, now)
@@ -307,10 +334,9 @@ class Model:
                     continue
                 if st_ == EXPIRED:
                     total += amount
-                elif st_ == FINAL and r.result is not None:
-                    for m_, s_, a_, p_, b_ in r.result.entries:
-                        if (m_, s_) == key and a_ == amount and b_ <= amount:
-                            total += amount - b_ + p_
+                elif st_ == FINAL:
+                    leaf = self.leaf_value(r, key, amount)
+                    total += amount - exit_burn(amount, r.clip, r.burn) if leaf is None else leaf
         return total
 
 
@@ -614,7 +640,7 @@ class TournamentMachine(RuleBasedStateMachine):
     # ---------------------------------------------------------------- results
 
     @action(16, actor=role_actor("oracle"), ri=ROUND_INDEX,
-            variant=st.sampled_from(["honest"] * 6 + ["generous"] * 2 + [
+            variant=st.sampled_from(["honest"] * 6 + ["generous"] * 2 + ["left-out"] * 2 + [
               "leafcount+1", "leafcount-1", "payout>funded", "payout>clip", "burn>stake", "burn>clip",
               "zero-root"]),
             when=st.sampled_from(["resolve", "in-window", "now", "resolve", "last-post"]), pick=PICK, data=None)
@@ -632,8 +658,15 @@ class TournamentMachine(RuleBasedStateMachine):
         root, pay, burn, n = b"\x01" * 32, 0, 0, 0
         if r is not None:
             entries = []
-            for key in sorted(r.staked):
+            keys = sorted(r.staked)
+            # "left-out": one stake's leaf is for another amount (its proof never verifies); its
+            # payout and burn are drawn within the clip of that other amount.
+            wrong = (data.draw(st.integers(0, len(keys) - 1), label="left-out leaf")
+                     if variant == "left-out" and keys else None)
+            for j, key in enumerate(keys):
                 amount = r.staked[key]
+                if j == wrong:
+                    amount = data.draw(st.sampled_from([2 * amount, amount + 1, amount - 1]), label="wrong amount")
                 max_pay = amount * r.clip // BPS
                 max_burn = -(-amount * r.clip // BPS)
                 kind = data.draw(st.integers(0, 3), label="leaf kind")
@@ -902,6 +935,54 @@ class TournamentMachine(RuleBasedStateMachine):
 
         self._do(who, "emergencyWithdraw", (rid, mid), op, rids=(rid,), keys=((rid, mid, addr),))
 
+    @action(12, who=st.sampled_from(STAKERS * 3 + ("stranger",)), ri=ROUND_INDEX, model=st.sampled_from(MODELS),
+            when=st.sampled_from(["window", "window", "window", "window-1", "final", "now"]), pick=PICK,
+            k=st.integers(0, 7), impostor=st.sampled_from([False] * 5 + [True]))
+    def exit_unclaimed(self, who, ri, model, when, pick, k, impostor):
+        """`exitUnclaimed` by `who`, mostly of a stake still held in a posted round, mostly at the
+        exact opening of the exits (postedAt + challenge + grace), sometimes one second before, at
+        finality or whenever; sometimes by someone other than the stake's owner (who then exits
+        its own stake on that model, if it has one)."""
+        if pick:  # mostly a posted round with a stake still held
+            rid, r = self._pick(ri, lambda r: r.posted_at and any(r.stakes.values()))
+        else:
+            rid, r = self._round(ri)
+        if pick and r is not None:
+            held = sorted(key for key, amount in r.stakes.items() if amount)
+            if held:
+                mid_, addr_ = held[k % len(held)]
+                model = next(n for n in MODELS if t_model_id(n) == mid_)
+                owner = next(n for n in STAKERS if self.A[n] == addr_)
+                others = [n for n in STAKERS + ("stranger",) if n != owner]
+                who = others[k % len(others)] if impostor else owner
+        if r is not None and r.posted_at and when != "now":
+            opens = r.posted_at + C + G
+            self._travel({"window": opens, "window-1": opens - 1, "final": r.posted_at + C}[when], step=False)
+        mid, addr = t_model_id(model), self.A[who]
+
+        def op(m: Model, now: int):
+            if m.paused(now):
+                return "EnforcedPause"
+            rr = m.rounds.get(rid)
+            if rr is None or rr.posted_at == 0 or now < rr.posted_at + C:
+                return "RoundNotFinal"
+            if not rr.settled:
+                m.settle_final(rr)
+            if now < rr.posted_at + C + G:
+                return "ExitNotOpen"
+            key = (mid, addr)
+            cur = rr.stakes.get(key, 0)
+            if cur == 0:
+                return "AlreadyClaimed" if key in rr.commitments else "NoStake"
+            out = cur - exit_burn(cur, rr.clip, rr.burn)
+            if rr.claimed + out > rr.claimable:
+                return "ClaimExceedsRound"
+            m.pay_stake(rr, key, out, exit_=True)
+            return None
+
+        if self._do(who, "exitUnclaimed", (rid, mid), op, rids=(rid,), keys=((rid, mid, addr),)) is None:
+            STATS["exits"] += 1
+
     # ---------------------------------------------------------------- pause
 
     @action(2, actor=role_actor("pauser"))
@@ -949,7 +1030,8 @@ class TournamentMachine(RuleBasedStateMachine):
         """The boundaries of the rounds and of the pause still ahead."""
         ahead = [t for r in self.m.rounds.values()
                  for t in (r.open, r.close, r.resolve, r.resolve + G - C, r.resolve + G,
-                           r.posted_at + C if r.posted_at else 0) if t > self.now]
+                           r.posted_at + C if r.posted_at else 0, r.posted_at + C + G if r.posted_at else 0)
+                 if t > self.now]
         ahead += [t for t in (self.m.pause_end, self.m.pause_end + M) if self.m.pause_end and t > self.now]
         return ahead
 
@@ -962,7 +1044,7 @@ class TournamentMachine(RuleBasedStateMachine):
 
     @action(5, ri=ROUND_INDEX, phase=st.sampled_from([
         "open", "close-1", "close", "resolve", "last-post", "last-post+1", "final-1", "final", "expiry-1",
-        "expiry", "pause-end", "cooldown-end"]))
+        "expiry", "exit-1", "exit", "pause-end", "cooldown-end"]))
     def jump(self, ri, phase):
         """Moves time to a boundary of a round (or of the pause), if it is still ahead."""
         _rid, r = self._round(ri)
@@ -979,6 +1061,8 @@ class TournamentMachine(RuleBasedStateMachine):
                 "final-1": r.posted_at + C - 1 if r.posted_at else None,
                 "final": r.posted_at + C if r.posted_at else None,
                 "expiry-1": r.resolve + G - 1, "expiry": r.resolve + G,
+                "exit-1": r.posted_at + C + G - 1 if r.posted_at else None,
+                "exit": r.posted_at + C + G if r.posted_at else None,
             }[phase]
         self._travel(target)
 
@@ -990,12 +1074,19 @@ class TournamentMachine(RuleBasedStateMachine):
         w = {name: weight for name, (weight, _) in ACTIONS.items()}
         rounds, now = self.m.rounds.values(), self.now
         postable = any(self._postable(r) for r in rounds)
-        trees = any(r.result is not None and any(r.stakes.get((e[0], e[1]), 0) for e in r.result.entries)
-                    for r in rounds)  # a posted tree with a leaf still to claim
+        trees = any(r.result is not None and any(r.stakes.get((e[0], e[1]), 0) == e[2] for e in r.result.entries)
+                    for r in rounds)  # a posted tree with a leaf still to claim (not a left-out stake's)
+        exitable = any(r.posted_at and any(r.stakes.values()) for r in rounds)  # a stake that could exit
+        stranded = any(r.posted_at and now >= r.posted_at + C + G and any(r.stakes.values())
+                       for r in rounds)  # unclaimed after the claim window: exits are open
         if not postable:
             w["post_result"] = 2
         if not trees:
             w["claim"] = w["claim_many"] = 2
+        if not exitable:
+            w["exit_unclaimed"] = 1
+        elif stranded or not trees:
+            w["exit_unclaimed"] = 18  # exits are open, or no claim can take the stakes left (left out)
         staking = any(now < r.close for r in rounds)  # a round open (or scheduled) for staking
         if not self._boundaries():
             w["progress"] = w["jump"] = 0
@@ -1048,6 +1139,25 @@ class TournamentMachine(RuleBasedStateMachine):
             addr = self.A[h]
             assert e.call("nmr", "balanceOf", addr) == self.balances0[h] + m.received.get(addr, 0), h
             assert m.paid.get(addr, 0) <= m.allowed(addr, self.now), f"{h} was paid more than its leaves allow"
+
+    @invariant()
+    def exits_within_leaves_and_rounds_within_claimable(self):
+        """No exit paid more than the stake's leaf in the posted tree (when it has one); the claims,
+        exits (and expired withdrawals) of a posted round never add up to more than its claimable."""
+        m = self.m
+        for (rid, mid, staker), (stake, out) in m.exits.items():
+            r = m.rounds[rid]
+            assert r.posted_at and out == stake - exit_burn(stake, r.clip, r.burn)
+            leaf = m.leaf_value(r, (mid, staker), stake)
+            if leaf is not None:
+                assert out <= leaf, f"the exit of {(rid, mid, staker)} paid {out} > its leaf {leaf}"
+        for rid, r in m.rounds.items():
+            paid = m.round_paid.get(rid, 0)
+            assert paid == r.claimed
+            if r.posted_at:
+                assert paid <= r.claimable, f"round {rid}: paid {paid} > claimable {r.claimable}"
+            else:
+                assert paid <= r.total_staked
 
     def _check_rounds(self):
         e, m = self.evm, self.m
@@ -1105,7 +1215,7 @@ def test_tournament_state_machine(chain, tournament, harness, token, owner, orac
     print(
         f"\nstateful fuzzing: {STATS['examples']} examples, {STATS['steps']} steps, {STATS['txs']} transactions "
         f"({STATS['reverted']} reverted as predicted with state unchanged), {STATS['posts']} results posted, "
-        f"{STATS['claims']} stakes claimed, {elapsed:.1f} s"
+        f"{STATS['claims']} stakes claimed, {STATS['exits']} exited, {elapsed:.1f} s"
     )
     if os.environ.get("NMRSTAKE_FUZZ_VERBOSE"):
         print("  actions picked:", ", ".join(f"{k} {v}" for k, v in sorted(PICKED.items())))

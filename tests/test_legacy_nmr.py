@@ -6,7 +6,8 @@ revert, on failure), changes allowances only from or to zero, always spends allo
 payable fallback that accepts any unknown call. A burn that "succeeds" there proves nothing, so
 every settlement checks `totalSupply` (`SupplyCheckedBurn`):
 
-* `Tournament` (ERC20Burnable `burn`) on LegacyNMR: staking with an approval works; settling a round
+* `Tournament` (ERC20Burnable `burn`) on LegacyNMR: staking with an approval works, `stakeWithPermit`
+  without an allowance reverts `PermitFailed` (the "successful" permit grants nothing); settling a round
   with a burn reverts `BurnNotEffective` (never a silent no-op); a round without burns settles.
 * `NumeraireTournament` (burns through `mint(uint256)`) on LegacyNMR: the whole lifecycle, with the
   supply falling by exactly the burns.
@@ -231,29 +232,25 @@ def _stake_with_permit(t, h, rnd, who, amount):
                              b"\x02" * 32, sender=who)
 
 
-def test_tournament_on_legacy_stake_with_permit_without_allowance_fails(plain_on_legacy, legacy, stranger):
-    """The permit "succeeds" (fallback) but grants nothing: without an allowance the stake fails and
-    nothing moves; with an approval (the permit a no-op) it works like `stake`."""
+def test_tournament_on_legacy_stake_with_permit_fails(plain_on_legacy, legacy, stranger):
+    """The permit "succeeds" (fallback) but grants nothing: without an allowance it is PermitFailed
+    and nothing moves; with an approval (the permit a no-op) it works like `stake`."""
     t, h = plain_on_legacy
     rnd = h.open_round()
     legacy.issue(stranger, nmr(50), sender=stranger)
     assert legacy.allowance(stranger, t) == 0
-    with reverts():
+    with reverts(t.PermitFailed):
         _stake_with_permit(t, h, rnd, stranger, nmr(10))
     assert legacy.balanceOf(stranger) == nmr(50) and legacy.balanceOf(t) == 0
     assert t.getStake(rnd.id, h.model_id("smodel"), stranger) == (0, ZERO32)
-    legacy.approve(t, nmr(10), sender=stranger)
+    # An allowance short by one wei: still PermitFailed.
+    legacy.approve(t, nmr(10) - 1, sender=stranger)
+    with reverts(t.PermitFailed):
+        _stake_with_permit(t, h, rnd, stranger, nmr(10))
+    legacy.changeApproval(t, nmr(10) - 1, nmr(10), sender=stranger)
     _stake_with_permit(t, h, rnd, stranger, nmr(10))
     assert t.getStake(rnd.id, h.model_id("smodel"), stranger)[0] == nmr(10)
     assert legacy.allowance(stranger, t) == 0
-
-
-def test_tournament_on_legacy_stake_with_permit_reverts_permit_failed(plain_on_legacy, legacy, stranger):
-    t, h = plain_on_legacy
-    rnd = h.open_round()
-    legacy.issue(stranger, nmr(50), sender=stranger)
-    with reverts(t.PermitFailed):
-        _stake_with_permit(t, h, rnd, stranger, nmr(10))
 
 
 def test_tournament_on_legacy_burn_reverts_in_finalise(plain_on_legacy, legacy, alice, bob, carol, treasury,
@@ -384,7 +381,7 @@ def test_numeraire_tournament_stake_with_permit_on_legacy(numeraire_on_legacy, l
     t, h = numeraire_on_legacy
     rnd = h.open_round()
     legacy.issue(stranger, nmr(50), sender=stranger)
-    with reverts():
+    with reverts(t.PermitFailed):
         _stake_with_permit(t, h, rnd, stranger, nmr(10))
     assert legacy.balanceOf(stranger) == nmr(50)
     # With a plain approval, `stake` is the way.
