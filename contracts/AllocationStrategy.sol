@@ -45,7 +45,8 @@ contract AllocationStrategy is IAllocationStrategy, Initializable {
         _disableInitializers();
     }
 
-    /// @notice Sets up a clone: its owner and first operator; approves the tournament once.
+    /// @notice Sets up a clone: its owner and first operator; approves the tournament once and
+    ///         makes itself the only one who may claim its stakes there.
     /// @dev Called by the factory in the transaction that creates the clone. Emits `OperatorSet`.
     /// @param owner_ The owner (not zero).
     /// @param operator_ The operator (zero = none yet).
@@ -55,6 +56,9 @@ contract AllocationStrategy is IAllocationStrategy, Initializable {
         operator = operator_;
         emit OperatorSet(address(0), operator_);
         nmr.forceApprove(address(tournament), type(uint256).max);
+        // Only this contract claims its stakes, so every result reaches its model's record (anyone
+        // may still claim for it, through `settle`).
+        tournament.setClaimsBySelfOnly(true);
     }
 
     modifier onlyOwner() {

@@ -167,6 +167,8 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
 
     mapping(uint256 roundId => Round) private _rounds;
     mapping(uint256 roundId => mapping(bytes32 modelId => mapping(address staker => Stake))) private _stakes;
+    /// @dev Stakers whose stakes only they may claim (allocation strategies: their records).
+    mapping(address staker => bool) private _claimsBySelfOnly;
 
     // ------------------------------------------------------------------ events
 
@@ -233,6 +235,8 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         uint256 amountSent,
         address caller
     );
+    /// @notice `staker` chose whether only it may claim its stakes.
+    event ClaimsBySelfOnlySet(address indexed staker, bool selfOnly);
     /// @notice A stake left a Final round by `exitUnclaimed`: `stake` in, `amountOut` returned.
     event StakeExited(
         uint256 indexed roundId, bytes32 indexed modelId, address indexed staker, uint256 stake, uint256 amountOut
@@ -319,6 +323,8 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
     error RoundNotExpired(uint256 roundId);
     /// @notice A new pause may start only `maxPauseDuration` after the previous one ended.
     error PauseCooldown(uint256 availableAt);
+    /// @notice `staker` claims its stakes itself (`setClaimsBySelfOnly`): nobody may claim them for it.
+    error ClaimOnlyByStaker(address staker);
     /// @notice `exitUnclaimed` before the claim window of the round ended (at `opensAt`).
     error ExitNotOpen(uint256 roundId, uint256 opensAt);
 
@@ -668,7 +674,8 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
     // ------------------------------------------------------------------ claims and exits
 
     /// @notice Claims the stake of `staker` on `modelId` in round `roundId`: sends
-    ///         `stake - burn + payout` to `staker` (whoever submits).
+    ///         `stake - burn + payout` to `staker` (whoever submits, unless the staker chose to
+    ///         claim only by itself: `setClaimsBySelfOnly`).
     /// @dev Not while paused; the round's result must be Final (settles it first if needed).
     ///      The leaf is built from the recorded stake, so a proof for another stake fails.
     ///      Marks the stake claimed by zeroing its amount (the commitment stays). Emits `Claimed`.
@@ -753,6 +760,7 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         uint256 burn,
         bytes32[] calldata proof
     ) private returns (uint256 out) {
+        if (msg.sender != staker && _claimsBySelfOnly[staker]) revert ClaimOnlyByStaker(staker);
         Round storage rd = _finalRound(roundId);
         // Effects first; a failed check below reverts them.
         uint256 amount = _takeStake(roundId, modelId, staker);
@@ -809,6 +817,24 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         rd.claimed += uint96(amount);
         emit EmergencyWithdrawal(roundId, modelId, msg.sender, amount);
         nmr.safeTransfer(msg.sender, amount);
+    }
+
+    /// @notice Chooses whether only the caller may claim its stakes (`selfOnly`), or anyone, the
+    ///         default (the funds always go to the staker either way).
+    /// @dev For a staker that keeps records of its results, as an allocation strategy does: a claim
+    ///      made around it would leave its record without that result (anyone may still claim for
+    ///      it through its own settle function). Emits `ClaimsBySelfOnlySet`.
+    /// @param selfOnly True: only the caller claims its stakes.
+    function setClaimsBySelfOnly(bool selfOnly) external {
+        _claimsBySelfOnly[msg.sender] = selfOnly;
+        emit ClaimsBySelfOnlySet(msg.sender, selfOnly);
+    }
+
+    /// @notice Whether only `staker` may claim its stakes.
+    /// @param staker The staker.
+    /// @return True if claims for it by others revert `ClaimOnlyByStaker`.
+    function claimsBySelfOnly(address staker) external view returns (bool) {
+        return _claimsBySelfOnly[staker];
     }
 
     /// @notice Returns the caller's unclaimed stake on `modelId` in Final round `roundId` without a

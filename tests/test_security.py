@@ -66,7 +66,8 @@ TOURNAMENT_PRIVILEGED = {
     "renounceRole": "self",
 }
 TOURNAMENT_PUBLIC = {"stake", "stakeWithPermit", "fund", "fundPool", "finalise", "claim", "claimMany",
-                     "emergencyWithdraw", "exitUnclaimed", "restake"}
+                     "emergencyWithdraw", "exitUnclaimed", "restake",
+                     "setClaimsBySelfOnly"}
 NMR_PRIVILEGED = {
     "mint": "MINTER_ROLE",
     "grantRole": "DEFAULT_ADMIN_ROLE",

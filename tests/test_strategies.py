@@ -759,28 +759,30 @@ def test_settle__with_a_bad_proof_reverts_and_changes_nothing(strat, token, harn
     assert token.balanceOf(strat) == nmr(102)
 
 
-def test_settle__after_a_third_party_tournament_claim_reverts_already_claimed_nmr_is_idle(
+def test_claim_around_the_strategy__refused__anyone_settles_through_it_and_compound_sees_the_result(
     strat, token, harness, alice, bob, carol
 ):
+    """A claim made straight on the tournament for a strategy's stake would leave its model's
+    record without the result (a front-runner could keep a Compound stake from shrinking after a
+    loss): strategies claim only by themselves, and anyone may settle through the strategy."""
     h = harness
+    assert h.tour.claimsBySelfOnly(strat)
     deposit(token, strat, alice, nmr(100))
     strat.setModel(A, nmr(100), COMPOUND, sender=alice)
     r1 = h.open_round()
     strat.stake(r1.id, A, commit("1"), sender=alice)
-    res = finish(h, bob, r1, [("amodel", strat, nmr(5), 0)])
+    res = finish(h, bob, r1, [("amodel", strat, 0, nmr(5))])
     carol_before = token.balanceOf(carol)
-    h.tour.claim(*res.claim_args(0), sender=carol)
-    assert token.balanceOf(strat) == nmr(105)
-    assert token.balanceOf(carol) == carol_before
+    with reverts_exactly(h.tour.ClaimOnlyByStaker, strat):
+        h.tour.claim(*res.claim_args(0), sender=carol)
+    with reverts_exactly(h.tour.ClaimOnlyByStaker, strat):
+        h.tour.claimMany([res.claim_args(0)], sender=carol)
+    assert staked(h.tour, r1, A, strat) == nmr(100)
+    strat.settle(*settle_args(res, 0), sender=carol)
+    assert token.balanceOf(strat) == nmr(95) and token.balanceOf(carol) == carol_before
+    assert cfg(strat, A)[2] == -nmr(5) and strat.nextStake(A) == nmr(95)
     with reverts_exactly(h.tour.AlreadyClaimed, r1.id, A, strat.address):
         strat.settle(*settle_args(res, 0), sender=alice)
-    r2 = h.open_round()
-    with reverts_exactly(h.tour.AlreadyClaimed, r1.id, A, strat.address):
-        strat.settleAndStake(*settle_args(res, 0), r2.id, commit("2"), sender=alice)
-    assert cfg(strat, A)[2] == 0  # the claim went around the strategy: no net recorded
-    before = token.balanceOf(alice)
-    strat.withdraw(nmr(105), sender=alice)  # all of it is idle
-    assert token.balanceOf(alice) == before + nmr(105)
 
 
 def test_withdraw_expired__after_expiry_returns_the_full_stake_and_keeps_net(
@@ -848,7 +850,7 @@ def test_exit_unclaimed__only_owner_after_claim_window_returns_stake_minus_exit_
     assert strat.nextStake(A) == nmr(95)
     with reverts_exactly(strat.NothingToSettle, r1.id, A):
         strat.exitUnclaimed(r1.id, A, sender=alice)
-    with reverts_exactly(t.AlreadyClaimed, r1.id, A, strat):
+    with reverts_exactly(t.ClaimOnlyByStaker, strat):
         t.claim(*res.claim_args(0), sender=bob)
 
 

@@ -173,6 +173,7 @@ PUBLIC = {
     "emergencyWithdraw",
     "exitUnclaimed",
     "restake",
+    "setClaimsBySelfOnly",
 }
 
 

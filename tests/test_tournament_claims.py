@@ -628,3 +628,28 @@ def test_reentrant_stake_and_exit_fail(evil, harness, alice, manager):
     assert not tok.lastHookOk() and bytes(tok.lastHookResult())[:4] == REENTRANT_SELECTOR
     assert tok.balanceOf(alice) == bal + nmr(100)
     assert tok.balanceOf(t) == 0
+
+
+def test_claims_by_self_only__others_refused_the_staker_claims_and_the_choice_can_be_undone(
+        tournament, harness, token, alice, bob, treasury):
+    t, h = tournament, harness
+    assert not t.claimsBySelfOnly(alice)
+    tx = t.setClaimsBySelfOnly(True, sender=alice)
+    assert [(e.staker, e.selfOnly) for e in tx.events.filter(t.ClaimsBySelfOnlySet)] == [(alice.address, True)]
+    rnd = h.open_round()
+    h.stake(alice, rnd, "amodel", nmr(10))
+    h.stake(bob, rnd, "bmodel", nmr(10))
+    h.fund(treasury, rnd, nmr(1))
+    res = h.result(rnd, [("amodel", alice, nmr("0.2"), 0), ("bmodel", bob, 0, 0)])
+    h.post_final(rnd, res)
+    ia, ib = res.find(h.model_id("amodel"), alice), res.find(h.model_id("bmodel"), bob)
+    with ape.reverts(t.ClaimOnlyByStaker):
+        t.claim(*res.claim_args(ia), sender=bob)
+    with ape.reverts(t.ClaimOnlyByStaker):  # all or nothing: bob's own claim in the batch is undone too
+        t.claimMany([res.claim_args(ib), res.claim_args(ia)], sender=bob)
+    assert t.getStake(rnd.id, h.model_id("bmodel"), bob)[0] == nmr(10)
+    t.claim(*res.claim_args(ib), sender=alice)  # bob has not opted in: anyone claims for him
+    t.setClaimsBySelfOnly(False, sender=alice)
+    before = token.balanceOf(alice)
+    t.claim(*res.claim_args(ia), sender=bob)  # undone: anyone again, paid to alice
+    assert token.balanceOf(alice) - before == nmr("10.2")

@@ -36,6 +36,9 @@ interface ITournamentStakes {
         bytes32 commitment
     ) external returns (uint256 out);
 
+    /// @notice Chooses whether only the caller may claim its stakes.
+    function setClaimsBySelfOnly(bool selfOnly) external;
+
     /// @notice Returns the caller's unclaimed stake of a Final round after its claim window.
     function exitUnclaimed(uint256 roundId, bytes32 modelId) external;
 
