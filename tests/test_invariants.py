@@ -45,6 +45,7 @@ import time
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from abi_tables import abi_tables
 from conftest import T_CHALLENGE, T_GRACE, T_MAX_PAUSE, t_model_id
 from eth_abi import decode, encode
 from eth_account import Account
@@ -136,22 +137,7 @@ class Evm:
         self.backend = chain.provider.evm_backend
         self.chain_id = chain.chain_id
         self.addr = {name: c.address for name, c in contracts.items()}
-        self.fns: dict[tuple[str, str], tuple[bytes, list[str], list[str], list[str] | None]] = {}
-        self.errors = {keccak(b"Error(string)")[:4]: "Error", keccak(b"Panic(uint256)")[:4]: "Panic"}
-        for cname, c in contracts.items():
-            for item in c.contract_type.abi:
-                if item.type == "function":
-                    ins = [i.canonical_type for i in item.inputs]
-                    outs = [o.canonical_type for o in item.outputs]
-                    fields = None
-                    if len(item.outputs) == 1 and item.outputs[0].components:
-                        fields = [c_.name for c_ in item.outputs[0].components]
-                    assert (cname, item.name) not in self.fns, f"overloaded {cname}.{item.name}"
-                    sel = keccak(f"{item.name}({','.join(ins)})".encode())[:4]
-                    self.fns[(cname, item.name)] = (sel, ins, outs, fields)
-                elif item.type == "error":
-                    sig = f"{item.name}({','.join(i.canonical_type for i in item.inputs)})"
-                    self.errors[keccak(sig.encode())[:4]] = item.name
+        self.fns, self.errors = abi_tables({name: c.contract_type for name, c in contracts.items()})
         self.keys = {n: Account.from_key(a.private_key) for n, a in accounts.items()}
         self.address = {n: a.address for n, a in accounts.items()}
         self.nonces: dict[str, int] = {}

@@ -164,7 +164,10 @@ def test_tick__final_round__claims_for_everybody_and_restakes_compound_with_its_
     assert tour.getStake(87, model_id("model_fixed"), fixed)[0] == 10 * WEI
     assert tour.getStake(87, model_id("model_compound"), comp)[0] == 10 * WEI + c.payout - c.burn
     assert world.strategies.setting(comp, model_id("model_compound")).net == c.payout - c.burn
-    # Nothing is left to do.
+    # Nothing is left to do; a long-running operator stops reading a finished round at all.
     again = Log()
-    operator_of(world, again).tick()
+    op = operator_of(world, again)
+    first = op.tick()
     assert not again.events("claimed") and not again.events("settle_and_stake") and not again.events("settle")
+    assert (86, Action.NOTHING) in [(st.round_id, st.action) for st in first]
+    assert 86 not in [st.round_id for st in op.tick()]

@@ -10,6 +10,7 @@ import ast
 import os
 from dataclasses import dataclass, field
 
+from abi_tables import abi_tables
 from eth_abi import decode, encode
 from eth.vm.message import Message
 from eth_account import Account
@@ -60,24 +61,9 @@ class Chain:
         self.chain_id = chain.chain_id
         self.addr = {n: to_checksum_address(a) for n, a in addresses.items()}  # contracts and accounts
         self.keys = dict(keys)  # account name -> eth_account LocalAccount
-        self.fns: dict = {}
-        self.errors = {}
+        self.fns, self.errors = abi_tables(abis)
         for sig in EXTRA_ERRORS:
             self.errors[keccak(sig.encode())[:4]] = sig.split("(")[0]
-        for abi_name, contract_type in abis.items():
-            for item in contract_type.abi:
-                if item.type == "function":
-                    ins = [i.canonical_type for i in item.inputs]
-                    outs = [o.canonical_type for o in item.outputs]
-                    fields = None
-                    if len(item.outputs) == 1 and item.outputs[0].components:
-                        fields = [c.name for c in item.outputs[0].components]
-                    assert (abi_name, item.name) not in self.fns, f"overloaded {abi_name}.{item.name}"
-                    sel = keccak(f"{item.name}({','.join(ins)})".encode())[:4]
-                    self.fns[(abi_name, item.name)] = (sel, ins, outs, fields)
-                elif item.type == "error":
-                    sig = f"{item.name}({','.join(i.canonical_type for i in item.inputs)})"
-                    self.errors[keccak(sig.encode())[:4]] = item.name
         self.nonces: dict[str, int] = {}
         self.slow_reads = bool(os.environ.get("NMRSTAKE_FUZZ_SLOW_READS"))  # eth_call for every view
         self._state = None  # the shared VM state of the latest block, for views

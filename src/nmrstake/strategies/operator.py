@@ -172,6 +172,7 @@ class StrategyOperator:
         self.batch_size = batch_size
         self.close_margin = close_margin
         self._rows: dict[int, list[Claim]] = {}  # Final round -> its published rows with proofs (never change)
+        self._finished: set[int] = set()  # Final rounds with every stake claimed or exited: nothing left, ever
         self._is_strategy: dict[str, bool] = {}
         project = client.project
         self._errors = error_names(project.AllocationStrategy.contract_type, project.Tournament.contract_type)
@@ -232,7 +233,7 @@ class StrategyOperator:
         batches = _Batches()
         pending: dict[tuple[str, bytes], list[Claim]] = {}
         for info in infos:
-            if info.state is not RoundState.FINAL:
+            if info.state is not RoundState.FINAL or info.round_id in self._finished:
                 continue
             try:
                 todo = self.unclaimed(info)
@@ -246,6 +247,8 @@ class StrategyOperator:
                     batches.claim.append(c.args())
             steps.append(OperatorStep(info.round_id, info.state, Action.CLAIM if todo else Action.NOTHING,
                                       f"{len(todo)} stake(s) to claim" if todo else "every stake is claimed"))
+            if not todo:  # a final round's stakes never come back: no log scan of it again
+                self._finished.add(info.round_id)
         open_rounds = [i for i in infos if i.state is RoundState.OPEN and now < i.close_time - self.close_margin]
         if open_rounds and not should_stop():
             steps += self._plan_stakes(open_rounds, pending, batches)
