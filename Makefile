@@ -72,11 +72,16 @@ demo: install
 
 # The whole suite (embedded EVM first, then the tests that start Anvil and Ganache), then the
 # tournament's unit tests again on a real Anvil of their own (a free port, never a node on 8545).
-test: install
+test: install check-sol
 	$(BIN)/ape compile
 	$(BIN)/ape test tests -p no:cacheprovider $(ARGS)
 	APE_FOUNDRY_HOST=http://127.0.0.1:$$($(BIN)/python -c 'from nmrstake.localchain import free_port; print(free_port())') \
 	  $(BIN)/ape test tests/test_tournament.py tests/test_tournament_claims.py --network ethereum:local:foundry -p no:cacheprovider
+
+# solhint over every contract (.solhint.json; why its rules are set so: docs/security.md).
+.PHONY: check-sol
+check-sol: install
+	$(CURDIR)/node_modules/.bin/solhint --max-warnings 0 'contracts/**/*.sol'
 
 bench: install
 	$(BIN)/python bench/gas.py

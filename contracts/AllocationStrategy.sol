@@ -37,6 +37,7 @@ contract AllocationStrategy is IAllocationStrategy, Initializable {
 
     mapping(bytes32 modelId => ModelConfig) private _models;
 
+    /// @notice Deploys the implementation the factory clones (its own initializer is disabled).
     /// @param tournament_ The tournament every clone stakes in.
     constructor(ITournamentStakes tournament_) {
         if (address(tournament_) == address(0)) revert StrategyZeroAddress();

@@ -25,6 +25,7 @@ contract NMR is ERC20, ERC20Burnable, ERC20Capped, ERC20Permit, AccessControl {
     /// @notice The admin address was the zero address.
     error NMRZeroAdmin();
 
+    /// @notice Deploys NMR with no supply; `admin` manages the minters and mints.
     /// @param admin Receives `DEFAULT_ADMIN_ROLE` (manages minters) and `MINTER_ROLE`.
     constructor(address admin) ERC20("Numeraire", "NMR") ERC20Capped(MAX_SUPPLY) ERC20Permit("Numeraire") {
         if (admin == address(0)) revert NMRZeroAdmin();

@@ -3,10 +3,12 @@ pragma solidity 0.8.28;
 
 import {Tournament} from "./Tournament.sol";
 
-/// @notice The burn of the mainnet NMR (NumeraireBackend with NumeraireDelegateV3): it has no
+/// @title The burn of the mainnet NMR
+/// @notice The mainnet NMR (NumeraireBackend with NumeraireDelegateV3): it has no
 ///         `burn(uint256)` and destroys the caller's own tokens with the repurposed `mint(uint256)`.
 interface INumeraireBurn {
     /// @notice Burns `value` of the caller's NMR (NumeraireDelegateV3's repurposed `mint`).
+    /// @param value NMR wei to burn.
     /// @return ok True if the burn succeeded (the backend returns false rather than reverting).
     function mint(uint256 value) external returns (bool ok);
 }
@@ -19,6 +21,7 @@ contract NumeraireTournament is Tournament {
     /// @notice NMR's `mint(uint256)` returned false.
     error NumeraireBurnFailed(uint256 amount);
 
+    /// @notice A `Tournament` on the mainnet NMR; same arguments and checks.
     /// @param nmr_ The mainnet NMR (or a token that burns the same way).
     /// @param admin The guardian: DEFAULT_ADMIN_ROLE (grants the other roles).
     /// @param adminDelay Delay of the two-step hand-over of DEFAULT_ADMIN_ROLE.

@@ -19,11 +19,15 @@ contract StrategyFactory {
     mapping(address strategy => bool) public isStrategy;
 
     /// @notice `owner` created `strategy`, first operated by `operator`.
+    /// @param owner The strategy's owner.
+    /// @param strategy The new strategy (a clone).
+    /// @param operator Its first operator (zero = none).
     event StrategyCreated(address indexed owner, address indexed strategy, address indexed operator);
 
     /// @notice `owner` already has `strategy`.
     error StrategyExists(address owner, address strategy);
 
+    /// @notice Deploys the strategy implementation that every strategy of this factory clones.
     /// @param tournament The tournament every strategy stakes in.
     constructor(ITournamentStakes tournament) {
         implementation = new AllocationStrategy(tournament);

@@ -42,6 +42,9 @@ contract StrategyInvoker is Ownable2Step {
     }
 
     /// @notice Call `index` of a batch, to `strategy`, reverted with `reason`.
+    /// @param index The entry's position in the batch.
+    /// @param strategy The strategy called.
+    /// @param reason The revert data.
     event InvocationFailed(uint256 indexed index, address indexed strategy, bytes reason);
 
     /// @notice Call `index` of a batch would start with less than `ENTRY_GAS` or ran out of gas:
@@ -54,6 +57,7 @@ contract StrategyInvoker is Ownable2Step {
     ///         (the lowest limit at which it does not revert) covers every entry.
     uint256 public constant ENTRY_GAS = 300_000;
 
+    /// @notice An invoker owned by the operator's account.
     /// @param owner_ The operator's account.
     constructor(address owner_) Ownable(owner_) {}
 

@@ -7,14 +7,19 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {BoundedPause} from "./BoundedPause.sol";
 import {SupplyCheckedBurn} from "./SupplyCheckedBurn.sol";
+import {IBoundedPause} from "./interfaces/IBoundedPause.sol";
+import {ITournament} from "./interfaces/ITournament.sol";
+import {ITournamentStakes} from "./interfaces/ITournamentStakes.sol";
 
+/// @title The burn of OpenZeppelin's ERC20Burnable
 /// @notice The one extension of ERC-20 the tournament needs beyond EIP-2612: burning its own tokens.
 interface IERC20Burnable {
     /// @notice Destroys `value` tokens of the caller, lowering `totalSupply`.
+    /// @param value Token wei to destroy.
     function burn(uint256 value) external;
 }
 
@@ -26,7 +31,12 @@ interface IERC20Burnable {
 ///         the burns are executed (`finalise`, or lazily by the first claim) and each staker claims
 ///         `stake - burn + payout` with a Merkle proof. A round without a final result expires and
 ///         its stakers withdraw their full stake (`emergencyWithdraw`, even while paused).
-/// @dev Token assumptions: `nmr` is a standard ERC-20 (no fee on transfer, no rebasing, no
+/// @dev Types, events, errors and the documentation of every external function are in
+///      `ITournament` (with `ITournamentStakes` and `IBoundedPause`). Rounds, stakes and claims
+///      share this one contract's storage. Added by inheritance: the roles
+///      (AccessControlDefaultAdminRules), the re-entrancy guard, the pause that ends by itself
+///      (`BoundedPause`) and the burn checked against the supply (`SupplyCheckedBurn`).
+///      Token assumptions: `nmr` is a standard ERC-20 (no fee on transfer, no rebasing, no
 ///      callbacks required) and burns its own tokens with `burn(uint256)` of OpenZeppelin's
 ///      ERC20Burnable; every burn is checked against `totalSupply` (`SupplyCheckedBurn`), so a
 ///      token that does not burn makes settlement revert. `stakeWithPermit` needs EIP-2612; `stake`
@@ -37,102 +47,9 @@ interface IERC20Burnable {
 ///      Leaves follow docs/interfaces.md: OpenZeppelin StandardMerkleTree over
 ///      `(uint256 roundId, bytes32 modelId, address staker, uint256 stake, uint256 payout, uint256 burn)`,
 ///      double keccak, sorted pairs. Nothing loops over all stakes: posting and settling are O(1).
-contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable, SupplyCheckedBurn {
+contract Tournament is ITournament, AccessControlDefaultAdminRules, ReentrancyGuard, BoundedPause, SupplyCheckedBurn {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
-
-    // ------------------------------------------------------------------ types
-
-    /// @notice Parameters of a round, fixed when it is opened.
-    /// @param openTime First second at which staking is allowed.
-    /// @param closeTime First second at which staking is no longer allowed.
-    /// @param resolveTime First second at which the oracle may post the result.
-    /// @param corrMultiplierBps CORR multiplier in basis points (0.5 = 5_000); informational for the oracle.
-    /// @param mmcMultiplierBps MMC multiplier in basis points (2.0 = 20_000); informational for the oracle.
-    /// @param clipBps Payout clip in basis points (5 % = 500); also bounds the posted totals.
-    /// @param stakeThreshold Stake threshold of the payout factor (NMR wei); informational for the oracle.
-    /// @param stakeCap Largest total stake of one (roundId, modelId, staker) key.
-    /// @param minStake Smallest total stake of one key.
-    struct RoundParams {
-        uint64 openTime;
-        uint64 closeTime;
-        uint64 resolveTime;
-        uint32 corrMultiplierBps;
-        uint32 mmcMultiplierBps;
-        uint16 clipBps;
-        uint96 stakeThreshold;
-        uint96 stakeCap;
-        uint96 minStake;
-    }
-
-    /// @notice A round as stored (field order = storage packing, hot fields together).
-    /// @dev slot 0 (read by stake): openTime, closeTime, minStake, corrMultiplierBps.
-    ///      slot 1 (written by stake): totalStaked, stakeCount, stakeCap, mmcMultiplierBps.
-    ///      slot 2: resolveTime, totalBurn, stakeThreshold.
-    ///      slot 3: funded, totalPayout.
-    ///      slot 4 (read and written by claims): claimed, claimable, postedAt, settled, clipBps.
-    ///      slots 5-6: root, resultsHash.
-    ///      Every slot a posting writes already holds a parameter (non-zero) so no posting write
-    ///      is a fresh-slot write except root and resultsHash.
-    ///      `claimable` = totalStaked - totalBurn + totalPayout, set when the result is posted: the
-    ///      most that claims of this round can ever pay. `claimed` counts claims and emergency
-    ///      withdrawals. `postedAt` (uint40 seconds: good for 34,000 years) is 0 when no result is
-    ///      posted (or it was rejected). `settled`: burns executed and unused funding returned to
-    ///      the pool (Final), or all funding returned to the pool (Expired).
-    struct Round {
-        uint64 openTime;
-        uint64 closeTime;
-        uint96 minStake;
-        uint32 corrMultiplierBps;
-        uint96 totalStaked;
-        uint32 stakeCount;
-        uint96 stakeCap;
-        uint32 mmcMultiplierBps;
-        uint64 resolveTime;
-        uint96 totalBurn;
-        uint96 stakeThreshold;
-        uint96 funded;
-        uint96 totalPayout;
-        uint96 claimed;
-        uint96 claimable;
-        uint40 postedAt;
-        bool settled;
-        uint16 clipBps;
-        bytes32 root;
-        bytes32 resultsHash;
-    }
-
-    /// @notice One stake: the amount (zeroed when claimed or withdrawn) and the commitment (kept).
-    struct Stake {
-        uint96 amount;
-        bytes32 commitment;
-    }
-
-    /// @notice One claim of `claimMany`; same meaning as the arguments of `claim`.
-    struct Claim {
-        uint256 roundId;
-        bytes32 modelId;
-        address staker;
-        uint256 payout;
-        uint256 burn;
-        bytes32[] proof;
-    }
-
-    /// @notice The state of a round, derived from time and storage.
-    /// @dev None: never opened. Scheduled: before openTime. Open: staking. Closed: after closeTime,
-    ///      no result posted (yet, or the posted one was rejected). Posted: a result is in its
-    ///      challenge period. Final: the result can no longer change. Expired: no final result by
-    ///      resolveTime + gracePeriod; stakers withdraw in full. Settlement is the separate
-    ///      `settled` flag of `getRound`.
-    enum RoundState {
-        None,
-        Scheduled,
-        Open,
-        Closed,
-        Posted,
-        Final,
-        Expired
-    }
 
     // ------------------------------------------------------------------ constants and immutables
 
@@ -144,22 +61,17 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
     /// @notice 100 % in basis points.
     uint256 public constant BPS = 10_000;
-    /// @notice Upper bound of `maxPauseDuration` (a pause longer than a year is no pause).
-    uint64 public constant MAX_PAUSE_LIMIT = 365 days;
 
-    /// @notice The staked token (NMR): ERC-20 + EIP-2612 permit + ERC20Burnable `burn`.
+    /// @inheritdoc ITournamentStakes
     IERC20 public immutable nmr;
-    /// @notice Seconds between a posting and its finality, during which the admin may reject it.
+    /// @inheritdoc ITournament
     uint64 public immutable challengePeriod;
-    /// @notice Seconds after resolveTime after which a round without a final result is Expired.
+    /// @inheritdoc ITournament
     uint64 public immutable gracePeriod;
-    /// @notice Longest duration of one pause; also the cool-down before a new pause may start.
-    uint64 public immutable maxPauseDuration;
 
     // ------------------------------------------------------------------ storage
+    // (BoundedPause's end of the pause packs with Pausable's flag; `_pool` continues that slot.)
 
-    /// @dev Packs with Pausable's `_paused` flag: the end of the current (or last) pause.
-    uint48 private _pauseEnd;
     /// @dev Unallocated shared reward pool (NMR wei).
     uint96 private _pool;
     /// @dev The highest round id opened so far.
@@ -170,172 +82,19 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
     /// @dev Stakers whose stakes only they may claim (allocation strategies: their records).
     mapping(address staker => bool) private _claimsBySelfOnly;
 
-    // ------------------------------------------------------------------ events
-
-    /// @notice A round was opened with these parameters.
-    event RoundOpened(
-        uint256 indexed roundId,
-        uint64 openTime,
-        uint64 closeTime,
-        uint64 resolveTime,
-        uint32 corrMultiplierBps,
-        uint32 mmcMultiplierBps,
-        uint16 clipBps,
-        uint96 stakeThreshold,
-        uint96 stakeCap,
-        uint96 minStake
-    );
-    /// @notice `amount` was added to a stake, now `newTotal`, tied to `commitment`.
-    event Staked(
-        uint256 indexed roundId,
-        bytes32 indexed modelId,
-        address indexed staker,
-        uint256 amount,
-        uint256 newTotal,
-        bytes32 commitment
-    );
-    /// @notice The commitment of an existing stake was replaced.
-    event CommitmentChanged(
-        uint256 indexed roundId,
-        bytes32 indexed modelId,
-        address indexed staker,
-        bytes32 oldCommitment,
-        bytes32 newCommitment
-    );
-    /// @notice `funder` added `amount` to the rewards of a round.
-    event Funded(uint256 indexed roundId, address indexed funder, uint256 amount, uint256 newFunded);
-    /// @notice `funder` added `amount` to the shared pool.
-    event PoolFunded(address indexed funder, uint256 amount, uint256 newPool);
-    /// @notice The manager moved `amount` from the shared pool to a round.
-    event Allocated(uint256 indexed roundId, uint256 amount, uint256 newFunded, uint256 newPool);
-    /// @notice The admin withdrew `amount` of the unallocated pool to `to`.
-    event PoolWithdrawn(address indexed to, uint256 amount, uint256 newPool);
-    /// @notice The oracle posted a result; it is final at `finalAt` unless rejected before.
-    event ResultPosted(
-        uint256 indexed roundId,
-        bytes32 root,
-        uint256 totalPayout,
-        uint256 totalBurn,
-        uint256 leafCount,
-        bytes32 resultsHash,
-        uint256 finalAt
-    );
-    /// @notice The admin rejected the posted result `root` during its challenge period.
-    event ResultRejected(uint256 indexed roundId, bytes32 root, string reason);
-    /// @notice A round was settled: `burned` NMR destroyed, `returnedToPool` of its funding returned
-    ///         to the shared pool; `expired` when the round had no final result.
-    event Settled(uint256 indexed roundId, uint256 burned, uint256 returnedToPool, bool expired);
-    /// @notice A stake was claimed: `amountSent` = stake - burn + payout went to `staker`.
-    event Claimed(
-        uint256 indexed roundId,
-        bytes32 indexed modelId,
-        address indexed staker,
-        uint256 payout,
-        uint256 burn,
-        uint256 amountSent,
-        address caller
-    );
-    /// @notice `staker` chose whether only it may claim its stakes.
-    event ClaimsBySelfOnlySet(address indexed staker, bool selfOnly);
-    /// @notice A stake left a Final round by `exitUnclaimed`: `stake` in, `amountOut` returned.
-    event StakeExited(
-        uint256 indexed roundId, bytes32 indexed modelId, address indexed staker, uint256 stake, uint256 amountOut
-    );
-    /// @notice A stake of an Expired round was returned in full.
-    event EmergencyWithdrawal(
-        uint256 indexed roundId, bytes32 indexed modelId, address indexed staker, uint256 amount
-    );
-
-    // ------------------------------------------------------------------ errors
-
-    /// @notice An address argument was the zero address.
-    error ZeroAddress();
-    /// @notice Constructor periods are inconsistent: need 0 < challengePeriod < gracePeriod and
-    ///         0 < maxPauseDuration <= MAX_PAUSE_LIMIT.
-    error InvalidConfig();
-    /// @notice Round ids must strictly increase.
-    error RoundIdNotIncreasing(uint256 roundId, uint256 lastRoundId);
-    /// @notice Need openTime < closeTime <= resolveTime and closeTime > now.
-    error InvalidRoundTimes();
-    /// @notice Need 0 < clipBps <= 10_000.
-    error InvalidClip(uint256 clipBps);
-    /// @notice Need 0 < minStake <= stakeCap.
-    error InvalidStakeLimits();
-    /// @notice The round was never opened.
-    error UnknownRound(uint256 roundId);
-    /// @notice Staking happens only while openTime <= now < closeTime.
-    error RoundNotOpen(uint256 roundId);
-    /// @notice Commitments are never zero.
-    error ZeroCommitment();
-    /// @notice Model ids are never zero.
-    error ZeroModelId();
-    /// @notice The amount must be positive.
-    error ZeroAmount();
-    /// @notice This (roundId, modelId, staker) key never staked.
-    error NoStake(uint256 roundId, bytes32 modelId, address staker);
-    /// @notice A stake's total would be below the round's minimum.
-    error StakeBelowMinimum(uint256 total, uint256 minStake);
-    /// @notice A stake's total would be above the round's cap.
-    error StakeAboveCap(uint256 total, uint256 stakeCap);
-    /// @notice The permit failed and the allowance does not cover the amount.
-    error PermitFailed();
-    /// @notice Funding is allowed only before the round is Final or Expired.
-    error FundingClosed(uint256 roundId);
-    /// @notice Allocation is allowed only before a result is posted (and before expiry).
-    error AllocationClosed(uint256 roundId);
-    /// @notice The shared pool holds less than requested.
-    error InsufficientPool(uint256 requested, uint256 available);
-    /// @notice Posting is allowed from resolveTime on.
-    error PostingTooEarly(uint256 roundId, uint256 resolveTime);
-    /// @notice Posting is allowed only while now + challengePeriod <= resolveTime + gracePeriod.
-    error PostingTooLate(uint256 roundId, uint256 lastPostTime);
-    /// @notice A result is already posted (pending or final).
-    error ResultAlreadyPosted(uint256 roundId);
-    /// @notice The Merkle root is zero.
-    error ZeroRoot();
-    /// @notice The tree must have exactly one leaf per stake.
-    error LeafCountMismatch(uint256 leafCount, uint256 stakeCount);
-    /// @notice The payouts exceed what was funded for the round.
-    error PayoutExceedsFunding(uint256 totalPayout, uint256 funded);
-    /// @notice The burns exceed the round's total stake.
-    error BurnExceedsTotalStake(uint256 totalBurn, uint256 totalStaked);
-    /// @notice The burns exceed totalStaked * clipBps / 10_000 + stakeCount.
-    error BurnExceedsClip(uint256 totalBurn, uint256 maxBurn);
-    /// @notice The payouts exceed totalStaked * clipBps / 10_000.
-    error PayoutExceedsClip(uint256 totalPayout, uint256 maxPayout);
-    /// @notice No result is in its challenge period.
-    error NotInChallengePeriod(uint256 roundId);
-    /// @notice The round's result is not final (or the round is not Expired, for `finalise`).
-    error RoundNotFinal(uint256 roundId);
-    /// @notice The round is already settled.
-    error AlreadySettled(uint256 roundId);
-    /// @notice The stake was already claimed (or withdrawn).
-    error AlreadyClaimed(uint256 roundId, bytes32 modelId, address staker);
-    /// @notice A leaf's burn exceeds its stake.
-    error BurnExceedsStake(uint256 burn, uint256 stake);
-    /// @notice A leaf's payout or burn exceeds the round's clip of its stake.
-    error LeafExceedsClip(uint256 payout, uint256 burn, uint256 stake);
-    /// @notice The Merkle proof does not prove this leaf.
-    error InvalidProof();
-    /// @notice The claim would pay out more than the round can ever pay.
-    error ClaimExceedsRound(uint256 roundId, uint256 claimed, uint256 claimable);
-    /// @notice Emergency withdrawal needs an Expired round.
-    error RoundNotExpired(uint256 roundId);
-    /// @notice A new pause may start only `maxPauseDuration` after the previous one ended.
-    error PauseCooldown(uint256 availableAt);
-    /// @notice `staker` claims its stakes itself (`setClaimsBySelfOnly`): nobody may claim them for it.
-    error ClaimOnlyByStaker(address staker);
-    /// @notice `exitUnclaimed` before the claim window of the round ended (at `opensAt`).
-    error ExitNotOpen(uint256 roundId, uint256 opensAt);
-
     // ------------------------------------------------------------------ constructor
 
+    /// @notice A tournament staking `nmr_`, guarded by `admin`, with these periods.
     /// @param nmr_ The staked token: an ERC-20 that burns as `_callBurn` expects (permit optional).
     /// @param admin The guardian: DEFAULT_ADMIN_ROLE (grants the other roles).
     /// @param adminDelay Delay of the two-step hand-over of DEFAULT_ADMIN_ROLE.
     /// @param challengePeriod_ Seconds in which a posted result may be rejected.
     /// @param gracePeriod_ Seconds after resolveTime until a round without final result expires.
-    /// @param maxPauseDuration_ Longest pause, and the cool-down between pauses.
+    /// @param maxPauseDuration_ Longest pause, and the cool-down between pauses (BoundedPause);
+    ///        at most gracePeriod_ - challengePeriod_.
+    /// @dev Reverts `InvalidConfig` unless 0 < challengePeriod_ < gracePeriod_ and
+    ///      0 < maxPauseDuration_ <= min(MAX_PAUSE_LIMIT, gracePeriod_ - challengePeriod_);
+    ///      `ZeroAddress` for a zero token.
     constructor(
         address nmr_,
         address admin,
@@ -343,11 +102,10 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         uint64 challengePeriod_,
         uint64 gracePeriod_,
         uint64 maxPauseDuration_
-    ) AccessControlDefaultAdminRules(adminDelay, admin) {
+    ) AccessControlDefaultAdminRules(adminDelay, admin) BoundedPause(maxPauseDuration_) {
         if (nmr_ == address(0)) revert ZeroAddress();
         if (
-            challengePeriod_ == 0 || gracePeriod_ <= challengePeriod_ || maxPauseDuration_ == 0
-                || maxPauseDuration_ > MAX_PAUSE_LIMIT
+            challengePeriod_ == 0 || gracePeriod_ <= challengePeriod_
             // A pause may never cover a round's whole posting window (resolveTime to
             // resolveTime + grace - challenge): else the pauser could force every round to expire.
                 || maxPauseDuration_ > gracePeriod_ - challengePeriod_
@@ -357,17 +115,11 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         nmr = IERC20(nmr_);
         challengePeriod = challengePeriod_;
         gracePeriod = gracePeriod_;
-        maxPauseDuration = maxPauseDuration_;
     }
 
     // ------------------------------------------------------------------ rounds
 
-    /// @notice Opens round `roundId` with parameters `p`. Rounds may overlap.
-    /// @dev Only MANAGER_ROLE. `roundId` must exceed every id opened before; needs
-    ///      openTime < closeTime <= resolveTime, closeTime > now, 0 < clipBps <= 10_000 and
-    ///      0 < minStake <= stakeCap. Emits `RoundOpened`.
-    /// @param roundId The new round's id.
-    /// @param p The round's parameters.
+    /// @inheritdoc ITournament
     function openRound(uint256 roundId, RoundParams calldata p) external onlyRole(MANAGER_ROLE) {
         uint256 last = _lastRoundId;
         if (roundId <= last) revert RoundIdNotIncreasing(roundId, last);
@@ -404,17 +156,7 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
 
     // ------------------------------------------------------------------ staking
 
-    /// @notice Stakes `amount` more NMR on `modelId` in round `roundId`, tied to `commitment`
-    ///         (pulled from the caller, who must have approved this contract).
-    /// @dev Allowed while openTime <= now < closeTime and not paused. The key's total must stay
-    ///      within [minStake, stakeCap]. `amount` 0 only replaces the commitment of an existing
-    ///      stake; a non-zero amount with a different commitment adds and replaces at once.
-    ///      Emits `Staked` (when amount > 0) and `CommitmentChanged` (when an existing commitment
-    ///      is replaced).
-    /// @param roundId The round.
-    /// @param modelId The model (bytes32 name, docs/interfaces.md); never zero.
-    /// @param amount NMR wei to add (0 = only replace the commitment).
-    /// @param commitment keccak-256 of the predictions file; never zero.
+    /// @inheritdoc ITournamentStakes
     function stake(uint256 roundId, bytes32 modelId, uint256 amount, bytes32 commitment)
         external
         nonReentrant
@@ -423,19 +165,7 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         _stake(roundId, modelId, amount, commitment);
     }
 
-    /// @notice Like `stake`, with an EIP-2612 permit for `amount` signed by the caller, in one
-    ///         transaction.
-    /// @dev The permit is tried and its outcome ignored; then the allowance must cover `amount`
-    ///      (a front-runner may have submitted the permit first; a token without permit may accept
-    ///      the call and grant nothing), else reverts `PermitFailed`.
-    /// @param roundId The round.
-    /// @param modelId The model; never zero.
-    /// @param amount NMR wei to add; also the permit's value.
-    /// @param commitment keccak-256 of the predictions file; never zero.
-    /// @param deadline The permit's deadline.
-    /// @param v The permit signature's v.
-    /// @param r The permit signature's r.
-    /// @param s The permit signature's s.
+    /// @inheritdoc ITournament
     function stakeWithPermit(
         uint256 roundId,
         bytes32 modelId,
@@ -448,7 +178,8 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
     ) external nonReentrant whenNotPaused {
         // A failed permit is ignored (a front-runner may have submitted it first), and a permit that
         // "succeeds" proves nothing (a token whose fallback accepts any call, as the mainnet NMR's
-        // does, grants no allowance): the allowance is what counts.
+        // does, grants no allowance): the allowance is what counts. Hence the empty blocks.
+        // solhint-disable-next-line no-empty-blocks
         try IERC20Permit(address(nmr)).permit(msg.sender, address(this), amount, deadline, v, r, s) {} catch {}
         if (nmr.allowance(msg.sender, address(this)) < amount) revert PermitFailed();
         _stake(roundId, modelId, amount, commitment);
@@ -482,7 +213,7 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
             // newTotal <= stakeCap < 2**96, so both casts are exact.
             st.amount = uint96(newTotal);
             if (current == 0) {
-                rd.stakeCount += 1;
+                ++rd.stakeCount;
             }
             rd.totalStaked += uint96(amount);
             emit Staked(roundId, modelId, msg.sender, amount, newTotal, commitment);
@@ -497,11 +228,7 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
 
     // ------------------------------------------------------------------ funding
 
-    /// @notice Adds `amount` NMR (pulled from the caller) to the rewards of round `roundId`.
-    /// @dev Anyone; allowed until the round is Final or Expired; not while paused. Funding that
-    ///      the result does not pay out returns to the shared pool at settlement. Emits `Funded`.
-    /// @param roundId The round.
-    /// @param amount NMR wei, > 0.
+    /// @inheritdoc ITournament
     function fund(uint256 roundId, uint256 amount) external nonReentrant whenNotPaused {
         if (amount == 0) revert ZeroAmount();
         Round storage rd = _rounds[roundId];
@@ -514,9 +241,7 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         nmr.safeTransferFrom(msg.sender, address(this), amount);
     }
 
-    /// @notice Adds `amount` NMR (pulled from the caller) to the shared reward pool.
-    /// @dev Anyone; not while paused. Emits `PoolFunded`.
-    /// @param amount NMR wei, > 0.
+    /// @inheritdoc ITournament
     function fundPool(uint256 amount) external nonReentrant whenNotPaused {
         if (amount == 0) revert ZeroAmount();
         uint96 newPool = (uint256(_pool) + amount).toUint96();
@@ -525,11 +250,7 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         nmr.safeTransferFrom(msg.sender, address(this), amount);
     }
 
-    /// @notice Moves `amount` from the shared pool to the rewards of round `roundId`.
-    /// @dev Only MANAGER_ROLE; only while the round is Scheduled, Open or Closed (before a result
-    ///      is posted). Emits `Allocated`.
-    /// @param roundId The round.
-    /// @param amount NMR wei, > 0, at most the pool.
+    /// @inheritdoc ITournament
     function allocate(uint256 roundId, uint256 amount) external onlyRole(MANAGER_ROLE) {
         if (amount == 0) revert ZeroAmount();
         Round storage rd = _rounds[roundId];
@@ -547,10 +268,7 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         emit Allocated(roundId, amount, newFunded, newPool);
     }
 
-    /// @notice Withdraws `amount` of the unallocated shared pool to `to`.
-    /// @dev Only DEFAULT_ADMIN_ROLE. Never touches stakes or round funding. Emits `PoolWithdrawn`.
-    /// @param to The receiver (not zero).
-    /// @param amount NMR wei, > 0, at most the pool.
+    /// @inheritdoc ITournament
     function withdrawPool(address to, uint256 amount) external onlyRole(DEFAULT_ADMIN_ROLE) nonReentrant {
         if (to == address(0)) revert ZeroAddress();
         if (amount == 0) revert ZeroAmount();
@@ -564,21 +282,7 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
 
     // ------------------------------------------------------------------ results
 
-    /// @notice Posts the result of round `roundId`: the Merkle root of one leaf per stake
-    ///         `(roundId, modelId, staker, stake, payout, burn)` and its totals.
-    /// @dev Only ORACLE_ROLE; not while paused; one transaction whatever the number of stakes.
-    ///      Allowed iff now >= resolveTime and now + challengePeriod <= resolveTime + gracePeriod,
-    ///      and no unrejected result is posted. Requires root != 0, leafCount == stakeCount,
-    ///      totalPayout <= funded, totalBurn <= totalStaked, and the clip bounds
-    ///      totalPayout <= totalStaked * clipBps / 10_000 and
-    ///      totalBurn <= totalStaked * clipBps / 10_000 + stakeCount. Final at
-    ///      now + challengePeriod unless rejected. Emits `ResultPosted`.
-    /// @param roundId The round.
-    /// @param root The Merkle root (OpenZeppelin StandardMerkleTree, double-hashed leaves).
-    /// @param totalPayout Sum of the leaves' payouts.
-    /// @param totalBurn Sum of the leaves' burns.
-    /// @param leafCount Number of leaves (= stakes of the round).
-    /// @param resultsHash keccak-256 of the published manifest.json.
+    /// @inheritdoc ITournament
     function postResult(
         uint256 roundId,
         bytes32 root,
@@ -617,11 +321,7 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         );
     }
 
-    /// @notice Rejects the result posted for `roundId` during its challenge period, so that the
-    ///         oracle can post a corrected one (within the posting window).
-    /// @dev Only DEFAULT_ADMIN_ROLE; allowed even while paused. Emits `ResultRejected`.
-    /// @param roundId The round.
-    /// @param reason Why (for the record).
+    /// @inheritdoc ITournament
     function rejectResult(uint256 roundId, string calldata reason) external onlyRole(DEFAULT_ADMIN_ROLE) {
         Round storage rd = _rounds[roundId];
         uint256 postedAt = rd.postedAt;
@@ -636,11 +336,7 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         emit ResultRejected(roundId, root, reason);
     }
 
-    /// @notice Settles round `roundId`: if its result is Final, burns exactly `totalBurn` and
-    ///         returns `funded - totalPayout` to the shared pool; if it is Expired, returns all its
-    ///         funding to the pool. Anyone may call; claims settle lazily too.
-    /// @dev Not while paused. Reverts `AlreadySettled` or `RoundNotFinal`. Emits `Settled`.
-    /// @param roundId The round.
+    /// @inheritdoc ITournament
     function finalise(uint256 roundId) external nonReentrant whenNotPaused {
         Round storage rd = _rounds[roundId];
         if (rd.settled) revert AlreadySettled(roundId);
@@ -673,18 +369,7 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
 
     // ------------------------------------------------------------------ claims and exits
 
-    /// @notice Claims the stake of `staker` on `modelId` in round `roundId`: sends
-    ///         `stake - burn + payout` to `staker` (whoever submits, unless the staker chose to
-    ///         claim only by itself: `setClaimsBySelfOnly`).
-    /// @dev Not while paused; the round's result must be Final (settles it first if needed).
-    ///      The leaf is built from the recorded stake, so a proof for another stake fails.
-    ///      Marks the stake claimed by zeroing its amount (the commitment stays). Emits `Claimed`.
-    /// @param roundId The round.
-    /// @param modelId The model.
-    /// @param staker The staker (receives the funds).
-    /// @param payout The leaf's payout.
-    /// @param burn The leaf's burn (<= stake).
-    /// @param proof The Merkle proof of the leaf.
+    /// @inheritdoc ITournamentStakes
     function claim(
         uint256 roundId,
         bytes32 modelId,
@@ -696,9 +381,7 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         _claim(roundId, modelId, staker, payout, burn, proof);
     }
 
-    /// @notice Several claims in one transaction (any rounds, stakers, models); all or nothing.
-    /// @dev Same rules as `claim` for each entry. Loops only over `claims`.
-    /// @param claims The claims.
+    /// @inheritdoc ITournament
     function claimMany(Claim[] calldata claims) external nonReentrant whenNotPaused {
         uint256 n = claims.length;
         for (uint256 i; i < n; ++i) {
@@ -707,21 +390,7 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         }
     }
 
-    /// @notice Claims the caller's stake on `modelId` in Final round `claimRoundId` and stakes
-    ///         `amount` on the same model in open round `stakeRoundId`, tied to `commitment`, in one
-    ///         call: only the difference moves (pulled from the caller if the new stake is larger
-    ///         than what the claim pays, sent to the caller if smaller).
-    /// @dev Same rules as `claim` (for the caller's own stake) and `stake` (amount > 0); not while
-    ///      paused. Emits `Claimed` and `Staked` (and `CommitmentChanged` when it replaces one).
-    /// @param claimRoundId The Final round claimed.
-    /// @param modelId The model, in both rounds.
-    /// @param payout The leaf's payout.
-    /// @param burn The leaf's burn.
-    /// @param proof The Merkle proof of the leaf.
-    /// @param stakeRoundId The open round staked.
-    /// @param amount NMR wei to stake (> 0).
-    /// @param commitment keccak-256 of the predictions file of `stakeRoundId`.
-    /// @return out What the claim paid (`stake - burn + payout`), netted against `amount`.
+    /// @inheritdoc ITournamentStakes
     function restake(
         uint256 claimRoundId,
         bytes32 modelId,
@@ -805,11 +474,7 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         rd.claimed = uint96(newClaimed);
     }
 
-    /// @notice Returns the caller's full stake on `modelId` in round `roundId` when the round is
-    ///         Expired (no final result by resolveTime + gracePeriod).
-    /// @dev Works even while paused. Marks the stake withdrawn like a claim. Emits `EmergencyWithdrawal`.
-    /// @param roundId The round.
-    /// @param modelId The model.
+    /// @inheritdoc ITournamentStakes
     function emergencyWithdraw(uint256 roundId, bytes32 modelId) external nonReentrant {
         Round storage rd = _rounds[roundId];
         if (_state(rd) != RoundState.Expired) revert RoundNotExpired(roundId);
@@ -819,39 +484,18 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         nmr.safeTransfer(msg.sender, amount);
     }
 
-    /// @notice Chooses whether only the caller may claim its stakes (`selfOnly`), or anyone, the
-    ///         default (the funds always go to the staker either way).
-    /// @dev For a staker that keeps records of its results, as an allocation strategy does: a claim
-    ///      made around it would leave its record without that result (anyone may still claim for
-    ///      it through its own settle function). Emits `ClaimsBySelfOnlySet`.
-    /// @param selfOnly True: only the caller claims its stakes.
+    /// @inheritdoc ITournamentStakes
     function setClaimsBySelfOnly(bool selfOnly) external {
         _claimsBySelfOnly[msg.sender] = selfOnly;
         emit ClaimsBySelfOnlySet(msg.sender, selfOnly);
     }
 
-    /// @notice Whether only `staker` may claim its stakes.
-    /// @param staker The staker.
-    /// @return True if claims for it by others revert `ClaimOnlyByStaker`.
+    /// @inheritdoc ITournament
     function claimsBySelfOnly(address staker) external view returns (bool) {
         return _claimsBySelfOnly[staker];
     }
 
-    /// @notice Returns the caller's unclaimed stake on `modelId` in Final round `roundId` without a
-    ///         proof, once the claim window (`gracePeriod` after the result became final) is over:
-    ///         the exit for a stake that the posted tree leaves out or gets wrong.
-    /// @dev Pays `stake - min(ceil(stake * clipBps / 10_000), totalBurn)`. An honest leaf never
-    ///      burns more than the clip of its stake nor more than the round's total burn, so the exit
-    ///      is never worth more than the stake's honest leaf; it counts against the round's
-    ///      `claimable` like a claim, so it can never take another round's NMR. Within the round,
-    ///      claims made in the claim window are never affected (exits open after it); a later claim
-    ///      is affected only if the tree's entry standing for this stake (its wrong leaf, or the
-    ///      leaf that replaced it) burns more than this exit keeps back, for then the round holds
-    ///      less for this stake than the exit pays (security.md N2). Only the staker; not while
-    ///      paused.
-    ///      Marks the stake taken like a claim. Emits `StakeExited`.
-    /// @param roundId The round (Final).
-    /// @param modelId The model.
+    /// @inheritdoc ITournamentStakes
     function exitUnclaimed(uint256 roundId, bytes32 modelId) external nonReentrant whenNotPaused {
         Round storage rd = _finalRound(roundId);
         uint256 opensAt = uint256(rd.postedAt) + challengePeriod + gracePeriod;
@@ -863,12 +507,7 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         if (out != 0) nmr.safeTransfer(msg.sender, out);
     }
 
-    /// @notice What `exitUnclaimed` keeps back from a stake of `stakeAmount`:
-    ///         `min(ceil(stakeAmount * clipBps / 10_000), totalBurn)`.
-    /// @param stakeAmount The stake in NMR wei.
-    /// @param clipBps The round's clip.
-    /// @param totalBurn The round's posted total burn.
-    /// @return The amount not returned, in NMR wei.
+    /// @inheritdoc ITournament
     function exitBurn(uint256 stakeAmount, uint256 clipBps, uint256 totalBurn) public pure returns (uint256) {
         uint256 clipped = (stakeAmount * clipBps + BPS - 1) / BPS;
         return clipped < totalBurn ? clipped : totalBurn;
@@ -876,63 +515,33 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
 
     // ------------------------------------------------------------------ pause
 
-    /// @notice Pauses staking, funding, postings, settlement and claims for at most
-    ///         `maxPauseDuration` seconds (the pause then ends by itself).
-    /// @dev Only PAUSER_ROLE. A new pause may start only `maxPauseDuration` after the previous one
-    ///      ended (by expiry or `unpause`), so pauses can never block claims forever. Emergency
-    ///      withdrawals and rejections work while paused. Emits `Paused`.
-    function pause() external onlyRole(PAUSER_ROLE) whenNotPaused {
-        uint256 lastEnd = _pauseEnd;
-        if (lastEnd != 0 && block.timestamp < lastEnd + maxPauseDuration) {
-            revert PauseCooldown(lastEnd + maxPauseDuration);
-        }
+    /// @inheritdoc IBoundedPause
+    /// @dev Only PAUSER_ROLE. Pauses staking, funding, postings, settlement and claims; emergency
+    ///      withdrawals and rejections work while paused. The bound and the cool-down are
+    ///      BoundedPause's. Emits `Paused`.
+    function pause() external onlyRole(PAUSER_ROLE) {
         _pause();
-        _pauseEnd = uint48(block.timestamp + maxPauseDuration);
     }
 
-    /// @notice Ends the current pause early.
+    /// @inheritdoc IBoundedPause
     /// @dev Only PAUSER_ROLE; reverts `ExpectedPause` if not paused. Emits `Unpaused`.
     function unpause() external onlyRole(PAUSER_ROLE) {
         _unpause();
-        _pauseEnd = uint48(block.timestamp);
-    }
-
-    /// @notice True while a pause is in effect (started and neither ended nor expired).
-    /// @dev Overrides OpenZeppelin's Pausable: its flag stays set after expiry, this view does not.
-    /// @return Whether state changes other than exits, rejections and admin housekeeping are paused.
-    function paused() public view override returns (bool) {
-        return super.paused() && block.timestamp < _pauseEnd;
-    }
-
-    /// @notice When the current or last pause ends or ended (0 if never paused).
-    /// @return Unix time in seconds.
-    function pausedUntil() external view returns (uint256) {
-        return _pauseEnd;
     }
 
     // ------------------------------------------------------------------ views
 
-    /// @notice The stored round `roundId` (all zero if never opened).
-    /// @param roundId The round.
-    /// @return The round's parameters, totals, result and settlement flag (see `Round`).
+    /// @inheritdoc ITournament
     function getRound(uint256 roundId) external view returns (Round memory) {
         return _rounds[roundId];
     }
 
-    /// @notice The state of round `roundId` now.
-    /// @param roundId The round.
-    /// @return The state derived from `block.timestamp` and storage (see `RoundState`).
+    /// @inheritdoc ITournament
     function roundState(uint256 roundId) external view returns (RoundState) {
         return _state(_rounds[roundId]);
     }
 
-    /// @notice The stake of `staker` on `modelId` in `roundId`: amount (0 once claimed or
-    ///         withdrawn) and commitment (0 if never staked).
-    /// @param roundId The round.
-    /// @param modelId The model.
-    /// @param staker The staker.
-    /// @return amount The stake in NMR wei.
-    /// @return commitment The predictions commitment.
+    /// @inheritdoc ITournamentStakes
     function getStake(uint256 roundId, bytes32 modelId, address staker)
         external
         view
@@ -942,15 +551,7 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         return (st.amount, st.commitment);
     }
 
-    /// @notice The Merkle leaf of a stake's result (OpenZeppelin StandardMerkleTree, double keccak):
-    ///         `keccak256(bytes.concat(keccak256(abi.encode(roundId, modelId, staker, stake, payout, burn))))`.
-    /// @param roundId The round.
-    /// @param modelId The model.
-    /// @param staker The staker.
-    /// @param stakeAmount The stake recorded on-chain.
-    /// @param payout The payout in NMR wei.
-    /// @param burn The burn in NMR wei.
-    /// @return The leaf hash.
+    /// @inheritdoc ITournament
     function leafHash(
         uint256 roundId,
         bytes32 modelId,
@@ -962,14 +563,12 @@ contract Tournament is AccessControlDefaultAdminRules, ReentrancyGuard, Pausable
         return keccak256(bytes.concat(keccak256(abi.encode(roundId, modelId, staker, stakeAmount, payout, burn))));
     }
 
-    /// @notice The unallocated shared reward pool (NMR wei).
-    /// @return The pool.
+    /// @inheritdoc ITournament
     function pool() external view returns (uint256) {
         return _pool;
     }
 
-    /// @notice The highest round id opened so far (0 if none).
-    /// @return The round id.
+    /// @inheritdoc ITournament
     function lastRoundId() external view returns (uint256) {
         return _lastRoundId;
     }

@@ -20,6 +20,8 @@ interface IAllocationStrategy {
     /// @param mode Off, Fixed or Compound.
     /// @param net Net result (payouts - burns) of the model's settled stakes since its mode was set.
     /// @param lastRound The last round the strategy staked the model in (0 = none).
+    // One slot (12 + 1 + 11 + 8 bytes): solhint's estimate does not size the enum and int88.
+    // solhint-disable-next-line gas-struct-packing
     struct ModelConfig {
         uint96 perRound;
         Mode mode;
@@ -28,23 +30,51 @@ interface IAllocationStrategy {
     }
 
     /// @notice The owner moved `amount` of its NMR into the strategy.
+    /// @param owner The owner.
+    /// @param amount NMR wei.
     event Deposited(address indexed owner, uint256 amount);
     /// @notice `amount` of idle NMR went back to the owner.
+    /// @param owner The owner.
+    /// @param amount NMR wei.
     event Withdrawn(address indexed owner, uint256 amount);
     /// @notice The owner set `modelId` to stake `perRound` per round in `mode` (net reset when the mode changed).
+    /// @param modelId The model.
+    /// @param perRound NMR wei per round.
+    /// @param mode Off, Fixed or Compound.
     event ModelSet(bytes32 indexed modelId, uint256 perRound, Mode mode);
     /// @notice The owner replaced the operator (zero = none).
+    /// @param previousOperator The operator before.
+    /// @param newOperator The operator now.
     event OperatorSet(address indexed previousOperator, address indexed newOperator);
     /// @notice The strategy staked `amount` on `modelId` in `roundId`, tied to `commitment`.
+    /// @param roundId The round.
+    /// @param modelId The model.
+    /// @param amount NMR wei.
+    /// @param commitment keccak-256 of the predictions file.
     event StrategyStaked(uint256 indexed roundId, bytes32 indexed modelId, uint256 amount, bytes32 commitment);
     /// @notice The stake on `modelId` in `roundId` now commits to `commitment` (a newer upload).
+    /// @param roundId The round.
+    /// @param modelId The model.
+    /// @param commitment The new commitment.
     event StrategyRecommitted(uint256 indexed roundId, bytes32 indexed modelId, bytes32 commitment);
     /// @notice A resolved stake came back (`stake - burn + payout`, the tournament's `Claimed`
     ///         has the stake); the model's net is now `net`.
+    /// @param roundId The round.
+    /// @param modelId The model.
+    /// @param payout The leaf's payout.
+    /// @param burn The leaf's burn.
+    /// @param net The model's net result afterwards.
     event StrategySettled(uint256 indexed roundId, bytes32 indexed modelId, uint256 payout, uint256 burn, int256 net);
     /// @notice `settleAndStake`: the stake of `settleRoundId` came back (payout, burn; the model's net
     ///         is now `net`) and `amount` is staked in `stakeRoundId` (the tournament's `Staked` has
     ///         the commitment).
+    /// @param settleRoundId The round settled.
+    /// @param stakeRoundId The round staked.
+    /// @param modelId The model.
+    /// @param payout The leaf's payout.
+    /// @param burn The leaf's burn.
+    /// @param net The model's net result afterwards.
+    /// @param amount NMR wei staked in `stakeRoundId`.
     event StrategyRestaked(
         uint256 indexed settleRoundId,
         uint256 indexed stakeRoundId,
@@ -55,8 +85,16 @@ interface IAllocationStrategy {
         uint256 amount
     );
     /// @notice A stake left a Final round by the tournament's exit: `amountOut` of `stake` came back.
+    /// @param roundId The round.
+    /// @param modelId The model.
+    /// @param stake The stake, NMR wei.
+    /// @param amountOut NMR wei returned.
+    /// @param net The model's net result afterwards.
     event StrategyExited(uint256 indexed roundId, bytes32 indexed modelId, uint256 stake, uint256 amountOut, int256 net);
     /// @notice A stake of an Expired round came back in full.
+    /// @param roundId The round.
+    /// @param modelId The model.
+    /// @param amount NMR wei returned.
     event StrategyExpiredWithdrawn(uint256 indexed roundId, bytes32 indexed modelId, uint256 amount);
 
     /// @notice An address argument was the zero address.
@@ -89,23 +127,47 @@ interface IAllocationStrategy {
     function operator() external view returns (address);
 
     /// @notice A model's settings and record.
+    /// @param modelId The model.
+    /// @return The model's settings and running record.
     function model(bytes32 modelId) external view returns (ModelConfig memory);
 
     /// @notice The amount a stake of `modelId` would use now (0 if Off).
+    /// @param modelId The model.
+    /// @return NMR wei.
     function nextStake(bytes32 modelId) external view returns (uint256);
 
     /// @notice Stakes `modelId` in `roundId` with its configured amount, tied to `commitment`.
+    /// @param roundId The open round.
+    /// @param modelId The model.
+    /// @param commitment keccak-256 of the predictions file.
+    /// @return amount NMR wei staked.
     function stake(uint256 roundId, bytes32 modelId, bytes32 commitment) external returns (uint256 amount);
 
     /// @notice Moves the strategy's stake on `modelId` in open round `roundId` to `commitment`
     ///         (the owner uploaded a newer file); the amount stays.
+    /// @param roundId The open round.
+    /// @param modelId The model.
+    /// @param commitment The new commitment.
     function recommit(uint256 roundId, bytes32 modelId, bytes32 commitment) external;
 
     /// @notice Claims the strategy's stake of a Final round back into the strategy.
+    /// @param roundId The Final round.
+    /// @param modelId The model.
+    /// @param payout The leaf's payout.
+    /// @param burn The leaf's burn.
+    /// @param proof The Merkle proof of the leaf.
     function settle(uint256 roundId, bytes32 modelId, uint256 payout, uint256 burn, bytes32[] calldata proof)
         external;
 
     /// @notice `settle` of one round, then `stake` of the same model in another, in one call.
+    /// @param settleRoundId The Final round settled.
+    /// @param modelId The model, in both rounds.
+    /// @param payout The leaf's payout.
+    /// @param burn The leaf's burn.
+    /// @param proof The Merkle proof of the leaf.
+    /// @param stakeRoundId The open round staked.
+    /// @param commitment keccak-256 of the predictions file of `stakeRoundId`.
+    /// @return amount NMR wei staked.
     function settleAndStake(
         uint256 settleRoundId,
         bytes32 modelId,

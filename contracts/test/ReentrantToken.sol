@@ -25,14 +25,19 @@ contract ReentrantToken is ERC20, ERC20Burnable, ERC20Permit {
 
     bool private _inHook;
 
+    /// @notice A token named "Reentrant" (RNT) with permit, no supply and no hook.
     constructor() ERC20("Reentrant", "RNT") ERC20Permit("Reentrant") {}
 
     /// @notice Anyone may mint (test token).
+    /// @param to The receiver.
+    /// @param amount Token wei.
     function mint(address to, uint256 amount) external {
         _mint(to, amount);
     }
 
     /// @notice Sets the hook (target 0 disables it).
+    /// @param target The contract to call on every balance update.
+    /// @param data The calldata of that call.
     function setHook(address target, bytes calldata data) external {
         hookTarget = target;
         hookData = data;
@@ -41,9 +46,11 @@ contract ReentrantToken is ERC20, ERC20Burnable, ERC20Permit {
     function _update(address from, address to, uint256 value) internal override {
         if (hookTarget != address(0) && !_inHook) {
             _inHook = true;
+            // The malicious token's callback: arbitrary calldata to an arbitrary target.
+            // solhint-disable-next-line avoid-low-level-calls
             (bool ok, bytes memory ret) = hookTarget.call(hookData);
             _inHook = false;
-            hookCalls += 1;
+            ++hookCalls;
             lastHookOk = ok;
             lastHookResult = ret;
         }
