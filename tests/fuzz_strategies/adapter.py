@@ -6,17 +6,16 @@ web3; it knows nothing of the model.
 
 from __future__ import annotations
 
-import ast
 import os
 from dataclasses import dataclass, field
 
-from abi_tables import abi_tables
-from eth_abi import decode, encode
 from eth.vm.message import Message
+from eth_abi import decode
 from eth_account import Account
 from eth_tester.backends.pyevm.main import _get_vm_for_block_number
 from eth_tester.exceptions import TransactionFailed
 from eth_utils import keccak, to_canonical_address, to_checksum_address
+from raw_evm import RawEvm, as_bytes
 
 GAS = 8_000_000
 MAX_UINT = 2**256 - 1
@@ -35,15 +34,6 @@ FRESH = ("dave", "erin", "mallory", "keeper")
 _READER = b"\x00" * 19 + b"\x01"  # the sender of views
 
 
-def _bytes(x) -> bytes:
-    if isinstance(x, (bytes, bytearray)):
-        return bytes(x)
-    if hasattr(x, "hex") and not isinstance(x, str):
-        return bytes(x)
-    s = str(x)
-    return bytes.fromhex(s[2:] if s.startswith("0x") else s)
-
-
 @dataclass
 class Receipt:
     status: int
@@ -51,46 +41,15 @@ class Receipt:
     failures: list = field(default_factory=list)  # invoker InvocationFailed events: (index, strategy, error)
 
 
-class Chain:
-    """ABI-encoded calls and signed transactions to the embedded EVM, by contract ABI name and address."""
+class Chain(RawEvm):
+    """ABI-encoded calls and signed transactions to the embedded EVM, by contract ABI name and address
+    (tests/raw_evm.py), with fast views and the NMR transfers and invoker failures of each receipt."""
 
     def __init__(self, chain, abis: dict, addresses: dict, keys: dict):
-        self.chain = chain
-        self.et = chain.provider.tester.ethereum_tester
-        self.backend = chain.provider.evm_backend
-        self.chain_id = chain.chain_id
+        super().__init__(chain, abis, keys, GAS, EXTRA_ERRORS)
         self.addr = {n: to_checksum_address(a) for n, a in addresses.items()}  # contracts and accounts
-        self.keys = dict(keys)  # account name -> eth_account LocalAccount
-        self.fns, self.errors = abi_tables(abis)
-        for sig in EXTRA_ERRORS:
-            self.errors[keccak(sig.encode())[:4]] = sig.split("(")[0]
-        self.nonces: dict[str, int] = {}
         self.slow_reads = bool(os.environ.get("NMRSTAKE_FUZZ_SLOW_READS"))  # eth_call for every view
         self._state = None  # the shared VM state of the latest block, for views
-
-    # ---------------------------------------------------------------- encoding
-
-    def data(self, abi: str, fname: str, args) -> bytes:
-        sel, ins, _outs, _fields = self.fns[(abi, fname)]
-        return sel + encode(ins, list(args))
-
-    def decode_error(self, payload: bytes) -> str:
-        if not payload:
-            return "0x"
-        return self.errors.get(payload[:4], "0x" + payload.hex())
-
-    def _error_name(self, exc: TransactionFailed) -> str:
-        msg = exc.args[0] if exc.args else b""
-        if isinstance(msg, str) and msg[:2] in ("b'", 'b"'):
-            try:
-                msg = ast.literal_eval(msg)
-            except (ValueError, SyntaxError):
-                pass
-        if isinstance(msg, (bytes, bytearray)):
-            return self.decode_error(bytes(msg))
-        if msg in ("", None):
-            return "0x"
-        return f"Error({msg})"
 
     # ---------------------------------------------------------------- reads
 
@@ -100,8 +59,7 @@ class Chain:
         example, so they share one state of the latest block (until the next transaction or time
         travel) and run bare messages on it, each reverted afterwards."""
         if self.slow_reads:
-            tx = {"from": self.addr["owner"], "to": to, "data": "0x" + data.hex()}
-            return _bytes(self.et.call(tx, "latest"))
+            return self.eth_call(self.addr["owner"], to, data)
         if self._state is None:
             self._state = _get_vm_for_block_number(self.backend.chain, "latest").state
         state = self._state
@@ -119,20 +77,14 @@ class Chain:
 
     def call(self, abi: str, to: str, fname: str, *args):
         """A view at the latest block, decoded (a struct comes back as a dict)."""
-        _sel, _ins, outs, fields = self.fns[(abi, fname)]
-        values = decode(outs, self._view(to, self.data(abi, fname, args)))
-        if fields:
-            return dict(zip(fields, values[0]))
-        return values[0] if len(values) == 1 else values
+        return self.decode_return(abi, fname, self._view(to, self.data(abi, fname, args)))
 
     def try_call(self, sender: str, to: str, abi: str, fname: str, args) -> tuple[str | None, object]:
         """eth_call at the pending block: (error name, None) or (None, decoded return value)."""
         _sel, _ins, outs, _fields = self.fns[(abi, fname)]
-        tx = {"from": self.addr[sender], "to": to, "data": "0x" + self.data(abi, fname, args).hex(), "gas": GAS}
-        try:
-            raw = _bytes(self.et.call(tx, "pending"))
-        except TransactionFailed as exc:
-            return self._error_name(exc), None
+        error, raw = self.pending_call(self.addr[sender], to, self.data(abi, fname, args))
+        if error is not None:
+            return error, None
         values = decode(outs, raw) if outs else ()
         return None, (values[0] if len(values) == 1 else (values or None))
 
@@ -163,46 +115,27 @@ class Chain:
     def owner_of(self, strategy: str) -> str:
         return to_checksum_address(self.call("strategy", strategy, "owner"))
 
-    def pending_timestamp(self) -> int:
-        return self.et.get_block_by_number("pending")["timestamp"]
-
-    def storage_roots(self, addresses) -> tuple | None:
-        """Storage roots of the contracts (any write changes one); None if this py-evm hides them."""
-        try:
-            db = self.backend.chain.get_vm().state._account_db
-            return tuple(db._get_storage_root(bytes.fromhex(a[2:])) for a in addresses)
-        except AttributeError:
-            return None
-
     # ---------------------------------------------------------------- writes
 
     def reset(self) -> None:
         """After a snapshot is restored the cached nonces and state are stale."""
-        self.nonces.clear()
+        super().reset()
         self._state = None
 
     def travel(self, timestamp: int) -> None:
         self._state = None
-        self.chain.pending_timestamp = timestamp
+        super().travel(timestamp)
 
     def send(self, sender: str, to: str, data: bytes, value: int = 0) -> Receipt:
         """Signs, sends and mines one transaction (a reverted one is mined too)."""
-        key = self.keys[sender]
-        nonce = self.nonces.get(sender)
-        if nonce is None:
-            nonce = self.et.get_nonce(key.address)
-        tx = {"to": to, "data": data, "gas": GAS, "nonce": nonce, "chainId": self.chain_id,
-              "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 0, "value": value, "type": 2}
         self._state = None
-        txn_hash = self.et.send_raw_transaction("0x" + key.sign_transaction(tx).raw_transaction.hex())
-        self.nonces[sender] = nonce + 1
-        receipt = self.et.get_transaction_receipt(txn_hash)
+        receipt = self.send_raw(sender, to, data, value)
         out = Receipt(receipt["status"])
         nmr, invoker = self.addr["nmr"], self.addr.get("invoker")
         for log in receipt["logs"]:
             address = to_checksum_address(log["address"])
-            topics = [_bytes(t) for t in log["topics"]]
-            payload = _bytes(log["data"])
+            topics = [as_bytes(t) for t in log["topics"]]
+            payload = as_bytes(log["data"])
             if address == nmr and topics and topics[0] == TRANSFER_TOPIC:
                 src = to_checksum_address(topics[1][-20:])
                 dst = to_checksum_address(topics[2][-20:])
