@@ -1,10 +1,10 @@
 """Stateful fuzzing of the Tournament (tests/test_invariants.py), in three parts kept apart:
 
 * `model`: a pure Python model of the NMR token and the Tournament (rounds, stakes, funding, the
-  pool, results, claims, expired withdrawals, exits, the pause), built on the strategy fuzzing's
-  model of them. It predicts every action: success (with the NMR transfers it makes) or the name of
-  the custom error it reverts with, and keeps the books the invariants need. It never reads the
-  chain.
+  pool, results, claims, restakes, expired withdrawals, exits, the pause), the one model of them:
+  the strategy fuzzing's model (tests/fuzz_strategies/model.py) extends it. It predicts every
+  action: success (with the NMR transfers it makes) or the name of the custom error it reverts
+  with, and keeps the books the invariants need. It never reads the chain.
 * `adapter`: sends ABI-encoded calls and signed transactions to ape's embedded EVM and reads the
   token and the tournament back (its plumbing shared with the strategy fuzzing's adapter in
   tests/raw_evm.py). The only module that touches ape, eth-tester or web3.
