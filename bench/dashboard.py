@@ -126,15 +126,16 @@ def build_round(args: argparse.Namespace, phase: Any, work: Path) -> dict[str, A
     import numpy as np
     from ape import accounts
 
-    from nmrstake.chain import load_project
+    from nmrstake.chain.connect import load_project
     from nmrstake.deploy import TournamentSettings, deploy
     from nmrstake.merkle import LEAF_ENCODING, StandardMerkleTree, leaf_values
     from nmrstake.models import model_id
-    from nmrstake.oracle import DataLayout
     from nmrstake.payouts import StakeEntry, compute_payouts
-    from nmrstake.results import UNDELIVERED, RoundInputs, RoundResult, RoundStake, manifest_hash, publish_round
+    from nmrstake.results.evaluate import RoundResult
+    from nmrstake.results.layout import DataLayout
+    from nmrstake.results.publish import publish_round
+    from nmrstake.results.spec import UNDELIVERED, RoundInputs, RoundStake, manifest_hash
     from nmrstake.rounds import RoundSpec, fund_round, open_round
-    from nmrstake.cli_common import Signer
     from nmrstake.tournament import RoundState, TournamentClient
 
     project = load_project()
@@ -147,7 +148,7 @@ def build_round(args: argparse.Namespace, phase: Any, work: Path) -> dict[str, A
     open_round(client, owner, RoundSpec(round_id=ROUND_ID, open_in=0, close_after=DAY, resolve_after=HOUR,
                                         min_stake=WEI // 10, stake_cap=1_000 * WEI))
     client.token.mint(funder, 10_000 * WEI, sender=owner)
-    fund_round(client, Signer(funder, funder.private_key), ROUND_ID, 2_000 * WEI)
+    fund_round(client, funder, ROUND_ID, 2_000 * WEI)
     phase("setup")
 
     token, tournament = str(client.token.address), str(client.tournament.address)
@@ -279,7 +280,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from ape.logging import logger
     from playwright.sync_api import sync_playwright
 
-    from nmrstake.chain import load_project
+    from nmrstake.chain.connect import load_project
     from nmrstake.localchain import anvil_provider
 
     logger.set_level("ERROR")

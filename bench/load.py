@@ -21,7 +21,7 @@ Run from the repository root with the virtualenv active. Phases (each timed):
                (`nmrstake.oracle.Oracle(...).tick()`, in this process) scores, publishes and posts.
 6. finalise:   time moves past the challenge period; the oracle's next tick finalises (burns).
 7. claim:      the workers again: each participant sends one `claimMany` over its stakes, with the
-               proofs of the published results (`nmrstake.results.load_published`).
+               proofs of the published results (`nmrstake.results.read.load_published`).
 8. books:      per round claimed == staked - burned + paid, the contract holds exactly the pool,
                totalSupply fell by exactly the burns, and every participant holds exactly
                minted - staked + (stake - burn + payout) over its stakes.
@@ -385,9 +385,9 @@ def advance_to(timestamp: int) -> None:
 
 def run(args: argparse.Namespace, seconds: dict[str, float]) -> dict[str, Any]:
     """The whole benchmark; `seconds` receives each phase's time as it ends."""
-    from nmrstake.chain import load_project
-
     from ape.logging import logger
+
+    from nmrstake.chain.connect import load_project
 
     logger.set_level("ERROR")
     load_project().load_contracts()  # compile (cached) before the clock starts
@@ -402,13 +402,13 @@ def run(args: argparse.Namespace, seconds: dict[str, float]) -> dict[str, Any]:
 def _run(args: argparse.Namespace, seconds: dict[str, float], phase: Any, work: Path) -> dict[str, Any]:
     from ape import accounts, chain
 
-    from nmrstake.cli_common import Signer
-    from nmrstake.chain import load_project
+    from nmrstake.chain.connect import load_project
     from nmrstake.deploy import TournamentSettings, deploy
     from nmrstake.localchain import anvil_provider
-    from nmrstake.oracle import DataLayout, EventLog, Oracle
+    from nmrstake.oracle import EventLog, Oracle
     from nmrstake.permit import permit_domain
-    from nmrstake.results import load_published
+    from nmrstake.results.layout import DataLayout
+    from nmrstake.results.read import load_published
     from nmrstake.rounds import RoundSpec, fund_round, open_round
     from nmrstake.synth import generate
     from nmrstake.tournament import RoundState, TournamentClient
@@ -442,7 +442,7 @@ def _run(args: argparse.Namespace, seconds: dict[str, float], phase: Any, work: 
                        start=t0)
         client.token.mint(funder, FUNDING * n_rounds, sender=owner)
         for rid in round_ids:
-            fund_round(client, Signer(funder, funder.private_key), rid, FUNDING)
+            fund_round(client, funder, rid, FUNDING)
         advance_to(t0)  # every round is open from here on
         txs["setup"] = sum(provider.get_nonce(a) - n0 for a, n0 in nonces0.items())
         phase("setup")

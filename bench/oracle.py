@@ -63,13 +63,16 @@ def prepare(models: int, rows: int, seed: int) -> Path:
 def measure(folder: Path, models: int, rows: int) -> dict:
     from nmrstake.hashing import from_hex
     from nmrstake.payouts import RoundParams
-    from nmrstake.results import RoundInputs, RoundStake, evaluate_round, publish_round
+    from nmrstake.results.evaluate import evaluate_round
+    from nmrstake.results.publish import publish_round
+    from nmrstake.results.spec import RoundInputs, RoundStake
 
     stakes = [RoundStake(s["model"], s["staker"], int(s["stake"]), from_hex(s["commitment"], length=32))
               for s in json.loads((folder / "stakes.json").read_text())]
     inputs = RoundInputs(folder / "targets.csv", {s.model: folder / "predictions" / f"{s.model}.csv" for s in stakes})
     total_staked = sum(s.stake for s in stakes)
-    params = RoundParams(5000, 20000, 500, 72_000 * 10**18, total_staked // 20)
+    params = RoundParams(corr_multiplier_bps=5000, mmc_multiplier_bps=20000, clip_bps=500,
+                         stake_threshold=72_000 * 10**18, funded=total_staked // 20)
     stages: dict[str, float] = {}
     t0 = time.perf_counter()
     result = evaluate_round(1, params, stakes, inputs, on_stage=lambda name, sec: stages.__setitem__(name, round(sec, 2)))

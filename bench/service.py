@@ -55,7 +55,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import requests
@@ -167,6 +166,7 @@ def _cpu_seconds() -> float:
 def upload_stake_job(job: dict[str, Any]) -> dict[str, Any]:
     """One worker: for each participant of its share, deliver the file to the service (signed
     Upload, checked receipt), then stake on chain with the file's keccak as commitment."""
+    from nmrstake.chain.signers import key_account
     from nmrstake.hashing import keccak_file
     from nmrstake.participant import deliver
     from nmrstake.service.client import ServiceClient
@@ -178,6 +178,7 @@ def upload_stake_job(job: dict[str, Any]) -> dict[str, Any]:
     keys = {i: Account.from_key(participant_key(job["seed"], i)) for i in indices}
     addresses = {i: job["addresses"][i] for i in indices}
     assert all(keys[i].address == addresses[i] for i in indices)
+    accounts_by_index = {i: key_account(bytes(keys[i].key)) for i in indices}  # ape accounts sign the uploads
     tx_nonce = dict(zip(indices, (int(x, 16) for x in rpc.batch(
         [("eth_getTransactionCount", [addresses[i], "latest"]) for i in indices]))))
     permit_nonce = dict(zip(indices, rpc.uint_calls(token, [SEL_NONCES + encode(["address"], [addresses[i]]) for i in indices])))
@@ -201,7 +202,7 @@ def upload_stake_job(job: dict[str, Any]) -> dict[str, Any]:
         name = job["models"][i]
         path = files / f"{name}.csv"
         commitment = keccak_file(path)
-        signer = SimpleNamespace(address=addresses[i], private_key=keys[i].key)
+        signer = accounts_by_index[i]
         t0 = time.perf_counter()
         try:
             answer = deliver(delivery, domain, signer, rid, name, path, commitment)
@@ -417,7 +418,7 @@ def run(args: argparse.Namespace, seconds: dict[str, float], notes: dict[str, An
     """The whole benchmark; `seconds` receives each phase's time as it ends."""
     from ape.logging import logger
 
-    from nmrstake.chain import load_project
+    from nmrstake.chain.connect import load_project
 
     logger.set_level("ERROR")
     load_project().load_contracts()  # compile (cached) before the clock starts
@@ -437,13 +438,13 @@ def run(args: argparse.Namespace, seconds: dict[str, float], notes: dict[str, An
 def _run(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any]) -> dict[str, Any]:
     from ape import accounts, chain
 
-    from nmrstake.chain import load_project
-    from nmrstake.cli_common import Signer
+    from nmrstake.chain.connect import load_project
     from nmrstake.deploy import TournamentSettings, deploy
     from nmrstake.localchain import anvil_provider
-    from nmrstake.oracle import DataLayout, EventLog, Oracle
+    from nmrstake.oracle import EventLog, Oracle
     from nmrstake.permit import permit_domain
-    from nmrstake.results import load_published
+    from nmrstake.results.layout import DataLayout
+    from nmrstake.results.read import load_published
     from nmrstake.rounds import RoundSpec, fund_round, open_round
     from nmrstake.synth import generate
     from nmrstake.tournament import RoundState, TournamentClient
@@ -478,7 +479,7 @@ def _run(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any]
         open_round(client, owner, RoundSpec(round_id=rid, open_in=0, close_after=STAKE_WINDOW, resolve_after=HOUR,
                                             stake_cap=1_000 * WEI, min_stake=WEI // 100), start=t0)
         client.token.mint(funder, FUNDING, sender=owner)
-        fund_round(client, Signer(funder, funder.private_key), rid, FUNDING)
+        fund_round(client, funder, rid, FUNDING)
         advance_to(t0)  # the round is open from here on
         phase("setup")
 

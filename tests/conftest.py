@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from nmrstake import evm_logs
+from nmrstake.chain import evm_logs
 
-evm_logs.install()  # the embedded chain's log queries read each block once (src/nmrstake/evm_logs.py)
+evm_logs.install()  # the embedded chain's log queries read each block once (src/nmrstake/chain/evm_logs.py)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nmrstake.cli_common import Signer
 from nmrstake.deploy import TournamentSettings, deploy
-from nmrstake.oracle import DataLayout
 from nmrstake.participant import LocalDelivery, stake_predictions
+from nmrstake.results.layout import DataLayout
 from nmrstake.rounds import RoundSpec, fund_round, open_round
 from nmrstake.synth import generate, write
 from nmrstake.tournament import TournamentClient
@@ -44,10 +43,6 @@ def make_world(project: Any, tmp: Path, n_stakers: int = 3) -> World:
     return World(client, deployments, DataLayout(tmp / "data"), owner, oracle, stakers)
 
 
-def signer(acct: Any) -> Signer:
-    return Signer(acct, acct.private_key)
-
-
 def open_funded_round(world: World, round_id: int, *, fund: int = 100 * WEI, close_after: int = HOUR,
                       payouts: str = "numerai-2024") -> None:
     from nmrstake.rounds import payout_preset
@@ -61,7 +56,7 @@ def open_funded_round(world: World, round_id: int, *, fund: int = 100 * WEI, clo
     if fund:
         import ape
 
-        fund_round(world.client, signer(ape.accounts.test_accounts[2]), round_id, fund)
+        fund_round(world.client, ape.accounts.test_accounts[2], round_id, fund)
 
 
 def synth_round(tmp: Path, round_id: int, models: int, rows: int = 400, seed: int = 7) -> Path:
@@ -78,7 +73,7 @@ def stake_all(world: World, round_id: int, inputs: Path, amounts: list[int] | No
     delivery = LocalDelivery(world.client, world.layout)
     for i, acct in enumerate(world.stakers):
         amount = (amounts[i] if amounts else (i + 1) * 10 * WEI)
-        stake_predictions(world.client, signer(acct), None if i in undelivered else delivery, round_id,
+        stake_predictions(world.client, acct, None if i in undelivered else delivery, round_id,
                           f"model_{i:02d}", amount, inputs / "predictions" / f"model_{i:02d}.csv")
 
 

@@ -28,14 +28,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from scenario import SETTINGS, WEI, advance_to, signer
+from scenario import SETTINGS, WEI, advance_to
 
 from nmrstake.cli import main
 from nmrstake.deploy import deploy
 from nmrstake.hashing import keccak_file
 from nmrstake.models import model_id
-from nmrstake.oracle import DataLayout, EventLog, Oracle
+from nmrstake.oracle import EventLog, Oracle
 from nmrstake.participant import LocalDelivery, stake_predictions
+from nmrstake.results.layout import DataLayout
 from nmrstake.rounds import RoundSpec, fund_round, open_round
 from nmrstake.synth import generate, write
 from nmrstake.tournament import RoundState, TournamentClient
@@ -111,12 +112,12 @@ def world(project, tmp_path_factory):
     open_round(client, owner, RoundSpec(round_id=CLOSED_ROUND, **short), start=t0)
     open_round(client, owner, RoundSpec(round_id=OPEN_ROUND, **{**short, "close_after": 2 * 24 * HOUR}), start=t0)
     advance_to(t0)
-    fund_round(client, signer(funder), EMPTY_ROUND, 100 * WEI)
+    fund_round(client, funder, EMPTY_ROUND, 100 * WEI)
     for rid in (CLOSED_ROUND, OPEN_ROUND):
-        fund_round(client, signer(funder), rid, 100 * WEI)
+        fund_round(client, funder, rid, 100 * WEI)
         for k, acct in enumerate((staker, other)):
             f = inputs[rid] / "predictions" / f"model_{k:02d}.csv"
-            stake_predictions(client, signer(acct), LocalDelivery(client, layout), rid, f"model_{k:02d}",
+            stake_predictions(client, acct, LocalDelivery(client, layout), rid, f"model_{k:02d}",
                               (k + 1) * 10 * WEI, f)
     w = World(client, root, layout, deployments, staker, other, wallet_address,
               inputs[OPEN_ROUND] / "predictions" / "model_00.csv", targets, inputs)

@@ -14,7 +14,7 @@ from scenario import WEI, advance_to, deliver_targets, make_world, open_funded_r
 
 from nmrstake.localchain import anvil_provider
 from nmrstake.models import model_id
-from nmrstake.oracle import DataLayout
+from nmrstake.results.layout import DataLayout
 from nmrstake.service.store import SubmissionStore
 
 pytestmark = pytest.mark.nodes  # real Anvil/Ganache: run after the embedded-EVM tests

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from scenario import HOUR, WEI, advance_to, deliver_targets, make_world, open_funded_round, signer, synth_round
+from scenario import HOUR, WEI, advance_to, deliver_targets, make_world, open_funded_round, synth_round
 from service_process import running_service
 
 from nmrstake.hashing import keccak_bytes, keccak_file, to_hex
@@ -133,16 +133,16 @@ def world(project, tmp_path_factory) -> Iterator[World]:
                     undelivered = rid == R1 and (s, k) == (2, 3)
                     # 0.00005678 NMR more than a round amount: shown rounded to 4 decimals, "x.0001"
                     amount = ((s + 1) * (k + 2) + (5 if rid == R2 else 0)) * WEI // 2 + 56_780_000_000_000
-                    stake_predictions(client, signer(acct), None if undelivered else delivery, rid, f"model_{k:02d}",
+                    stake_predictions(client, acct, None if undelivered else delivery, rid, f"model_{k:02d}",
                                       amount, inputs[rid] / "predictions" / f"model_{s * MODELS + k:02d}.csv")
             path = inputs[rid] / "predictions" / f"model_{len(w.stakers) * MODELS:02d}.csv"
-            deliver(delivery, client.domain, signer(owner7), rid, STRATEGY_MODEL, path, keccak_file(path),
+            deliver(delivery, client.domain, owner7, rid, STRATEGY_MODEL, path, keccak_file(path),
                     staker=str(strategy.address))
             strategy.stake(rid, model_id(STRATEGY_MODEL), keccak_file(path), sender=owner7)
         open_round(client, w.owner, RoundSpec(round_id=R_OPEN, open_in=0, close_after=30 * 24 * HOUR,
                                               resolve_after=HOUR, min_stake=WEI // 10, stake_cap=1_000 * WEI))
         open_inputs = synth_round(tmp, R_OPEN, models=2, rows=300, seed=R_OPEN)
-        stake_predictions(client, signer(w.stakers[1]), delivery, R_OPEN, "model_01", 3 * WEI,
+        stake_predictions(client, w.stakers[1], delivery, R_OPEN, "model_01", 3 * WEI,
                           open_inputs / "predictions" / "model_01.csv")
 
         advance_to(client.round(R1).resolve_time)

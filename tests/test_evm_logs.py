@@ -1,4 +1,4 @@
-"""The embedded chain's log index (src/nmrstake/evm_logs.py) answers exactly as eth-tester does,
+"""The embedded chain's log index (src/nmrstake/chain/evm_logs.py) answers exactly as eth-tester does,
 across snapshot reverts that replace blocks at the same numbers."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from eth_tester.main import EthereumTester
 from eth_utils import keccak
 
-from nmrstake import evm_logs
+from nmrstake.chain import evm_logs
 
 
 def _original_logs(tester, **params):

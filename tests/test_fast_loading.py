@@ -8,7 +8,8 @@ import pyarrow as pa
 import pytest
 
 from nmrstake.payouts import RoundParams
-from nmrstake.results import RoundInputs, RoundStake, evaluate_round
+from nmrstake.results.evaluate import evaluate_round
+from nmrstake.results.spec import RoundInputs, RoundStake
 from nmrstake.scoring import fast_prediction_values, load_predictions
 from nmrstake.synth import generate, write
 
@@ -52,7 +53,8 @@ def test_round_result_is_the_same_whichever_path(tmp_path):
     data = generate(rows=300, models=4, seed=5)
     folder = write(data, tmp_path / "a")
     stakes = [RoundStake(m, "0x" + f"{k + 1:040x}", 10**19) for k, m in enumerate(data.model_names)]
-    params = RoundParams(5000, 20000, 500, 72_000 * 10**18, 10**21)
+    params = RoundParams(corr_multiplier_bps=5000, mmc_multiplier_bps=20000, clip_bps=500,
+                         stake_threshold=72_000 * 10**18, funded=10**21)
     preds = {m: folder / "predictions" / f"{m}.csv" for m in data.model_names}
     fast = evaluate_round(1, params, stakes, RoundInputs(folder / "targets.csv", preds))
     # Shuffle the rows of every file: the ids no longer match the targets' order -> general loader.

@@ -75,14 +75,14 @@ def _deadline(seconds: int) -> int:
 
 
 def test_permit_valid_signature(nmr_token, alice, bob):
-    p = sign_token_permit(nmr_token, alice.private_key, alice.address, bob.address, nmr(5), _deadline(3600))
+    p = sign_token_permit(nmr_token, alice, alice.address, bob.address, nmr(5), _deadline(3600))
     nmr_token.permit(p.owner, p.spender, p.value, p.deadline, p.v, p.r, p.s, sender=bob)
     assert nmr_token.allowance(alice, bob) == nmr(5)
     assert nmr_token.nonces(alice) == 1
 
 
 def test_permit_expired_deadline(nmr_token, alice, bob):
-    p = sign_token_permit(nmr_token, alice.private_key, alice.address, bob.address, nmr(5), _deadline(-10))
+    p = sign_token_permit(nmr_token, alice, alice.address, bob.address, nmr(5), _deadline(-10))
     with ape.reverts(nmr_token.ERC2612ExpiredSignature):
         nmr_token.permit(p.owner, p.spender, p.value, p.deadline, p.v, p.r, p.s, sender=bob)
     assert nmr_token.allowance(alice, bob) == 0
@@ -90,14 +90,14 @@ def test_permit_expired_deadline(nmr_token, alice, bob):
 
 def test_permit_wrong_signer(nmr_token, alice, bob):
     # Bob signs a permit that claims to be Alice's.
-    p = sign_token_permit(nmr_token, bob.private_key, alice.address, bob.address, nmr(5), _deadline(3600))
+    p = sign_token_permit(nmr_token, bob, alice.address, bob.address, nmr(5), _deadline(3600))
     with ape.reverts(nmr_token.ERC2612InvalidSigner):
         nmr_token.permit(p.owner, p.spender, p.value, p.deadline, p.v, p.r, p.s, sender=bob)
     assert nmr_token.allowance(alice, bob) == 0
 
 
 def test_permit_replay_rejected(nmr_token, alice, bob):
-    p = sign_token_permit(nmr_token, alice.private_key, alice.address, bob.address, nmr(5), _deadline(3600))
+    p = sign_token_permit(nmr_token, alice, alice.address, bob.address, nmr(5), _deadline(3600))
     nmr_token.permit(p.owner, p.spender, p.value, p.deadline, p.v, p.r, p.s, sender=bob)
     nmr_token.approve(bob, 0, sender=alice)
     # Same signature again: the nonce moved on, so it recovers to another address.

@@ -7,14 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from scenario import HOUR, WEI, advance_to, deliver_targets, make_world, open_funded_round, signer, synth_round
+from scenario import HOUR, WEI, advance_to, deliver_targets, make_world, open_funded_round, synth_round
 
 from nmrstake.errors import RequestError
 from nmrstake.hashing import keccak_file
 from nmrstake.models import model_id
 from nmrstake.oracle import EventLog, Oracle
 from nmrstake.participant import LocalDelivery, deliver, stake_predictions
-from nmrstake.results import load_published
+from nmrstake.results.read import load_published
 from nmrstake.strategies.chain import Mode, StrategyClient
 from nmrstake.strategies.operator import Action, LocalSource, StrategyOperator
 
@@ -55,7 +55,7 @@ def operator_of(world, log: Log) -> StrategyOperator:
 
 
 def upload(world, acct, strategy: str, rid: int, model: str, path: Path) -> None:
-    deliver(LocalDelivery(world.client, world.layout), world.client.domain, signer(acct), rid, model, path,
+    deliver(LocalDelivery(world.client, world.layout), world.client.domain, acct, rid, model, path,
             keccak_file(path), staker=strategy)
 
 
@@ -137,7 +137,7 @@ def test_tick__final_round__claims_for_everybody_and_restakes_compound_with_its_
     files = [inputs / "predictions" / f"model_{i:02d}.csv" for i in range(3)]
     upload(world, f_owner, fixed, 86, "model_fixed", files[0])
     upload(world, c_owner, comp, 86, "model_compound", files[1])
-    stake_predictions(client, signer(manual), LocalDelivery(client, world.layout), 86, "model_manual", 5 * WEI,
+    stake_predictions(client, manual, LocalDelivery(client, world.layout), 86, "model_manual", 5 * WEI,
                       files[2])
     operator_of(world, Log()).tick()
     info = client.round(86)

@@ -12,7 +12,6 @@ from scenario import (
     deliver_targets,
     make_world,
     open_funded_round,
-    signer,
     stake_all,
     synth_round,
     WEI,
@@ -23,7 +22,7 @@ from nmrstake.hashing import bytes32_from_hex, keccak_file
 from nmrstake.participant import LocalDelivery, deliver, stake_predictions
 from nmrstake.signing import DeliveryReceipt
 from nmrstake.oracle import Action, EventLog, Oracle, plan_round
-from nmrstake.results import load_published
+from nmrstake.results.read import load_published
 from nmrstake.tournament import RoundInfo, RoundState
 from nmrstake.verify import verify_round
 
@@ -164,7 +163,7 @@ def test_stake_whose_file_differs_from_its_commitment__is_returned_in_full(world
     # The second staker uploads another file and never commits the stake to it.
     other = tmp_path / "other.csv"
     other.write_text((inputs / "predictions" / "model_01.csv").read_text().replace("0.", "0.0", 1))
-    deliver(LocalDelivery(world.client, world.layout), world.client.domain, signer(world.stakers[1]),
+    deliver(LocalDelivery(world.client, world.layout), world.client.domain, world.stakers[1],
             11, "model_01", other, keccak_file(other))
     advance_to(world.client.round(11).resolve_time)
     deliver_targets(world, 11, inputs)
@@ -182,7 +181,7 @@ def test_stakers_sharing_a_model_name__are_scored_each_with_their_own_file(world
     inputs = synth_round(tmp_path, 11, models=len(world.stakers))
     delivery = LocalDelivery(world.client, world.layout)
     for i, acct in enumerate(world.stakers):  # everyone calls the model "shared", each with a file of its own
-        stake_predictions(world.client, signer(acct), delivery, 11, "shared", (i + 1) * 10 * WEI,
+        stake_predictions(world.client, acct, delivery, 11, "shared", (i + 1) * 10 * WEI,
                           inputs / "predictions" / f"model_{i:02d}.csv")
     advance_to(world.client.round(11).resolve_time)
     deliver_targets(world, 11, inputs)
@@ -209,10 +208,31 @@ def test_a_refused_posting_is_a_round_error_not_a_crash(world, tmp_path):
     world.client.tournament.pause(sender=world.owner)  # postings revert while paused
     oracle.tick()
     assert world.client.round(11).state is RoundState.CLOSED
-    assert any("round_error" in line and "would revert" in line for line in lines), lines
+    assert any("round_error" in line and "posting the result of round 11 would revert" in line
+               and "nothing was sent" in line for line in lines), lines
     world.client.tournament.unpause(sender=world.owner)
     oracle.tick()  # the published folder is posted once the pause is over
     assert world.client.round(11).state is RoundState.POSTED
+
+
+def test_round_terms_go_to_the_contract_and_come_back_by_name(world):
+    """Every field of the contract's RoundParams gets a value no other field has: a field passed or
+    read by position in the wrong place would show."""
+    from nmrstake.rounds import RoundSpec, open_round
+    from nmrstake.tournament import RoundTerms
+
+    start = world.client.chain_time() + 100
+    spec = RoundSpec(round_id=77, open_in=1, close_after=1_002, resolve_after=2_003, corr_multiplier_bps=4_004,
+                     mmc_multiplier_bps=5_005, clip_bps=606, stake_threshold=7_007 * WEI, stake_cap=8_008 * WEI,
+                     min_stake=9_009)
+    open_round(world.client, world.owner, spec, start=start)
+    expected = RoundTerms(open_time=start + 1, close_time=start + 1_003, resolve_time=start + 3_006,
+                          corr_multiplier_bps=4_004, mmc_multiplier_bps=5_005, clip_bps=606,
+                          stake_threshold=7_007 * WEI, stake_cap=8_008 * WEI, min_stake=9_009)
+    assert RoundTerms.from_contract(world.client.tournament.getRound(77)) == expected
+    info = world.client.round(77)
+    assert {k: getattr(info, k) for k in vars(expected)} == vars(expected)  # RoundInfo carries the terms
+    assert expected.to_contract()["minStake"] == 9_009 and expected.to_contract()["openTime"] == start + 1
 
 
 def test_targets_of_another_round_are_refused(world, tmp_path):
@@ -236,7 +256,7 @@ def test_a_file_delivered_after_close_does_not_count(world, tmp_path):
     late = inputs / "predictions" / "model_02.csv"
     # The service refuses it after close (by chain time) ...
     with pytest.raises(RequestError) as refused:
-        deliver(LocalDelivery(world.client, world.layout), world.client.domain, signer(world.stakers[2]),
+        deliver(LocalDelivery(world.client, world.layout), world.client.domain, world.stakers[2],
                 11, "model_02", late, keccak_file(late))
     assert refused.value.kind == "round-closed" and not world.layout.store().uploads(11, "model_02", world.stakers[2].address)
     # ... and should a store hold one received at close or later, the oracle ignores it.

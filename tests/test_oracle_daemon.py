@@ -18,7 +18,7 @@ from scenario import advance_to, deliver_targets, make_world, open_funded_round,
 
 from nmrstake.hashing import bytes32_from_hex
 from nmrstake.localchain import anvil_provider, free_port
-from nmrstake.results import load_published
+from nmrstake.results.read import load_published
 from nmrstake.tournament import RoundState
 from nmrstake.verify import verify_round
 

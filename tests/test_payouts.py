@@ -132,10 +132,12 @@ def test_duplicate_stake_rejected():
 
 
 def test_params_validation():
+    with pytest.raises(TypeError):  # by name only: nine look-alike integers are never passed by position
+        RoundParams(5000, 20000, 500, 1, 1)  # type: ignore[misc]
     with pytest.raises(InputError, match="clip_bps: must be at most 10000"):
-        RoundParams(5000, 20000, 10_001, 1, 1)
+        params(clip_bps=10_001, threshold=1, funded=1)
     with pytest.raises(InputError, match="funded: must not be negative"):
-        RoundParams(5000, 20000, 500, 1, -1)
+        params(threshold=1, funded=-1)
     p = params()
     assert RoundParams.from_json(p.to_json()) == p
 

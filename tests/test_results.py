@@ -20,22 +20,16 @@ from nmrstake.hashing import keccak_bytes, keccak_file, to_hex
 from nmrstake.merkle import LEAF_ENCODING, leaf_values, verify
 from nmrstake.models import model_id
 from nmrstake.payouts import RoundParams
-from nmrstake.results import (
-    CSV_COLUMNS,
-    RoundInputs,
-    RoundStake,
-    canonical_json,
-    evaluate_round,
-    load_published,
-    manifest_hash,
-    publish_round,
-    recompute,
-)
+from nmrstake.results.evaluate import evaluate_round
+from nmrstake.results.publish import publish_round
+from nmrstake.results.read import load_published, recompute
+from nmrstake.results.spec import CSV_COLUMNS, RoundInputs, RoundStake, canonical_json, manifest_hash
 from nmrstake.scoring import load_predictions, load_targets, score_models
 
 NMR = 10**18
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
-PARAMS = RoundParams(5_000, 20_000, 500, 72_000 * NMR, 1_000 * NMR)
+PARAMS = RoundParams(corr_multiplier_bps=5_000, mmc_multiplier_bps=20_000, clip_bps=500,
+                     stake_threshold=72_000 * NMR, funded=1_000 * NMR)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -219,7 +213,8 @@ def test_load_published_and_recompute(tmp_path):
     ]
     inputs = RoundInputs(inputs.targets, predictions, meta_model=meta)
     # a scale-down and a payout factor < 1
-    params = RoundParams(5_000, 20_000, 500, 10_000 * NMR, 20 * NMR)
+    params = RoundParams(corr_multiplier_bps=5_000, mmc_multiplier_bps=20_000, clip_bps=500,
+                         stake_threshold=10_000 * NMR, funded=20 * NMR)
     result = evaluate_round(9, params, stakes, inputs)
     assert result.summary.scale < 1 and result.summary.payout_factor < 1
     folder = publish_round(tmp_path / "results", result, chain_id=1, contract=CONTRACT, inputs=inputs)

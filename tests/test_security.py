@@ -179,7 +179,7 @@ def test_replayed_permit_is_refused(tournament, harness, token, owner, mallory):
     rnd = h.open_round()
     token.mint(mallory, nmr(20), sender=owner)
     deadline = h.now() + 3_600
-    p = sign_token_permit(token, mallory.private_key, mallory.address, t.address, nmr(8), deadline)
+    p = sign_token_permit(token, mallory, mallory.address, t.address, nmr(8), deadline)
     m = h.model_id("mmodel")
     t.stakeWithPermit(rnd.id, m, nmr(8), keccak(b"c"), deadline, p.v, p.r, p.s, sender=mallory)
     assert token.allowance(mallory, t) == 0
@@ -192,6 +192,27 @@ def test_replayed_permit_is_refused(tournament, harness, token, owner, mallory):
     assert token.balanceOf(mallory) == nmr(12)
 
 
+def test_a_permit_signed_by_a_keyfile_wallet_account_stakes(tournament, harness, token, owner, tmp_path):
+    """The CLI's path: an nmrstake wallet opened as ape's KeyfileAccount (autosign) signs the
+    EIP-2612 permit itself, and stakeWithPermit accepts it in one transaction, no approval first."""
+    from nmrstake.chain.signers import wallet_account
+    from nmrstake.wallet import Keystore
+
+    t, h = tournament, harness
+    rnd = h.open_round()
+    store = Keystore(tmp_path / "wallets", kdf="scrypt", iterations=2**4)
+    address = store.create("walt", "pass")
+    walt = wallet_account("walt", "pass", store=store)
+    owner.transfer(address, 10**18)
+    token.mint(address, nmr(20), sender=owner)
+    deadline = h.now() + 3_600
+    p = sign_token_permit(token, walt, address, t.address, nmr(8), deadline)
+    m = h.model_id("wmodel")
+    t.stakeWithPermit(rnd.id, m, nmr(8), keccak(b"c"), deadline, p.v, p.r, p.s, sender=walt)
+    assert type(walt).__name__ == "KeyfileAccount"
+    assert t.getStake(rnd.id, m, address)[0] == nmr(8) and token.balanceOf(address) == nmr(12)
+
+
 def test_someone_elses_permit_cannot_move_their_tokens(tournament, harness, token, owner, stranger, mallory):
     """Mallory holds stranger's signed permit: submitting it through stakeWithPermit stakes nothing
     of stranger's (the permit is checked for the caller), and even after she front-runs it on the
@@ -201,7 +222,7 @@ def test_someone_elses_permit_cannot_move_their_tokens(tournament, harness, toke
     token.mint(stranger, nmr(20), sender=owner)
     before = token.balanceOf(stranger)
     deadline = h.now() + 3_600
-    p = sign_token_permit(token, stranger.private_key, stranger.address, t.address, nmr(8), deadline)
+    p = sign_token_permit(token, stranger, stranger.address, t.address, nmr(8), deadline)
     m = h.model_id("mmodel")
     with ape.reverts(t.PermitFailed):
         t.stakeWithPermit(rnd.id, m, nmr(8), keccak(b"c"), deadline, p.v, p.r, p.s, sender=mallory)
@@ -437,13 +458,10 @@ def test_verify_catches_published_stakes_that_differ_from_the_chain(project, tmp
 
     from nmrstake.hashing import bytes32_from_hex
     from nmrstake.oracle import EventLog, Oracle
-    from nmrstake.results import (
-        RoundInputs,
-        RoundStake,
-        evaluate_round,
-        load_published,
-        publish_round,
-    )
+    from nmrstake.results.evaluate import evaluate_round
+    from nmrstake.results.publish import publish_round
+    from nmrstake.results.read import load_published
+    from nmrstake.results.spec import RoundInputs, RoundStake
     from nmrstake.verify import verify_round
 
     world = make_world(project, tmp_path)

@@ -122,7 +122,7 @@ def upload_parts(ctx: Ctx, *, round_id: int = R_OPEN, model: str = "bad_cases", 
                                secrets.randbits(64), expiry if expiry is not None else now + 600)
     values: dict[str, str | None] = {
         "round": str(round_id), "model": model, "staker": staker.address, "nonce": str(auth.nonce),
-        "expiry": str(auth.expiry), "signature": auth.sign(domain or ctx.domain, signer.private_key),
+        "expiry": str(auth.expiry), "signature": auth.sign(domain or ctx.domain, signer),
         "file_hash": to_hex(keccak_bytes(content)) if file_hash == "auto" else file_hash,
     }
     values.update(fields or {})

@@ -24,14 +24,14 @@ from pathlib import Path
 
 import pytest
 import requests
-from scenario import WEI, World, advance_to, deliver_targets, make_world, open_funded_round, signer, synth_round
+from scenario import WEI, World, advance_to, deliver_targets, make_world, open_funded_round, synth_round
 from service_process import Service, start_service, stop
 
 from nmrstake.errors import ConfigError, RequestError
 from nmrstake.hashing import keccak_file, to_hex
 from nmrstake.localchain import anvil_provider
 from nmrstake.participant import stake_predictions
-from nmrstake.results import load_published
+from nmrstake.results.read import load_published
 from nmrstake.service.client import ServiceClient
 from nmrstake.service.store import CRASH_ENV
 from nmrstake.signing import DeliveryReceipt, UploadAuthorisation
@@ -98,7 +98,7 @@ class ServiceRound:
         """Staker i uploads model_i's file through the service and stakes on it."""
         acct = self.world.stakers[i]
         model = f"model_{i:02d}"
-        result = stake_predictions(self.world.client, signer(acct), ServiceClient(service.url), self.round_id, model,
+        result = stake_predictions(self.world.client, acct, ServiceClient(service.url), self.round_id, model,
                                    (i + 1) * 10 * WEI, self.predictions(i))
         upload = result["upload"]
         receipt = DeliveryReceipt.from_json(upload["receipt"])
@@ -110,7 +110,7 @@ class ServiceRound:
     def authorise(self, i: int, model: str, path: Path) -> tuple[UploadAuthorisation, str]:
         acct = self.world.stakers[i]
         auth = UploadAuthorisation.new(acct.address, self.round_id, model, keccak_file(path), now=int(time.time()))
-        return auth, auth.sign(self.domain, acct.private_key)
+        return auth, auth.sign(self.domain, acct)
 
     def upload_fields(self, auth: UploadAuthorisation, signature: str) -> dict[str, str]:
         return {"round": str(self.round_id), "model": auth.model, "staker": auth.staker, "nonce": str(auth.nonce),

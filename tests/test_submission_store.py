@@ -8,13 +8,14 @@ import sqlite3
 import stat
 
 import pytest
-from scenario import WEI, advance_to, deliver_targets, make_world, open_funded_round, signer, synth_round
+from scenario import WEI, advance_to, deliver_targets, make_world, open_funded_round, synth_round
 
+from nmrstake.chain.signers import key_account
 from nmrstake.hashing import keccak_bytes
 from nmrstake.oracle import EventLog, Oracle
 from nmrstake.participant import LocalDelivery, stake_predictions
 from nmrstake.receipts import ReceiptBook
-from nmrstake.results import load_published
+from nmrstake.results.read import load_published
 from nmrstake.service.store import SubmissionStore
 from nmrstake.signing import DeliveryReceipt
 from nmrstake.verify import check_receipts, verify_round
@@ -98,7 +99,7 @@ def test_verify__a_stake_whose_upload_the_operator_dropped__is_reported_by_its_r
     books = ReceiptBook(world.client.domain, tmp_path / "receipts")
     delivery = LocalDelivery(world.client, world.layout)
     for i, acct in enumerate(world.stakers):
-        stake_predictions(world.client, signer(acct), delivery, 11, f"model_{i:02d}", (i + 1) * 10 * WEI,
+        stake_predictions(world.client, acct, delivery, 11, f"model_{i:02d}", (i + 1) * 10 * WEI,
                           inputs / "predictions" / f"model_{i:02d}.csv", receipts=books)
     # A dishonest operator forgets the first staker's upload before scoring (a losing model escapes
     # nothing here: the stake is simply returned, and the staker may have lost a payout).
@@ -126,7 +127,7 @@ def _resolved_with_a_receipt(world, tmp_path) -> ReceiptBook:
     open_funded_round(world, 11)
     inputs = synth_round(tmp_path, 11, models=1)
     books = ReceiptBook(world.client.domain, tmp_path / "receipts")
-    stake_predictions(world.client, signer(world.stakers[0]), LocalDelivery(world.client, world.layout), 11,
+    stake_predictions(world.client, world.stakers[0], LocalDelivery(world.client, world.layout), 11,
                       "model_00", 10 * WEI, inputs / "predictions" / "model_00.csv", receipts=books)
     advance_to(world.client.round(11).resolve_time)
     deliver_targets(world, 11, inputs)
@@ -138,10 +139,10 @@ def test_verify__a_receipt_from_another_key_than_the_manifest_names__is_a_differ
     books = _resolved_with_a_receipt(world, tmp_path)
     [kept] = books.for_round(11)
     impostor_key = "0x" + "77" * 32
-    forged = kept.receipt.signed(world.client.domain, impostor_key)
-    from eth_account import Account
+    impostor = key_account(bytes.fromhex(impostor_key[2:]))
+    forged = kept.receipt.signed(world.client.domain, impostor)
 
-    books.keep(forged, Account.from_key(impostor_key).address)
+    books.keep(forged, impostor.address)
     report = verify_round(world.client, 11, world.layout.published(11))
     check_receipts(report, world.client, books.for_round(11))
     assert any("the round's manifest names" in d for d in report.differences), report.differences

@@ -15,7 +15,7 @@ import json
 import pytest
 from conftest import TResult
 from eth_utils import keccak
-from scenario import HOUR, SETTINGS, WEI, advance_to, signer, synth_round
+from scenario import HOUR, SETTINGS, WEI, advance_to, synth_round
 
 from nmrstake.deploy import codehash, deploy
 from nmrstake.errors import ConfigError
@@ -263,7 +263,7 @@ def test_stake_on_legacy_nmr_approves_and_the_round_burns_with_mint(chain, proje
     predictions = inputs / "predictions" / "model_00.csv"
 
     said: list[str] = []
-    staked = stake_predictions(client, signer(staker), None, 5, "model_00", 5 * WEI, predictions, say=said.append)
+    staked = stake_predictions(client, staker, None, 5, "model_00", 5 * WEI, predictions, say=said.append)
     assert staked["stake"] == str(5 * WEI)
     assert "the token has no permit: approving 5 NMR for the tournament" in said, said
     assert int(legacy.allowance(staker, client.tournament.address)) == 0  # spent exactly
@@ -271,7 +271,7 @@ def test_stake_on_legacy_nmr_approves_and_the_round_burns_with_mint(chain, proje
     # A stale non-zero allowance is reset to 0 first (LegacyNMR refuses non-zero to non-zero).
     legacy.approve(client.tournament.address, WEI // 2, sender=staker)
     said.clear()
-    stake_predictions(client, signer(staker), None, 5, "model_00", 2 * WEI, predictions, say=said.append)
+    stake_predictions(client, staker, None, 5, "model_00", 2 * WEI, predictions, say=said.append)
     assert any(m.startswith("resetting the allowance") and "from or to zero" in m for m in said), said
     assert "the token has no permit: approving 2 NMR for the tournament" in said
     mid = model_id("model_00")
@@ -301,7 +301,7 @@ def test_stake_on_our_nmr_still_uses_a_permit(chain, project, owner, accounts, t
     predictions = synth_round(tmp_path, 6, models=1) / "predictions" / "model_00.csv"
     nonce = staker.nonce
     said: list[str] = []
-    stake_predictions(client, signer(staker), None, 6, "model_00", 5 * WEI, predictions, say=said.append)
+    stake_predictions(client, staker, None, 6, "model_00", 5 * WEI, predictions, say=said.append)
     assert staker.nonce == nonce + 1  # one transaction: stakeWithPermit, no approval
     assert not any("approving" in m for m in said), said
     assert int(client.token.nonces(staker)) == 1

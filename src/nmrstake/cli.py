@@ -50,7 +50,7 @@ def main(verbose: bool) -> None:
 
 
 def _layout(client: Any, data_dir: Path | None) -> Any:
-    from nmrstake.oracle import DataLayout, default_data_root
+    from nmrstake.results.layout import DataLayout, default_data_root
 
     return DataLayout(data_dir or default_data_root(client.provider.chain_id, client.tournament.address))
 
@@ -87,7 +87,8 @@ def wallet() -> None:
 @json_opt
 def wallet_new(name: str, as_json: bool) -> None:
     """Create a wallet with a new random key."""
-    from nmrstake.cli_common import ask_passphrase, emit_json
+    from nmrstake.chain.signers import ask_passphrase
+    from nmrstake.cli_common import emit_json
     from nmrstake.wallet import Keystore, validate_name
 
     validate_name(name)
@@ -108,7 +109,8 @@ def wallet_new(name: str, as_json: bool) -> None:
 @json_opt
 def wallet_import(name: str, mnemonic: bool, index: int, as_json: bool) -> None:
     """Import a private key or a mnemonic, read from a prompt (never from the command line)."""
-    from nmrstake.cli_common import ask_passphrase, emit_json
+    from nmrstake.chain.signers import ask_passphrase
+    from nmrstake.cli_common import emit_json
     from nmrstake.wallet import Keystore, validate_name
 
     validate_name(name)
@@ -170,8 +172,10 @@ def wallet_address(name: str, as_json: bool) -> None:
 def faucet(address: str, amount: str, network: str, deployments_dir: Path | None, as_json: bool) -> None:
     """Mint test NMR to ADDRESS, and top its ether up to 1 ETH for gas (local networks only)."""
     from nmrstake.amounts import format_nmr, parse_nmr
-    from nmrstake.chain import is_local_network
-    from nmrstake.cli_common import chain_session, deployer_account, emit_json
+    from nmrstake.chain.connect import is_local_network
+    from nmrstake.chain.signers import deployer_account
+    from nmrstake.chain.transactions import send
+    from nmrstake.cli_common import chain_session, emit_json
     from nmrstake.hashing import checksum_address
 
     wei = parse_nmr(amount, argument="AMOUNT", positive=True)
@@ -180,7 +184,7 @@ def faucet(address: str, amount: str, network: str, deployments_dir: Path | None
         raise ConfigError(f"the faucet mints test NMR only on local networks, not on {network}")
     with chain_session(network, deployments_dir) as client:
         minter = deployer_account(client.provider, None)
-        client.token.mint(to, wei, sender=minter)
+        send(client.token.mint, to, wei, sender=minter, what=f"minting {format_nmr(wei)} NMR to {to}")
         balance = int(client.token.balanceOf(to))
         gas_money = 10**18 - int(client.provider.get_balance(to))
         if gas_money > 0:
@@ -320,7 +324,8 @@ def round_open(round_id: int, open_in: str, close_in: str, resolve_in: str, pres
                deployments_dir: Path | None, account: str | None, wallet: str | None, as_json: bool) -> None:
     """Open round ROUND_ID (round-manager role)."""
     from nmrstake.amounts import parse_nmr
-    from nmrstake.cli_common import chain_session, emit_json, parse_duration, resolve_signer
+    from nmrstake.chain.signers import resolve_account
+    from nmrstake.cli_common import chain_session, emit_json, parse_duration
     from nmrstake.rounds import RoundSpec, bps, open_round, payout_preset
 
     base = payout_preset(preset)
@@ -337,8 +342,8 @@ def round_open(round_id: int, open_in: str, close_in: str, resolve_in: str, pres
         min_stake=parse_nmr(min_stake, argument="--min-stake", positive=True),
     )
     with chain_session(network, deployments_dir) as client:
-        signer = resolve_signer(client.provider, wallet, account)
-        receipt = open_round(client, signer.ape_account, spec)
+        manager = resolve_account(client.provider, wallet, account)
+        receipt = open_round(client, manager, spec)
         info = client.round(round_id)
     if as_json:
         emit_json({"txn": str(receipt.txn_hash), "gas_used": receipt.gas_used, **_round_json(info)})
@@ -359,13 +364,14 @@ def round_fund(round_id: int, amount: str, network: str, deployments_dir: Path |
                account: str | None, wallet: str | None, as_json: bool) -> None:
     """Fund the payouts of ROUND_ID with AMOUNT NMR from the sender (anyone may fund)."""
     from nmrstake.amounts import format_nmr, parse_nmr
-    from nmrstake.cli_common import chain_session, emit_json, resolve_signer
+    from nmrstake.chain.signers import resolve_account
+    from nmrstake.cli_common import chain_session, emit_json
     from nmrstake.rounds import fund_round
 
     wei = parse_nmr(amount, argument="AMOUNT", positive=True)
     with chain_session(network, deployments_dir) as client:
-        signer = resolve_signer(client.provider, wallet, account)
-        receipt = fund_round(client, signer, round_id, wei)
+        funder = resolve_account(client.provider, wallet, account)
+        receipt = fund_round(client, funder, round_id, wei)
         info = client.round(round_id)
     if as_json:
         emit_json({"txn": str(receipt.txn_hash), "gas_used": receipt.gas_used, "round": round_id, "funded": str(info.funded)})
@@ -408,7 +414,8 @@ def _results(client: Any, api: str | None, data_dir: Path | None) -> Any:
 def _send_predictions(round_id: int, model: str, wei: int, predictions: Path, wallet: str | None,
                       account: str | None, network: str, deployments_dir: Path | None, data_dir: Path | None,
                       api: str | None, as_json: bool) -> dict[str, Any]:
-    from nmrstake.cli_common import chain_session, resolve_signer
+    from nmrstake.chain.signers import resolve_account
+    from nmrstake.cli_common import chain_session
     from nmrstake.models import check_model_name
     from nmrstake.participant import stake_predictions
     from nmrstake.receipts import ReceiptBook
@@ -418,9 +425,9 @@ def _send_predictions(round_id: int, model: str, wei: int, predictions: Path, wa
         raise InputError(f"--predictions {predictions}: no such file")
     say = (lambda m: None) if as_json else click.echo  # --json: the one document says it all
     with chain_session(network, deployments_dir, api) as client:
-        signer = resolve_signer(client.provider, wallet, account)
+        staker = resolve_account(client.provider, wallet, account)
         delivery = _delivery(client, api, data_dir)
-        return stake_predictions(client, signer, delivery, round_id, model, wei, predictions,
+        return stake_predictions(client, staker, delivery, round_id, model, wei, predictions,
                                  receipts=ReceiptBook(client.domain), say=say)
 
 
@@ -478,7 +485,8 @@ def balance(address: str | None, wallet: str | None, account: str | None, networ
             api: str | None, as_json: bool) -> None:
     """A wallet's NMR and ether, and its NMR allowance for the tournament (ADDRESS, --wallet or --account)."""
     from nmrstake.amounts import format_nmr
-    from nmrstake.cli_common import chain_session, deployer_account, emit_json
+    from nmrstake.chain.signers import deployer_account
+    from nmrstake.cli_common import chain_session, emit_json
     from nmrstake.hashing import checksum_address
     from nmrstake.wallet import Keystore
 
@@ -488,14 +496,23 @@ def balance(address: str | None, wallet: str | None, account: str | None, networ
         address = checksum_address(address, argument="ADDRESS")
     elif wallet is not None:
         address = Keystore().address(wallet)
-    with chain_session(network, deployments_dir, api) as client:
-        who = address or str(deployer_account(client.provider, account).address)
-        nmr = int(client.token.balanceOf(who))
-        ether = int(client.provider.get_balance(who))
-        allowance = int(client.token.allowance(who, client.tournament.address))
+    if api and address is not None:
+        # Through the service: no ape, no chain connection here (the service reads the chain).
+        from nmrstake.service.client import ServiceClient
+
+        found = ServiceClient(api).get(f"/v1/accounts/{address}")
+        who, tournament = str(found["address"]), str(found["tournament"])
+        nmr, ether, allowance = int(found["nmr"]), int(found["ether"]), int(found["allowance"])
+    else:
+        with chain_session(network, deployments_dir, api) as client:
+            who = address or str(deployer_account(client.provider, account).address)
+            nmr = int(client.token.balanceOf(who))
+            ether = int(client.provider.get_balance(who))
+            allowance = int(client.token.allowance(who, client.tournament.address))
+            tournament = str(client.tournament.address)
     if as_json:
         emit_json({"address": who, "nmr": str(nmr), "ether": str(ether), "allowance": str(allowance),
-                   "tournament": str(client.tournament.address)})
+                   "tournament": tournament})
     else:
         click.echo(f"{who}: {format_nmr(nmr)} NMR, {format_nmr(ether)} ETH; "
                    f"allowance for the tournament {format_nmr(allowance)} NMR")
@@ -505,27 +522,35 @@ def balance(address: str | None, wallet: str | None, account: str | None, networ
 @participant_opts
 def status(wallet: str | None, account: str | None, network: str, deployments_dir: Path | None,
            api: str | None, data_dir: Path | None, as_json: bool) -> None:
-    """Rounds, my stakes per round, published results and what is claimable."""
+    """Rounds, my stakes per round, published results and what is claimable (with --api, all
+    read through the service: no chain connection here)."""
     from nmrstake.amounts import format_nmr
-    from nmrstake.cli_common import chain_session, emit_json, table
-    from nmrstake.participant import my_positions
+    from nmrstake.cli_common import emit_json, table
     from nmrstake.wallet import Keystore
 
-    with chain_session(network, deployments_dir, api) as client:
-        infos = client.rounds()
-        address = None
-        if wallet:
-            address = Keystore().address(wallet)
-        elif account:
-            from nmrstake.cli_common import deployer_account
+    address = Keystore().address(wallet) if wallet else None
+    if api and account is None:
+        from nmrstake.service.client import ServiceClient
 
-            address = deployer_account(client.provider, account).address
-        positions = my_positions(client, _results(client, api, data_dir), address) if address else []
+        service = ServiceClient(api)
+        rounds_json = service.get("/v1/rounds")
+        positions = service.get(f"/v1/stakers/{address}")["stakes"] if address else []
+    else:
+        from nmrstake.cli_common import chain_session
+        from nmrstake.participant import my_positions
+
+        with chain_session(network, deployments_dir, api) as client:
+            rounds_json = [_round_json(i) for i in client.rounds()]
+            if account:
+                from nmrstake.chain.signers import deployer_account
+
+                address = deployer_account(client.provider, account).address
+            positions = my_positions(client, _results(client, api, data_dir), address) if address else []
     if as_json:
-        emit_json({"rounds": [_round_json(i) for i in infos], "address": address, "stakes": positions})
+        emit_json({"rounds": rounds_json, "address": address, "stakes": positions})
         return
-    if infos:
-        click.echo(table([(i.round_id, i.state.label, i.stake_count, format_nmr(i.total_staked)) for i in infos],
+    if rounds_json:
+        click.echo(table([(i["round"], i["state"], i["stake_count"], format_nmr(int(i["total_staked"]))) for i in rounds_json],
                          ["round", "state", "stakes", "staked"]))
     else:
         click.echo("no rounds yet")
@@ -534,8 +559,12 @@ def status(wallet: str | None, account: str | None, network: str, deployments_di
         if not positions:
             click.echo("  none")
         else:
-            rows = [(p["round"], p["model"], format_nmr(int(p["stake"])), p["state"],
-                     p.get("score") or "", format_nmr(int(p["payout"])) if p.get("payout") is not None else "",
+            def score(p: dict[str, Any]) -> str:
+                value = p.get("score")
+                return "" if value is None else value if isinstance(value, str) else f"{value:.5f}"
+
+            rows = [(p["round"], p["model"], format_nmr(int(p["stake"])), p["state"], score(p),
+                     format_nmr(int(p["payout"])) if p.get("payout") is not None else "",
                      format_nmr(int(p["burn"])) if p.get("burn") is not None else "", p["claim"])
                     for p in positions]
             click.echo(table(rows, ["round", "model", "stake", "state", "score", "payout", "burn", "claim"]))
@@ -549,14 +578,15 @@ def claim(round_id: int | None, all_rounds: bool, wallet: str | None, account: s
           deployments_dir: Path | None, api: str | None, data_dir: Path | None, as_json: bool) -> None:
     """Claim stake − burn + payout with proofs from the published results (one transaction)."""
     from nmrstake.amounts import format_nmr
-    from nmrstake.cli_common import chain_session, emit_json, resolve_signer
+    from nmrstake.chain.signers import resolve_account
+    from nmrstake.cli_common import chain_session, emit_json
     from nmrstake.participant import claim_all
 
     if (round_id is None) == (not all_rounds):
         raise InputError("give --round R or --all")
     with chain_session(network, deployments_dir, api) as client:
-        signer = resolve_signer(client.provider, wallet, account)
-        result = claim_all(client, signer, _results(client, api, data_dir), None if all_rounds else [round_id])
+        staker = resolve_account(client.provider, wallet, account)
+        result = claim_all(client, staker, _results(client, api, data_dir), None if all_rounds else [round_id])
     if as_json:
         emit_json(result)
     elif not result["claims"]:
@@ -618,22 +648,22 @@ def oracle() -> None:
 def oracle_run(network: str, account: str | None, wallet: str | None, deployments_dir: Path | None,
                data_dir: Path | None, once: bool, confirmations: int, interval: float, log_json: bool) -> None:
     """Resolve rounds as they become ready; exactly once, restart-safe."""
-    from nmrstake.chain import connect, load_project
-    from nmrstake.cli_common import resolve_signer
+    from nmrstake.chain.connect import connect, load_project
+    from nmrstake.chain.signers import resolve_account
     from nmrstake.oracle import EventLog, Oracle, clean_stale_temporaries, run_daemon
     from nmrstake.tournament import TournamentClient
 
     log = EventLog(json_lines=log_json)
     project = load_project()
     with connect(network) as provider:
-        signer = resolve_signer(provider, wallet, account)
-        log("starting", network=network, chain=provider.chain_id, account=signer.address)
+        oracle_account = resolve_account(provider, wallet, account)
+        log("starting", network=network, chain=provider.chain_id, account=oracle_account.address)
 
         def make() -> Oracle:
             client = TournamentClient.connect(project, deployments_dir)
             layout = _layout(client, data_dir)
             clean_stale_temporaries(layout.results_dir)
-            return Oracle(client, signer.ape_account, layout, confirmations=confirmations, log=log)
+            return Oracle(client, oracle_account, layout, confirmations=confirmations, log=log)
 
         code = run_daemon(make, once=once, interval=interval, log=log)
     sys.exit(code)
@@ -773,27 +803,80 @@ def data_synth(out: Path, rows: int, models: int, seed: int, round_index: int, o
 
 
 @main.command()
-@click.option("--network", default=DEFAULT_NETWORK, show_default=True, help="A local ape network")
+@click.option("--network", default=None,
+              help="A local ape network instead of the default, a local Anvil the demo starts and stops: "
+                   "ethereum:local:test (everything in this process, on the embedded EVM) or "
+                   "ethereum:local:foundry (the node at $APE_FOUNDRY_HOST or 127.0.0.1:8545, e.g. `nmrstake node`)")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/demo"), show_default=True)
-@click.option("--participants", default=20, show_default=True)
-@click.option("--rounds", "n_rounds", default=3, show_default=True)
-@click.option("--rows", default=2000, show_default=True)
+@click.option("--participants", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--rounds", "n_rounds", default=3, show_default=True, type=click.IntRange(1, 20))
+@click.option("--rows", default=2000, show_default=True, type=click.IntRange(100, None))
 @click.option("--seed", default=1, show_default=True)
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 32),
+              help="Participants taking part at the same time (each from its own wallet)")
+@click.option("--keep/--no-keep", default=None,
+              help="After the summary, keep the chain and the service (the dashboard) up until Ctrl-C "
+                   "[default: keep when stdout is a terminal]")
 @json_opt
-def demo(network: str, out: Path, participants: int, n_rounds: int, rows: int, seed: int, as_json: bool) -> None:
-    """Run a whole tournament on a local chain and print what happened."""
-    from nmrstake.chain import is_local_network
+def demo(network: str | None, out: Path, participants: int, n_rounds: int, rows: int, seed: int, workers: int,
+         keep: bool | None, as_json: bool) -> None:
+    """Run a whole tournament on a local chain, every part a process of its own, and print what
+    happened: the books, the published files, the dashboard's address."""
+    click.echo("nmrstake demo: starting (progress on stderr)", err=True)  # before ape is imported
+    from nmrstake.demo.progress import Progress
 
-    if not is_local_network(network):
-        raise ConfigError(f"--network {network}: the demo runs only on local networks")
-    from nmrstake.demo import run_demo
+    progress = Progress()
+    if network is not None:
+        from nmrstake.chain.connect import is_local_network
 
-    summary = run_demo(network=network, out=out, participants=participants, n_rounds=n_rounds, rows=rows, seed=seed,
-                       quiet=as_json)
+        if not is_local_network(network):
+            raise ConfigError(f"--network {network}: the demo runs only on local networks")
+    from nmrstake.demo.runner import DemoOptions, run_demo
+    from nmrstake.localchain import is_interrupt
+
+    if keep is None:
+        keep = sys.stdout.isatty() and not as_json
+    options = DemoOptions(out=out, participants=participants, n_rounds=n_rounds, rows=rows, seed=seed,
+                          network=network, keep=keep, quiet=as_json, workers=workers)
+    try:
+        summary = run_demo(options, progress)
+    except BaseException as exc:
+        if not is_interrupt(exc):
+            raise
+        click.echo("\ninterrupted: every process the demo started is stopped", err=True)
+        sys.exit(130)
     if as_json:
         from nmrstake.cli_common import emit_json
 
         emit_json(summary)
+
+
+@main.command()
+@click.option("--port", default=8545, show_default=True, type=click.IntRange(1, 65535),
+              help="Port to listen on (ape-foundry's default: --network ethereum:local:foundry finds it)")
+@click.option("--block-time", default=1.0, show_default=True, type=click.FloatRange(0.1, 3600),
+              help="Seconds without a block after which an empty one is mined (transactions are mined at once)")
+def node(port: int, block_time: float) -> None:
+    """A local chain for manual runs, in the foreground until Ctrl-C: Anvil with ape's test
+    accounts, mining each transaction at once and an empty block whenever none came for
+    --block-time seconds, so chain time moves like a real network's. Other commands reach it
+    with --network ethereum:local:foundry."""
+    import time
+
+    from nmrstake.localchain import is_interrupt, moving_anvil, port_in_use
+
+    with moving_anvil(port, block_time=block_time, inherit_output=True) as chain_node:
+        click.echo(f"local chain at {chain_node.url} (pid {chain_node.pid}), a block at least every "
+                   f"{block_time:g} s; Ctrl-C to stop", err=True)
+        try:
+            while port_in_use(chain_node.port):
+                time.sleep(1)
+        except BaseException as exc:
+            if not is_interrupt(exc):
+                raise
+            click.echo("stopping the local chain", err=True)
+            return
+    raise ConfigError(f"the local chain at {chain_node.url} stopped by itself")
 
 
 # ============================================================================== strategies

@@ -1,4 +1,6 @@
-"""Pieces shared by the `nmrstake` CLI and the ape scripts: durations, accounts, networks, output."""
+"""Pieces shared by the `nmrstake` CLI and the ape scripts: durations, output, the chain session.
+
+Accounts are :mod:`nmrstake.chain.signers`; sending is :mod:`nmrstake.chain.transactions`."""
 
 from __future__ import annotations
 
@@ -6,13 +8,12 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
-from nmrstake.errors import ChainError, ConfigError, InputError
+from nmrstake.errors import InputError
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -34,88 +35,6 @@ def duration_option(*decls: str, default: str, help: str) -> Any:
             raise click.BadParameter(str(exc)) from exc
 
     return click.option(*decls, default=default, show_default=True, callback=convert, help=help)
-
-
-def is_local(provider: Any) -> bool:
-    return provider.network.name == "local"
-
-
-def deployer_account(provider: Any, alias: str | None) -> Any:
-    """The account to send from: `alias` (an ape account alias or TEST::N), or on a local
-    network test account 0. Elsewhere an alias is required: nothing is sent from a guess."""
-    from ape import accounts
-
-    if alias:
-        if alias.upper().startswith("TEST::"):
-            try:
-                return accounts.test_accounts[int(alias.split("::", 1)[1])]
-            except (ValueError, IndexError):
-                raise ConfigError(f"--account {alias}: no such test account") from None
-        try:
-            return accounts.load(alias)
-        except Exception as exc:  # ape raises its own error types for unknown aliases
-            raise ConfigError(f"--account {alias}: no such ape account ({exc})") from exc
-    if is_local(provider):
-        return accounts.test_accounts[0]
-    raise ConfigError(f"--account is required on network {provider.network.name!r}")
-
-
-# ---------------------------------------------------------------------------------------- wallets
-
-
-@dataclass
-class Signer:
-    """An account that can send transactions (ape) and sign permits (its private key)."""
-
-    ape_account: Any
-    private_key: Any
-
-    @property
-    def address(self) -> str:
-        return str(self.ape_account.address)
-
-
-def ask_passphrase(name: str, *, confirm: bool = False) -> str:
-    from nmrstake.wallet import passphrase_from_env
-
-    env = passphrase_from_env(name)
-    if env is not None:
-        return env
-    import sys
-
-    missing = f"no passphrase for wallet '{name}': type it at the prompt of a terminal, or set $NMRSTAKE_PASSPHRASE"
-    if not sys.stdin.isatty():  # nobody to ask: say what is missing instead of "Aborted!"
-        raise InputError(missing)
-    try:
-        return click.prompt(f"Passphrase for wallet '{name}'", hide_input=True, confirmation_prompt=confirm)
-    except click.Abort:
-        raise InputError(missing) from None
-
-
-def wallet_signer(name: str, passphrase: str | None = None) -> Signer:
-    """Unlock an nmrstake wallet (a standard keystore) as an ape account that signs without
-    prompting. A wrong passphrase fails here, before anything is sent."""
-    from ape_accounts.accounts import KeyfileAccount
-
-    from nmrstake.wallet import Keystore
-
-    store = Keystore()
-    if passphrase is None:
-        passphrase = ask_passphrase(name)
-    local = store.load(name, passphrase)
-    account = KeyfileAccount(keyfile_path=store.path(name))
-    account.set_autosign(True, passphrase=passphrase)
-    return Signer(account, local.key)
-
-
-def resolve_signer(provider: Any, wallet: str | None, account: str | None) -> Signer:
-    """--wallet NAME (nmrstake keystore) or --account ALIAS (ape; TEST::N on local networks)."""
-    if wallet and account:
-        raise InputError("give --wallet or --account, not both")
-    if wallet:
-        return wallet_signer(wallet)
-    acct = deployer_account(provider, account)
-    return Signer(acct, getattr(acct, "private_key", None))
 
 
 # ---------------------------------------------------------------------------------------- output
@@ -157,7 +76,7 @@ def chain_session(network: str, deployments: Path | None = None, api: str | None
     first time (so a participant's machine needs only a wallet, the RPC and the service's URL).
     That first answer is pinned in $NMRSTAKE_HOME/deployments: a service that later serves another
     tournament is refused (ServiceClient.check_deployment), never followed."""
-    from nmrstake.chain import connect, load_project
+    from nmrstake.chain.connect import connect, load_project
     from nmrstake.deploy import deployment_path, deployments_dir, load_deployment
     from nmrstake.fsutil import write_atomic
     from nmrstake.tournament import TournamentClient
@@ -177,33 +96,3 @@ def chain_session(network: str, deployments: Path | None = None, api: str | None
                 yield client
         else:
             yield TournamentClient.connect(project, deployments)
-
-
-def transact(method: Any, *args: Any, sender: Any, what: str) -> Any:
-    """Simulate a contract call (eth_call) first, then send it. A call that would revert raises a
-    one-line ChainError naming the contract's error, and nothing is sent (on local chains ape
-    does not estimate gas, so without the simulation a reverting transaction would be mined,
-    spending gas and a nonce)."""
-    from ape.exceptions import ContractLogicError
-
-    try:
-        method.call(*args, sender=sender)
-    except ContractLogicError as exc:
-        raise ChainError(f"{what} would revert: {_reason(exc)}; nothing was sent") from exc
-    try:
-        return method(*args, sender=sender)
-    except ContractLogicError as exc:
-        raise ChainError(f"{what} reverted: {_reason(exc)}") from exc
-
-
-def _reason(exc: Exception) -> str:
-    """The contract's custom error by name with its arguments (ape names the exception class
-    after the error, and its message lists only the arguments)."""
-    from ape.exceptions import CustomError
-
-    message = " ".join(str(getattr(exc, "message", None) or exc).split())
-    if isinstance(exc, CustomError):
-        name = type(exc).__name__
-        args = "" if message in ("", "Transaction failed.") else message
-        return f"{name}({args})"
-    return message

@@ -18,6 +18,7 @@ from typing import Any
 from eth_utils import keccak, to_checksum_address
 
 from nmrstake import __version__
+from nmrstake.chain.transactions import deploy_contract, send
 from nmrstake.errors import ConfigError, InputError
 from nmrstake.fsutil import write_atomic
 
@@ -338,7 +339,7 @@ def deploy(
         )
         if has_tournament and burn_method(pushed_selectors(runtime)) is None:
             raise ConfigError("the compiled NMR has no burn(uint256): the tournament could not burn; nothing was sent")
-        token = deployer.deploy(project.NMR, deployer)
+        token = deploy_contract(project.NMR, deployer, sender=deployer, what="deploying NMR")
         deployment.contracts["NMR"] = _record(provider, token)
         token_redeployed = True
         log(f"NMR: deployed at {token.address}")
@@ -373,7 +374,7 @@ def deploy(
                 log("Tournament: keeps the settings it was deployed with; use --force to deploy one with the new ones")
             tournament = getattr(project, kind).at(deployment.address("Tournament"))
         else:
-            tournament = deployer.deploy(
+            tournament = deploy_contract(
                 getattr(project, kind),
                 deployment.address("NMR"),
                 deployer,
@@ -381,6 +382,8 @@ def deploy(
                 settings.challenge_period,
                 settings.grace_period,
                 settings.max_pause,
+                sender=deployer,
+                what=f"deploying the {kind}",
             )
             deployment.contracts["Tournament"] = _record(provider, tournament)
             deployment.settings["tournament_contract"] = kind
@@ -392,14 +395,15 @@ def deploy(
             }
             for role_name, who in grants.items():
                 role = getattr(tournament, role_name)()
-                tournament.grantRole(role, who, sender=deployer)
+                send(tournament.grantRole, role, who, sender=deployer, what=f"granting {role_name} to {who}")
                 deployment.roles.setdefault(role_name, []).append(to_checksum_address(who))
             deployment.roles["DEFAULT_ADMIN_ROLE"] = [deployer.address]
 
         # Allocation strategies: a factory of this tournament, and the operator's batch invoker.
         if "StrategyFactory" in contract_types:
             if not (tournament_reused and reusable("StrategyFactory")):
-                factory = deployer.deploy(project.StrategyFactory, tournament.address)
+                factory = deploy_contract(project.StrategyFactory, tournament.address, sender=deployer,
+                                          what="deploying the StrategyFactory")
                 deployment.contracts["StrategyFactory"] = _record(provider, factory)
                 log(f"StrategyFactory: deployed at {factory.address}")
         if "StrategyInvoker" in contract_types:
@@ -416,7 +420,8 @@ def deploy(
                 reuse("StrategyInvoker")
                 deployment.roles["INVOKER_OWNER"] = [owner]
             else:
-                invoker = deployer.deploy(project.StrategyInvoker, operator_address)
+                invoker = deploy_contract(project.StrategyInvoker, operator_address, sender=deployer,
+                                          what="deploying the StrategyInvoker")
                 deployment.contracts["StrategyInvoker"] = _record(provider, invoker)
                 deployment.roles["INVOKER_OWNER"] = [operator_address]
                 log(f"StrategyInvoker: deployed at {invoker.address}, owned by the operator {operator_address}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-
 from typing import Any, Callable
+
+from eth_utils import to_checksum_address
 
 from nmrstake.errors import InputError
 
@@ -72,7 +73,7 @@ _ADDRESS = re.compile(r"^(0x|0X)?([0-9a-fA-F]{40})$")
 
 
 def checksum_address(value: str | bytes, *, argument: str = "address") -> str:
-    """The EIP-55 checksum form of an address given as hex (any case) or 20 bytes.
+    """The EIP-55 checksum form (eth-utils') of an address given as hex (any case) or 20 bytes.
 
     A mixed-case input must already be a valid checksum (as eth-utils requires); all-lowercase or
     all-uppercase hex is accepted as is. Raises :class:`InputError` naming ``argument``.
@@ -80,17 +81,12 @@ def checksum_address(value: str | bytes, *, argument: str = "address") -> str:
     if isinstance(value, (bytes, bytearray)):
         if len(value) != 20:
             raise InputError(f"{argument}: expected 20 bytes, got {len(value)}")
-        body = bytes(value).hex()
-        mixed = False
-    else:
-        match = _ADDRESS.match(value) if isinstance(value, str) else None
-        if match is None:
-            raise InputError(f"{argument}: {value!r} is not an address (0x and 40 hex digits)")
-        body = match.group(2)
-        mixed = body != body.lower() and body != body.upper()
-        body = body.lower()
-    digest = _new(body.encode("ascii")).hexdigest()
-    result = "0x" + "".join(c.upper() if int(h, 16) >= 8 else c for c, h in zip(body, digest))
-    if mixed and result[2:] != value[-40:]:  # type: ignore[index]
+        return str(to_checksum_address(bytes(value)))
+    match = _ADDRESS.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise InputError(f"{argument}: {value!r} is not an address (0x and 40 hex digits)")
+    body = match.group(2)
+    result = str(to_checksum_address("0x" + body))
+    if body not in (body.lower(), body.upper()) and result[2:] != body:
         raise InputError(f"{argument}: {value!r} has an invalid checksum (mixed case)")
     return result

@@ -30,23 +30,18 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from nmrstake.chain.transactions import Sent, pending_count, send
 from nmrstake.errors import ChainError, ConfigError, InputError, NmrstakeError
-from nmrstake.hashing import bytes32_from_hex, to_hex
-from nmrstake.results import (
-    PredictionKey,
-    RoundInputs,
-    RoundStake,
-    evaluate_round,
-    load_published,
-    publish_round,
-    round_dir,
-)
-from nmrstake.service.store import SubmissionStore
+from nmrstake.hashing import bytes32_from_hex
+from nmrstake.results.evaluate import evaluate_round
+from nmrstake.results.layout import DataLayout
+from nmrstake.results.publish import publish_round
+from nmrstake.results.read import load_published
+from nmrstake.results.spec import PredictionKey, RoundInputs, RoundStake
 from nmrstake.tournament import RoundInfo, RoundState, TournamentClient, iso_time
 
 #: Test hook: `NMRSTAKE_ORACLE_CRASH_AT=computed|published|sent` kills the process at that point.
 CRASH_ENV = "NMRSTAKE_ORACLE_CRASH_AT"
-DATA_EXTENSIONS = (".csv", ".parquet")
 
 
 def _crash_point(name: str) -> None:
@@ -54,60 +49,6 @@ def _crash_point(name: str) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(86)
-
-
-# ---------------------------------------------------------------------------------------- files
-
-
-@dataclass(frozen=True)
-class DataLayout:
-    """Where a deployment's round files live."""
-
-    root: Path
-
-    @property
-    def targets_dir(self) -> Path:
-        return self.root / "targets"
-
-    @property
-    def service_dir(self) -> Path:
-        return self.root / "service"
-
-    @property
-    def meta_models_dir(self) -> Path:
-        return self.root / "meta_models"
-
-    @property
-    def results_dir(self) -> Path:
-        return self.root / "results"
-
-    def store(self) -> SubmissionStore:
-        """The tournament service's submission store of this deployment."""
-        return SubmissionStore(self.service_dir)
-
-    def _one(self, folder: Path, stem: str) -> Path | None:
-        found = [folder / f"{stem}{ext}" for ext in DATA_EXTENSIONS if (folder / f"{stem}{ext}").is_file()]
-        if len(found) > 1:
-            raise InputError(f"{folder}: both {found[0].name} and {found[1].name} exist; keep one")
-        return found[0] if found else None
-
-    def targets_file(self, round_id: int) -> Path | None:
-        return self._one(self.targets_dir, f"round-{round_id}")
-
-    def meta_model_file(self, round_id: int) -> Path | None:
-        return self._one(self.meta_models_dir, f"round-{round_id}")
-
-    def published(self, round_id: int) -> Path:
-        return round_dir(self.results_dir, round_id)
-
-
-def default_data_root(chain_id: int, tournament: str) -> Path:
-    """`$NMRSTAKE_DATA` if set, else `~/.nmrstake/data/<chainid>-<tournament address>`."""
-    env = os.environ.get("NMRSTAKE_DATA")
-    if env:
-        return Path(env)
-    home = Path(os.environ.get("NMRSTAKE_HOME", Path.home() / ".nmrstake"))
-    return home / "data" / f"{chain_id}-{tournament.lower()}"
 
 
 # ---------------------------------------------------------------------------------------- planning
@@ -290,41 +231,18 @@ class Oracle:
         os.rename(folder, target)
         self.log(f"retired_{why}", round=info.round_id, root=pub.merkle_root, moved_to=str(target))
 
-    def _pending_transactions(self) -> int:
-        web3 = self.client.provider.web3
-        pending = web3.eth.get_transaction_count(self.account.address, "pending")
-        latest = web3.eth.get_transaction_count(self.account.address, "latest")
-        return int(pending) - int(latest)
+    def _send(self, method: Any, *args: Any, what: str) -> Sent:
+        """Send through the one sender, logging the transaction as soon as the node has it (the
+        crash hook `sent` fires there). Sent without a receipt yet (a slow node): the next pass
+        sees it mined, or waits for the pending nonce; it never sends a second one."""
 
-    def _send(self, method: Any, *args: Any) -> Any:
-        """Sign and send a transaction, then wait for its receipt (and confirmations)."""
-        from ape.exceptions import ContractLogicError
+        def sent(txn_hash: str) -> None:
+            self.log("sent", txn=txn_hash)
+            _crash_point("sent")
 
-        provider = self.client.provider
-        try:
-            method.call(*args, sender=self.account)  # simulate: a reverting call is never sent
-            txn = method.as_transaction(*args, sender=self.account)
-        except ContractLogicError as exc:
-            raise ChainError(f"{method.abis[0].name} would revert: {exc.message}; nothing was sent") from exc
-        signed = self.account.sign_transaction(txn)
-        if signed is None:
-            raise ChainError("the oracle account refused to sign")
-        txn_hash = provider.web3.eth.send_raw_transaction(signed.serialize_transaction())
-        self.log("sent", txn=to_hex(bytes(txn_hash)))
-        _crash_point("sent")
-        from ape.exceptions import TransactionNotFoundError
+        return send(method, *args, sender=self.account, what=what, confirmations=self.confirmations, on_sent=sent)
 
-        try:
-            receipt = provider.get_receipt(to_hex(bytes(txn_hash)), required_confirmations=self.confirmations)
-        except TransactionNotFoundError as exc:
-            # Sent but no receipt yet (a slow node): the next pass sees it mined, or waits for the
-            # pending nonce; it never sends a second one.
-            raise ChainError(f"transaction {to_hex(bytes(txn_hash))} sent, no receipt yet; checking again next pass") from exc
-        if receipt.failed:
-            raise ChainError(f"transaction {to_hex(bytes(txn_hash))} reverted")
-        return receipt
-
-    def post(self, info: RoundInfo) -> Any:
+    def post(self, info: RoundInfo) -> Sent:
         """Post the published folder of a round; checks it against the chain first."""
         rid = info.round_id
         folder = self.layout.published(rid)
@@ -342,13 +260,14 @@ class Oracle:
             raise ChainError(f"{folder}: published parameters differ from the chain's")
         receipt = self._send(
             self.client.tournament.postResult, rid, bytes32_from_hex(pub.merkle_root), pub.total_payout,
-            pub.total_burn, pub.leaf_count, pub.manifest_hash,
+            pub.total_burn, pub.leaf_count, pub.manifest_hash, what=f"posting the result of round {rid}",
         )
         self.log("posted", round=rid, root=pub.merkle_root, gas=receipt.gas_used, block=receipt.block_number)
         return receipt
 
-    def finalise(self, info: RoundInfo) -> Any:
-        receipt = self._send(self.client.tournament.finalise, info.round_id)
+    def finalise(self, info: RoundInfo) -> Sent:
+        receipt = self._send(self.client.tournament.finalise, info.round_id,
+                             what=f"finalising round {info.round_id}")
         self.log("finalised", round=info.round_id, burned=info.total_burn, gas=receipt.gas_used)
         return receipt
 
@@ -366,7 +285,7 @@ class Oracle:
                 self.log("stopping_before_post", round=info.round_id, note="published; the next run posts it")
                 return plan
         if plan.action is Action.POST:
-            if self._pending_transactions() > 0:
+            if pending_count(self.client.provider, self.account.address) > 0:
                 self.log("waiting", round=info.round_id, reason="a transaction of the oracle is pending")
                 return plan
             self.post(info)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from nmrstake.amounts import format_nmr
+from nmrstake.chain.transactions import send
 from nmrstake.errors import ChainError, ConfigError, InputError, RequestError
 from nmrstake.hashing import bytes32_from_hex, keccak_file, to_hex
 from nmrstake.models import model_id
@@ -78,19 +79,17 @@ class LocalDelivery:
         return describe(stored, self.intake.receipt_signer)
 
 
-def deliver(delivery: Delivery, domain: Domain, signer: Any, round_id: int, model: str, predictions: Path,
+def deliver(delivery: Delivery, domain: Domain, account: Any, round_id: int, model: str, predictions: Path,
             commitment: bytes, *, receipts: Any = None, staker: str | None = None) -> dict[str, Any]:
-    """Sign an upload of `predictions` with the staker's key, upload it and check the receipt:
-    the service's signature, and that it acknowledges this very file for this stake key. The
-    receipt is kept in `receipts` (a ReceiptBook) if given. `staker`: the stake's staker when it
-    is not the signer (the signer's allocation strategy, whose uploads its owner signs)."""
-    if signer.private_key is None:
-        raise ConfigError(f"{signer.address}: this account cannot sign uploads here; use --wallet (an nmrstake wallet)")
-    staker = staker or signer.address
+    """Sign an upload of `predictions` with the staker's ape account, upload it and check the
+    receipt: the service's signature, and that it acknowledges this very file for this stake key.
+    The receipt is kept in `receipts` (a ReceiptBook) if given. `staker`: the stake's staker when
+    it is not the account (the account's allocation strategy, whose uploads its owner signs)."""
+    staker = staker or str(account.address)
     auth = UploadAuthorisation.new(staker, round_id, model, commitment, now=int(time.time()))
     try:
         answer = delivery.upload(round_id=round_id, model=model, staker=staker, nonce=auth.nonce,
-                                 expiry=auth.expiry, signature=auth.sign(domain, signer.private_key),
+                                 expiry=auth.expiry, signature=auth.sign(domain, account),
                                  path=predictions, file_hash=commitment)
     except RequestError as exc:  # name the participant's own file, not the service's view of it
         if exc.field != "file":
@@ -110,13 +109,13 @@ def deliver(delivery: Delivery, domain: Domain, signer: Any, round_id: int, mode
 
 
 def stake_predictions(
-    client: TournamentClient, signer: Any, delivery: Delivery | None, round_id: int, model: str, wei: int,
+    client: TournamentClient, account: Any, delivery: Delivery | None, round_id: int, model: str, wei: int,
     predictions: Path, *, receipts: Any = None, say: Say = _quiet,
 ) -> dict[str, Any]:
     """Validate and commit to a predictions file, deliver it, and stake `wei` more on it
-    (0: only replace the predictions) in one transaction. `delivery=None` stakes without
-    delivering (a participant whose file never arrives: the stake is then invalid)."""
-    from nmrstake.cli_common import transact
+    (0: only replace the predictions) in one transaction, from `account` (an ape account, which
+    signs the upload and the permit too). `delivery=None` stakes without delivering (a
+    participant whose file never arrives: the stake is then invalid)."""
     from nmrstake.permit import sign_token_permit
     from nmrstake.scoring import load_predictions
     from nmrstake.token import approve_exactly, token_capabilities
@@ -132,7 +131,7 @@ def stake_predictions(
     if info.state is not RoundState.OPEN:
         raise ChainError(f"round {round_id} is {info.state.label}: staking is not open; nothing was sent")
     mid = model_id(model, argument="--model")
-    current = client.stake(round_id, mid, signer.address)
+    current = client.stake(round_id, mid, account.address)
     if wei == 0 and current.amount == 0:
         raise InputError("--amount 0 only replaces the predictions of an existing stake; you have none on "
                          f"{model} in round {round_id}")
@@ -141,16 +140,16 @@ def stake_predictions(
         raise InputError(f"--amount: the stake would be {format_nmr(total)} NMR, below the round's minimum {format_nmr(info.min_stake)}")
     if total > info.stake_cap:
         raise InputError(f"--amount: the stake would be {format_nmr(total)} NMR, above the round's cap {format_nmr(info.stake_cap)}")
-    balance = int(client.token.balanceOf(signer.address))
+    balance = int(client.token.balanceOf(account.address))
     if balance < wei:
-        raise ChainError(f"insufficient balance: {signer.address} holds {format_nmr(balance)} NMR, the stake needs {format_nmr(wei)}")
+        raise ChainError(f"insufficient balance: {account.address} holds {format_nmr(balance)} NMR, the stake needs {format_nmr(wei)}")
     commitment = keccak_file(predictions)
     say(f"checked {predictions}: {rows} predictions, keccak-256 {to_hex(commitment)}")
 
-    result: dict[str, Any] = {"round": round_id, "model": model, "staker": signer.address, "amount": str(wei),
+    result: dict[str, Any] = {"round": round_id, "model": model, "staker": str(account.address), "amount": str(wei),
                               "commitment": to_hex(commitment), "upload": None, "txn": None, "gas_used": 0}
     if delivery is not None:
-        answer = deliver(delivery, client.domain, signer, round_id, model, predictions, commitment,
+        answer = deliver(delivery, client.domain, account, round_id, model, predictions, commitment,
                          receipts=receipts)
         result["upload"] = answer
         say(f"uploaded: the service received it at {answer['received_at_iso']} (chain time) and signed a receipt"
@@ -163,22 +162,20 @@ def stake_predictions(
         # The token's capabilities are read once per token (cached): our NMR has a permit, the
         # mainnet NMR has none and only changes an allowance from or to zero.
         caps = token_capabilities(client.provider, client.token.address) if wei > 0 else None
-        if caps is not None and caps.permit and signer.private_key is not None:
-            p = sign_token_permit(client.token, signer.private_key, signer.address, tournament.address, wei,
+        if caps is not None and caps.permit:
+            p = sign_token_permit(client.token, account, str(account.address), tournament.address, wei,
                                   now + PERMIT_LIFETIME)
-            receipt = transact(tournament.stakeWithPermit, round_id, mid, wei, commitment, p.deadline, p.v, p.r, p.s,
-                               sender=signer.ape_account, what=what)
+            receipt = send(tournament.stakeWithPermit, round_id, mid, wei, commitment, p.deadline, p.v, p.r, p.s,
+                           sender=account, what=what)
         else:
             if caps is not None:
-                approve_exactly(client.token, signer.ape_account, tournament.address, wei, say,
-                                reason="the token has no permit" if not caps.permit
-                                else "this account cannot sign a permit here",
+                approve_exactly(client.token, account, tournament.address, wei, say, reason="the token has no permit",
                                 from_zero_only=caps.approve_from_zero_only)
-            receipt = transact(tournament.stake, round_id, mid, wei, commitment, sender=signer.ape_account, what=what)
+            receipt = send(tournament.stake, round_id, mid, wei, commitment, sender=account, what=what)
         result["txn"], result["gas_used"] = str(receipt.txn_hash), int(receipt.gas_used)
         say(f"{'staked ' + format_nmr(wei) + ' NMR' if wei else 'committed the stake to the new file'} "
             f"(txn {receipt.txn_hash}, gas {receipt.gas_used})")
-    after = client.stake(round_id, mid, signer.address)
+    after = client.stake(round_id, mid, account.address)
     result["stake"] = str(after.amount)
     return result
 
@@ -195,7 +192,7 @@ class LocalResults:
 
     def claim_row(self, round_id: int, model: str, staker: str) -> tuple[Any, str] | None:
         """(the stake's published row or None, the published root); None if not published here."""
-        from nmrstake.results import load_published
+        from nmrstake.results.read import load_published
 
         if round_id not in self._cache:
             folder = self.layout.published(round_id)
@@ -218,7 +215,7 @@ class ServiceResults:
 
     def claim_row(self, round_id: int, model: str, staker: str) -> tuple[Any, str] | None:
         from nmrstake.errors import RequestError
-        from nmrstake.results import PublishedRow
+        from nmrstake.results.read import PublishedRow
 
         try:
             data = self.service.proof(round_id, model, staker)
@@ -278,21 +275,20 @@ def my_positions(client: TournamentClient, results: Any, address: str) -> list[d
     return out
 
 
-def claim_all(client: TournamentClient, signer: Any, results: Any, round_ids: list[int] | None) -> dict[str, Any]:
-    """Claim every unclaimed stake of the signer in the given (or all final) rounds in one
-    transaction, with proofs from `results` checked against the on-chain root first; in expired
-    rounds, withdraw the full stakes instead."""
-    from nmrstake.cli_common import transact
+def claim_all(client: TournamentClient, account: Any, results: Any, round_ids: list[int] | None) -> dict[str, Any]:
+    """Claim every unclaimed stake of `account` (an ape account) in the given (or all final)
+    rounds in one transaction, with proofs from `results` checked against the on-chain root
+    first; in expired rounds, withdraw the full stakes instead."""
     from nmrstake.merkle import LEAF_ENCODING, leaf_values, verify
 
     infos = [client.round(r) for r in round_ids] if round_ids else client.rounds()
     claims: list[tuple[Any, ...]] = []
     described: list[dict[str, Any]] = []
     withdrawals: list[tuple[int, bytes, str]] = []
-    waiting: list[dict[str, Any]] = []  # the signer's stakes that cannot be claimed now, and why
+    waiting: list[dict[str, Any]] = []  # the account's stakes that cannot be claimed now, and why
     for info in infos:
         if info.state is RoundState.EXPIRED:
-            for mid, staker in client.stake_keys(info.round_id, signer.address):
+            for mid, staker in client.stake_keys(info.round_id, account.address):
                 s = client.stake(info.round_id, mid, staker)
                 if s.amount > 0:
                     withdrawals.append((info.round_id, mid, s.model))
@@ -303,10 +299,10 @@ def claim_all(client: TournamentClient, signer: Any, results: Any, round_ids: li
             when = f"; it becomes final at {_utc(info.final_at)}" if info.final_at else ""
             if round_ids:
                 raise ChainError(f"round {info.round_id} is {info.state.label}, not final: nothing can be claimed yet{when}")
-            if info.state is not RoundState.SCHEDULED and client.stake_keys(info.round_id, signer.address):
+            if info.state is not RoundState.SCHEDULED and client.stake_keys(info.round_id, account.address):
                 waiting.append({"round": info.round_id, "why": f"{info.state.label}, not final yet{when}"})
             continue
-        for mid, staker in client.stake_keys(info.round_id, signer.address):
+        for mid, staker in client.stake_keys(info.round_id, account.address):
             s = client.stake(info.round_id, mid, staker)
             if s.amount == 0:
                 waiting.append({"round": info.round_id, "model": s.model, "why": "already claimed"})
@@ -332,10 +328,10 @@ def claim_all(client: TournamentClient, signer: Any, results: Any, round_ids: li
                               "payout": str(r.payout), "amount": str(r.stake - r.burn + r.payout), "kind": "claim"})
     result: dict[str, Any] = {"claims": described, "txn": None, "gas_used": 0, "not_claimable": waiting}
     if claims:
-        receipt = transact(client.tournament.claimMany, claims, sender=signer.ape_account, what="claiming")
+        receipt = send(client.tournament.claimMany, claims, sender=account, what="claiming")
         result["txn"], result["gas_used"] = str(receipt.txn_hash), int(receipt.gas_used)
     for rid, mid, model in withdrawals:
-        receipt = transact(client.tournament.emergencyWithdraw, rid, mid, sender=signer.ape_account,
+        receipt = send(client.tournament.emergencyWithdraw, rid, mid, sender=account,
                            what=f"withdrawing the stake on {model} in round {rid}")
         result["txn"] = result["txn"] or str(receipt.txn_hash)
         result["gas_used"] += int(receipt.gas_used)

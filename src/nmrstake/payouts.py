@@ -51,9 +51,10 @@ def _check_int(value: object, name: str, *, maximum: int | None = None) -> int:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RoundParams:
-    """A round's payout parameters, as posted on-chain.
+    """A round's payout parameters, as posted on-chain (given by name: see
+    :meth:`nmrstake.tournament.RoundInfo.payout_params`).
 
     Attributes:
         corr_multiplier_bps: CORR multiplier in basis points (0.5 -> 5_000).

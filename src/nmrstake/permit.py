@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eth_account import Account
 from eth_account.messages import encode_typed_data
 
+from nmrstake.chain.signers import sign_typed
 from nmrstake.errors import ConfigError
 
 PERMIT_TYPES = {
@@ -68,7 +68,7 @@ def permit_nonce(token: Any, owner: str) -> int:
 
 
 def sign_permit(
-    private_key: Any,
+    account: Any,
     domain: dict[str, Any],
     *,
     owner: str,
@@ -77,18 +77,21 @@ def sign_permit(
     nonce: int,
     deadline: int,
 ) -> Permit:
+    """Sign an EIP-2612 permit with `account` (an ape account: see
+    :func:`nmrstake.chain.signers.sign_typed`)."""
     message = {"owner": owner, "spender": spender, "value": value, "nonce": nonce, "deadline": deadline}
     signable = encode_typed_data(domain_data=domain, message_types=PERMIT_TYPES, message_data=message)
-    signed = Account.sign_message(signable, private_key)
+    signed = sign_typed(account, signable, what=f"signing a permit for {spender}")
     return Permit(
         owner, spender, value, nonce, deadline, signed.v,
-        signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big"),
+        signed.r.rjust(32, b"\x00"), signed.s.rjust(32, b"\x00"),
     )
 
 
-def sign_token_permit(token: Any, private_key: Any, owner: str, spender: str, value: int, deadline: int) -> Permit:
-    """Sign a permit for `token` with the owner's current nonce."""
+def sign_token_permit(token: Any, account: Any, owner: str, spender: str, value: int, deadline: int) -> Permit:
+    """Sign, with `account` (an ape account; normally the owner's), a permit for `token` with the
+    owner's current nonce."""
     return sign_permit(
-        private_key, permit_domain(token), owner=owner, spender=spender, value=value,
+        account, permit_domain(token), owner=owner, spender=spender, value=value,
         nonce=permit_nonce(token, owner), deadline=deadline,
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from nmrstake.chain.transactions import Sent, send
 from nmrstake.errors import ChainError, InputError
 
 
@@ -66,11 +67,12 @@ class RoundSpec:
     min_stake: int = 10**16
 
 
-def open_round(client: Any, sender: Any, spec: RoundSpec, *, start: int | None = None) -> Any:
-    """Open a round whose times are relative to `start` (default: the next block's time)."""
+def open_round(client: Any, sender: Any, spec: RoundSpec, *, start: int | None = None) -> Sent:
+    """Open a round whose times are relative to `start` (default: the next block's time);
+    `sender` is an ape account with the manager role."""
     from ape import chain
 
-    from nmrstake.cli_common import transact
+    from nmrstake.tournament import RoundTerms
 
     if spec.clip_bps == 0 or spec.clip_bps > 10_000:
         raise InputError("--clip: must be above 0 and at most 1")
@@ -82,27 +84,27 @@ def open_round(client: Any, sender: Any, spec: RoundSpec, *, start: int | None =
     if spec.round_id <= last:
         raise InputError(f"ROUND_ID: round ids only increase; {spec.round_id} is not above the last one, {last}")
     t0 = (chain.pending_timestamp if start is None else start) + spec.open_in
-    params = (
-        t0, t0 + spec.close_after, t0 + spec.close_after + spec.resolve_after,
-        spec.corr_multiplier_bps, spec.mmc_multiplier_bps, spec.clip_bps,
-        spec.stake_threshold, spec.stake_cap, spec.min_stake,
+    terms = RoundTerms(
+        open_time=t0, close_time=t0 + spec.close_after, resolve_time=t0 + spec.close_after + spec.resolve_after,
+        corr_multiplier_bps=spec.corr_multiplier_bps, mmc_multiplier_bps=spec.mmc_multiplier_bps,
+        clip_bps=spec.clip_bps, stake_threshold=spec.stake_threshold, stake_cap=spec.stake_cap,
+        min_stake=spec.min_stake,
     )
-    return transact(client.tournament.openRound, spec.round_id, params, sender=sender,
-                    what=f"opening round {spec.round_id}")
+    return send(client.tournament.openRound, spec.round_id, terms.to_contract(), sender=sender,
+                what=f"opening round {spec.round_id}")
 
 
-def fund_round(client: Any, signer: Any, round_id: int, wei: int) -> Any:
-    """Approve (if needed) and fund a round's payouts."""
+def fund_round(client: Any, funder: Any, round_id: int, wei: int) -> Sent:
+    """Approve (if needed) and fund a round's payouts from `funder` (an ape account)."""
     from nmrstake.amounts import format_nmr
-    from nmrstake.cli_common import transact
 
-    balance = int(client.token.balanceOf(signer.address))
+    balance = int(client.token.balanceOf(funder.address))
     if balance < wei:
-        raise ChainError(f"insufficient balance: {signer.address} holds {format_nmr(balance)} NMR, funding needs {format_nmr(wei)}")
+        raise ChainError(f"insufficient balance: {funder.address} holds {format_nmr(balance)} NMR, funding needs {format_nmr(wei)}")
     info = client.round(round_id)
     if info.state.label in ("final", "expired"):
         raise ChainError(f"round {round_id} is {info.state.label}: it can no longer be funded; nothing was sent")
     from nmrstake.token import approve_exactly
 
-    approve_exactly(client.token, signer, client.tournament.address, wei)
-    return transact(client.tournament.fund, round_id, wei, sender=signer.ape_account, what=f"funding round {round_id}")
+    approve_exactly(client.token, funder, client.tournament.address, wei)
+    return send(client.tournament.fund, round_id, wei, sender=funder, what=f"funding round {round_id}")

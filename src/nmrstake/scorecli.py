@@ -8,8 +8,8 @@ import pandas as pd
 
 from nmrstake.amounts import parse_nmr
 from nmrstake.errors import InputError
-from nmrstake.results import check_targets_overlap
 from nmrstake.scoring import (
+    check_targets_overlap,
     load_meta_model,
     load_prediction_table,
     load_predictions,

@@ -10,8 +10,9 @@ Tournament contract (so a signature for another chain or deployment never verifi
 * ``Receipt``: the service's proof that it received, at ``receivedAt`` (chain time, Unix seconds),
   a file hashing to ``commitment`` for (round, model, staker). The participant keeps it.
 
-Signing and recovery are eth-account's (coincurve-backed where installed); nothing here is
-hand-rolled cryptography.
+Messages are signed by an ape account (:func:`nmrstake.chain.signers.sign_typed`); signatures
+are recovered with eth-account (coincurve-backed where installed); nothing here is hand-rolled
+cryptography.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
+from nmrstake.chain.signers import sign_typed
 from nmrstake.errors import InputError
 from nmrstake.hashing import bytes32_from_hex, checksum_address, to_hex
 from nmrstake.models import model_id
@@ -102,9 +104,10 @@ class UploadAuthorisation:
         """The EIP-712 hash that is signed; unique per authorisation (the replay key)."""
         return _digest(domain, UPLOAD_TYPES, self.message())[1]
 
-    def sign(self, domain: Domain, private_key: Any) -> str:
+    def sign(self, domain: Domain, account: Any) -> str:
+        """The staker's signature (0x-hex, 65 bytes), made by `account` (an ape account)."""
         signable, _ = _digest(domain, UPLOAD_TYPES, self.message())
-        return to_hex(Account.sign_message(signable, private_key).signature)
+        return to_hex(sign_typed(account, signable, what=f"signing the upload for {self.model}").encode_rsv())
 
     def signer(self, domain: Domain, signature: str) -> str:
         """The address that signed this authorisation (raises InputError if it is not a signature)."""
@@ -133,9 +136,10 @@ class DeliveryReceipt:
         return {"staker": checksum_address(self.staker, argument="staker"), "roundId": self.round_id,
                 "modelId": model_id(self.model), "commitment": self.commitment, "receivedAt": self.received_at}
 
-    def signed(self, domain: Domain, private_key: Any) -> DeliveryReceipt:
+    def signed(self, domain: Domain, account: Any) -> DeliveryReceipt:
+        """This receipt signed by `account` (an ape account: the service's receipt signer)."""
         signable, _ = _digest(domain, RECEIPT_TYPES, self.message())
-        signature = to_hex(Account.sign_message(signable, private_key).signature)
+        signature = to_hex(sign_typed(account, signable, what="signing a delivery receipt").encode_rsv())
         return DeliveryReceipt(self.staker, self.round_id, self.model, self.commitment, self.received_at, signature)
 
     def signer(self, domain: Domain) -> str:

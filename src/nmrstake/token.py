@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from eth_utils import keccak, to_checksum_address
 
+from nmrstake.chain.transactions import Sent, send
 from nmrstake.errors import ChainError, ConfigError
 
 Say = Callable[[str], None]
@@ -322,10 +323,10 @@ def approve_exactly(
     spender_name: str = "the tournament",
     reason: str | None = None,
     from_zero_only: bool | None = None,
-) -> list[Any]:
+) -> list[Sent]:
     """Make `owner`'s allowance for `spender` at least `amount`, in a way every NMR accepts.
 
-    `owner` is an ape account or a Signer (its ``ape_account`` sends). The allowance already
+    `owner` is the ape account that sends. The allowance already
     covers `amount`: nothing is sent. It is 0: ``approve(amount)``. It is something else:
     ``approve(0)`` then ``approve(amount)`` (the mainnet NMR only changes an allowance from or to
     zero; skipped only when `from_zero_only` is False, i.e. known not to be needed). Each step is
@@ -334,10 +335,8 @@ def approve_exactly(
     would revert or the allowance is not `amount` afterwards.
     """
     from nmrstake.amounts import format_nmr
-    from nmrstake.cli_common import transact
 
-    sender = getattr(owner, "ape_account", owner)
-    owner_address = str(sender.address)
+    owner_address = str(owner.address)
     current = int(token.allowance(owner_address, spender))
     if current >= amount:
         say(f"the allowance for {spender_name} ({format_nmr(current)} NMR) already covers {format_nmr(amount)} NMR: "
@@ -348,9 +347,9 @@ def approve_exactly(
         why = ("the token only changes allowances from or to zero" if from_zero_only
                else "the token may only change allowances from or to zero, as the mainnet NMR does")
         say(f"resetting the allowance for {spender_name} from {format_nmr(current)} NMR to 0 first ({why})")
-        receipts.append(transact(token.approve, spender, 0, sender=sender, what="resetting the NMR allowance to 0"))
+        receipts.append(send(token.approve, spender, 0, sender=owner, what="resetting the NMR allowance to 0"))
     say(f"{reason + ': ' if reason else ''}approving {format_nmr(amount)} NMR for {spender_name}")
-    receipts.append(transact(token.approve, spender, amount, sender=sender, what=f"approving {format_nmr(amount)} NMR"))
+    receipts.append(send(token.approve, spender, amount, sender=owner, what=f"approving {format_nmr(amount)} NMR"))
     now = int(token.allowance(owner_address, spender))
     if now != amount:
         raise ChainError(f"approving {format_nmr(amount)} NMR for {spender_name} left the allowance at "

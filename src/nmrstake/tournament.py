@@ -6,7 +6,7 @@ enumerate: which rounds exist (`RoundOpened`) and which stake keys a round has (
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
@@ -45,10 +45,18 @@ class RoundState(IntEnum):
         return self.name.lower()
 
 
-@dataclass(frozen=True)
-class RoundInfo:
-    round_id: int
-    state: RoundState
+def _solidity_name(name: str) -> str:
+    """``corr_multiplier_bps`` -> ``corrMultiplierBps``."""
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoundTerms:
+    """A round's terms: the contract's `RoundParams` struct (what `openRound` takes and `getRound`
+    returns with the round's totals), field for field and by name. Converted to and from the
+    contract only here (:meth:`to_contract`, :meth:`from_contract`), never as a positional tuple."""
+
     open_time: int
     close_time: int
     resolve_time: int
@@ -58,6 +66,23 @@ class RoundInfo:
     stake_threshold: int
     stake_cap: int
     min_stake: int
+
+    def to_contract(self) -> dict[str, int]:
+        """The struct as ape encodes it: a dict keyed by the contract's field names."""
+        return {_solidity_name(f.name): int(getattr(self, f.name)) for f in fields(RoundTerms)}
+
+    @staticmethod
+    def from_contract(raw: Any) -> RoundTerms:
+        """The terms of a decoded `getRound` (or `RoundParams`) struct, read by field name."""
+        return RoundTerms(**{f.name: int(getattr(raw, _solidity_name(f.name))) for f in fields(RoundTerms)})
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoundInfo(RoundTerms):
+    """A round as the chain holds it: its terms, its state and its running totals."""
+
+    round_id: int
+    state: RoundState
     total_staked: int
     stake_count: int
     funded: int
@@ -207,17 +232,9 @@ class TournamentClient:
         if state is RoundState.NONE:
             raise UnknownRoundError(f"round {round_id} does not exist on chain {self.provider.chain_id}")
         return RoundInfo(
+            **asdict(RoundTerms.from_contract(raw)),
             round_id=round_id,
             state=state,
-            open_time=int(raw.openTime),
-            close_time=int(raw.closeTime),
-            resolve_time=int(raw.resolveTime),
-            corr_multiplier_bps=int(raw.corrMultiplierBps),
-            mmc_multiplier_bps=int(raw.mmcMultiplierBps),
-            clip_bps=int(raw.clipBps),
-            stake_threshold=int(raw.stakeThreshold),
-            stake_cap=int(raw.stakeCap),
-            min_stake=int(raw.minStake),
             total_staked=int(raw.totalStaked),
             stake_count=int(raw.stakeCount),
             funded=int(raw.funded),

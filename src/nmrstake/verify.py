@@ -9,7 +9,7 @@ from typing import Any
 
 from nmrstake.errors import ChainError, ConfigError
 from nmrstake.hashing import bytes32_from_hex, keccak_bytes, to_hex
-from nmrstake.results import recompute
+from nmrstake.results.read import recompute
 from nmrstake.tournament import TournamentClient
 
 
@@ -83,7 +83,7 @@ def download_round(service: Any, round_id: int, folder: Path, results_hash: byte
     `manifest.json` first, which must hash to the on-chain `resultsHash`, then exactly the files
     that manifest lists, each checked against its keccak-256 as it arrives. Returns the checks
     made; raises ChainError at the first file that does not match."""
-    from nmrstake.results import RESULTS_FORMAT
+    from nmrstake.results.spec import RESULTS_FORMAT
 
     folder.mkdir(parents=True, exist_ok=True)
     base = f"/v1/rounds/{round_id}/files"
@@ -116,7 +116,8 @@ def check_receipts(report: VerifyReport, client: TournamentClient, kept: list[An
     it committed to, yet is treated as undelivered in the published round; for receipts signed by
     another key than the receipt signer the round's manifest (hashed on chain) names; and for kept
     receipts whose signature no longer checks out."""
-    from nmrstake.results import load_published, undelivered
+    from nmrstake.results.read import load_published
+    from nmrstake.results.spec import undelivered
 
     kept = [item for item in kept if item.receipt.round_id == report.round_id]
     if not kept:

@@ -60,7 +60,7 @@ class ServiceContext:
 
     def published(self, round_id: int) -> Any:
         """The round's published results (PublishedRound), or a 404 problem before publication."""
-        from nmrstake.results import load_published
+        from nmrstake.results.read import load_published
 
         folder = self.layout.published(round_id)
         manifest = folder / "manifest.json"
@@ -333,7 +333,21 @@ def create_app(ctx: ServiceContext) -> FastAPI:
             raise RequestError(404, "no-submission", f"round {rid}: no published predictions for model {m} of {who}")
         return FileResponse(path, filename=Path(path).name)
 
-    # ------------------------------------------------------------------ rounds and results
+    # ------------------------------------------------------------------ accounts, rounds and results
+
+    @app.get("/v1/accounts/{address}", tags=["accounts"],
+             summary="An address's NMR and ether, and its NMR allowance for the tournament (`nmrstake balance --api`)")
+    def account(address: str) -> Any:
+        who = _staker_arg(address, field="address")
+
+        def read() -> dict[str, Any]:
+            token, tournament = ctx.client.token, ctx.client.tournament
+            return {"address": who, "nmr": str(int(token.balanceOf(who))),
+                    "ether": str(int(ctx.client.provider.get_balance(who))),
+                    "allowance": str(int(token.allowance(who, tournament.address))),
+                    "tournament": str(tournament.address), "chain_time": ctx.client.now()}
+
+        return ctx.chain(read)
 
     @app.get("/v1/rounds", tags=["rounds"], summary="Every round: state, times, parameters, totals, result")
     def rounds() -> Any:

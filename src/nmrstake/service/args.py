@@ -19,8 +19,8 @@ def model_arg(text: str) -> str:
         raise RequestError(422, "invalid-field", exc.message, field="model") from None
 
 
-def staker_arg(text: str) -> str:
+def staker_arg(text: str, *, field: str = "staker") -> str:
     try:
-        return checksum_address(text, argument="staker")
+        return checksum_address(text, argument=field)
     except InputError as exc:
-        raise RequestError(422, "invalid-field", exc.message, field="staker") from None
+        raise RequestError(422, "invalid-field", exc.message, field=field) from None

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from eth_account import Account
-
 from nmrstake.errors import InputError, NmrstakeError, RequestError, UnknownRoundError
 from nmrstake.hashing import checksum_address, keccak_file, to_hex
 from nmrstake.models import check_model_name
@@ -71,8 +69,8 @@ class Intake:
         self.chain_now = chain_now
         self.max_bytes = max_bytes
         self.wall_now = wall_now
-        self._key = store.receipt_key()
-        self.receipt_signer = str(Account.from_key(self._key).address)
+        self._receipt_account = store.receipt_account()
+        self.receipt_signer = str(self._receipt_account.address)
         self._busy: set[tuple[int, str, str]] = set()
         self._busy_lock = threading.Lock()
 
@@ -187,7 +185,7 @@ class Intake:
             extension = self._check_file(staged, size, f"model {model} of round {round_id}")
             crash_point("received")
             _, now = self.open_window(round_id)  # by chain time now that the whole file is in
-            receipt = DeliveryReceipt(staker, round_id, model, digest, now).signed(self.domain, self._key)
+            receipt = DeliveryReceipt(staker, round_id, model, digest, now).signed(self.domain, self._receipt_account)
             try:
                 return self.store.store(staged, round_id=round_id, model=model, staker=staker, file_hash=digest,
                                         extension=extension, received_at=now, authorisation=authorisation,

@@ -25,8 +25,8 @@ def serve(*, network: str, deployments_dir: Path | None, data_dir: Path | None, 
     """Serve until SIGTERM or SIGINT (uvicorn finishes the requests in flight, then exits)."""
     import uvicorn
 
-    from nmrstake.chain import connect, load_project
-    from nmrstake.oracle import DataLayout, default_data_root
+    from nmrstake.chain.connect import connect, load_project
+    from nmrstake.results.layout import DataLayout, default_data_root
     from nmrstake.tournament import TournamentClient
 
     project = load_project()

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from eth_account import Account
 
@@ -135,7 +136,11 @@ class SubmissionStore:
         return db
 
     def receipt_key(self) -> bytes:
-        """The service's receipt-signing key: `receipt-signer.key`, created (0600) on first use."""
+        """The service's receipt-signing key: `receipt-signer.key`, created (0600) on first use.
+
+        A raw key because it is the service's own machine identity, which it generates and uses
+        unattended, with no passphrase to ask anyone for; it signs only through
+        :meth:`receipt_account` (an ape account)."""
         path = self.root / "receipt-signer.key"
         if not path.exists():
             key = secrets.token_bytes(32)
@@ -157,6 +162,12 @@ class SubmissionStore:
             return bytes32_from_hex(path.read_text().strip(), argument=str(path))
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read the receipt key ({exc.strerror or exc})") from None
+
+    def receipt_account(self) -> Any:
+        """The ape account that signs the service's delivery receipts (see :meth:`receipt_key`)."""
+        from nmrstake.chain.signers import key_account
+
+        return key_account(self.receipt_key())
 
     def receipt_signer(self, *, create: bool = True) -> str | None:
         """The address that signs receipts; without `create`, None if the service never made its

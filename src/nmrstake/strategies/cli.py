@@ -27,15 +27,16 @@ def _say(as_json: bool) -> Any:
 
 def _owner_session(network: str, deployments_dir: Path | None, api: str | None, wallet: str | None,
                    account: str | None) -> Any:
-    """(client, strategies, signer) for the strategy owner's commands."""
-    from nmrstake.cli_common import chain_session, resolve_signer
+    """(client, strategies, owner's ape account) for the strategy owner's commands."""
+    from nmrstake.chain.signers import resolve_account
+    from nmrstake.cli_common import chain_session
     from nmrstake.strategies.chain import StrategyClient
 
     class _Session:
         def __enter__(self) -> tuple[Any, Any, Any]:
             self._cm = chain_session(network, deployments_dir, api)
             client = self._cm.__enter__()
-            return client, StrategyClient(client), resolve_signer(client.provider, wallet, account)
+            return client, StrategyClient(client), resolve_account(client.provider, wallet, account)
 
         def __exit__(self, *exc: Any) -> Any:
             return self._cm.__exit__(*exc)
@@ -61,7 +62,8 @@ def strategy_create(operator_address: str | None, no_operator: bool, wallet: str
                     network: str, deployments_dir: Path | None, api: str | None, data_dir: Path | None,
                     as_json: bool) -> None:
     """Create your strategy (one per wallet, at an address fixed by your wallet's)."""
-    from nmrstake.cli_common import emit_json, transact
+    from nmrstake.chain.transactions import send
+    from nmrstake.cli_common import emit_json
     from nmrstake.hashing import checksum_address
     from nmrstake.strategies.chain import ZERO_ADDRESS
 
@@ -77,7 +79,7 @@ def strategy_create(operator_address: str | None, no_operator: bool, wallet: str
             op = strategies.invoker_address
         else:
             raise ConfigError("this deployment has no StrategyInvoker: pass --operator ADDRESS or --no-operator")
-        receipt = transact(strategies.factory.create, op, sender=signer.ape_account, what="creating the strategy")
+        receipt = send(strategies.factory.create, op, sender=signer, what="creating the strategy")
         address = strategies.require_strategy_of(signer.address)
     result = {"strategy": address, "owner": signer.address, "operator": None if op == ZERO_ADDRESS else op,
               "txn": str(receipt.txn_hash), "gas_used": int(receipt.gas_used)}
@@ -94,7 +96,8 @@ def strategy_deposit(amount: str, wallet: str | None, account: str | None, netwo
                      deployments_dir: Path | None, api: str | None, data_dir: Path | None, as_json: bool) -> None:
     """Move AMOUNT NMR from your wallet into your strategy (approves it first if needed)."""
     from nmrstake.amounts import format_nmr, parse_nmr
-    from nmrstake.cli_common import emit_json, transact
+    from nmrstake.chain.transactions import send
+    from nmrstake.cli_common import emit_json
     from nmrstake.token import approve_exactly
 
     wei = parse_nmr(amount, argument="AMOUNT", positive=True)
@@ -105,7 +108,7 @@ def strategy_deposit(amount: str, wallet: str | None, account: str | None, netwo
         if held < wei:
             raise InputError(f"AMOUNT: {signer.address} holds {format_nmr(held)} NMR, less than {format_nmr(wei)}")
         approve_exactly(client.token, signer, address, wei, say, spender_name="your strategy")
-        receipt = transact(strategies.contract(address).deposit, wei, sender=signer.ape_account,
+        receipt = send(strategies.contract(address).deposit, wei, sender=signer,
                            what="depositing into the strategy")
         idle = int(client.token.balanceOf(address))
     if as_json:
@@ -121,7 +124,8 @@ def strategy_withdraw(amount: str, wallet: str | None, account: str | None, netw
                       deployments_dir: Path | None, api: str | None, data_dir: Path | None, as_json: bool) -> None:
     """Send AMOUNT of your strategy's idle NMR back to your wallet ('all' for all of it)."""
     from nmrstake.amounts import format_nmr, parse_nmr
-    from nmrstake.cli_common import emit_json, transact
+    from nmrstake.chain.transactions import send
+    from nmrstake.cli_common import emit_json
 
     with _owner_session(network, deployments_dir, api, wallet, account) as (client, strategies, signer):
         address = strategies.require_strategy_of(signer.address)
@@ -132,7 +136,7 @@ def strategy_withdraw(amount: str, wallet: str | None, account: str | None, netw
         if wei > idle:
             raise InputError(f"AMOUNT: the strategy holds {format_nmr(idle)} idle NMR, less than {format_nmr(wei)} "
                              "(staked NMR comes back when its round is claimed)")
-        receipt = transact(strategies.contract(address).withdraw, wei, sender=signer.ape_account,
+        receipt = send(strategies.contract(address).withdraw, wei, sender=signer,
                            what="withdrawing from the strategy")
     if as_json:
         emit_json({"strategy": address, "withdrawn": str(wei), "idle": str(idle - wei), "txn": str(receipt.txn_hash)})
@@ -151,7 +155,8 @@ def strategy_set(model: str, per_round: str, mode: str, wallet: str | None, acco
                  deployments_dir: Path | None, api: str | None, data_dir: Path | None, as_json: bool) -> None:
     """Set how MODEL is staked each round."""
     from nmrstake.amounts import format_nmr, parse_nmr
-    from nmrstake.cli_common import emit_json, transact
+    from nmrstake.chain.transactions import send
+    from nmrstake.cli_common import emit_json
     from nmrstake.models import check_model_name, model_id
     from nmrstake.strategies.chain import Mode
 
@@ -160,8 +165,8 @@ def strategy_set(model: str, per_round: str, mode: str, wallet: str | None, acco
     wei = parse_nmr(per_round, argument="--per-round", positive=chosen is not Mode.OFF)
     with _owner_session(network, deployments_dir, api, wallet, account) as (client, strategies, signer):
         address = strategies.require_strategy_of(signer.address)
-        receipt = transact(strategies.contract(address).setModel, model_id(model), wei, int(chosen),
-                           sender=signer.ape_account, what=f"setting {model}")
+        receipt = send(strategies.contract(address).setModel, model_id(model), wei, int(chosen),
+                           sender=signer, what=f"setting {model}")
         setting = strategies.setting(address, model_id(model))
     if as_json:
         emit_json({"strategy": address, **setting.to_json(), "txn": str(receipt.txn_hash)})
@@ -177,7 +182,8 @@ def strategy_set(model: str, per_round: str, mode: str, wallet: str | None, acco
 def strategy_operator(address: str | None, revoke: bool, wallet: str | None, account: str | None, network: str,
                       deployments_dir: Path | None, api: str | None, data_dir: Path | None, as_json: bool) -> None:
     """Choose your strategy's operator (ADDRESS), or --revoke it; takes effect at once."""
-    from nmrstake.cli_common import emit_json, transact
+    from nmrstake.chain.transactions import send
+    from nmrstake.cli_common import emit_json
     from nmrstake.hashing import checksum_address
     from nmrstake.strategies.chain import ZERO_ADDRESS
 
@@ -186,7 +192,7 @@ def strategy_operator(address: str | None, revoke: bool, wallet: str | None, acc
     new = ZERO_ADDRESS if revoke else checksum_address(str(address), argument="ADDRESS")
     with _owner_session(network, deployments_dir, api, wallet, account) as (client, strategies, signer):
         strategy_address = strategies.require_strategy_of(signer.address)
-        receipt = transact(strategies.contract(strategy_address).setOperator, new, sender=signer.ape_account,
+        receipt = send(strategies.contract(strategy_address).setOperator, new, sender=signer,
                            what="setting the operator")
     if as_json:
         emit_json({"strategy": strategy_address, "operator": None if revoke else new, "txn": str(receipt.txn_hash)})
@@ -238,7 +244,8 @@ def strategy_status(owner_address: str | None, wallet: str | None, account: str 
                     deployments_dir: Path | None, api: str | None, data_dir: Path | None, as_json: bool) -> None:
     """Your strategy: idle NMR, operator, each model's settings and net result, open stakes."""
     from nmrstake.amounts import format_nmr
-    from nmrstake.cli_common import chain_session, deployer_account, emit_json, table
+    from nmrstake.chain.signers import deployer_account
+    from nmrstake.cli_common import chain_session, emit_json, table
     from nmrstake.hashing import checksum_address
     from nmrstake.strategies.chain import StrategyClient
     from nmrstake.wallet import Keystore
@@ -314,8 +321,8 @@ def operator_run(network: str, account: str | None, wallet: str | None, deployme
     """Stake, claim and restake as rounds open and become final; restart-safe, nothing twice.
     Reads the owners' uploads and the published results from the tournament service (--api), or,
     on the service's own machine, from its data folder (--data-dir)."""
-    from nmrstake.chain import connect, load_project
-    from nmrstake.cli_common import resolve_signer
+    from nmrstake.chain.connect import connect, load_project
+    from nmrstake.chain.signers import resolve_account
     from nmrstake.oracle import EventLog, run_daemon
     from nmrstake.strategies.operator import StrategyOperator
     from nmrstake.tournament import TournamentClient
@@ -325,12 +332,12 @@ def operator_run(network: str, account: str | None, wallet: str | None, deployme
     log = EventLog(json_lines=log_json)
     project = load_project()
     with connect(network) as provider:
-        signer = resolve_signer(provider, wallet, account)
+        signer = resolve_account(provider, wallet, account)
         log("starting", network=network, chain=provider.chain_id, account=signer.address, api=api)
 
         def make() -> StrategyOperator:
             client = TournamentClient.connect(project, deployments_dir)
-            return StrategyOperator(client, _source(client, api, data_dir), signer.ape_account, log=log,
+            return StrategyOperator(client, _source(client, api, data_dir), signer, log=log,
                                     batch_size=batch_size)
 
         code = run_daemon(make, once=once, interval=interval, log=log)

@@ -30,6 +30,7 @@ from typing import Any
 from eth_utils import keccak, to_checksum_address
 
 from nmrstake.amounts import format_nmr
+from nmrstake.chain.transactions import Sent, pending_count, send
 from nmrstake.errors import ChainError, NmrstakeError, RequestError
 from nmrstake.hashing import bytes32_from_hex, to_hex
 from nmrstake.merkle import LEAF_ENCODING, StandardMerkleTree, leaf_values
@@ -143,7 +144,7 @@ class LocalSource:
         return None if upload is None else upload.file_hash
 
     def published_rows(self, round_id: int) -> list[dict[str, Any]]:
-        from nmrstake.results import load_published
+        from nmrstake.results.read import load_published
 
         folder = self.layout.published(round_id)
         if not folder.is_dir():
@@ -225,7 +226,7 @@ class StrategyOperator:
 
     def tick(self, should_stop: Callable[[], bool] = lambda: False) -> list[OperatorStep]:
         client = self.client
-        if self.account is not None and self._pending_transactions() > 0:
+        if self.account is not None and pending_count(self.client.provider, self.account.address) > 0:
             return [OperatorStep(0, RoundState.NONE, Action.WAIT, "a transaction of the operator is pending")]
         infos = client.rounds()
         now = client.chain_time()
@@ -314,14 +315,7 @@ class StrategyOperator:
 
     # ------------------------------------------------------------------ sending
 
-    def _pending_transactions(self) -> int:
-        web3 = self.client.provider.web3
-        address = self.account.address
-        return int(web3.eth.get_transaction_count(address, "pending")) - int(web3.eth.get_transaction_count(address, "latest"))
-
     def _send_all(self, b: _Batches) -> None:
-        from nmrstake.cli_common import transact
-
         invoker = self.strategies.invoker
         plan = [("settle_and_stake", invoker.settleAndStakeMany, b.settle_and_stake),
                 ("stake", invoker.stakeMany, b.stake),
@@ -329,20 +323,20 @@ class StrategyOperator:
                 ("settle", invoker.settleMany, b.settle)]
         for what, method, calls in plan:
             for batch in chunks(calls, self.batch_size):
-                receipt = transact(method, batch, sender=self.account, what=f"{what} batch")
+                receipt = send(method, batch, sender=self.account, what=f"{what} batch")
                 failed = self._failures(receipt, batch)
                 self.log(what, calls=len(batch), succeeded=len(batch) - len(failed), gas=int(receipt.gas_used),
                          txn=str(receipt.txn_hash))
         for batch in chunks(b.claim, self.batch_size):
             try:
-                receipt = transact(self.client.tournament.claimMany, batch, sender=self.account, what="claim batch")
+                receipt = send(self.client.tournament.claimMany, batch, sender=self.account, what="claim batch")
             except ChainError as exc:
                 # All or nothing: a staker claimed meanwhile. The next pass leaves that stake out.
                 self.log("claim_batch_refused", calls=len(batch), error=str(exc))
                 continue
             self.log("claimed", calls=len(batch), gas=int(receipt.gas_used), txn=str(receipt.txn_hash))
 
-    def _failures(self, receipt: Any, batch: list[tuple[Any, ...]]) -> list[int]:
+    def _failures(self, receipt: Sent, batch: list[tuple[Any, ...]]) -> list[int]:
         failed = []
         for event in receipt.events:
             if event.event_name != "InvocationFailed":

@@ -31,7 +31,7 @@ def project_root() -> Path:
     for folder in (here, *here.parents):
         if _is_project(folder):
             return folder
-    source = Path(__file__).resolve().parents[2]
+    source = Path(__file__).resolve().parents[3]
     if _is_project(source):
         return source
     raise ConfigError("cannot find the nmrstake project (ape-config.yaml); set NMRSTAKE_PROJECT")
@@ -56,7 +56,7 @@ def connect(network: str = DEFAULT_NETWORK) -> Iterator[Any]:
     from ape import networks
     from ape.exceptions import ApeException
 
-    from nmrstake import evm_logs
+    from nmrstake.chain import evm_logs
     from nmrstake.localchain import ensure_tools_on_path
 
     ensure_tools_on_path()

@@ -1,0 +1,108 @@
+"""The accounts that sign: which one a command acts as, and EIP-712 signing through it.
+
+An account is always an ape account (`AccountAPI`): an nmrstake wallet opened as ape's
+`KeyfileAccount` (autosign, after its passphrase), an ape alias, or a test account (`TEST::N`).
+Transactions (:mod:`nmrstake.chain.transactions`) and typed messages (:func:`sign_typed`: permits,
+upload authorisations, delivery receipts) are both signed by that account, never with a raw
+private key (the one raw key, the service's own receipt key, is wrapped in an ape account by
+:func:`key_account`). Recovering a signer from a signature stays with eth-account (see
+:mod:`nmrstake.signing`).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from nmrstake.errors import ChainError, ConfigError, InputError
+
+
+def is_local(provider: Any) -> bool:
+    return provider.network.name == "local"
+
+
+def deployer_account(provider: Any, alias: str | None) -> Any:
+    """The account to send from: `alias` (an ape account alias or TEST::N), or on a local
+    network test account 0. Elsewhere an alias is required: nothing is sent from a guess."""
+    from ape import accounts
+
+    if alias:
+        if alias.upper().startswith("TEST::"):
+            try:
+                return accounts.test_accounts[int(alias.split("::", 1)[1])]
+            except (ValueError, IndexError):
+                raise ConfigError(f"--account {alias}: no such test account") from None
+        try:
+            return accounts.load(alias)
+        except Exception as exc:  # ape raises its own error types for unknown aliases
+            raise ConfigError(f"--account {alias}: no such ape account ({exc})") from exc
+    if is_local(provider):
+        return accounts.test_accounts[0]
+    raise ConfigError(f"--account is required on network {provider.network.name!r}")
+
+
+def ask_passphrase(name: str, *, confirm: bool = False) -> str:
+    """The passphrase of wallet `name`: from the environment (see
+    :func:`nmrstake.wallet.passphrase_from_env`), else from a prompt on a terminal."""
+    import click
+
+    from nmrstake.wallet import passphrase_from_env
+
+    env = passphrase_from_env(name)
+    if env is not None:
+        return env
+    missing = f"no passphrase for wallet '{name}': type it at the prompt of a terminal, or set $NMRSTAKE_PASSPHRASE"
+    if not sys.stdin.isatty():  # nobody to ask: say what is missing instead of "Aborted!"
+        raise InputError(missing)
+    try:
+        return click.prompt(f"Passphrase for wallet '{name}'", hide_input=True, confirmation_prompt=confirm)
+    except click.Abort:
+        raise InputError(missing) from None
+
+
+def wallet_account(name: str, passphrase: str | None = None, *, store: Any = None) -> Any:
+    """An nmrstake wallet (a standard keystore, in `store` or the default Keystore) as an ape
+    KeyfileAccount that signs without prompting. A wrong passphrase fails here (a WalletError),
+    before anything is signed or sent."""
+    from ape_accounts.accounts import KeyfileAccount
+
+    from nmrstake.wallet import Keystore
+
+    store = store or Keystore()
+    if passphrase is None:
+        passphrase = ask_passphrase(name)
+    store.load(name, passphrase)  # checks the passphrase and the file with nmrstake's own errors
+    account = KeyfileAccount(keyfile_path=store.path(name))
+    account.set_autosign(True, passphrase=passphrase)
+    return account
+
+
+def resolve_account(provider: Any, wallet: str | None, account: str | None) -> Any:
+    """--wallet NAME (nmrstake keystore) or --account ALIAS (ape; TEST::N on local networks)."""
+    if wallet and account:
+        raise InputError("give --wallet or --account, not both")
+    if wallet:
+        return wallet_account(wallet)
+    return deployer_account(provider, account)
+
+
+def key_account(private_key: bytes) -> Any:
+    """An ape account for a key nmrstake generated and holds itself, with no person to unlock
+    it: the tournament service's receipt key (``receipt-signer.key`` in its data folder, see
+    :meth:`nmrstake.service.store.SubmissionStore.receipt_key`), which signs every delivery
+    receipt unattended while the service runs. That key is raw because it is the service's own
+    machine identity, created on first use, not a person's wallet; it still signs through ape."""
+    from ape_accounts.accounts import ApeSigner
+
+    return ApeSigner(private_key=private_key)
+
+
+def sign_typed(account: Any, signable: Any, *, what: str) -> Any:
+    """Sign an EIP-712 message (an eth-account `SignableMessage`) with an ape account; returns
+    ape's `MessageSignature` (`.v`, `.r`, `.s`; `.encode_rsv()` is the 65-byte signature).
+    An account that declines (a keyfile account whose owner answers no) is a ChainError naming
+    `what`."""
+    signature = account.sign_message(signable)
+    if signature is None:
+        raise ChainError(f"{what}: the account {account.address} declined to sign")
+    return signature

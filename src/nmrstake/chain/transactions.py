@@ -1,0 +1,117 @@
+"""The one place that sends transactions.
+
+Every transaction nmrstake sends (the participant's stakes and claims, the operator's rounds and
+batches, the oracle's postings, the strategy owner's calls, the deployment's role grants and
+contracts) goes through :func:`send` or :func:`deploy_contract`, so that a refusal always reads
+the same way: one line naming the call (``what``) and the contract's custom error by name with
+its arguments, e.g. ``staking on m in round 7 would revert: RoundNotOpen(7); nothing was sent``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nmrstake.errors import ChainError
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A transaction that was mined and succeeded."""
+
+    txn_hash: str
+    gas_used: int
+    block_number: int
+    #: ape's receipt, for the events the transaction emitted
+    receipt: Any
+
+    @property
+    def events(self) -> Any:
+        return self.receipt.events
+
+
+def revert_reason(exc: Exception) -> str:
+    """The contract's custom error by name with its arguments (ape names the exception class
+    after the error, and its message lists only the arguments), else the revert message."""
+    from ape.exceptions import CustomError
+
+    message = " ".join(str(getattr(exc, "message", None) or exc).split())
+    if isinstance(exc, CustomError):
+        name = type(exc).__name__
+        args = "" if message in ("", "Transaction failed.") else message
+        return f"{name}({args})"
+    return message
+
+
+def send(
+    method: Any,
+    *args: Any,
+    sender: Any,
+    what: str,
+    confirmations: int = 0,
+    on_sent: Callable[[str], None] | None = None,
+) -> Sent:
+    """Simulate a contract call (eth_call), then sign it with `sender` (an ape account), send it
+    and wait for its receipt (and `confirmations` blocks more). `what` names the call in errors.
+
+    A call that would revert raises a one-line ChainError naming the contract's error, and nothing
+    is sent (on local chains ape does not estimate gas, so without the simulation a reverting
+    transaction would be mined, spending gas and a nonce). `on_sent(txn_hash)` runs once the
+    transaction is with the node, before its receipt is awaited; a transaction sent but without
+    a receipt yet is a ChainError saying so (it may still be mined: never send it again blindly).
+    """
+    from ape.exceptions import ContractLogicError, TransactionNotFoundError
+
+    try:
+        method.call(*args, sender=sender)
+        txn = method.as_transaction(*args, sender=sender)
+    except ContractLogicError as exc:
+        raise ChainError(f"{what} would revert: {revert_reason(exc)}; nothing was sent") from exc
+    signed = sender.sign_transaction(txn)
+    if signed is None:
+        raise ChainError(f"{what}: the account {sender.address} refused to sign; nothing was sent")
+    provider = sender.provider
+    try:
+        raw_hash = provider.web3.eth.send_raw_transaction(signed.serialize_transaction())
+    except Exception as exc:  # noqa: BLE001 - the node's refusal, decoded by ape where it can
+        error = provider.get_virtual_machine_error(exc, txn=signed)
+        if isinstance(error, ContractLogicError):
+            raise ChainError(f"{what} reverted: {revert_reason(error)}") from exc
+        raise
+    txn_hash = "0x" + bytes(raw_hash).hex()
+    if on_sent is not None:
+        on_sent(txn_hash)
+    try:
+        receipt = provider.get_receipt(txn_hash, required_confirmations=confirmations)
+    except TransactionNotFoundError as exc:
+        raise ChainError(f"{what}: transaction {txn_hash} sent, no receipt yet") from exc
+    if receipt.failed:
+        raise ChainError(f"{what} reverted: {_failure(receipt)} (transaction {txn_hash})")
+    return Sent(txn_hash, int(receipt.gas_used), int(receipt.block_number), receipt)
+
+
+def _failure(receipt: Any) -> str:
+    """Why a mined transaction failed, decoded by ape where it can."""
+    try:
+        receipt.raise_for_status()
+    except Exception as exc:  # noqa: BLE001 - ape raises its own error types
+        return revert_reason(exc)
+    return "the transaction failed"
+
+
+def deploy_contract(container: Any, *args: Any, sender: Any, what: str) -> Any:
+    """Deploy `container` (an ape ContractContainer) with constructor `args` from `sender`;
+    returns the contract instance. A constructor that reverts is a one-line ChainError."""
+    from ape.exceptions import ContractLogicError
+
+    try:
+        return sender.deploy(container, *args)
+    except ContractLogicError as exc:
+        raise ChainError(f"{what} reverted: {revert_reason(exc)}") from exc
+
+
+def pending_count(provider: Any, address: str) -> int:
+    """How many transactions of `address` the node holds but has not mined."""
+    web3 = provider.web3
+    return int(web3.eth.get_transaction_count(address, "pending")) - int(web3.eth.get_transaction_count(address, "latest"))

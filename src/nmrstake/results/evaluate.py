@@ -1,0 +1,250 @@
+"""Evaluate a round: score every stake's predictions, compute payouts and burns, and build the
+Merkle tree the oracle posts (pure: reads the input files, writes nothing)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from nmrstake.errors import InputError
+from nmrstake.hashing import ZERO32, checksum_address, from_hex, keccak_bytes, to_hex
+from nmrstake.merkle import LEAF_ENCODING, StandardMerkleTree, leaf_values
+from nmrstake.models import check_model_name, model_id
+from nmrstake.payouts import PayoutRow, PayoutSummary, RoundParams, StakeEntry, compute_payouts
+from nmrstake.results.spec import (
+    NOT_COMMITTED,
+    UNDELIVERED,
+    RoundInputs,
+    RoundStake,
+    key_model,
+    prediction_label,
+    published_path,
+)
+from nmrstake.scoring import (
+    check_targets_overlap,
+    fast_prediction_values,
+    load_meta_model,
+    load_predictions,
+    load_targets,
+    prediction_frame,
+    score_models,
+)
+
+
+@dataclass
+class RoundResult:
+    """Everything derived for a round. ``rows`` are sorted by (model, staker) and are the Merkle
+    tree's values in the same order (row ``k`` is leaf index ``k``)."""
+
+    round_id: int
+    params: RoundParams
+    stakes: list[RoundStake]
+    rows: list[PayoutRow]
+    summary: PayoutSummary
+    tree: StandardMerkleTree | None
+    proofs: list[list[str]]
+    scores: pd.DataFrame
+
+    @property
+    def root(self) -> str:
+        """The Merkle root as 0x-hex (32 zero bytes when the round has no stakes)."""
+        return self.tree.root if self.tree is not None else to_hex(ZERO32)
+
+    @property
+    def leaf_count(self) -> int:
+        return len(self.rows)
+
+
+def _file_reason(commitment: bytes | None, digest: bytes) -> str | None:
+    if commitment is not None and digest != commitment:
+        return f"predictions file keccak {to_hex(digest)} {NOT_COMMITTED} {to_hex(commitment)}"
+    return None
+
+
+class _Stages:
+    """Reports the seconds each stage took to an optional callback (the benchmark's)."""
+
+    def __init__(self, report: Callable[[str, float], None] | None) -> None:
+        self.report = report
+        self.last = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        if self.report is not None:
+            self.report(stage, now - self.last)
+        self.last = now
+
+
+def evaluate_round(
+    round_id: int,
+    params: RoundParams,
+    stakes: Sequence[RoundStake],
+    inputs: RoundInputs,
+    *,
+    on_stage: Callable[[str, float], None] | None = None,
+) -> RoundResult:
+    """Score a round and compute its payouts and Merkle tree (pure: reads files, writes nothing).
+
+    A stake is valid iff its model has a predictions file, the file's keccak matches the stake's
+    commitment (when one is given), the file loads without error, covers every id that has a
+    target, and its predictions are not all equal. Otherwise the stake is invalid (returned in
+    full) with the reason recorded. The meta model is ``inputs.meta_model`` if given, else the
+    stake-weighted average of the models with valid stakes.
+
+    Raises InputError if the targets (or the meta model) cannot be used: then no stake can be scored.
+    """
+    if isinstance(round_id, bool) or not isinstance(round_id, int) or round_id < 0:
+        raise InputError(f"round id: expected a non-negative integer, got {round_id!r}")
+    files: dict[str, Path] = {}  # unit label -> file; a unit is a model, or one staker's model
+    for key, path in inputs.predictions.items():
+        check_model_name(key_model(key), argument=f"predictions file {path}: model")
+        files[prediction_label(key)] = Path(path)
+    targets = load_targets(inputs.targets)
+    meta = load_meta_model(inputs.meta_model) if inputs.meta_model is not None else None
+
+    normalised = [
+        RoundStake(
+            s.model,
+            checksum_address(s.staker, argument=f"stake of model {s.model}: staker"),
+            s.stake,
+            None if s.commitment is None else from_hex(s.commitment, length=32, argument=f"commitment of model {s.model}"),
+        )
+        for s in stakes
+    ]
+    ordered = sorted(normalised, key=lambda s: (s.model, s.staker.lower()))
+    unit_of: dict[tuple[str, str], str] = {}
+    by_model: dict[str, list[RoundStake]] = {}  # by unit: a model, or one staker's own file of it
+    for stake in ordered:
+        check_model_name(stake.model, argument="stake model")
+        own = prediction_label((stake.model, stake.staker))
+        unit = own if own in files else stake.model
+        unit_of[(stake.model, stake.staker)] = unit
+        by_model.setdefault(unit, []).append(stake)
+
+    reasons: dict[tuple[str, str], str] = {}  # (model, staker) -> why invalid
+    loaded: dict[str, pd.Series] = {}  # files that needed the general loader
+    fast: dict[str, np.ndarray] = {}  # plain files whose ids are the targets' ids, in order
+    reference_ids = pa.array(targets.index.astype(str).tolist(), type=pa.string())
+    clock = _Stages(on_stage)
+    def read(model: str) -> tuple[bytes, bytes, np.ndarray | None] | OSError | None:
+        """(raw bytes, keccak, fast-path values) of a model's file; runs in worker threads
+        (pyarrow's parser and the hash release the GIL), so a round's files load on every core."""
+        path = files.get(model)
+        if path is None or not Path(path).is_file():
+            return None
+        try:
+            raw = Path(path).read_bytes()
+        except OSError as exc:
+            return exc
+        return raw, keccak_bytes(raw), fast_prediction_values(raw, reference_ids)
+
+    models = list(by_model)
+    if len(models) > 64:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+            read_results = list(pool.map(read, models, chunksize=32))
+    else:
+        read_results = [read(m) for m in models]
+    for model, got in zip(models, read_results):
+        model_stakes = by_model[model]
+        path = files.get(model)
+        if got is None:
+            for s in model_stakes:
+                reasons[(s.model, s.staker)] = UNDELIVERED
+            continue
+        published_name = published_path("predictions", model, Path(path))
+        if isinstance(got, OSError):
+            for s in model_stakes:
+                reasons[(s.model, s.staker)] = f"predictions file {published_name}: cannot read ({got.strerror or got})"
+            continue
+        raw, digest, values = got
+        matching = []
+        for s in model_stakes:
+            why = _file_reason(s.commitment, digest)
+            if why:
+                reasons[(s.model, s.staker)] = why
+            else:
+                matching.append(s)
+        if not matching:
+            continue
+        if values is not None:
+            fast[model] = values
+            continue
+        try:
+            # named by its published path, so that the reason is the same when recomputed
+            loaded[model] = load_predictions(path, name=published_name)
+        except InputError as exc:
+            for s in matching:
+                reasons[(s.model, s.staker)] = exc.message
+    clock("load_and_hash")
+
+    scored_mask = targets.notna().to_numpy()
+    scored_ids = targets.index[scored_mask]
+    check_targets_overlap(inputs.targets, scored_ids, loaded.values(), any_exact=bool(fast))
+    slow_frame, frame_problems = prediction_frame(loaded, scored_ids)
+    columns: dict[str, np.ndarray] = {}
+    for model in by_model:
+        if model in fast:
+            column = fast[model][scored_mask]
+            if len(column) and column.max() == column.min():
+                frame_problems[model] = "predictions are all equal (they cannot be ranked)"
+            else:
+                columns[model] = column
+        elif model in slow_frame.columns:
+            columns[model] = slow_frame[model].to_numpy(dtype=np.float64)
+    for model, why in frame_problems.items():
+        for s in by_model[model]:
+            reasons.setdefault((s.model, s.staker), why)
+    matrix = np.empty((len(scored_ids), len(columns)), dtype=np.float64)
+    for k, column in enumerate(columns.values()):
+        matrix[:, k] = column
+    frame = pd.DataFrame(matrix, index=pd.Index(scored_ids, name="id"), columns=list(columns))
+
+    valid_stake: dict[str, int] = {}
+    for s in ordered:
+        if (s.model, s.staker) not in reasons:
+            unit = unit_of[(s.model, s.staker)]
+            valid_stake[unit] = valid_stake.get(unit, 0) + s.stake
+    # Score only the models with at least one valid stake; they alone make the meta model.
+    frame = frame[[m for m in frame.columns if m in valid_stake]]
+    if frame.shape[1]:
+        weights = pd.Series([valid_stake[m] for m in frame.columns], index=frame.columns, dtype=object)
+        scores = score_models(frame, targets, meta, weights)
+    else:
+        scores = pd.DataFrame({"model": pd.Series([], dtype=object), "corr": [], "mmc": []})
+    clock("score")
+    corr = dict(zip(scores["model"], scores["corr"]))
+    mmc = dict(zip(scores["model"], scores["mmc"]))
+
+    entries = [
+        StakeEntry(
+            model=s.model,
+            staker=s.staker,
+            stake=s.stake,
+            valid=(s.model, s.staker) not in reasons,
+            reason=reasons.get((s.model, s.staker), ""),
+            corr=corr.get(unit_of[(s.model, s.staker)]),
+            mmc=mmc.get(unit_of[(s.model, s.staker)]),
+        )
+        for s in ordered
+    ]
+    rows, summary = compute_payouts(entries, params)
+    clock("payouts")
+    tree: StandardMerkleTree | None = None
+    proofs: list[list[str]] = []
+    if rows:
+        tree = StandardMerkleTree.of(
+            [leaf_values(round_id, model_id(r.model), r.staker, r.stake, r.payout, r.burn) for r in rows],
+            LEAF_ENCODING,
+        )
+        proofs = tree.all_proofs()
+    clock("tree")
+    return RoundResult(round_id, params, list(ordered), rows, summary, tree, proofs, scores)

@@ -1,0 +1,69 @@
+"""Where a deployment's round files live on the operator's machine.
+
+``<root>/targets/round-<id>.{csv,parquet}`` (one per round), optional
+``<root>/meta_models/round-<id>.{csv,parquet}``, the tournament service's submission store
+``<root>/service/``, and the published results ``<root>/results/round-<id>/``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from nmrstake.errors import InputError
+from nmrstake.results.spec import round_dir
+from nmrstake.service.store import SubmissionStore
+
+DATA_EXTENSIONS = (".csv", ".parquet")
+
+
+@dataclass(frozen=True)
+class DataLayout:
+    """Where a deployment's round files live."""
+
+    root: Path
+
+    @property
+    def targets_dir(self) -> Path:
+        return self.root / "targets"
+
+    @property
+    def service_dir(self) -> Path:
+        return self.root / "service"
+
+    @property
+    def meta_models_dir(self) -> Path:
+        return self.root / "meta_models"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.root / "results"
+
+    def store(self) -> SubmissionStore:
+        """The tournament service's submission store of this deployment."""
+        return SubmissionStore(self.service_dir)
+
+    def _one(self, folder: Path, stem: str) -> Path | None:
+        found = [folder / f"{stem}{ext}" for ext in DATA_EXTENSIONS if (folder / f"{stem}{ext}").is_file()]
+        if len(found) > 1:
+            raise InputError(f"{folder}: both {found[0].name} and {found[1].name} exist; keep one")
+        return found[0] if found else None
+
+    def targets_file(self, round_id: int) -> Path | None:
+        return self._one(self.targets_dir, f"round-{round_id}")
+
+    def meta_model_file(self, round_id: int) -> Path | None:
+        return self._one(self.meta_models_dir, f"round-{round_id}")
+
+    def published(self, round_id: int) -> Path:
+        return round_dir(self.results_dir, round_id)
+
+
+def default_data_root(chain_id: int, tournament: str) -> Path:
+    """`$NMRSTAKE_DATA` if set, else `~/.nmrstake/data/<chainid>-<tournament address>`."""
+    env = os.environ.get("NMRSTAKE_DATA")
+    if env:
+        return Path(env)
+    home = Path(os.environ.get("NMRSTAKE_HOME", Path.home() / ".nmrstake"))
+    return home / "data" / f"{chain_id}-{tournament.lower()}"
