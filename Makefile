@@ -11,7 +11,7 @@ ARGS ?=
 .PHONY: install demo test compile bench fuzz clean help
 
 help:
-	@echo "make demo   set everything up, then run the main job on the embedded chain"
+	@echo "make demo   set everything up, then run the whole system (local Anvil, service, oracle and operator daemons, 20 participants x 3 rounds)"
 	@echo "make test   set everything up, then run the whole test suite"
 	@echo "make install | compile | bench | fuzz | clean"
 
@@ -89,6 +89,8 @@ bench: install
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/service.py
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/demo.py
+	$(BIN)/python bench/cli.py
 
 # A longer stateful fuzzing campaign than the one in `make test` (set FUZZ_EXAMPLES).
 FUZZ_EXAMPLES ?= 500

@@ -241,9 +241,11 @@ def test_score_command(tmp_path):
     assert "dup.csv" in result.output and "duplicate" in result.output.lower()
 
 
-def test_demo_runs_a_tournament_and_the_books_balance(home, tmp_path):
+def test_demo_in_process__runs_a_tournament_and_the_books_balance(home, tmp_path):
+    # The embedded chain's demo (the process demo on Anvil is tests/test_demo_processes.py).
     out = tmp_path / "demo"
-    result = run("demo", "--participants", "3", "--rounds", "2", "--rows", "300", "--out", str(out), "--json")
+    result = run("demo", "--network", "ethereum:local:test", "--participants", "3", "--rounds", "2", "--rows", "300",
+                 "--out", str(out), "--json")
     summary = json.loads(result.output[result.output.index("{"):])
     assert summary["books_balance"] is True
     assert [r["verified"] for r in summary["rounds"]] == [True, True]
