@@ -248,7 +248,7 @@ def test_score_models_errors(tmp_path):
 def test_score_models__calls_numerai_tools_once_for_all_models(monkeypatch):
     """One vectorised call per score over every model, never a call per model (the time it saves
     is measured by bench/oracle.py, not asserted here)."""
-    import nmrstake.scoring as scoring
+    import numerai_tools.scoring as scoring  # nmrstake.scoring imports it where it scores
 
     preds, target = make_data(rows=500, models=50)
     calls = {"corr": 0, "mmc": 0}

@@ -67,15 +67,24 @@ def test_receipt__round_trips_through_json_and_recovers_the_service():
     assert forged.signer(DOMAIN) != Account.from_key(service_key).address
 
 
-def test_upload__signed_through_a_keyfile_wallet_account__recovers_the_wallet(tmp_path):
-    """The CLI's path: an nmrstake wallet opened as ape's KeyfileAccount (autosign after its
+def test_upload__signed_through_a_wallet_account__recovers_the_wallet(tmp_path):
+    """The CLI's path: an nmrstake wallet opened as an ape account (decrypted once with its
     passphrase) signs the upload, and the service recovers the wallet's address from it."""
     store = Keystore(tmp_path / "wallets", kdf="scrypt", iterations=2**4)
     address = store.import_key("me", KEY, "secret")
     account = wallet_account("me", "secret", store=store)
     auth = UploadAuthorisation.new(address, 1001, "model_a", FILE, now=1_800_000_000)
-    assert type(account).__name__ == "KeyfileAccount"
+    assert account.address == address
     assert auth.signer(DOMAIN, auth.sign(DOMAIN, account)) == address == ADDRESS
+
+
+def test_wallet_account__wrong_passphrase__is_a_wallet_error_naming_the_wallet(tmp_path):
+    from nmrstake.wallet import WalletError
+
+    store = Keystore(tmp_path / "wallets", kdf="scrypt", iterations=2**4)
+    store.import_key("me", KEY, "secret")
+    with pytest.raises(WalletError, match="wrong passphrase for wallet 'me'"):
+        wallet_account("me", "not the passphrase", store=store)
 
 
 def test_receipt__malformed_json__names_the_receipt():

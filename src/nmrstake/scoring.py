@@ -35,7 +35,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from numerai_tools.scoring import correlation_contribution, numerai_corr, stake_weight
 
 from nmrstake.errors import InputError
 
@@ -465,6 +464,9 @@ def score_models(
     target_ids = targets.index[~np.isnan(t_values)]
     pred_ids = predictions.index
     _filter_check(target_ids, len(targets), tgt_name, pred_ids, len(pred_ids), pred_name)
+
+    # numerai-tools (and the scipy it loads, about a second) only where a score is computed.
+    from numerai_tools.scoring import correlation_contribution, numerai_corr, stake_weight
 
     if meta_model is None:
         weights = _weights(stakes, predictions.columns)

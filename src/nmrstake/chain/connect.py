@@ -60,7 +60,10 @@ def connect(network: str = DEFAULT_NETWORK) -> Iterator[Any]:
     from nmrstake.localchain import ensure_tools_on_path
 
     ensure_tools_on_path()
-    evm_logs.install()  # the embedded chain's log queries read each block once
+    if network.split(":")[-1] in ("", "test") or network.endswith(":local"):
+        # The embedded chain's log queries read each block once (eth-tester is imported only here:
+        # it costs about a second that a command on a real node should not pay).
+        evm_logs.install()
     try:
         ctx = networks.parse_network_choice(network)
     except ApeException as exc:

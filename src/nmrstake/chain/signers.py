@@ -62,19 +62,22 @@ def ask_passphrase(name: str, *, confirm: bool = False) -> str:
 
 def wallet_account(name: str, passphrase: str | None = None, *, store: Any = None) -> Any:
     """An nmrstake wallet (a standard keystore, in `store` or the default Keystore) as an ape
-    KeyfileAccount that signs without prompting. A wrong passphrase fails here (a WalletError),
-    before anything is signed or sent."""
-    from ape_accounts.accounts import KeyfileAccount
+    account that signs without prompting. A wrong passphrase fails here (a WalletError), before
+    anything is signed or sent.
+
+    The keystore is decrypted once, by nmrstake's Keystore (its scrypt takes about a second, and
+    its errors name the wallet and the file), and the key is then held in memory by ape's own
+    signer (`ApeSigner`), exactly as an unlocked ape `KeyfileAccount` holds it: decrypting a
+    second time through `KeyfileAccount.set_autosign` would double the wait of every command."""
+    from ape_accounts.accounts import ApeSigner
 
     from nmrstake.wallet import Keystore
 
     store = store or Keystore()
     if passphrase is None:
         passphrase = ask_passphrase(name)
-    store.load(name, passphrase)  # checks the passphrase and the file with nmrstake's own errors
-    account = KeyfileAccount(keyfile_path=store.path(name))
-    account.set_autosign(True, passphrase=passphrase)
-    return account
+    local = store.load(name, passphrase)  # checks the passphrase, the file and the address
+    return ApeSigner(private_key=local.key)
 
 
 def resolve_account(provider: Any, wallet: str | None, account: str | None) -> Any:
