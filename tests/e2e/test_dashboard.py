@@ -1,0 +1,624 @@
+"""The dashboard in a real browser: Debian's headless Chromium, driven by Playwright, against a real
+`nmrstake serve` process on a real Anvil with rounds that the oracle (`nmrstake oracle run --once`,
+a process) resolved, published and posted.
+
+The world (one for the module):
+- round 201: three stakers, four model names each (model_00..model_03, each staker with its own
+  file), one stake never delivered (invalid), plus an allocation strategy staking model_04; final,
+  settled, and staker 0 has claimed its model_00 stake;
+- round 202: the same stakers and the strategy again, other amounts; final, nobody has claimed;
+- round 203: open for a month, one stake: nothing posted.
+
+Each page's numbers are checked against the chain (ape reads of the contract and its logs) and the
+published files (results.csv and manifest.json read with the csv and json modules); the browser
+console must stay free of errors, and every request must go to the service's own origin. The run
+saves a screenshot of each page under out/dashboard/. A test that cannot start what it needs
+(Anvil, the service, chromium) fails; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+from helpers.scenario import HOUR, WEI, advance_to, deliver_targets, make_world, open_funded_round, synth_round
+from helpers.service_process import running_service
+
+from nmrstake.hashing import keccak_bytes, keccak_file, to_hex
+from nmrstake.localchain import anvil_provider
+from nmrstake.models import model_id
+from nmrstake.participant import LocalDelivery, deliver, stake_predictions
+from nmrstake.rounds import RoundSpec, open_round
+from nmrstake.tournament import RoundState
+
+pytestmark = pytest.mark.nodes  # real Anvil, a real service process and a real browser
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "out" / "dashboard"
+R1, R2, R_OPEN = 201, 202, 203
+MODELS = 4  # model_00..model_03 per staker; model_04 is the strategy's
+STRATEGY_MODEL = "model_04"
+PER_ROUND = 10 * WEI
+TZ = "Asia/Kathmandu"  # UTC+05:45: a reader's time zone no server default would produce by accident
+
+
+# ---------------------------------------------------------------------------------------- expectations
+
+
+def nmr_short(wei: int) -> str:
+    """What the pages show for an amount: NMR to 4 decimals, half away from zero, zeros trimmed."""
+    value = (Decimal(abs(wei)) / WEI).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+    text = format(value, "f").rstrip("0").rstrip(".")
+    return "-" + text if wei < 0 and text != "0" else text
+
+
+def local_time(ts: int, tz: str = TZ) -> str:
+    d = datetime.fromtimestamp(ts, ZoneInfo(tz))
+    minutes = int(d.utcoffset().total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{d:%Y-%m-%d %H:%M} UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def score_text(value: str) -> str:
+    return "—" if value == "" else f"{float(value):.4f}"
+
+
+def published_rows(data: Path, rid: int) -> list[dict[str, str]]:
+    with open(data / "results" / f"round-{rid}" / "results.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+# ---------------------------------------------------------------------------------------- the world
+
+
+@dataclass
+class World:
+    url: str
+    data: Path
+    client: Any
+    stakers: list[Any]
+    strategy: str
+    strategy_owner: Any
+    claimed: tuple[int, str, str]
+    service_log: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run_oracle(world: Any) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "nmrstake.cli", "oracle", "run", "--network", "ethereum:local:foundry",
+         "--account", "TEST::1", "--data-dir", str(world.layout.root), "--deployments-dir", str(world.deployments),
+         "--once"], env=os.environ.copy(), capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.fixture(scope="module")
+def world(project, tmp_path_factory) -> Iterator[World]:
+    from ape import accounts
+
+    tmp = tmp_path_factory.mktemp("dashboard")
+    with anvil_provider():
+        w = make_world(project, tmp, n_stakers=3)
+        client = w.client
+        owner7 = accounts.test_accounts[7]
+        client.token.mint(owner7, 1_000 * WEI, sender=w.owner)
+        # An allocation strategy with no operator: its owner stakes it by hand.
+        factory = project.StrategyFactory.at(client.deployment.address("StrategyFactory"))
+        factory.create("0x" + "00" * 20, sender=owner7)
+        strategy = project.AllocationStrategy.at(factory.strategyOf(owner7))
+        client.token.approve(strategy.address, 100 * WEI, sender=owner7)
+        strategy.deposit(100 * WEI, sender=owner7)
+        strategy.setModel(model_id(STRATEGY_MODEL), PER_ROUND, 1, sender=owner7)  # Fixed, 10 NMR a round
+        delivery = LocalDelivery(client, w.layout)
+
+        for rid in (R1, R2):
+            open_funded_round(w, rid, fund=50 * WEI)
+        inputs = {rid: synth_round(tmp, rid, models=len(w.stakers) * MODELS + 1, rows=300, seed=rid) for rid in (R1, R2)}
+        for rid in (R1, R2):
+            for s, acct in enumerate(w.stakers):
+                for k in range(MODELS):
+                    undelivered = rid == R1 and (s, k) == (2, 3)
+                    # 0.00005678 NMR more than a round amount: shown rounded to 4 decimals, "x.0001"
+                    amount = ((s + 1) * (k + 2) + (5 if rid == R2 else 0)) * WEI // 2 + 56_780_000_000_000
+                    stake_predictions(client, acct, None if undelivered else delivery, rid, f"model_{k:02d}",
+                                      amount, inputs[rid] / "predictions" / f"model_{s * MODELS + k:02d}.csv")
+            path = inputs[rid] / "predictions" / f"model_{len(w.stakers) * MODELS:02d}.csv"
+            deliver(delivery, client.domain, owner7, rid, STRATEGY_MODEL, path, keccak_file(path),
+                    staker=str(strategy.address))
+            strategy.stake(rid, model_id(STRATEGY_MODEL), keccak_file(path), sender=owner7)
+        open_round(client, w.owner, RoundSpec(round_id=R_OPEN, open_in=0, close_after=30 * 24 * HOUR,
+                                              resolve_after=HOUR, min_stake=WEI // 10, stake_cap=1_000 * WEI))
+        open_inputs = synth_round(tmp, R_OPEN, models=2, rows=300, seed=R_OPEN)
+        stake_predictions(client, w.stakers[1], delivery, R_OPEN, "model_01", 3 * WEI,
+                          open_inputs / "predictions" / "model_01.csv")
+
+        advance_to(client.round(R1).resolve_time)
+        for rid in (R1, R2):
+            deliver_targets(w, rid, inputs[rid])
+        run_oracle(w)  # publishes and posts 201 and 202
+        for rid in (R1, R2):
+            assert client.round(rid).state is RoundState.POSTED
+        advance_to(client.round(R2).final_at)
+        run_oracle(w)  # settles the final rounds
+        # Staker 0 claims its model_00 stake of round 201.
+        who = w.stakers[0]
+        [row] = [r for r in published_rows(w.layout.root, R1) if r["model"] == "model_00" and r["staker"] == who.address]
+        client.tournament.claim(R1, model_id("model_00"), who.address, int(row["payout"]), int(row["burn"]),
+                                row["proof"].split(";") if row["proof"] else [], sender=who)
+
+        with running_service(w.deployments, w.layout.root, tmp / "service.log") as service:
+            yield World(service.url, w.layout.root, client, w.stakers, str(strategy.address), owner7,
+                        (R1, "model_00", who.address), tmp / "service.log")
+        assert "Traceback" not in service.log_text(), service.log_text()
+
+
+# ---------------------------------------------------------------------------------------- the browser
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium")
+    assert path, "Debian's chromium is not on PATH: run `make install` (it installs it with apt-get)"
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium_path(), headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+class Visit:
+    """A browser context in the reader's time zone that records console errors, page errors,
+    failed requests and every URL the pages ask for."""
+
+    def __init__(self, browser: Any, origin: str, **options: Any) -> None:
+        self.origin = origin
+        self.context = browser.new_context(timezone_id=TZ, locale="en-GB", **options)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+        self.page.on("requestfailed", lambda r: self.errors.append(f"request failed: {r.url} {r.failure}"))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+
+    def goto(self, path: str) -> Any:
+        response = self.page.goto(self.origin + path, wait_until="load")
+        assert response is not None and response.status == 200, (path, response and response.status)
+        csp = response.headers.get("content-security-policy", "")
+        assert "default-src 'self'" in csp, csp
+        return self.page
+
+    def shot(self, name: str) -> Path:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        path = SHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        assert path.stat().st_size > 10_000
+        return path
+
+    def close(self) -> None:
+        self.context.close()
+        assert not self.errors, self.errors
+        foreign = [u for u in self.requests if not (u.startswith(self.origin + "/") or u.startswith("data:"))]
+        assert not foreign, f"requests that left the service's origin: {foreign}"
+
+
+@pytest.fixture
+def visit(browser, world) -> Iterator[Visit]:
+    v = Visit(browser, world.url, viewport={"width": 1280, "height": 900})
+    yield v
+    v.close()
+
+
+def wait_board(page: Any) -> None:
+    page.wait_for_selector("#board[data-state=ready]", timeout=30_000)
+
+
+def board_rows(page: Any) -> list[dict[str, Any]]:
+    return page.eval_on_selector_all("#board tbody tr", """rows => rows.map(tr => {
+        const cell = c => tr.querySelector(`[data-col=${c}]`);
+        const wei = c => cell(c).querySelector('[data-wei]').dataset.wei;
+        return {leaf: tr.dataset.leaf, model: tr.dataset.model, staker: tr.dataset.staker,
+                staker_link: cell('staker').querySelector('a').getAttribute('href'),
+                stake: wei('stake'), stake_text: cell('stake').innerText.trim(),
+                corr: cell('corr').innerText.trim(), mmc: cell('mmc').innerText.trim(),
+                score: cell('score').innerText.trim(), payout: wei('payout'), payout_text: cell('payout').innerText.trim(),
+                burn: wei('burn'), burn_text: cell('burn').innerText.trim(), valid: cell('valid').innerText.trim()};
+    })""")
+
+
+def wei_of(page: Any, selector: str) -> int:
+    return int(page.get_attribute(f"{selector} [data-wei]", "data-wei"))
+
+
+def text_of(page: Any, selector: str) -> str:
+    return page.inner_text(selector).strip()
+
+
+# ---------------------------------------------------------------------------------------- tests
+
+
+def test_rounds_page__every_round_with_state_local_times_totals_funding_stakes_and_verification(world, visit):
+    page = visit.goto("/")
+    ids = world.client.round_ids()
+    assert ids == [R1, R2, R_OPEN]
+    assert page.eval_on_selector_all("#rounds tbody tr", "rs => rs.map(r => +r.dataset.round)") == ids[::-1]
+    for rid in ids:
+        info = world.client.round(rid)
+        row = f"#rounds tr[data-round='{rid}']"
+        assert text_of(page, f"{row} .state") == info.state.label
+        for col, ts in (("open", info.open_time), ("close", info.close_time), ("resolve", info.resolve_time)):
+            assert text_of(page, f"{row} [data-col={col}]") == local_time(ts), (rid, col)
+        for col, wei in (("staked", info.total_staked), ("funded", info.funded), ("payout", info.total_payout),
+                         ("burn", info.total_burn)):
+            assert wei_of(page, f"{row} [data-col={col}]") == wei, (rid, col)
+            assert text_of(page, f"{row} [data-col={col}]") == nmr_short(wei), (rid, col)
+        assert text_of(page, f"{row} [data-col=stakes]") == str(info.stake_count)
+        badge = page.get_attribute(f"{row} [data-col=verified] [data-verified]", "data-verified")
+        if rid == R_OPEN:
+            assert badge == "" and info.state is RoundState.OPEN
+        else:
+            manifest = json.loads((world.data / "results" / f"round-{rid}" / "manifest.json").read_text())
+            assert int(manifest["totals"]["total_payout"]) == info.total_payout
+            assert int(manifest["totals"]["total_burn"]) == info.total_burn
+            assert badge == "true", rid
+    assert world.client.round(R1).stake_count == 3 * MODELS + 1
+    visit.shot("rounds")
+
+
+def test_round_page__leaderboard_totals_verification_files_and_transactions_match_chain_and_published_files(
+        world, visit):
+    info = world.client.round(R1)
+    page = visit.goto(f"/rounds/{R1}")
+    wait_board(page)
+    # Totals: the chain's.
+    for col, wei in (("staked", info.total_staked), ("funded", info.funded), ("payout", info.total_payout),
+                     ("burn", info.total_burn), ("claimed", info.claimed), ("claimable", info.claimable)):
+        assert wei_of(page, f"#totals [data-col={col}]") == wei, col
+        assert text_of(page, f"#totals [data-col={col}] [data-wei]") == nmr_short(wei), col
+    assert info.claimed > 0  # staker 0 claimed one stake
+    assert text_of(page, "#totals [data-col=stakes]") == str(info.stake_count)
+    for col, ts in (("open", info.open_time), ("close", info.close_time), ("posted", info.posted_at),
+                    ("final", info.final_at)):
+        assert text_of(page, f"#times [data-col={col}]") == local_time(ts), col
+    # Every row of results.csv, in published order, with its numbers.
+    published = published_rows(world.data, R1)
+    shown = board_rows(page)
+    assert len(shown) == len(published) == info.stake_count
+    assert text_of(page, "#board-status") == f"1–{len(published)} of {len(published)}"
+    for got, want in zip(shown, published):
+        assert (got["leaf"], got["model"], got["staker"]) == (want["leaf_index"], want["model"], want["staker"])
+        assert got["staker_link"] == f"/stakers/{want['staker']}"
+        assert (got["stake"], got["payout"], got["burn"]) == (want["stake"], want["payout"], want["burn"])
+        assert got["stake_text"] == nmr_short(int(want["stake"])) and got["payout_text"] == nmr_short(int(want["payout"]))
+        assert got["burn_text"] == nmr_short(int(want["burn"]))
+        assert (got["corr"], got["mmc"], got["score"]) == tuple(score_text(want[c]) for c in ("corr", "mmc", "score"))
+        assert got["valid"] == ("yes" if want["valid"] == "true" else f"no: {want['reason']}")
+    invalid = [r for r in shown if r["valid"] != "yes"]
+    assert len(invalid) == 1 and "no predictions file delivered" in invalid[0]["valid"]
+    # Each stake's amount is the one the chain recorded at close (Staked events).
+    at_close = {(s.model, s.staker): s.amount for s in world.client.stakes_at_close(R1)}
+    assert {(r["model"], r["staker"]): int(r["stake"]) for r in shown} == at_close
+    # Verified: the manifest's keccak is the on-chain resultsHash, the rows' Merkle root the on-chain root.
+    manifest = world.data / "results" / f"round-{R1}" / "manifest.json"
+    assert to_hex(keccak_file(manifest)) == to_hex(info.results_hash)
+    assert page.get_attribute("h1 [data-verified]", "data-verified") == "true"
+    assert page.eval_on_selector_all("#verification [data-check]", "cs => cs.map(c => [c.dataset.check, c.dataset.ok])") \
+        == [["manifest", "true"], ["merkle-root", "true"], ["stake-count", "true"]]
+    assert text_of(page, "#chain-root") == to_hex(info.root)
+    # Published files: each link serves the file whose keccak the manifest lists.
+    links = page.eval_on_selector_all("#files a[data-keccak]", "as => as.map(a => [a.getAttribute('href'), a.dataset.keccak])")
+    listed = json.loads(manifest.read_text())
+    assert {h.rsplit("/files/", 1)[1] for h, _ in links} == {"manifest.json", *listed["files"],
+                                                              *(i["path"] for i in listed["inputs"])}
+    for href, digest in links:
+        body = requests.get(world.url + href, timeout=30).content
+        assert to_hex(keccak_bytes(body)) == digest, href
+    # On-chain transactions: those of the round's events, from the chain's logs.
+    expected = []
+    head = world.client.head() + 1
+    for name in ("RoundOpened", "Funded", "ResultPosted", "Settled"):
+        logs = getattr(world.client.tournament, name).range(world.client.start_block, head,
+                                                            search_topics={"roundId": R1})
+        assert logs, name
+        expected += [(name, str(log.transaction_hash).lower()) for log in logs]
+    got = page.eval_on_selector_all("#transactions [data-tx]", "ls => ls.map(l => [l.dataset.event, l.dataset.tx])")
+    assert sorted((e, t.lower()) for e, t in got) == sorted(
+        (e, t if t.startswith("0x") else "0x" + t) for e, t in expected)
+    # The chart: one point per scored stake, score against payout - burn.
+    page.wait_for_selector("#round-chart[data-state=ready]", timeout=30_000)
+    scored = sorted((float(r["score"]), (int(r["payout"]) - int(r["burn"])) / WEI) for r in published if r["score"])
+    data = page.evaluate("() => window.nmrstake.charts.round.data")
+    assert len(data[0]) == len(scored) == info.stake_count - 1
+    assert data[0] == pytest.approx([s for s, _ in scored]) and data[1] == pytest.approx([n for _, n in scored])
+    assert page.eval_on_selector("#round-chart canvas", "c => c.width > 200 && c.height > 100")
+    assert f"{world.url}/static/vendor/uPlot.iife.min.js" in visit.requests  # the chart library, from the service
+    visit.shot("round")
+
+
+def test_round_page__sorting_search_and_paging_are_done_by_the_service(world, visit):
+    published = published_rows(world.data, R1)
+    page = visit.goto(f"/rounds/{R1}?rows=5")
+    wait_board(page)
+    assert len(board_rows(page)) == 5 and text_of(page, "#board-status") == f"1–5 of {len(published)}"
+
+    def click_sort(column: str, order: str) -> None:
+        page.click(f"#board th[data-sort={column}]")
+        page.wait_for_selector(f"#board th[data-sort={column}][aria-sort={order}]")
+        wait_board(page)
+
+    def keyed(rows: list[dict[str, str]]) -> list[tuple[str, str]]:
+        return [(r["model"], r["staker"]) for r in rows]
+
+    # Score, descending first (invalid stakes, with no score, last), then ascending; pages follow on.
+    with_score = [r for r in published if r["score"]]
+    by_score_desc = sorted(with_score, key=lambda r: float(r["score"]), reverse=True) + \
+        [r for r in published if not r["score"]]
+    click_sort("score", "descending")
+    first = board_rows(page)
+    assert keyed(first) == keyed(by_score_desc[:5])
+    page.click("#board-next")
+    page.wait_for_selector("#board[data-state=ready][data-offset='5']")
+    assert keyed(board_rows(page)) == keyed(by_score_desc[5:10])
+    click_sort("score", "ascending")
+    assert keyed(board_rows(page)) == keyed(sorted(with_score, key=lambda r: float(r["score"]))[:5])
+    # Stake, descending; payout, descending: the numbers really are in order.
+    click_sort("stake", "descending")
+    stakes = [int(r["stake"]) for r in board_rows(page)]
+    assert stakes == sorted((int(r["stake"]) for r in published), reverse=True)[:5]
+    click_sort("payout", "descending")
+    assert [int(r["payout"]) for r in board_rows(page)] == sorted((int(r["payout"]) for r in published), reverse=True)[:5]
+    click_sort("model", "ascending")
+    assert [r["model"] for r in board_rows(page)] == sorted(r["model"] for r in published)[:5]
+    visit.shot("round-sorted")
+
+    # Search by model name: exactly that model's stakes (every staker of the name).
+    page.fill("#board-search", "model_01")
+    page.wait_for_function("() => document.querySelector('#board').dataset.matched === '3'")
+    wait_board(page)
+    assert {r["model"] for r in board_rows(page)} == {"model_01"}
+    assert text_of(page, "#board-status") == f"1–3 of 3 matching ({len(published)} in all)"
+    # Search by part of an address, in any case: that staker's stakes only.
+    who = world.stakers[1].address
+    page.fill("#board-search", who[2:12].upper())
+    page.wait_for_function(f"() => document.querySelector('#board').dataset.matched === '{MODELS}'")
+    wait_board(page)
+    assert {r["staker"] for r in board_rows(page)} == {who}
+    page.fill("#board-search", "no_such_model")
+    page.wait_for_function("() => document.querySelector('#board').dataset.matched === '0'")
+    assert board_rows(page) == [] and page.is_disabled("#board-next")
+    page.fill("#board-search", "")
+    page.wait_for_function(f"() => document.querySelector('#board').dataset.matched === '{len(published)}'")
+
+
+def test_model_page__history_one_chart_point_per_round_claimable_and_strategy_settings(world, visit):
+    page = visit.goto("/models/model_00")
+    rows = {rid: [r for r in published_rows(world.data, rid) if r["model"] == "model_00"] for rid in (R1, R2)}
+    assert all(len(v) == 3 for v in rows.values())
+    # One row per round, with the totals of the model's stakes in it and the running net result.
+    assert page.eval_on_selector_all("#history-rounds tbody tr", "rs => rs.map(r => +r.dataset.round)") == [R1, R2]
+    cumulative = 0
+    expected_y = []
+    for rid in (R1, R2):
+        stake = sum(int(r["stake"]) for r in rows[rid])
+        net = sum(int(r["payout"]) - int(r["burn"]) for r in rows[rid])
+        cumulative += net
+        expected_y.append(cumulative / WEI)
+        tr = f"#history-rounds tr[data-round='{rid}']"
+        assert wei_of(page, f"{tr} [data-col=stake]") == stake
+        assert wei_of(page, f"{tr} [data-col=net]") == net
+        assert wei_of(page, f"{tr} [data-col=cumulative]") == cumulative
+        assert text_of(page, f"{tr} [data-col=cumulative]") == nmr_short(cumulative)
+    # The chart: one point per round, the cumulative net result after it.
+    page.wait_for_selector("#history-chart[data-state=ready]")
+    data = page.evaluate("() => window.nmrstake.charts.history.data")
+    assert data[0] == [R1, R2] and data[1] == pytest.approx(expected_y)
+    assert page.get_attribute("#history-chart", "data-points") == "2"
+    # Claimable now: every stake of a final round not yet claimed (the chain still holds it).
+    claimable = 0
+    for rid in (R1, R2):
+        for r in rows[rid]:
+            left = int(world.client.tournament.getStake(rid, model_id("model_00"), r["staker"])[0])
+            tr = f"#history-stakes tr[data-round='{rid}'][data-staker='{r['staker']}']"
+            if (rid, "model_00", r["staker"]) == world.claimed:
+                assert left == 0 and text_of(page, f"{tr} [data-col=claim]") == "claimed"
+                assert wei_of(page, f"{tr} [data-col=claimable]") == 0
+            else:
+                due = int(r["stake"]) - int(r["burn"]) + int(r["payout"])
+                assert left == int(r["stake"]) and text_of(page, f"{tr} [data-col=claim]") == "claimable"
+                assert wei_of(page, f"{tr} [data-col=claimable]") == due
+                claimable += due
+    assert wei_of(page, "#summary [data-col=claimable]") == claimable
+    visit.shot("model")
+
+    # The strategy's model: its settings, as the strategy contract holds them.
+    page = visit.goto(f"/models/{STRATEGY_MODEL}")
+    strategy = world.client.project.AllocationStrategy.at(world.strategy)
+    setting = strategy.model(model_id(STRATEGY_MODEL))
+    tr = f"#strategies tr[data-strategy='{world.strategy}']"
+    assert text_of(page, f"{tr} [data-col=mode]") == "fixed" and int(setting.mode) == 1
+    assert wei_of(page, f"{tr} [data-col=per_round]") == int(setting.perRound) == PER_ROUND
+    assert wei_of(page, f"{tr} [data-col=next_stake]") == int(strategy.nextStake(model_id(STRATEGY_MODEL)))
+    page.wait_for_selector("#history-chart[data-state=ready]")
+    assert page.evaluate("() => window.nmrstake.charts.history.data[0]") == [R1, R2]
+
+
+def test_staker_page__history_claimable_pending_round_and_strategy(world, visit):
+    who = world.stakers[1].address
+    page = visit.goto(f"/stakers/{who.lower()}")  # any case: the page shows the checksummed address
+    assert text_of(page, "#subject") == who
+    assert page.eval_on_selector_all("#history-rounds tbody tr", "rs => rs.map(r => +r.dataset.round)") == [R1, R2, R_OPEN]
+    # The open round: staked, no result yet, not in the chart.
+    tr = f"#history-stakes tr[data-round='{R_OPEN}']"
+    assert text_of(page, f"{tr} [data-col=claim]") == "pending"
+    assert wei_of(page, f"{tr} [data-col=stake]") == int(world.client.tournament.getStake(R_OPEN, model_id("model_01"), who)[0])
+    page.wait_for_selector("#history-chart[data-state=ready]")
+    assert page.evaluate("() => window.nmrstake.charts.history.data[0]") == [R1, R2]
+    total = 0
+    for rid in (R1, R2):
+        mine = [r for r in published_rows(world.data, rid) if r["staker"] == who]
+        assert len(mine) == MODELS
+        for r in mine:
+            tr = f"#history-stakes tr[data-round='{rid}'][data-model='{r['model']}']"
+            assert wei_of(page, f"{tr} [data-col=payout]") == int(r["payout"])
+            assert wei_of(page, f"{tr} [data-col=burn]") == int(r["burn"])
+            assert text_of(page, f"{tr} [data-col=score]") == score_text(r["score"])
+            total += int(r["stake"]) - int(r["burn"]) + int(r["payout"])
+    assert wei_of(page, "#summary [data-col=claimable]") == total
+    visit.shot("staker")
+
+    # The strategy as a staker: its settings and idle NMR; its owner's page shows it too.
+    strategy = world.client.project.AllocationStrategy.at(world.strategy)
+    idle = int(world.client.token.balanceOf(world.strategy))
+    for address in (world.strategy, world.strategy_owner.address):
+        page = visit.goto(f"/stakers/{address}")
+        box = f"section.strategy[data-strategy='{world.strategy}']"
+        assert wei_of(page, f"{box} [data-col=idle]") == idle
+        assert text_of(page, f"{box} tr[data-model='{STRATEGY_MODEL}'] [data-col=mode]") == "fixed"
+        assert wei_of(page, f"{box} tr[data-model='{STRATEGY_MODEL}'] [data-col=per_round]") == \
+            int(strategy.model(model_id(STRATEGY_MODEL)).perRound)
+    visit.shot("strategy")
+
+
+def test_phone_width__every_page_fits_the_screen_and_the_leaderboard_works(world, browser):
+    phone = Visit(browser, world.url, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                  device_scale_factor=2)
+    try:
+        for path, name in (("/", "rounds"), (f"/rounds/{R1}", "round"), ("/models/model_00", "model"),
+                           (f"/stakers/{world.stakers[0].address}", "staker")):
+            page = phone.goto(path)
+            if name == "round":
+                wait_board(page)
+                page.wait_for_selector("#round-chart[data-state=ready]")
+                page.click("#board th[data-sort=payout]")
+                page.wait_for_selector("#board th[data-sort=payout][aria-sort=descending]")
+                wait_board(page)
+            width = page.evaluate("() => document.documentElement.scrollWidth")
+            assert width <= 390, (path, width)  # wide tables scroll inside their own box
+            phone.shot(f"{name}-phone")
+    finally:
+        phone.close()
+
+
+def test_a_published_file_that_differs_from_the_chain__is_shown_as_not_verifying(world, visit):
+    manifest = world.data / "results" / f"round-{R2}" / "manifest.json"
+    original = manifest.read_bytes()
+    os.chmod(manifest, 0o644)
+    try:
+        manifest.write_bytes(original.replace(b"\n", b" \n"))  # still the same JSON, another keccak
+        page = visit.goto("/")
+        assert page.get_attribute(f"#rounds tr[data-round='{R2}'] [data-verified]", "data-verified") == "false"
+        assert page.get_attribute(f"#rounds tr[data-round='{R1}'] [data-verified]", "data-verified") == "true"
+        page = visit.goto(f"/rounds/{R2}")
+        assert page.eval_on_selector_all("#verification [data-check]", "cs => cs.map(c => [c.dataset.check, c.dataset.ok])") \
+            == [["manifest", "false"], ["merkle-root", "true"], ["stake-count", "true"]]
+        wait_board(page)
+    finally:
+        manifest.write_bytes(original)
+    page = visit.goto(f"/rounds/{R2}")
+    assert page.get_attribute("h1 [data-verified]", "data-verified") == "true"
+
+
+# ---------------------------------------------------------------------------------------- the JSON routes (no browser)
+
+
+def api(world: World, path: str, status: int = 200) -> Any:
+    resp = requests.get(world.url + path, timeout=30, allow_redirects=False)
+    assert resp.status_code == status, (path, resp.status_code, resp.text[:500])
+    return resp.json() if resp.headers.get("content-type", "").split(";")[0].endswith("json") else resp
+
+
+def test_api_leaderboard__without_new_parameters_is_unchanged__with_them_sorts_searches_and_pages(world):
+    published = published_rows(world.data, R1)
+    plain = api(world, f"/v1/rounds/{R1}/leaderboard?offset=2&limit=4")
+    assert plain["total"] == plain["matched"] == len(published) and plain["offset"] == 2
+    assert [(r["model"], r["staker"]) for r in plain["rows"]] == [(r["model"], r["staker"]) for r in published[2:6]]
+    by_burn = api(world, f"/v1/rounds/{R1}/leaderboard?sort=burn&order=desc&limit=100")["rows"]
+    assert [int(r["burn"]) for r in by_burn] == sorted((int(r["burn"]) for r in published), reverse=True)
+    by_net = api(world, f"/v1/rounds/{R1}/leaderboard?sort=net&order=asc&limit=100")["rows"]
+    nets = [int(r["payout"]) - int(r["burn"]) for r in by_net]
+    assert nets == sorted(nets) and len(nets) == len(published)
+    by_corr = api(world, f"/v1/rounds/{R1}/leaderboard?sort=corr&order=asc&limit=100")["rows"]
+    assert by_corr[-1]["corr"] is None and not by_corr[-1]["valid"]  # missing values last
+    assert [r["corr"] for r in by_corr[:-1]] == sorted(float(r["corr"]) for r in published if r["corr"])
+    found = api(world, f"/v1/rounds/{R1}/leaderboard?q=MODEL_02&sort=stake&order=desc&offset=1&limit=1")
+    assert found["matched"] == 3 and found["total"] == len(published) and len(found["rows"]) == 1
+    assert found["rows"][0]["stake"] == str(sorted((int(r["stake"]) for r in published if r["model"] == "model_02"),
+                                                   reverse=True)[1])
+    for query, field_name in (("sort=proof", "sort"), ("sort=stake&order=up", "order"), ("q=" + "x" * 101, "q")):
+        problem = api(world, f"/v1/rounds/{R1}/leaderboard?{query}", 422)
+        assert problem["type"] == "urn:nmrstake:problem:invalid-field" and problem["field"] == field_name
+    api(world, f"/v1/rounds/{R_OPEN}/leaderboard?sort=stake", 404)
+
+
+def test_api_verification_transactions_and_chart(world):
+    info = world.client.round(R1)
+    v = api(world, f"/v1/rounds/{R1}/verification")
+    assert v["verified"] is True and v["status"] == "verified" and v["chain_root"] == to_hex(info.root)
+    assert v["manifest_hash"] == to_hex(keccak_file(world.data / "results" / f"round-{R1}" / "manifest.json"))
+    assert v["rows_root"] == to_hex(info.root) and v["rows"] == info.stake_count
+    pending = api(world, f"/v1/rounds/{R_OPEN}/verification")
+    assert pending["verified"] is None and pending["status"] == "pending" and not pending["published"]
+    assert api(world, "/v1/rounds/999/verification", 404)["type"] == "urn:nmrstake:problem:unknown-round"
+    txs = api(world, f"/v1/rounds/{R_OPEN}/transactions")
+    assert [t["event"] for t in txs["transactions"]] == ["RoundOpened"] and txs["explorer"] is None
+    [opened] = world.client.tournament.RoundOpened.range(world.client.start_block, world.client.head() + 1,
+                                                         search_topics={"roundId": R_OPEN})
+    assert txs["transactions"][0]["block"] == int(opened.block_number)
+    chart = api(world, f"/v1/rounds/{R2}/chart")
+    rows = published_rows(world.data, R2)
+    assert chart["rows"] == len(rows) and chart["scored"] == len(chart["score"]) == len(chart["net"]) == len(rows)
+    assert chart["score"] == sorted(chart["score"])
+
+
+def test_api_model_and_staker_histories(world):
+    model = api(world, "/v1/models/model_01")
+    assert [r["round"] for r in model["rounds"]] == [R1, R2, R_OPEN]
+    assert model["rounds"][-1]["result"] is False and model["rounds"][-1]["cumulative_net"] is None
+    net = sum(int(r["payout"]) - int(r["burn"]) for rid in (R1, R2) for r in published_rows(world.data, rid)
+              if r["model"] == "model_01")
+    assert model["rounds"][1]["cumulative_net"] == model["totals"]["net"] == str(net)
+    assert model["strategies"] == []
+    strategy_model = api(world, f"/v1/models/{STRATEGY_MODEL}")
+    assert [s["strategy"] for s in strategy_model["strategies"]] == [world.strategy]
+    assert strategy_model["strategies"][0]["owner"] == world.strategy_owner.address
+    staker = api(world, f"/v1/stakers/{world.strategy}")
+    assert staker["strategy"]["owner"] == world.strategy_owner.address and staker["owned_strategy"] is None
+    assert [m["model"] for m in staker["strategy"]["models"]] == [STRATEGY_MODEL]
+    owner = api(world, f"/v1/stakers/{world.strategy_owner.address}")
+    assert owner["stakes"] == [] and owner["owned_strategy"]["strategy"] == world.strategy
+    assert api(world, "/v1/models/nobody_here")["stakes"] == []
+    assert api(world, "/v1/models/Bad-Name", 422)["field"] == "model"
+    assert api(world, "/v1/stakers/0x1234", 422)["field"] == "staker"
+
+
+def test_pages__unknown_round_and_bad_names_are_error_pages__the_search_box_redirects(world):
+    resp = api(world, "/rounds/999", 404)
+    assert "does not exist" in resp.text and resp.headers["content-type"].startswith("text/html")
+    assert api(world, "/models/Bad-Name", 422).headers["content-type"].startswith("text/html")
+    assert api(world, "/?to=Model_00", 303).headers["location"] == "/models/model_00"
+    who = world.stakers[0].address
+    assert api(world, f"/?to={who}", 303).headers["location"] == f"/stakers/{who}"
+    assert api(world, "/static/vendor/other.js", 404)["type"] == "urn:nmrstake:problem:not-found"
+    assert api(world, "/static/nothing.css", 404)["type"] == "urn:nmrstake:problem:not-found"
+    css = api(world, "/static/dashboard.css")
+    assert css.headers["content-type"].startswith("text/css") and b"@media" in css.content

@@ -1,0 +1,68 @@
+"""The CLI as separate processes against a real Anvil: import a wallet, get test NMR, stake with a
+permit, let the oracle resolve, claim; every `--json` output parses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from helpers.scenario import WEI, advance_to, deliver_targets, make_world, open_funded_round, synth_round
+
+from nmrstake.localchain import anvil_provider
+from nmrstake.models import model_id
+from nmrstake.results.layout import DataLayout
+from nmrstake.service.store import SubmissionStore
+
+pytestmark = pytest.mark.nodes  # real Anvil/Ganache: run after the embedded-EVM tests
+
+KEY = "0x" + "42" * 32
+PASS = "pass phrase for tests"
+
+
+def cli(*args: str, input: str | None = None, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run([sys.executable, "-m", "nmrstake.cli", *args], input=input, capture_output=True, text=True,
+                         env=env, timeout=180)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out
+
+
+
+def test_cli_processes_on_anvil(project, tmp_path):
+    env = dict(os.environ, NMRSTAKE_HOME=str(tmp_path / "home"), NMRSTAKE_PASSPHRASE=PASS)
+    net = ["--network", "ethereum:local:foundry"]
+    with anvil_provider():
+        env["APE_FOUNDRY_HOST"] = os.environ["APE_FOUNDRY_HOST"]
+        world = make_world(project, tmp_path, n_stakers=0)
+        common = [*net, "--deployments-dir", str(world.deployments)]
+        data = ["--data-dir", str(tmp_path / "data")]
+        SubmissionStore(tmp_path / "data" / "service").open_for_writing(clean=True).receipt_key()  # as serve would
+        out = cli("wallet", "import", "dora", "--json", input=KEY + "\n", env=env).stdout
+        dora = json.loads(out[out.index("{"):])["address"]
+        assert json.loads(cli("faucet", dora, "50", "--json", *common, env=env).stdout)["balance"] == str(50 * WEI)
+        open_funded_round(world, 51)
+        inputs = synth_round(tmp_path, 51, models=1)
+        staked = json.loads(cli("stake", "--round", "51", "--model", "model_00", "--amount", "20",
+                                "--predictions", str(inputs / "predictions" / "model_00.csv"), "--wallet", "dora",
+                                "--json", *common, *data, env=env).stdout)
+        assert staked["stake"] == str(20 * WEI)
+        amount, _ = world.client.tournament.getStake(51, model_id("model_00"), dora)
+        assert int(amount) == 20 * WEI
+        assert int(world.client.token.allowance(dora, world.client.tournament.address)) == 0  # permit, no approve left over
+
+        world.layout = DataLayout(tmp_path / "data")
+        advance_to(world.client.round(51).resolve_time)
+        deliver_targets(world, 51, inputs)
+        cli("oracle", "run", "--once", "--account", "TEST::1", *common, *data, env=env)
+        assert "FAIL" not in cli("verify", "51", *common, *data, env=env).stdout
+        advance_to(world.client.round(51).final_at)
+        cli("oracle", "run", "--once", "--account", "TEST::1", *common, *data, env=env)
+        status = json.loads(cli("status", "--wallet", "dora", "--json", *common, *data, env=env).stdout)
+        assert status["stakes"][0]["claim"] == "claimable"
+        claimed = json.loads(cli("claim", "--round", "51", "--wallet", "dora", "--json", *common, *data, env=env).stdout)
+        [c] = claimed["claims"]
+        assert int(world.client.token.balanceOf(dora)) == 30 * WEI + int(c["amount"])
+        rounds = json.loads(cli("rounds", "--json", *common, env=env).stdout)
+        assert rounds[0]["state"] == "final" and rounds[0]["settled"] is True
