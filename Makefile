@@ -70,13 +70,25 @@ compile: install
 demo: install
 	$(BIN)/nmrstake demo $(ARGS)
 
-# The whole suite (embedded EVM first, then the tests that start Anvil and Ganache), then the
-# tournament's unit tests again on a real Anvil of their own (a free port, never a node on 8545).
-test: install check-sol
+# The checks, then the whole suite on two workers (pytest-xdist; a test file stays on one worker,
+# so its module fixtures deploy once): first every embedded-EVM test, then, in a run of their own,
+# the tests marked `nodes` (they start Anvil and Ganache and switch ape's provider, which would
+# break the embedded chain's snapshots for any test after them in the same worker; xdist starts
+# the largest files first, so one run could not keep them last). Then the tournament's unit tests
+# again on a real Anvil of their own (a free port, never a node on 8545).
+TEST_WORKERS ?= 2
+test: install check
 	$(BIN)/ape compile
-	$(BIN)/ape test tests -p no:cacheprovider $(ARGS)
+	$(BIN)/ape test tests -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile -m "not nodes" $(ARGS)
+	$(BIN)/ape test tests -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile -m nodes $(ARGS)
 	APE_FOUNDRY_HOST=http://127.0.0.1:$$($(BIN)/python -c 'from nmrstake.localchain import free_port; print(free_port())') \
-	  $(BIN)/ape test tests/test_tournament.py tests/test_tournament_claims.py --network ethereum:local:foundry -p no:cacheprovider
+	  $(BIN)/ape test tests/contracts/test_tournament.py tests/contracts/test_tournament_claims.py --network ethereum:local:foundry -p no:cacheprovider
+
+# ruff and mypy over the Python (settings in pyproject.toml), solhint over the contracts.
+.PHONY: check
+check: install check-sol
+	$(BIN)/ruff check src tests bench scripts tools
+	$(BIN)/mypy
 
 # solhint over every contract (.solhint.json; why its rules are set so: docs/security.md).
 .PHONY: check-sol
@@ -95,7 +107,7 @@ bench: install
 # A longer stateful fuzzing campaign than the one in `make test` (set FUZZ_EXAMPLES).
 FUZZ_EXAMPLES ?= 500
 fuzz: install
-	NMRSTAKE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/ape test tests/test_invariants.py -p no:cacheprovider -s
+	NMRSTAKE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/ape test tests/contracts/test_invariants.py -p no:cacheprovider -s
 
 clean:
 	rm -rf $(VENV) $(SLITHER_VENV) node_modules .build contracts/.cache out

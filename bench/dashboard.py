@@ -223,7 +223,8 @@ MEASURE = """() => {
                 .filter(r => r.name.includes('/static/')).map(r => r.responseEnd)),
             first_page_json_ms: Math.max(...performance.getEntriesByType('resource')
                 .filter(r => r.name.includes('/leaderboard?')).map(r => r.responseEnd - r.startTime)),
-            resources: performance.getEntriesByType('resource').map(r => [r.name.split('/').pop(), Math.round(r.startTime), Math.round(r.responseEnd)]),
+            resources: performance.getEntriesByType('resource')
+                .map(r => [r.name.split('/').pop(), Math.round(r.startTime), Math.round(r.responseEnd)]),
             rows: document.querySelectorAll('#board tbody tr').length,
             status: document.querySelector('#board-status').textContent};
 }"""

@@ -404,7 +404,7 @@ def print_strategy_table(res: dict) -> None:
     row("  of which calldata of a settleAndStake entry", [per[k]["calldata_settle_and_stake"] for k in labels])
     row("finalise (one per round)", [bat[k]["finalise"] for k in labels])
     row("factory.create (clone + initialize), median", [bat[k]["create"]["median"] for k in labels])
-    row(f"goal per model-round", [goal] * len(labels))
+    row("goal per model-round", [goal] * len(labels))
     row("steady state - goal", [per[k]["settle_and_stake"] - goal for k in labels])
     row("manual stake_first + claim_median", [manual] * len(labels))
     row("  steady state / manual", [f"{per[k]['settle_and_stake'] / manual:.0%}" for k in labels])
@@ -539,14 +539,14 @@ def strategy_section(rpc: Rpc, token, tour, owner, oracle, manager, funder, oper
         g: dict = {"create": {"median": int(statistics.median(create_gas)), "min": create_gas[0],
                               "max": create_gas[-1], "n": len(create_gas)}}
 
-        def stake_calls(rid):
+        def stake_calls(rid, entries=entries):
             return [(e["strategy"], rid, e["model"], e["commitments"][rid]) for e in entries]
 
-        def settle_calls(rid, tree, stakes):
+        def settle_calls(rid, tree, stakes, entries=entries):
             return [(e["strategy"], rid, e["model"], s["payout"], s["burn"], tree.proof(k))
                     for k, (e, s) in enumerate(zip(entries, stakes))]
 
-        def sas_calls(rid, tree, stakes, nxt):
+        def sas_calls(rid, tree, stakes, nxt, entries=entries):
             return [(e["strategy"], rid, e["model"], s["payout"], s["burn"], tree.proof(k), nxt, e["commitments"][nxt])
                     for k, (e, s) in enumerate(zip(entries, stakes))]
 

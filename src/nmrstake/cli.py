@@ -13,8 +13,6 @@ from typing import Any
 import click
 
 from nmrstake import __version__
-from nmrstake.errors import ChainError, ConfigError, InputError, NmrstakeError
-
 from nmrstake.cli_options import (  # noqa: F401 - re-exported for the command modules
     DEFAULT_NETWORK,
     account_opt,
@@ -26,6 +24,7 @@ from nmrstake.cli_options import (  # noqa: F401 - re-exported for the command m
     participant_opts,
     wallet_opt,
 )
+from nmrstake.errors import ChainError, ConfigError, InputError, NmrstakeError
 
 
 class NmrstakeGroup(click.Group):
@@ -58,7 +57,7 @@ def _layout(client: Any, data_dir: Path | None) -> Any:
 def _fmt_time(ts: int, now: int | None = None) -> str:
     import datetime as dt
 
-    text = dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    text = dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
     if now is not None:
         delta = ts - now
         sign = "in " if delta >= 0 else ""
@@ -586,7 +585,8 @@ def claim(round_id: int | None, all_rounds: bool, wallet: str | None, account: s
         raise InputError("give --round R or --all")
     with chain_session(network, deployments_dir, api) as client:
         staker = resolve_account(client.provider, wallet, account)
-        result = claim_all(client, staker, _results(client, api, data_dir), None if all_rounds else [round_id])
+        result = claim_all(client, staker, _results(client, api, data_dir),
+                           None if all_rounds or round_id is None else [round_id])
     if as_json:
         emit_json(result)
     elif not result["claims"]:

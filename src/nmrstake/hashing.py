@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from eth_utils import to_checksum_address
 
@@ -13,7 +14,9 @@ from nmrstake.errors import InputError
 
 _new: Callable[..., Any]
 try:  # safe-pysha3: the fastest keccak available here (a dependency of the eth-* stack)
-    from sha3 import keccak_256 as _new
+    from sha3 import keccak_256
+
+    _new = keccak_256
 except ImportError:  # pragma: no cover - fall back on eth-hash's pluggable backend
     from eth_hash.auto import keccak as _eth_keccak
 
@@ -47,7 +50,7 @@ def to_hex(data: bytes | bytearray) -> str:
     return "0x" + bytes(data).hex()
 
 
-def from_hex(text: str, *, length: int | None = None, argument: str = "value") -> bytes:
+def from_hex(text: str | bytes, *, length: int | None = None, argument: str = "value") -> bytes:
     """Decode ``0x``-prefixed (or bare) hex; with ``length``, require exactly that many bytes."""
     if isinstance(text, (bytes, bytearray)):
         raw = bytes(text)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from eth_abi import encode as abi_encode
 
@@ -410,7 +410,7 @@ class StandardMerkleTree:
     def verify(self, leaf: int | Sequence[Any], proof: Sequence[bytes | str]) -> bool:
         """True if the leaf (an index or a value) with ``proof`` leads to this tree's root."""
         value = self._values[leaf] if isinstance(leaf, int) and not isinstance(leaf, bool) else leaf
-        return verify(self._tree[0], self.leaf_encoding, value, proof)
+        return verify(self._tree[0], self.leaf_encoding, cast(Sequence[Any], value), proof)
 
     def dump(self) -> dict[str, Any]:
         """The JS package's ``dump()`` format (``standard-v1``)."""

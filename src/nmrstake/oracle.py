@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from nmrstake.chain.transactions import Sent, pending_count, send
 from nmrstake.errors import ChainError, ConfigError, InputError, NmrstakeError
@@ -314,7 +314,6 @@ class Oracle:
 
 def _is_rpc_error(exc: BaseException) -> bool:
     import requests
-
     from ape.exceptions import ProviderNotConnectedError
 
     names = {type(e).__name__ for e in _chain_of(exc)}
@@ -333,8 +332,14 @@ def _chain_of(exc: BaseException) -> list[BaseException]:
     return seen
 
 
+class Daemon(Protocol):
+    """What `run_daemon` drives: the oracle, or the strategies' operator."""
+
+    def tick(self, should_stop: Callable[[], bool] = ...) -> list[Any]: ...
+
+
 def run_daemon(
-    make_oracle: Callable[[], Oracle],
+    make_oracle: Callable[[], Daemon],
     *,
     once: bool = False,
     interval: float = 5.0,
@@ -351,7 +356,7 @@ def run_daemon(
 
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
     backoff = 1.0
-    oracle: Oracle | None = None
+    oracle: Daemon | None = None
     try:
         while not stop["flag"]:
             try:

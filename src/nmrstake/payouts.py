@@ -243,7 +243,7 @@ def compute_payouts(entries: Sequence[StakeEntry], params: RoundParams) -> tuple
         scale = Fraction(params.funded, raw_total)
 
     rows: list[PayoutRow] = []
-    for entry, staker, (score, fraction, raw_payout, burn) in zip(entries, stakers, scored):
+    for entry, staker, (row_score, fraction, raw_payout, burn) in zip(entries, stakers, scored):
         payout = raw_payout if scale == 1 else raw_payout * params.funded // raw_total
         rows.append(
             PayoutRow(
@@ -254,7 +254,7 @@ def compute_payouts(entries: Sequence[StakeEntry], params: RoundParams) -> tuple
                 reason=entry.reason,
                 corr=_opt_float(entry.corr),
                 mmc=_opt_float(entry.mmc),
-                score=None if score is None else float(score),
+                score=None if row_score is None else float(row_score),
                 fraction=float(fraction),
                 payout=payout,
                 burn=burn,

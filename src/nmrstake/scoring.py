@@ -32,11 +32,15 @@ import os
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from nmrstake.errors import InputError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "MIN_OVERLAP",
@@ -187,7 +191,7 @@ def _check_values(
         series = frame[col]
         if series.dtype == bool or not (pd.api.types.is_numeric_dtype(series.dtype)):
             numeric = pd.to_numeric(series, errors="coerce")
-            bad = numeric.isna() & series.notna() | (series.map(type) == bool)
+            bad = numeric.isna() & series.notna() | series.map(lambda v: type(v) is bool)
             if bad.any():
                 first = int(np.flatnonzero(bad.to_numpy())[0])
                 raise InputError(
@@ -520,7 +524,7 @@ def _weights(stakes: pd.Series | None, models: pd.Index) -> pd.Series:
 # --------------------------------------------------------------------------------------------
 
 
-def fast_prediction_values(raw: bytes, reference_ids: "pa.Array") -> np.ndarray | None:  # noqa: F821
+def fast_prediction_values(raw: bytes, reference_ids: pa.Array) -> np.ndarray | None:
     """The prediction column of a plain two-column CSV (``id,<name>``) whose ids are exactly
     ``reference_ids`` in the same order, parsed exactly (pyarrow's correctly rounded float parser,
     the same values as ``float_precision="round_trip"``), with finite values in [0, 1].

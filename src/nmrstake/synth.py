@@ -43,9 +43,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nmrstake.fsutil import write_atomic
 from nmrstake.errors import ConfigError, InputError
-
+from nmrstake.fsutil import write_atomic
 
 __all__ = [
     "SynthData",
@@ -121,7 +120,7 @@ class SynthData:
 # --------------------------------------------------------------------------- generation
 
 
-def _check_int(name: str, value, minimum: int, maximum: int | None = None) -> int:
+def _check_int(name: str, value: object, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise InputError(f"{name} must be an integer, got {value!r}")
     value = int(value)

@@ -24,14 +24,14 @@ import os
 import re
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
-from nmrstake.fsutil import fsync_dir
 from nmrstake.errors import InputError, NmrstakeError
+from nmrstake.fsutil import fsync_dir
 
 __all__ = [
     "WalletError",
@@ -269,7 +269,8 @@ class Keystore:
             raise InputError("the passphrase must be a non-empty string")
         if path.exists():
             raise WalletError(f"wallet file {path} exists already; refusing to overwrite it")
-        keystore = Account.encrypt(key, passphrase, kdf=self.kdf, iterations=self.iterations)
+        keystore = Account.encrypt(key, passphrase, kdf=cast(Literal["pbkdf2", "scrypt"] | None, self.kdf),
+                                   iterations=self.iterations)
         _ensure_private_dir(self.directory)
         _write_new_private_file(path, (json.dumps(keystore, indent=2) + "\n").encode("utf-8"))
         return to_checksum_address("0x" + keystore["address"])

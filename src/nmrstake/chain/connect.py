@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ def project_root() -> Path:
     raise ConfigError("cannot find the nmrstake project (ape-config.yaml); set NMRSTAKE_PROJECT")
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_project(root: Path | None = None) -> Any:
     """The compiled ape project (compiles on first use)."""
     from ape import Project

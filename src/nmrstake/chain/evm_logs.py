@@ -70,8 +70,8 @@ def install() -> None:
     except ImportError:  # no embedded chain installed: nothing to index
         return
     # Kept for the tests that compare the index with eth-tester's own walk.
-    EthereumTester._nmrstake_original_get_logs = EthereumTester.get_logs.__wrapped__  # type: ignore[attr-defined]
-    EthereumTester.get_logs = _indexed_get_logs  # type: ignore[method-assign]
+    EthereumTester._nmrstake_original_get_logs = EthereumTester.get_logs.__wrapped__
+    EthereumTester.get_logs = _indexed_get_logs
     _INSTALLED = True
 
 

@@ -155,12 +155,12 @@ def evaluate_round(
         read_results = [read(m) for m in models]
     for model, got in zip(models, read_results):
         model_stakes = by_model[model]
-        path = files.get(model)
+        model_path = files.get(model)
         if got is None:
             for s in model_stakes:
                 reasons[(s.model, s.staker)] = UNDELIVERED
             continue
-        published_name = published_path("predictions", model, Path(path))
+        published_name = published_path("predictions", model, Path(str(model_path)))
         if isinstance(got, OSError):
             for s in model_stakes:
                 reasons[(s.model, s.staker)] = f"predictions file {published_name}: cannot read ({got.strerror or got})"
@@ -180,7 +180,7 @@ def evaluate_round(
             continue
         try:
             # named by its published path, so that the reason is the same when recomputed
-            loaded[model] = load_predictions(path, name=published_name)
+            loaded[model] = load_predictions(Path(str(model_path)), name=published_name)
         except InputError as exc:
             for s in matching:
                 reasons[(s.model, s.staker)] = exc.message

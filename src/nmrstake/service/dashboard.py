@@ -303,7 +303,8 @@ class Dashboard:
         from nmrstake.tournament import RoundState
 
         client = self.ctx.client
-        topics = {"modelId": model_id(model)} if model is not None else {"staker": checksum_address(staker)}
+        topics: dict[str, Any] = (
+            {"modelId": model_id(model)} if model is not None else {"staker": checksum_address(str(staker))})
 
         def read_logs() -> list[Any]:
             return list(client.tournament.Staked.range(client.start_block, client.head() + 1, search_topics=topics))
@@ -327,7 +328,7 @@ class Dashboard:
                              score=row.score, payout=str(row.payout), burn=str(row.burn),
                              net=str(row.payout - row.burn))
             if info.state in (RoundState.FINAL, RoundState.EXPIRED):
-                left = int(self.chain(lambda: client.tournament.getStake(rid, model_id(m), who))[0])
+                left = int(self.chain(client.tournament.getStake, rid, model_id(m), who)[0])
                 if info.state is RoundState.FINAL:
                     entry["claim"] = "claimable" if left else "claimed"
                     if left and row is not None:
@@ -370,10 +371,13 @@ class Dashboard:
         if strategies is not None:
             from nmrstake.models import model_id
 
+            def owner_of(strategy: str) -> Any:
+                return strategies.contract(strategy).owner()
+
             for who in sorted({e["staker"] for e in hist["stakes"]}):
                 if self.chain(strategies.is_strategy, who):
                     setting = self.chain(strategies.setting, who, model_id(name))
-                    owner = checksum_address(str(self.chain(lambda: strategies.contract(who).owner())))
+                    owner = checksum_address(str(self.chain(owner_of, who)))
                     settings.append({"strategy": who, "owner": owner, **setting.to_json()})
         return {"model": name, **hist, "strategies": settings}
 

@@ -31,7 +31,7 @@ from eth_utils import keccak, to_checksum_address
 
 from nmrstake.amounts import format_nmr
 from nmrstake.chain.transactions import Sent, pending_count, send
-from nmrstake.errors import ChainError, NmrstakeError, RequestError
+from nmrstake.errors import ChainError, ConfigError, NmrstakeError, RequestError
 from nmrstake.hashing import bytes32_from_hex, to_hex
 from nmrstake.merkle import LEAF_ENCODING, StandardMerkleTree, leaf_values
 from nmrstake.models import model_id
@@ -317,6 +317,8 @@ class StrategyOperator:
 
     def _send_all(self, b: _Batches) -> None:
         invoker = self.strategies.invoker
+        if invoker is None:
+            raise ConfigError("the deployment records no StrategyInvoker: the operator has nothing to send through")
         plan = [("settle_and_stake", invoker.settleAndStakeMany, b.settle_and_stake),
                 ("stake", invoker.stakeMany, b.stake),
                 ("recommit", invoker.recommitMany, b.recommit),
