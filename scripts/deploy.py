@@ -17,7 +17,7 @@ import click
 from ape.cli import ConnectedProviderCommand, network_option
 
 from nmrstake.chain.signers import deployer_account
-from nmrstake.cli_common import duration_option
+from nmrstake.cli.options import duration_option
 from nmrstake.deploy import TournamentSettings, check_settings, deploy, deployments_dir
 from nmrstake.errors import NmrstakeError
 from nmrstake.localchain import ensure_tools_on_path

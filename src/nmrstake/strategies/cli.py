@@ -1,4 +1,6 @@
-"""`nmrstake strategy ...` for a strategy's owner and `nmrstake operator ...` for the operator."""
+"""`nmrstake strategy ...` for a strategy's owner and `nmrstake operator ...` for the operator.
+
+:mod:`nmrstake.cli` attaches both groups to `main` when they are first asked for."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Any
 
 import click
 
-from nmrstake.cli_options import (
+from nmrstake.cli.options import (
     account_opt,
     api_opt,
     data_opt,
@@ -18,6 +20,9 @@ from nmrstake.cli_options import (
     participant_opts,
     wallet_opt,
 )
+from nmrstake.cli.output import emit_json, table
+from nmrstake.cli.participant import delivery_for
+from nmrstake.cli.session import chain_session, data_layout
 from nmrstake.errors import ConfigError, InputError
 
 
@@ -29,7 +34,6 @@ def _owner_session(network: str, deployments_dir: Path | None, api: str | None, 
                    account: str | None) -> Any:
     """(client, strategies, owner's ape account) for the strategy owner's commands."""
     from nmrstake.chain.signers import resolve_account
-    from nmrstake.cli_common import chain_session
     from nmrstake.strategies.chain import StrategyClient
 
     class _Session:
@@ -63,7 +67,6 @@ def strategy_create(operator_address: str | None, no_operator: bool, wallet: str
                     as_json: bool) -> None:
     """Create your strategy (one per wallet, at an address fixed by your wallet's)."""
     from nmrstake.chain.transactions import send
-    from nmrstake.cli_common import emit_json
     from nmrstake.hashing import checksum_address
     from nmrstake.strategies.chain import ZERO_ADDRESS
 
@@ -97,7 +100,6 @@ def strategy_deposit(amount: str, wallet: str | None, account: str | None, netwo
     """Move AMOUNT NMR from your wallet into your strategy (approves it first if needed)."""
     from nmrstake.amounts import format_nmr, parse_nmr
     from nmrstake.chain.transactions import send
-    from nmrstake.cli_common import emit_json
     from nmrstake.token import approve_exactly
 
     wei = parse_nmr(amount, argument="AMOUNT", positive=True)
@@ -125,7 +127,6 @@ def strategy_withdraw(amount: str, wallet: str | None, account: str | None, netw
     """Send AMOUNT of your strategy's idle NMR back to your wallet ('all' for all of it)."""
     from nmrstake.amounts import format_nmr, parse_nmr
     from nmrstake.chain.transactions import send
-    from nmrstake.cli_common import emit_json
 
     with _owner_session(network, deployments_dir, api, wallet, account) as (client, strategies, signer):
         address = strategies.require_strategy_of(signer.address)
@@ -156,7 +157,6 @@ def strategy_set(model: str, per_round: str, mode: str, wallet: str | None, acco
     """Set how MODEL is staked each round."""
     from nmrstake.amounts import format_nmr, parse_nmr
     from nmrstake.chain.transactions import send
-    from nmrstake.cli_common import emit_json
     from nmrstake.models import check_model_name, model_id
     from nmrstake.strategies.chain import Mode
 
@@ -183,7 +183,6 @@ def strategy_operator(address: str | None, revoke: bool, wallet: str | None, acc
                       deployments_dir: Path | None, api: str | None, data_dir: Path | None, as_json: bool) -> None:
     """Choose your strategy's operator (ADDRESS), or --revoke it; takes effect at once."""
     from nmrstake.chain.transactions import send
-    from nmrstake.cli_common import emit_json
     from nmrstake.hashing import checksum_address
     from nmrstake.strategies.chain import ZERO_ADDRESS
 
@@ -211,8 +210,6 @@ def strategy_submit(round_id: int, model: str, predictions: Path, wallet: str | 
                     as_json: bool) -> None:
     """Upload predictions for your strategy's MODEL in a round, signed by your wallet; the
     operator stakes the model on them (or moves the stake to them if it already staked)."""
-    from nmrstake.cli import _delivery  # noqa: PLC0415 - cli imports this module at its end
-    from nmrstake.cli_common import emit_json
     from nmrstake.hashing import keccak_file, to_hex
     from nmrstake.models import check_model_name
     from nmrstake.participant import deliver
@@ -228,7 +225,7 @@ def strategy_submit(round_id: int, model: str, predictions: Path, wallet: str | 
         address = strategies.require_strategy_of(signer.address)
         commitment = keccak_file(predictions)
         say(f"checked {predictions}: {rows} predictions, keccak-256 {to_hex(commitment)}")
-        answer = deliver(_delivery(client, api, data_dir), client.domain, signer, round_id, model, predictions,
+        answer = deliver(delivery_for(client, api, data_dir), client.domain, signer, round_id, model, predictions,
                          commitment, receipts=ReceiptBook(client.domain), staker=address)
     if as_json:
         emit_json({"strategy": address, **answer})
@@ -245,7 +242,6 @@ def strategy_status(owner_address: str | None, wallet: str | None, account: str 
     """Your strategy: idle NMR, operator, each model's settings and net result, open stakes."""
     from nmrstake.amounts import format_nmr
     from nmrstake.chain.signers import deployer_account
-    from nmrstake.cli_common import chain_session, emit_json, table
     from nmrstake.hashing import checksum_address
     from nmrstake.strategies.chain import StrategyClient
     from nmrstake.wallet import Keystore
@@ -290,9 +286,7 @@ def _source(client: Any, api: str | None, data_dir: Path | None) -> Any:
         service = ServiceClient(api)
         service.check_deployment(client.domain)
         return ServiceSource(service)
-    from nmrstake.cli import _layout  # noqa: PLC0415 - cli imports this module at its end
-
-    layout = _layout(client, data_dir)
+    layout = data_layout(client, data_dir)
     if not layout.store().db_path.is_file():
         raise ConfigError(f"no tournament service given and no submission store at {layout.root}: pass --api URL "
                           "(or $NMRSTAKE_API), or --data-dir of the service's data folder")
@@ -353,7 +347,6 @@ def operator_run(network: str, account: str | None, wallet: str | None, deployme
 def operator_status(network: str, deployments_dir: Path | None, api: str | None, data_dir: Path | None,
                     as_json: bool) -> None:
     """What the operator would do now, round by round (sends nothing)."""
-    from nmrstake.cli_common import chain_session, emit_json, table
     from nmrstake.strategies.operator import StrategyOperator
 
     with chain_session(network, deployments_dir, api) as client:

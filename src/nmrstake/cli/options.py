@@ -1,13 +1,16 @@
-"""The options the `nmrstake` commands share (one definition for every command module)."""
+"""The options the `nmrstake` commands share (one definition for every command module), and durations
+(`--close 1h`) for them and for the ape scripts."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import click
 
-DEFAULT_NETWORK = "ethereum:local:test"
+from nmrstake.chain.connect import DEFAULT_NETWORK
+from nmrstake.errors import InputError
 
 network_opt = click.option(
     "--network", default=DEFAULT_NETWORK, show_default=True, envvar="NMRSTAKE_NETWORK",
@@ -37,3 +40,25 @@ def participant_opts(command: Any) -> Any:
     for option in reversed((wallet_opt, account_opt, network_opt, deployments_opt, api_opt, data_opt, json_opt)):
         command = option(command)
     return command
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str, *, argument: str = "duration") -> int:
+    """'90', '90s', '15m', '6h', '1d', '2w' -> seconds."""
+    match = _DURATION.match(str(text))
+    if not match:
+        raise InputError(f"{argument}: {text!r} is not a duration (e.g. 3600, 90s, 15m, 6h, 1d, 2w)")
+    return int(match.group(1)) * _UNIT[match.group(2)]
+
+
+def duration_option(*decls: str, default: str, help: str) -> Any:
+    def convert(ctx: click.Context, param: click.Parameter, value: str) -> int:
+        try:
+            return parse_duration(value, argument=param.opts[0])
+        except InputError as exc:
+            raise click.BadParameter(str(exc)) from exc
+
+    return click.option(*decls, default=default, show_default=True, callback=convert, help=help)

@@ -1,0 +1,279 @@
+"""The participant's commands: `nmrstake stake`, `submit`, `balance`, `status`, `claim` and `verify`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from nmrstake.cli.options import account_opt, api_opt, data_opt, deployments_opt, json_opt, network_opt, participant_opts, wallet_opt
+from nmrstake.cli.output import emit_json, table
+from nmrstake.cli.session import chain_session, data_layout
+from nmrstake.errors import ChainError, ConfigError, InputError
+
+
+def delivery_for(client: Any, api: str | None, data_dir: Path | None) -> Any:
+    """The service at --api (checked to serve this deployment), else the local submission store."""
+    from nmrstake.participant import LocalDelivery
+
+    if api:
+        from nmrstake.service.client import ServiceClient
+
+        service = ServiceClient(api)
+        service.check_deployment(client.domain)
+        return service
+    layout = data_layout(client, data_dir)
+    if data_dir is None and not layout.store().db_path.exists():
+        raise ConfigError("no tournament service given: pass --api URL (or set $NMRSTAKE_API) to upload your "
+                          f"predictions to it (on the operator's own machine, --data-dir; no store at {layout.root})")
+    return LocalDelivery(client, layout, create=False)
+
+
+def _results(client: Any, api: str | None, data_dir: Path | None) -> Any:
+    from nmrstake.participant import LocalResults, ServiceResults
+
+    if api:
+        from nmrstake.service.client import ServiceClient
+
+        service = ServiceClient(api)
+        service.check_deployment(client.domain)
+        return ServiceResults(service)
+    return LocalResults(data_layout(client, data_dir))
+
+
+def _send_predictions(round_id: int, model: str, wei: int, predictions: Path, wallet: str | None,
+                      account: str | None, network: str, deployments_dir: Path | None, data_dir: Path | None,
+                      api: str | None, as_json: bool) -> dict[str, Any]:
+    from nmrstake.chain.signers import resolve_account
+    from nmrstake.models import check_model_name
+    from nmrstake.participant import stake_predictions
+    from nmrstake.receipts import ReceiptBook
+
+    check_model_name(model, argument="--model")
+    if not predictions.is_file():
+        raise InputError(f"--predictions {predictions}: no such file")
+    say = (lambda m: None) if as_json else click.echo  # --json: the one document says it all
+    with chain_session(network, deployments_dir, api) as client:
+        staker = resolve_account(client.provider, wallet, account)
+        delivery = delivery_for(client, api, data_dir)
+        return stake_predictions(client, staker, delivery, round_id, model, wei, predictions,
+                                 receipts=ReceiptBook(client.domain), say=say)
+
+
+@click.command()
+@click.option("--round", "round_id", type=int, required=True, help="Round id")
+@click.option("--model", required=True, help="Model name (lowercase letters, digits, _)")
+@click.option("--amount", required=True, help="NMR to add (up to 18 decimals); 0 to only replace the predictions")
+@click.option("--predictions", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Predictions file (CSV or Parquet)")
+@participant_opts
+def stake(round_id: int, model: str, amount: str, predictions: Path, wallet: str | None, account: str | None,
+          network: str, deployments_dir: Path | None, api: str | None, data_dir: Path | None, as_json: bool) -> None:
+    """Check, upload and stake on a model's predictions for a round: the file goes to the
+    tournament service (a signed receipt is kept), then one transaction stakes with a permit."""
+    from nmrstake.amounts import format_nmr, parse_nmr
+
+    wei = parse_nmr(amount, argument="--amount")
+    result = _send_predictions(round_id, model, wei, predictions, wallet, account, network, deployments_dir,
+                               data_dir, api, as_json)
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"stake on {model} in round {round_id}: {format_nmr(int(result['stake']))} NMR, "
+                   f"committed to {result['commitment']}")
+
+
+@click.command()
+@click.option("--round", "round_id", type=int, required=True, help="Round id")
+@click.option("--model", required=True, help="Model name of an existing stake")
+@click.option("--predictions", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Predictions file (CSV or Parquet)")
+@participant_opts
+def submit(round_id: int, model: str, predictions: Path, wallet: str | None, account: str | None, network: str,
+           deployments_dir: Path | None, api: str | None, data_dir: Path | None, as_json: bool) -> None:
+    """Upload predictions again without changing the stake's amount: the same file (a lost
+    upload) sends nothing on chain; a new file also moves the stake's commitment to it."""
+
+    result = _send_predictions(round_id, model, 0, predictions, wallet, account, network, deployments_dir,
+                               data_dir, api, as_json)
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"predictions for {model} in round {round_id}: {result['commitment']}")
+
+
+@click.command()
+@click.argument("address", required=False)
+@wallet_opt
+@account_opt
+@network_opt
+@deployments_opt
+@api_opt
+@json_opt
+def balance(address: str | None, wallet: str | None, account: str | None, network: str, deployments_dir: Path | None,
+            api: str | None, as_json: bool) -> None:
+    """A wallet's NMR and ether, and its NMR allowance for the tournament (ADDRESS, --wallet or --account)."""
+    from nmrstake.amounts import format_nmr
+    from nmrstake.chain.signers import deployer_account
+    from nmrstake.hashing import checksum_address
+    from nmrstake.wallet import Keystore
+
+    if sum(x is not None for x in (address, wallet, account)) != 1:
+        raise InputError("give one of ADDRESS, --wallet NAME or --account ALIAS")
+    if address is not None:
+        address = checksum_address(address, argument="ADDRESS")
+    elif wallet is not None:
+        address = Keystore().address(wallet)
+    if api and address is not None:
+        # Through the service: no ape, no chain connection here (the service reads the chain).
+        from nmrstake.service.client import ServiceClient
+
+        found = ServiceClient(api).get(f"/v1/accounts/{address}")
+        who, tournament = str(found["address"]), str(found["tournament"])
+        nmr, ether, allowance = int(found["nmr"]), int(found["ether"]), int(found["allowance"])
+    else:
+        with chain_session(network, deployments_dir, api) as client:
+            who = address or str(deployer_account(client.provider, account).address)
+            nmr = int(client.token.balanceOf(who))
+            ether = int(client.provider.get_balance(who))
+            allowance = int(client.token.allowance(who, client.tournament.address))
+            tournament = str(client.tournament.address)
+    if as_json:
+        emit_json({"address": who, "nmr": str(nmr), "ether": str(ether), "allowance": str(allowance),
+                   "tournament": tournament})
+    else:
+        click.echo(f"{who}: {format_nmr(nmr)} NMR, {format_nmr(ether)} ETH; "
+                   f"allowance for the tournament {format_nmr(allowance)} NMR")
+
+
+@click.command()
+@participant_opts
+def status(wallet: str | None, account: str | None, network: str, deployments_dir: Path | None,
+           api: str | None, data_dir: Path | None, as_json: bool) -> None:
+    """Rounds, my stakes per round, published results and what is claimable (with --api, all
+    read through the service: no chain connection here)."""
+    from nmrstake.amounts import format_nmr
+    from nmrstake.wallet import Keystore
+
+    address = Keystore().address(wallet) if wallet else None
+    if api and account is None:
+        from nmrstake.service.client import ServiceClient
+
+        service = ServiceClient(api)
+        rounds_json = service.get("/v1/rounds")
+        positions = service.get(f"/v1/stakers/{address}")["stakes"] if address else []
+    else:
+        from nmrstake.participant import my_positions
+
+        with chain_session(network, deployments_dir, api) as client:
+            rounds_json = [i.to_json() for i in client.rounds()]
+            if account:
+                from nmrstake.chain.signers import deployer_account
+
+                address = deployer_account(client.provider, account).address
+            positions = my_positions(client, _results(client, api, data_dir), address) if address else []
+    if as_json:
+        emit_json({"rounds": rounds_json, "address": address, "stakes": positions})
+        return
+    if rounds_json:
+        click.echo(table([(i["round"], i["state"], i["stake_count"], format_nmr(int(i["total_staked"]))) for i in rounds_json],
+                         ["round", "state", "stakes", "staked"]))
+    else:
+        click.echo("no rounds yet")
+    if address:
+        click.echo(f"\nstakes of {address}:")
+        if not positions:
+            click.echo("  none")
+        else:
+            def score(p: dict[str, Any]) -> str:
+                value = p.get("score")
+                return "" if value is None else value if isinstance(value, str) else f"{value:.5f}"
+
+            rows = [(p["round"], p["model"], format_nmr(int(p["stake"])), p["state"], score(p),
+                     format_nmr(int(p["payout"])) if p.get("payout") is not None else "",
+                     format_nmr(int(p["burn"])) if p.get("burn") is not None else "", p["claim"])
+                    for p in positions]
+            click.echo(table(rows, ["round", "model", "stake", "state", "score", "payout", "burn", "claim"]))
+
+
+@click.command()
+@click.option("--round", "round_id", type=int, help="Claim in this round")
+@click.option("--all", "all_rounds", is_flag=True, help="Claim in every final round")
+@participant_opts
+def claim(round_id: int | None, all_rounds: bool, wallet: str | None, account: str | None, network: str,
+          deployments_dir: Path | None, api: str | None, data_dir: Path | None, as_json: bool) -> None:
+    """Claim stake − burn + payout with proofs from the published results (one transaction)."""
+    from nmrstake.amounts import format_nmr
+    from nmrstake.chain.signers import resolve_account
+    from nmrstake.participant import claim_all
+
+    if (round_id is None) == (not all_rounds):
+        raise InputError("give --round R or --all")
+    with chain_session(network, deployments_dir, api) as client:
+        staker = resolve_account(client.provider, wallet, account)
+        result = claim_all(client, staker, _results(client, api, data_dir),
+                           None if all_rounds or round_id is None else [round_id])
+    if as_json:
+        emit_json(result)
+    elif not result["claims"]:
+        reasons = "; ".join(f"round {w['round']}{' ' + w['model'] if 'model' in w else ''}: {w['why']}"
+                            for w in result["not_claimable"])
+        click.echo(f"nothing to claim{': ' + reasons if reasons else ' (no stakes)'}")
+    else:
+        for c in result["claims"]:
+            click.echo(f"round {c['round']} {c['model']}: received {format_nmr(int(c['amount']))} NMR "
+                       f"(stake {format_nmr(int(c['stake']))} − burn {format_nmr(int(c['burn']))} + payout {format_nmr(int(c['payout']))})")
+        click.echo(f"txn {result['txn']}  gas {result['gas_used']}")
+
+
+
+@click.command()
+@click.argument("round_id", type=int)
+@network_opt
+@deployments_opt
+@api_opt
+@data_opt
+@click.option("--results", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="A published round folder (default: from --data-dir); with --api, where to download it "
+                   "(default: a temporary folder)")
+@json_opt
+def verify(round_id: int, network: str, deployments_dir: Path | None, api: str | None, data_dir: Path | None,
+           results: Path | None, as_json: bool) -> None:
+    """Recompute a round from its published inputs and check it against the chain. With --api,
+    download the round first from the service (or any mirror of it): the manifest must hash to
+    the on-chain resultsHash and every file to the manifest's keccak-256, so nothing downloaded
+    is trusted. Delivery receipts kept on this machine are checked too."""
+    import tempfile
+
+    from nmrstake.receipts import ReceiptBook
+    from nmrstake.verify import check_receipts, download_round, verify_round
+
+    with chain_session(network, deployments_dir, api) as client, tempfile.TemporaryDirectory(prefix="nmrstake-verify-") as tmp:
+        fetched: list[str] = []
+        if api:
+            from nmrstake.service.client import ServiceClient
+
+            service = ServiceClient(api)
+            service.check_deployment(client.domain)
+            info = client.round(round_id)
+            if not info.posted_at:
+                raise ChainError(f"round {round_id} has no result posted on chain: nothing to verify yet")
+            folder = results or Path(tmp) / f"round-{round_id}"
+            if folder.exists() and any(folder.iterdir()):
+                raise InputError(f"--results {folder}: the folder exists and is not empty; give a new one")
+            fetched = download_round(service, round_id, folder, info.results_hash)
+        else:
+            folder = results or data_layout(client, data_dir).published(round_id)
+        report = verify_round(client, round_id, folder)
+        report.checks[:0] = fetched
+        check_receipts(report, client, ReceiptBook(client.domain).for_round(round_id))
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        for line in report.checks:
+            click.echo(f"ok    {line}")
+        for line in report.differences:
+            click.echo(f"FAIL  {line}")
+    if report.differences:
+        click.echo(f"error: round {round_id} does not verify: {report.differences[0]}", err=True)
+        sys.exit(1)

@@ -1,0 +1,217 @@
+"""`nmrstake rounds`, `nmrstake round show/open/fund` and `nmrstake faucet`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from nmrstake.cli.options import account_opt, api_opt, deployments_opt, json_opt, network_opt, parse_duration, wallet_opt
+from nmrstake.cli.output import emit_json, fmt_time, span, table
+from nmrstake.cli.session import chain_session
+from nmrstake.errors import ConfigError
+
+
+@click.command()
+@click.argument("address")
+@click.argument("amount")
+@network_opt
+@deployments_opt
+@json_opt
+def faucet(address: str, amount: str, network: str, deployments_dir: Path | None, as_json: bool) -> None:
+    """Mint test NMR to ADDRESS, and top its ether up to 1 ETH for gas (local networks only)."""
+    from nmrstake.amounts import format_nmr, parse_nmr
+    from nmrstake.chain.connect import is_local_network
+    from nmrstake.chain.signers import deployer_account
+    from nmrstake.chain.transactions import send
+    from nmrstake.hashing import checksum_address
+
+    wei = parse_nmr(amount, argument="AMOUNT", positive=True)
+    to = checksum_address(address, argument="ADDRESS")
+    if not is_local_network(network):
+        raise ConfigError(f"the faucet mints test NMR only on local networks, not on {network}")
+    with chain_session(network, deployments_dir) as client:
+        minter = deployer_account(client.provider, None)
+        send(client.token.mint, to, wei, sender=minter, what=f"minting {format_nmr(wei)} NMR to {to}")
+        balance = int(client.token.balanceOf(to))
+        gas_money = 10**18 - int(client.provider.get_balance(to))
+        if gas_money > 0:
+            minter.transfer(to, gas_money)
+    if as_json:
+        emit_json({"address": to, "minted": str(wei), "balance": str(balance)})
+    else:
+        click.echo(f"minted {format_nmr(wei)} NMR to {to}; balance {format_nmr(balance)} NMR")
+
+
+
+def _rounds_read(api: str | None, network: str, deployments_dir: Path | None,
+                 round_id: int | None = None) -> tuple[Any, int]:
+    """Rounds as the API shows them (a list, or one round) and the chain time: from the service
+    with --api (no chain connection: quick), else from the chain."""
+    if api:
+        from nmrstake.service.client import ServiceClient
+
+        service = ServiceClient(api)
+        data = service.get("/v1/rounds" if round_id is None else f"/v1/rounds/{round_id}")
+        return data, int(service.get("/healthz")["chain_time"])
+
+    with chain_session(network, deployments_dir) as client:
+        data = [i.to_json() for i in client.rounds()] if round_id is None else client.round(round_id).to_json()
+        return data, client.now()
+
+
+@click.command()
+@network_opt
+@deployments_opt
+@api_opt
+@json_opt
+def rounds(network: str, deployments_dir: Path | None, api: str | None, as_json: bool) -> None:
+    """All rounds with their state, times and totals (from the service with --api)."""
+    from nmrstake.amounts import format_nmr
+
+    infos, now = _rounds_read(api, network, deployments_dir)
+    if as_json:
+        emit_json(infos)
+        return
+    if not infos:
+        click.echo("no rounds yet")
+        return
+    rows = [
+        (i["round"], i["state"], fmt_time(i["close_time"]), fmt_time(i["resolve_time"]), i["stake_count"],
+         *(format_nmr(int(i[k])) for k in ("total_staked", "funded", "total_payout", "total_burn")))
+        for i in infos
+    ]
+    click.echo(table(rows, ["round", "state", "closes (UTC)", "resolves (UTC)", "stakes", "staked", "funded", "paid", "burned"]))
+    click.echo(f"chain time {fmt_time(now)}")
+    warn_if_time_stands_still(now)
+
+
+def warn_if_time_stands_still(chain_now: int, *, tolerance: int = 120) -> None:
+    """A plain local Anvil mines no block while idle, so its time stands still: say so, since
+    rounds then never close or resolve by themselves."""
+    import time
+
+    lag = int(time.time()) - chain_now
+    if lag > tolerance:
+        click.echo(f"warning: chain time is {span(lag)} behind the clock: the node mines no blocks while idle "
+                   "(start anvil with --block-time 1, or send a transaction)", err=True)
+
+
+@click.group()
+def round() -> None:  # noqa: A001 - the command is called `round`
+    """Show, open and fund rounds."""
+
+
+@round.command("show")
+@click.argument("round_id", type=int)
+@network_opt
+@deployments_opt
+@api_opt
+@json_opt
+def round_show(round_id: int, network: str, deployments_dir: Path | None, api: str | None, as_json: bool) -> None:
+    """One round: parameters, times, totals, result (from the service with --api)."""
+    from nmrstake.amounts import format_nmr
+
+    info, now = _rounds_read(api, network, deployments_dir, round_id)
+    if as_json:
+        emit_json(info)
+        return
+    nmr = lambda key: format_nmr(int(info[key]))  # noqa: E731
+    lines = [
+        ("state", info["state"]),
+        ("opens", fmt_time(info["open_time"], now)), ("closes", fmt_time(info["close_time"], now)),
+        ("resolves", fmt_time(info["resolve_time"], now)),
+        ("score", f"{info['corr_multiplier_bps'] / 10_000:g} × CORR + {info['mmc_multiplier_bps'] / 10_000:g} × MMC"),
+        ("clip", f"{info['clip_bps'] / 100:g} %"), ("stake threshold", f"{nmr('stake_threshold')} NMR"),
+        ("stake limits", f"{nmr('min_stake')} – {nmr('stake_cap')} NMR"),
+        ("stakes", f"{info['stake_count']} ({nmr('total_staked')} NMR)"),
+        ("funded", f"{nmr('funded')} NMR"),
+    ]
+    if info["posted_at"]:
+        lines += [("result root", info["root"]), ("results hash", info["results_hash"]),
+                  ("paid / burned", f"{nmr('total_payout')} / {nmr('total_burn')} NMR"),
+                  ("final at", fmt_time(info["final_at"] or 0, now)), ("settled", str(info["settled"]))]
+    width = max(len(k) for k, _ in lines)
+    click.echo(f"round {round_id}")
+    for k, v in lines:
+        click.echo(f"  {k:<{width}}  {v}")
+    warn_if_time_stands_still(now)
+
+
+@round.command("open")
+@click.argument("round_id", type=int)
+@click.option("--open", "open_in", default="0s", show_default=True, help="Opens after this long (e.g. 0s, 10m)")
+@click.option("--close", "close_in", default="1h", show_default=True, help="Closes this long after opening")
+@click.option("--resolve", "resolve_in", default="1h", show_default=True, help="Resolvable this long after closing")
+@click.option("--payouts", "preset", default="numerai-2024", show_default=True,
+              type=click.Choice(["numerai-2024", "numerai-2026"]),
+              help="Payout settings: numerai-2024 = 0.5 x CORR + 2 x MMC, clip 0.05, threshold 72000; "
+                   "numerai-2026 = 5 x CORR + 10 x MMC, clip 1, payout factor 1. The flags below override it")
+@click.option("--corr", default=None, help="CORR multiplier (default: the preset's)")
+@click.option("--mmc", default=None, help="MMC multiplier (default: the preset's)")
+@click.option("--clip", default=None, help="Largest fraction of a stake won or lost (default: the preset's)")
+@click.option("--threshold", default=None, help="Stake threshold (NMR) of the payout factor (default: the preset's)")
+@click.option("--cap", default="100000", show_default=True, help="Largest stake of one model (NMR)")
+@click.option("--min-stake", default="0.01", show_default=True, help="Smallest stake (NMR)")
+@network_opt
+@deployments_opt
+@account_opt
+@wallet_opt
+@json_opt
+def round_open(round_id: int, open_in: str, close_in: str, resolve_in: str, preset: str, corr: str | None,
+               mmc: str | None, clip: str | None, threshold: str | None, cap: str, min_stake: str, network: str,
+               deployments_dir: Path | None, account: str | None, wallet: str | None, as_json: bool) -> None:
+    """Open round ROUND_ID (round-manager role)."""
+    from nmrstake.amounts import parse_nmr
+    from nmrstake.chain.signers import resolve_account
+    from nmrstake.rounds import RoundSpec, bps, open_round, payout_preset
+
+    base = payout_preset(preset)
+    spec = RoundSpec(
+        round_id=round_id,
+        open_in=parse_duration(open_in, argument="--open"),
+        close_after=parse_duration(close_in, argument="--close"),
+        resolve_after=parse_duration(resolve_in, argument="--resolve"),
+        corr_multiplier_bps=base.corr_multiplier_bps if corr is None else bps(corr, "--corr"),
+        mmc_multiplier_bps=base.mmc_multiplier_bps if mmc is None else bps(mmc, "--mmc"),
+        clip_bps=base.clip_bps if clip is None else bps(clip, "--clip"),
+        stake_threshold=base.stake_threshold if threshold is None else parse_nmr(threshold, argument="--threshold"),
+        stake_cap=parse_nmr(cap, argument="--cap", positive=True),
+        min_stake=parse_nmr(min_stake, argument="--min-stake", positive=True),
+    )
+    with chain_session(network, deployments_dir) as client:
+        manager = resolve_account(client.provider, wallet, account)
+        receipt = open_round(client, manager, spec)
+        info = client.round(round_id)
+    if as_json:
+        emit_json({"txn": str(receipt.txn_hash), "gas_used": receipt.gas_used, **info.to_json()})
+    else:
+        click.echo(f"opened round {round_id}: stakes {fmt_time(info.open_time)} – {fmt_time(info.close_time)} UTC, "
+                   f"resolves {fmt_time(info.resolve_time)} UTC (txn {receipt.txn_hash}, gas {receipt.gas_used})")
+
+
+@round.command("fund")
+@click.argument("round_id", type=int)
+@click.argument("amount")
+@network_opt
+@deployments_opt
+@account_opt
+@wallet_opt
+@json_opt
+def round_fund(round_id: int, amount: str, network: str, deployments_dir: Path | None,
+               account: str | None, wallet: str | None, as_json: bool) -> None:
+    """Fund the payouts of ROUND_ID with AMOUNT NMR from the sender (anyone may fund)."""
+    from nmrstake.amounts import format_nmr, parse_nmr
+    from nmrstake.chain.signers import resolve_account
+    from nmrstake.rounds import fund_round
+
+    wei = parse_nmr(amount, argument="AMOUNT", positive=True)
+    with chain_session(network, deployments_dir) as client:
+        funder = resolve_account(client.provider, wallet, account)
+        receipt = fund_round(client, funder, round_id, wei)
+        info = client.round(round_id)
+    if as_json:
+        emit_json({"txn": str(receipt.txn_hash), "gas_used": receipt.gas_used, "round": round_id, "funded": str(info.funded)})
+    else:
+        click.echo(f"funded round {round_id} with {format_nmr(wei)} NMR; now {format_nmr(info.funded)} NMR")
