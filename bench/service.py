@@ -311,7 +311,8 @@ def anvil_node() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
 def service_process(deployments: Path, data_dir: Path, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`nmrstake serve` on a free loopback port (it joins the Anvil of APE_FOUNDRY_HOST); waits for
     /healthz; stopped (SIGTERM, then SIGKILL) on exit."""
-    from nmrstake.localchain import free_port
+    from nmrstake.localchain import free_port, stop_process
+    from nmrstake.service.client import wait_until_healthy
 
     port = free_port()
     cmd = [sys.executable, "-m", "nmrstake.cli", "serve", "--network", "ethereum:local:foundry",
@@ -319,28 +320,15 @@ def service_process(deployments: Path, data_dir: Path, log: Path) -> Iterator[tu
     url = f"http://{HOST}:{port}"
     with open(log, "ab") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy(), cwd=ROOT)
+    def alive() -> None:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the service exited with {proc.returncode}: {tail(log)}")
+
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the service exited with {proc.returncode}: {tail(log)}")
-            try:
-                if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the service did not answer /healthz within 120 s: {tail(log)}")
-            time.sleep(0.2)
+        wait_until_healthy(url, alive, timeout=120)
         yield url, proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc, timeout=30)
 
 
 def tail(path: Path, chars: int = 3000) -> str:

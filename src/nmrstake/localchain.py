@@ -117,10 +117,10 @@ def is_interrupt(exc: BaseException) -> bool:
     return isinstance(exc, KeyboardInterrupt) or (isinstance(exc, SystemExit) and exc.code in (130, 143))
 
 
-def stop_process(proc: subprocess.Popen[bytes], *, timeout: float = 10) -> int:
-    """SIGTERM, then SIGKILL after `timeout` s; returns the exit status (reaped: no zombie)."""
+def stop_process(proc: subprocess.Popen[bytes], *, timeout: float = 10, sig: int = signal.SIGTERM) -> int:
+    """`sig` (SIGTERM), then SIGKILL after `timeout` s; returns the exit status (reaped: no zombie)."""
     if proc.poll() is None:
-        proc.terminate()
+        proc.send_signal(sig)
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:

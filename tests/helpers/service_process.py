@@ -10,15 +10,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
-from nmrstake.localchain import free_port
+from nmrstake.errors import ConfigError
+from nmrstake.localchain import free_port, stop_process
+from nmrstake.service.client import wait_until_healthy
 
 
 @dataclass
@@ -38,17 +37,14 @@ def serve_cmd(deployments: Path, data_dir: Path, port: int, *extra: str) -> list
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def alive() -> None:
         if proc.poll() is not None:
             raise AssertionError(f"the service exited with {proc.returncode}: {log.read_text(errors='replace')[-2000:]}")
-        try:
-            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"the service did not answer /healthz within {timeout:.0f} s: {log.read_text(errors='replace')[-2000:]}")
+
+    try:
+        wait_until_healthy(url, alive, timeout=timeout)
+    except ConfigError as exc:
+        raise AssertionError(f"{exc}: {log.read_text(errors='replace')[-2000:]}") from None
 
 
 def start_service(deployments: Path, data_dir: Path, log: Path, *extra: str, port: int | None = None,
@@ -68,14 +64,7 @@ def start_service(deployments: Path, data_dir: Path, log: Path, *extra: str, por
 
 
 def stop(service: Service, sig: int = signal.SIGTERM) -> int:
-    if service.proc.poll() is None:
-        service.proc.send_signal(sig)
-        try:
-            service.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            service.proc.kill()
-            service.proc.wait()
-    return int(service.proc.returncode)
+    return stop_process(service.proc, timeout=30, sig=sig)
 
 
 @contextmanager

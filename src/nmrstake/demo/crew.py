@@ -125,22 +125,12 @@ class ProcessCrew:
 
     def wait_for_service(self, client: Any, timeout: float = 90) -> None:
         """Until the service answers /healthz; then check that it serves our deployment."""
-        import requests
+        from nmrstake.service.client import ServiceClient, wait_until_healthy
 
-        from nmrstake.service.client import ServiceClient
-
-        deadline = time.monotonic() + timeout
-        while True:
-            self.check_alive()
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise ConfigError(f"the service did not answer at {self.url} within {timeout:.0f} s "
-                                  f"(log {self.daemons['service'].log})")
-            time.sleep(POLL)
+        try:
+            wait_until_healthy(self.url, self.check_alive, timeout=timeout, poll=POLL)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (log {self.daemons['service'].log})") from None
         service = ServiceClient(self.url)
         service.check_deployment(client.domain)
         self._service_client = service

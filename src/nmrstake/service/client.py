@@ -6,6 +6,8 @@ message; a service that cannot be reached is a ConfigError naming the URL.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,23 @@ from nmrstake.hashing import checksum_address, to_hex
 from nmrstake.signing import Domain
 
 TIMEOUT = 120
+
+
+def wait_until_healthy(url: str, check_alive: Callable[[], None], *, timeout: float = 90, poll: float = 0.2) -> None:
+    """Poll ``GET {url}/healthz`` until it answers 200 (a service starting up, e.g. `nmrstake
+    serve` just spawned). `check_alive` raises when the process behind the URL has died, so that a
+    crash is reported at once rather than after `timeout`; past `timeout` s, a ConfigError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        check_alive()
+        try:
+            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise ConfigError(f"the service did not answer {url}/healthz within {timeout:.0f} s")
+        time.sleep(poll)
 
 
 class ServiceClient:
