@@ -17,6 +17,7 @@ the good files are well below it.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import secrets
 import subprocess
@@ -529,6 +530,7 @@ BAD_READS = [
     ("leaderboard_bad_limit", f"/v1/rounds/{R_PUB}/leaderboard?limit=0", 422, "invalid-field", ("limit",)),
     ("leaderboard_not_published", f"/v1/rounds/{R_OPEN}/leaderboard", 404, "not-published", ("no results",)),
     ("unknown_route", "/v1/nothing/here", 404, "not-found", ("/v1/nothing/here",)),
+    ("account_bad_address", "/v1/accounts/0xnothex", 422, "invalid-field", ("address",)),
 ]
 
 
@@ -567,6 +569,35 @@ def test_healthz__reports_the_chain(ctx):
     data = resp.json()
     assert data["status"] == "ok" and data["chain_id"] == ctx.domain.chain_id
     assert isinstance(data["block"], int) and data["block"] > 0 and isinstance(data["chain_time"], int)
+
+
+def test_accounts__an_address__is_its_nmr_ether_and_allowance_on_chain(ctx, project):
+    from ape import chain
+
+    token = project.NMR.at(ctx.token)
+    for staker in ctx.stakers[:2]:
+        got = requests.get(f"{ctx.url}/v1/accounts/{staker.address.lower()}", timeout=30).json()
+        assert got["address"] == staker.address  # checksummed
+        assert int(got["nmr"]) == token.balanceOf(staker) > 0
+        assert int(got["ether"]) == chain.provider.get_balance(staker.address) > 0
+        assert int(got["allowance"]) == token.allowance(staker, ctx.domain.tournament)
+        assert got["tournament"] == ctx.domain.tournament
+
+
+def test_balance_cli__with_api__reads_through_the_service_without_a_chain(ctx, tmp_path):
+    """`nmrstake balance ADDRESS --api URL` answers from the service alone: its --network names a
+    chain it cannot reach (mainnet without an RPC), so any chain read would fail the command."""
+    staker = ctx.stakers[0].address
+    env = dict(os.environ, NMRSTAKE_HOME=str(tmp_path))
+    env.pop("APE_FOUNDRY_HOST", None)
+    out = subprocess.run([sys.executable, "-m", "nmrstake.cli", "balance", staker, "--api", ctx.url,
+                          "--network", "ethereum:mainnet:node", "--json"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    shown = json.loads(out.stdout)
+    served = requests.get(f"{ctx.url}/v1/accounts/{staker}", timeout=30).json()
+    assert {k: shown[k] for k in ("address", "nmr", "ether", "allowance", "tournament")} == \
+        {k: served[k] for k in ("address", "nmr", "ether", "allowance", "tournament")}
 
 
 def test_rounds__report_each_rounds_state(ctx):
