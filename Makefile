@@ -63,6 +63,9 @@ install: $(VENV)/.stamp node_modules/.stamp $(SLITHER_VENV)/.stamp $(VENDOR)/.st
 	@ln -sf $(CURDIR)/node_modules/.bin/anvil $(BIN)/anvil
 	@ln -sf $(CURDIR)/node_modules/.bin/ganache $(BIN)/ganache
 	@$(BIN)/ape plugins list 2>/dev/null | grep -q solidity || { echo "ape-solidity missing"; exit 1; }
+	@# Byte-compile the editable package, as pip does an installed one: every command then loads
+	@# nmrstake's modules instead of compiling them (also where PYTHONDONTWRITEBYTECODE is set).
+	@$(BIN)/python -m compileall -q src >/dev/null
 
 compile: install
 	$(BIN)/ape compile

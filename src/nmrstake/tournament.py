@@ -170,10 +170,12 @@ class TournamentClient:
             problem = check_recorded(self.provider, name, deployment.contracts[name]) if name in deployment.contracts else None
             if problem:
                 raise ConfigError(problem.replace(": deploying it again", "") + "; run `ape run deploy` for this chain")
-        self.token = project.NMR.at(deployment.address("NMR"))
+        from nmrstake.chain.contracts import instance_at
+
+        self.token = instance_at(project.NMR, deployment.address("NMR"))
         # NumeraireTournament (a mainnet-like NMR) has Tournament's ABI plus its burn error.
         kind = deployment.settings.get("tournament_contract") or "Tournament"
-        self.tournament = getattr(project, str(kind), project.Tournament).at(deployment.address("Tournament"))
+        self.tournament = instance_at(getattr(project, str(kind), project.Tournament), deployment.address("Tournament"))
         staked_token = str(self.tournament.nmr())
         if staked_token.lower() != self.token.address.lower():
             raise ConfigError(f"the Tournament at {self.tournament.address} stakes {staked_token}, not the "

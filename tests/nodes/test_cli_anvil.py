@@ -29,6 +29,20 @@ def cli(*args: str, input: str | None = None, env: dict[str, str]) -> subprocess
     return out
 
 
+# `nmrstake ARGS` in a fresh interpreter that, on exit, names which of these modules it loaded.
+WATCHED = ("ape", "eth", "IPython", "ape_test.provider")
+WATCHING = ("import atexit, json, runpy, sys\n"
+            f"atexit.register(lambda: print('LOADED ' + json.dumps({{m: m in sys.modules for m in {WATCHED!r}}}), file=sys.stderr))\n"
+            "sys.argv = ['nmrstake', *sys.argv[1:]]\n"
+            "runpy.run_module('nmrstake.cli', run_name='__main__')\n")
+
+
+def cli_loading(*args: str, env: dict[str, str]) -> tuple[str, dict[str, bool]]:
+    out = subprocess.run([sys.executable, "-c", WATCHING, *args], capture_output=True, text=True, env=env, timeout=180)
+    assert out.returncode == 0, out.stdout + out.stderr
+    [loaded] = [line.removeprefix("LOADED ") for line in out.stderr.splitlines() if line.startswith("LOADED ")]
+    return out.stdout, json.loads(loaded)
+
 
 def test_cli_processes_on_anvil(project, tmp_path):
     env = dict(os.environ, NMRSTAKE_HOME=str(tmp_path / "home"), NMRSTAKE_PASSPHRASE=PASS)
@@ -44,10 +58,13 @@ def test_cli_processes_on_anvil(project, tmp_path):
         assert json.loads(cli("faucet", dora, "50", "--json", *common, env=env).stdout)["balance"] == str(50 * WEI)
         open_funded_round(world, 51)
         inputs = synth_round(tmp_path, 51, models=1)
-        staked = json.loads(cli("stake", "--round", "51", "--model", "model_00", "--amount", "20",
-                                "--predictions", str(inputs / "predictions" / "model_00.csv"), "--wallet", "dora",
-                                "--json", *common, *data, env=env).stdout)
+        out, loaded = cli_loading("stake", "--round", "51", "--model", "model_00", "--amount", "20",
+                                  "--predictions", str(inputs / "predictions" / "model_00.csv"), "--wallet", "dora",
+                                  "--json", *common, *data, env=env)
+        staked = json.loads(out)
         assert staked["stake"] == str(20 * WEI)
+        # A stake from a wallet on a node leaves ape's embedded chain (py-evm) and IPython unloaded.
+        assert loaded == {"ape": True, "eth": False, "IPython": False, "ape_test.provider": False}
         amount, _ = world.client.tournament.getStake(51, model_id("model_00"), dora)
         assert int(amount) == 20 * WEI
         assert int(world.client.token.allowance(dora, world.client.tournament.address)) == 0  # permit, no approve left over

@@ -50,6 +50,32 @@ def is_local_network(choice: str) -> bool:
     return len(parts) >= 2 and parts[1] == "local"
 
 
+def is_embedded_network(choice: str) -> bool:
+    """Whether `choice` is ape's in-process chain (`ethereum:local:test`, or `ethereum:local`
+    with the project's default provider, which is the embedded one)."""
+    return choice.split(":")[-1] in ("", "test") or choice.endswith(":local")
+
+
+def leave_out_test_chain(network: str) -> bool:
+    """Keep ape's embedded test chain out of this process when nothing in it will be used: a
+    command on a node (not `ethereum:local:test`) that signs with an nmrstake wallet or an ape
+    alias needs neither the in-process chain nor the TEST::N accounts, yet ape's provider lookup
+    imports them all (py-evm and its BLS tables, about 0.8 s of a 4 s `stake`). The core plugin
+    that brings them (`ape_test`) is blocked through pluggy, which ape loads its plugins with.
+
+    Only in a process where ape has not loaded its plugins yet (a command run from the shell):
+    one that already has them (a test session, the demo in one process) keeps them. Returns
+    whether the plugin was left out."""
+    if is_embedded_network(network):
+        return False
+    from ape.plugins.pluggy_patch import plugin_manager
+
+    if plugin_manager.get_plugins():  # ape has loaded its plugins: too late, and not ours to undo
+        return False
+    plugin_manager.set_blocked("ape_test")
+    return True
+
+
 @contextmanager
 def connect(network: str = DEFAULT_NETWORK) -> Iterator[Any]:
     """Connect ape to `network` (an ape network choice) for the block; yields the provider."""
@@ -60,7 +86,7 @@ def connect(network: str = DEFAULT_NETWORK) -> Iterator[Any]:
     from nmrstake.localchain import ensure_tools_on_path
 
     ensure_tools_on_path()
-    if network.split(":")[-1] in ("", "test") or network.endswith(":local"):
+    if is_embedded_network(network):
         # The embedded chain's log queries read each block once (eth-tester is imported only here:
         # it costs about a second that a command on a real node should not pay).
         evm_logs.install()

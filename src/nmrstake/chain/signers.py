@@ -80,6 +80,12 @@ def wallet_account(name: str, passphrase: str | None = None, *, store: Any = Non
     return ApeSigner(private_key=local.key)
 
 
+def uses_test_accounts(wallet: str | None, account: str | None) -> bool:
+    """Whether --wallet/--account may resolve to one of ape's test accounts (TEST::N, or test
+    account 0 by default on a local network): a command that cannot need not load them."""
+    return wallet is None and (account is None or account.upper().startswith("TEST::"))
+
+
 def resolve_account(provider: Any, wallet: str | None, account: str | None) -> Any:
     """--wallet NAME (nmrstake keystore) or --account ALIAS (ape; TEST::N on local networks)."""
     if wallet and account:
