@@ -1,6 +1,6 @@
 """How quickly the `nmrstake` commands a participant types answer, on a real Anvil with a service.
 
-    python bench/cli.py [--repeat 5] [--out bench/results/cli.json]
+    python bench/cli.py [--repeat 7] [--out bench/results/cli.json]
 
 Targets (issue 12): the read commands (`rounds`, `round show`, `status`, `balance`) answer in under
 2 s, and `stake` spends under 3 s of its own besides waiting for the chain. Each command runs as a
@@ -8,10 +8,15 @@ separate process, exactly as a participant's shell runs it, from a home of its o
 wallet and `--api` pointing at the service (`$NMRSTAKE_API` does the same). The reads are also
 timed without `--api` (straight from the chain through ape) for comparison.
 
-Per command: wall time (median, min, max over --repeat runs) and the process's own CPU time (user +
-sys of the child; for `stake` this is the "own" time: waiting for the node and the service is not in
-it). The setup (Anvil, deploy, one open round, `nmrstake serve`, the participant's wallet) is not
-timed. Prints a table; writes one JSON object to --out.
+Per command: wall time (median, min, max over --repeat runs) and the process's CPU time (user + sys
+of the child, summed over its threads). `stake`'s own time is judged by its wall time: on this
+Anvil, which mines each transaction at once, waiting for the chain is a few milliseconds, so the
+wall time bounds the command's own time from above (it also holds the service's checking and
+signing of the upload, which is not the command's own either). CPU time is not the measure:
+`stake` decrypts the wallet on a second core while ape loads (chain.signers.AccountUnlocking),
+which makes it wait less and count more CPU. The setup (Anvil, deploy, one open round,
+`nmrstake serve`, the participant's wallet) is not timed. Prints a table; writes one JSON object
+to --out.
 """
 
 from __future__ import annotations
@@ -66,7 +71,7 @@ def stats(values: list[float]) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "cli.json")
     args = parser.parse_args()
 
@@ -126,13 +131,13 @@ def main() -> int:
     reads = [k for k in results if k.endswith("--api") and not k.startswith("stake")]
     verdict = {
         "reads_under_2s": all(results[k]["wall_s"]["median"] < READ_LIMIT for k in reads),
-        "stake_own_under_3s": results["stake --api"]["cpu_s"]["median"] < STAKE_OWN_LIMIT,
+        "stake_own_under_3s": results["stake --api"]["wall_s"]["median"] < STAKE_OWN_LIMIT,
     }
     doc = {"benchmark": "cli", "repeat": args.repeat, "machine": machine(), "python": platform.python_version(),
-           "commands": results, "targets": {"read_wall_s": READ_LIMIT, "stake_own_cpu_s": STAKE_OWN_LIMIT}, **verdict}
+           "commands": results, "targets": {"read_wall_s": READ_LIMIT, "stake_wall_s": STAKE_OWN_LIMIT}, **verdict}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=2) + "\n")
-    print(f"\n{'command':<20} {'wall median':>12} {'own CPU median':>15}")
+    print(f"\n{'command':<20} {'wall median':>12} {'CPU median':>15}")
     for name, r in results.items():
         print(f"{name:<20} {r['wall_s']['median']:>10.2f} s {r['cpu_s']['median']:>13.2f} s")
     print(f"\nreads under {READ_LIMIT:g} s: {verdict['reads_under_2s']}; stake's own time under {STAKE_OWN_LIMIT:g} s: "

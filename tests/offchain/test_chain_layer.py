@@ -1,16 +1,17 @@
 """The chain layer's ways of keeping a command light: contract instances without their errors'
-NatSpec, and ape's embedded test chain left out only where nothing can need it."""
+NatSpec, ape's embedded test chain left out only where nothing can need it, and a wallet
+decrypted while the command connects."""
 
 from __future__ import annotations
 
 import pytest
-from ape import accounts
+from ape import accounts, chain
 
 from nmrstake.chain.connect import is_embedded_network, leave_out_test_chain
 from nmrstake.chain.contracts import instance_at, without_error_docs
-from nmrstake.chain.signers import uses_test_accounts
+from nmrstake.chain.signers import AccountUnlocking, uses_test_accounts
 from nmrstake.chain.transactions import send
-from nmrstake.errors import ChainError
+from nmrstake.errors import ChainError, InputError
 
 
 def test_without_error_docs__drops_only_the_errors_natspec(project):
@@ -57,3 +58,33 @@ def test_leave_out_test_chain__never_once_ape_has_its_plugins(tournament):
 
     assert plugin_manager.has_plugin("ape_test") and not plugin_manager.is_blocked("ape_test")
     assert accounts.test_accounts[0].address
+
+
+def test_account_unlocking__a_wallet_decrypts_aside_and_signs_as_itself(home):
+    from helpers.cli_runner import PASS
+
+    from nmrstake.wallet import Keystore
+
+    address = Keystore(kdf="scrypt", iterations=16).import_key("walt", "0x" + "5a" * 32, PASS)
+    unlocking = AccountUnlocking("walt", None)
+    assert not unlocking.uses_test_accounts
+    assert unlocking.account(chain.provider).address == address
+
+
+def test_account_unlocking__a_wrong_passphrase_fails_when_the_account_is_asked_for(home, monkeypatch):
+    from helpers.cli_runner import PASS
+
+    from nmrstake.wallet import Keystore, WalletError
+
+    Keystore(kdf="scrypt", iterations=16).import_key("walt", "0x" + "5a" * 32, PASS)
+    monkeypatch.setenv("NMRSTAKE_PASSPHRASE", "not " + PASS)
+    unlocking = AccountUnlocking("walt", None)
+    with pytest.raises(WalletError, match="walt"):
+        unlocking.account(chain.provider)
+
+
+def test_account_unlocking__an_alias_or_the_default_is_resolved_on_the_connected_chain():
+    assert AccountUnlocking(None, "TEST::2").account(chain.provider) == accounts.test_accounts[2]
+    assert AccountUnlocking(None, None).account(chain.provider) == accounts.test_accounts[0]  # local network
+    with pytest.raises(InputError, match="not both"):
+        AccountUnlocking("walt", "TEST::2")

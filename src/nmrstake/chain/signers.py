@@ -95,6 +95,41 @@ def resolve_account(provider: Any, wallet: str | None, account: str | None) -> A
     return deployer_account(provider, account)
 
 
+class AccountUnlocking:
+    """The account a command will sign with (--wallet NAME or --account ALIAS), prepared while
+    the command imports ape and connects.
+
+    An nmrstake wallet's passphrase is asked for at once (so a prompt comes before the wait, and
+    a missing passphrase fails before anything else), then the keystore is decrypted in a thread:
+    its scrypt (about 0.8 s) releases the GIL, so on a second core it overlaps ape's import and
+    connection instead of following them. :meth:`account` waits for it; a wrong passphrase is
+    raised there, still before anything is signed or sent. An ape alias or a test account is
+    resolved by :meth:`account` itself, which needs the connected provider."""
+
+    def __init__(self, wallet: str | None, account: str | None) -> None:
+        if wallet and account:
+            raise InputError("give --wallet or --account, not both")
+        self.wallet, self.alias = wallet, account
+        self._opening: Any = None
+        if wallet:
+            from concurrent.futures import ThreadPoolExecutor
+
+            passphrase = ask_passphrase(wallet)
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nmrstake-wallet")
+            self._opening = pool.submit(wallet_account, wallet, passphrase)
+            pool.shutdown(wait=False)  # the one task runs on; the pool takes no more
+
+    @property
+    def uses_test_accounts(self) -> bool:
+        return uses_test_accounts(self.wallet, self.alias)
+
+    def account(self, provider: Any) -> Any:
+        """The ape account (waits for the wallet's decryption; raises its WalletError)."""
+        if self._opening is not None:
+            return self._opening.result()
+        return deployer_account(provider, self.alias)
+
+
 def key_account(private_key: bytes) -> Any:
     """An ape account for a key nmrstake generated and holds itself, with no person to unlock
     it: the tournament service's receipt key (``receipt-signer.key`` in its data folder, see

@@ -46,7 +46,7 @@ def _results(client: Any, api: str | None, data_dir: Path | None) -> Any:
 def _send_predictions(round_id: int, model: str, wei: int, predictions: Path, wallet: str | None,
                       account: str | None, network: str, deployments_dir: Path | None, data_dir: Path | None,
                       api: str | None, as_json: bool) -> dict[str, Any]:
-    from nmrstake.chain.signers import resolve_account, uses_test_accounts
+    from nmrstake.chain.signers import AccountUnlocking
     from nmrstake.models import check_model_name
     from nmrstake.participant import stake_predictions
     from nmrstake.receipts import ReceiptBook
@@ -55,8 +55,9 @@ def _send_predictions(round_id: int, model: str, wei: int, predictions: Path, wa
     if not predictions.is_file():
         raise InputError(f"--predictions {predictions}: no such file")
     say = (lambda m: None) if as_json else click.echo  # --json: the one document says it all
-    with chain_session(network, deployments_dir, api, test_accounts=uses_test_accounts(wallet, account)) as client:
-        staker = resolve_account(client.provider, wallet, account)
+    signer = AccountUnlocking(wallet, account)  # the wallet decrypts while ape connects
+    with chain_session(network, deployments_dir, api, test_accounts=signer.uses_test_accounts) as client:
+        staker = signer.account(client.provider)
         delivery = delivery_for(client, api, data_dir)
         return stake_predictions(client, staker, delivery, round_id, model, wei, predictions,
                                  receipts=ReceiptBook(client.domain), say=say)
@@ -207,13 +208,14 @@ def claim(round_id: int | None, all_rounds: bool, wallet: str | None, account: s
           deployments_dir: Path | None, api: str | None, data_dir: Path | None, as_json: bool) -> None:
     """Claim stake − burn + payout with proofs from the published results (one transaction)."""
     from nmrstake.amounts import format_nmr
-    from nmrstake.chain.signers import resolve_account, uses_test_accounts
+    from nmrstake.chain.signers import AccountUnlocking
     from nmrstake.participant import claim_all
 
     if (round_id is None) == (not all_rounds):
         raise InputError("give --round R or --all")
-    with chain_session(network, deployments_dir, api, test_accounts=uses_test_accounts(wallet, account)) as client:
-        staker = resolve_account(client.provider, wallet, account)
+    signer = AccountUnlocking(wallet, account)  # the wallet decrypts while ape connects
+    with chain_session(network, deployments_dir, api, test_accounts=signer.uses_test_accounts) as client:
+        staker = signer.account(client.provider)
         result = claim_all(client, staker, _results(client, api, data_dir),
                            None if all_rounds or round_id is None else [round_id])
     if as_json:
