@@ -23,6 +23,7 @@ import json
 import os
 import re
 import secrets
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -260,6 +261,27 @@ class Keystore:
         if stored and account.address.lower() != "0x" + str(stored).lower().removeprefix("0x"):
             raise WalletError(f"wallet file {path}: decrypted key does not match its address")
         return account
+
+    def load_aside(self, name: str, passphrase: str) -> Future[LocalAccount]:
+        """:meth:`load` in a thread of its own, for a caller with other work meanwhile: the
+        keystore's scrypt (about 0.8 s at the standard strength) releases the GIL, so it runs on
+        a second core. The result (or the WalletError) is the future's.
+
+        The file is read here, so a missing or broken one fails at once. Everything decrypting
+        imports is imported here too, in the calling thread, by decrypting a throwaway keystore
+        of the same kind with a trivial work factor: the thread then imports nothing, since two
+        threads importing at once can deadlock on the module locks."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        data = _read_keystore(self.path(name), name)
+        crypto = data.get("crypto") or data.get("Crypto") or {}
+        kdf: Literal["pbkdf2", "scrypt"] = "pbkdf2" if crypto.get("kdf") == "pbkdf2" else "scrypt"
+        throwaway = Account.encrypt(b"\x01" * 32, "throwaway", kdf=kdf, iterations=2)
+        Account.from_key(Account.decrypt(throwaway, "throwaway"))
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nmrstake-wallet")
+        opening = pool.submit(self.load, name, passphrase)
+        pool.shutdown(wait=False)  # the one task runs on; the pool takes no more
+        return opening
 
     # -- writing
 

@@ -263,3 +263,40 @@ def test_damaged_keystore(ks):
     ks.path("k").write_text(json.dumps({"hello": 1}))
     with pytest.raises(WalletError, match="not a v3 keystore"):
         ks.load("k", "pw")
+
+
+# load_aside: decrypting on a second core while the caller goes on.
+
+ASIDE = """
+import json, sys, threading
+from pathlib import Path
+imported_in_thread = []
+sys.addaudithook(lambda event, args: event == "import" and threading.current_thread().name.startswith("nmrstake-wallet")
+                 and imported_in_thread.append(args[0]))
+from nmrstake.wallet import Keystore
+opening = Keystore(Path(sys.argv[1])).load_aside("w", "pw")
+print(json.dumps({"address": opening.result().address, "imported_in_thread": imported_in_thread}))
+"""
+
+
+@pytest.mark.parametrize("kdf", ["scrypt", "pbkdf2"])
+def test_load_aside__decrypts_in_a_thread_that_imports_nothing(tmp_path, kdf):
+    # A fresh interpreter, where nothing of eth-account's decryption is imported yet: the thread
+    # must find it all imported (two threads importing at once can deadlock on module locks).
+    import subprocess
+    import sys
+
+    address = Keystore(tmp_path, kdf=kdf, iterations=16).import_key("w", KEY_1, "pw")
+    out = subprocess.run([sys.executable, "-c", ASIDE, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"address": address, "imported_in_thread": []}
+
+
+def test_load_aside__a_missing_wallet_fails_at_once_a_wrong_passphrase_in_the_result(ks):
+    with pytest.raises(WalletError, match="no wallet 'nobody'"):
+        ks.load_aside("nobody", "pw")
+    ks.import_key("w", KEY_1, "pw")
+    opening = ks.load_aside("w", "not pw")
+    with pytest.raises(WalletError, match="wrong passphrase for wallet 'w'"):
+        opening.result()
+    assert ks.load_aside("w", "pw").result().address == Account.from_key(KEY_1).address

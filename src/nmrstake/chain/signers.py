@@ -69,21 +69,50 @@ def wallet_account(name: str, passphrase: str | None = None, *, store: Any = Non
     its errors name the wallet and the file), and the key is then held in memory by ape's own
     signer (`ApeSigner`), exactly as an unlocked ape `KeyfileAccount` holds it: decrypting a
     second time through `KeyfileAccount.set_autosign` would double the wait of every command."""
-    from ape_accounts.accounts import ApeSigner
-
     from nmrstake.wallet import Keystore
 
     store = store or Keystore()
     if passphrase is None:
         passphrase = ask_passphrase(name)
-    local = store.load(name, passphrase)  # checks the passphrase, the file and the address
-    return ApeSigner(private_key=local.key)
+    return _ape_account(store.load(name, passphrase).key)  # checks the passphrase, the file and the address
 
 
 def uses_test_accounts(wallet: str | None, account: str | None) -> bool:
     """Whether --wallet/--account may resolve to one of ape's test accounts (TEST::N, or test
     account 0 by default on a local network): a command that cannot need not load them."""
     return wallet is None and (account is None or account.upper().startswith("TEST::"))
+
+
+class AccountUnlocking:
+    """The account a command will sign with (--wallet NAME or --account ALIAS), prepared while
+    the command imports ape and connects.
+
+    An nmrstake wallet's passphrase is asked for at once (a prompt comes before the wait, and a
+    missing passphrase or wallet file fails before anything else), then the keystore is
+    decrypted aside (:meth:`nmrstake.wallet.Keystore.load_aside`): on a second core, its scrypt
+    overlaps ape's import and connection instead of following them. :meth:`account` waits for
+    it; a wrong passphrase is raised there, still before anything is signed or sent. An ape
+    alias or a test account is resolved by :meth:`account`, which needs the connected provider."""
+
+    def __init__(self, wallet: str | None, account: str | None) -> None:
+        if wallet and account:
+            raise InputError("give --wallet or --account, not both")
+        self.wallet, self.alias = wallet, account
+        self._opening: Any = None
+        if wallet:
+            from nmrstake.wallet import Keystore
+
+            self._opening = Keystore().load_aside(wallet, ask_passphrase(wallet))
+
+    @property
+    def uses_test_accounts(self) -> bool:
+        return uses_test_accounts(self.wallet, self.alias)
+
+    def account(self, provider: Any) -> Any:
+        """The ape account (waits for the wallet's decryption; raises its WalletError)."""
+        if self._opening is not None:
+            return _ape_account(self._opening.result().key)
+        return deployer_account(provider, self.alias)
 
 
 def resolve_account(provider: Any, wallet: str | None, account: str | None) -> Any:
@@ -95,47 +124,17 @@ def resolve_account(provider: Any, wallet: str | None, account: str | None) -> A
     return deployer_account(provider, account)
 
 
-class AccountUnlocking:
-    """The account a command will sign with (--wallet NAME or --account ALIAS), prepared while
-    the command imports ape and connects.
-
-    An nmrstake wallet's passphrase is asked for at once (so a prompt comes before the wait, and
-    a missing passphrase fails before anything else), then the keystore is decrypted in a thread:
-    its scrypt (about 0.8 s) releases the GIL, so on a second core it overlaps ape's import and
-    connection instead of following them. :meth:`account` waits for it; a wrong passphrase is
-    raised there, still before anything is signed or sent. An ape alias or a test account is
-    resolved by :meth:`account` itself, which needs the connected provider."""
-
-    def __init__(self, wallet: str | None, account: str | None) -> None:
-        if wallet and account:
-            raise InputError("give --wallet or --account, not both")
-        self.wallet, self.alias = wallet, account
-        self._opening: Any = None
-        if wallet:
-            from concurrent.futures import ThreadPoolExecutor
-
-            passphrase = ask_passphrase(wallet)
-            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nmrstake-wallet")
-            self._opening = pool.submit(wallet_account, wallet, passphrase)
-            pool.shutdown(wait=False)  # the one task runs on; the pool takes no more
-
-    @property
-    def uses_test_accounts(self) -> bool:
-        return uses_test_accounts(self.wallet, self.alias)
-
-    def account(self, provider: Any) -> Any:
-        """The ape account (waits for the wallet's decryption; raises its WalletError)."""
-        if self._opening is not None:
-            return self._opening.result()
-        return deployer_account(provider, self.alias)
-
-
 def key_account(private_key: bytes) -> Any:
     """An ape account for a key nmrstake generated and holds itself, with no person to unlock
     it: the tournament service's receipt key (``receipt-signer.key`` in its data folder, see
     :meth:`nmrstake.service.store.SubmissionStore.receipt_key`), which signs every delivery
     receipt unattended while the service runs. That key is raw because it is the service's own
     machine identity, created on first use, not a person's wallet; it still signs through ape."""
+    return _ape_account(private_key)
+
+
+def _ape_account(private_key: bytes) -> Any:
+    """ape's in-memory signer (`ApeSigner`, what an unlocked `KeyfileAccount` holds) for a key."""
     from ape_accounts.accounts import ApeSigner
 
     return ApeSigner(private_key=private_key)
