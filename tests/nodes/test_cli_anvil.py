@@ -83,3 +83,21 @@ def test_cli_processes_on_anvil(project, tmp_path):
         assert int(world.client.token.balanceOf(dora)) == 30 * WEI + int(c["amount"])
         rounds = json.loads(cli("rounds", "--json", *common, env=env).stdout)
         assert rounds[0]["state"] == "final" and rounds[0]["settled"] is True
+
+
+def test_chain_session_on_a_local_node__warns_when_chain_time_lags_the_clock(project, tmp_path, capsys, monkeypatch):
+    import time
+
+    from nmrstake.cli.session import chain_session
+
+    with anvil_provider():
+        world = make_world(project, tmp_path, n_stakers=0)
+        with chain_session("ethereum:local:foundry", world.deployments):
+            pass
+        assert capsys.readouterr().err == ""  # a node that just mined: nothing to say
+        later = time.time() + 3600  # as if the node had stood idle for an hour
+        monkeypatch.setattr(time, "time", lambda: later)
+        with chain_session("ethereum:local:foundry", world.deployments) as client:
+            assert client.tournament.address == world.client.tournament.address
+        err = capsys.readouterr().err
+        assert "behind the clock" in err and "nmrstake node" in err

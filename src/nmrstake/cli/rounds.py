@@ -8,8 +8,8 @@ from typing import Any
 import click
 
 from nmrstake.cli.options import account_opt, api_opt, deployments_opt, json_opt, network_opt, parse_duration, wallet_opt
-from nmrstake.cli.output import emit_json, fmt_time, span, table
-from nmrstake.cli.session import chain_session
+from nmrstake.cli.output import emit_json, fmt_time, table
+from nmrstake.cli.session import chain_session, warn_if_time_stands_still
 from nmrstake.errors import ConfigError
 
 
@@ -84,18 +84,8 @@ def rounds(network: str, deployments_dir: Path | None, api: str | None, as_json:
     ]
     click.echo(table(rows, ["round", "state", "closes (UTC)", "resolves (UTC)", "stakes", "staked", "funded", "paid", "burned"]))
     click.echo(f"chain time {fmt_time(now)}")
-    warn_if_time_stands_still(now)
-
-
-def warn_if_time_stands_still(chain_now: int, *, tolerance: int = 120) -> None:
-    """A plain local Anvil mines no block while idle, so its time stands still: say so, since
-    rounds then never close or resolve by themselves."""
-    import time
-
-    lag = int(time.time()) - chain_now
-    if lag > tolerance:
-        click.echo(f"warning: chain time is {span(lag)} behind the clock: the node mines no blocks while idle "
-                   "(start anvil with --block-time 1, or send a transaction)", err=True)
+    if api:  # from the chain, the chain session has checked it
+        warn_if_time_stands_still(now)
 
 
 @click.group()
@@ -136,7 +126,8 @@ def round_show(round_id: int, network: str, deployments_dir: Path | None, api: s
     click.echo(f"round {round_id}")
     for k, v in lines:
         click.echo(f"  {k:<{width}}  {v}")
-    warn_if_time_stands_still(now)
+    if api:  # from the chain, the chain session has checked it
+        warn_if_time_stands_still(now)
 
 
 @round.command("open")

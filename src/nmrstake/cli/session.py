@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import click
+
 
 @contextmanager
 def chain_session(network: str, deployments: Path | None = None, api: str | None = None, *,
@@ -23,7 +25,7 @@ def chain_session(network: str, deployments: Path | None = None, api: str | None
     `test_accounts=False` says the command signs with none of ape's TEST::N accounts (see
     :func:`nmrstake.chain.signers.uses_test_accounts`): on a node, ape's embedded test chain is
     then not loaded at all (:func:`nmrstake.chain.connect.leave_out_test_chain`)."""
-    from nmrstake.chain.connect import connect, leave_out_test_chain, load_project
+    from nmrstake.chain.connect import connect, is_embedded_network, is_local_network, leave_out_test_chain, load_project
     from nmrstake.deploy import deployment_path, deployments_dir, load_deployment
     from nmrstake.fsutil import write_atomic
     from nmrstake.tournament import TournamentClient
@@ -33,6 +35,8 @@ def chain_session(network: str, deployments: Path | None = None, api: str | None
         leave_out_test_chain(network)
     project = load_project()
     with connect(network) as provider:
+        if is_local_network(network) and not is_embedded_network(network):
+            warn_if_time_stands_still(int(provider.get_block("latest").timestamp))
         if api and not deployment_path(provider, deployments or deployments_dir(project.path)).is_file():
             pin = deployment_path(provider, nmrstake_home() / "deployments")
             if pin.is_file():
@@ -45,6 +49,22 @@ def chain_session(network: str, deployments: Path | None = None, api: str | None
                 yield client
         else:
             yield TournamentClient.connect(project, deployments)
+
+
+def warn_if_time_stands_still(chain_now: int, *, tolerance: int = 120) -> None:
+    """Say so on stderr when the chain's latest block is more than `tolerance` seconds older than
+    the clock: a plain local `anvil` mines no block while idle, so its time stands still, and
+    rounds then never close, resolve or become final by themselves. Every chain command on a
+    local node checks this (the chain session), and `rounds`/`round show` through a service."""
+    import time
+
+    from nmrstake.cli.output import span
+
+    lag = int(time.time()) - chain_now
+    if lag > tolerance:
+        click.echo(f"warning: chain time is {span(lag)} behind the clock: this node mines no blocks while idle, "
+                   "so rounds do not close, resolve or become final by themselves; run `nmrstake node`, "
+                   "which keeps a local chain moving (or send a transaction)", err=True)
 
 
 def data_layout(client: Any, data_dir: Path | None) -> Any:
