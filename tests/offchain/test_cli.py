@@ -171,6 +171,18 @@ def test_wallet_new__without_a_passphrase_or_a_terminal__says_what_is_missing(ho
     assert out.stderr.strip().splitlines()[-1].startswith("error: no passphrase for wallet 'nopass'"), out.stderr
 
 
+def test_wallet_import__with_nothing_on_stdin__says_what_is_missing(home):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "nmrstake.cli", "wallet", "import", "empty"],
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "Aborted" not in out.stdout + out.stderr
+    assert out.stderr.strip().splitlines()[-1] == \
+        "error: no private key given: type it at the prompt, or pipe it on stdin (one line)", out.stderr
+    assert not (home / "home" / "wallets" / "empty.json").exists()
+
+
 def test_faucet_refused_off_local_networks(home):
     result = run("faucet", "0x" + "12" * 20, "1", "--network", "ethereum:mainnet:node", ok=False)
     assert "only on local networks" in result.output

@@ -47,7 +47,12 @@ def wallet_import(name: str, mnemonic: bool, index: int, as_json: bool) -> None:
     store = Keystore()
     if store.exists(name):
         raise InputError(f"wallet '{name}' already exists at {store.path(name)}")
-    secret = click.prompt("Mnemonic" if mnemonic else "Private key (hex)", hide_input=True)
+    what = "mnemonic" if mnemonic else "private key"
+    try:
+        secret = click.prompt(what.capitalize() + ("" if mnemonic else " (hex)"), hide_input=True)
+    except click.Abort:  # end of input before a line (stdin empty or closed): say what is missing
+        click.echo(err=True)  # end the prompt's line
+        raise InputError(f"no {what} given: type it at the prompt, or pipe it on stdin (one line)") from None
     passphrase = ask_passphrase(name, confirm=True)
     if mnemonic:
         address = store.import_mnemonic(name, secret, passphrase, account_index=index)
