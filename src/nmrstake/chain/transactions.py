@@ -2,7 +2,8 @@
 
 Every transaction nmrstake sends (the participant's stakes and claims, the operator's rounds and
 batches, the oracle's postings, the strategy owner's calls, the deployment's role grants and
-contracts) goes through :func:`send` or :func:`deploy_contract`, so that a refusal always reads
+contracts, the faucet's ether) goes through :func:`send`, :func:`deploy_contract` or
+:func:`send_ether`, so that a refusal always reads
 the same way: one line naming the call (``what``) and the contract's custom error by name with
 its arguments, e.g. ``staking on m in round 7 would revert: RoundNotOpen(7); nothing was sent``.
 """
@@ -89,6 +90,19 @@ def send(
     if receipt.failed:
         raise ChainError(f"{what} reverted: {_failure(receipt)} (transaction {txn_hash})")
     return Sent(txn_hash, int(receipt.gas_used), int(receipt.block_number), receipt)
+
+
+def send_ether(sender: Any, to: str, wei: int, *, what: str) -> Sent:
+    """Send `wei` of ether from `sender` (an ape account) to `to`, a plain transfer (ape's
+    `AccountAPI.transfer` prepares, signs and sends it), and wait for its receipt. A refusal (too
+    little ether, a node that declines) is a one-line ChainError naming `what`."""
+    from ape.exceptions import ApeException
+
+    try:
+        receipt = sender.transfer(to, wei)
+    except ApeException as exc:
+        raise ChainError(f"{what} failed: {revert_reason(exc)}") from exc
+    return Sent(str(receipt.txn_hash), int(receipt.gas_used), int(receipt.block_number), receipt)
 
 
 def _failure(receipt: Any) -> str:

@@ -24,7 +24,7 @@ def faucet(address: str, amount: str, network: str, deployments_dir: Path | None
     from nmrstake.amounts import format_nmr, parse_nmr
     from nmrstake.chain.connect import is_local_network
     from nmrstake.chain.signers import deployer_account
-    from nmrstake.chain.transactions import send
+    from nmrstake.chain.transactions import send, send_ether
     from nmrstake.hashing import checksum_address
 
     wei = parse_nmr(amount, argument="AMOUNT", positive=True)
@@ -37,7 +37,7 @@ def faucet(address: str, amount: str, network: str, deployments_dir: Path | None
         balance = int(client.token.balanceOf(to))
         gas_money = 10**18 - int(client.provider.get_balance(to))
         if gas_money > 0:
-            minter.transfer(to, gas_money)
+            send_ether(minter, to, gas_money, what=f"sending {format_nmr(gas_money)} ETH for gas to {to}")
     if as_json:
         emit_json({"address": to, "minted": str(wei), "balance": str(balance)})
     else:

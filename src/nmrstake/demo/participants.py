@@ -96,10 +96,12 @@ def _give_ether(owner: Any, address: str, wei: int) -> None:
     transaction), else a transfer from the deployer (the embedded EVM)."""
     from ape.exceptions import APINotImplementedError
 
+    from nmrstake.chain.transactions import send_ether
+
     try:
         owner.provider.set_balance(address, wei)
     except (APINotImplementedError, NotImplementedError):
-        owner.transfer(address, wei)
+        send_ether(owner, address, wei, what=f"sending ether for gas to {address}")
 
 
 def set_up_strategies(client: Any, people: list[Participant], rng: random.Random, progress: Progress) -> None:
