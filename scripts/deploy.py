@@ -14,7 +14,7 @@ come a StrategyFactory and a StrategyInvoker owned by --operator (default: the d
 from pathlib import Path
 
 import click
-from ape.cli import ConnectedProviderCommand, network_option
+from ape.cli import ConnectedProviderCommand, account_option, network_option
 
 from nmrstake.chain.signers import deployer_account
 from nmrstake.cli.options import duration_option
@@ -25,9 +25,18 @@ from nmrstake.localchain import ensure_tools_on_path
 ensure_tools_on_path()  # ape-foundry looks for `anvil` on PATH before the script body runs
 
 
+def with_help(option, text):
+    """An ape.cli option decorator (they take no help text) with `text` as its --help line."""
+    def apply(f):
+        f = option(f)
+        f.__click_params__[-1].help = text
+        return f
+    return apply
+
+
 @click.command(cls=ConnectedProviderCommand, short_help="Deploy the NMR token, the tournament and the strategies")
 @network_option()
-@click.option("--account", "account_alias", help="ape account alias (default on local networks: test account 0)")
+@with_help(account_option(prompt=False), "ape account alias or TEST::N (default on local networks: test account 0)")
 @click.option("--force", is_flag=True, help="Deploy anew even if a live deployment is recorded")
 @click.option("--nmr", "nmr_address",
               help="Use an existing NMR token at this address (inspected first: permit? how does it burn?)")
@@ -46,7 +55,7 @@ ensure_tools_on_path()  # ape-foundry looks for `anvil` on PATH before the scrip
     help="Where deployments files live (default: ./deployments or $NMRSTAKE_DEPLOYMENTS)",
 )
 def cli(
-    ecosystem, network, provider, account_alias, force, nmr_address, oracle, manager, operator,
+    ecosystem, network, provider, account, force, nmr_address, oracle, manager, operator,
     challenge_period, grace_period, admin_delay, max_pause, deployments_dir_,
 ):
     from ape import project
@@ -54,7 +63,7 @@ def cli(
     try:
         settings = TournamentSettings(challenge_period, grace_period, admin_delay, max_pause)
         check_settings(settings)  # deploy() checks again; here it fails before any output
-        deployer = deployer_account(provider, account_alias)
+        deployer = account or deployer_account(provider, None)
         click.echo(f"deploying on {ecosystem.name}:{network.name} (chain {provider.chain_id}) as {deployer.address}")
         deploy(
             project, deployer, directory=deployments_dir_ or deployments_dir(project.path),

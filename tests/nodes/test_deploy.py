@@ -100,6 +100,16 @@ def test_ape_run_deploy_script_on_anvil(tmp_path):
         assert "nothing to deploy" in second.stdout and "reusing" in second.stdout
         [path] = list(tmp_path.glob("ethereum-local-31337.json"))
         assert json.loads(path.read_text())["contracts"]["Tournament"]["address"]
+        # ape's own --account option: a test account by number deploys anew from that account.
+        from ape import accounts
+
+        third = subprocess.run([*cmd, "--force", "--account", "TEST::3"], capture_output=True, text=True, env=env,
+                               timeout=300)
+        assert third.returncode == 0, third.stdout + third.stderr
+        assert f"as {accounts.test_accounts[3].address}" in third.stdout
+        unknown = subprocess.run([*cmd, "--account", "nobody-here"], capture_output=True, text=True, env=env,
+                                 timeout=300)
+        assert unknown.returncode == 2 and "--account" in unknown.stderr and "Traceback" not in unknown.stderr
 
 
 def test_ape_run_deploy_refuses_bad_settings_in_one_line_and_sends_nothing(tmp_path):
