@@ -311,15 +311,14 @@ def anvil_node() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
 def service_process(deployments: Path, data_dir: Path, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`nmrstake serve` on a free loopback port (it joins the Anvil of APE_FOUNDRY_HOST); waits for
     /healthz; stopped (SIGTERM, then SIGKILL) on exit."""
-    from nmrstake.localchain import free_port, stop_process
+    from nmrstake.localchain import free_port, spawn, stop_process
     from nmrstake.service.client import wait_until_healthy
 
     port = free_port()
     cmd = [sys.executable, "-m", "nmrstake.cli", "serve", "--network", "ethereum:local:foundry",
            "--deployments-dir", str(deployments), "--data-dir", str(data_dir), "--host", HOST, "--port", str(port)]
     url = f"http://{HOST}:{port}"
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy(), cwd=ROOT)
+    proc = spawn(cmd, log=log)  # tied to the benchmark: never left running after it
     def alive() -> None:
         if proc.poll() is not None:
             raise RuntimeError(f"the service exited with {proc.returncode}: {tail(log)}")

@@ -6,7 +6,6 @@ never answers /healthz fails the test with its log; nothing is skipped.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nmrstake.errors import ConfigError
-from nmrstake.localchain import free_port, stop_process
+from nmrstake.localchain import free_port, spawn, stop_process
 from nmrstake.service.client import wait_until_healthy
 
 
@@ -51,8 +50,7 @@ def start_service(deployments: Path, data_dir: Path, log: Path, *extra: str, por
                   env: dict[str, str] | None = None) -> Service:
     port = port or free_port()
     cmd = serve_cmd(deployments, data_dir, port, *extra)
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env or os.environ.copy())
+    proc = spawn(cmd, log=log, env=env)  # tied to the test process: never left running after it
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc, log)
