@@ -10,7 +10,7 @@ from typing import Any
 from nmrstake.errors import ChainError, ConfigError
 from nmrstake.hashing import bytes32_from_hex, keccak_bytes, to_hex
 from nmrstake.results.read import recompute
-from nmrstake.tournament import TournamentClient
+from nmrstake.tournament import TournamentClient, iso_time
 
 
 @dataclass
@@ -148,7 +148,7 @@ def check_receipts(report: VerifyReport, client: TournamentClient, kept: list[An
         if row is None or (not row.valid and undelivered(row.reason)):
             found.setdefault(key, (
                 f"model {receipt.model} staker {receipt.staker}: holds a delivery receipt (file {to_hex(receipt.commitment)} "
-                f"received at {receipt.received_at}, before close {info.close_time}, signed by {signer}) yet the "
+                f"received at {iso_time(receipt.received_at)}, before close {iso_time(info.close_time)}, signed by {signer}) yet the "
                 f"published round treats the stake as undelivered ({row.reason if row else 'no row'})"))
     report.differences.extend(found.values())
     if named:

@@ -1,7 +1,8 @@
 """The accounts that sign: which one a command acts as, and EIP-712 signing through it.
 
-An account is always an ape account (`AccountAPI`): an nmrstake wallet opened as ape's
-`KeyfileAccount` (autosign, after its passphrase), an ape alias, or a test account (`TEST::N`).
+An account is always an ape account (`AccountAPI`): an nmrstake wallet, decrypted once by
+nmrstake's keystore and then held by ape's in-memory signer (`ApeSigner`, what an unlocked ape
+`KeyfileAccount` holds), an ape alias, or a test account (`TEST::N`).
 Transactions (:mod:`nmrstake.chain.transactions`) and typed messages (:func:`sign_typed`: permits,
 upload authorisations, delivery receipts) are both signed by that account, never with a raw
 private key (the one raw key, the service's own receipt key, is wrapped in an ape account by

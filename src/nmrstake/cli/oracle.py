@@ -27,7 +27,7 @@ def score(predictions: tuple[Path, ...], targets: Path, meta_model: Path | None,
 
     frame = score_files(list(predictions), targets, meta_model, stakes)
     if output:
-        from nmrstake.deploy import write_atomic
+        from nmrstake.fsutil import write_atomic
 
         write_atomic(output, frame.to_csv(index=False, float_format="%.17g"))
     if as_json:
