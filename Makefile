@@ -8,12 +8,12 @@ export MPLBACKEND := Agg
 
 ARGS ?=
 
-.PHONY: install demo test compile bench fuzz clean help
+.PHONY: install install-test demo test compile bench fuzz clean help
 
 help:
 	@echo "make demo   set everything up, then run the whole system (local Anvil, service, oracle and operator daemons, 20 participants x 3 rounds)"
 	@echo "make test   set everything up, then run the whole test suite"
-	@echo "make install | compile | bench | fuzz | clean"
+	@echo "make install (what running needs) | install-test (plus Slither and Chromium) | compile | bench | fuzz | clean"
 
 # Python: a virtualenv with the pinned packages; stamp = hash of what decides its contents.
 $(VENV)/.stamp: pyproject.toml requirements.lock
@@ -58,7 +58,8 @@ chromium:
 	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
 	@command -v chromium >/dev/null 2>&1 || { echo "error: chromium is still not on PATH after apt-get install" >&2; exit 1; }
 
-install: $(VENV)/.stamp node_modules/.stamp $(SLITHER_VENV)/.stamp $(VENDOR)/.stamp chromium
+# What running nmrstake needs (the demo, the CLI, the service): no browser, no Slither.
+install: $(VENV)/.stamp node_modules/.stamp $(VENDOR)/.stamp
 	@node tools/solc/install.js
 	@ln -sf $(CURDIR)/node_modules/.bin/anvil $(BIN)/anvil
 	@ln -sf $(CURDIR)/node_modules/.bin/ganache $(BIN)/ganache
@@ -66,6 +67,10 @@ install: $(VENV)/.stamp node_modules/.stamp $(SLITHER_VENV)/.stamp $(VENDOR)/.st
 	@# Byte-compile the editable package, as pip does an installed one: every command then loads
 	@# nmrstake's modules instead of compiling them (also where PYTHONDONTWRITEBYTECODE is set).
 	@$(BIN)/python -m compileall -q src >/dev/null
+
+# What the suite and the benchmarks need besides: Slither (the security tests) and Chromium (the
+# dashboard's browser tests and benchmark).
+install-test: install $(SLITHER_VENV)/.stamp chromium
 
 compile: install
 	$(BIN)/ape compile
@@ -80,7 +85,7 @@ demo: install
 # the largest files first, so one run could not keep them last). Then the tournament's unit tests
 # again on a real Anvil of their own (a free port, never a node on 8545).
 TEST_WORKERS ?= 2
-test: install check
+test: install-test check
 	$(BIN)/ape compile
 	$(BIN)/ape test tests -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile -m "not nodes" $(ARGS)
 	$(BIN)/ape test tests -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile -m nodes $(ARGS)
@@ -98,7 +103,7 @@ check: install check-sol
 check-sol: install
 	$(CURDIR)/node_modules/.bin/solhint --max-warnings 0 'contracts/**/*.sol'
 
-bench: install
+bench: install-test
 	$(BIN)/python bench/gas.py
 	$(BIN)/python bench/oracle.py
 	$(BIN)/python bench/load.py
