@@ -297,7 +297,8 @@ def trace_breakdown(rpc: Rpc, tx_hash: str, names: dict[str, str], slot_names: d
     intrinsic = intrinsic_gas(data)
     # Attribution.
     ctx = {1: "invoker"}
-    entry, per_entry = 0, [defaultdict(int)]
+    entry = 0
+    per_entry: list[defaultdict[tuple, int]] = [defaultdict(int)]  # (who, kind) -> gas, ("count", who, kind) -> steps
     detail: list[list] = [[]]
     for i, s in enumerate(logs):
         d, op, c = s["depth"], s["op"], cost[i]

@@ -118,7 +118,11 @@ def _frame_from(inputs, targets):
     from nmrstake.scoring import fast_prediction_values
 
     ref = pa.array(targets.index.astype(str).tolist(), type=pa.string())
-    cols = {m: fast_prediction_values(Path(p).read_bytes(), ref) for m, p in inputs.predictions.items()}
+    cols = {}
+    for m, p in inputs.predictions.items():
+        values = fast_prediction_values(Path(p).read_bytes(), ref)
+        assert values is not None  # synthetic files: the targets' ids, in order
+        cols[m] = values
     matrix = np.column_stack(list(cols.values()))
     return pd.DataFrame(matrix, index=targets.index, columns=list(cols))
 

@@ -679,11 +679,11 @@ class TournamentMachine(RuleBasedStateMachine):
             have = {k: have[k] for k in want}
             assert have == want, f"round {rid}: contract {have} != model {want}"
         for rid in self.touched:
-            r = m.rounds.get(rid)
-            if r is None:
+            rnd = m.rounds.get(rid)
+            if rnd is None:
                 continue
-            for (mid, staker), amount in r.stakes.items():
-                assert e.get_stake(rid, mid, staker) == (amount, r.commitments[(mid, staker)])
+            for (mid, staker), amount in rnd.stakes.items():
+                assert e.get_stake(rid, mid, staker) == (amount, rnd.commitments[(mid, staker)])
         self.touched.clear()
 
 

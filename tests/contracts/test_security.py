@@ -447,6 +447,8 @@ def test_verify_catches_published_stakes_that_differ_from_the_chain(project, tmp
     checks accept it). Its leaves do not match the on-chain stakes, so once final those two
     stakers could never claim. `nmrstake verify` must flag it during the challenge period (it
     compares every stake's amount at close with results.csv; found in this review, since fixed)."""
+    from pathlib import Path
+
     from helpers.scenario import (
         advance_to,
         deliver_targets,
@@ -461,7 +463,7 @@ def test_verify_catches_published_stakes_that_differ_from_the_chain(project, tmp
     from nmrstake.results.evaluate import evaluate_round
     from nmrstake.results.publish import publish_round
     from nmrstake.results.read import load_published
-    from nmrstake.results.spec import RoundInputs, RoundStake
+    from nmrstake.results.spec import PredictionKey, RoundInputs, RoundStake
     from nmrstake.verify import verify_round
 
     world = make_world(project, tmp_path)
@@ -478,9 +480,14 @@ def test_verify_catches_published_stakes_that_differ_from_the_chain(project, tmp
     moved = {chain[0].staker: -5 * 10**18, chain[1].staker: 5 * 10**18}
     stakes = [RoundStake(s.model, s.staker, s.amount + moved.get(s.staker, 0), s.commitment) for s in chain]
     store = layout.store()
-    predictions = {(s.model, s.staker): store.delivered(rid, s.model, s.staker, s.commitment, info.close_time).path
-                   for s in chain}
-    round_inputs = RoundInputs(targets=layout.targets_file(rid), predictions=predictions)
+    predictions: dict[PredictionKey, Path] = {}
+    for s in chain:
+        upload = store.delivered(rid, s.model, s.staker, s.commitment, info.close_time)
+        assert upload is not None  # stake_all delivered every stake's file
+        predictions[(s.model, s.staker)] = upload.path
+    targets = layout.targets_file(rid)
+    assert targets is not None  # deliver_targets put it there
+    round_inputs = RoundInputs(targets=targets, predictions=predictions)
     result = evaluate_round(rid, info.payout_params(), stakes, round_inputs)
     folder = publish_round(layout.results_dir, result, chain_id=client.provider.chain_id,
                            contract=client.tournament.address, inputs=round_inputs)

@@ -23,6 +23,7 @@ DOC = ROOT / "docs" / "security.md"
 
 def _runner():
     spec = importlib.util.spec_from_file_location("slither_runner", RUNNER)
+    assert spec is not None and spec.loader is not None  # a .py file: the source loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -14,6 +14,7 @@ expectation. `reverts_exactly` compares the raw revert data (selector and every 
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import cast
 
 import ape
 import pytest
@@ -61,7 +62,7 @@ def reverts_exactly(error_cls, *args):
     expected = error_data(error_cls, *args)
     if isinstance(exc, CustomError):
         types = [i.canonical_type for i in exc.abi.inputs]
-        values = [_norm(exc.inputs[i.name]) for i in exc.abi.inputs]
+        values = [_norm(exc.inputs[cast(str, i.name)]) for i in exc.abi.inputs]  # our errors name every input
         actual = keccak(text=exc.abi.selector)[:4] + encode(types, values)
         got = f"{exc.abi.selector} {exc.inputs}"
     else:
@@ -446,7 +447,7 @@ def test_revoke_operator__invoker_calls_fail_with_invocation_failed_and_strategy
     assert token.balanceOf(strat) == nmr(100)
     assert harness.tour.getStake(rnd.id, A, strat) == (0, ZERO32)
     # settleAndStake through the invoker fails the same way (settle alone is open to anyone)
-    sas = [(strat.address, rnd.id, A, 0, 0, [], rnd.id, commit("a"))]
+    sas: list[tuple] = [(strat.address, rnd.id, A, 0, 0, [], rnd.id, commit("a"))]
     tx = invoker.settleAndStakeMany(sas, sender=operator)
     ev = tx.events.filter(invoker.InvocationFailed)
     assert len(ev) == 1 and bytes(ev[0].reason) == error_data(strat.NotOwnerOrOperator, invoker)

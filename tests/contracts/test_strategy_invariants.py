@@ -740,7 +740,7 @@ class StrategyMachine(RuleBasedStateMachine):
                 if variant == "settle-and-stake":
                     if data.draw(st.booleans(), label="honest settle"):
                         payout, burn, proof = self._honest(rid, mid, s)
-                    args = (rid, mid, payout, burn, proof, self._stake_round(data, wait=False), self._commitment(data))
+                    args: tuple = (rid, mid, payout, burn, proof, self._stake_round(data, wait=False), self._commitment(data))
                     self._strategy_call("mallory", s, "settleAndStake", args, "s_settle_and_stake")
                 else:
                     self._strategy_call("mallory", s, "settle", (rid, mid, payout, burn, proof), "s_settle")
@@ -1017,11 +1017,11 @@ class StrategyMachine(RuleBasedStateMachine):
                 assert got == m.config(mid).as_tuple(), (
                     f"{self.names[s]}: model({mid!r}) on chain {got} != the model's {m.config(mid).as_tuple()}")
         for rid, r in w.rounds.items():
-            got = c.get_round(rid)
+            on_chain = c.get_round(rid)
             want = {"totalStaked": r.total_staked, "stakeCount": r.count, "funded": r.funded,
                     "postedAt": r.posted_at, "root": r.root, "totalPayout": r.payout, "totalBurn": r.burn,
                     "claimable": r.claimable, "claimed": r.claimed, "settled": r.settled}
-            have = {k: got[k] for k in want}
+            have = {k: on_chain[k] for k in want}
             assert have == want, f"round {rid}: contract {have} != model {want}"
 
 

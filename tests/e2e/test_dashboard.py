@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from helpers.scenario import HOUR, WEI, advance_to, deliver_targets, make_world, open_funded_round, synth_round
+from helpers.scenario import HOUR, WEI, advance_to, advance_to_final, deliver_targets, make_world, open_funded_round, synth_round
 from helpers.service_process import running_service
 
 from nmrstake.hashing import keccak_bytes, keccak_file, to_hex
@@ -67,7 +67,9 @@ def nmr_short(wei: int) -> str:
 
 def local_time(ts: int, tz: str = TZ) -> str:
     d = datetime.fromtimestamp(ts, ZoneInfo(tz))
-    minutes = int(d.utcoffset().total_seconds() // 60)
+    offset = d.utcoffset()
+    assert offset is not None  # an aware datetime (ZoneInfo)
+    minutes = int(offset.total_seconds() // 60)
     sign = "-" if minutes < 0 else "+"
     return f"{d:%Y-%m-%d %H:%M} UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
@@ -151,7 +153,7 @@ def world(project, tmp_path_factory) -> Iterator[World]:
         run_oracle(w)  # publishes and posts 201 and 202
         for rid in (R1, R2):
             assert client.round(rid).state is RoundState.POSTED
-        advance_to(client.round(R2).final_at)
+        advance_to_final(client.round(R2))
         run_oracle(w)  # settles the final rounds
         # Staker 0 claims its model_00 stake of round 201.
         who = w.stakers[0]

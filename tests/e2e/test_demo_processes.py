@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -111,7 +112,7 @@ def test_node__mines_a_block_every_second_while_idle_and_stops_on_ctrl_c(tmp_pat
     node = subprocess.Popen([sys.executable, "-m", "nmrstake.cli", "node", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
-    def call(method: str) -> object:
+    def call(method: str) -> Any:  # the JSON-RPC result
         return requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": []}, timeout=5).json()["result"]
 
     try:

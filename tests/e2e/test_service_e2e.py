@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers.scenario import WEI, advance_to, deliver_targets, make_world, open_funded_round, synth_round
+from helpers.scenario import WEI, advance_to, advance_to_final, deliver_targets, make_world, open_funded_round, synth_round
 from helpers.service_process import running_service
 
 from nmrstake.hashing import keccak_file
@@ -148,7 +148,7 @@ def test_participants_on_their_own_machines__stake_resolve_verify_and_claim_thro
                 published = requests.get(f"{service.url}/v1/rounds/61/submissions/model_01/{addresses[1]}/file", timeout=10)
                 assert published.status_code == 200 and published.content == files[3].read_bytes()
 
-                advance_to(world.client.round(61).final_at)
+                advance_to_final(world.client.round(61))
                 wait_for(lambda: world.client.round(61).settled, 120, "the settlement", daemon, daemon_log)
                 paid = 0
                 for home, address, (_, model, amount, _) in zip(homes, addresses, plan):

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 import requests
-from helpers.scenario import HOUR, WEI, advance_to, deliver_targets, make_world, open_funded_round, synth_round
+from helpers.scenario import HOUR, WEI, advance_to, advance_to_final, deliver_targets, make_world, open_funded_round, synth_round
 from helpers.service_process import running_service
 from test_service_e2e import KEYS, NET, cli, js, wait_for
 
@@ -92,7 +92,7 @@ def test_strategies__three_rounds__operator_stakes_claims_and_restakes_and_compo
                        "--predictions", str(files["manual"]), *me)
                     if k:  # the previous round becomes final while this one is open: claim and restake at once
                         prev = client.round(ROUNDS[k - 1])
-                        advance_to(prev.final_at)
+                        advance_to_final(prev)
                     operator_pass()
                     # Staked by the operator with the owners' own files; the second pass changes nothing.
                     for name in ("fixed", "compound"):
@@ -119,7 +119,7 @@ def test_strategies__three_rounds__operator_stakes_claims_and_restakes_and_compo
                         [row] = [r for r in rows if r["model"] == f"model_{name}" and r["staker"] == who]
                         assert row["valid"], row
                         results[(name, rid)] = int(row["payout"]) - int(row["burn"])
-                advance_to(client.round(ROUNDS[-1]).final_at)
+                advance_to_final(client.round(ROUNDS[-1]))
                 operator_pass()
                 for name in names:
                     assert stake_of(name, ROUNDS[-1]) == 0, name

@@ -12,7 +12,7 @@ from nmrstake.participant import LocalDelivery, stake_predictions
 from nmrstake.results.layout import DataLayout
 from nmrstake.rounds import RoundSpec, fund_round, open_round
 from nmrstake.synth import generate, write
-from nmrstake.tournament import TournamentClient
+from nmrstake.tournament import RoundInfo, TournamentClient
 
 WEI = 10**18
 HOUR = 3600
@@ -83,6 +83,12 @@ def advance_to(timestamp: int) -> None:
     if chain.pending_timestamp < timestamp:
         chain.pending_timestamp = timestamp
     chain.mine(1)
+
+
+def advance_to_final(info: RoundInfo) -> None:
+    """`advance_to` the time the round's posted result becomes final."""
+    assert info.final_at is not None, f"round {info.round_id} has no posted result"
+    advance_to(info.final_at)
 
 
 def deliver_targets(world: World, round_id: int, inputs: Path) -> None:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers.scenario import WEI, advance_to, deliver_targets, make_world, open_funded_round, synth_round
+from helpers.scenario import WEI, advance_to, advance_to_final, deliver_targets, make_world, open_funded_round, synth_round
 
 from nmrstake.localchain import anvil_provider
 from nmrstake.models import model_id
@@ -74,7 +74,7 @@ def test_cli_processes_on_anvil(project, tmp_path):
         deliver_targets(world, 51, inputs)
         cli("oracle", "run", "--once", "--account", "TEST::1", *common, *data, env=env)
         assert "FAIL" not in cli("verify", "51", *common, *data, env=env).stdout
-        advance_to(world.client.round(51).final_at)
+        advance_to_final(world.client.round(51))
         cli("oracle", "run", "--once", "--account", "TEST::1", *common, *data, env=env)
         status = json.loads(cli("status", "--wallet", "dora", "--json", *common, *data, env=env).stdout)
         assert status["stakes"][0]["claim"] == "claimable"

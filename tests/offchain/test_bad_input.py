@@ -25,6 +25,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from click.testing import CliRunner
@@ -41,6 +42,9 @@ from nmrstake.rounds import RoundSpec, fund_round, open_round
 from nmrstake.synth import generate, write
 from nmrstake.tournament import RoundState, TournamentClient
 from nmrstake.wallet import Keystore
+
+if TYPE_CHECKING:
+    from ape.api import AccountAPI
 
 PASS = "bad input pass phrase"
 WALLET_KEY = "0x" + "5a" * 32
@@ -60,8 +64,8 @@ class World:
     root: Path  # the module's tmp folder
     layout: DataLayout
     deployments: Path
-    staker: object  # ape test account 3: stakes with --account TEST::3
-    other: object  # ape test account 4
+    staker: AccountAPI  # ape test account 3: stakes with --account TEST::3
+    other: AccountAPI  # ape test account 4
     wallet_address: str  # the nmrstake wallet 'walt'
     good: Path  # a valid predictions file for round 61's ids
     targets: dict[int, Path]  # each round's good targets
@@ -552,7 +556,7 @@ def test_oracle_round_without_stakes_blocks_nothing(world):
 def _arg_case(w: World, case: str) -> tuple[list[str], tuple[str, ...]]:
     good = str(w.good)
 
-    def s(**kw: object) -> list[str]:
+    def s(**kw: Any) -> list[str]:
         return stake_args(w, good, **kw)
 
     wallet = ("--wallet", "walt")

@@ -98,7 +98,9 @@ def _latest_upload(tmp, round_id, staker):
     """The file the submission store (on this machine) holds last for the staker's model_00."""
     from nmrstake.service.store import SubmissionStore
 
-    return SubmissionStore(tmp / "data" / "service").latest(round_id, "model_00", staker).path
+    upload = SubmissionStore(tmp / "data" / "service").latest(round_id, "model_00", staker)
+    assert upload is not None
+    return upload.path
 
 
 def _unchanged(client, alice, submission, tmp):

@@ -3,13 +3,15 @@ and steps aside (None) for every file it is not sure about."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pytest
 
 from nmrstake.payouts import RoundParams
 from nmrstake.results.evaluate import evaluate_round
-from nmrstake.results.spec import RoundInputs, RoundStake
+from nmrstake.results.spec import PredictionKey, RoundInputs, RoundStake
 from nmrstake.scoring import fast_prediction_values, load_predictions
 from nmrstake.synth import generate, write
 
@@ -55,10 +57,10 @@ def test_round_result_is_the_same_whichever_path(tmp_path):
     stakes = [RoundStake(m, "0x" + f"{k + 1:040x}", 10**19) for k, m in enumerate(data.model_names)]
     params = RoundParams(corr_multiplier_bps=5000, mmc_multiplier_bps=20000, clip_bps=500,
                          stake_threshold=72_000 * 10**18, funded=10**21)
-    preds = {m: folder / "predictions" / f"{m}.csv" for m in data.model_names}
+    preds: dict[PredictionKey, Path] = {m: folder / "predictions" / f"{m}.csv" for m in data.model_names}
     fast = evaluate_round(1, params, stakes, RoundInputs(folder / "targets.csv", preds))
     # Shuffle the rows of every file: the ids no longer match the targets' order -> general loader.
-    shuffled = {}
+    shuffled: dict[PredictionKey, Path] = {}
     for m, p in preds.items():
         lines = p.read_text().splitlines()
         body = lines[1:]

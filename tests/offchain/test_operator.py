@@ -4,10 +4,12 @@ refuses to send and why, claims for everybody, restakes, and that a second pass 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from helpers.scenario import HOUR, WEI, advance_to, deliver_targets, make_world, open_funded_round, synth_round
+from helpers.scenario import HOUR, WEI, World, advance_to, deliver_targets, make_world, open_funded_round, synth_round
 
 from nmrstake.errors import RequestError
 from nmrstake.hashing import keccak_file
@@ -30,6 +32,14 @@ class Log:
         return [f for e, f in self.lines if e == name]
 
 
+@dataclass
+class StrategyWorld(World):
+    """`make_world`'s world with the strategies of stakers[0] (FIXED) and [1] (COMPOUND)."""
+
+    strategies: StrategyClient
+    owned: dict[Mode, tuple[Any, str]]  # mode -> (owner account, strategy address)
+
+
 @pytest.fixture
 def world(project, tmp_path):
     w = make_world(project, tmp_path, n_stakers=3)  # stakers[0], [1]: strategy owners; [2]: manual
@@ -40,14 +50,13 @@ def world(project, tmp_path):
     for acct, mode in zip(w.stakers[:2], (Mode.FIXED, Mode.COMPOUND)):
         strategies.factory.create(invoker, sender=acct)
         address = strategies.strategy_of(acct.address)
+        assert address is not None  # just created
         client.token.approve(address, 100 * WEI, sender=acct)
         strategy = strategies.contract(address)
         strategy.deposit(100 * WEI, sender=acct)
         strategy.setModel(model_id(f"model_{mode.label}"), 10 * WEI, int(mode), sender=acct)
         owned[mode] = (acct, address)
-    w.strategies = strategies
-    w.owned = owned
-    return w
+    return StrategyWorld(**vars(w), strategies=strategies, owned=owned)
 
 
 def operator_of(world, log: Log) -> StrategyOperator:

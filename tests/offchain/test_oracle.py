@@ -4,6 +4,7 @@ rejection and repost, bad data, and `verify` against the chain."""
 from __future__ import annotations
 
 import shutil
+from typing import Any
 
 import pytest
 from helpers.scenario import (
@@ -27,7 +28,7 @@ from nmrstake.verify import verify_round
 
 
 def _info(state: RoundState, **kw) -> RoundInfo:
-    base = dict(round_id=7, state=state, open_time=100, close_time=200, resolve_time=300, corr_multiplier_bps=5000,
+    base: dict[str, Any] = dict(round_id=7, state=state, open_time=100, close_time=200, resolve_time=300, corr_multiplier_bps=5000,
                 mmc_multiplier_bps=20000, clip_bps=500, stake_threshold=1, stake_cap=10, min_stake=1, total_staked=5,
                 stake_count=1, funded=1, total_payout=0, total_burn=0, claimed=0, claimable=0, posted_at=0,
                 settled=False, root=b"\0" * 32, results_hash=b"\0" * 32, challenge_period=50, grace_period=1000)

@@ -23,7 +23,7 @@ from nmrstake.payouts import RoundParams
 from nmrstake.results.evaluate import evaluate_round
 from nmrstake.results.publish import publish_round
 from nmrstake.results.read import load_published, recompute
-from nmrstake.results.spec import CSV_COLUMNS, RoundInputs, RoundStake, canonical_json, manifest_hash
+from nmrstake.results.spec import CSV_COLUMNS, PredictionKey, RoundInputs, RoundStake, canonical_json, manifest_hash
 from nmrstake.scoring import load_predictions, load_targets, score_models
 
 NMR = 10**18
@@ -46,7 +46,7 @@ def make_round(folder: Path, models: int = 6, rows: int = 300, seed: int = 5) ->
     folder.mkdir(parents=True, exist_ok=True)
     targets = folder / "targets.csv"
     pd.DataFrame({"id": ids, "target": target}).to_csv(targets, index=False)
-    predictions: dict[str, Path] = {}
+    predictions: dict[PredictionKey, Path] = {}
     stakes: list[RoundStake] = []
     for k in range(models):
         name = f"model_{k}"
@@ -110,6 +110,7 @@ def test_evaluate_round_validity_and_scores(tmp_path):
     assert result.summary.total_at_risk == sum((k + 1) * 1000 * NMR for k in range(6))
     assert result.summary.total_staked == result.summary.total_at_risk + 39 * NMR
     assert result.leaf_count == len(stakes) == len(result.proofs)
+    assert result.tree is not None  # there are stakes
     for k, row in enumerate(result.rows):
         value = leaf_values(12, model_id(row.model), row.staker, row.stake, row.payout, row.burn)
         assert result.tree.at(k) == value

@@ -11,11 +11,12 @@ is sent.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from eth_utils import keccak
 from helpers.harness import TResult
-from helpers.scenario import HOUR, SETTINGS, WEI, advance_to, synth_round
+from helpers.scenario import HOUR, SETTINGS, WEI, advance_to, advance_to_final, synth_round
 
 from nmrstake.deploy import codehash, deploy
 from nmrstake.errors import ConfigError
@@ -168,7 +169,9 @@ def _tournament_codehash_as(project, owner, contract, dep, settings=SETTINGS) ->
                        settings.challenge_period, settings.grace_period, settings.max_pause)
     from ape import chain
 
-    return codehash(chain.provider, ref.address)
+    found = codehash(chain.provider, ref.address)
+    assert found is not None  # just deployed: there is code
+    return found
 
 
 def test_deploy_on_legacy_nmr_deploys_a_numeraire_tournament(chain, project, owner, oracle, accounts, legacy, tmp_path):
@@ -240,8 +243,9 @@ def test_bad_addresses_are_refused_before_anything_is_sent(chain, project, owner
     from nmrstake.errors import InputError
 
     before = (owner.nonce, chain.blocks.head.number)
-    for flag, kwargs in (("--nmr", {"nmr_address": "0x1234"}), ("--oracle", {"oracle": "nobody"}),
-                         ("--operator", {"operator": "0x" + "zz" * 20})):
+    cases: tuple[tuple[str, dict[str, Any]], ...] = (
+        ("--nmr", {"nmr_address": "0x1234"}), ("--oracle", {"oracle": "nobody"}), ("--operator", {"operator": "0x" + "zz" * 20}))
+    for flag, kwargs in cases:
         with pytest.raises(InputError, match=f"^{flag}: .* is not an address"):
             deploy(project, owner, directory=tmp_path, settings=SETTINGS, log=lambda m: None, **kwargs)
     assert (owner.nonce, chain.blocks.head.number) == before
@@ -282,7 +286,7 @@ def test_stake_on_legacy_nmr_approves_and_the_round_burns_with_mint(chain, proje
     result = TResult(5, [(mid, staker.address, 7 * WEI, 0, burn)])
     advance_to(client.round(5).resolve_time)
     client.tournament.postResult(5, result.root, 0, burn, 1, keccak(b"manifest"), sender=owner)
-    advance_to(client.round(5).final_at)
+    advance_to_final(client.round(5))
     supply = int(legacy.totalSupply())
     client.tournament.finalise(5, sender=owner)
     assert int(legacy.totalSupply()) == supply - burn

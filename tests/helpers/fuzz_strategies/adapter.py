@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from eth.abc import StateAPI
 from eth.vm.message import Message
 from eth_abi import decode
 from eth_account import Account
 from eth_tester.backends.pyevm.main import _get_vm_for_block_number
 from eth_tester.exceptions import TransactionFailed
+from eth_typing import Address
 from eth_utils import keccak, to_canonical_address, to_checksum_address
 
 from helpers.raw_evm import RawEvm, as_bytes
@@ -32,7 +34,7 @@ EXTRA_ERRORS = (
 )
 # Accounts the fuzzing makes for itself (deterministic keys, funded with ether at deployment).
 FRESH = ("dave", "erin", "mallory", "keeper")
-_READER = b"\x00" * 19 + b"\x01"  # the sender of views
+_READER = Address(b"\x00" * 19 + b"\x01")  # the sender of views
 
 
 @dataclass
@@ -50,7 +52,7 @@ class Chain(RawEvm):
         super().__init__(chain, abis, keys, GAS, EXTRA_ERRORS)
         self.addr = {n: to_checksum_address(a) for n, a in addresses.items()}  # contracts and accounts
         self.slow_reads = bool(os.environ.get("NMRSTAKE_FUZZ_SLOW_READS"))  # eth_call for every view
-        self._state = None  # the shared VM state of the latest block, for views
+        self._state: StateAPI | None = None  # the shared VM state of the latest block, for views
 
     # ---------------------------------------------------------------- reads
 

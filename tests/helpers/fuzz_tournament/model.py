@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import Any
 
 from eth_abi import encode
 from eth_utils import keccak
@@ -88,7 +89,9 @@ class Round:
     claimable: int = 0
     claimed: int = 0
     settled: bool = False
-    tree: object = None  # the posted tree (None: none posted, or rejected)
+    # The posted tree (None: none posted, or rejected): the tournament fuzzing's `TResult`, the
+    # strategy fuzzing's `fuzz_strategies.model.Tree`.
+    tree: Any = None
     old_trees: list = field(default_factory=list)  # rejected trees
 
 
@@ -329,8 +332,10 @@ class Tournament:
             raise Revert("AlreadySettled")
         st = self.state(rid)
         if st == FINAL:
+            assert r is not None  # a round that does not exist is NONE
             self._settle_final(r)
         elif st == EXPIRED:
+            assert r is not None
             r.settled = True
             self.pool += r.funded
         else:
