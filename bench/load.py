@@ -403,9 +403,10 @@ def _run(args: argparse.Namespace, seconds: dict[str, float], phase: Any, work: 
     from ape import accounts, chain
 
     from nmrstake.chain.connect import load_project
+    from nmrstake.daemon import EventLog
     from nmrstake.deploy import TournamentSettings, deploy
     from nmrstake.localchain import anvil_provider
-    from nmrstake.oracle import EventLog, Oracle
+    from nmrstake.oracle import Oracle
     from nmrstake.permit import permit_domain
     from nmrstake.results.layout import DataLayout
     from nmrstake.results.read import load_published

@@ -458,8 +458,9 @@ def test_verify_catches_published_stakes_that_differ_from_the_chain(project, tmp
         synth_round,
     )
 
+    from nmrstake.daemon import EventLog
     from nmrstake.hashing import bytes32_from_hex
-    from nmrstake.oracle import EventLog, Oracle
+    from nmrstake.oracle import Oracle
     from nmrstake.results.evaluate import evaluate_round
     from nmrstake.results.publish import publish_round
     from nmrstake.results.read import load_published

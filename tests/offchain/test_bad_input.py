@@ -32,10 +32,11 @@ from click.testing import CliRunner
 from helpers.scenario import SETTINGS, WEI, advance_to
 
 from nmrstake.cli import main
+from nmrstake.daemon import EventLog
 from nmrstake.deploy import deploy
 from nmrstake.hashing import keccak_file
 from nmrstake.models import model_id
-from nmrstake.oracle import EventLog, Oracle
+from nmrstake.oracle import Oracle
 from nmrstake.participant import LocalDelivery, stake_predictions
 from nmrstake.results.layout import DataLayout
 from nmrstake.rounds import RoundSpec, fund_round, open_round

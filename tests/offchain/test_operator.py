@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from helpers.scenario import HOUR, WEI, World, advance_to, deliver_targets, make_world, open_funded_round, synth_round
 
+from nmrstake.daemon import EventLog
 from nmrstake.errors import RequestError
 from nmrstake.hashing import keccak_file
 from nmrstake.models import model_id
-from nmrstake.oracle import EventLog, Oracle
+from nmrstake.oracle import Oracle
 from nmrstake.participant import LocalDelivery, deliver, stake_predictions
 from nmrstake.results.read import load_published
 from nmrstake.strategies.chain import Mode, StrategyClient

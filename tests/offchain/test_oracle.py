@@ -17,9 +17,10 @@ from helpers.scenario import (
     synth_round,
 )
 
+from nmrstake.daemon import EventLog
 from nmrstake.errors import RequestError
 from nmrstake.hashing import bytes32_from_hex, keccak_file
-from nmrstake.oracle import Action, EventLog, Oracle, plan_round
+from nmrstake.oracle import Action, Oracle, plan_round
 from nmrstake.participant import LocalDelivery, deliver, stake_predictions
 from nmrstake.results.read import load_published
 from nmrstake.signing import DeliveryReceipt

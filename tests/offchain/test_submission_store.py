@@ -11,8 +11,9 @@ import pytest
 from helpers.scenario import WEI, advance_to, deliver_targets, make_world, open_funded_round, synth_round
 
 from nmrstake.chain.signers import key_account
+from nmrstake.daemon import EventLog
 from nmrstake.hashing import keccak_bytes
-from nmrstake.oracle import EventLog, Oracle
+from nmrstake.oracle import Oracle
 from nmrstake.participant import LocalDelivery, stake_predictions
 from nmrstake.receipts import ReceiptBook
 from nmrstake.results.read import load_published

@@ -58,7 +58,8 @@ def oracle_run(network: str, account: str | None, wallet: str | None, deployment
     """Resolve rounds as they become ready; exactly once, restart-safe."""
     from nmrstake.chain.connect import connect, load_project
     from nmrstake.chain.signers import resolve_account
-    from nmrstake.oracle import EventLog, Oracle, clean_stale_temporaries, run_daemon
+    from nmrstake.daemon import EventLog, run_daemon
+    from nmrstake.oracle import Oracle, clean_stale_temporaries
     from nmrstake.tournament import TournamentClient
 
     log = EventLog(json_lines=log_json)

@@ -43,7 +43,8 @@ class InProcessCrew:
     """The oracle and the operator as objects of this process, on the embedded chain."""
 
     def __init__(self, client: Any, layout: Any, oracle_account: Any, operator_account: Any) -> None:
-        from nmrstake.oracle import EventLog, Oracle
+        from nmrstake.daemon import EventLog
+        from nmrstake.oracle import Oracle
         from nmrstake.participant import LocalDelivery
         from nmrstake.strategies.operator import LocalSource, StrategyOperator
 

@@ -317,7 +317,7 @@ def operator_run(network: str, account: str | None, wallet: str | None, deployme
     on the service's own machine, from its data folder (--data-dir)."""
     from nmrstake.chain.connect import connect, load_project
     from nmrstake.chain.signers import resolve_account
-    from nmrstake.oracle import EventLog, run_daemon
+    from nmrstake.daemon import EventLog, run_daemon
     from nmrstake.strategies.operator import StrategyOperator
     from nmrstake.tournament import TournamentClient
 
