@@ -117,12 +117,9 @@ class AccountUnlocking:
 
 
 def resolve_account(provider: Any, wallet: str | None, account: str | None) -> Any:
-    """--wallet NAME (nmrstake keystore) or --account ALIAS (ape; TEST::N on local networks)."""
-    if wallet and account:
-        raise InputError("give --wallet or --account, not both")
-    if wallet:
-        return wallet_account(wallet)
-    return deployer_account(provider, account)
+    """--wallet NAME (nmrstake keystore) or --account ALIAS (ape; TEST::N on local networks), for
+    a command already connected (one that can unlock while it connects uses AccountUnlocking)."""
+    return AccountUnlocking(wallet, account).account(provider)
 
 
 def key_account(private_key: bytes) -> Any:
