@@ -222,10 +222,19 @@ class TournamentClient:
     def head(self) -> int:
         return int(self.provider.get_block("latest").number)
 
+    def logs(self, event: str, search_topics: dict[str, Any] | None = None, *, start_block: int | None = None,
+             stop_block: int | None = None) -> list[Any]:
+        """The tournament's `event` logs (decoded), from its deployment block (or `start_block`)
+        to the head (or `stop_block`), both included, in chain order."""
+        from nmrstake.chain.contracts import event_logs
+
+        return event_logs(getattr(self.tournament, event), self.start_block if start_block is None else start_block,
+                          self.head() if stop_block is None else stop_block, search_topics)
+
     # ------------------------------------------------------------------ rounds
 
     def round_ids(self) -> list[int]:
-        logs = self.tournament.RoundOpened.range(self.start_block, self.head() + 1)
+        logs = self.logs("RoundOpened")
         return sorted({int(log.roundId) for log in logs})
 
     def round(self, round_id: int) -> RoundInfo:
@@ -263,7 +272,7 @@ class TournamentClient:
         if staker:
             topics["staker"] = to_checksum_address(staker)
         seen: dict[tuple[bytes, str], None] = {}
-        for log in self.tournament.Staked.range(self.start_block, self.head() + 1, search_topics=topics):
+        for log in self.logs("Staked", topics):
             seen.setdefault((_b32(log.modelId), to_checksum_address(log.staker)), None)
         return list(seen)
 
@@ -280,9 +289,8 @@ class TournamentClient:
         not one call per stake): the last `Staked.newTotal` of each key and its latest commitment
         (`Staked` or `CommitmentChanged`). Unlike `stakes`, claims made since do not show."""
         topics = {"roundId": round_id}
-        head = self.head() + 1
-        logs = [*self.tournament.Staked.range(self.start_block, head, search_topics=topics),
-                *self.tournament.CommitmentChanged.range(self.start_block, head, search_topics=topics)]
+        head = self.head()
+        logs = [*self.logs("Staked", topics, stop_block=head), *self.logs("CommitmentChanged", topics, stop_block=head)]
         logs.sort(key=lambda log: (int(log.block_number), int(log.log_index)))
         amounts: dict[tuple[bytes, str], int] = {}
         commitments: dict[tuple[bytes, str], bytes] = {}
@@ -297,11 +305,9 @@ class TournamentClient:
                 for mid, who in amounts]
 
     def rejected_roots(self, round_id: int) -> set[bytes]:
-        logs = self.tournament.ResultRejected.range(
-            self.start_block, self.head() + 1, search_topics={"roundId": round_id}
-        )
+        logs = self.logs("ResultRejected", {"roundId": round_id})
         return {_b32(log.root) for log in logs}
 
     def claimed_keys(self, round_id: int) -> set[tuple[bytes, str]]:
-        logs = self.tournament.Claimed.range(self.start_block, self.head() + 1, search_topics={"roundId": round_id})
+        logs = self.logs("Claimed", {"roundId": round_id})
         return {(_b32(log.modelId), to_checksum_address(log.staker)) for log in logs}

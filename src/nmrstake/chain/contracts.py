@@ -1,4 +1,5 @@
-"""Contract instances as the tools hold them: ape's, at an address a deployment record names."""
+"""Contract instances as the tools hold them (ape's, at an address a deployment record names), and
+their event logs."""
 
 from __future__ import annotations
 
@@ -35,3 +36,18 @@ def instance_at(container: Any, address: str) -> Any:
 
     lighter = ContractContainer(without_error_docs(container.contract_type))
     return lighter.at(address, fetch_from_explorer=False, detect_proxy=False)
+
+
+def event_logs(event: Any, start_block: int, stop_block: int, search_topics: dict[str, Any] | None = None) -> list[Any]:
+    """The logs of `event` (an ape `ContractEvent` of a contract instance) from `start_block` to
+    `stop_block`, both included, decoded by ape, in chain order: what `event.range(start_block,
+    stop_block + 1, search_topics=...)` returns, asked of the provider directly.
+
+    `range` goes through ape's query manager, which on first use loads every query engine,
+    ape_cache's among them (SQLAlchemy: about 0.3 s of a 2.4 s `nmrstake rounds`), only to
+    choose the provider's own `get_contract_logs`, which this calls."""
+    from ape.types.events import LogFilter
+
+    log_filter = LogFilter.from_event(event=event.abi, search_topics=search_topics, addresses=[event.contract.address],
+                                      start_block=start_block, stop_block=stop_block)
+    return list(event.provider.get_contract_logs(log_filter))

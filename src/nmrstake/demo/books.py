@@ -16,7 +16,7 @@ from nmrstake.errors import ChainError
 def claimed_per_round(client: Any, round_ids: list[int]) -> dict[int, int]:
     """NMR sent by the claims of each round, from its `Claimed` events."""
     totals = {rid: 0 for rid in round_ids}
-    for log in client.tournament.Claimed.range(client.start_block, client.head() + 1):
+    for log in client.logs("Claimed"):
         rid = int(log.roundId)
         if rid in totals:
             totals[rid] += int(log.amountSent)
@@ -29,7 +29,7 @@ def strategy_stakes(client: Any, round_ids: list[int], people: list[Participant]
 
     strategies = {p.strategy: p for p in people if p.role is Role.STRATEGY and p.strategy}
     found = []
-    for log in client.tournament.Staked.range(client.start_block, client.head() + 1):
+    for log in client.logs("Staked"):
         staker = to_checksum_address(log.staker)
         if staker in strategies and int(log.roundId) in round_ids:
             receipt = client.provider.get_receipt(str(log.transaction_hash))

@@ -248,8 +248,7 @@ class Dashboard:
             new = []
             if head > scanned:
                 for name in ROUND_EVENTS:
-                    for log in getattr(client.tournament, name).range(scanned + 1, head + 1,
-                                                                      search_topics={"roundId": rid}):
+                    for log in client.logs(name, {"roundId": rid}, start_block=scanned + 1, stop_block=head):
                         new.append({"event": name, "transaction_hash": _hex(log.transaction_hash),
                                     "block": int(log.block_number), "log_index": int(log.log_index)})
             return head, new
@@ -307,7 +306,7 @@ class Dashboard:
             {"modelId": model_id(model)} if model is not None else {"staker": checksum_address(str(staker))})
 
         def read_logs() -> list[Any]:
-            return list(client.tournament.Staked.range(client.start_block, client.head() + 1, search_topics=topics))
+            return client.logs("Staked", topics)
 
         stakes: dict[tuple[int, str, str], int] = {}
         for log in self.chain(read_logs):

@@ -14,6 +14,7 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
+from nmrstake.chain.contracts import event_logs
 from nmrstake.errors import ConfigError, InputError
 from nmrstake.models import model_id, model_name
 
@@ -118,12 +119,12 @@ class StrategyClient:
 
     def strategies(self) -> list[tuple[str, str]]:
         """(strategy, owner) of every strategy the factory made, in creation order."""
-        logs = self.factory.StrategyCreated.range(self.start_block, self.client.head() + 1)
+        logs = event_logs(self.factory.StrategyCreated, self.start_block, self.client.head())
         return [(to_checksum_address(log.strategy), to_checksum_address(log.owner)) for log in logs]
 
     def model_ids(self, strategy: str) -> list[bytes]:
         """Every model the owner ever set on `strategy` (from its ModelSet events), first-set order."""
-        logs = self.contract(strategy).ModelSet.range(self.start_block, self.client.head() + 1)
+        logs = event_logs(self.contract(strategy).ModelSet, self.start_block, self.client.head())
         seen: dict[bytes, None] = {}
         for log in logs:
             seen.setdefault(bytes(log.modelId).rjust(32, b"\0"), None)

@@ -217,8 +217,7 @@ class StrategyOperator:
         if not rows:
             return []
         done = self.client.claimed_keys(info.round_id)
-        exits = self.client.tournament.StakeExited.range(self.client.start_block, self.client.head() + 1,
-                                                         search_topics={"roundId": info.round_id})
+        exits = self.client.logs("StakeExited", {"roundId": info.round_id})
         done |= {(bytes(log.modelId).rjust(32, b"\0"), to_checksum_address(log.staker)) for log in exits}
         return [c for c in rows if (c.model_id, c.staker) not in done]
 
