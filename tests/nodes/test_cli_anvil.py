@@ -55,7 +55,10 @@ def test_cli_processes_on_anvil(project, tmp_path):
         SubmissionStore(tmp_path / "data" / "service").open_for_writing(clean=True).receipt_key()  # as serve would
         out = cli("wallet", "import", "dora", "--json", input=KEY + "\n", env=env).stdout
         dora = json.loads(out[out.index("{"):])["address"]
-        assert json.loads(cli("faucet", dora, "50", "--json", *common, env=env).stdout)["balance"] == str(50 * WEI)
+        # The faucet sends from test account 0: ape's test accounts stay without its embedded chain.
+        out, loaded = cli_loading("faucet", dora, "50", "--json", *common, env=env)
+        assert json.loads(out)["balance"] == str(50 * WEI)
+        assert loaded["ape"] and not loaded["eth"] and not loaded["ape_test.provider"]
         open_funded_round(world, 51)
         inputs = synth_round(tmp_path, 51, models=1)
         out, loaded = cli_loading("stake", "--round", "51", "--model", "model_00", "--amount", "20",
@@ -101,3 +104,18 @@ def test_chain_session_on_a_local_node__warns_when_chain_time_lags_the_clock(pro
             assert client.tournament.address == world.client.tournament.address
         err = capsys.readouterr().err
         assert "behind the clock" in err and "nmrstake node" in err
+
+
+def test_a_command_on_a_local_node_ape_starts_itself__gets_the_test_settings_and_a_one_line_error(tmp_path):
+    """No node at the address: ape-foundry starts an Anvil of its own with the `test:` settings
+    (mnemonic, accounts), which a process without ape's embedded chain still has; with no
+    deployment recorded for it, the command says so in one line."""
+    from nmrstake.localchain import free_port
+
+    env = dict(os.environ, NMRSTAKE_HOME=str(tmp_path / "home"), APE_FOUNDRY_HOST=f"http://127.0.0.1:{free_port()}")
+    out = subprocess.run([sys.executable, "-m", "nmrstake.cli", "rounds", "--network", "ethereum:local:foundry",
+                          "--deployments-dir", str(tmp_path / "none")], capture_output=True, text=True, env=env,
+                         timeout=180)
+    assert out.returncode == 4, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith("error: no deployment recorded in ")

@@ -1,15 +1,15 @@
 """The chain layer's ways of keeping a command light: contract instances without their errors'
-NatSpec, ape's embedded test chain left out only where nothing can need it, and a wallet
-decrypted while the command connects."""
+NatSpec, ape's embedded chain left out of a fresh process on a node (tests/nodes/test_cli_anvil.py
+runs that process), and a wallet decrypted while the command connects."""
 
 from __future__ import annotations
 
 import pytest
 from ape import accounts, chain
 
-from nmrstake.chain.connect import is_embedded_network, leave_out_test_chain
+from nmrstake.chain.connect import is_embedded_network, leave_out_embedded_chain
 from nmrstake.chain.contracts import instance_at, without_error_docs
-from nmrstake.chain.signers import AccountUnlocking, uses_test_accounts
+from nmrstake.chain.signers import AccountUnlocking
 from nmrstake.chain.transactions import send
 from nmrstake.errors import ChainError, InputError
 
@@ -31,17 +31,6 @@ def test_instance_at__a_revert_is_still_named_after_the_custom_error(project, to
         send(instance.pause, sender=stranger, what="pausing")
 
 
-@pytest.mark.parametrize(("wallet", "account", "uses"), [
-    ("me", None, False),           # an nmrstake wallet
-    (None, "alice", False),        # an ape alias
-    (None, "TEST::2", True),       # a test account by number
-    (None, "test::0", True),
-    (None, None, True),            # nothing given: test account 0 on a local network
-])
-def test_uses_test_accounts(wallet, account, uses):
-    assert uses_test_accounts(wallet, account) is uses
-
-
 @pytest.mark.parametrize(("choice", "embedded"), [
     ("ethereum:local:test", True), ("ethereum:local", True), ("ethereum:local:", True),
     ("ethereum:local:foundry", False), ("ethereum:mainnet:node", False), ("ethereum:sepolia:alchemy", False),
@@ -50,10 +39,10 @@ def test_is_embedded_network(choice, embedded):
     assert is_embedded_network(choice) is embedded
 
 
-def test_leave_out_test_chain__never_once_ape_has_its_plugins(tournament):
+def test_leave_out_embedded_chain__never_once_ape_has_its_plugins(tournament):
     # This test session has loaded ape's plugins: the embedded chain and its accounts stay.
-    assert leave_out_test_chain("ethereum:local:foundry") is False
-    assert leave_out_test_chain("ethereum:local:test") is False
+    assert leave_out_embedded_chain("ethereum:local:foundry") is False
+    assert leave_out_embedded_chain("ethereum:local:test") is False
     from ape.plugins.pluggy_patch import plugin_manager
 
     assert plugin_manager.has_plugin("ape_test") and not plugin_manager.is_blocked("ape_test")
@@ -67,7 +56,6 @@ def test_account_unlocking__a_wallet_decrypts_aside_and_signs_as_itself(home):
 
     address = Keystore(kdf="scrypt", iterations=16).import_key("walt", "0x" + "5a" * 32, PASS)
     unlocking = AccountUnlocking("walt", None)
-    assert not unlocking.uses_test_accounts
     assert unlocking.account(chain.provider).address == address
 
 

@@ -56,29 +56,34 @@ def is_embedded_network(choice: str) -> bool:
     return choice.split(":")[-1] in ("", "test") or choice.endswith(":local")
 
 
-def leave_out_test_chain(network: str) -> bool:
-    """Keep ape's embedded test chain out of this process when nothing in it will be used: a
-    command on a node (not `ethereum:local:test`) that signs with an nmrstake wallet or an ape
-    alias needs neither the in-process chain nor the TEST::N accounts, yet ape's provider lookup
-    imports them all (py-evm and its BLS tables, about 0.8 s of a 4 s `stake`). The core plugin
-    that brings them (`ape_test`) is blocked through pluggy, which ape loads its plugins with.
+def leave_out_embedded_chain(network: str) -> bool:
+    """Keep ape's embedded chain (its in-process EVM, py-evm with its BLS tables: about 0.8 s of
+    imports) out of a process that connects to a node, where it never runs but ape's provider
+    lookup would import it. ape's core `ape_test` plugin, which brings it, is blocked through
+    pluggy (which ape loads its plugins with), and its two other hooks, the TEST::N accounts and
+    the `test:` settings, are registered in its place (:mod:`nmrstake.chain.test_accounts_plugin`).
 
-    Only in a process where ape has not loaded its plugins yet (a command run from the shell):
-    one that already has them (a test session, the demo in one process) keeps them. Returns
-    whether the plugin was left out."""
+    Only in a process where ape has not loaded its plugins yet (a command run from the shell);
+    one that has (a test session, the demo in one process) keeps them all. Returns whether the
+    embedded chain was left out."""
     if is_embedded_network(network):
         return False
     from ape.plugins.pluggy_patch import plugin_manager
 
     if plugin_manager.get_plugins():  # ape has loaded its plugins: too late, and not ours to undo
         return False
+    from nmrstake.chain import test_accounts_plugin
+
     plugin_manager.set_blocked("ape_test")
+    plugin_manager.register(test_accounts_plugin, name="test")
     return True
 
 
 @contextmanager
 def connect(network: str = DEFAULT_NETWORK) -> Iterator[Any]:
-    """Connect ape to `network` (an ape network choice) for the block; yields the provider."""
+    """Connect ape to `network` (an ape network choice) for the block; yields the provider. In a
+    fresh process, a node's connection leaves ape's embedded chain unloaded
+    (:func:`leave_out_embedded_chain`)."""
     from ape import networks
     from ape.exceptions import ApeException
 
@@ -86,6 +91,7 @@ def connect(network: str = DEFAULT_NETWORK) -> Iterator[Any]:
     from nmrstake.localchain import ensure_tools_on_path
 
     ensure_tools_on_path()
+    leave_out_embedded_chain(network)
     if is_embedded_network(network):
         # The embedded chain's log queries read each block once (eth-tester is imported only here:
         # it costs about a second that a command on a real node should not pay).

@@ -78,12 +78,6 @@ def wallet_account(name: str, passphrase: str | None = None, *, store: Any = Non
     return _ape_account(store.load(name, passphrase).key)  # checks the passphrase, the file and the address
 
 
-def uses_test_accounts(wallet: str | None, account: str | None) -> bool:
-    """Whether --wallet/--account may resolve to one of ape's test accounts (TEST::N, or test
-    account 0 by default on a local network): a command that cannot need not load them."""
-    return wallet is None and (account is None or account.upper().startswith("TEST::"))
-
-
 class AccountUnlocking:
     """The account a command will sign with (--wallet NAME or --account ALIAS), prepared while
     the command imports ape and connects.
@@ -104,10 +98,6 @@ class AccountUnlocking:
             from nmrstake.wallet import Keystore
 
             self._opening = Keystore().load_aside(wallet, ask_passphrase(wallet))
-
-    @property
-    def uses_test_accounts(self) -> bool:
-        return uses_test_accounts(self.wallet, self.alias)
 
     def account(self, provider: Any) -> Any:
         """The ape account (waits for the wallet's decryption; raises its WalletError)."""

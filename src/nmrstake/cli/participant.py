@@ -56,7 +56,7 @@ def _send_predictions(round_id: int, model: str, wei: int, predictions: Path, wa
         raise InputError(f"--predictions {predictions}: no such file")
     say = (lambda m: None) if as_json else click.echo  # --json: the one document says it all
     signer = AccountUnlocking(wallet, account)  # the wallet decrypts while ape connects
-    with chain_session(network, deployments_dir, api, test_accounts=signer.uses_test_accounts) as client:
+    with chain_session(network, deployments_dir, api) as client:
         staker = signer.account(client.provider)
         delivery = delivery_for(client, api, data_dir)
         return stake_predictions(client, staker, delivery, round_id, model, wei, predictions,
@@ -115,7 +115,7 @@ def balance(address: str | None, wallet: str | None, account: str | None, networ
             api: str | None, as_json: bool) -> None:
     """A wallet's NMR and ether, and its NMR allowance for the tournament (ADDRESS, --wallet or --account)."""
     from nmrstake.amounts import format_nmr
-    from nmrstake.chain.signers import deployer_account, uses_test_accounts
+    from nmrstake.chain.signers import deployer_account
     from nmrstake.hashing import checksum_address
     from nmrstake.wallet import Keystore
 
@@ -133,8 +133,7 @@ def balance(address: str | None, wallet: str | None, account: str | None, networ
         who, tournament = str(found["address"]), str(found["tournament"])
         nmr, ether, allowance = int(found["nmr"]), int(found["ether"]), int(found["allowance"])
     else:
-        with chain_session(network, deployments_dir, api,
-                           test_accounts=address is None and uses_test_accounts(None, account)) as client:
+        with chain_session(network, deployments_dir, api) as client:
             who = address or str(deployer_account(client.provider, account).address)
             nmr = int(client.token.balanceOf(who))
             ether = int(client.provider.get_balance(who))
@@ -165,11 +164,9 @@ def status(wallet: str | None, account: str | None, network: str, deployments_di
         rounds_json = service.get("/v1/rounds")
         positions = service.get(f"/v1/stakers/{address}")["stakes"] if address else []
     else:
-        from nmrstake.chain.signers import uses_test_accounts
         from nmrstake.participant import my_positions
 
-        with chain_session(network, deployments_dir, api,
-                           test_accounts=account is not None and uses_test_accounts(None, account)) as client:
+        with chain_session(network, deployments_dir, api) as client:
             rounds_json = [i.to_json() for i in client.rounds()]
             if account:
                 from nmrstake.chain.signers import deployer_account
@@ -214,7 +211,7 @@ def claim(round_id: int | None, all_rounds: bool, wallet: str | None, account: s
     if (round_id is None) == (not all_rounds):
         raise InputError("give --round R or --all")
     signer = AccountUnlocking(wallet, account)  # the wallet decrypts while ape connects
-    with chain_session(network, deployments_dir, api, test_accounts=signer.uses_test_accounts) as client:
+    with chain_session(network, deployments_dir, api) as client:
         staker = signer.account(client.provider)
         result = claim_all(client, staker, _results(client, api, data_dir),
                            None if all_rounds or round_id is None else [round_id])
@@ -253,8 +250,7 @@ def verify(round_id: int, network: str, deployments_dir: Path | None, api: str |
     from nmrstake.receipts import ReceiptBook
     from nmrstake.verify import check_receipts, download_round, verify_round
 
-    with chain_session(network, deployments_dir, api, test_accounts=False) as client, \
-            tempfile.TemporaryDirectory(prefix="nmrstake-verify-") as tmp:
+    with chain_session(network, deployments_dir, api) as client, tempfile.TemporaryDirectory(prefix="nmrstake-verify-") as tmp:
         fetched: list[str] = []
         if api:
             from nmrstake.service.client import ServiceClient

@@ -14,25 +14,18 @@ import click
 
 
 @contextmanager
-def chain_session(network: str, deployments: Path | None = None, api: str | None = None, *,
-                  test_accounts: bool = True) -> Iterator[Any]:
+def chain_session(network: str, deployments: Path | None = None, api: str | None = None) -> Iterator[Any]:
     """Connect to `network` and yield the TournamentClient of its deployment: the one recorded in
     the deployments folder; failing that, with `api`, the one the tournament service served the
     first time (so a participant's machine needs only a wallet, the RPC and the service's URL).
     That first answer is pinned in $NMRSTAKE_HOME/deployments: a service that later serves another
-    tournament is refused (ServiceClient.check_deployment), never followed.
-
-    `test_accounts=False` says the command signs with none of ape's TEST::N accounts (see
-    :func:`nmrstake.chain.signers.uses_test_accounts`): on a node, ape's embedded test chain is
-    then not loaded at all (:func:`nmrstake.chain.connect.leave_out_test_chain`)."""
-    from nmrstake.chain.connect import connect, is_embedded_network, is_local_network, leave_out_test_chain, load_project
+    tournament is refused (ServiceClient.check_deployment), never followed."""
+    from nmrstake.chain.connect import connect, is_embedded_network, is_local_network, load_project
     from nmrstake.deploy import deployment_path, deployments_dir, load_deployment
     from nmrstake.fsutil import write_atomic
     from nmrstake.tournament import TournamentClient
     from nmrstake.wallet import nmrstake_home
 
-    if not test_accounts:
-        leave_out_test_chain(network)
     project = load_project()
     with connect(network) as provider:
         if is_local_network(network) and not is_embedded_network(network):
