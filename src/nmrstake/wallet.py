@@ -246,7 +246,9 @@ class Keystore:
     def load(self, name: str, passphrase: str) -> LocalAccount:
         """Decrypt the wallet; WalletError on a wrong passphrase."""
         path = self.path(name)
-        data = _read_keystore(path, name)
+        return self._decrypt(name, path, _read_keystore(path, name), passphrase)
+
+    def _decrypt(self, name: str, path: Path, data: dict, passphrase: str) -> LocalAccount:
         try:
             key = Account.decrypt(data, passphrase)
         except ValueError as exc:
@@ -273,13 +275,14 @@ class Keystore:
         threads importing at once can deadlock on the module locks."""
         from concurrent.futures import ThreadPoolExecutor
 
-        data = _read_keystore(self.path(name), name)
+        path = self.path(name)
+        data = _read_keystore(path, name)
         crypto = data.get("crypto") or data.get("Crypto") or {}
         kdf: Literal["pbkdf2", "scrypt"] = "pbkdf2" if crypto.get("kdf") == "pbkdf2" else "scrypt"
         throwaway = Account.encrypt(b"\x01" * 32, "throwaway", kdf=kdf, iterations=2)
         Account.from_key(Account.decrypt(throwaway, "throwaway"))
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nmrstake-wallet")
-        opening = pool.submit(self.load, name, passphrase)
+        opening = pool.submit(self._decrypt, name, path, data, passphrase)  # the file is read once
         pool.shutdown(wait=False)  # the one task runs on; the pool takes no more
         return opening
 
