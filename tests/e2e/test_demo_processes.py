@@ -3,7 +3,8 @@
 The demo runs as a real process at a small size (4 participants × 2 rounds: one staking through an
 allocation strategy, one topping its stake up, one that never uploads); it starts its own Anvil,
 `nmrstake serve`, the oracle and the operator daemons, and must leave none of them behind, also
-when interrupted.
+when interrupted. In a terminal it keeps the chain and the service (the dashboard) up after the
+summary until Ctrl-C, then stops them too.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -104,6 +106,78 @@ def test_demo__interrupted_with_ctrl_c__stops_every_process_it_started(tmp_path)
             demo.wait()
     assert "interrupted: every process the demo started is stopped" in log.read_text()
     assert not [name for name, pid in pids.items() if alive(pid)]
+
+
+class Terminal:
+    """A pseudo-terminal for a child's stdout (so that it sees a tty), read as it writes."""
+
+    def __init__(self) -> None:
+        import pty
+
+        self.master, self.slave = pty.openpty()
+        self.text = ""
+        self._reader = threading.Thread(target=self._read, daemon=True)
+
+    def start(self) -> None:
+        os.close(self.slave)  # the child holds it now
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.master, 4096)
+            except OSError:  # EIO: every writer closed the terminal
+                return
+            if not chunk:
+                return
+            self.text += chunk.decode(errors="replace")
+
+    def close(self) -> None:
+        self._reader.join(10)
+        os.close(self.master)
+
+
+def test_demo__in_a_terminal__keeps_the_dashboard_up_after_the_summary_until_ctrl_c(tmp_path):
+    log = tmp_path / "stderr.log"
+    terminal = Terminal()
+    with open(log, "w") as err:
+        demo = subprocess.Popen([*DEMO, "--participants", "4", "--rounds", "1", "--rows", "300",
+                                 "--out", str(tmp_path / "demo")], stdin=subprocess.DEVNULL, stdout=terminal.slave,
+                                stderr=err, cwd=tmp_path)
+    terminal.start()
+    try:
+        # No --keep: stdout is a terminal, so the demo keeps the chain and the service after the summary.
+        deadline = time.monotonic() + 600
+        while (found := re.search(r"dashboard: (http://127\.0\.0\.1:\d+/) \(rounds at (\S+)\) .*Ctrl-C to stop",
+                                  terminal.text)) is None:
+            assert demo.poll() is None, terminal.text[-2000:] + log.read_text()[-2000:]
+            assert time.monotonic() < deadline, "no summary line naming the dashboard"
+            time.sleep(0.2)
+        url, round_url = found.group(1), found.group(2)
+        assert round_url == f"{url}rounds/1001"
+        time.sleep(4)  # the daemons were stopped before the report: nothing may take the dashboard down
+        assert demo.poll() is None, log.read_text()[-2000:]
+        assert "the dashboard stopped" not in log.read_text()
+        for page in (url, round_url):
+            answer = requests.get(page, timeout=60)
+            assert answer.status_code == 200, (page, answer.text[:500])
+            assert answer.headers["content-type"].startswith("text/html") and "<html" in answer.text.lower()
+        assert "Round 1001" in requests.get(round_url, timeout=60).text
+        pids = _pids_from(log.read_text())
+        assert set(pids) == {"anvil", "service", "oracle", "operator"}, log.read_text()[-2000:]
+        assert alive(pids["anvil"]) and alive(pids["service"])
+        assert not alive(pids["oracle"]) and not alive(pids["operator"])  # stopped before the report
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(120) == 0, log.read_text()[-2000:]
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+        terminal.close()
+    assert "stopping the service" in log.read_text()
+    assert not [name for name, pid in pids.items() if alive(pid)]
+    with pytest.raises(requests.RequestException):
+        requests.get(url, timeout=5)
 
 
 def test_node__mines_a_block_every_second_while_idle_and_stops_on_ctrl_c(tmp_path):

@@ -84,7 +84,9 @@ class ProcessCrew:
         self.network, self.deployments, self.data_dir, self.logs = network, deployments, data_dir, logs
         self.progress = progress
         self.oracle_account, self.operator_account = oracle_account, operator_account
+        #: the processes that run now: one stopped on purpose (:meth:`stop`) leaves the crew
         self.daemons: dict[str, Daemon] = {}
+        self.started: dict[str, Daemon] = {}  # every process started, in order
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._service_client: Any = None
@@ -102,7 +104,7 @@ class ProcessCrew:
                "--deployments-dir", str(self.deployments)]
         log = self.logs / f"{name}.log"
         daemon = Daemon(name, spawn(cmd, log=log), log)
-        self.daemons[name] = daemon
+        self.daemons[name] = self.started[name] = daemon
         self.progress.line(f"started {name} (pid {daemon.proc.pid}), log in {log}")
         return daemon
 
@@ -119,6 +121,7 @@ class ProcessCrew:
                     "--interval", DAEMON_INTERVAL, "--log-json")
 
     def check_alive(self) -> None:
+        """A ChainError naming the first process of the crew that exited without being stopped."""
         for d in self.daemons.values():
             if d.proc.poll() is not None:
                 raise ChainError(f"the {d.name} process exited with code {d.proc.returncode} ({d.log}): "
@@ -154,13 +157,16 @@ class ProcessCrew:
 
     def stop(self, *names: str) -> dict[str, int]:
         """Stop the named daemons (all by default): SIGTERM, then SIGKILL after 20 s. Returns
-        their exit codes."""
+        their exit codes. A daemon stopped on purpose leaves the crew: :meth:`check_alive` no
+        longer asks after it (the service keeps serving the dashboard without the oracle)."""
         codes = {}
         for name in names or list(self.daemons):
             daemon = self.daemons.get(name)
             if daemon is not None:
                 codes[name] = stop_process(daemon.proc, timeout=20)
+                del self.daemons[name]
         return codes
 
     def pids(self) -> dict[str, int]:
-        return {name: int(d.proc.pid) for name, d in self.daemons.items()}
+        """Every process the crew started, running or stopped, by name."""
+        return {name: int(d.proc.pid) for name, d in self.started.items()}

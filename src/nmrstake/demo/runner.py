@@ -94,7 +94,7 @@ def run_demo(options: DemoOptions, progress: Progress) -> dict[str, Any]:
             network = FOUNDRY
         summary, crew = _run(options, network, node, stack, progress, echo)
         if options.keep and "dashboard" in summary:
-            _keep_serving(summary["dashboard"]["url"], crew)
+            _keep_serving(summary["dashboard"]["url"], crew, node)
     return summary
 
 
@@ -217,13 +217,18 @@ def _where(summary: dict[str, Any], out: Path, layout: Any, picture: Path | None
              "in a terminal, or with --keep, to keep it up)")
 
 
-def _keep_serving(url: str, crew: Any) -> None:
-    """Wait for Ctrl-C (or SIGTERM) while the chain and the service run; then everything stops."""
+def _keep_serving(url: str, crew: Any, node: Any) -> None:
+    """Wait for Ctrl-C (or SIGTERM) while what the dashboard needs runs: the service (the only
+    process left in the crew: the daemons were stopped before the report) and the chain the
+    demo started (`node`, None on a node someone else runs); then everything stops."""
     from nmrstake.errors import ChainError
+    from nmrstake.localchain import port_in_use
 
     try:
         while True:
             crew.check_alive()
+            if node is not None and not port_in_use(node.port):
+                raise ChainError(f"the chain at {node.url} (pid {node.pid}) stopped answering")
             time.sleep(0.5)
     except ChainError as exc:
         click.echo(f"the dashboard stopped: {exc}", err=True)
