@@ -138,3 +138,50 @@ def test_outage_restart_and_sigterm(project, tmp_path):
             daemon.kill()
     events = [e.get("event") for e in _lines(log_path)]
     assert "posted" in events and events[-1] == "stopped"
+
+
+def test_oracle__finalising_a_round_someone_else_settled__logs_AlreadySettled_by_name_on_anvil(project, tmp_path, capfd):
+    """On Anvil ape keeps only the node's words for a reverting call (`custom error 0x8fec535e: …`)
+    and nothing for a mined failure: the oracle's log line must still name the error."""
+    from helpers.races import LosesTheRace
+
+    from nmrstake.chain.transactions import send
+    from nmrstake.daemon import EventLog
+    from nmrstake.errors import ChainError
+    from nmrstake.oracle import Oracle
+
+    with anvil_provider():
+        world = make_world(project, tmp_path)
+        open_funded_round(world, 41)
+        inputs = synth_round(tmp_path, 41, models=len(world.stakers))
+        stake_all(world, 41, inputs)
+        advance_to(world.client.round(41).resolve_time)
+        deliver_targets(world, 41, inputs)
+        lines: list[str] = []
+        log = EventLog(json_lines=True, out=lines.append)
+        Oracle(world.client, world.oracle, world.layout, log=log).tick()
+        posted = world.client.round(41)
+        assert posted.final_at is not None  # posted by the oracle's pass
+        advance_to(posted.final_at)
+        read_before = world.client.round(41)
+        assert read_before.state is RoundState.FINAL and not read_before.settled
+        capfd.readouterr()
+
+        # The oracle simulates its finalise, then someone else's lands first: its transaction fails when mined.
+        def someone_else_settles() -> None:
+            send(world.client.tournament.finalise, 41, sender=world.stakers[0], what="settling first")
+
+        racing = LosesTheRace(world.oracle, someone_else_settles)
+        Oracle(world.client, racing, world.layout, log=log).tick()
+        assert racing.raced and world.client.round(41).settled
+        [error] = [json.loads(line) for line in lines if '"round_error"' in line]
+        assert error["round"] == 41
+        assert error["error"].startswith("finalising round 41 reverted: AlreadySettled(roundId=41) (transaction 0x")
+
+        # The oracle acts on what it read before someone else settled: its simulation reverts.
+        with pytest.raises(ChainError) as refused:
+            Oracle(world.client, world.oracle, world.layout, log=log).step(read_before)
+        assert str(refused.value) == "finalising round 41 would revert: AlreadySettled(roundId=41); nothing was sent"
+        # Nothing else reached the daemon's stdout (its log): no call trace printed by ape.
+        printed = capfd.readouterr().out
+        assert "custom error" not in printed and "trace" not in printed.lower(), printed

@@ -5,7 +5,8 @@ batches, the oracle's postings, the strategy owner's calls, the deployment's rol
 contracts, the faucet's ether) goes through :func:`send`, :func:`deploy_contract` or
 :func:`send_ether`, so that a refusal always reads
 the same way: one line naming the call (``what``) and the contract's custom error by name with
-its arguments, e.g. ``staking on m in round 7 would revert: RoundNotOpen(7); nothing was sent``.
+its arguments, e.g. ``staking on m in round 7 would revert: RoundNotOpen(roundId=7); nothing was
+sent``, on every chain and for every contract of the project (:mod:`nmrstake.chain.reverts`).
 """
 
 from __future__ import annotations
@@ -32,17 +33,24 @@ class Sent:
         return self.receipt.events
 
 
-def revert_reason(exc: Exception) -> str:
-    """The contract's custom error by name with its arguments (ape names the exception class
-    after the error, and its message lists only the arguments), else the revert message."""
-    from ape.exceptions import CustomError
+def revert_reason(exc: Exception, *, replay: Callable[[], bytes | None] | None = None) -> str:
+    """The contract's custom error by name with its arguments, whichever contract of the project
+    defines it, else the revert message (:func:`nmrstake.chain.reverts.revert_reason`)."""
+    from nmrstake.chain.reverts import revert_reason as reason
 
-    message = " ".join(str(getattr(exc, "message", None) or exc).split())
-    if isinstance(exc, CustomError):
-        name = type(exc).__name__
-        args = "" if message in ("", "Transaction failed.") else message
-        return f"{name}({args})"
-    return message
+    return reason(exc, replay=replay)
+
+
+def _simulation_data(method: Any, args: tuple[Any, ...], sender: Any) -> Callable[[], bytes | None]:
+    """Asks the node again for the revert data of the call (through web3, which keeps it)."""
+    from nmrstake.chain.reverts import call_revert_data
+
+    def replay() -> bytes | None:
+        txn = {"from": str(sender.address), "to": str(method.contract.address),
+               "data": "0x" + bytes(method.encode_input(*args)).hex()}
+        return call_revert_data(sender.provider.web3, txn)
+
+    return replay
 
 
 def send(
@@ -65,10 +73,12 @@ def send(
     from ape.exceptions import ContractLogicError, TransactionNotFoundError
 
     try:
-        method.call(*args, sender=sender)
+        # skip_trace: no call trace is fetched and printed (ape shows one on stdout for a revert on a node).
+        method.call(*args, sender=sender, skip_trace=True)
         txn = method.as_transaction(*args, sender=sender)
     except ContractLogicError as exc:
-        raise ChainError(f"{what} would revert: {revert_reason(exc)}; nothing was sent") from exc
+        reason = revert_reason(exc, replay=_simulation_data(method, args, sender))
+        raise ChainError(f"{what} would revert: {reason}; nothing was sent") from exc
     signed = sender.sign_transaction(txn)
     if signed is None:
         raise ChainError(f"{what}: the account {sender.address} refused to sign; nothing was sent")
@@ -78,7 +88,8 @@ def send(
     except Exception as exc:  # noqa: BLE001 - the node's refusal, decoded by ape where it can
         error = provider.get_virtual_machine_error(exc, txn=signed)
         if isinstance(error, ContractLogicError):
-            raise ChainError(f"{what} reverted: {revert_reason(error)}") from exc
+            reason = revert_reason(error, replay=_simulation_data(method, args, sender))
+            raise ChainError(f"{what} reverted: {reason}") from exc
         raise
     txn_hash = "0x" + bytes(raw_hash).hex()
     if on_sent is not None:
@@ -106,11 +117,27 @@ def send_ether(sender: Any, to: str, wei: int, *, what: str) -> Sent:
 
 
 def _failure(receipt: Any) -> str:
-    """Why a mined transaction failed, decoded by ape where it can."""
+    """Why a mined transaction failed: the custom error by name with its arguments, from the
+    node's call tracer, else from the transaction run again as a call in its block (the state it
+    met, for a race lost to a transaction before it: what the round or stake had become)."""
+    from nmrstake.chain.reverts import call_revert_data, traced_revert_data
+
+    provider = receipt.provider
+    txn_hash = str(receipt.txn_hash)
+
+    def replay() -> bytes | None:
+        data = traced_revert_data(provider, txn_hash)
+        if data is None:
+            txn = receipt.transaction
+            call = {"from": str(receipt.sender), "to": str(receipt.receiver), "data": "0x" + bytes(txn.data).hex(),
+                    "value": int(txn.value or 0), "gas": int(txn.gas_limit or receipt.gas_used)}
+            data = call_revert_data(provider.web3, call, int(receipt.block_number))
+        return data
+
     try:
         receipt.raise_for_status()
     except Exception as exc:  # noqa: BLE001 - ape raises its own error types
-        return revert_reason(exc)
+        return revert_reason(exc, replay=replay)
     return "the transaction failed"
 
 

@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 
 from nmrstake.amounts import format_nmr
+from nmrstake.chain.reverts import describe_revert
 from nmrstake.chain.transactions import Sent, pending_count, send
 from nmrstake.errors import ChainError, ConfigError, NmrstakeError, RequestError
 from nmrstake.hashing import bytes32_from_hex, to_hex
@@ -92,17 +93,6 @@ class _Batches:
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-def error_names(*contract_types: Any) -> dict[bytes, str]:
-    """4-byte selector -> custom error name, from the contracts' ABIs."""
-    names: dict[bytes, str] = {}
-    for ct in contract_types:
-        for item in ct.abi:
-            if getattr(item, "type", None) == "error":
-                signature = f"{item.name}({','.join(i.canonical_type for i in item.inputs)})"
-                names[keccak(text=signature)[:4]] = item.name
-    return names
 
 
 class ServiceSource:
@@ -175,8 +165,6 @@ class StrategyOperator:
         self._rows: dict[int, list[Claim]] = {}  # Final round -> its published rows with proofs (never change)
         self._finished: set[int] = set()  # Final rounds with every stake claimed or exited: nothing left, ever
         self._is_strategy: dict[str, bool] = {}
-        project = client.project
-        self._errors = error_names(project.AllocationStrategy.contract_type, project.Tournament.contract_type)
 
     # ------------------------------------------------------------------ reads
 
@@ -344,12 +332,13 @@ class StrategyOperator:
                 continue
             index = int(event.index)
             reason = bytes(event.reason)
-            name = self._errors.get(reason[:4], to_hex(reason[:4]) if reason else "no reason")
+            # The entry's custom error by name with its arguments, whichever contract raised it.
+            error = (describe_revert(reason) or f"unknown error {to_hex(reason[:4])} (data {to_hex(reason)})") \
+                if reason else "no reason"
             failed.append(index)
             call = batch[index]
-            self.log("invocation_failed", strategy=str(event.strategy), round=int(call[1]), error=name)
+            self.log("invocation_failed", strategy=str(event.strategy), round=int(call[1]), error=error)
         return failed
 
 
-__all__ = ["Action", "Claim", "LocalSource", "OperatorStep", "ServiceSource", "StrategyOperator", "chunks",
-           "error_names"]
+__all__ = ["Action", "Claim", "LocalSource", "OperatorStep", "ServiceSource", "StrategyOperator", "chunks"]
