@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from nmrstake.amounts import format_nmr
 from nmrstake.chain.transactions import Sent, send
 from nmrstake.errors import ChainError, InputError
 
@@ -37,6 +38,15 @@ class PayoutSettings:
 
 #: A threshold no total stake reaches (the contract's uint96 maximum): the payout factor is always 1.
 NO_THRESHOLD = 2**96 - 1
+
+
+def threshold_text(wei: int | str) -> str:
+    """A round's stake threshold as people read it: ``none`` for :data:`NO_THRESHOLD` (the
+    numerai-2026 preset: the payout factor is always 1), else the amount in NMR. The dashboard's
+    round page shows it the same way (its ``threshold`` macro, templates/macros.html)."""
+    value = int(wei)
+    return "none" if value >= NO_THRESHOLD else f"{format_nmr(value)} NMR"
+
 
 #: Numerai's settings by era: 0.5 x CORR + 2 x MMC, clip 5 %, threshold 72,000 NMR (2024); clip 1,
 #: payout factor 1 and 5 x CORR + 10 x MMC in the main tournament since its 2026 on-chain staking.
@@ -96,8 +106,6 @@ def open_round(client: Any, sender: Any, spec: RoundSpec, *, start: int | None =
 
 def fund_round(client: Any, funder: Any, round_id: int, wei: int) -> Sent:
     """Approve (if needed) and fund a round's payouts from `funder` (an ape account)."""
-    from nmrstake.amounts import format_nmr
-
     balance = int(client.token.balanceOf(funder.address))
     if balance < wei:
         raise ChainError(f"insufficient balance: {funder.address} holds {format_nmr(balance)} NMR, funding needs {format_nmr(wei)}")

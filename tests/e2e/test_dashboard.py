@@ -7,7 +7,8 @@ The world (one for the module):
   file), one stake never delivered (invalid), plus an allocation strategy staking model_04; final,
   settled, and staker 0 has claimed its model_00 stake;
 - round 202: the same stakers and the strategy again, other amounts; final, nobody has claimed;
-- round 203: open for a month, one stake: nothing posted.
+- round 203: open for a month, with Numerai's 2026 payout settings (no stake threshold), one stake:
+  nothing posted.
 
 Each page's numbers are checked against the chain (ape reads of the contract and its logs) and the
 published files (results.csv and manifest.json read with the csv and json modules); the browser
@@ -21,6 +22,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,7 +43,7 @@ from nmrstake.hashing import keccak_bytes, keccak_file, to_hex
 from nmrstake.localchain import anvil_provider
 from nmrstake.models import model_id
 from nmrstake.participant import LocalDelivery, deliver, stake_predictions
-from nmrstake.rounds import RoundSpec, open_round
+from nmrstake.rounds import NO_THRESHOLD, RoundSpec, open_round, payout_preset
 from nmrstake.tournament import RoundState
 
 pytestmark = pytest.mark.nodes  # real Anvil, a real service process and a real browser
@@ -141,8 +143,13 @@ def world(project, tmp_path_factory) -> Iterator[World]:
             deliver(delivery, client.domain, owner7, rid, STRATEGY_MODEL, path, keccak_file(path),
                     staker=str(strategy.address))
             strategy.stake(rid, model_id(STRATEGY_MODEL), keccak_file(path), sender=owner7)
+        numerai_2026 = payout_preset("numerai-2026")  # no stake threshold: the payout factor is always 1
         open_round(client, w.owner, RoundSpec(round_id=R_OPEN, open_in=0, close_after=30 * 24 * HOUR,
-                                              resolve_after=HOUR, min_stake=WEI // 10, stake_cap=1_000 * WEI))
+                                              resolve_after=HOUR, min_stake=WEI // 10, stake_cap=1_000 * WEI,
+                                              corr_multiplier_bps=numerai_2026.corr_multiplier_bps,
+                                              mmc_multiplier_bps=numerai_2026.mmc_multiplier_bps,
+                                              clip_bps=numerai_2026.clip_bps,
+                                              stake_threshold=numerai_2026.stake_threshold))
         open_inputs = synth_round(tmp, R_OPEN, models=2, rows=300, seed=R_OPEN)
         stake_predictions(client, w.stakers[1], delivery, R_OPEN, "model_01", 3 * WEI,
                           open_inputs / "predictions" / "model_01.csv")
@@ -611,6 +618,15 @@ def test_api_model_and_staker_histories(world):
     assert api(world, "/v1/models/nobody_here")["stakes"] == []
     assert api(world, "/v1/models/Bad-Name", 422)["field"] == "model"
     assert api(world, "/v1/stakers/0x1234", 422)["field"] == "staker"
+
+
+def test_round_page__a_round_without_a_stake_threshold__shows_none_not_the_uint96_maximum(world):
+    assert world.client.round(R_OPEN).stake_threshold == NO_THRESHOLD
+    html = api(world, f"/rounds/{R_OPEN}").text
+    assert "79228162514" not in html
+    assert re.search(r"<dt>Threshold</dt><dd>\s*<span[^>]*>none</span>\s*</dd>", html), html[:3000]
+    with_threshold = api(world, f"/rounds/{R1}").text  # numerai-2024: 72,000 NMR
+    assert re.search(r"<dt>Threshold</dt><dd>\s*<span class=\"nmr\"[^>]*>72000</span> NMR\s*</dd>", with_threshold)
 
 
 def test_pages__unknown_round_and_bad_names_are_error_pages__the_search_box_redirects(world):

@@ -161,6 +161,21 @@ def test_errors_are_one_line_and_change_nothing(cli_world, monkeypatch):
     assert not list((tmp / "data" / "service" / "tmp").iterdir())  # nothing staged left behind
 
 
+def test_round_show__a_numerai_2026_round__says_no_threshold_instead_of_the_uint96_maximum(cli_world):
+    from nmrstake.rounds import NO_THRESHOLD
+
+    _client, common, _data, _alice, _tmp = cli_world
+    run("round", "open", "43", "--payouts", "numerai-2026", *common)
+    run("round", "open", "44", "--payouts", "numerai-2024", *common)
+    shown = run("round", "show", "43", *common).output
+    [line] = [line for line in shown.splitlines() if "stake threshold" in line]
+    assert line.split() == ["stake", "threshold", "none"], shown
+    assert "79228162514" not in shown
+    assert js("round", "show", "43", *common)["stake_threshold"] == str(NO_THRESHOLD)  # JSON keeps the number
+    [line] = [line for line in run("round", "show", "44", *common).output.splitlines() if "stake threshold" in line]
+    assert line.split() == ["stake", "threshold", "72000", "NMR"]
+
+
 def test_wallet_new__without_a_passphrase_or_a_terminal__says_what_is_missing(home):
     import os
     import subprocess

@@ -102,6 +102,7 @@ def round() -> None:  # noqa: A001 - the command is called `round`
 def round_show(round_id: int, network: str, deployments_dir: Path | None, api: str | None, as_json: bool) -> None:
     """One round: parameters, times, totals, result (from the service with --api)."""
     from nmrstake.amounts import format_nmr
+    from nmrstake.rounds import threshold_text
 
     info, now = _rounds_read(api, network, deployments_dir, round_id)
     if as_json:
@@ -113,7 +114,7 @@ def round_show(round_id: int, network: str, deployments_dir: Path | None, api: s
         ("opens", fmt_time(info["open_time"], now)), ("closes", fmt_time(info["close_time"], now)),
         ("resolves", fmt_time(info["resolve_time"], now)),
         ("score", f"{info['corr_multiplier_bps'] / 10_000:g} × CORR + {info['mmc_multiplier_bps'] / 10_000:g} × MMC"),
-        ("clip", f"{info['clip_bps'] / 100:g} %"), ("stake threshold", f"{nmr('stake_threshold')} NMR"),
+        ("clip", f"{info['clip_bps'] / 100:g} %"), ("stake threshold", threshold_text(info["stake_threshold"])),
         ("stake limits", f"{nmr('min_stake')} – {nmr('stake_cap')} NMR"),
         ("stakes", f"{info['stake_count']} ({nmr('total_staked')} NMR)"),
         ("funded", f"{nmr('funded')} NMR"),
