@@ -173,6 +173,8 @@ class Oracle:
         inputs = RoundInputs(targets=targets, predictions=predictions, meta_model=self.layout.meta_model_file(rid))
         self.log("computing", round=rid, stakes=len(stakes), files=len(predictions))
         result = evaluate_round(rid, info.payout_params(), stakes, inputs)
+        for alarm in result.alarms:
+            self.log("alarm", round=rid, alarm=alarm)
         if bytes32_from_hex(result.root) in self.client.rejected_roots(rid):
             raise InputError(
                 f"round {rid}: the recomputed result {result.root} is the one that was rejected; "

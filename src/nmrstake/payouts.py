@@ -23,7 +23,7 @@ from fractions import Fraction
 
 from nmrstake.errors import InputError
 from nmrstake.hashing import checksum_address
-from nmrstake.models import check_model_name
+from nmrstake.models import check_model_label
 
 __all__ = [
     "BPS",
@@ -211,7 +211,7 @@ def compute_payouts(entries: Sequence[StakeEntry], params: RoundParams) -> tuple
     seen: set[tuple[str, str]] = set()
     stakers: list[str] = []
     for i, entry in enumerate(entries):
-        check_model_name(entry.model, argument=f"stake {i + 1}: model")
+        check_model_label(entry.model, argument=f"stake {i + 1}: model")
         _check_int(entry.stake, f"stake {i + 1} (model {entry.model}): stake")
         staker = checksum_address(entry.staker, argument=f"stake {i + 1} (model {entry.model}): staker")
         key = (entry.model, staker)

@@ -50,7 +50,7 @@ __all__ = [
     "load_meta_model",
     "load_targets",
     "prediction_frame",
-    "check_targets_overlap",
+    "targets_overlap_problem",
     "score_models",
 ]
 
@@ -362,29 +362,29 @@ def prediction_frame(
 # --------------------------------------------------------------------------------------------
 
 
-def check_targets_overlap(
+def targets_overlap_problem(
     targets_path: Path, scored_ids: pd.Index, predictions: Iterable[pd.Series], *, any_exact: bool = False
-) -> None:
-    """Refuse targets that do not match the submissions, by numerai-tools' own rule (at least
-    80 % of the ids survive on each side): unless some predictions file shares at least 80 % of
-    the targets' scored ids AND at least 80 % of its own ids with them, the targets are what is
-    wrong (another round's, or truncated), not every participant's file, and nothing is posted.
-    A file whose ids are exactly the targets' (`any_exact`) settles it."""
+) -> str | None:
+    """Whether the targets match no predictions file, by numerai-tools' own rule (at least 80 % of
+    the ids survive on each side): unless some file shares at least 80 % of the targets' scored ids
+    AND at least 80 % of its own ids with them, say so (None when one does, when a file's ids are
+    exactly the targets' (`any_exact`), or when there is no file). For `nmrstake score` that is an
+    error; for the oracle, an alarm: a round's files are the stakers', and none of them may hold
+    the round (docs/oracle.md)."""
     if any_exact or not len(scored_ids):
-        return
+        return None
     best: tuple[float, int, int, str] | None = None
     for series in predictions:
         shared = len(series.index.intersection(scored_ids))
         fit = min(shared / len(scored_ids), shared / max(len(series), 1))
         if best is None or fit > best[0]:
             best = (fit, shared, len(series), str(series.attrs.get("source", "a predictions file")))
-    if best is not None and best[0] < MIN_OVERLAP:
-        _, shared, n_file, source = best
-        raise InputError(
-            f"targets file {targets_path}: shares only {shared} ids with the best-matching predictions file "
+    if best is None or best[0] >= MIN_OVERLAP:
+        return None
+    _, shared, n_file, source = best
+    return (f"targets file {targets_path}: shares only {shared} ids with the best-matching predictions file "
             f"({source}: {n_file} ids; targets: {len(scored_ids)} scored ids); at least {MIN_OVERLAP:.0%} of "
-            "each side is needed: are these this round's complete targets?"
-        )
+            "each side is needed: are these this round's complete targets?")
 
 
 def _source(obj: pd.Series | pd.DataFrame, default: str) -> str:

@@ -15,7 +15,7 @@ from eth_utils import to_checksum_address
 
 from nmrstake.deploy import Deployment, deployment_path, deployments_dir, load_deployment
 from nmrstake.errors import ConfigError, UnknownRoundError
-from nmrstake.models import model_name
+from nmrstake.models import model_label
 from nmrstake.payouts import RoundParams
 from nmrstake.signing import Domain
 
@@ -278,7 +278,7 @@ class TournamentClient:
 
     def stake(self, round_id: int, model_id: bytes, staker: str) -> ChainStake:
         amount, commitment = self.tournament.getStake(round_id, model_id, staker)
-        return ChainStake(round_id, model_name(_b32(model_id)), _b32(model_id), to_checksum_address(staker),
+        return ChainStake(round_id, model_label(_b32(model_id)), _b32(model_id), to_checksum_address(staker),
                           int(amount), _b32(commitment))
 
     def stakes(self, round_id: int, staker: str | None = None) -> list[ChainStake]:
@@ -301,7 +301,7 @@ class TournamentClient:
                 commitments[key] = _b32(log.commitment)
             else:
                 commitments[key] = _b32(log.newCommitment)
-        return [ChainStake(round_id, model_name(mid), mid, who, amounts[(mid, who)], commitments[(mid, who)])
+        return [ChainStake(round_id, model_label(mid), mid, who, amounts[(mid, who)], commitments[(mid, who)])
                 for mid, who in amounts]
 
     def rejected_roots(self, round_id: int) -> set[bytes]:

@@ -236,16 +236,21 @@ def test_round_terms_go_to_the_contract_and_come_back_by_name(world):
     assert expected.to_contract()["minStake"] == 9_009 and expected.to_contract()["openTime"] == start + 1
 
 
-def test_targets_of_another_round_are_refused(world, tmp_path):
+def test_targets_of_another_round__round_still_resolves__every_stake_refunded_with_an_alarm(world, tmp_path):
+    """Targets that no delivered file matches hold no round (one staker's junk file would otherwise
+    stall it): the round is posted with every such stake refunded, and the oracle logs an alarm
+    naming the targets file, for the operator to correct them and the guardian to reject."""
     _resolve_ready(world, tmp_path)
     other = synth_round(tmp_path / "other", 12, models=len(world.stakers), seed=99)  # other ids
     world.layout.targets_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(other / "targets.csv", world.layout.targets_dir / "round-11.csv")
     lines: list[str] = []
     Oracle(world.client, world.oracle, world.layout, log=EventLog(out=lines.append)).tick()
-    assert world.client.round(11).state is RoundState.CLOSED
-    assert not world.layout.published(11).exists()
-    assert any("round_error" in line and "round-11.csv" in line and "scored ids" in line for line in lines), lines
+    assert world.client.round(11).state is RoundState.POSTED, lines
+    assert any(" alarm " in f" {line} " and "round-11.csv" in line and "scored ids" in line for line in lines), lines
+    rows = load_published(world.layout.published(11)).rows
+    assert rows and all(not r.valid and r.payout == r.burn == 0 and "scored ids" in r.reason for r in rows)
+    assert verify_round(world.client, 11, world.layout.published(11)).ok
 
 
 def test_a_file_delivered_after_close_does_not_count(world, tmp_path):

@@ -9,13 +9,13 @@ import pandas as pd
 from nmrstake.amounts import parse_nmr
 from nmrstake.errors import InputError
 from nmrstake.scoring import (
-    check_targets_overlap,
     load_meta_model,
     load_prediction_table,
     load_predictions,
     load_targets,
     prediction_frame,
     score_models,
+    targets_overlap_problem,
 )
 
 
@@ -64,7 +64,9 @@ def score_files(
     target = load_targets(targets)
     meta = load_meta_model(meta_model) if meta_model else None
     scored_ids = target.index[target.notna().to_numpy()]
-    check_targets_overlap(targets, scored_ids, loaded.values())
+    problem = targets_overlap_problem(targets, scored_ids, loaded.values())
+    if problem:
+        raise InputError(problem)
     frame, problems = prediction_frame(loaded, scored_ids)
     if problems:
         model, why = next(iter(problems.items()))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +16,10 @@ import pyarrow as pa
 from nmrstake.errors import InputError
 from nmrstake.hashing import ZERO32, checksum_address, from_hex, keccak_bytes, to_hex
 from nmrstake.merkle import LEAF_ENCODING, StandardMerkleTree, leaf_values
-from nmrstake.models import check_model_name, model_id
+from nmrstake.models import check_model_label, check_model_name, is_model_name, label_model_id
 from nmrstake.payouts import PayoutRow, PayoutSummary, RoundParams, StakeEntry, compute_payouts
 from nmrstake.results.spec import (
+    NOT_A_NAME,
     NOT_COMMITTED,
     UNDELIVERED,
     RoundInputs,
@@ -28,13 +29,14 @@ from nmrstake.results.spec import (
     published_path,
 )
 from nmrstake.scoring import (
-    check_targets_overlap,
+    MIN_OVERLAP,
     fast_prediction_values,
     load_meta_model,
     load_predictions,
     load_targets,
     prediction_frame,
     score_models,
+    targets_overlap_problem,
 )
 
 
@@ -51,6 +53,9 @@ class RoundResult:
     tree: StandardMerkleTree | None
     proofs: list[list[str]]
     scores: pd.DataFrame
+    #: What the operator should look at before the round's result is final, though nothing of it
+    #: stops the round (e.g. targets that no delivered file matches: wrong targets, or junk files).
+    alarms: list[str] = field(default_factory=list)
 
     @property
     def root(self) -> str:
@@ -60,6 +65,11 @@ class RoundResult:
     @property
     def leaf_count(self) -> int:
         return len(self.rows)
+
+
+def _too_few_scored(shared: int, total: int) -> str:
+    return (f"only {shared} of the predictions' {total} ids have a target; numerai-tools scores a file when at "
+            f"least {MIN_OVERLAP:.0%} of its ids do")
 
 
 def _file_reason(commitment: bytes | None, digest: bytes) -> str | None:
@@ -92,13 +102,15 @@ def evaluate_round(
 ) -> RoundResult:
     """Score a round and compute its payouts and Merkle tree (pure: reads files, writes nothing).
 
-    A stake is valid iff its model has a predictions file, the file's keccak matches the stake's
-    commitment (when one is given), the file loads without error, covers every id that has a
-    target, and its predictions are not all equal. Otherwise the stake is invalid (returned in
-    full) with the reason recorded. The meta model is ``inputs.meta_model`` if given, else the
-    stake-weighted average of the models with valid stakes.
+    A stake is valid iff its model id is a model name, its model has a predictions file, the
+    file's keccak matches the stake's commitment (when one is given), the file loads without error,
+    covers every id that has a target, and its predictions are not all equal. Otherwise the stake
+    is invalid (returned in full) with the reason recorded: nothing a staker sends can stop the
+    round. The meta model is ``inputs.meta_model`` if given, else the stake-weighted average of
+    the models with valid stakes.
 
-    Raises InputError if the targets (or the meta model) cannot be used: then no stake can be scored.
+    Raises InputError only if the operator's own inputs cannot be used: the targets or the meta
+    model. Targets that no delivered file matches are an alarm (``RoundResult.alarms``), not an error.
     """
     if isinstance(round_id, bool) or not isinstance(round_id, int) or round_id < 0:
         raise InputError(f"round id: expected a non-negative integer, got {round_id!r}")
@@ -122,13 +134,14 @@ def evaluate_round(
     unit_of: dict[tuple[str, str], str] = {}
     by_model: dict[str, list[RoundStake]] = {}  # by unit: a model, or one staker's own file of it
     for stake in ordered:
-        check_model_name(stake.model, argument="stake model")
+        check_model_label(stake.model, argument="stake model")
         own = prediction_label((stake.model, stake.staker))
         unit = own if own in files else stake.model
         unit_of[(stake.model, stake.staker)] = unit
         by_model.setdefault(unit, []).append(stake)
 
-    reasons: dict[tuple[str, str], str] = {}  # (model, staker) -> why invalid
+    reasons: dict[tuple[str, str], str] = {  # (model, staker) -> why invalid
+        (s.model, s.staker): NOT_A_NAME for s in ordered if not is_model_name(s.model)}
     loaded: dict[str, pd.Series] = {}  # files that needed the general loader
     fast: dict[str, np.ndarray] = {}  # plain files whose ids are the targets' ids, in order
     reference_ids = pa.array(targets.index.astype(str).tolist(), type=pa.string())
@@ -143,7 +156,11 @@ def evaluate_round(
             raw = Path(path).read_bytes()
         except OSError as exc:
             return exc
-        return raw, keccak_bytes(raw), fast_prediction_values(raw, reference_ids)
+        try:
+            values = fast_prediction_values(raw, reference_ids)
+        except Exception:  # noqa: BLE001 - a staker's bytes: the general loader below names the problem
+            values = None
+        return raw, keccak_bytes(raw), values
 
     models = list(by_model)
     if len(models) > 64:
@@ -158,7 +175,7 @@ def evaluate_round(
         model_path = files.get(model)
         if got is None:
             for s in model_stakes:
-                reasons[(s.model, s.staker)] = UNDELIVERED
+                reasons.setdefault((s.model, s.staker), UNDELIVERED)
             continue
         published_name = published_path("predictions", model, Path(str(model_path)))
         if isinstance(got, OSError):
@@ -184,12 +201,25 @@ def evaluate_round(
         except InputError as exc:
             for s in matching:
                 reasons[(s.model, s.staker)] = exc.message
+        except Exception as exc:  # noqa: BLE001 - a staker's file must never stop the round
+            for s in matching:
+                reasons[(s.model, s.staker)] = (f"predictions file {published_name}: cannot be read as predictions "
+                                                f"({type(exc).__name__})")
     clock("load_and_hash")
 
     scored_mask = targets.notna().to_numpy()
     scored_ids = targets.index[scored_mask]
-    check_targets_overlap(inputs.targets, scored_ids, loaded.values(), any_exact=bool(fast))
+    alarm = targets_overlap_problem(inputs.targets, scored_ids, loaded.values(), any_exact=bool(fast))
     slow_frame, frame_problems = prediction_frame(loaded, scored_ids)
+    # numerai-tools scores a file only if at least 80 % of its ids survive: a file of the targets'
+    # ids (the fast path) passes unless most targets are NaN; any other file is counted.
+    if fast and len(scored_ids) < MIN_OVERLAP * len(targets):
+        for model in fast:
+            frame_problems.setdefault(model, _too_few_scored(len(scored_ids), len(targets)))
+    for model, series in loaded.items():
+        shared = len(series.index.intersection(scored_ids))
+        if shared < MIN_OVERLAP * len(series):
+            frame_problems.setdefault(model, _too_few_scored(shared, len(series)))
     columns: dict[str, np.ndarray] = {}
     for model in by_model:
         if model in fast:
@@ -242,9 +272,11 @@ def evaluate_round(
     proofs: list[list[str]] = []
     if rows:
         tree = StandardMerkleTree.of(
-            [leaf_values(round_id, model_id(r.model), r.staker, r.stake, r.payout, r.burn) for r in rows],
+            [leaf_values(round_id, label_model_id(r.model), r.staker, r.stake, r.payout, r.burn) for r in rows],
             LEAF_ENCODING,
         )
         proofs = tree.all_proofs()
     clock("tree")
-    return RoundResult(round_id, params, list(ordered), rows, summary, tree, proofs, scores)
+    alarms = [] if alarm is None else [f"{alarm} Every stake whose file misses them is refunded; if the targets are "
+                                       "wrong, correct them and have the guardian reject this posting"]
+    return RoundResult(round_id, params, list(ordered), rows, summary, tree, proofs, scores, alarms)

@@ -17,7 +17,7 @@ import nmrstake
 from nmrstake.errors import InputError, NmrstakeError
 from nmrstake.hashing import checksum_address, from_hex, keccak_bytes, keccak_file, to_hex
 from nmrstake.merkle import StandardMerkleTree, leaf_values
-from nmrstake.models import model_id
+from nmrstake.models import label_model_id
 from nmrstake.payouts import RoundParams
 from nmrstake.results.evaluate import RoundResult, evaluate_round
 from nmrstake.results.publish import render_round, software_versions
@@ -96,7 +96,7 @@ class PublishedRound:
                 if not 0 <= row.leaf_index < len(self.tree):
                     problems.append(f"results.csv: model {row.model}: leaf_index out of range")
                     continue
-                value = leaf_values(self.round_id, model_id(row.model), row.staker, row.stake, row.payout, row.burn)
+                value = leaf_values(self.round_id, label_model_id(row.model), row.staker, row.stake, row.payout, row.burn)
                 if self.tree.at(row.leaf_index) != value or row.proof != self.tree.get_proof(row.leaf_index):
                     problems.append(f"results.csv: model {row.model}: leaf or proof differs from tree.json")
         elif self.leaf_count:

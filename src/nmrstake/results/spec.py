@@ -75,6 +75,8 @@ def key_model(key: PredictionKey) -> str:
 #: Published reasons of a stake whose file the round did not have (none, or not the committed one).
 UNDELIVERED = "no predictions file delivered by close"
 NOT_COMMITTED = "does not match the commitment"
+#: Published reason of a stake whose on-chain model id is not a model name (refunded in full).
+NOT_A_NAME = "the model id is not a model name, so no predictions file can be delivered for it"
 
 
 def undelivered(reason: str) -> bool:

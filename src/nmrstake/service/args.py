@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nmrstake.errors import InputError, RequestError
 from nmrstake.hashing import checksum_address
-from nmrstake.models import check_model_name
+from nmrstake.models import check_model_label
 from nmrstake.service.intake import parse_uint
 
 
@@ -14,7 +14,7 @@ def round_arg(text: str) -> int:
 
 def model_arg(text: str) -> str:
     try:
-        return check_model_name(text, argument="model")
+        return check_model_label(text, argument="model")
     except InputError as exc:
         raise RequestError(422, "invalid-field", exc.message, field="model") from None
 

@@ -193,7 +193,7 @@ class Dashboard:
         rows (recomputed from them) equals the on-chain root, and the rows are as many as the
         round's stakes. `verified` is None while nothing is posted."""
         from nmrstake.merkle import LEAF_ENCODING, StandardMerkleTree, leaf_values
-        from nmrstake.models import model_id
+        from nmrstake.models import label_model_id
 
         rid = info.round_id
         chain_root, chain_hash = to_hex(info.root), to_hex(info.results_hash)
@@ -211,7 +211,7 @@ class Dashboard:
         if cached is not None and cached[0] == key:
             return cached[1]
         if pub.rows:
-            tree = StandardMerkleTree.of([leaf_values(rid, model_id(r.model), r.staker, r.stake, r.payout, r.burn)
+            tree = StandardMerkleTree.of([leaf_values(rid, label_model_id(r.model), r.staker, r.stake, r.payout, r.burn)
                                           for r in pub.rows], LEAF_ENCODING)
             rows_root = tree.root
         else:
@@ -298,19 +298,19 @@ class Dashboard:
         published rows; what can be claimed now (a final round's unclaimed stake: stake - burn +
         payout; an expired round's stake: in full); and per round the totals and the cumulative
         net result (payout - burn) over the rounds with a result."""
-        from nmrstake.models import model_id, model_name
+        from nmrstake.models import label_model_id, model_label
         from nmrstake.tournament import RoundState
 
         client = self.ctx.client
         topics: dict[str, Any] = (
-            {"modelId": model_id(model)} if model is not None else {"staker": checksum_address(str(staker))})
+            {"modelId": label_model_id(model)} if model is not None else {"staker": checksum_address(str(staker))})
 
         def read_logs() -> list[Any]:
             return client.logs("Staked", topics)
 
         stakes: dict[tuple[int, str, str], int] = {}
         for log in self.chain(read_logs):
-            key = (int(log.roundId), model_name(bytes(log.modelId).rjust(32, b"\0")), checksum_address(log.staker))
+            key = (int(log.roundId), model_label(bytes(log.modelId).rjust(32, b"\0")), checksum_address(log.staker))
             stakes[key] = int(log.newTotal)  # the last one is the stake at close: nothing changes after it
         infos = {rid: self.chain(client.round, rid) for rid in sorted({k[0] for k in stakes})}
         entries = []
@@ -327,7 +327,7 @@ class Dashboard:
                              score=row.score, payout=str(row.payout), burn=str(row.burn),
                              net=str(row.payout - row.burn))
             if info.state in (RoundState.FINAL, RoundState.EXPIRED):
-                left = int(self.chain(client.tournament.getStake, rid, model_id(m), who)[0])
+                left = int(self.chain(client.tournament.getStake, rid, label_model_id(m), who)[0])
                 if info.state is RoundState.FINAL:
                     entry["claim"] = "claimable" if left else "claimed"
                     if left and row is not None:
@@ -368,14 +368,14 @@ class Dashboard:
         settings = []
         strategies = self.strategies()
         if strategies is not None:
-            from nmrstake.models import model_id
+            from nmrstake.models import label_model_id
 
             def owner_of(strategy: str) -> Any:
                 return strategies.contract(strategy).owner()
 
             for who in sorted({e["staker"] for e in hist["stakes"]}):
                 if self.chain(strategies.is_strategy, who):
-                    setting = self.chain(strategies.setting, who, model_id(name))
+                    setting = self.chain(strategies.setting, who, label_model_id(name))
                     owner = checksum_address(str(self.chain(owner_of, who)))
                     settings.append({"strategy": who, "owner": owner, **setting.to_json()})
         return {"model": name, **hist, "strategies": settings}
@@ -468,7 +468,9 @@ def mount_dashboard(app: Any, ctx: Any) -> Dashboard:
     def rounds_page(to: str | None = None) -> Any:
         if to and to.strip():  # the header's box: a staker's address or a model's name
             target = to.strip()
-            where = f"/stakers/{target}" if target.lower().startswith("0x") else f"/models/{target.lower()}"
+            # 0x and 40 hex digits: an address; 0x and 64: a model id that is not a name (its label)
+            address = target.lower().startswith("0x") and len(target) != 66
+            where = f"/stakers/{target}" if address else f"/models/{target.lower()}"
             return RedirectResponse(quote(where), status_code=303)
         infos = dash.chain(ctx.client.rounds)
         rounds = [{"info": i, "json": i.to_json(), "verification": dash.verification(i)} for i in infos]

@@ -16,7 +16,7 @@ from eth_utils import to_checksum_address
 
 from nmrstake.chain.contracts import event_logs
 from nmrstake.errors import ConfigError, InputError
-from nmrstake.models import model_id, model_name
+from nmrstake.models import model_id, model_label
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
@@ -132,7 +132,7 @@ class StrategyClient:
 
     def setting(self, strategy: str, mid: bytes) -> ModelSetting:
         raw = self.contract(strategy).model(mid)
-        return ModelSetting(model=model_name(mid), model_id=mid, per_round=int(raw.perRound), mode=Mode(int(raw.mode)),
+        return ModelSetting(model=model_label(mid), model_id=mid, per_round=int(raw.perRound), mode=Mode(int(raw.mode)),
                             net=int(raw.net), last_round=int(raw.lastRound))
 
     def settings(self, strategy: str) -> list[ModelSetting]:

@@ -35,7 +35,7 @@ from nmrstake.chain.transactions import Sent, pending_count, send
 from nmrstake.errors import ChainError, ConfigError, NmrstakeError, RequestError
 from nmrstake.hashing import bytes32_from_hex, to_hex
 from nmrstake.merkle import LEAF_ENCODING, StandardMerkleTree, leaf_values
-from nmrstake.models import model_id
+from nmrstake.models import label_model_id
 from nmrstake.strategies.chain import Mode, StrategyClient, stake_amount
 from nmrstake.tournament import RoundInfo, RoundState
 
@@ -184,7 +184,7 @@ class StrategyOperator:
         if info.round_id in self._rows:
             return self._rows[info.round_id]
         rows = self.source.published_rows(info.round_id)
-        keys = [(model_id(r["model"]), to_checksum_address(r["staker"]), int(r["stake"]), int(r["payout"]),
+        keys = [(label_model_id(r["model"]), to_checksum_address(r["staker"]), int(r["stake"]), int(r["payout"]),
                  int(r["burn"])) for r in rows]
         if not keys:
             self._rows[info.round_id] = []
