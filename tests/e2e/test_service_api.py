@@ -33,6 +33,7 @@ import pytest
 import requests
 from helpers.scenario import advance_to, deliver_targets, make_world, open_funded_round, stake_all, synth_round
 from helpers.service_process import Service, running_service, start_service, stop
+from helpers.uploads import MULTIPART_TYPE, csv_file, multipart
 
 from nmrstake.hashing import keccak_bytes, to_hex
 from nmrstake.localchain import anvil_provider
@@ -48,20 +49,9 @@ ROUNDS = (R_PUB, R_OPEN, R_FUTURE, R_UNKNOWN)
 MAX_UPLOAD = 4096
 FORM_OVERHEAD = 64 * 1024  # the service's allowance for the multipart framing (service/app.py)
 PROBLEM = "urn:nmrstake:problem:"
-BOUNDARY = "nmrstake-test-boundary-7f3a"
 
 
 # ---------------------------------------------------------------------------------------- files
-
-
-def csv_file(rows: int = 40, *, seed: int = 0, header: str = "id,prediction", value: Callable[[int], str] | None = None,
-             ids: Callable[[int], str] | None = None) -> bytes:
-    """A predictions CSV: `rows` lines of id and one value in (0, 1)."""
-    lines = [header]
-    for i in range(rows):
-        v = value(i) if value else f"{((i * 7919 + seed * 104729) % 997 + 1) / 1000:.3f}"
-        lines.append(f"{ids(i) if ids else f'id_{i:04d}'},{v}")
-    return ("\n".join(lines) + "\n").encode()
 
 
 GOOD = csv_file()
@@ -69,23 +59,6 @@ assert len(GOOD) < MAX_UPLOAD // 2
 
 
 # ---------------------------------------------------------------------------------------- requests
-
-
-def multipart(parts: list[tuple[str, str | bytes]], *, filename: str = "preds.csv") -> bytes:
-    """A multipart/form-data body with BOUNDARY, the parts in the given order. A bytes value is
-    a file part; a str value a plain field."""
-    out = b""
-    for name, value in parts:
-        out += f"--{BOUNDARY}\r\n".encode()
-        if isinstance(value, bytes):
-            out += (f'Content-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
-                    "Content-Type: application/octet-stream\r\n\r\n").encode() + value + b"\r\n"
-        else:
-            out += f'Content-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-    return out + f"--{BOUNDARY}--\r\n".encode()
-
-
-MULTIPART_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
 
 
 @dataclass

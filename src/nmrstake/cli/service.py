@@ -18,13 +18,26 @@ from nmrstake.cli.options import data_opt, deployments_opt, network_opt
               help="Port to listen on")
 @click.option("--max-upload-bytes", default=None, type=click.IntRange(1, None), envvar="NMRSTAKE_MAX_UPLOAD_BYTES",
               help="Largest predictions file taken (default 64 MiB)")
+@click.option("--max-uploads-per-key", default=16, show_default=True, type=click.IntRange(1, None),
+              envvar="NMRSTAKE_MAX_UPLOADS_PER_KEY", help="Uploads kept per round, model and staker")
+@click.option("--max-staker-round-bytes", default=256 << 20, show_default=True, type=click.IntRange(1, None),
+              envvar="NMRSTAKE_MAX_STAKER_ROUND_BYTES", help="Bytes one staker may upload in one round")
+@click.option("--max-store-bytes", default=None, type=click.IntRange(1, None), envvar="NMRSTAKE_MAX_STORE_BYTES",
+              help="Bytes the store may hold before uploads of models not staked yet are refused (default: no "
+                   "limit but the disk's --min-free-disk)")
+@click.option("--min-free-disk", default=1 << 30, show_default=True, type=click.IntRange(0, None),
+              envvar="NMRSTAKE_MIN_FREE_DISK", help="Free bytes kept on the store's disk against uploads of models "
+                                                    "not staked yet")
 def serve(network: str, deployments_dir: Path | None, data_dir: Path | None, host: str, port: int,
-          max_upload_bytes: int | None) -> None:
+          max_upload_bytes: int | None, max_uploads_per_key: int, max_staker_round_bytes: int,
+          max_store_bytes: int | None, min_free_disk: int) -> None:
     """The tournament service: uploads with signed receipts, rounds, results and claim proofs
     over HTTP (/v1, OpenAPI at /openapi.json, health at /healthz). Run it beside the oracle,
     on the same --data-dir."""
-    from nmrstake.service.intake import DEFAULT_MAX_UPLOAD_BYTES
+    from nmrstake.service.intake import DEFAULT_MAX_UPLOAD_BYTES, UploadLimits
     from nmrstake.service.server import serve as run
 
+    limits = UploadLimits(uploads_per_key=max_uploads_per_key, bytes_per_staker_round=max_staker_round_bytes,
+                          store_bytes=max_store_bytes, min_free_disk=min_free_disk)
     run(network=network, deployments_dir=deployments_dir, data_dir=data_dir, host=host, port=port,
-        max_bytes=max_upload_bytes or DEFAULT_MAX_UPLOAD_BYTES, log=lambda m: click.echo(m, err=True))
+        max_bytes=max_upload_bytes or DEFAULT_MAX_UPLOAD_BYTES, limits=limits, log=lambda m: click.echo(m, err=True))

@@ -8,6 +8,7 @@ store. Nothing the chain knows is kept twice. Every error is an RFC 9457 problem
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -30,18 +31,24 @@ from nmrstake.models import check_model_name
 from nmrstake.service.args import model_arg as _model_arg
 from nmrstake.service.args import round_arg as _round_arg
 from nmrstake.service.args import staker_arg as _staker_arg
-from nmrstake.service.intake import Intake, describe, guarded_chain_read, parse_uint
-from nmrstake.signing import Domain, UploadAuthorisation
+from nmrstake.service.intake import MAX_SIGNATURE_LIFETIME, Intake, describe, guarded_chain_read, parse_uint
+from nmrstake.signing import UploadAuthorisation
 
 PROBLEM_TYPE = "urn:nmrstake:problem:"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 #: Multipart overhead allowed beyond the file itself (boundaries, headers, the other fields).
 FORM_OVERHEAD = 64 * 1024
 UPLOAD_FIELDS = ("round", "model", "staker", "nonce", "expiry", "signature")
+#: A request body must keep arriving: within BODY_GRACE_SECONDS of the request, then at
+#: MIN_BODY_RATE bytes a second on average (so the largest upload, 64 MiB, has about 17 minutes).
+#: A slower one is refused (408) and its connection closed, and with it any hold on its key.
+BODY_GRACE_SECONDS = 10.0
+MIN_BODY_RATE = 64 * 1024
 
 _TITLES = {400: "Bad request", 401: "Not signed", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-           409: "Conflict", 411: "Length required", 413: "Too large", 415: "Unsupported format",
-           422: "Invalid request", 500: "Internal error", 502: "Chain error", 503: "Unavailable"}
+           408: "Request timeout", 409: "Conflict", 411: "Length required", 413: "Too large",
+           415: "Unsupported format", 422: "Invalid request", 429: "Limit reached", 500: "Internal error",
+           502: "Chain error", 503: "Unavailable"}
 
 
 @dataclass
@@ -95,39 +102,103 @@ class _UploadParser(MultiPartParser):
         self.complete = True
 
 
-def _upload_key(fields: dict[str, str], domain: Domain) -> tuple[int, str, str] | None:
+def _upload_key(fields: dict[str, str], intake: Intake, now: float) -> tuple[int, str, str] | None:
     """(round, model, checksummed staker) as Intake.receive keys an upload, if the fields sent
-    before the file carry the staker's own signature over the declared `file_hash`; else None
-    (receive then checks everything once the file is in). So only the staker can hold its key:
-    a stranger's slow upload never blocks the staker's."""
+    before the file carry the staker's own signature over the declared `file_hash`, unexpired and
+    never used; else None (receive then checks everything once the file is in). So only the
+    staker, with a signature nobody has seen accepted, can hold its key: a stranger's slow upload,
+    or a replay of a signature seen once, never blocks the staker's."""
     try:
         key = (parse_uint(fields["round"], "round"), check_model_name(fields["model"]),
                checksum_address(fields["staker"]))
+        expiry = parse_uint(fields["expiry"], "expiry")
+        if not now < expiry <= now + MAX_SIGNATURE_LIFETIME:
+            return None
         auth = UploadAuthorisation(key[2], key[0], key[1], bytes32_from_hex(fields["file_hash"]),
-                                   parse_uint(fields["nonce"], "nonce"), parse_uint(fields["expiry"], "expiry"))
-        return key if auth.signer(domain, fields["signature"]) == key[2] else None
+                                   parse_uint(fields["nonce"], "nonce"), expiry)
+        if auth.signer(intake.domain, fields["signature"]) != key[2]:
+            return None
+        return None if intake.store.authorisation_used(auth.digest(intake.domain)) else key
     except (KeyError, NmrstakeError):
         return None
 
 
-async def _at_most(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
-    """The request body, refused (413) should it run past `limit` bytes, whatever framed it."""
-    seen = 0
-    async for chunk in stream:
-        seen += len(chunk)
-        if seen > limit:
-            raise RequestError(413, "file-too-large", f"the request is larger than its declared {limit} bytes")
-        yield chunk
+def _fields_key(fields: dict[str, str]) -> tuple[int, str, str] | None:
+    """(round, model, checksummed staker) named by the fields sent before the file, signed or not."""
+    try:
+        return parse_uint(fields["round"], "round"), check_model_name(fields["model"]), checksum_address(fields["staker"])
+    except (KeyError, NmrstakeError):
+        return None
 
 
-def problem(status: int, kind: str, detail: str, *, instance: str | None = None, field: str | None = None) -> JSONResponse:
+class _Body:
+    """The request body, as the multipart parser reads it, under the upload's rules: never past
+    its declared length (413), arriving within BODY_GRACE_SECONDS then at MIN_BODY_RATE (408),
+    and, once the fields before the file are known, admitted by the intake's limits and holding
+    the key if they are the staker's fresh signature, before the file's bytes are read on."""
+
+    def __init__(self, request: Request, declared: int, ctx: ServiceContext, held: ExitStack, started: float) -> None:
+        self.request, self.declared, self.ctx, self.held = request, declared, ctx, held
+        self.started = started
+        self.received = 0
+        self.complete = False
+        self.fields: dict[str, str] | None = None
+        self.admitted: tuple[int, str, str] | None = None
+        self.held_key: tuple[int, str, str] | None = None
+
+    def on_file(self, fields: dict[str, str]) -> None:
+        self.fields = fields
+
+    async def _admit(self, fields: dict[str, str]) -> None:
+        key = _fields_key(fields)
+        if key is None:
+            return  # receive names what is wrong once the body is in
+        intake = self.ctx.intake
+        await run_in_threadpool(intake.admit, *key, self.declared)
+        self.admitted = key
+        if _upload_key(fields, intake, self.started) == key:
+            self.held.enter_context(intake.exclusive(key))
+            self.held_key = key
+
+    def _timeout(self) -> float:
+        """Seconds the next byte may take before the body falls behind its minimum rate."""
+        due = self.started + BODY_GRACE_SECONDS + (self.received + 1) / MIN_BODY_RATE
+        return max(0.0, due - time.time())
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        stream = self.request.stream().__aiter__()
+        while True:
+            if self.fields is not None:
+                fields, self.fields = self.fields, None
+                await self._admit(fields)
+            try:
+                chunk = await asyncio.wait_for(stream.__anext__(), timeout=self._timeout())
+            except StopAsyncIteration:
+                self.complete = True
+                return
+            except TimeoutError:
+                raise RequestError(408, "body-too-slow", f"the request body arrived too slowly ({self.received} of "
+                                   f"{self.declared} bytes after {time.time() - self.started:.0f} s; the service "
+                                   f"needs it within {BODY_GRACE_SECONDS:.0f} s plus one second per "
+                                   f"{MIN_BODY_RATE} bytes)") from None
+            self.received += len(chunk)
+            if self.received > self.declared:
+                raise RequestError(413, "file-too-large", f"the request is larger than its declared {self.declared} bytes")
+            yield chunk
+
+
+def problem(status: int, kind: str, detail: str, *, instance: str | None = None, field: str | None = None,
+            close: bool = False) -> JSONResponse:
+    """An RFC 9457 problem document; `close`: the connection closes after it (a request whose
+    body was not read to its end)."""
     body: dict[str, Any] = {"type": PROBLEM_TYPE + kind, "title": _TITLES.get(status, "Error"), "status": status,
                             "detail": detail}
     if instance:
         body["instance"] = instance
     if field:
         body["field"] = field
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE,
+                        headers={"Connection": "close"} if close else None)
 
 
 def _row_json(row: Any) -> dict[str, Any]:
@@ -252,34 +323,30 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
             raise RequestError(415, "unsupported-media-type", "the upload must be multipart/form-data")
         held = ExitStack()  # the upload's key, held from the file part's first byte (a 409 meanwhile)
-        held_key: list[tuple[int, str, str]] = []
-
-        def hold(fields: dict[str, str]) -> None:
-            key = _upload_key(fields, ctx.intake.domain)
-            if key is not None:
-                held.enter_context(ctx.intake.exclusive(key))
-                held_key.append(key)
-
         with held:
-            parser = _UploadParser(request.headers, _at_most(request.stream(), declared), max_files=1,
-                                   max_fields=len(UPLOAD_FIELDS) + 2, on_file=hold)
+            body = _Body(request, declared, ctx, held, started)
+            parser = _UploadParser(request.headers, body.chunks(), max_files=1,
+                                   max_fields=len(UPLOAD_FIELDS) + 2, on_file=body.on_file)
             try:
                 form = await parser.parse()
-            except RequestError:
-                raise
+            except RequestError as exc:
+                # The body was not read to its end: answer, and close the connection behind it.
+                return problem(exc.status, exc.kind, exc.message, instance=request.url.path, field=exc.field,
+                               close=not body.complete)
             except Exception as exc:  # noqa: BLE001 - python-multipart and starlette raise several types
                 detail = getattr(exc, "detail", None) or str(exc) or type(exc).__name__
-                raise RequestError(400, "malformed-multipart", f"the multipart body cannot be parsed ({detail}); "
-                                   "was the upload cut short?") from None
+                return problem(400, "malformed-multipart", f"the multipart body cannot be parsed ({detail}); "
+                               "was the upload cut short?", instance=request.url.path, close=not body.complete)
             try:
                 if not parser.complete:
                     raise RequestError(400, "malformed-multipart", "the multipart body ends before its closing "
                                        "boundary: the upload was cut short; send it again")
-                return await _receive(form, held_key[0] if held_key else None, started)
+                return await _receive(form, body.held_key, body.admitted, started)
             finally:
                 await form.close()
 
-    async def _receive(form: Any, held_key: tuple[int, str, str] | None, started: float) -> Any:
+    async def _receive(form: Any, held_key: tuple[int, str, str] | None, admitted: tuple[int, str, str] | None,
+                       started: float) -> Any:
         fields = {name: form.get(name) for name in (*UPLOAD_FIELDS, "file_hash")}
         upload_file = form.get("file")
         if not fields["signature"]:
@@ -303,7 +370,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
                 round_id=round_id, model=str(fields["model"]), staker=str(fields["staker"]),
                 nonce=parse_uint(fields["nonce"], "nonce"), expiry=parse_uint(fields["expiry"], "expiry"),
                 signature=str(fields["signature"]), source=upload_file.file, file_hash=file_hash, held=held_key,
-                started_at=started)
+                started_at=started, admitted=admitted)
             return describe(stored, ctx.intake.receipt_signer)
 
         return await run_in_threadpool(work)

@@ -27,6 +27,40 @@ DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 #: The longest an upload signature may stay valid: bounds how long a leaked one is any use.
 MAX_SIGNATURE_LIFETIME = 24 * 3600
 _CHUNK = 1 << 20
+MIB = 1 << 20
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """What uploads may cost the operator, whoever sends them (docs/service.md, "Limits").
+
+    A stake needs NMR, so an upload is taken only from an address that could stake it: one holding
+    at least the round's minimum stake, an allocation strategy, or a key already staked in the
+    round. Each (round, model, staker) keeps at most `uploads_per_key` uploads and each staker at
+    most `bytes_per_staker_round` bytes in a round. Uploads of keys not staked yet also stop when
+    the store holds `store_bytes` (if set) or the disk would keep less than `min_free_disk` bytes
+    free: a staked key's upload is never refused for room, so a flood of unstaked uploads cannot
+    keep a staker from delivering. Every refusal is a 4xx that names the limit; nothing stored is
+    touched."""
+
+    uploads_per_key: int = 16
+    bytes_per_staker_round: int = 256 * MIB
+    store_bytes: int | None = None
+    min_free_disk: int = 1024 * MIB
+
+
+DEFAULT_LIMITS = UploadLimits()
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the chain says of an uploader in a round: whether this (round, model, staker) is
+    staked already, and whether the staker could stake it (the round's minimum stake in NMR, or
+    an allocation strategy, whose NMR its operator stakes)."""
+
+    staked: bool
+    may_stake: bool
+    min_stake: int = 0
 
 
 @dataclass(frozen=True)
@@ -36,6 +70,7 @@ class RoundWindow:
     round_id: int
     open_time: int
     close_time: int
+    min_stake: int = 0
 
 
 def _utc(ts: int) -> str:
@@ -61,9 +96,13 @@ class Intake:
     def __init__(self, store: SubmissionStore, domain: Domain, *, window: Callable[[int], RoundWindow | None],
                  chain_now: Callable[[], int], max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
                  wall_now: Callable[[], float] = time.time,
-                 owner_of: Callable[[str], str | None] = lambda staker: None) -> None:
+                 owner_of: Callable[[str], str | None] = lambda staker: None,
+                 standing: Callable[[int, str, str], Standing] | None = None,
+                 limits: UploadLimits = DEFAULT_LIMITS) -> None:
         self.store = store
         self.owner_of = owner_of
+        self.standing = standing
+        self.limits = limits
         self.domain = domain
         self.window = window
         self.chain_now = chain_now
@@ -112,6 +151,33 @@ class Intake:
             with self._busy_lock:
                 self._busy.discard(key)
 
+    def admit(self, round_id: int, model: str, staker: str, size: int) -> None:
+        """Refuse an upload of `size` bytes (at most) for (round, model, checksummed staker) that
+        would pass a limit (:class:`UploadLimits`), before its file is received where the request
+        allows, else before it is stored. Raises a RequestError naming the limit."""
+        limits = self.limits
+        usage = self.store.usage(round_id, model, staker)
+        if usage.key_uploads >= limits.uploads_per_key:
+            raise RequestError(429, "too-many-uploads", f"round {round_id}, model {model}, staker {staker}: already "
+                               f"{usage.key_uploads} uploads, the service's limit per model and staker; the latest "
+                               "ones stay as they are", field="model")
+        if usage.staker_round_bytes + size > limits.bytes_per_staker_round:
+            raise RequestError(429, "staker-quota-exceeded", f"staker {staker}: {usage.staker_round_bytes} bytes "
+                               f"uploaded for round {round_id}; {size} more would pass the limit of "
+                               f"{limits.bytes_per_staker_round} bytes per staker and round", field="staker")
+        standing = self.standing(round_id, model, staker) if self.standing is not None else Standing(True, True)
+        if standing.staked:
+            return
+        if not standing.may_stake:
+            raise RequestError(403, "cannot-stake", f"staker {staker}: holds less than round {round_id}'s minimum "
+                               f"stake ({standing.min_stake} wei of NMR) and has no stake of model {model} in it; "
+                               "uploads are taken from addresses that can stake them", field="staker")
+        full = limits.store_bytes is not None and usage.total_bytes + size > limits.store_bytes
+        if full or usage.free_disk_bytes - size < limits.min_free_disk:
+            raise RequestError(429, "store-full", "the service's store is full for uploads of models not staked yet: "
+                               f"stake model {model} in round {round_id} first (the commitment is the file's "
+                               "keccak-256), then upload it; a staked model's upload is always taken", field="file")
+
     def _check_file(self, staged: Path, size: int, key_text: str) -> str:
         from nmrstake.scoring import load_predictions
 
@@ -139,11 +205,13 @@ class Intake:
 
     def receive(self, *, round_id: int, model: str, staker: str, nonce: int, expiry: int, signature: str,
                 source: BinaryIO, file_hash: bytes | None = None,
-                held: tuple[int, str, str] | None = None, started_at: float | None = None) -> StoredUpload:
+                held: tuple[int, str, str] | None = None, started_at: float | None = None,
+                admitted: tuple[int, str, str] | None = None) -> StoredUpload:
         """Check and store one upload read from `source`; returns it with its signed receipt.
         `held`: the key the caller already holds with `exclusive()`, if any; `started_at`: when the
         request began to arrive (the signature must have been valid then: a large file on a slow
-        link does not expire on the way). Whether the round is open is decided once the file is
+        link does not expire on the way); `admitted`: the key the caller already passed through
+        :meth:`admit` with a size at least the file's (the request's declared length). Whether the round is open is decided once the file is
         in, by the chain time then, which is also the time the receipt states."""
         try:
             check_model_name(model, argument="model")
@@ -182,6 +250,8 @@ class Intake:
             if self.store.authorisation_used(authorisation):
                 raise RequestError(409, "signature-replayed", "signature: this upload signature was used already; "
                                    "each upload needs a fresh one", field="signature")
+            if admitted != key:
+                self.admit(round_id, model, staker, size)
             extension = self._check_file(staged, size, f"model {model} of round {round_id}")
             crash_point("received")
             _, now = self.open_window(round_id)  # by chain time now that the whole file is in
@@ -217,7 +287,7 @@ def describe(upload: StoredUpload, receipt_signer: str) -> dict[str, object]:
 
 
 def chain_intake(client: Any, store: SubmissionStore, *, max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
-                 lock: Any = None) -> Intake:
+                 lock: Any = None, limits: UploadLimits = DEFAULT_LIMITS) -> Intake:
     """An Intake for a deployment on the connected chain (a TournamentClient). A round's times
     never change once it is opened, so each is read once; chain time is read for every upload."""
     guard = lock or threading.Lock()
@@ -229,7 +299,7 @@ def chain_intake(client: Any, store: SubmissionStore, *, max_bytes: int = DEFAUL
                 info = guarded_chain_read(guard, client.round, round_id)
             except UnknownRoundError:
                 return None
-            windows[round_id] = RoundWindow(round_id, info.open_time, info.close_time)
+            windows[round_id] = RoundWindow(round_id, info.open_time, info.close_time, info.min_stake)
         return windows[round_id]
 
     def chain_now() -> int:
@@ -252,7 +322,24 @@ def chain_intake(client: Any, store: SubmissionStore, *, max_bytes: int = DEFAUL
             owners[staker] = str(guarded_chain_read(guard, lambda: strategies.contract(staker).owner()))
         return owners[staker]
 
-    return Intake(store, client.domain, window=window, chain_now=chain_now, max_bytes=max_bytes, owner_of=owner_of)
+    def standing(round_id: int, model: str, staker: str) -> Standing:
+        from nmrstake.models import model_id
+
+        known = window(round_id)  # outside the lock: it takes the lock itself on first read
+        min_stake = known.min_stake if known is not None else 0
+
+        def read() -> Standing:
+            if int(client.tournament.getStake(round_id, model_id(model), staker)[0]) > 0:
+                return Standing(True, True, min_stake)
+            return Standing(False, int(client.token.balanceOf(staker)) >= min_stake, min_stake)
+
+        found = guarded_chain_read(guard, read)
+        if not found.may_stake and owner_of(staker) is not None:
+            return Standing(False, True, found.min_stake)
+        return found
+
+    return Intake(store, client.domain, window=window, chain_now=chain_now, max_bytes=max_bytes, owner_of=owner_of,
+                  standing=standing, limits=limits)
 
 
 def guarded_chain_read(lock: Any, fn: Callable[..., Any], *args: Any) -> Any:
@@ -268,4 +355,5 @@ def guarded_chain_read(lock: Any, fn: Callable[..., Any], *args: Any) -> Any:
                            "try again shortly") from None
 
 
-__all__ = ["Intake", "RoundWindow", "chain_intake", "describe", "parse_uint", "DEFAULT_MAX_UPLOAD_BYTES"]
+__all__ = ["DEFAULT_LIMITS", "Intake", "RoundWindow", "Standing", "UploadLimits", "chain_intake", "describe", "parse_uint",
+           "DEFAULT_MAX_UPLOAD_BYTES"]

@@ -8,20 +8,70 @@ from pathlib import Path
 from typing import Any
 
 from nmrstake.service.app import ServiceContext, create_app
-from nmrstake.service.intake import DEFAULT_MAX_UPLOAD_BYTES, chain_intake
+from nmrstake.service.intake import DEFAULT_LIMITS, DEFAULT_MAX_UPLOAD_BYTES, UploadLimits, chain_intake
+
+#: A connection must complete its request's line and headers within this many seconds of opening
+#: (or of its previous response): a half-open connection is closed, not kept (docs/service.md).
+HEADER_SECONDS = 10.0
 
 
-def service_context(client: Any, layout: Any, *, max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> ServiceContext:
+def service_context(client: Any, layout: Any, *, max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+                    limits: UploadLimits = DEFAULT_LIMITS) -> ServiceContext:
     """The service of one deployment: its store opened for writing (leftovers of a killed
     process cleared), an intake reading the chain under one lock shared with the read API."""
     lock = threading.Lock()
     store = layout.store().open_for_writing(clean=True)
-    intake = chain_intake(client, store, max_bytes=max_bytes, lock=lock)
+    intake = chain_intake(client, store, max_bytes=max_bytes, lock=lock, limits=limits)
     return ServiceContext(client=client, layout=layout, intake=intake, chain_lock=lock)
 
 
+def header_deadline_protocol() -> type:
+    """uvicorn's h11 protocol, closing a connection whose request line and headers have not all
+    arrived HEADER_SECONDS after it opened or after its previous response. uvicorn itself waits
+    for them for ever, so a thousand half-open connections would each keep a socket."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderDeadlineProtocol(H11Protocol):
+        _deadline: Any = None
+        _armed_for: Any = None
+
+        def _arm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+            self._armed_for = self.cycle
+            self._deadline = self.loop.call_later(HEADER_SECONDS, self._expire)
+
+        def _expire(self) -> None:
+            self._deadline = None
+            if self.cycle is self._armed_for and not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self._deadline is not None and self.cycle is not self._armed_for:
+                self._deadline.cancel()  # a request arrived whole: the body has its own deadline
+                self._deadline = None
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+            super().connection_lost(exc)
+
+    return HeaderDeadlineProtocol
+
+
 def serve(*, network: str, deployments_dir: Path | None, data_dir: Path | None, host: str, port: int,
-          max_bytes: int, log: Any = print) -> None:
+          max_bytes: int, limits: UploadLimits = DEFAULT_LIMITS, log: Any = print) -> None:
     """Serve until SIGTERM or SIGINT (uvicorn finishes the requests in flight, then exits)."""
     import uvicorn
 
@@ -29,16 +79,17 @@ def serve(*, network: str, deployments_dir: Path | None, data_dir: Path | None, 
     from nmrstake.results.layout import DataLayout, default_data_root
     from nmrstake.tournament import TournamentClient
 
+    _raise_open_files_limit()
     project = load_project()
     with connect(network):
         client = TournamentClient.connect(project, deployments_dir)
         layout = DataLayout(data_dir or default_data_root(client.provider.chain_id, client.tournament.address))
-        ctx = service_context(client, layout, max_bytes=max_bytes)
+        ctx = service_context(client, layout, max_bytes=max_bytes, limits=limits)
         log(f"nmrstake service for tournament {client.tournament.address} on chain {client.provider.chain_id}; "
             f"data in {layout.root}; receipts signed by {ctx.intake.receipt_signer}; "
             f"listening on http://{host}:{port}")
         config = uvicorn.Config(create_app(ctx), host=host, port=port, log_level="warning", access_log=False,
-                                timeout_graceful_shutdown=10)
+                                timeout_graceful_shutdown=10, http=header_deadline_protocol())
         # uvicorn finishes the requests in flight on SIGTERM/SIGINT, then raises the signal again
         # for the handler it found: make that a clean exit (status 0), as a supervisor expects.
         previous = {s: signal.signal(s, _exit_cleanly) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -47,6 +98,20 @@ def serve(*, network: str, deployments_dir: Path | None, data_dir: Path | None, 
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+
+
+def _raise_open_files_limit() -> None:
+    """Every connection holds a file descriptor until its deadline closes it: take the hard limit
+    of open files as the soft one (1,024 is a common soft limit; a burst of half-open connections
+    would otherwise leave none to accept honest ones with)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else max(soft, 65536), hard))
+        except (ValueError, OSError):
+            pass  # kept as it is: the deadlines still close what is half open
 
 
 def _exit_cleanly(signum: int, frame: Any) -> None:

@@ -79,6 +79,16 @@ class StoredUpload:
     receipt: DeliveryReceipt
 
 
+@dataclass(frozen=True)
+class StoreUsage:
+    """What one (round, model, staker) key, its staker in that round and the whole store hold."""
+
+    key_uploads: int
+    staker_round_bytes: int
+    total_bytes: int
+    free_disk_bytes: int
+
+
 class SubmissionStore:
     """Uploads of one deployment. Readers (the oracle) and the writer (the service) may be
     different processes; SQLite's WAL lets them read while it writes."""
@@ -198,6 +208,18 @@ class SubmissionStore:
         for created in reversed(missing):
             created.mkdir(exist_ok=True)
             fsync_dir(created.parent)
+
+    def usage(self, round_id: int, model: str, staker: str) -> StoreUsage:
+        """What the store holds that upload limits count (docs/service.md, "Limits")."""
+        db = self._connection()
+        who = checksum_address(staker)
+        key_uploads, = db.execute("SELECT COUNT(*) FROM uploads WHERE round_id = ? AND model = ? AND staker = ?",
+                                  (str(round_id), model, who)).fetchone()
+        staker_bytes, = db.execute("SELECT COALESCE(SUM(size), 0) FROM uploads WHERE round_id = ? AND staker = ?",
+                                   (str(round_id), who)).fetchone()
+        total_bytes, = db.execute("SELECT COALESCE(SUM(size), 0) FROM uploads").fetchone()
+        free = shutil.disk_usage(self.root).free
+        return StoreUsage(int(key_uploads), int(staker_bytes), int(total_bytes), int(free))
 
     def authorisation_used(self, digest: bytes) -> bool:
         row = self._connection().execute("SELECT 1 FROM uploads WHERE authorisation = ?", (to_hex(digest),)).fetchone()

@@ -1,0 +1,294 @@
+"""Participants playing the attacker against real processes (a real Anvil, `nmrstake serve`, the
+oracle daemon): nothing a participant sends stops a round, holds another staker or fails a page
+(docs/security.md, "Nothing a participant sends stops anyone else").
+
+Service side, one world for the module: a round open for a day, honest stakers holding NMR, and a
+service with small limits so that they can be reached (uploads of at most MAX_UPLOAD bytes, a store
+of STORE_LIMIT bytes for models not staked yet). Each attack is followed by what an honest staker
+must still get: a fresh upload answered 201 and pages that answer.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from eth_account import Account
+from helpers.scenario import WEI, make_world, open_funded_round
+from helpers.service_process import running_service
+from helpers.uploads import MULTIPART_TYPE, csv_file, multipart, signed_fields
+
+from nmrstake.chain.signers import key_account
+from nmrstake.hashing import keccak_bytes
+from nmrstake.localchain import anvil_provider
+from nmrstake.models import model_id
+from nmrstake.service.store import SubmissionStore
+from nmrstake.signing import Domain
+
+pytestmark = pytest.mark.nodes  # real Anvil and processes: run after the embedded-EVM tests
+
+ROUND = 301
+MAX_UPLOAD = 32 * 1024
+STORE_LIMIT = 8 * MAX_UPLOAD
+PAGES = ["/", f"/rounds/{ROUND}", "/v1/rounds", f"/v1/rounds/{ROUND}", "/healthz"]
+
+
+class Arena:
+    def __init__(self, url: str, data: Path, domain: Domain, world: Any) -> None:
+        self.url, self.data, self.domain, self.world = url, data, domain, world
+        self.honest = world.stakers
+
+    @property
+    def store(self) -> SubmissionStore:
+        return SubmissionStore(self.data / "service")
+
+    def upload(self, staker: Any, model: str, content: bytes, *, signer: Any = None,
+               fields: dict[str, str] | None = None) -> requests.Response:
+        sent = fields or signed_fields(self.domain, staker.address, signer or staker, round_id=ROUND, model=model,
+                                       content=content)
+        body = multipart([*sent.items(), ("file", content)])
+        return requests.post(f"{self.url}/v1/submissions", data=body, headers={"Content-Type": MULTIPART_TYPE},
+                             timeout=60)
+
+    def honest_upload_is_taken(self, k: int) -> None:
+        """An honest staker's fresh upload is answered 201 and every page answers (the request's
+        timeout only keeps a broken service from hanging the test; nothing here measures time)."""
+        staker = self.honest[k % len(self.honest)]
+        resp = self.upload(staker, f"honest_{k}", csv_file(seed=k))
+        assert resp.status_code == 201, resp.text
+        for path in PAGES:
+            page = requests.get(self.url + path, timeout=60)
+            assert page.status_code == 200, (path, page.status_code, page.text[:300])
+
+    def stored(self) -> list[tuple[int, str, str, bytes, bytes]]:
+        """Every upload row with the bytes of its file (which must still hash to the row's hash)."""
+        return [(u.upload_id, u.model, u.staker, u.file_hash, u.path.read_bytes()) for u in self.store.uploads(ROUND)]
+
+
+@pytest.fixture(scope="module")
+def arena(project, tmp_path_factory) -> Any:
+    tmp = tmp_path_factory.mktemp("hostile")
+    with anvil_provider():
+        world = make_world(project, tmp)
+        open_funded_round(world, ROUND, close_after=24 * 3600)
+        with running_service(world.deployments, world.layout.root, tmp / "service.log",
+                             "--max-upload-bytes", str(MAX_UPLOAD), "--max-store-bytes", str(STORE_LIMIT),
+                             "--min-free-disk", "0") as service:
+            yield Arena(service.url, world.layout.root, world.client.domain, world)
+        assert "Traceback" not in service.log_text(), service.log_text()
+
+
+def _connect(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=60)
+
+
+def _closed_by_server(sock: socket.socket, within: float) -> bool:
+    """True once the server has closed the connection (reads return b'' or reset), waiting at most
+    `within` seconds for it."""
+    sock.settimeout(within)
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except TimeoutError:
+        return False
+
+
+# ---------------------------------------------------------------------------------------- replay
+
+
+def test_replayed_signature_with_a_slow_body__never_holds_the_stakers_key(arena):
+    """Someone who saw one of a staker's accepted uploads (on the wire, in a proxy's log) sends the
+    same fields again with a huge Content-Length and the body one byte at a time: the staker's
+    fresh uploads are taken meanwhile, and the slow request is refused (408) and its connection
+    closed by the service."""
+    staker, model = arena.honest[0], "replayed"
+    first = csv_file(seed=1)
+    fields = signed_fields(arena.domain, staker.address, staker, round_id=ROUND, model=model, content=first)
+    assert arena.upload(staker, model, first, fields=fields).status_code == 201
+    # The replay: the same fields, then the file's part headers, then a trickle.
+    body = multipart([*fields.items(), ("file", first)])
+    head = body[:body.index(first)]
+    sock = _connect(arena.url)
+    sock.sendall((f"POST /v1/submissions HTTP/1.1\r\nHost: x\r\nContent-Type: {MULTIPART_TYPE}\r\n"
+                  f"Content-Length: {MAX_UPLOAD}\r\n\r\n").encode() + head)
+    stop = threading.Event()
+
+    def trickle() -> None:
+        while not stop.wait(1.0):
+            try:
+                sock.sendall(b"0")
+            except OSError:
+                return
+
+    dripper = threading.Thread(target=trickle, daemon=True)
+    dripper.start()
+    try:
+        for k in range(3):  # the staker replaces its file while the replay drips
+            resp = arena.upload(staker, model, csv_file(seed=10 + k))
+            assert resp.status_code == 201, resp.text
+            time.sleep(1)
+        replayed = arena.upload(staker, model, first, fields=fields)  # the replay sent whole: refused as used
+        assert replayed.status_code == 409 and "signature-replayed" in replayed.json()["type"], replayed.text
+        # The slow request gets its answer and loses its connection.
+        sock.settimeout(120)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            assert chunk, f"closed without an answer: {answer!r}"
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
+        assert b"body-too-slow" in answer or b"connection: close" in answer.lower(), answer[:600]
+        assert _closed_by_server(sock, within=60)
+    finally:
+        stop.set()
+        sock.close()
+    assert arena.store.latest(ROUND, model, staker.address).path.read_bytes() == csv_file(seed=12)
+    arena.honest_upload_is_taken(0)
+
+
+def test_a_slow_body_of_the_stakers_own_fresh_signature__holds_the_key_only_until_its_deadline(arena):
+    """A fresh, signed upload whose body stalls holds its key (a second upload meanwhile is 409),
+    but only until the body's deadline: then it is refused and the key takes uploads again."""
+    staker, model = arena.honest[1], "stalled"
+    content = csv_file(seed=2)
+    fields = signed_fields(arena.domain, staker.address, staker, round_id=ROUND, model=model, content=content)
+    body = multipart([*fields.items(), ("file", content)])
+    cut = body.index(content) + 10
+    host, port = arena.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=120)
+    try:
+        conn.putrequest("POST", "/v1/submissions")
+        conn.putheader("Content-Type", MULTIPART_TYPE)
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders()
+        conn.send(body[:cut])
+        held = None
+        for _ in range(50):  # until the service has read the fields and holds the key
+            held = arena.upload(staker, model, csv_file(seed=3))
+            if held.status_code == 409:
+                break
+            time.sleep(0.1)
+        assert held is not None and held.status_code == 409 and "upload-in-progress" in held.json()["type"]
+        response = conn.getresponse()  # the stalled body's answer comes from its deadline
+        assert response.status == 408, response.read()
+        assert response.getheader("connection", "").lower() == "close"
+    finally:
+        conn.close()
+    again = arena.upload(staker, model, csv_file(seed=3))
+    assert again.status_code == 201, again.text
+
+
+# ---------------------------------------------------------------------------------------- connections
+
+
+def test_a_thousand_half_open_connections__honest_uploads_taken_and_the_connections_closed(arena):
+    socks = []
+    try:
+        for k in range(1000):
+            sock = _connect(arena.url)
+            # A request line and one header, never finished; every tenth sends nothing at all.
+            if k % 10:
+                sock.sendall(b"POST /v1/submissions HTTP/1.1\r\nHost: x\r\n")
+            socks.append(sock)
+        for k in range(3):
+            arena.honest_upload_is_taken(100 + k)
+        # The service closes them (its header deadline), instead of keeping a socket each for ever.
+        assert _closed_by_server(socks[0], within=60) and _closed_by_server(socks[1], within=60)
+        assert sum(_closed_by_server(s, within=5) for s in socks[2:]) == len(socks) - 2
+    finally:
+        for sock in socks:
+            sock.close()
+    arena.honest_upload_is_taken(200)
+
+
+# ---------------------------------------------------------------------------------------- floods
+
+
+def test_a_flood_of_fresh_keys__without_nmr__stores_nothing(arena):
+    before = arena.stored()
+    largest = csv_file(rows=MAX_UPLOAD // 16)[: MAX_UPLOAD - 100]
+    largest = largest[: largest.rindex(b"\n") + 1]
+    for k in range(30):
+        fresh = Account.create()
+        resp = arena.upload(_Who(fresh.address), f"flood_{k}", largest, signer=key_account(fresh.key))
+        assert resp.status_code == 403 and resp.json()["type"].endswith("cannot-stake"), resp.text
+    assert arena.stored() == before
+    assert not list((arena.data / "service" / "tmp").iterdir())
+    arena.honest_upload_is_taken(300)
+
+
+def test_a_flood_of_keys_holding_nmr__stops_at_the_store_limit__a_staked_model_is_still_taken(arena):
+    world = arena.world
+    round_info = world.client.round(ROUND)
+    largest = csv_file(rows=MAX_UPLOAD // 16)
+    largest = largest[: largest[: MAX_UPLOAD - 200].rindex(b"\n") + 1]
+    before = arena.stored()
+    refused = None
+    for k in range(STORE_LIMIT // len(largest) + 3):
+        flood = Account.create()
+        world.client.token.mint(flood.address, round_info.min_stake, sender=world.owner)
+        resp = arena.upload(_Who(flood.address), f"filler_{k}", largest, signer=key_account(flood.key))
+        if resp.status_code != 201:
+            refused = resp
+            break
+    assert refused is not None and refused.status_code == 429, refused.text if refused else "never refused"
+    assert refused.json()["type"].endswith("store-full"), refused.text
+    kept = arena.stored()
+    assert kept[: len(before)] == before  # nothing anyone stored before was touched
+    assert all(keccak_bytes(content) == digest for _, _, _, digest, content in kept)
+    # An honest staker whose model is staked (commitment = the file's keccak) is still taken.
+    staker, content = arena.honest[2], csv_file(seed=77)
+    from nmrstake.chain.transactions import send
+
+    world.client.token.approve(world.client.tournament.address, WEI, sender=staker)
+    send(world.client.tournament.stake, ROUND, model_id("staked_first"), round_info.min_stake, keccak_bytes(content),
+         sender=staker, what="staking before the upload")
+    resp = arena.upload(staker, "staked_first", content)
+    assert resp.status_code == 201, resp.text
+    # A model not staked yet is refused by the same rule, with a message that says what to do.
+    unstaked = arena.upload(arena.honest[0], "not_staked_yet", largest)
+    assert unstaked.status_code == 429 and "stake model not_staked_yet" in unstaked.json()["detail"], unstaked.text
+
+
+def test_uploads_per_key__past_the_limit__429_and_the_kept_ones_unchanged(arena):
+    staker, model = arena.honest[2], "many_versions"
+    world = arena.world
+    content = csv_file(seed=500)
+    from nmrstake.chain.transactions import send
+
+    world.client.token.approve(world.client.tournament.address, WEI, sender=staker)
+    send(world.client.tournament.stake, ROUND, model_id(model), world.client.round(ROUND).min_stake,
+         keccak_bytes(content), sender=staker, what="staking")  # staked: the store's room is not the limit here
+    for k in range(16):
+        resp = arena.upload(staker, model, csv_file(seed=500 + k, rows=5))
+        assert resp.status_code == 201, (k, resp.text)
+    kept = arena.store.uploads(ROUND, model, staker.address)
+    resp = arena.upload(staker, model, csv_file(seed=999, rows=5))
+    assert resp.status_code == 429 and resp.json()["type"].endswith("too-many-uploads"), resp.text
+    assert arena.store.uploads(ROUND, model, staker.address) == kept
+
+
+class _Who:
+    """An address, as the helpers take a staker (anything with `.address`)."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+
+def test_pages_of_every_attacker__answer(arena):
+    for path in ["/stakers/0x000000000000000000000000000000000000dEaD", "/models/flood_0",
+                 "/v1/stakers/0x000000000000000000000000000000000000dEaD",
+                 "/models/0x" + "ff" * 32, "/v1/models/0x" + "ff" * 32]:
+        page = requests.get(arena.url + path, timeout=60)
+        assert page.status_code == 200, (path, page.status_code, page.text[:300])
