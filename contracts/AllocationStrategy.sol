@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Initializable} from "@openzeppelin/contracts/proxy/utils/Initializable.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {ModelIds} from "./ModelIds.sol";
 import {IAllocationStrategy} from "./interfaces/IAllocationStrategy.sol";
 import {ITournamentStakes} from "./interfaces/ITournamentStakes.sol";
 
@@ -94,11 +95,13 @@ contract AllocationStrategy is IAllocationStrategy, Initializable {
 
     /// @notice Sets how `modelId` is staked each round: `perRound` NMR wei in `mode`.
     /// @dev Only the owner. Changing the mode resets the model's net result, so Compound adds
-    ///      only results earned since the model entered Compound. Emits `ModelSet`.
+    ///      only results earned since the model entered Compound. An id that is not a model name
+    ///      (the tournament would refuse its every stake) reverts `InvalidModelId`. Emits `ModelSet`.
     /// @param modelId The model (bytes32 name).
     /// @param perRound The per-round stake (> 0 unless Off).
     /// @param mode Off, Fixed or Compound.
     function setModel(bytes32 modelId, uint256 perRound, Mode mode) external onlyOwner {
+        if (!ModelIds.isName(modelId)) revert InvalidModelId(modelId);
         if (mode != Mode.Off && perRound == 0) revert ZeroPerRound(modelId);
         if (perRound > type(uint96).max) revert AmountTooLarge(perRound);
         ModelConfig storage m = _models[modelId];

@@ -10,6 +10,7 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {BoundedPause} from "./BoundedPause.sol";
+import {ModelIds} from "./ModelIds.sol";
 import {SupplyCheckedBurn} from "./SupplyCheckedBurn.sol";
 import {IBoundedPause} from "./interfaces/IBoundedPause.sol";
 import {ITournament} from "./interfaces/ITournament.sol";
@@ -190,10 +191,15 @@ contract Tournament is ITournament, AccessControlDefaultAdminRules, ReentrancyGu
         if (amount != 0) nmr.safeTransferFrom(msg.sender, address(this), amount);
     }
 
-    /// @dev Every check and effect of a stake of the caller's; the caller moves the NMR.
+    /// @dev Every check and effect of a stake of the caller's; the caller moves the NMR. The model
+    ///      id must be a model name (`ModelIds.isName`): the zero id reverts `ZeroModelId`, any
+    ///      other id that is not a name `InvalidModelId`, before any effect.
     function _recordStake(uint256 roundId, bytes32 modelId, uint256 amount, bytes32 commitment) private {
         if (commitment == bytes32(0)) revert ZeroCommitment();
-        if (modelId == bytes32(0)) revert ZeroModelId();
+        if (!ModelIds.isName(modelId)) {
+            if (modelId == bytes32(0)) revert ZeroModelId();
+            revert InvalidModelId(modelId);
+        }
         Round storage rd = _rounds[roundId];
         uint256 closeTime = rd.closeTime;
         if (closeTime == 0) revert UnknownRound(roundId);

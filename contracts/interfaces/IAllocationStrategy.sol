@@ -119,6 +119,10 @@ interface IAllocationStrategy {
     error NotStakedInRound(uint256 roundId, bytes32 modelId);
     /// @notice `amount` does not fit the stored fields.
     error AmountTooLarge(uint256 amount);
+    /// @notice The model id is not a model name (zero-padded `^[a-z0-9_]{1,32}$`, as the tournament
+    ///         requires of every stake; the same error as the tournament's).
+    /// @param modelId The refused id.
+    error InvalidModelId(bytes32 modelId);
 
     /// @notice The strategy's owner (fixed at creation).
     function owner() external view returns (address);

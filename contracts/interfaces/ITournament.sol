@@ -285,6 +285,10 @@ interface ITournament is ITournamentStakes, IBoundedPause {
     error ZeroCommitment();
     /// @notice Model ids are never zero.
     error ZeroModelId();
+    /// @notice A model id must be a model name: 1 to 32 bytes among a-z, 0-9 and `_`, right-padded
+    ///         with zero bytes (docs/interfaces.md); the zero id reverts `ZeroModelId` instead.
+    /// @param modelId The refused id.
+    error InvalidModelId(bytes32 modelId);
     /// @notice The amount must be positive.
     error ZeroAmount();
     /// @notice This (roundId, modelId, staker) key never staked.
@@ -370,7 +374,7 @@ interface ITournament is ITournamentStakes, IBoundedPause {
     ///      (a front-runner may have submitted the permit first; a token without permit may accept
     ///      the call and grant nothing), else reverts `PermitFailed`.
     /// @param roundId The round.
-    /// @param modelId The model; never zero.
+    /// @param modelId The model: a zero-padded model name (`InvalidModelId`, `ZeroModelId` otherwise).
     /// @param amount NMR wei to add; also the permit's value.
     /// @param commitment keccak-256 of the predictions file; never zero.
     /// @param deadline The permit's deadline.

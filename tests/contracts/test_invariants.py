@@ -2,11 +2,12 @@
 Tournament contracts on ape's embedded EVM.
 
 Random actors (every role, participants, a stranger without tokens) open rounds (increasing ids,
-sometimes invalid), stake, add to stakes, replace commitments, fund rounds and the shared pool,
-allocate, withdraw the pool, post results (valid trees built with the `harness` helpers, random
-payouts and burns within the per-stake limits, "generous" trees whose leaves pay more than the
-posted totals, "left-out" trees in which one stake's leaf is for another amount so that it can never
-be claimed, and invalid postings), reject, finalise, claim (valid, double, forged, beyond the
+sometimes invalid), stake (sometimes on the zero model id or an id that is not a model name), add
+to stakes, replace commitments, fund rounds and the shared pool, allocate, withdraw the pool, post
+results (valid trees built with the `harness` helpers, random payouts and burns within the
+per-stake limits, "generous" trees whose leaves pay more than the posted totals, "left-out" trees
+in which one stake's leaf is for another amount so that it can never be claimed, and invalid
+postings), reject, finalise, claim (valid, double, forged, beyond the
 leaf's clip, old trees, batches), withdraw from expired rounds, exit Final rounds without a proof
 (`exitUnclaimed`: before, at and after the end of the claim window, by the staker or anyone else),
 pause and unpause, while time moves forward by random amounts or jumps to a round's boundaries
@@ -73,6 +74,7 @@ ACTORS = ("owner", "oracle", "manager", "pauser", "alice", "bob", "carol", "trea
 HOLDERS = ("alice", "bob", "carol", "treasury", "owner", "stranger")  # NMR balances followed
 APPROVED = {"alice", "bob", "carol", "treasury"}  # unlimited approval to the tournament (conftest)
 MODELS = ("m0", "m1")
+NOT_NAMES = ("M0", "m-0")  # ids that are not model names: the tournament refuses them (InvalidModelId)
 COMMITMENTS = (keccak(b"c0"), keccak(b"c1"), keccak(b"c2"))
 
 ACTIONS: dict[str, tuple[int, dict]] = {}  # name -> (weight, strategies of its arguments)
@@ -256,7 +258,7 @@ class TournamentMachine(RuleBasedStateMachine):
     # ---------------------------------------------------------------- staking and funding
 
     @action(12, who=st.sampled_from(STAKERS * 3 + ("stranger",)), ri=ROUND_INDEX,
-            model=st.sampled_from(MODELS * 4 + ("",)), amount=AMOUNTS,
+            model=st.sampled_from(MODELS * 4 + ("",) + NOT_NAMES), amount=AMOUNTS,
             commitment=st.sampled_from(COMMITMENTS * 3 + (ZERO32,)), wait=WAIT, pick=PICK)
     def stake(self, who, ri, model, amount, commitment, wait=False, pick=False):
         rid, r = self._pick(ri, lambda r: self.now < r.close) if pick else self._round(ri)

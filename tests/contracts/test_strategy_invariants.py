@@ -9,8 +9,8 @@ Actors, acting at random:
 
 * three strategy owners (alice, bob, carol): deposit, withdraw (some, all, more than idle),
   setModel (Off, Fixed, Compound, an invalid mode; amounts zero, below the round minimum, above the
-  cap, beyond uint96), setOperator (the invoker, the malicious EOA, none), exitUnclaimed, and their
-  own stake / recommit / settleAndStake;
+  cap, beyond uint96; ids that are not model names), setOperator (the invoker, the malicious EOA,
+  none), exitUnclaimed, and their own stake / recommit / settleAndStake;
 * the honest operator: the keeper EOA through the StrategyInvoker (stakeMany, recommitMany,
   settleMany, settleAndStakeMany over the strategies it operates, sometimes all of them; failures
   are reported as events and must be exactly the predicted ones);
@@ -95,7 +95,7 @@ FIRST_OPERATOR = {"alice": "invoker", "bob": "invoker", "carol": "mallory"}
 MANUAL = ("dave", "erin")
 MODELS = ("m0", "m1", "m2")
 MIDS = tuple(t_model_id(n) for n in MODELS)
-UNKNOWN_MID = t_model_id("never-set")
+UNKNOWN_MID = t_model_id("never-set")  # not a model name (the hyphen): setModel refuses it, so never set
 CHECKED_MIDS = MIDS + (UNKNOWN_MID, ZERO32)
 COMMITMENTS = tuple(keccak(f"predictions {i}".encode()) for i in range(3))
 MAX_ROUNDS = 5
@@ -542,7 +542,7 @@ class StrategyMachine(RuleBasedStateMachine):
     @action(5)
     def owner_set_model(self, data):
         owner, s = self._owner_and_target(data)
-        mid = data.draw(st.sampled_from(MIDS), label="model")
+        mid = data.draw(st.sampled_from(MIDS * 4 + (UNKNOWN_MID, ZERO32)), label="model")  # InvalidModelId
         per_round = data.draw(PER_ROUND, label="per round")
         mode = data.draw(MODE, label="mode")
         self._strategy_call(owner, s, "setModel", (mid, per_round, mode), "s_set_model")

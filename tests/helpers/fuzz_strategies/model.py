@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from helpers.fuzz_tournament.model import BPS, ZERO32, ZERO_ADDRESS, Outcome, Revert, Tournament
+from helpers.fuzz_tournament.model import BPS, ZERO32, ZERO_ADDRESS, Outcome, Revert, Tournament, is_name
 
 __all__ = ["BPS", "COMPOUND", "FIXED", "OFF", "UINT64_MAX", "UINT96_MAX", "ZERO32", "ZERO_ADDRESS", "Tree", "World"]
 
@@ -189,6 +189,8 @@ class World(Tournament):
         if mode not in MODES:
             raise Revert("0x")  # the ABI decoder refuses an enum out of range, before any check
         st = self._owner_only(sender, s)
+        if not is_name(mid):
+            raise Revert("InvalidModelId")
         if mode != OFF and per_round == 0:
             raise Revert("ZeroPerRound")
         if per_round > UINT96_MAX:

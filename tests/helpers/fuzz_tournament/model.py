@@ -29,6 +29,9 @@ from typing import Any
 from eth_abi import encode
 from eth_utils import keccak
 
+from nmrstake.errors import InputError
+from nmrstake.models import model_name
+
 BPS = 10_000
 MAX_UINT = 2**256 - 1
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -54,6 +57,15 @@ def verify_proof(proof, root: bytes, leaf: bytes) -> bool:
         p = bytes(p)
         h = keccak(min(h, p) + max(h, p))
     return h == root
+
+
+def is_name(mid: bytes) -> bool:
+    """ModelIds.isName: the id is a zero-padded model name (the off-chain rule, `model_name`)."""
+    try:
+        model_name(mid)
+    except InputError:
+        return False
+    return True
 
 
 def exit_burn(stake: int, clip: int, total_burn: int) -> int:
@@ -253,8 +265,8 @@ class Tournament:
     def _record_stake(self, sender, rid, mid, amount, commitment) -> None:
         if commitment == ZERO32:
             raise Revert("ZeroCommitment")
-        if mid == ZERO32:
-            raise Revert("ZeroModelId")
+        if not is_name(mid):
+            raise Revert("ZeroModelId" if mid == ZERO32 else "InvalidModelId")
         r = self.rounds.get(rid)
         if r is None:
             raise Revert("UnknownRound")
