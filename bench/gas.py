@@ -516,7 +516,7 @@ def strategy_section(rpc: Rpc, token, tour, owner, oracle, manager, funder, oper
             for j in range(n_models):
                 per_round = rng.randint(5, 50) * NMR
                 total += per_round
-                entries.append({"strategy": st, "owner": owners[i], "model": model_id(f"{label}-s{i}-m{j}"),
+                entries.append({"strategy": st, "owner": owners[i], "model": model_id(f"{label}_s{i}_m{j}"),
                                 "perRound": per_round, "mode": FIXED if (i * n_models + j) % 2 == 0 else COMPOUND,
                                 "commitments": {}})
             deposits.append(total * 10)
