@@ -141,6 +141,7 @@ class _Body:
         self.request, self.declared, self.ctx, self.held = request, declared, ctx, held
         self.started = started
         self.received = 0
+        self.waited = 0.0  # seconds spent waiting for the client's bytes (never the service's own work)
         self.complete = False
         self.fields: dict[str, str] | None = None
         self.admitted: tuple[int, str, str] | None = None
@@ -161,9 +162,10 @@ class _Body:
             self.held_key = key
 
     def _timeout(self) -> float:
-        """Seconds the next byte may take before the body falls behind its minimum rate."""
-        due = self.started + BODY_GRACE_SECONDS + (self.received + 1) / MIN_BODY_RATE
-        return max(0.0, due - time.time())
+        """Seconds the next byte may take before the body falls behind its minimum rate. Only the
+        time spent waiting for the client counts: a busy service (its admission's chain reads, a
+        loaded machine) never makes a client's body late."""
+        return max(0.0, BODY_GRACE_SECONDS + (self.received + 1) / MIN_BODY_RATE - self.waited)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         stream = self.request.stream().__aiter__()
@@ -171,6 +173,7 @@ class _Body:
             if self.fields is not None:
                 fields, self.fields = self.fields, None
                 await self._admit(fields)
+            asked = time.monotonic()
             try:
                 chunk = await asyncio.wait_for(stream.__anext__(), timeout=self._timeout())
             except StopAsyncIteration:
@@ -178,9 +181,11 @@ class _Body:
                 return
             except TimeoutError:
                 raise RequestError(408, "body-too-slow", f"the request body arrived too slowly ({self.received} of "
-                                   f"{self.declared} bytes after {time.time() - self.started:.0f} s; the service "
-                                   f"needs it within {BODY_GRACE_SECONDS:.0f} s plus one second per "
-                                   f"{MIN_BODY_RATE} bytes)") from None
+                                   f"{self.declared} bytes in {self.waited + time.monotonic() - asked:.0f} s of "
+                                   f"waiting; the service needs it within {BODY_GRACE_SECONDS:.0f} s plus one second "
+                                   f"per {MIN_BODY_RATE} bytes)") from None
+            finally:
+                self.waited += time.monotonic() - asked
             self.received += len(chunk)
             if self.received > self.declared:
                 raise RequestError(413, "file-too-large", f"the request is larger than its declared {self.declared} bytes")
