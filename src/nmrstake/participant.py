@@ -148,15 +148,19 @@ def stake_predictions(
 
     result: dict[str, Any] = {"round": round_id, "model": model, "staker": str(account.address), "amount": str(wei),
                               "commitment": to_hex(commitment), "upload": None, "txn": None, "gas_used": 0}
-    if delivery is not None:
+
+    def upload() -> None:
+        assert delivery is not None
         answer = deliver(delivery, client.domain, account, round_id, model, predictions, commitment,
                          receipts=receipts)
         result["upload"] = answer
         say(f"uploaded: the service received it at {answer['received_at_iso']} (chain time) and signed a receipt"
             + (f", kept in {answer['receipt_path']}" if answer.get("receipt_path") else ""))
-    if wei == 0 and current.commitment == commitment:
-        say(f"the stake on {model} already commits to this file: nothing to send on chain")
-    else:
+
+    def stake_on_chain() -> None:
+        if wei == 0 and current.commitment == commitment:
+            say(f"the stake on {model} already commits to this file: nothing to send on chain")
+            return
         tournament = client.tournament
         what = f"staking on {model} in round {round_id}"
         # The token's capabilities are read once per token (cached): our NMR has a permit, the
@@ -175,6 +179,24 @@ def stake_predictions(
         result["txn"], result["gas_used"] = str(receipt.txn_hash), int(receipt.gas_used)
         say(f"{'staked ' + format_nmr(wei) + ' NMR' if wei else 'committed the stake to the new file'} "
             f"(txn {receipt.txn_hash}, gas {receipt.gas_used})")
+
+    # Upload first, so that a refused file stakes nothing. A service whose store is full for
+    # models not staked yet always takes a staked model's upload: then stake first, and upload.
+    try:
+        if delivery is not None:
+            upload()
+        stake_on_chain()
+    except RequestError as exc:
+        if exc.kind != "store-full" or result["txn"] is not None:
+            raise
+        say("the service's store is full for models not staked yet: staking first, then uploading")
+        stake_on_chain()
+        try:
+            upload()
+        except RequestError as again:
+            raise RequestError(again.status, again.kind, f"{again.message} (the stake was sent, txn {result['txn']}: "
+                               "upload the file again before the round closes, or the stake is refunded as "
+                               "undelivered)", field=again.field) from None
     after = client.stake(round_id, mid, account.address)
     result["stake"] = str(after.amount)
     return result

@@ -259,6 +259,16 @@ def test_a_flood_of_keys_holding_nmr__stops_at_the_store_limit__a_staked_model_i
     # A model not staked yet is refused by the same rule, with a message that says what to do.
     unstaked = arena.upload(arena.honest[0], "not_staked_yet", largest)
     assert unstaked.status_code == 429 and "stake model not_staked_yet" in unstaked.json()["detail"], unstaked.text
+    # The participant's own path does that by itself: refused for room, it stakes first, then uploads.
+    from nmrstake.participant import stake_predictions
+    from nmrstake.service.client import ServiceClient
+
+    path = arena.data.parent / "stake_then_upload.csv"
+    path.write_bytes(largest)
+    done = stake_predictions(world.client, arena.honest[0], ServiceClient(arena.url), ROUND, "stake_then_upload",
+                             round_info.min_stake, path)
+    assert done["txn"] and done["upload"]["commitment"] == "0x" + keccak_bytes(largest).hex(), done
+    assert world.client.stake(ROUND, model_id("stake_then_upload"), arena.honest[0].address).amount == round_info.min_stake
 
 
 def test_uploads_per_key__past_the_limit__429_and_the_kept_ones_unchanged(arena):
