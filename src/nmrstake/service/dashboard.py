@@ -421,6 +421,9 @@ def mount_dashboard(app: Any, ctx: Any) -> Dashboard:
     env.filters["nmr_exact"] = nmr_exact
     env.filters["num"] = float_text
     env.globals["version"] = __version__
+    from nmrstake.rounds import NO_THRESHOLD
+
+    env.globals["NO_THRESHOLD"] = NO_THRESHOLD
 
     def page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
         html = env.get_template(name).render(chain_id=ctx.intake.domain.chain_id,
