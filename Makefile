@@ -72,10 +72,14 @@ install: $(VENV)/.stamp node_modules/.stamp $(VENDOR)/.stamp
 # dashboard's browser tests and benchmark).
 install-test: install $(SLITHER_VENV)/.stamp chromium
 
+# A full compile whenever a contract or the compiler settings changed since the last one (ape's
+# incremental compile leaves the contracts that import or embed a changed one stale); nothing
+# when nothing changed (tools/compile.py; tests/conftest.py runs it too, for `ape test` alone).
+# The demo and the benchmarks, which load the build through ape, compile first the same way.
 compile: install
-	$(BIN)/ape compile
+	$(BIN)/python tools/compile.py
 
-demo: install
+demo: compile
 	$(BIN)/nmrstake demo $(ARGS)
 
 # The checks, then the whole suite on two workers (pytest-xdist; a test file stays on one worker,
@@ -86,7 +90,7 @@ demo: install
 # again on a real Anvil of their own (a free port, never a node on 8545).
 TEST_WORKERS ?= 2
 test: install-test check
-	$(BIN)/ape compile
+	$(BIN)/python tools/compile.py
 	$(BIN)/ape test tests -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile -m "not nodes" $(ARGS)
 	$(BIN)/ape test tests -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile -m nodes $(ARGS)
 	APE_FOUNDRY_HOST=http://127.0.0.1:$$($(BIN)/python -c 'from nmrstake.localchain import free_port; print(free_port())') \
@@ -103,7 +107,7 @@ check: install check-sol
 check-sol: install
 	$(CURDIR)/node_modules/.bin/solhint --max-warnings 0 'contracts/**/*.sol'
 
-bench: install-test
+bench: install-test compile
 	$(BIN)/python bench/gas.py
 	$(BIN)/python bench/oracle.py
 	$(BIN)/python bench/load.py

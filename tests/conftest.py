@@ -6,12 +6,45 @@ that need a real node use the `anvil` / `ganache` fixtures in `tests/helpers/cha
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import pytest
 from helpers.harness import T_ADMIN_DELAY, T_CHALLENGE, T_GRACE, T_MAX_PAUSE, THarness, nmr
 
 from nmrstake.chain import evm_logs
 
 evm_logs.install()  # the embedded chain's log queries read each block once (src/nmrstake/chain/evm_logs.py)
+
+COMPILE_TOOL = Path(__file__).resolve().parents[1] / "tools" / "compile.py"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """A full compile when any contract (or the compiler settings) changed since the last one
+    (tools/compile.py): ape's incremental compile would leave the contracts that import or embed a
+    changed one stale. This runs before ape's own pytest_configure loads the project's build, so
+    `ape test` run directly never tests stale bytecode either. Only the controller of an xdist run
+    compiles (its workers start after this hook); the tool's file lock serialises concurrent
+    sessions."""
+    if hasattr(config, "workerinput") or getattr(config.option, "help", False):
+        return
+    spec = importlib.util.spec_from_file_location("nmrstake_compile_tool", COMPILE_TOOL)
+    assert spec is not None and spec.loader is not None  # a .py file: the source loader
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    try:
+        compiled = tool.ensure_compiled(log=lambda message: print(message, file=sys.stderr, flush=True))
+    except tool.CompileError as err:
+        raise pytest.UsageError(str(err)) from None
+    if compiled:
+        # Should anything have loaded ape's project before this hook, it must not keep the old build.
+        from ape.utils.basemodel import ManagerAccessMixin
+
+        loaded = ManagerAccessMixin.__dict__["local_project"]._cache
+        if loaded is not None:
+            loaded.load_manifest()
 
 
 def pytest_collection_modifyitems(config, items):
