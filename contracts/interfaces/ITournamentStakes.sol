@@ -21,7 +21,8 @@ interface ITournamentStakes {
     ///      Emits `Staked` (when amount > 0) and `CommitmentChanged` (when an existing commitment
     ///      is replaced).
     /// @param roundId The round.
-    /// @param modelId The model (bytes32 name, docs/interfaces.md); never zero.
+    /// @param modelId The model: its name, right-padded with zero bytes (docs/interfaces.md); any
+    ///        other id reverts (`InvalidModelId`, `ZeroModelId` in ITournament).
     /// @param amount NMR wei to add (0 = only replace the commitment).
     /// @param commitment keccak-256 of the predictions file; never zero.
     function stake(uint256 roundId, bytes32 modelId, uint256 amount, bytes32 commitment) external;

@@ -158,12 +158,11 @@ def test_is_name__every_byte_value_at_every_position__equals_the_python_rule(ids
     assert 0 < sum(expected) < len(expected)  # both answers occur
 
 
-def test_is_name__same_gas_for_every_id_and_at_most_250(ids):
-    """The check is branch-free: the same gas for every id, measured inside the harness (191 with
-    solc 0.8.28, optimizer 200 runs, the measurement included; a loop over 32 bytes costs 1,000+)."""
+def test_is_name__branch_free__the_same_gas_for_every_id(ids):
+    """The check is branch-free: the same gas for every id, measured inside the harness (what it
+    costs is bench/gas.py's: a stake pays 164 gas more with it)."""
     costs = {ids.gasOfIsName(raw)[0] for raw in [NAME32, padded(b"a"), ZERO32, *JUNK.values()]}
     assert len(costs) == 1, costs
-    assert costs.pop() <= 250
 
 
 # ============================================================================ the tournament

@@ -11,7 +11,10 @@ must still get: a fresh upload answered 201 and pages that answer.
 from __future__ import annotations
 
 import http.client
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -20,7 +23,17 @@ from typing import Any
 import pytest
 import requests
 from eth_account import Account
-from helpers.scenario import WEI, make_world, open_funded_round
+from helpers.scenario import (
+    WEI,
+    advance_to,
+    advance_to_final,
+    deliver_targets,
+    make_world,
+    open_funded_round,
+    stake_all,
+    synth_round,
+    with_tournament,
+)
 from helpers.service_process import running_service
 from helpers.uploads import MULTIPART_TYPE, csv_file, multipart, signed_fields
 
@@ -302,3 +315,109 @@ def test_pages_of_every_attacker__answer(arena):
                  "/models/0x" + "ff" * 32, "/v1/models/0x" + "ff" * 32]:
         page = requests.get(arena.url + path, timeout=60)
         assert page.status_code == 200, (path, page.status_code, page.text[:300])
+
+
+# ---------------------------------------------------------------------------------------- the round
+
+
+JUNK_IDS = [
+    b"<img src=x onerror=alert(1)>".ljust(32, b"\0"),  # HTML
+    b"\xff" * 32,  # all 0xff
+    b"Upper_Case".ljust(32, b"\0"),  # upper case
+    "modèle".encode().ljust(32, b"\0"),  # non-ASCII
+]
+R_MIXED, R_ALONE = 311, 312
+
+
+def test_junk_model_ids_and_junk_files__the_round_resolves_and_honest_stakes_are_paid_to_the_wei(project, tmp_path):
+    """On a Tournament that takes any model id (as one deployed before ids were checked): junk ids
+    sent straight to the contract, a stake from a contract account (it can sign no upload), and a
+    file that shares no id with the targets, beside three honest stakers; and the same file alone
+    in a round of its own. The oracle daemon (a process) resolves both rounds; every junk stake is
+    refunded; every honest stake gets, to the wei, what it gets without the attackers; every page
+    of the attacker answers; every stake claims what its row says."""
+    from ape import accounts
+
+    from nmrstake.chain.transactions import send
+    from nmrstake.models import label_model_id, model_label
+    from nmrstake.participant import LocalDelivery, stake_predictions
+    from nmrstake.results.evaluate import evaluate_round
+    from nmrstake.results.read import load_published
+    from nmrstake.results.spec import NOT_A_NAME, UNDELIVERED, PredictionKey, RoundInputs, RoundStake
+    from nmrstake.tournament import RoundState
+
+    with anvil_provider():
+        world = with_tournament(make_world(project, tmp_path / "operator"), project, "AnyModelIdTournament")
+        client, token = world.client, world.client.token
+        tournament = client.tournament
+        attacker = accounts.test_accounts[6]
+        token.mint(attacker, 1_000 * WEI, sender=world.owner)
+        for rid in (R_MIXED, R_ALONE):
+            open_funded_round(world, rid)
+        min_stake = client.round(R_MIXED).min_stake
+        inputs = synth_round(tmp_path, R_MIXED, models=len(world.stakers))
+        stake_all(world, R_MIXED, inputs)
+        token.approve(tournament.address, 100 * WEI, sender=attacker)
+        for junk in JUNK_IDS:
+            send(tournament.stake, R_MIXED, junk, min_stake, keccak_bytes(junk), sender=attacker, what="a junk stake")
+        contract_staker = world.owner.deploy(project.ContractStaker)
+        token.mint(contract_staker.address, WEI, sender=world.owner)
+        contract_staker.stake(token.address, tournament.address, R_MIXED, model_id("from_a_contract"), min_stake,
+                              b"\x02" * 32, sender=attacker)
+        disjoint = tmp_path / "disjoint.csv"
+        disjoint.write_bytes(csv_file(rows=50, ids=lambda i: f"not_a_target_{i}"))
+        delivery = LocalDelivery(client, world.layout)
+        for rid, model in ((R_MIXED, "no_shared_ids"), (R_ALONE, "alone")):
+            stake_predictions(client, attacker, delivery, rid, model, min_stake, disjoint)
+        advance_to(max(client.round(r).resolve_time for r in (R_MIXED, R_ALONE)))
+        deliver_targets(world, R_MIXED, inputs)
+        deliver_targets(world, R_ALONE, inputs)
+
+        oracle = subprocess.run(
+            [sys.executable, "-m", "nmrstake.cli", "oracle", "run", "--network", "ethereum:local:foundry",
+             "--account", "TEST::1", "--data-dir", str(world.layout.root), "--deployments-dir", str(world.deployments),
+             "--once", "--log-json"], env=os.environ.copy(), capture_output=True, text=True, timeout=300)
+        assert oracle.returncode == 0, oracle.stdout + oracle.stderr
+        assert "round_error" not in oracle.stdout, oracle.stdout
+        assert '"alarm"' in oracle.stdout and "round-312" in oracle.stdout, oracle.stdout  # the lone junk file
+        for rid in (R_MIXED, R_ALONE):
+            assert client.round(rid).state is RoundState.POSTED, oracle.stdout
+
+        pub = load_published(world.layout.published(R_MIXED))
+        rows = {(r.model, r.staker): r for r in pub.rows}
+        for junk in JUNK_IDS:
+            row = rows[(model_label(junk), attacker.address)]
+            assert (row.valid, row.reason, row.payout, row.burn) == (False, NOT_A_NAME, 0, 0)
+        assert rows[("from_a_contract", contract_staker.address)].reason == UNDELIVERED
+        assert not rows[("no_shared_ids", attacker.address)].valid
+        # The honest stakers' rows are those of the same round without any attacker, to the wei.
+        honest = [s for s in client.stakes_at_close(R_MIXED) if s.staker in {a.address for a in world.stakers}]
+        files: dict[PredictionKey, Path] = {(s.model, s.staker): inputs / "predictions" / f"{s.model}.csv"
+                                            for s in honest}
+        alone = evaluate_round(R_MIXED, client.round(R_MIXED).payout_params(),
+                               [RoundStake(s.model, s.staker, s.amount, s.commitment) for s in honest],
+                               RoundInputs(inputs / "targets.csv", files))
+        assert alone.rows and all(r.valid for r in alone.rows)
+        for expected in alone.rows:
+            got = rows[(expected.model, expected.staker)]
+            assert (got.valid, got.payout, got.burn) == (True, expected.payout, expected.burn), (got, expected)
+        lone = load_published(world.layout.published(R_ALONE)).rows
+        assert [(r.valid, r.payout, r.burn) for r in lone] == [(False, 0, 0)]
+
+        with running_service(world.deployments, world.layout.root, tmp_path / "service.log") as service:
+            html_label = model_label(JUNK_IDS[0])
+            for path in [f"/rounds/{R_MIXED}", f"/stakers/{attacker.address}", f"/v1/stakers/{attacker.address}",
+                         f"/models/{html_label}", f"/v1/models/{html_label}", f"/v1/rounds/{R_MIXED}/leaderboard",
+                         f"/v1/rounds/{R_MIXED}/proofs/{html_label}/{attacker.address}",
+                         f"/?to={html_label}", f"/stakers/{contract_staker.address}"]:
+                page = requests.get(service.url + path, timeout=60)
+                assert page.status_code == 200, (path, page.status_code, page.text[:300])
+                assert "<img src=x" not in page.text, path
+
+        # Final: every stake claims stake - burn + payout (the junk ones their whole stake).
+        advance_to_final(client.round(R_MIXED))
+        for (label, staker), row in rows.items():
+            before = int(token.balanceOf(staker))
+            send(tournament.claim, R_MIXED, label_model_id(label), staker, row.payout, row.burn, row.proof,
+                 sender=world.owner, what=f"claiming {label} for {staker}")
+            assert int(token.balanceOf(staker)) - before == row.stake - row.burn + row.payout, (label, staker)

@@ -43,6 +43,32 @@ def make_world(project: Any, tmp: Path, n_stakers: int = 3) -> World:
     return World(client, deployments, DataLayout(tmp / "data"), owner, oracle, stakers)
 
 
+def with_tournament(world: World, project: Any, kind: str) -> World:
+    """The world with its Tournament replaced by a new `kind` (a contract with Tournament's
+    constructor, e.g. the test double AnyModelIdTournament), roles granted as `deploy` grants them,
+    and the deployments file rewritten to record it (without the strategy contracts, which are
+    bound to the old one). Every process started from `world.deployments` then uses it."""
+    from nmrstake.chain.transactions import send
+    from nmrstake.deploy import _record, deployment_path
+    from nmrstake.fsutil import write_atomic
+
+    dep = world.client.deployment
+    old = world.client.tournament
+    new = world.owner.deploy(getattr(project, kind), world.client.token.address, world.owner,
+                             SETTINGS.admin_delay, SETTINGS.challenge_period, SETTINGS.grace_period, SETTINGS.max_pause)
+    for role in ("ORACLE_ROLE", "MANAGER_ROLE", "PAUSER_ROLE"):
+        for holder in dep.roles.get(role, []):
+            send(new.grantRole, getattr(new, role)(), holder, sender=world.owner, what=f"granting {role}")
+    assert int(old.challengePeriod()) == int(new.challengePeriod())
+    dep.contracts["Tournament"] = _record(world.client.provider, new)
+    for name in ("StrategyFactory", "StrategyInvoker"):
+        dep.contracts.pop(name, None)
+    dep.settings["tournament_contract"] = kind
+    write_atomic(deployment_path(world.client.provider, world.deployments), dep.to_json())
+    world.client = TournamentClient(project, dep)
+    return world
+
+
 def open_funded_round(world: World, round_id: int, *, fund: int = 100 * WEI, close_after: int = HOUR,
                       payouts: str = "numerai-2024") -> None:
     from nmrstake.rounds import payout_preset
