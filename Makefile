@@ -76,8 +76,13 @@ install-test: install $(SLITHER_VENV)/.stamp chromium
 # incremental compile leaves the contracts that import or embed a changed one stale); nothing
 # when nothing changed (tools/compile.py; tests/conftest.py runs it too, for `ape test` alone).
 # The demo and the benchmarks, which load the build through ape, compile first the same way.
+# Then the participant's contract data in the package (ABIs and code hashes, src/nmrstake/abi/,
+# committed so that a wheel built without Node or solc carries it) is brought up to date with the
+# build (tools/export_abis.py; nothing when it is current). `make test` does not export: its test
+# of that data fails when a contract was changed without running this and committing the result.
 compile: install
 	$(BIN)/python tools/compile.py
+	$(BIN)/python tools/export_abis.py
 
 demo: compile
 	$(BIN)/nmrstake demo $(ARGS)
