@@ -2,22 +2,43 @@
 
 Every problem document the service returns becomes a RequestError with its status, type and
 message; a service that cannot be reached is a ConfigError naming the URL.
+
+Every request has a connect and a read timeout and is retried, within a bounded time, when the
+failure is the kind that passes: the connection failed or broke, or the service (or a reverse
+proxy in front of it) answered 408, 5xx or, for an upload, 409 `upload-in-progress`
+(:class:`RetryPolicy`). Nothing else is retried: a 4xx is the service's final word, and its 429s
+are limits, not load. An upload is retried with the very same signed fields, so the service's
+refusal of a used signature makes it happen at most once (:meth:`ServiceClient.upload`).
 """
 
 from __future__ import annotations
 
+import math
+import os
+import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from nmrstake.errors import ConfigError, RequestError
-from nmrstake.hashing import checksum_address, to_hex
-from nmrstake.signing import Domain
+from nmrstake.errors import ConfigError, InputError, RequestError
+from nmrstake.hashing import bytes32_from_hex, checksum_address, to_hex
+from nmrstake.signing import DeliveryReceipt, Domain
 
-TIMEOUT = 120
+CONNECT_TIMEOUT_ENV = "NMRSTAKE_API_CONNECT_TIMEOUT"
+READ_TIMEOUT_ENV = "NMRSTAKE_API_READ_TIMEOUT"
+RETRY_SECONDS_ENV = "NMRSTAKE_API_RETRY_SECONDS"
+
+#: Answers worth another attempt: the request timed out, the service failed or is unavailable,
+#: or a reverse proxy found it down (502, 504). Problem kinds among them that waiting cannot fix
+#: (the operator's configuration or published files) are not retried.
+RETRIED_STATUSES = frozenset({408, 500, 502, 503, 504})
+PERMANENT_KINDS = frozenset({"misconfigured", "bad-published-data"})
+#: An upload stops retrying this long before its signature expires (clocks differ).
+EXPIRY_MARGIN = 30.0
 
 
 def wait_until_healthy(url: str, check_alive: Callable[[], None], *, timeout: float = 90, poll: float = 0.2) -> None:
@@ -37,33 +58,175 @@ def wait_until_healthy(url: str, check_alive: Callable[[], None], *, timeout: fl
         time.sleep(poll)
 
 
-class ServiceClient:
-    """The `/v1` API of one service, e.g. ``ServiceClient("http://127.0.0.1:8000")``."""
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Timeouts and retries of every request a ServiceClient makes.
 
-    def __init__(self, url: str, *, session: requests.Session | None = None) -> None:
+    - `connect_timeout`, `read_timeout`: seconds to open the connection, and to wait for each
+      piece of the answer (not for the whole of it). The read timeout covers the service's work on
+      an upload once the body is in (hashing, loading the file, a chain read), hence a minute.
+    - `budget`: seconds during which a failed request is tried again, counted from its first
+      attempt; no attempt starts after it (0: a single attempt). An attempt that started in time
+      runs to its own timeouts.
+    - the pause before the n-th retry is ``first_wait * 2**(n-1)`` capped at `max_wait`, of which
+      a random half to all is taken (jitter: clients cut off together do not all come back in the
+      same instant); at least what the answer's `Retry-After` asks.
+
+    The environment sets the defaults of the CLI and of a ServiceClient made without a policy:
+    ``$NMRSTAKE_API_CONNECT_TIMEOUT``, ``$NMRSTAKE_API_READ_TIMEOUT``, ``$NMRSTAKE_API_RETRY_SECONDS``.
+    """
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    budget: float = 60.0
+    first_wait: float = 0.5
+    max_wait: float = 8.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> RetryPolicy:
+        env = os.environ if environ is None else environ
+
+        def seconds(name: str, default: float, *, zero: bool = False) -> float:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+                raise ConfigError(f"${name}={raw!r}: not a number of seconds{' (0 or more)' if zero else ' above 0'}")
+            return value
+
+        return cls(connect_timeout=seconds(CONNECT_TIMEOUT_ENV, cls.connect_timeout),
+                   read_timeout=seconds(READ_TIMEOUT_ENV, cls.read_timeout),
+                   budget=seconds(RETRY_SECONDS_ENV, cls.budget, zero=True))
+
+    def pause(self, retry: int) -> float:
+        """Seconds to wait before retry number `retry` (1, 2, ...): jittered exponential backoff."""
+        ceiling = min(self.max_wait, self.first_wait * 2 ** min(retry - 1, 30))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+class _Attempts:
+    """The attempts of one call: how many so far, and whether the budget leaves room for another."""
+
+    def __init__(self, policy: RetryPolicy, *, until: float | None = None) -> None:
+        self.policy = policy
+        self.started = time.monotonic()
+        self.deadline = self.started + policy.budget if until is None else min(until, self.started + policy.budget)
+        self.count = 0
+        self.unknown = False  # whether an attempt may have done something at the service we did not hear of
+
+    def again(self, at_least: float = 0.0) -> bool:
+        """Sleep before the next attempt and say True, or say False if the budget has no room for it."""
+        wait = max(self.policy.pause(self.count), at_least)
+        if time.monotonic() + wait > self.deadline:
+            return False
+        time.sleep(wait)
+        return True
+
+    def __str__(self) -> str:
+        elapsed = time.monotonic() - self.started
+        return (f"{self.count} attempt{'s' if self.count != 1 else ''} in {elapsed:.0f} s, retry budget "
+                f"{self.policy.budget:.0f} s, set by ${RETRY_SECONDS_ENV}")
+
+
+def _transient(exc: requests.RequestException) -> bool:
+    """A failure of the connection that may pass: refused, reset, cut short, timed out. Not a
+    certificate that does not verify, a host name that does not resolve (a typo in --api is not
+    worth a minute of retries), nor a URL that cannot be used."""
+    from urllib3.exceptions import NameResolutionError
+
+    inner = exc.args[0] if exc.args else None
+    if isinstance(exc, requests.exceptions.SSLError) or isinstance(getattr(inner, "reason", inner), NameResolutionError):
+        return False
+    return isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError))
+
+
+def _problem(response: requests.Response) -> RequestError:
+    """The RequestError of a non-2xx answer: the problem document's kind, detail and field."""
+    try:
+        body = response.json()
+        if not isinstance(body, dict):
+            raise ValueError("not an object")
+        kind = str(body.get("type", "")).rsplit(":", 1)[-1] or "error"
+        detail = str(body.get("detail") or body.get("title") or response.reason)
+        field = body.get("field")
+    except ValueError:
+        kind, detail, field = "error", f"HTTP {response.status_code} {response.reason}", None
+    return RequestError(response.status_code, kind, f"the service refused: {detail}",
+                        field=field if isinstance(field, str) else None)
+
+
+def _retry_after(response: requests.Response) -> float:
+    """Seconds the answer's Retry-After header asks for (delta-seconds or an HTTP date); 0 if none."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return 0.0
+    from urllib3.exceptions import InvalidHeader
+    from urllib3.util.retry import Retry
+
+    try:
+        return max(0.0, float(Retry().parse_retry_after(value)))
+    except InvalidHeader:
+        return 0.0
+
+
+class ServiceClient:
+    """The `/v1` API of one service, e.g. ``ServiceClient("http://127.0.0.1:8000")``.
+
+    Every request has timeouts and is retried within a time budget (:class:`RetryPolicy`, by
+    default from the environment): on a connection that fails, breaks or times out, and on 408,
+    500, 502, 503 and 504 (a Retry-After is honoured). It is not retried on any other answer: a
+    4xx is final (429s are the service's limits per key, staker and store, which waiting does not
+    lift), and so are the 500s `misconfigured` and `bad-published-data`. Only a 2xx answer is a
+    success; anything else raises. When the budget is spent, the last refusal is raised as a
+    RequestError, or a failed connection as ``ConfigError("cannot reach the tournament service at
+    URL (...; N attempts in S s, retry budget B s ...)")``.
+    """
+
+    def __init__(self, url: str, *, session: requests.Session | None = None, policy: RetryPolicy | None = None) -> None:
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"--api {url}: not an http(s) URL")
         self.url = url.rstrip("/")
         self.session = session or requests.Session()
+        self.policy = policy or RetryPolicy.from_env()
         self._info: dict[str, Any] | None = None
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        try:
-            response = self.session.request(method, f"{self.url}{path}", timeout=TIMEOUT, **kwargs)
-        except requests.RequestException as exc:
-            raise ConfigError(f"cannot reach the tournament service at {self.url} ({type(exc).__name__})") from None
-        if response.status_code >= 400:
+    def _request(self, method: str, path: str, *, attempts: _Attempts | None = None,
+                 retry_kinds: frozenset[str] = frozenset(), **kwargs: Any) -> requests.Response:
+        """A 2xx answer to one request, tried again as the policy says. `retry_kinds`: problem
+        kinds retried besides the RETRIED_STATUSES (an upload's `upload-in-progress`)."""
+        attempts = attempts or _Attempts(self.policy)
+        timeout = (self.policy.connect_timeout, self.policy.read_timeout)
+        while True:
+            attempts.count += 1
             try:
-                body = response.json()
-                if not isinstance(body, dict):
-                    raise ValueError("not an object")
-                kind = str(body.get("type", "")).rsplit(":", 1)[-1] or "error"
-                detail = str(body.get("detail") or body.get("title") or response.reason)
-                field = body.get("field")
-            except ValueError:
-                kind, detail, field = "error", f"HTTP {response.status_code} {response.reason}", None
-            raise RequestError(response.status_code, kind, f"the service refused: {detail}", field=field)
-        return response
+                response = self.session.request(method, f"{self.url}{path}", timeout=timeout,
+                                                allow_redirects=method == "GET", **kwargs)
+            except requests.RequestException as exc:
+                attempts.unknown = attempts.unknown or not _never_sent(exc)
+                if _transient(exc) and attempts.again():
+                    continue
+                how = f"; {attempts}" if _transient(exc) else ""
+                raise ConfigError(f"cannot reach the tournament service at {self.url} "
+                                  f"({type(exc).__name__}{how})") from None
+            if 200 <= response.status_code < 300:
+                return response
+            if 300 <= response.status_code < 400:
+                raise ConfigError(f"{self.url}{path}: the service answered {response.status_code} "
+                                  f"{response.reason}, to {response.headers.get('location', 'nowhere')}; "
+                                  "give --api the URL it redirects to")
+            refusal = _problem(response)
+            retried = ((response.status_code in RETRIED_STATUSES and refusal.kind not in PERMANENT_KINDS)
+                       or refusal.kind in retry_kinds)
+            attempts.unknown = attempts.unknown or response.status_code >= 500
+            if retried and attempts.again(_retry_after(response)):
+                continue
+            if retried and attempts.count > 1:
+                raise RequestError(refusal.status, refusal.kind, f"{refusal.message} ({attempts})", field=refusal.field)
+            raise refusal
 
     def get(self, path: str, **params: Any) -> Any:
         return self._json(self._request("GET", path, params=params or None))
@@ -112,11 +275,84 @@ class ServiceClient:
 
     def upload(self, *, round_id: int, model: str, staker: str, nonce: int, expiry: int, signature: str,
                path: Path, file_hash: bytes) -> dict[str, Any]:
+        """Upload `path` with the staker's signed fields; the service's 201 answer (the upload and
+        its receipt).
+
+        The file is read once, and every attempt sends the same bytes with the same fields. A
+        signature is taken once by the service, so a retry cannot store the file twice:
+        - an attempt that never reached the service, or that the service lost in a crash before
+          logging it (a kill, a restart), left no row, and the retry is taken as the first would
+          have been;
+        - an attempt the service logged but whose 201 was lost (the connection broke, timed out,
+          or a proxy failed after the service answered) makes the retry a 409
+          `signature-replayed`. The client then asks ``GET /v1/rounds/{r}/submissions/{model}/
+          {staker}`` for the latest upload of the key, and returns it if it is this very file
+          (same round, model, staker and keccak-256): the same receipt the lost 201 carried,
+          unless the same file was uploaded again meanwhile, whose receipt is as good. If the
+          latest is another file, the 409 is raised: the upload happened, and was replaced since.
+        - while the service is still working on an attempt the client gave up waiting for, the
+          retry is a 409 `upload-in-progress`, retried too.
+        Retries stop `EXPIRY_MARGIN` s before the signature expires. The caller checks the
+        receipt's signature (``participant.deliver``). Uploading the same file again on purpose
+        needs a fresh signature (a new nonce): the service then logs a second upload of it, with
+        its own receipt, and keeps the file once (files are named by their keccak-256).
+        """
         fields = {"round": str(round_id), "model": model, "staker": staker, "nonce": str(nonce),
                   "expiry": str(expiry), "signature": signature, "file_hash": to_hex(file_hash)}
-        with open(path, "rb") as fh:
-            return self._json(self._request("POST", "/v1/submissions", data=fields,
-                                            files={"file": (Path(path).name, fh, "application/octet-stream")}))
+        content = Path(path).read_bytes()
+        attempts = _Attempts(self.policy, until=time.monotonic() + expiry - time.time() - EXPIRY_MARGIN)
+        try:
+            response = self._request("POST", "/v1/submissions", attempts=attempts,
+                                     retry_kinds=frozenset({"upload-in-progress"}), data=fields,
+                                     files={"file": (Path(path).name, content, "application/octet-stream")})
+        except RequestError as exc:
+            if exc.kind == "signature-replayed" and attempts.count > 1:
+                return self._lost_answer(round_id, model, staker, file_hash, exc)
+            raise
+        except ConfigError as exc:
+            if not attempts.unknown:
+                raise
+            raise ConfigError(f"{exc.message}; whether the upload arrived is unknown: uploading the same file "
+                              "again is safe") from None
+        if response.status_code != 201:
+            raise ConfigError(f"{self.url}/v1/submissions answered {response.status_code} {response.reason} to an "
+                              "upload, not 201 Created; is --api the tournament service's URL?")
+        return self._json(response)  # participant.deliver checks the receipt: this file, this key, signed
+
+    def _lost_answer(self, round_id: int, model: str, staker: str, file_hash: bytes,
+                     replayed: RequestError) -> dict[str, Any]:
+        """The receipt of an upload the service logged while its 201 was lost: the key's latest
+        upload, if it is this file."""
+        try:
+            seen = self.get(f"/v1/rounds/{round_id}/submissions/{model}/{checksum_address(staker)}")
+        except RequestError as exc:
+            if exc.status != 404:
+                raise
+            seen = {}
+        latest = seen.get("latest") if isinstance(seen, dict) else None
+        try:
+            return self._upload_answer(latest, round_id, model, staker, file_hash)
+        except ConfigError:
+            raise RequestError(409, "signature-replayed", f"{replayed.message}; its answer to an earlier attempt was "
+                               f"lost, and the latest upload it holds for round {round_id} model {model} of {staker} "
+                               "is not this file (another upload came after it): upload again, with a fresh "
+                               "signature", field="signature") from None
+
+    def _upload_answer(self, answer: Any, round_id: int, model: str, staker: str, file_hash: bytes) -> dict[str, Any]:
+        """`answer` if it describes an upload of this file for this key, with a receipt for it."""
+        try:
+            if not isinstance(answer, dict) or not isinstance(answer.get("receipt"), dict):
+                raise ValueError("no receipt")
+            receipt = DeliveryReceipt.from_json(answer["receipt"])
+            commitment = bytes32_from_hex(str(answer.get("commitment")), argument="commitment")
+            ours = (round_id, model, checksum_address(staker), file_hash)
+            if ((receipt.round_id, receipt.model, checksum_address(receipt.staker), receipt.commitment) != ours
+                    or commitment != file_hash):
+                raise ValueError("another upload")
+        except (ValueError, KeyError, TypeError, InputError) as exc:
+            raise ConfigError(f"{self.url}/v1/submissions: the service's answer is not a receipt for round {round_id} "
+                              f"model {model} staker {staker} file {to_hex(file_hash)} ({exc})") from None
+        return answer
 
     # ------------------------------------------------------------------ results
 
@@ -130,3 +366,13 @@ class ServiceClient:
             raise
 
 
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Whether the request failed before a connection was made (refused, no route, no such host,
+    connect timeout): then it certainly did nothing at the service."""
+    from urllib3.exceptions import ConnectTimeoutError  # NewConnectionError, NameResolutionError are ones
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    inner = exc.args[0] if exc.args else None
+    return isinstance(getattr(inner, "reason", inner), ConnectTimeoutError)
