@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,17 +193,19 @@ class _Body:
 
 
 def problem(status: int, kind: str, detail: str, *, instance: str | None = None, field: str | None = None,
-            close: bool = False) -> JSONResponse:
+            close: bool = False, headers: Mapping[str, str] | None = None) -> JSONResponse:
     """An RFC 9457 problem document; `close`: the connection closes after it (a request whose
-    body was not read to its end)."""
+    body was not read to its end); `headers`: more headers (a 405's `Allow`)."""
     body: dict[str, Any] = {"type": PROBLEM_TYPE + kind, "title": _TITLES.get(status, "Error"), "status": status,
                             "detail": detail}
     if instance:
         body["instance"] = instance
     if field:
         body["field"] = field
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE,
-                        headers={"Connection": "close"} if close else None)
+    sent = dict(headers or {})
+    if close:
+        sent["Connection"] = "close"
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=sent or None)
 
 
 def _row_json(row: Any) -> dict[str, Any]:
@@ -262,7 +264,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such resource: {request.method} {request.url.path}"
-        return problem(exc.status_code, kind, detail, instance=request.url.path)
+        return problem(exc.status_code, kind, detail, instance=request.url.path, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
