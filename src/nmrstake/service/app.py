@@ -15,12 +15,16 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import WithJsonSchema as _schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartParser
 
@@ -28,14 +32,14 @@ from nmrstake import __version__
 from nmrstake.errors import ChainError, InputError, NmrstakeError, RequestError, UnknownRoundError
 from nmrstake.hashing import bytes32_from_hex, checksum_address
 from nmrstake.models import check_model_name
-from nmrstake.service.args import model_arg as _model_arg
+from nmrstake.service import schemas
+from nmrstake.service.args import AccountAddress, ModelLabel, RoundId, StakerAddress
 from nmrstake.service.args import round_arg as _round_arg
-from nmrstake.service.args import staker_arg as _staker_arg
+from nmrstake.service.dashboard import SORT_KEYS
 from nmrstake.service.intake import MAX_SIGNATURE_LIFETIME, Intake, describe, guarded_chain_read, parse_uint
+from nmrstake.service.schemas import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE, problems
 from nmrstake.signing import UploadAuthorisation
 
-PROBLEM_TYPE = "urn:nmrstake:problem:"
-PROBLEM_MEDIA_TYPE = "application/problem+json"
 #: Multipart overhead allowed beyond the file itself (boundaries, headers, the other fields).
 FORM_OVERHEAD = 64 * 1024
 UPLOAD_FIELDS = ("round", "model", "staker", "nonce", "expiry", "signature")
@@ -208,6 +212,11 @@ def problem(status: int, kind: str, detail: str, *, instance: str | None = None,
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=sent or None)
 
 
+def _operation_id(route: APIRoute) -> str:
+    """The operationId of a route: its function's name (what a generated client calls it)."""
+    return route.name
+
+
 def _row_json(row: Any) -> dict[str, Any]:
     return {"model": row.model, "staker": row.staker, "stake": str(row.stake), "valid": row.valid,
             "reason": row.reason, "corr": row.corr, "mmc": row.mmc, "score": row.score, "fraction": row.fraction,
@@ -217,30 +226,46 @@ def _row_json(row: Any) -> dict[str, Any]:
 _UPLOAD_SCHEMA = {
     "requestBody": {
         "required": True,
-        "content": {"multipart/form-data": {"schema": {
-            "type": "object",
-            "required": [*UPLOAD_FIELDS, "file"],
-            "properties": {
-                "round": {"type": "string", "description": "round id"},
-                "model": {"type": "string", "pattern": "^[a-z0-9_]{1,32}$"},
-                "staker": {"type": "string", "description": "the staker's address (checksummed or lowercase)"},
-                "nonce": {"type": "string", "description": "uint256 of the signed Upload"},
-                "expiry": {"type": "string", "description": "Unix seconds; the signature is refused after it"},
-                "signature": {"type": "string", "description": "65-byte EIP-712 signature of Upload by the staker"},
-                "file_hash": {"type": "string", "description": "optional: the file's keccak-256, checked"},
-                "file": {"type": "string", "format": "binary", "description": "CSV or Parquet: id + one prediction column"},
-            },
-        }}},
+        "content": {"multipart/form-data": {"schema": schemas.UPLOAD_FORM_SCHEMA}},
     },
 }
+
+#: The media type of a file download, by its extension (published names and the store's carry the
+#: format found in the content: `.parquet` for a Parquet file, `.csv` for text).
+_MEDIA_TYPES = {".csv": "text/csv", ".json": "application/json"}
+_PREDICTIONS_CONTENT = {
+    "text/csv": {"schema": {"type": "string"}},
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+}
+_PUBLISHED_CONTENT = {
+    "application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/Manifest"},
+                                              {"$ref": "#/components/schemas/MerkleTreeDump"}]}},
+    **_PREDICTIONS_CONTENT,
+}
+
+
+def _file(path: Path, *, filename: str | None = None) -> FileResponse:
+    """A file download with its real media type: text/csv, application/json or application/octet-stream."""
+    return FileResponse(path, filename=filename, media_type=_MEDIA_TYPES.get(path.suffix, "application/octet-stream"))
 
 
 def create_app(ctx: ServiceContext) -> FastAPI:
     """The FastAPI application of one deployment."""
-    app = FastAPI(title="nmrstake tournament service", version=__version__,
-                  description="Uploads of predictions with signed receipts, rounds, results and claim proofs. "
-                              "Errors are RFC 9457 problem documents.")
+    app = FastAPI(title="nmrstake tournament service", version=__version__, description=schemas.API_DESCRIPTION,
+                  generate_unique_id_function=_operation_id)
     app.state.ctx = ctx
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document, plus the schemas no route references by itself (the problem document,
+        the published formats, the encodings a client needs)."""
+        if app.openapi_schema is None:
+            document = get_openapi(title=app.title, version=app.version, description=app.description,
+                                   routes=app.routes)
+            document.setdefault("components", {}).setdefault("schemas", {}).update(schemas.extra_schemas())
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     # ------------------------------------------------------------------ errors
 
@@ -282,7 +307,8 @@ def create_app(ctx: ServiceContext) -> FastAPI:
 
     # ------------------------------------------------------------------ health and info
 
-    @app.get("/healthz", tags=["service"], summary="The chain connection")
+    @app.get("/healthz", tags=["service"], summary="The chain connection", response_model=schemas.Health,
+             responses=problems(503))
     def healthz() -> Any:
         try:
             block = ctx.chain(ctx.client.head)
@@ -291,7 +317,8 @@ def create_app(ctx: ServiceContext) -> FastAPI:
             return problem(503, "chain-unavailable", f"the chain does not answer: {type(exc).__name__}: {str(exc)[:200]}")
         return {"status": "ok", "chain_id": ctx.intake.domain.chain_id, "block": block, "chain_time": now}
 
-    @app.get("/v1/info", tags=["service"], summary="The deployment, the receipt signer and the upload rules")
+    @app.get("/v1/info", tags=["service"], summary="The deployment, the receipt signer and the upload rules",
+             response_model=schemas.Info, responses=problems())
     def info() -> Any:
         from nmrstake.signing import RECEIPT_TYPES, UPLOAD_TYPES
 
@@ -303,7 +330,8 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         }
 
     @app.get("/v1/deployment", tags=["service"],
-             summary="The deployment served (addresses, blocks, code hashes), as `ape run deploy` recorded it")
+             summary="The deployment served (addresses, blocks, code hashes), as `ape run deploy` recorded it",
+             response_model=schemas.Deployment, responses=problems())
     def deployment() -> Any:
         import json
 
@@ -312,7 +340,10 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     # ------------------------------------------------------------------ uploads
 
     @app.post("/v1/submissions", status_code=201, tags=["submissions"], openapi_extra=_UPLOAD_SCHEMA,
-              summary="Upload predictions for (round, model), signed by the staker; returns a signed receipt")
+              summary="Upload predictions for (round, model), signed by the staker; returns a signed receipt",
+              response_model=schemas.Upload,
+              responses=problems(400, 401, 403, 404, 408, 409, 411, 413, 415, 422, 429, 502, 503,
+                                 s403="wrong-signer, cannot-stake", s404="unknown-round"))
     async def upload(request: Request) -> Any:
         started = time.time()
         length = request.headers.get("content-length")
@@ -383,9 +414,10 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         return await run_in_threadpool(work)
 
     @app.get("/v1/rounds/{round_id}/submissions/{model}/{staker}", tags=["submissions"],
-             summary="What the service received for (round, model, staker): hashes and times, never the file")
-    def submission(round_id: str, model: str, staker: str) -> Any:
-        rid, m, who = _round_arg(round_id), _model_arg(model), _staker_arg(staker)
+             summary="What the service received for (round, model, staker): hashes and times, never the file",
+             response_model=schemas.Submission, responses=problems(404, 422, s404="no-upload"))
+    def submission(round_id: RoundId, model: ModelLabel, staker: StakerAddress) -> Any:
+        rid, m, who = round_id, model, staker
         uploads = ctx.intake.store.uploads(rid, m, who)
         if not uploads:
             raise RequestError(404, "no-upload", f"round {rid}: nothing received for model {m} of {who}")
@@ -393,9 +425,13 @@ def create_app(ctx: ServiceContext) -> FastAPI:
                 "uploads": len(uploads)}
 
     @app.get("/v1/rounds/{round_id}/submissions/{model}/{staker}/file", tags=["submissions"],
-             summary="The file a stake was scored with: only once the round's results are published")
-    def submission_file(round_id: str, model: str, staker: str) -> Any:
-        rid, m, who = _round_arg(round_id), _model_arg(model), _staker_arg(staker)
+             summary="The file a stake was scored with: only once the round's results are published",
+             response_class=FileResponse,
+             responses={200: {"description": "the file, byte for byte: CSV (text/csv) or Parquet "
+                                             "(application/octet-stream)", "content": _PREDICTIONS_CONTENT},
+                        **problems(403, 404, 422, s403="submission-private", s404="no-submission")})
+    def submission_file(round_id: RoundId, model: ModelLabel, staker: StakerAddress) -> Any:
+        rid, m, who = round_id, model, staker
         try:
             pub = ctx.published(rid)
         except RequestError:
@@ -405,14 +441,15 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         path = pub.inputs.predictions.get((m, who)) or (pub.inputs.predictions.get(m) if staked else None)
         if path is None:
             raise RequestError(404, "no-submission", f"round {rid}: no published predictions for model {m} of {who}")
-        return FileResponse(path, filename=Path(path).name)
+        return _file(Path(path), filename=Path(path).name)
 
     # ------------------------------------------------------------------ accounts, rounds and results
 
     @app.get("/v1/accounts/{address}", tags=["accounts"],
-             summary="An address's NMR and ether, and its NMR allowance for the tournament (`nmrstake balance --api`)")
-    def account(address: str) -> Any:
-        who = _staker_arg(address, field="address")
+             summary="An address's NMR and ether, and its NMR allowance for the tournament (`nmrstake balance --api`)",
+             response_model=schemas.Account, responses=problems(422, 502, 503))
+    def account(address: AccountAddress) -> Any:
+        who = address
 
         def read() -> dict[str, Any]:
             token, tournament = ctx.client.token, ctx.client.tournament
@@ -423,23 +460,37 @@ def create_app(ctx: ServiceContext) -> FastAPI:
 
         return ctx.chain(read)
 
-    @app.get("/v1/rounds", tags=["rounds"], summary="Every round: state, times, parameters, totals, result")
+    @app.get("/v1/rounds", tags=["rounds"], summary="Every round: state, times, parameters, totals, result",
+             response_model=list[schemas.Round], responses=problems(502, 503))
     def rounds() -> Any:
         return [r.to_json() for r in ctx.chain(ctx.client.rounds)]
 
-    @app.get("/v1/rounds/{round_id}", tags=["rounds"], summary="One round")
-    def one_round(round_id: str) -> Any:
-        rid = _round_arg(round_id)
+    @app.get("/v1/rounds/{round_id}", tags=["rounds"], summary="One round", response_model=schemas.RoundDetail,
+             responses=problems(404, 422, 502, 503, s404="unknown-round"))
+    def one_round(round_id: RoundId) -> Any:
+        rid = round_id
         info = ctx.chain(ctx.client.round, rid)
         data = info.to_json()
         data["published"] = (ctx.layout.published(rid) / "manifest.json").is_file()
         return data
 
     @app.get("/v1/rounds/{round_id}/leaderboard", tags=["results"],
-             summary="The rows of the round's published results; optionally sorted (sort, order) and searched (q)")
-    def leaderboard(round_id: str, offset: int = 0, limit: int = 1000, sort: str | None = None, order: str = "asc",
-                    q: str | None = None) -> Any:
-        rid = _round_arg(round_id)
+             summary="The rows of the round's published results; optionally sorted (sort, order) and searched (q)",
+             response_model=schemas.Leaderboard, responses=problems(404, 422, s404="not-published"))
+    def leaderboard(round_id: RoundId,
+                    offset: Annotated[int, Query(description="the first row"), _schema(
+                        {"type": "integer", "minimum": 0})] = 0,
+                    limit: Annotated[int, Query(description="rows at most"), _schema(
+                        {"type": "integer", "minimum": 1, "maximum": 10_000})] = 1000,
+                    sort: Annotated[str | None, Query(description="the column to sort by (net: payout - burn); "
+                                                      "without it and `q`, the published order"), _schema(
+                        {"type": "string", "enum": list(SORT_KEYS)})] = None,
+                    order: Annotated[str, Query(description="the order of `sort`"), _schema(
+                        {"type": "string", "enum": ["asc", "desc"]})] = "asc",
+                    q: Annotated[str | None, Query(description="only rows whose model or staker contains this "
+                                                   "(case-insensitive)"), _schema(
+                        {"type": "string", "maxLength": 100})] = None) -> Any:
+        rid = round_id
         if offset < 0:
             raise RequestError(422, "invalid-field", f"offset: must be 0 or more, got {offset}", field="offset")
         if not 1 <= limit <= 10_000:
@@ -450,9 +501,10 @@ def create_app(ctx: ServiceContext) -> FastAPI:
                 "total": len(pub.rows), "matched": matched, "offset": offset, "rows": [_row_json(r) for r in rows]}
 
     @app.get("/v1/rounds/{round_id}/files", tags=["results"],
-             summary="The published files, manifest.json first, each with its keccak-256")
-    def files(round_id: str) -> Any:
-        rid = _round_arg(round_id)
+             summary="The published files, manifest.json first, each with its keccak-256",
+             response_model=schemas.FileListing, responses=problems(404, 422, s404="not-published"))
+    def files(round_id: RoundId) -> Any:
+        rid = round_id
         pub = ctx.published(rid)
         listed = [{"path": "manifest.json", "keccak": pub.results_hash, "size": (pub.path / "manifest.json").stat().st_size}]
         listed += [{"path": name, "keccak": digest, "size": (pub.path / name).stat().st_size}
@@ -460,21 +512,30 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         listed += [{"path": i["path"], "keccak": i["keccak"], "size": i["size"]} for i in pub.manifest.get("inputs", [])]
         return {"round": rid, "results_hash": pub.results_hash, "files": listed}
 
-    @app.get("/v1/rounds/{round_id}/files/{path:path}", tags=["results"], summary="One published file, byte for byte")
-    def published_file(round_id: str, path: str) -> Any:
-        rid = _round_arg(round_id)
+    @app.get("/v1/rounds/{round_id}/files/{path:path}", tags=["results"], summary="One published file, byte for byte",
+             response_class=FileResponse,
+             responses={200: {"description": "the file, byte for byte: manifest.json and tree.json as JSON, CSV files "
+                                             "as text/csv, Parquet files as application/octet-stream",
+                              "content": _PUBLISHED_CONTENT},
+                        **problems(404, 422, s404="not-published, no-such-file")})
+    def published_file(round_id: RoundId, path: Annotated[str, PathParam(
+            description="the file's path in the round's folder, as the listing gives it: it may hold '/' "
+                        "(inputs/predictions/my_model.csv), sent as is or as %2F", min_length=1,
+            examples=["manifest.json", "inputs/targets.csv"])]) -> Any:
+        rid = round_id
         pub = ctx.published(rid)
         allowed = {"manifest.json", *pub.manifest.get("files", {}), *(i["path"] for i in pub.manifest.get("inputs", []))}
         if path not in allowed:
             raise RequestError(404, "no-such-file", f"round {rid}: {path!r} is not a published file", field="path")
         if not (pub.path / path).is_file():
             raise InputError(f"round {rid}: {path} is listed in the manifest but missing from the published folder")
-        return FileResponse(pub.path / path)
+        return _file(pub.path / path)
 
     @app.get("/v1/rounds/{round_id}/proofs/{model}/{staker}", tags=["results"],
-             summary="The claim of (round, model, staker): stake, payout, burn and the Merkle proof")
-    def proof(round_id: str, model: str, staker: str) -> Any:
-        rid, m, who = _round_arg(round_id), _model_arg(model), _staker_arg(staker)
+             summary="The claim of (round, model, staker): stake, payout, burn and the Merkle proof",
+             response_model=schemas.Proof, responses=problems(404, 422, s404="not-published, no-stake"))
+    def proof(round_id: RoundId, model: ModelLabel, staker: StakerAddress) -> Any:
+        rid, m, who = round_id, model, staker
         pub = ctx.published(rid)
         for row in pub.rows:
             if row.model == m and checksum_address(row.staker) == who:

@@ -32,7 +32,9 @@ from typing import Any
 
 from nmrstake.errors import ConfigError, NmrstakeError, RequestError
 from nmrstake.hashing import ZERO32, checksum_address, to_hex
-from nmrstake.service.args import model_arg, round_arg, staker_arg
+from nmrstake.service import schemas
+from nmrstake.service.args import ModelLabel, RoundId, StakerAddress, model_arg, round_arg, staker_arg
+from nmrstake.service.schemas import problems
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -435,31 +437,37 @@ def mount_dashboard(app: Any, ctx: Any) -> Dashboard:
     # ------------------------------------------------------------------ JSON
 
     @app.get("/v1/rounds/{round_id}/verification", tags=["dashboard"],
-             summary="Whether the published result is the one on chain (manifest hash, Merkle root, stake count)")
-    def verification(round_id: str) -> Any:
-        info = dash.chain(ctx.client.round, round_arg(round_id))
+             summary="Whether the published result is the one on chain (manifest hash, Merkle root, stake count)",
+             response_model=schemas.Verification, response_model_exclude_unset=True,
+             responses=problems(404, 422, 502, 503, s404="unknown-round"))
+    def verification(round_id: RoundId) -> Any:
+        info = dash.chain(ctx.client.round, round_id)
         return dash.verification(info)
 
     @app.get("/v1/rounds/{round_id}/transactions", tags=["dashboard"],
-             summary="The transactions of the round's events: opened, funded, result posted or rejected, settled")
-    def transactions(round_id: str) -> Any:
-        info = dash.chain(ctx.client.round, round_arg(round_id))
+             summary="The transactions of the round's events: opened, funded, result posted or rejected, settled",
+             response_model=schemas.Transactions, responses=problems(404, 422, 502, 503, s404="unknown-round"))
+    def transactions(round_id: RoundId) -> Any:
+        info = dash.chain(ctx.client.round, round_id)
         return {"round": info.round_id, "explorer": dash.explorer, "transactions": dash.transactions(info)}
 
     @app.get("/v1/rounds/{round_id}/chart", tags=["dashboard"],
-             summary="Score and net result (payout - burn, NMR) of every scored stake, by score")
-    def chart(round_id: str) -> Any:
-        return dash.chart(round_arg(round_id))
+             summary="Score and net result (payout - burn, NMR) of every scored stake, by score",
+             response_model=schemas.Chart, responses=problems(404, 422, s404="not-published"))
+    def chart(round_id: RoundId) -> Any:
+        return dash.chart(round_id)
 
     @app.get("/v1/models/{model}", tags=["dashboard"],
-             summary="A model's stakes across rounds (every staker of that name), what is claimable, strategy settings")
-    def model_history(model: str) -> Any:
-        return dash.model_json(model_arg(model))
+             summary="A model's stakes across rounds (every staker of that name), what is claimable, strategy settings",
+             response_model=schemas.ModelHistory, responses=problems(422, 502, 503))
+    def model_history(model: ModelLabel) -> Any:
+        return dash.model_json(model)
 
     @app.get("/v1/stakers/{staker}", tags=["dashboard"],
-             summary="A staker's stakes across rounds, what is claimable now, its allocation strategy's settings")
-    def staker_history(staker: str) -> Any:
-        return dash.staker_json(staker_arg(staker))
+             summary="A staker's stakes across rounds, what is claimable now, its allocation strategy's settings",
+             response_model=schemas.StakerHistory, responses=problems(422, 502, 503))
+    def staker_history(staker: StakerAddress) -> Any:
+        return dash.staker_json(staker)
 
     # ------------------------------------------------------------------ pages
 

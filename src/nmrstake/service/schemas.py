@@ -1,0 +1,713 @@
+"""The service's API as a contract: the response models of every route, the problem document, and
+the encodings a client needs (EIP-712 types, model ids, Merkle leaves, the published manifest),
+all written into ``/openapi.json`` so that a client can be written from the document alone.
+
+The routes return plain dicts; FastAPI validates each against its model here before it is sent
+(``extra="forbid"``: a key the model does not declare is an error, never dropped silently), so
+the document and the answers cannot drift apart. Amounts are wei as decimal strings, hashes and
+byte strings 0x-hex, addresses EIP-55 checksummed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import models_json_schema
+
+from nmrstake.merkle import LEAF_ENCODING
+from nmrstake.results.spec import CSV_COLUMNS, RESULTS_FORMAT
+from nmrstake.signing import DOMAIN_NAME, DOMAIN_VERSION, RECEIPT_TYPES, UPLOAD_TYPES
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE = "urn:nmrstake:problem:"
+#: The largest uint256: round ids, nonces and expiries are uint256 on chain and in EIP-712.
+UINT256_MAX = 2**256 - 1
+
+ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
+HASH_PATTERN = r"^0x[0-9a-f]{64}$"
+WEI_PATTERN = r"^[0-9]+$"
+SIGNED_WEI_PATTERN = r"^-?[0-9]+$"
+MODEL_NAME_REGEX = r"^[a-z0-9_]{1,32}$"
+MODEL_LABEL_REGEX = r"^([a-z0-9_]{1,32}|0x[0-9a-f]{64})$"
+ISO_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
+
+
+def _type_string(name: str, fields: list[dict[str, str]]) -> str:
+    return f"{name}(" + ",".join(f"{f['type']} {f['name']}" for f in fields) + ")"
+
+
+UPLOAD_TYPE_STRING = _type_string("Upload", UPLOAD_TYPES["Upload"])
+RECEIPT_TYPE_STRING = _type_string("Receipt", RECEIPT_TYPES["Receipt"])
+
+MODEL_ID_DESCRIPTION = (
+    "A model on chain is a `bytes32` `modelId`: the model's name (`^[a-z0-9_]{1,32}$`) in UTF-8, right-padded "
+    "with zero bytes to 32 bytes (`my_model` is `0x6d795f6d6f64656c` followed by 48 zeros). This is the "
+    "`modelId` of the EIP-712 `Upload` and `Receipt` messages and of the Merkle leaves. The API names a model "
+    "by its *label*: the name, or, for an id read from the chain that is not a name (a Tournament deployed "
+    "before ids were checked takes any non-zero bytes32), the id's lowercase 0x-hex (66 characters, which no "
+    "name can be). The hex of a name's id is not a label: each id has exactly one label. A stake whose label is "
+    "not a name is refunded in full.")
+
+# ------------------------------------------------------------------------------------------ types
+
+
+def _wei(description: str) -> Any:
+    return Field(description=f"{description} (NMR wei, decimal string)", pattern=WEI_PATTERN,
+                 examples=["15000000000000000000"])
+
+
+class _Strict(BaseModel):
+    """A response body: exactly these members."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+Address = str
+Hash = str
+
+
+def _address(description: str) -> Any:
+    return Field(description=f"{description} (EIP-55 checksummed)", pattern=ADDRESS_PATTERN)
+
+
+def _hash(description: str) -> Any:
+    return Field(description=f"{description} (0x-hex, 32 bytes)", pattern=HASH_PATTERN)
+
+
+def _label(description: str) -> Any:
+    return Field(description=f"{description}: its label (a model name, or the 0x-hex of an id that is not one; "
+                             "see the ModelId schema)", pattern=MODEL_LABEL_REGEX)
+
+
+# ------------------------------------------------------------------------------------------ problems
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document (`application/problem+json`): every error the service answers."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
+        "type": "urn:nmrstake:problem:round-closed", "title": "Conflict", "status": 409,
+        "detail": "round 61 closed at 2026-11-27T18:33:57Z (chain time 2026-11-27T18:33:57Z); no upload is taken "
+                  "after close", "instance": "/v1/submissions", "field": "round"}]})
+
+    type: str = Field(description="`urn:nmrstake:problem:` followed by the kind (docs/service.md, Problems): "
+                                  "malformed-request, malformed-multipart, unsigned, bad-signature, "
+                                  "signature-expired, wrong-signer, submission-private, cannot-stake, "
+                                  "unknown-round, not-published, no-upload, no-submission, no-such-file, no-stake, "
+                                  "not-found, method-not-allowed, body-too-slow, round-not-open, round-closed, "
+                                  "upload-in-progress, signature-replayed, length-required, too-many-uploads, "
+                                  "staker-quota-exceeded, store-full, file-too-large, unsupported-media-type, "
+                                  "unsupported-format, missing-field, invalid-field, empty-file, invalid-file, "
+                                  "file-hash-mismatch, internal-error, bad-published-data, misconfigured, "
+                                  "chain-error, chain-unavailable, http-error",
+                      pattern=r"^urn:nmrstake:problem:[a-z0-9-]+$")
+    title: str = Field(description="the same for every problem of a status")
+    status: int = Field(description="the HTTP status", ge=400, le=599)
+    detail: str = Field(description="one line meant for a person")
+    instance: str | None = Field(None, description="the request's path")
+    field: str | None = Field(None, description="the form part or parameter at fault, when there is one")
+
+
+#: What each status means, for the responses of the document.
+PROBLEM_STATUSES: dict[int, str] = {
+    400: "malformed-request, malformed-multipart",
+    401: "unsigned, bad-signature, signature-expired",
+    403: "wrong-signer, cannot-stake, submission-private",
+    404: "unknown-round, not-published, no-upload, no-submission, no-such-file, no-stake",
+    408: "body-too-slow (the connection is closed)",
+    409: "round-not-open, round-closed, upload-in-progress, signature-replayed",
+    411: "length-required",
+    413: "file-too-large",
+    415: "unsupported-media-type, unsupported-format",
+    422: "missing-field, invalid-field (a malformed part or parameter), empty-file, invalid-file, file-hash-mismatch",
+    429: "too-many-uploads, staker-quota-exceeded, store-full",
+    500: "internal-error, bad-published-data, misconfigured",
+    502: "chain-error: the chain refused a read or disagrees with the deployment",
+    503: "chain-unavailable: the chain does not answer; try again shortly",
+}
+
+
+def problems(*statuses: int, **kinds: str) -> dict[int | str, dict[str, Any]]:
+    """The `responses` of a route that can answer these statuses with a problem document; a keyword
+    `s404="..."` says which kinds of that status this route gives (default: PROBLEM_STATUSES). 500
+    (an unexpected failure) is declared for every route."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in sorted({*statuses, 500}):
+        out[status] = {"description": "Problem: " + kinds.get(f"s{status}", PROBLEM_STATUSES[status]),
+                       "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    return out
+
+
+# ------------------------------------------------------------------------------------------ service
+
+
+class Health(_Strict):
+    """The chain connection."""
+
+    status: Literal["ok"]
+    chain_id: int
+    block: int = Field(description="the latest block's number")
+    chain_time: int = Field(description="the timestamp the next block will carry (Unix seconds)")
+
+
+class Eip712Domain(_Strict):
+    """The EIP-712 domain of both messages, one per deployment: a signature made for another chain or
+    another Tournament recovers another address. Its type is `EIP712Domain(string name,string version,
+    uint256 chainId,address verifyingContract)`."""
+
+    name: Literal["nmrstake"] = Field(description=f"always {DOMAIN_NAME!r}")
+    version: Literal["1"] = Field(description=f"always {DOMAIN_VERSION!r}")
+    chainId: int = Field(description="the chain id")
+    verifyingContract: Address = _address("the Tournament contract")
+
+
+class Eip712Field(_Strict):
+    """One member of an EIP-712 struct type."""
+
+    name: str
+    type: str = Field(description="its Solidity type")
+
+
+EIP712_TYPES_DESCRIPTION = (
+    "The two signed messages' types, members in order.\n\n"
+    f"`Upload` is signed by the staker (`primaryType: \"Upload\"`, `eth_signTypedData_v4`): `{UPLOAD_TYPE_STRING}`: "
+    "`staker` the staker's address, `roundId` the round, `modelId` the model's bytes32 id (see ModelId), `fileHash` "
+    "the keccak-256 of the file's bytes, `nonce` any uint256 (fresh for each upload: a signature is accepted once), "
+    "`expiry` Unix seconds of the wall clock (at most 24 h ahead).\n\n"
+    f"`Receipt` is signed by the service's receipt key (`receipt_signer` of /v1/info): `{RECEIPT_TYPE_STRING}`: "
+    "`commitment` the keccak-256 of the file received, `receivedAt` the chain time at which it was accepted. To "
+    "check a receipt, recover the signer of this message (`staker`, `roundId` = `round_id`, `modelId` = the bytes32 "
+    "id of `model`, `commitment`, `receivedAt` = `received_at`) in the domain of /v1/info, and compare it with "
+    "`receipt_signer`.")
+
+
+class Eip712Types(_Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"description": EIP712_TYPES_DESCRIPTION})
+
+    Upload: list[Eip712Field] = Field(examples=[UPLOAD_TYPES["Upload"]])
+    Receipt: list[Eip712Field] = Field(examples=[RECEIPT_TYPES["Receipt"]])
+
+
+class Eip712(_Strict):
+    """The EIP-712 domain and types uploads and receipts are signed with."""
+
+    domain: Eip712Domain
+    types: Eip712Types
+
+
+class Info(_Strict):
+    """What a client needs before it uploads: the deployment, the receipt signer, the upload limit
+    and the EIP-712 domain and types."""
+
+    api: Literal["v1"]
+    version: str = Field(description="the nmrstake version of the service")
+    chain_id: int
+    tournament: Address = _address("the Tournament contract")
+    token: Address = _address("the NMR token")
+    receipt_signer: Address = _address("the address that signs receipts; a receipt is worth what this link is")
+    max_upload_bytes: int = Field(description="the largest predictions file taken")
+    eip712: Eip712
+
+
+class ContractRecord(_Strict):
+    address: Address = _address("the contract")
+    block: int = Field(description="the block of its deployment")
+    transaction: str = Field(description="the deploying transaction's hash")
+    codehash: str = Field(description="keccak-256 of its runtime code: a client checks the address holds it")
+
+
+class Deployment(BaseModel):
+    """The deployments file the service serves (as `ape run deploy` wrote it): contracts by name
+    (`NMR`, `Tournament`, and `StrategyFactory`, `StrategyInvoker` where deployed), role holders by
+    role, and the Tournament's constructor settings. May carry more members."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ecosystem: str
+    network: str
+    chain_id: int
+    deployer: Address = _address("the deployer")
+    compiler: str
+    contracts: dict[str, ContractRecord]
+    roles: dict[str, list[str]] = Field(description="holders of each role, by role name")
+    settings: dict[str, Any] = Field(description="the Tournament's settings: admin_delay, challenge_period, "
+                                                 "grace_period, max_pause (seconds), tournament_contract")
+    nmrstake_version: str
+
+
+# ------------------------------------------------------------------------------------------ uploads
+
+
+class Receipt(_Strict):
+    """The service's signed Receipt (see Eip712Types): it received a file hashing to `commitment`
+    for (round, model, staker) at chain time `received_at`."""
+
+    staker: Address = _address("the staker")
+    round_id: int = Field(ge=0, le=UINT256_MAX)
+    model: str = Field(description="the model name (its modelId: see ModelId)", pattern=MODEL_NAME_REGEX)
+    commitment: Hash = _hash("keccak-256 of the file's bytes")
+    received_at: int = Field(description="chain time (Unix seconds) the file was accepted at")
+    signature: str = Field(description="the receipt signer's 65-byte EIP-712 signature of the Receipt, 0x-hex",
+                           pattern=r"^0x[0-9a-f]{130}$")
+
+
+class Upload(_Strict):
+    """An accepted upload and its receipt."""
+
+    upload_id: int = Field(description="the service's number of this upload")
+    round: int = Field(ge=0, le=UINT256_MAX)
+    model: str = Field(description="the model name", pattern=MODEL_NAME_REGEX)
+    staker: Address = _address("the staker")
+    commitment: Hash = _hash("keccak-256 of the file's bytes: what a stake commits to")
+    size: int = Field(description="the file's size in bytes")
+    received_at: int = Field(description="chain time (Unix seconds) the file was accepted at")
+    received_at_iso: str = Field(description="the same in ISO 8601 UTC", pattern=ISO_PATTERN)
+    receipt: Receipt
+    receipt_signer: Address = _address("the service's receipt signer")
+
+
+class Submission(_Strict):
+    """What the service received for (round, model, staker): never the file."""
+
+    round: int
+    model: str = Field(pattern=MODEL_NAME_REGEX)
+    staker: Address = _address("the staker")
+    latest: Upload = Field(description="the latest upload, with its receipt")
+    uploads: int = Field(description="how many uploads the service keeps for this key", ge=1)
+
+
+UPLOAD_FORM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "The parts of an upload, the file last (the limits are then checked before the file is read). "
+                   "The staker signs the EIP-712 `Upload` (see Eip712Types) over exactly round, model, the "
+                   "file's keccak-256, nonce and expiry.",
+    "required": ["round", "model", "staker", "nonce", "expiry", "signature", "file"],
+    "properties": {
+        "round": {"type": "integer", "minimum": 0, "maximum": UINT256_MAX, "description": "the round id"},
+        "model": {"type": "string", "pattern": MODEL_NAME_REGEX, "description": "the model name"},
+        "staker": {"type": "string", "pattern": ADDRESS_PATTERN,
+                   "description": "the staker's address (checksummed or lowercase)"},
+        "nonce": {"type": "integer", "minimum": 0, "maximum": UINT256_MAX,
+                  "description": "the `nonce` of the signed Upload: any uint256, fresh for each upload"},
+        "expiry": {"type": "integer", "minimum": 0, "maximum": UINT256_MAX,
+                   "description": "the `expiry` of the signed Upload: Unix seconds (wall clock), in the future and "
+                                  "at most 24 hours ahead"},
+        "signature": {"type": "string", "pattern": r"^0x[0-9a-fA-F]{130}$",
+                      "description": "the staker's 65-byte EIP-712 signature of the Upload, 0x-hex"},
+        "file_hash": {"type": "string", "pattern": r"^0x[0-9a-fA-F]{64}$",
+                      "description": "optional: the file's keccak-256; a file that hashes otherwise is refused"},
+        "file": {"type": "string", "format": "binary",
+                 "description": "the predictions: CSV (UTF-8) or Parquet, an `id` column and one prediction column"},
+    },
+}
+
+
+# ------------------------------------------------------------------------------------------ accounts and rounds
+
+
+class Account(_Strict):
+    """An address's balances, from the chain."""
+
+    address: Address = _address("the address")
+    nmr: str = _wei("its NMR balance")
+    ether: str = Field(description="its ether balance (wei, decimal string)", pattern=WEI_PATTERN)
+    allowance: str = _wei("its NMR allowance for the Tournament")
+    tournament: Address = _address("the Tournament")
+    chain_time: int = Field(description="the latest block's timestamp")
+
+
+RoundStateLabel = Literal["scheduled", "open", "closed", "posted", "final", "expired"]
+
+
+class Round(_Strict):
+    """A round as the chain holds it: times in Unix seconds of chain time with ISO 8601 UTC twins,
+    parameters, totals and the posted result."""
+
+    round: int = Field(ge=0, le=UINT256_MAX)
+    state: RoundStateLabel
+    open_time: int
+    close_time: int
+    resolve_time: int
+    posted_at: int | None = Field(description="when the result was posted; null before")
+    final_at: int | None = Field(description="when the posted result becomes final; null before it is posted")
+    expires_at: int = Field(description="after it, a round with no final result refunds every stake")
+    open_time_iso: str = Field(pattern=ISO_PATTERN)
+    close_time_iso: str = Field(pattern=ISO_PATTERN)
+    resolve_time_iso: str = Field(pattern=ISO_PATTERN)
+    posted_at_iso: str | None = Field(pattern=ISO_PATTERN)
+    final_at_iso: str | None = Field(pattern=ISO_PATTERN)
+    expires_at_iso: str = Field(pattern=ISO_PATTERN)
+    corr_multiplier_bps: int = Field(description="basis points (10000 = 1.0)")
+    mmc_multiplier_bps: int = Field(description="basis points")
+    clip_bps: int = Field(description="basis points")
+    stake_threshold: str = _wei("the payout factor is min(1, stake_threshold / total at risk)")
+    stake_cap: str = _wei("the most one key may stake")
+    min_stake: str = _wei("the least one key may stake")
+    total_staked: str = _wei("the stakes")
+    stake_count: int
+    funded: str = _wei("NMR funded for payouts")
+    total_payout: str = _wei("the posted payouts")
+    total_burn: str = _wei("the posted burns")
+    claimed: str = _wei("claimed so far")
+    claimable: str = _wei("still to be claimed")
+    settled: bool
+    root: Hash = _hash("the posted Merkle root (zero before)")
+    results_hash: Hash = _hash("the posted keccak-256 of the published manifest.json (zero before)")
+
+
+class RoundDetail(Round):
+    """One round, and whether its results are published here."""
+
+    published: bool = Field(description="the round's results folder is published (files, leaderboard, proofs)")
+
+
+class ResultRow(_Strict):
+    """A stake's published result."""
+
+    model: str = _label("the model")
+    staker: Address = _address("the staker")
+    stake: str = _wei("the stake at close")
+    valid: bool
+    reason: str = Field(description="why the stake is invalid; empty if valid")
+    corr: float | None = Field(description="null for an invalid stake")
+    mmc: float | None = Field(description="null for an invalid stake")
+    score: float | None = Field(description="null for an invalid stake")
+    fraction: float = Field(description="the stake's fraction won (positive) or lost (negative)")
+    payout: str = _wei("the payout")
+    burn: str = _wei("the burn")
+    leaf_index: int = Field(description="the row's index in results.csv and the tree's values")
+
+
+class Leaderboard(_Strict):
+    """A page of the round's published rows."""
+
+    round: int
+    merkle_root: Hash = _hash("the published Merkle root")
+    results_hash: Hash = _hash("keccak-256 of the published manifest.json")
+    total: int = Field(description="every row of the round")
+    matched: int = Field(description="the rows that match `q` (all of them without it)")
+    offset: int
+    rows: list[ResultRow]
+
+
+class FileEntry(_Strict):
+    path: str = Field(description="the file's path in the round's folder ('/' separated): "
+                                  "GET /v1/rounds/{round_id}/files/{path}")
+    keccak: Hash = _hash("keccak-256 of its bytes, as the manifest lists it")
+    size: int
+
+
+class FileListing(_Strict):
+    """The published files, manifest.json first: exactly what the manifest pins, nothing else."""
+
+    round: int
+    results_hash: Hash = _hash("keccak-256 of manifest.json: the on-chain resultsHash")
+    files: list[FileEntry]
+
+
+class Proof(ResultRow):
+    """A stake's claim: its published row and the Merkle proof of its leaf (see MerkleLeaf)."""
+
+    round: int
+    merkle_root: Hash = _hash("the published Merkle root; `claim` checks it against the on-chain root")
+    results_hash: Hash = _hash("keccak-256 of the published manifest.json")
+    proof: list[Hash] = Field(description="the sibling hashes from the leaf up to the root (see MerkleLeaf)")
+
+
+# ------------------------------------------------------------------------------------------ dashboard
+
+
+class VerificationCheck(_Strict):
+    check: Literal["manifest", "merkle-root", "stake-count"]
+    ok: bool
+    detail: str
+
+
+class Verification(_Strict):
+    """Whether the published result is the one on chain. `verified` is null while nothing is posted.
+    `manifest_hash`, `rows_root` and `rows` are there once the round is published."""
+
+    round: int
+    state: RoundStateLabel
+    posted: bool
+    chain_root: Hash = _hash("the on-chain root")
+    chain_results_hash: Hash = _hash("the on-chain resultsHash")
+    chain_stake_count: int
+    published: bool
+    verified: bool | None
+    status: Literal["pending", "unpublished", "verified", "mismatch"]
+    detail: str
+    checks: list[VerificationCheck]
+    manifest_hash: Hash | None = Field(None, description="keccak-256 of the published manifest.json",
+                                       pattern=HASH_PATTERN)
+    rows_root: Hash | None = Field(None, description="the Merkle root recomputed from the published rows",
+                                   pattern=HASH_PATTERN)
+    rows: int | None = Field(None, description="the published rows")
+
+
+class Transaction(_Strict):
+    event: Literal["RoundOpened", "Funded", "Allocated", "ResultPosted", "ResultRejected", "Settled"]
+    transaction_hash: Hash = _hash("the transaction")
+    block: int
+    log_index: int
+    url: str | None = Field(description="the transaction on the configured explorer, if any")
+
+
+class Transactions(_Strict):
+    """The transactions of the round's events, oldest first."""
+
+    round: int
+    explorer: str | None
+    transactions: list[Transaction]
+
+
+class Chart(_Strict):
+    """Score and net result (payout - burn, in NMR) of every scored stake, by score."""
+
+    round: int
+    score: list[float]
+    net: list[float] = Field(description="payout - burn in NMR (a float, for drawing only)")
+    scored: int
+    rows: int
+
+
+ClaimState = Literal["pending", "in challenge period", "claimable", "claimed", "withdrawable", "withdrawn"]
+
+
+class HistoryStake(_Strict):
+    """One stake across the history: its result once posted, and what can be claimed now."""
+
+    round: int
+    model: str = _label("the model")
+    staker: Address = _address("the staker")
+    state: RoundStateLabel
+    stake: str = _wei("the stake at close")
+    result: bool = Field(description="the published rows have this stake")
+    valid: bool | None
+    reason: str | None
+    corr: float | None
+    mmc: float | None
+    score: float | None
+    payout: str | None = Field(pattern=WEI_PATTERN)
+    burn: str | None = Field(pattern=WEI_PATTERN)
+    net: str | None = Field(description="payout - burn (wei, may be negative)", pattern=SIGNED_WEI_PATTERN)
+    claim: ClaimState
+    claimable: str = _wei("what can be claimed now")
+
+
+class HistoryRound(_Strict):
+    round: int
+    state: RoundStateLabel
+    stakes: int
+    stake: str = _wei("the stakes of the round")
+    result: bool
+    payout: str | None = Field(pattern=WEI_PATTERN)
+    burn: str | None = Field(pattern=WEI_PATTERN)
+    net: str | None = Field(pattern=SIGNED_WEI_PATTERN)
+    cumulative_net: str | None = Field(description="net over the rounds with a result so far", pattern=SIGNED_WEI_PATTERN)
+
+
+class ClaimableStake(_Strict):
+    round: int
+    model: str = _label("the model")
+    staker: Address = _address("the staker")
+    amount: str = _wei("claimable")
+    how: Literal["claimable", "withdrawable"]
+
+
+class Claimable(_Strict):
+    total: str = _wei("everything claimable now")
+    stakes: list[ClaimableStake]
+
+
+class Totals(_Strict):
+    stake: str = _wei("stakes")
+    payout: str = _wei("payouts")
+    burn: str = _wei("burns")
+    net: str = Field(description="payout - burn (wei, may be negative)", pattern=SIGNED_WEI_PATTERN)
+
+
+class ModelSetting(_Strict):
+    model: str = _label("the model")
+    per_round: str = _wei("the stake per round")
+    mode: Literal["off", "fixed", "compound"]
+    net: str = Field(description="the running net result (wei, may be negative)", pattern=SIGNED_WEI_PATTERN)
+    last_round: int | None
+    next_stake: str = _wei("what the next round stakes")
+
+
+class StrategySetting(ModelSetting):
+    strategy: Address = _address("the allocation strategy")
+    owner: Address = _address("its owner")
+
+
+class Strategy(_Strict):
+    strategy: Address = _address("the allocation strategy")
+    owner: Address = _address("its owner")
+    operator: Address | None = Field(description="its operator, if any", pattern=ADDRESS_PATTERN)
+    idle: str = _wei("its NMR not staked")
+    models: list[ModelSetting]
+
+
+class _History(_Strict):
+    stakes: list[HistoryStake]
+    rounds: list[HistoryRound]
+    claimable: Claimable
+    totals: Totals
+
+
+class ModelHistory(_History):
+    """A model's stakes across rounds (every staker of that name) and the strategies that stake it."""
+
+    model: str = _label("the model")
+    strategies: list[StrategySetting]
+
+
+class StakerHistory(_History):
+    """A staker's stakes across rounds, what it can claim now, and its allocation strategy."""
+
+    staker: Address = _address("the staker")
+    strategy: Strategy | None = Field(description="the staker's settings if it is an allocation strategy")
+    owned_strategy: Strategy | None = Field(description="the allocation strategy the staker owns, if any")
+
+
+# ------------------------------------------------------------------------------------------ published formats
+
+
+class ManifestInput(BaseModel):
+    role: Literal["targets", "meta_model", "predictions"]
+    model: str | None = Field(description="the model of a predictions file")
+    staker: str | None = Field(None, description="the staker of a predictions file kept per staker")
+    path: str = Field(description="its path in the round's folder")
+    keccak: Hash = _hash("keccak-256 of its bytes")
+    size: int
+
+
+MANIFEST_DESCRIPTION = (
+    "`manifest.json`, canonical JSON (sorted keys, `,` and `:` separators, ASCII, a final newline): its keccak-256 "
+    "is the `resultsHash` posted on chain, and it pins every other published file by its keccak-256 (`files` for "
+    "results.csv and tree.json, `inputs` for the copies of the inputs). results.csv has the columns "
+    f"{','.join(CSV_COLUMNS)} (proof: the sibling hashes joined by `;`); tree.json is the OpenZeppelin "
+    "StandardMerkleTree dump (MerkleTreeDump). Published paths: manifest.json, results.csv, tree.json, "
+    "inputs/targets.<csv|parquet>, inputs/meta_model.<ext>, inputs/predictions/<model>.<ext> or "
+    "inputs/predictions/<model>/<Staker>.<ext>.")
+
+
+class Manifest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"description": MANIFEST_DESCRIPTION})
+
+    format: Literal["nmrstake-results-v1"] = Field(description=f"always {RESULTS_FORMAT!r}")
+    round_id: int
+    chain_id: int
+    contract: Address = _address("the Tournament")
+    params: dict[str, Any] = Field(description="corr_multiplier_bps, mmc_multiplier_bps, clip_bps, stake_threshold, "
+                                               "funded, as on chain at close")
+    payout_factor: str = Field(description="an exact fraction, `n/d`")
+    payout_factor_float: float
+    scale: str = Field(description="an exact fraction, `n/d`")
+    scale_float: float
+    totals: dict[str, Any] = Field(description="total_staked, total_at_risk, total_payout, total_burn, "
+                                               "raw_total_payout (wei strings), stake_count, valid_count")
+    merkle_root: Hash = _hash("the root posted on chain")
+    leaf_encoding: list[str] = Field(description="the ABI types of a leaf's values (see MerkleLeaf)",
+                                     examples=[LEAF_ENCODING])
+    leaf_count: int
+    targets_keccak: Hash | None
+    meta_model_keccak: Hash | None
+    predictions_keccak: dict[str, Hash] = Field(description="by `model` or `model/Staker`")
+    commitments: list[dict[str, str]] = Field(description="{model, staker, commitment} of every stake, as on chain")
+    inputs: list[ManifestInput]
+    files: dict[str, Hash] = Field(description="results.csv and tree.json (if any stake) by keccak-256")
+    nmrstake_version: str
+    software: dict[str, str]
+    service: dict[str, Any] | None = Field(None, description="the service whose receipts count: {receipt_signer}")
+
+
+class MerkleTreeValue(BaseModel):
+    value: list[str] = Field(description="the leaf's values in LEAF_ENCODING order: integers as decimal strings, "
+                                         "bytes32 as 0x-hex, the address checksummed")
+    treeIndex: int
+
+
+class MerkleTreeDump(BaseModel):
+    """`tree.json`: the `dump()` of @openzeppelin/merkle-tree's StandardMerkleTree."""
+
+    format: Literal["standard-v1"]
+    leafEncoding: list[str]
+    tree: list[Hash]
+    values: list[MerkleTreeValue]
+
+
+# ------------------------------------------------------------------------------------------ encodings (documentation)
+
+
+MODEL_ID_SCHEMA: dict[str, Any] = {
+    "title": "ModelId", "type": "string", "pattern": HASH_PATTERN, "description": MODEL_ID_DESCRIPTION,
+    "examples": ["0x6d795f6d6f64656c000000000000000000000000000000000000000000000000"],
+}
+MODEL_LABEL_SCHEMA: dict[str, Any] = {
+    "title": "ModelLabel", "type": "string", "pattern": MODEL_LABEL_REGEX, "examples": ["my_model"],
+    "description": "How the API names a model: its name, or the 0x-hex of an id that is not a name (see ModelId).",
+}
+MERKLE_LEAF_SCHEMA: dict[str, Any] = {
+    "title": "MerkleLeaf", "type": "object",
+    "description": (
+        "A published stake is a leaf of an OpenZeppelin StandardMerkleTree whose root is posted on chain. Its "
+        f"values, ABI types {LEAF_ENCODING}, are (roundId, modelId, staker, stake, payout, burn). The leaf hash is "
+        "keccak256(keccak256(abi.encode(roundId, modelId, staker, stake, payout, burn))) (double hashed); an inner "
+        "node is keccak256 of its two children sorted ascending (commutative, as Solidity's MerkleProof). A proof "
+        "(Proof.proof) lists the sibling hashes from the leaf up to the root: fold the leaf hash with each in turn "
+        "and compare with merkle_root. The staker receives stake - burn + payout when the leaf is claimed."),
+    "x-leaf-encoding": list(LEAF_ENCODING),
+    "required": ["roundId", "modelId", "staker", "stake", "payout", "burn"],
+    "properties": {
+        "roundId": {"type": "integer", "description": "uint256"},
+        "modelId": {"$ref": "#/components/schemas/ModelId"},
+        "staker": {"type": "string", "pattern": ADDRESS_PATTERN, "description": "address"},
+        "stake": {"type": "string", "pattern": WEI_PATTERN, "description": "uint256: the stake at close"},
+        "payout": {"type": "string", "pattern": WEI_PATTERN, "description": "uint256"},
+        "burn": {"type": "string", "pattern": WEI_PATTERN, "description": "uint256, at most the stake"},
+    },
+}
+
+API_DESCRIPTION = f"""\
+Uploads of predictions with signed receipts, rounds, results and claim proofs of one nmrstake
+tournament (one chain, one Tournament contract: `/v1/info`).
+
+Conventions: JSON everywhere except file downloads (`text/csv`, `application/octet-stream`, and the
+published `manifest.json` and `tree.json` as `application/json`). Amounts are wei as decimal strings.
+Times are Unix seconds of chain time, with ISO 8601 UTC twins. Addresses are accepted checksummed
+(EIP-55) or lowercase and returned checksummed. Errors are RFC 9457 problem documents
+(`application/problem+json`, schema `Problem`), with the statuses each operation declares.
+
+Model ids: {MODEL_ID_DESCRIPTION}
+
+Uploading: sign the EIP-712 `Upload` ({UPLOAD_TYPE_STRING}) in the domain of `/v1/info`
+(`EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)`, name
+`{DOMAIN_NAME}`, version `{DOMAIN_VERSION}`), then POST its fields and the file to
+`/v1/submissions` (multipart/form-data, the file last). The answer carries a `Receipt` ({RECEIPT_TYPE_STRING}) signed by `receipt_signer`:
+recover its signer in the same domain and compare. See the schemas Eip712Types, ModelId.
+
+Results: a published round's folder is pinned by `manifest.json` (schema `Manifest`), whose
+keccak-256 is posted on chain as `resultsHash`; each stake is a Merkle leaf (schema `MerkleLeaf`)
+under the posted root, and `/v1/rounds/{{round_id}}/proofs/{{model}}/{{staker}}` gives its proof.
+"""
+
+
+def extra_schemas() -> dict[str, Any]:
+    """Component schemas that no response model references by itself: the problem document, the
+    published formats and the encodings (docs for client writers)."""
+    _, top = models_json_schema([(m, "serialization") for m in (Problem, Manifest, MerkleTreeDump)],
+                                ref_template="#/components/schemas/{model}")
+    out: dict[str, Any] = dict(top.get("$defs", {}))
+    out["ModelId"] = MODEL_ID_SCHEMA
+    out["ModelLabel"] = MODEL_LABEL_SCHEMA
+    out["MerkleLeaf"] = MERKLE_LEAF_SCHEMA
+    return out
+
+
+__all__ = [
+    "API_DESCRIPTION", "PROBLEM_MEDIA_TYPE", "PROBLEM_TYPE", "UINT256_MAX", "UPLOAD_FORM_SCHEMA", "extra_schemas",
+    "problems",
+]
