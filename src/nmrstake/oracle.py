@@ -150,8 +150,9 @@ class Oracle:
 
     # ------------------------------------------------------------------ acting
 
-    def compute(self, info: RoundInfo) -> Path:
-        """Score the round and publish its folder (atomically); returns the folder."""
+    def compute(self, info: RoundInfo) -> Path | None:
+        """Score the round and publish its folder (atomically); returns the folder, or None while
+        an alarm holds the posting (see :func:`alarm_hold_until`)."""
         rid = info.round_id
         targets = self.layout.targets_file(rid)
         if targets is None:
@@ -175,6 +176,12 @@ class Oracle:
         result = evaluate_round(rid, info.payout_params(), stakes, inputs)
         for alarm in result.alarms:
             self.log("alarm", round=rid, alarm=alarm)
+        hold = alarm_hold_until(info)
+        if result.alarms and self.client.now() < hold:
+            self.log("holding", round=rid, until=iso_time(hold),
+                     reason="the operator may correct the targets before the result is posted; it is posted then "
+                            "whatever the files, so no staker's file can hold the round longer")
+            return None
         if bytes32_from_hex(result.root) in self.client.rejected_roots(rid):
             raise InputError(
                 f"round {rid}: the recomputed result {result.root} is the one that was rejected; "
@@ -259,7 +266,8 @@ class Oracle:
             self._retire_unpostable(info)
         plan = self.plan(info)
         if plan.action is Action.COMPUTE:
-            self.compute(info)
+            if self.compute(info) is None:
+                return Plan(info.round_id, info.state, Action.WAIT, "an alarm holds the posting")
             info = self.client.round(info.round_id)
             plan = self.plan(info)
             if should_stop():
@@ -288,6 +296,14 @@ class Oracle:
                 # Bad data, or the chain refused: nothing posted for this round; the others go on.
                 self.log("round_error", round=info.round_id, error=str(exc))
         return done
+
+
+def alarm_hold_until(info: RoundInfo) -> int:
+    """Until when an alarm (targets that no delivered file matches) holds a round's posting: half
+    of its posting window, from resolveTime to the last time a posting can start. Then the round is
+    posted whatever the files say, with the stakes whose files miss the targets refunded, so that
+    wrong targets can be corrected first, and yet no staker's file holds the round for long."""
+    return info.resolve_time + (info.last_post_time - info.resolve_time) // 2
 
 
 def clean_stale_temporaries(results_dir: Path) -> None:

@@ -121,3 +121,47 @@ def test_model_label__junk_ids__round_trip_and_never_pass_for_a_name():
     assert model_label(b"model_00".ljust(32, b"\0")) == "model_00"
     with pytest.raises(Exception, match="name's id is written as the name"):
         label_model_id("0x" + b"model_00".ljust(32, b"\0").hex())
+
+
+def _parquet_of_rows(path: Path, rows: int) -> Path:
+    """A Parquet file of `rows` rows that is small on disk: one id repeated, one value."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"id": pa.array(["same"] * rows), "prediction": pa.array([0.5] * rows)})
+    pq.write_table(table, path, compression="zstd")
+    return path
+
+
+def test_load_predictions__a_small_parquet_of_ten_million_rows__refused_from_its_metadata(tmp_path):
+    from nmrstake.errors import InputError
+    from nmrstake.scoring import MAX_PREDICTION_ROWS, load_predictions
+
+    bomb = _parquet_of_rows(tmp_path / "bomb.parquet", 10_000_000)
+    assert bomb.stat().st_size < 1_000_000  # small on disk, ten million rows once parsed
+    with pytest.raises(InputError, match=f"10000000 rows, more than the {MAX_PREDICTION_ROWS} allowed"):
+        load_predictions(bomb)
+
+
+def test_load_predictions__too_many_csv_lines_or_header_fields__refused_before_parsing(tmp_path):
+    from nmrstake.errors import InputError
+    from nmrstake.scoring import load_predictions
+
+    lines = tmp_path / "lines.csv"
+    lines.write_text("id,prediction\n" + "".join(f"x{i},0.5\n" for i in range(101)))
+    with pytest.raises(InputError, match="101 rows, more than the 100 allowed"):
+        load_predictions(lines, max_rows=100)
+    wide = tmp_path / "wide.csv"
+    wide.write_text("id," + ",".join(f"c{i}" for i in range(50_000)) + "\nx,0.5\n")
+    with pytest.raises(InputError, match="50001 columns"):
+        load_predictions(wide)
+
+
+def test_evaluate__a_file_of_more_rows_than_the_targets_allow__refunded_without_parsing(round_files):
+    honest, files = _honest(round_files)
+    bomb = _parquet_of_rows(round_files / "hostile" / "bomb.parquet", 2_000_000)
+    attacker = RoundStake("bomb", f"0x{0xb0b:040x}", WEI, keccak_file(bomb))
+    mixed = evaluate_round(7, PARAMS, [*honest, attacker],
+                           RoundInputs(round_files / "targets.csv", {**files, ("bomb", attacker.staker): bomb}))
+    row = next(r for r in mixed.rows if r.model == "bomb")
+    assert not row.valid and "2000000 rows" in row.reason and row.payout == row.burn == 0

@@ -20,7 +20,7 @@ from helpers.scenario import (
 from nmrstake.daemon import EventLog
 from nmrstake.errors import RequestError
 from nmrstake.hashing import bytes32_from_hex, keccak_file
-from nmrstake.oracle import Action, Oracle, plan_round
+from nmrstake.oracle import Action, Oracle, alarm_hold_until, plan_round
 from nmrstake.participant import LocalDelivery, deliver, stake_predictions
 from nmrstake.results.read import load_published
 from nmrstake.signing import DeliveryReceipt
@@ -245,9 +245,14 @@ def test_targets_of_another_round__round_still_resolves__every_stake_refunded_wi
     world.layout.targets_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(other / "targets.csv", world.layout.targets_dir / "round-11.csv")
     lines: list[str] = []
-    Oracle(world.client, world.oracle, world.layout, log=EventLog(out=lines.append)).tick()
-    assert world.client.round(11).state is RoundState.POSTED, lines
+    oracle = Oracle(world.client, world.oracle, world.layout, log=EventLog(out=lines.append))
+    oracle.tick()  # the alarm holds the posting, for the operator to correct the targets first ...
+    assert world.client.round(11).state is RoundState.CLOSED and not world.layout.published(11).exists(), lines
     assert any(" alarm " in f" {line} " and "round-11.csv" in line and "scored ids" in line for line in lines), lines
+    assert any(" holding " in f" {line} " for line in lines), lines
+    advance_to(alarm_hold_until(world.client.round(11)))
+    oracle.tick()  # ... for half the posting window only: then the round is posted all the same
+    assert world.client.round(11).state is RoundState.POSTED, lines
     rows = load_published(world.layout.published(11)).rows
     assert rows and all(not r.valid and r.payout == r.burn == 0 and "scored ids" in r.reason for r in rows)
     assert verify_round(world.client, 11, world.layout.published(11)).ok

@@ -30,6 +30,7 @@ from nmrstake.results.spec import (
 )
 from nmrstake.scoring import (
     MIN_OVERLAP,
+    TooManyRows,
     fast_prediction_values,
     load_meta_model,
     load_predictions,
@@ -144,7 +145,11 @@ def evaluate_round(
         (s.model, s.staker): NOT_A_NAME for s in ordered if not is_model_name(s.model)}
     loaded: dict[str, pd.Series] = {}  # files that needed the general loader
     fast: dict[str, np.ndarray] = {}  # plain files whose ids are the targets' ids, in order
+    too_many_rows = 0  # files refused before parsing for their size
     reference_ids = pa.array(targets.index.astype(str).tolist(), type=pa.string())
+    # A file of which fewer than 80 % of the ids could have a target is invalid anyway: one of more
+    # rows than that is refused before it is parsed, so that no file costs more than an honest one.
+    max_rows = int(len(targets) / MIN_OVERLAP) + 1
     clock = _Stages(on_stage)
     def read(model: str) -> tuple[bytes, bytes, np.ndarray | None] | OSError | None:
         """(raw bytes, keccak, fast-path values) of a model's file; runs in worker threads
@@ -197,7 +202,11 @@ def evaluate_round(
             continue
         try:
             # named by its published path, so that the reason is the same when recomputed
-            loaded[model] = load_predictions(Path(str(model_path)), name=published_name)
+            loaded[model] = load_predictions(Path(str(model_path)), name=published_name, max_rows=max_rows)
+        except TooManyRows as exc:
+            too_many_rows += 1
+            for s in matching:
+                reasons[(s.model, s.staker)] = exc.message
         except InputError as exc:
             for s in matching:
                 reasons[(s.model, s.staker)] = exc.message
@@ -210,6 +219,9 @@ def evaluate_round(
     scored_mask = targets.notna().to_numpy()
     scored_ids = targets.index[scored_mask]
     alarm = targets_overlap_problem(inputs.targets, scored_ids, loaded.values(), any_exact=bool(fast))
+    if alarm is None and too_many_rows and not fast and not loaded:
+        alarm = (f"targets file {inputs.targets}: every delivered predictions file ({too_many_rows}) has more rows than "
+                 f"{max_rows}, 1.25 x the targets' {len(targets)} ids: are these this round's complete targets?")
     slow_frame, frame_problems = prediction_frame(loaded, scored_ids)
     # numerai-tools scores a file only if at least 80 % of its ids survive: a file of the targets'
     # ids (the fast path) passes unless most targets are NaN; any other file is counted.
