@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from nmrstake.amounts import format_nmr
 from nmrstake.chain.transactions import send
-from nmrstake.errors import ChainError, ConfigError, InputError, RequestError
+from nmrstake.errors import ChainError, ConfigError, InputError, NmrstakeError, RequestError
 from nmrstake.hashing import bytes32_from_hex, keccak_file, to_hex
 from nmrstake.models import model_id
 from nmrstake.signing import DeliveryReceipt, Domain, UploadAuthorisation
@@ -193,10 +193,13 @@ def stake_predictions(
         stake_on_chain()
         try:
             upload()
-        except RequestError as again:
-            raise RequestError(again.status, again.kind, f"{again.message} (the stake was sent, txn {result['txn']}: "
-                               "upload the file again before the round closes, or the stake is refunded as "
-                               "undelivered)", field=again.field) from None
+        except NmrstakeError as again:
+            note = (f" (the stake was sent, txn {result['txn']}; upload the file before the round closes with "
+                    f"`nmrstake stake --round {round_id} --model {model} --amount 0 --predictions {predictions}`, "
+                    "which stakes nothing more, or the stake is refunded as undelivered)")
+            if isinstance(again, RequestError):
+                raise RequestError(again.status, again.kind, again.message + note, field=again.field) from None
+            raise type(again)(again.message + note) from None
     after = client.stake(round_id, mid, account.address)
     result["stake"] = str(after.amount)
     return result

@@ -17,7 +17,7 @@ from nmrstake.cli.options import data_opt, deployments_opt, network_opt
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), envvar="NMRSTAKE_SERVE_PORT",
               help="Port to listen on")
 @click.option("--max-upload-bytes", default=None, type=click.IntRange(1, None), envvar="NMRSTAKE_MAX_UPLOAD_BYTES",
-              help="Largest predictions file taken (default 64 MiB)")
+              help="Largest predictions file taken (default 16 MiB)")
 @click.option("--max-uploads-per-key", default=16, show_default=True, type=click.IntRange(1, None),
               envvar="NMRSTAKE_MAX_UPLOADS_PER_KEY", help="Uploads kept per round, model and staker")
 @click.option("--max-staker-round-bytes", default=256 << 20, show_default=True, type=click.IntRange(1, None),
@@ -28,9 +28,11 @@ from nmrstake.cli.options import data_opt, deployments_opt, network_opt
 @click.option("--min-free-disk", default=1 << 30, show_default=True, type=click.IntRange(0, None),
               envvar="NMRSTAKE_MIN_FREE_DISK", help="Free bytes kept on the store's disk against uploads of models "
                                                     "not staked yet")
+@click.option("--reserved-disk", default=64 << 20, show_default=True, type=click.IntRange(0, None),
+              envvar="NMRSTAKE_RESERVED_DISK", help="Free bytes kept on the store's disk against every upload")
 def serve(network: str, deployments_dir: Path | None, data_dir: Path | None, host: str, port: int,
           max_upload_bytes: int | None, max_uploads_per_key: int, max_staker_round_bytes: int,
-          max_store_bytes: int | None, min_free_disk: int) -> None:
+          max_store_bytes: int | None, min_free_disk: int, reserved_disk: int) -> None:
     """The tournament service: uploads with signed receipts, rounds, results and claim proofs
     over HTTP (/v1, OpenAPI at /openapi.json, health at /healthz). Run it beside the oracle,
     on the same --data-dir."""
@@ -38,6 +40,6 @@ def serve(network: str, deployments_dir: Path | None, data_dir: Path | None, hos
     from nmrstake.service.server import serve as run
 
     limits = UploadLimits(uploads_per_key=max_uploads_per_key, bytes_per_staker_round=max_staker_round_bytes,
-                          store_bytes=max_store_bytes, min_free_disk=min_free_disk)
+                          store_bytes=max_store_bytes, min_free_disk=min_free_disk, reserved_disk=reserved_disk)
     run(network=network, deployments_dir=deployments_dir, data_dir=data_dir, host=host, port=port,
         max_bytes=max_upload_bytes or DEFAULT_MAX_UPLOAD_BYTES, limits=limits, log=lambda m: click.echo(m, err=True))

@@ -12,18 +12,20 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from nmrstake.errors import InputError, NmrstakeError, RequestError, UnknownRoundError
 from nmrstake.hashing import checksum_address, keccak_file, to_hex
 from nmrstake.models import check_model_name
-from nmrstake.service.store import StoredUpload, SubmissionStore, crash_point
+from nmrstake.service.store import StoredUpload, StoreUsage, SubmissionStore, crash_point
 from nmrstake.signing import DeliveryReceipt, Domain, UploadAuthorisation
 
 #: Numerai's live predictions files are about 6,000 rows (~0.3 MB); this leaves a wide margin.
-DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_UPLOAD_BYTES = 16 * 1024 * 1024
+#: How many uploaded files are checked (parsed) at once: one per core; more would only share them.
+FILE_CHECKS_AT_ONCE = 2
 #: The longest an upload signature may stay valid: bounds how long a leaked one is any use.
 MAX_SIGNATURE_LIFETIME = 24 * 3600
 _CHUNK = 1 << 20
@@ -40,13 +42,17 @@ class UploadLimits:
     most `bytes_per_staker_round` bytes in a round. Uploads of keys not staked yet also stop when
     the store holds `store_bytes` (if set) or the disk would keep less than `min_free_disk` bytes
     free: a staked key's upload is never refused for room, so a flood of unstaked uploads cannot
-    keep a staker from delivering. Every refusal is a 4xx that names the limit; nothing stored is
-    touched."""
+    keep a staker from delivering, until the disk itself is full (`reserved_disk`). Uploads being
+    received count against every limit from the moment they are admitted (a ledger of what is in
+    flight), so concurrent uploads cannot pass a limit together. Every refusal is a 4xx that
+    names the limit; nothing stored is touched."""
 
     uploads_per_key: int = 16
     bytes_per_staker_round: int = 256 * MIB
     store_bytes: int | None = None
     min_free_disk: int = 1024 * MIB
+    #: Free disk kept against every upload, a staked model's too: below it the disk is full.
+    reserved_disk: int = 64 * MIB
 
 
 DEFAULT_LIMITS = UploadLimits()
@@ -112,6 +118,9 @@ class Intake:
         self.receipt_signer = str(self._receipt_account.address)
         self._busy: set[tuple[int, str, str]] = set()
         self._busy_lock = threading.Lock()
+        self._held_by: dict[bytes, int] = {}  # authorisations that took a hold once -> their expiry
+        self._inflight: dict[tuple[int, str, str], list[int]] = {}  # admitted, not yet stored: sizes by key
+        self._checks = threading.BoundedSemaphore(FILE_CHECKS_AT_ONCE)
 
     # ------------------------------------------------------------------ checks
 
@@ -151,12 +160,58 @@ class Intake:
             with self._busy_lock:
                 self._busy.discard(key)
 
+    def first_hold(self, authorisation: bytes, expiry: int) -> bool:
+        """True the first time an upload signature asks to hold its key, False ever after: a
+        signature seen once (replayed from the wire or a log, whether its upload was taken or
+        refused) never holds a key again. Entries leave once the signature has expired."""
+        now = int(self.wall_now())
+        with self._busy_lock:
+            if authorisation in self._held_by:
+                return False
+            if len(self._held_by) > 4096:
+                self._held_by = {a: e for a, e in self._held_by.items() if e > now}
+            self._held_by[authorisation] = expiry
+            return True
+
+    @contextmanager
+    def admitted(self, round_id: int, model: str, staker: str, size: int) -> Iterator[None]:
+        """Admit an upload of `size` bytes (at most) for (round, model, checksummed staker) under
+        the limits (:class:`UploadLimits`), counting it as in flight until the block ends (it is
+        stored or refused by then). Raises a RequestError naming the limit it would pass."""
+        standing = self.standing(round_id, model, staker) if self.standing is not None else Standing(True, True)
+        key = (round_id, model, staker)
+        with self._busy_lock:
+            usage = self.store.usage(round_id, model, staker)
+            pending = self._inflight.get(key, [])
+            staker_pending = sum(sum(v) for (r, _, who), v in self._inflight.items() if r == round_id and who == staker)
+            total_pending = sum(sum(v) for v in self._inflight.values())
+            self._check_limits(round_id, model, staker, size, standing, replace(
+                usage, key_uploads=usage.key_uploads + len(pending),
+                staker_round_bytes=usage.staker_round_bytes + staker_pending,
+                total_bytes=usage.total_bytes + total_pending, free_disk_bytes=usage.free_disk_bytes - total_pending))
+            self._inflight.setdefault(key, []).append(size)
+        try:
+            yield
+        finally:
+            with self._busy_lock:
+                sizes = self._inflight.get(key, [])
+                if size in sizes:
+                    sizes.remove(size)
+                if not sizes:
+                    self._inflight.pop(key, None)
+
     def admit(self, round_id: int, model: str, staker: str, size: int) -> None:
-        """Refuse an upload of `size` bytes (at most) for (round, model, checksummed staker) that
-        would pass a limit (:class:`UploadLimits`), before its file is received where the request
-        allows, else before it is stored. Raises a RequestError naming the limit."""
+        """Raise the RequestError of the first limit an upload of `size` bytes would pass, if any
+        (as :meth:`admitted`, without counting it in flight)."""
+        with self.admitted(round_id, model, staker, size):
+            pass
+
+    def _check_limits(self, round_id: int, model: str, staker: str, size: int, standing: Standing,
+                      usage: StoreUsage) -> None:
         limits = self.limits
-        usage = self.store.usage(round_id, model, staker)
+        if usage.free_disk_bytes - size < limits.reserved_disk:
+            raise RequestError(429, "disk-full", f"the service's disk is full ({usage.free_disk_bytes} bytes free, "
+                               f"{limits.reserved_disk} kept in reserve); retry later", field="file")
         if usage.key_uploads >= limits.uploads_per_key:
             raise RequestError(429, "too-many-uploads", f"round {round_id}, model {model}, staker {staker}: already "
                                f"{usage.key_uploads} uploads, the service's limit per model and staker; the latest "
@@ -165,7 +220,6 @@ class Intake:
             raise RequestError(429, "staker-quota-exceeded", f"staker {staker}: {usage.staker_round_bytes} bytes "
                                f"uploaded for round {round_id}; {size} more would pass the limit of "
                                f"{limits.bytes_per_staker_round} bytes per staker and round", field="staker")
-        standing = self.standing(round_id, model, staker) if self.standing is not None else Standing(True, True)
         if standing.staked:
             return
         if not standing.may_stake:
@@ -250,19 +304,24 @@ class Intake:
             if self.store.authorisation_used(authorisation):
                 raise RequestError(409, "signature-replayed", "signature: this upload signature was used already; "
                                    "each upload needs a fresh one", field="signature")
-            if admitted != key:
-                self.admit(round_id, model, staker, size)
+            with nullcontext() if admitted == key else self.admitted(round_id, model, staker, size):
+                return self._check_and_store(staged, size, round_id=round_id, model=model, staker=staker,
+                                             digest=digest, authorisation=authorisation, signature=signature)
+
+    def _check_and_store(self, staged: Path, size: int, *, round_id: int, model: str, staker: str, digest: bytes,
+                         authorisation: bytes, signature: str) -> StoredUpload:
+        with self._checks:  # parsing is bounded work, but a round's worth at once would share the cores
             extension = self._check_file(staged, size, f"model {model} of round {round_id}")
-            crash_point("received")
-            _, now = self.open_window(round_id)  # by chain time now that the whole file is in
-            receipt = DeliveryReceipt(staker, round_id, model, digest, now).signed(self.domain, self._receipt_account)
-            try:
-                return self.store.store(staged, round_id=round_id, model=model, staker=staker, file_hash=digest,
-                                        extension=extension, received_at=now, authorisation=authorisation,
-                                        signature=signature, receipt=receipt)
-            except sqlite3.IntegrityError:
-                raise RequestError(409, "signature-replayed", "signature: this upload signature was used already",
-                                   field="signature") from None
+        crash_point("received")
+        _, now = self.open_window(round_id)  # by chain time now that the whole file is in
+        receipt = DeliveryReceipt(staker, round_id, model, digest, now).signed(self.domain, self._receipt_account)
+        try:
+            return self.store.store(staged, round_id=round_id, model=model, staker=staker, file_hash=digest,
+                                    extension=extension, received_at=now, authorisation=authorisation,
+                                    signature=signature, receipt=receipt)
+        except sqlite3.IntegrityError:
+            raise RequestError(409, "signature-replayed", "signature: this upload signature was used already",
+                               field="signature") from None
 
     def _receive_bytes(self, source: BinaryIO, staged: Path) -> int:
         size = 0
@@ -334,9 +393,18 @@ def chain_intake(client: Any, store: SubmissionStore, *, max_bytes: int = DEFAUL
             return Standing(False, int(client.token.balanceOf(staker)) >= min_stake, min_stake)
 
         found = guarded_chain_read(guard, read)
-        if not found.may_stake and owner_of(staker) is not None:
-            return Standing(False, True, found.min_stake)
-        return found
+        if found.may_stake or owner_of(staker) is None or strategies is None:
+            return found
+
+        def strategy_read() -> bool:
+            """An allocation strategy could stake the model if it has NMR at stake on it still
+            (its last round's stake, which the operator claims and restakes; a fresh strategy with
+            nothing in it could not)."""
+            mid = model_id(model)
+            last = int(strategies.contract(staker).model(mid).lastRound)
+            return last > 0 and int(client.tournament.getStake(last, mid, staker)[0]) > 0
+
+        return Standing(False, bool(guarded_chain_read(guard, strategy_read)), found.min_stake)
 
     return Intake(store, client.domain, window=window, chain_now=chain_now, max_bytes=max_bytes, owner_of=owner_of,
                   standing=standing, limits=limits)

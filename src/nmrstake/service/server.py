@@ -57,8 +57,11 @@ def header_deadline_protocol() -> type:
                 self._deadline = None
 
         def on_response_complete(self) -> None:
+            completed = self.cycle
             super().on_response_complete()
-            if not self.transport.is_closing():
+            # Re-armed for the next request only if none has started already: uvicorn starts a
+            # pipelined request inside super(), and its headers have arrived whole.
+            if not self.transport.is_closing() and self.cycle is completed:
                 self._arm()
 
         def connection_lost(self, exc: Exception | None) -> None:
