@@ -161,13 +161,90 @@ def test_replayed_signature_with_a_slow_body__never_holds_the_stakers_key(arena)
             assert chunk, f"closed without an answer: {answer!r}"
             answer += chunk
         assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
-        assert b"body-too-slow" in answer or b"connection: close" in answer.lower(), answer[:600]
+        assert b"connection: close" in answer.lower(), answer[:600]
         assert _closed_by_server(sock, within=60)
     finally:
         stop.set()
         sock.close()
     assert arena.store.latest(ROUND, model, staker.address).path.read_bytes() == csv_file(seed=12)
     arena.honest_upload_is_taken(0)
+
+
+def _slow_replay(arena: Arena, fields: dict[str, str], content: bytes) -> tuple[socket.socket, threading.Event]:
+    """A replay of `fields` whose body then drips a byte a second (stop it with the event)."""
+    body = multipart([*fields.items(), ("file", content)])
+    sock = _connect(arena.url)
+    sock.sendall((f"POST /v1/submissions HTTP/1.1\r\nHost: x\r\nContent-Type: {MULTIPART_TYPE}\r\n"
+                  f"Content-Length: {MAX_UPLOAD}\r\n\r\n").encode() + body[:body.index(content)])
+    stop = threading.Event()
+
+    def trickle() -> None:
+        while not stop.wait(1.0):
+            try:
+                sock.sendall(b"0")
+            except OSError:
+                return
+
+    threading.Thread(target=trickle, daemon=True).start()
+    return sock, stop
+
+
+def test_a_refused_uploads_signature_replayed_with_a_slow_body__never_holds_the_key(arena):
+    """A signature whose upload the service refused (here its file: 422) is unused, yet it was
+    seen once: replayed with a slow body, it holds nothing, and the staker's fresh uploads are taken."""
+    staker, model = arena.honest[0], "refused_then_replayed"
+    bad = b"id,prediction\nx,2.5\n"  # a value outside [0, 1]: refused after the body is in
+    fields = signed_fields(arena.domain, staker.address, staker, round_id=ROUND, model=model, content=bad)
+    refused = arena.upload(staker, model, bad, fields=fields)
+    assert refused.status_code == 422, refused.text
+    sock, stop = _slow_replay(arena, fields, bad)
+    try:
+        time.sleep(1.5)  # the replay's fields are in: it would hold the key now if it could
+        for k in range(3):
+            resp = arena.upload(staker, model, csv_file(seed=40 + k))
+            assert resp.status_code == 201, resp.text
+    finally:
+        stop.set()
+        sock.close()
+
+
+def test_concurrent_uploads_of_keys_holding_nmr__cannot_pass_the_store_limit_together(arena, tmp_path):
+    """Uploads admitted at the same time count against the limits while they are in flight: a
+    burst of keys, each sending the largest file at once, stores no more than the limit allows."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    world = arena.world
+    min_stake = world.client.round(ROUND).min_stake
+    before = sum(u.size for u in arena.store.uploads(ROUND))
+    largest = csv_file(rows=MAX_UPLOAD // 16)
+    largest = largest[: largest[: MAX_UPLOAD - 200].rindex(b"\n") + 1]
+    keys = [Account.create() for _ in range(12)]
+    for key in keys:
+        world.client.token.mint(key.address, min_stake, sender=world.owner)
+    requests_ = [(key, signed_fields(arena.domain, key.address, key_account(key.key), round_id=ROUND,
+                                     model=f"burst_{k}", content=largest)) for k, key in enumerate(keys)]
+    with ThreadPoolExecutor(max_workers=len(keys)) as pool:
+        answers = list(pool.map(lambda kf: arena.upload(_Who(kf[0].address), kf[1]["model"], largest, fields=kf[1]),
+                                requests_))
+    taken = [a for a in answers if a.status_code == 201]
+    assert all(a.status_code in (201, 429) for a in answers), [a.text for a in answers]
+    total = sum(u.size for u in arena.store.uploads(ROUND))
+    assert total - before == len(taken) * len(largest)
+    assert 0 < len(taken) < len(keys) and total <= STORE_LIMIT, (len(taken), total, STORE_LIMIT)
+
+
+def test_a_small_parquet_file_of_millions_of_rows__refused_from_its_metadata_and_the_service_stays_up(arena, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    bomb = tmp_path / "bomb.parquet"
+    pq.write_table(pa.table({"id": ["same"] * 3_000_000, "prediction": [0.5] * 3_000_000}), bomb, compression="zstd")
+    content = bomb.read_bytes()
+    assert len(content) < MAX_UPLOAD  # about 23 kB on the wire, gigabytes once parsed
+    staker = arena.honest[1]
+    resp = arena.upload(staker, "bomb", content)
+    assert resp.status_code == 422 and "3000000 rows" in resp.json()["detail"], resp.text
+    arena.honest_upload_is_taken(400)
 
 
 def test_a_slow_body_of_the_stakers_own_fresh_signature__holds_the_key_only_until_its_deadline(arena):
@@ -340,6 +417,7 @@ def test_junk_model_ids_and_junk_files__the_round_resolves_and_honest_stakes_are
 
     from nmrstake.chain.transactions import send
     from nmrstake.models import label_model_id, model_label
+    from nmrstake.oracle import alarm_hold_until
     from nmrstake.participant import LocalDelivery, stake_predictions
     from nmrstake.results.evaluate import evaluate_round
     from nmrstake.results.read import load_published
@@ -372,6 +450,9 @@ def test_junk_model_ids_and_junk_files__the_round_resolves_and_honest_stakes_are
         advance_to(max(client.round(r).resolve_time for r in (R_MIXED, R_ALONE)))
         deliver_targets(world, R_MIXED, inputs)
         deliver_targets(world, R_ALONE, inputs)
+        # The lone junk file raises an alarm, which holds its round's posting for half the posting
+        # window (for the operator to check the targets): past it, the round is posted all the same.
+        advance_to(alarm_hold_until(client.round(R_ALONE)))
 
         oracle = subprocess.run(
             [sys.executable, "-m", "nmrstake.cli", "oracle", "run", "--network", "ethereum:local:foundry",

@@ -44,7 +44,7 @@ from nmrstake.signing import UploadAuthorisation
 FORM_OVERHEAD = 64 * 1024
 UPLOAD_FIELDS = ("round", "model", "staker", "nonce", "expiry", "signature")
 #: A request body must keep arriving: within BODY_GRACE_SECONDS of the request, then at
-#: MIN_BODY_RATE bytes a second on average (so the largest upload, 64 MiB, has about 17 minutes).
+#: MIN_BODY_RATE bytes a second on average (so the largest upload, 16 MiB, has about 4.5 minutes).
 #: A slower one is refused (408) and its connection closed, and with it any hold on its key.
 BODY_GRACE_SECONDS = 10.0
 MIN_BODY_RATE = 64 * 1024
@@ -108,10 +108,11 @@ class _UploadParser(MultiPartParser):
 
 def _upload_key(fields: dict[str, str], intake: Intake, now: float) -> tuple[int, str, str] | None:
     """(round, model, checksummed staker) as Intake.receive keys an upload, if the fields sent
-    before the file carry the staker's own signature over the declared `file_hash`, unexpired and
-    never used; else None (receive then checks everything once the file is in). So only the
-    staker, with a signature nobody has seen accepted, can hold its key: a stranger's slow upload,
-    or a replay of a signature seen once, never blocks the staker's."""
+    before the file carry the staker's own signature over the declared `file_hash`, unexpired,
+    never stored and never before asked to hold a key; else None (receive then checks everything
+    once the file is in). So only the staker, with a signature the service has never seen, can
+    hold its key: a stranger's slow upload, or a replay of a signature seen once (whether its
+    upload was taken or refused), never blocks the staker's."""
     try:
         key = (parse_uint(fields["round"], "round"), check_model_name(fields["model"]),
                checksum_address(fields["staker"]))
@@ -122,7 +123,10 @@ def _upload_key(fields: dict[str, str], intake: Intake, now: float) -> tuple[int
                                    parse_uint(fields["nonce"], "nonce"), expiry)
         if auth.signer(intake.domain, fields["signature"]) != key[2]:
             return None
-        return None if intake.store.authorisation_used(auth.digest(intake.domain)) else key
+        digest = auth.digest(intake.domain)
+        if intake.store.authorisation_used(digest) or not intake.first_hold(digest, expiry):
+            return None
+        return key
     except (KeyError, NmrstakeError):
         return None
 
@@ -159,9 +163,10 @@ class _Body:
         if key is None:
             return  # receive names what is wrong once the body is in
         intake = self.ctx.intake
-        await run_in_threadpool(intake.admit, *key, self.declared)
+        # Counted in flight from now until the route ends (stored or refused by then).
+        await run_in_threadpool(self.held.enter_context, intake.admitted(*key, self.declared))
         self.admitted = key
-        if _upload_key(fields, intake, self.started) == key:
+        if await run_in_threadpool(_upload_key, fields, intake, self.started) == key:
             self.held.enter_context(intake.exclusive(key))
             self.held_key = key
 
