@@ -231,6 +231,22 @@ def test_every_read__of_what_exists__answers_as_declared(world, api_schema):
     assert types["manifest.json"] == "application/json" and types["results.csv"] == "text/csv", types
 
 
+@pytest.mark.parametrize("path, field", [
+    (f"/v1/rounds/+{R_PUB}", "round"), (f"/v1/rounds/%20{R_PUB}", "round"), ("/v1/rounds/1_1", "round"),
+    ("/v1/rounds/%D9%A1%D9%A1", "round"),  # Arabic-Indic digits, which int() takes
+    ("/v1/accounts/0X" + "ab" * 20, "address"), ("/v1/accounts/" + "ab" * 20, "address"),
+    ("/v1/stakers/0x" + "ab" * 20 + "%0A", "staker"),
+])
+def test_path_arguments__outside_the_documents_types__are_422_problems(world, path, field):
+    """The service takes exactly what the document declares: an integer round id in decimal digits,
+    a 0x-prefixed address (Python's int() and eth-utils would take more)."""
+    resp = requests.get(f"{world.url}{path}", timeout=30)
+    assert resp.status_code == 422, (path, resp.status_code, resp.text)
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    body = resp.json()
+    assert body["type"] == "urn:nmrstake:problem:invalid-field" and body["field"] == field, body
+
+
 # ---------------------------------------------------------------------------------------- (b) a generated client
 
 

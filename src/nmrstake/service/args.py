@@ -9,6 +9,7 @@ label's and an address's pattern), while the check and its message stay the serv
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import Depends, Path
@@ -20,8 +21,15 @@ from nmrstake.models import check_model_label
 from nmrstake.service.intake import parse_uint
 from nmrstake.service.schemas import ADDRESS_PATTERN, MODEL_LABEL_REGEX, UINT256_MAX
 
+_DECIMAL = re.compile(r"-?[0-9]+")  # a negative one is then refused as out of range
+_ADDRESS = re.compile(ADDRESS_PATTERN)
+
 
 def round_arg(text: str) -> int:
+    """A round id: decimal ASCII digits only, as the document says (Python's int() would also take
+    "+1", " 1", "1_0" and other scripts' digits)."""
+    if not _DECIMAL.fullmatch(text):
+        raise RequestError(422, "invalid-field", f"round: {text!r} is not a whole number", field="round")
     return parse_uint(text, "round")
 
 
@@ -33,7 +41,10 @@ def model_arg(text: str) -> str:
 
 
 def staker_arg(text: str, *, field: str = "staker") -> str:
+    """A 0x-prefixed address, lowercase or EIP-55 checksummed (returned checksummed)."""
     try:
+        if not _ADDRESS.fullmatch(text):
+            raise InputError(f"{field}: {text!r} is not an address (0x and 40 hex digits)")
         return checksum_address(text, argument=field)
     except InputError as exc:
         raise RequestError(422, "invalid-field", exc.message, field=field) from None
