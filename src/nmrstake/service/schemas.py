@@ -677,8 +677,10 @@ tournament (one chain, one Tournament contract: `/v1/info`).
 
 Conventions: JSON everywhere except file downloads (`text/csv`, `application/octet-stream`, and the
 published `manifest.json` and `tree.json` as `application/json`). Amounts are wei as decimal strings.
-Times are Unix seconds of chain time, with ISO 8601 UTC twins. Addresses are accepted checksummed
-(EIP-55) or lowercase and returned checksummed. Errors are RFC 9457 problem documents
+Times are Unix seconds of chain time, with ISO 8601 UTC twins. Round ids are uint256 integers in
+decimal. Addresses are 0x and 40 hex digits, accepted lowercase or EIP-55 checksummed (a pattern
+cannot say it: a mixed-case address with a wrong checksum is a 422) and returned checksummed.
+Errors are RFC 9457 problem documents
 (`application/problem+json`, schema `Problem`), with the statuses each operation declares.
 
 Model ids: {MODEL_ID_DESCRIPTION}
