@@ -13,6 +13,7 @@ private key (the one raw key, the service's own receipt key, is wrapped in an ap
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 from nmrstake.errors import ChainError, ConfigError, InputError
@@ -128,11 +129,29 @@ def _ape_account(private_key: bytes) -> Any:
     return ApeSigner(private_key=private_key)
 
 
+@dataclass(frozen=True)
+class TypedSignature:
+    """An EIP-712 signature made by an eth-account key, shaped as ape's `MessageSignature`."""
+
+    v: int
+    r: bytes
+    s: bytes
+
+    def encode_rsv(self) -> bytes:
+        return self.r.rjust(32, b"\x00") + self.s.rjust(32, b"\x00") + bytes([self.v])
+
+
 def sign_typed(account: Any, signable: Any, *, what: str) -> Any:
-    """Sign an EIP-712 message (an eth-account `SignableMessage`) with an ape account; returns
-    ape's `MessageSignature` (`.v`, `.r`, `.s`; `.encode_rsv()` is the 65-byte signature).
-    An account that declines (a keyfile account whose owner answers no) is a ChainError naming
-    `what`."""
+    """Sign an EIP-712 message (an eth-account `SignableMessage`) with an ape account, or with an
+    eth-account `LocalAccount` (the participant's path, which never loads ape); returns ape's
+    `MessageSignature` or a :class:`TypedSignature` (`.v`, `.r`, `.s`; `.encode_rsv()` is the
+    65-byte signature). An account that declines (a keyfile account whose owner answers no) is a
+    ChainError naming `what`."""
+    from eth_account.signers.local import LocalAccount
+
+    if isinstance(account, LocalAccount):
+        signed = account.sign_message(signable)
+        return TypedSignature(int(signed.v), int(signed.r).to_bytes(32, "big"), int(signed.s).to_bytes(32, "big"))
     signature = account.sign_message(signable)
     if signature is None:
         raise ChainError(f"{what}: the account {account.address} declined to sign")

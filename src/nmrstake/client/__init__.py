@@ -1,0 +1,9 @@
+"""The participant's side, on web3.py and eth-account alone (no ape, no compiler, no project):
+the Python API (:class:`~nmrstake.client.api.Participant`), the chain reads and transactions it
+stands on (:mod:`nmrstake.client.chain`) and the participant's key (:mod:`nmrstake.client.signer`).
+See docs/python-api.md."""
+
+from nmrstake.client import signer
+from nmrstake.client.api import Balances, Claimed, Participant, StakeResult, Upload
+
+__all__ = ["Balances", "Claimed", "Participant", "StakeResult", "Upload", "signer"]
