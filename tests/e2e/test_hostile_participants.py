@@ -120,21 +120,12 @@ def _closed_by_server(sock: socket.socket, within: float) -> bool:
 # ---------------------------------------------------------------------------------------- replay
 
 
-def test_replayed_signature_with_a_slow_body__never_holds_the_stakers_key(arena):
-    """Someone who saw one of a staker's accepted uploads (on the wire, in a proxy's log) sends the
-    same fields again with a huge Content-Length and the body one byte at a time: the staker's
-    fresh uploads are taken meanwhile, and the slow request is refused (408) and its connection
-    closed by the service."""
-    staker, model = arena.honest[0], "replayed"
-    first = csv_file(seed=1)
-    fields = signed_fields(arena.domain, staker.address, staker, round_id=ROUND, model=model, content=first)
-    assert arena.upload(staker, model, first, fields=fields).status_code == 201
-    # The replay: the same fields, then the file's part headers, then a trickle.
-    body = multipart([*fields.items(), ("file", first)])
-    head = body[:body.index(first)]
+def _slow_replay(arena: Arena, fields: dict[str, str], content: bytes) -> tuple[socket.socket, threading.Event]:
+    """A replay of `fields` whose body then drips a byte a second (stop it with the event)."""
+    body = multipart([*fields.items(), ("file", content)])
     sock = _connect(arena.url)
     sock.sendall((f"POST /v1/submissions HTTP/1.1\r\nHost: x\r\nContent-Type: {MULTIPART_TYPE}\r\n"
-                  f"Content-Length: {MAX_UPLOAD}\r\n\r\n").encode() + head)
+                  f"Content-Length: {MAX_UPLOAD}\r\n\r\n").encode() + body[:body.index(content)])
     stop = threading.Event()
 
     def trickle() -> None:
@@ -144,8 +135,20 @@ def test_replayed_signature_with_a_slow_body__never_holds_the_stakers_key(arena)
             except OSError:
                 return
 
-    dripper = threading.Thread(target=trickle, daemon=True)
-    dripper.start()
+    threading.Thread(target=trickle, daemon=True).start()
+    return sock, stop
+
+
+def test_replayed_signature_with_a_slow_body__never_holds_the_stakers_key(arena):
+    """Someone who saw one of a staker's accepted uploads (on the wire, in a proxy's log) sends the
+    same fields again with a huge Content-Length and the body one byte at a time: the staker's
+    fresh uploads are taken meanwhile, and the slow request is refused (408) and its connection
+    closed by the service."""
+    staker, model = arena.honest[0], "replayed"
+    first = csv_file(seed=1)
+    fields = signed_fields(arena.domain, staker.address, staker, round_id=ROUND, model=model, content=first)
+    assert arena.upload(staker, model, first, fields=fields).status_code == 201
+    sock, stop = _slow_replay(arena, fields, first)  # the same fields, the file's part headers, a trickle
     try:
         for k in range(3):  # the staker replaces its file while the replay drips
             resp = arena.upload(staker, model, csv_file(seed=10 + k))
@@ -168,25 +171,6 @@ def test_replayed_signature_with_a_slow_body__never_holds_the_stakers_key(arena)
         sock.close()
     assert arena.store.latest(ROUND, model, staker.address).path.read_bytes() == csv_file(seed=12)
     arena.honest_upload_is_taken(0)
-
-
-def _slow_replay(arena: Arena, fields: dict[str, str], content: bytes) -> tuple[socket.socket, threading.Event]:
-    """A replay of `fields` whose body then drips a byte a second (stop it with the event)."""
-    body = multipart([*fields.items(), ("file", content)])
-    sock = _connect(arena.url)
-    sock.sendall((f"POST /v1/submissions HTTP/1.1\r\nHost: x\r\nContent-Type: {MULTIPART_TYPE}\r\n"
-                  f"Content-Length: {MAX_UPLOAD}\r\n\r\n").encode() + body[:body.index(content)])
-    stop = threading.Event()
-
-    def trickle() -> None:
-        while not stop.wait(1.0):
-            try:
-                sock.sendall(b"0")
-            except OSError:
-                return
-
-    threading.Thread(target=trickle, daemon=True).start()
-    return sock, stop
 
 
 def test_a_refused_uploads_signature_replayed_with_a_slow_body__never_holds_the_key(arena):
@@ -392,6 +376,57 @@ def test_pages_of_every_attacker__answer(arena):
                  "/models/0x" + "ff" * 32, "/v1/models/0x" + "ff" * 32]:
         page = requests.get(arena.url + path, timeout=60)
         assert page.status_code == 200, (path, page.status_code, page.text[:300])
+
+
+def test_after_every_attack_above__the_round_resolves_and_honest_stakes_are_paid_to_the_wei(arena, tmp_path):
+    """The round the attacks above were aimed at: two more honest stakes through the service, then
+    the oracle daemon (a process) resolves it; the honest stakes get, to the wei, what a round of
+    theirs alone gives, and every stake claims what its row says."""
+    from nmrstake.chain.transactions import send
+    from nmrstake.participant import stake_predictions
+    from nmrstake.results.evaluate import evaluate_round
+    from nmrstake.results.read import load_published
+    from nmrstake.results.spec import PredictionKey, RoundInputs, RoundStake
+    from nmrstake.service.client import ServiceClient
+    from nmrstake.tournament import RoundState
+
+    world, client = arena.world, arena.world.client
+    files: dict[PredictionKey, Path] = {}
+    for k, staker in enumerate(arena.honest[:2]):
+        path = tmp_path / f"final_{k}.csv"
+        path.write_bytes(csv_file(seed=900 + k))
+        stake_predictions(client, staker, ServiceClient(arena.url), ROUND, f"final_{k}", WEI, path)
+        files[(f"final_{k}", staker.address)] = path
+    earlier = tmp_path / "staked_first.csv"
+    earlier.write_bytes(csv_file(seed=77))  # staked before its upload, in the store-limit test
+    files[("staked_first", arena.honest[2].address)] = earlier
+    targets = tmp_path / "targets.csv"
+    targets.write_text("id,target\n" + "".join(f"id_{i:04d},{(i * 37 % 5) / 4}\n" for i in range(40)))
+    info = client.round(ROUND)
+    advance_to(info.resolve_time)
+    world.layout.targets_dir.mkdir(parents=True, exist_ok=True)
+    (world.layout.targets_dir / f"round-{ROUND}.csv").write_bytes(targets.read_bytes())
+    oracle = subprocess.run(
+        [sys.executable, "-m", "nmrstake.cli", "oracle", "run", "--network", "ethereum:local:foundry",
+         "--account", "TEST::1", "--data-dir", str(world.layout.root), "--deployments-dir", str(world.deployments),
+         "--once"], env=os.environ.copy(), capture_output=True, text=True, timeout=300)
+    assert oracle.returncode == 0, oracle.stdout + oracle.stderr
+    assert client.round(ROUND).state is RoundState.POSTED, oracle.stdout + oracle.stderr
+
+    rows = {(r.model, r.staker): r for r in load_published(world.layout.published(ROUND)).rows}
+    honest = [s for s in client.stakes_at_close(ROUND) if (s.model, s.staker) in files]
+    alone = evaluate_round(ROUND, info.payout_params(), [RoundStake(s.model, s.staker, s.amount, s.commitment)
+                                                         for s in honest], RoundInputs(targets, files))
+    assert len(alone.rows) == 3 and all(r.valid for r in alone.rows), alone.rows
+    for expected in alone.rows:
+        got = rows[(expected.model, expected.staker)]
+        assert (got.valid, got.payout, got.burn) == (True, expected.payout, expected.burn), (got, expected)
+    advance_to_final(client.round(ROUND))
+    for (model, staker), row in rows.items():
+        before = int(client.token.balanceOf(staker))
+        send(client.tournament.claim, ROUND, model_id(model), staker, row.payout, row.burn, row.proof,
+             sender=world.owner, what=f"claiming {model} for {staker}")
+        assert int(client.token.balanceOf(staker)) - before == row.stake - row.burn + row.payout, (model, staker)
 
 
 # ---------------------------------------------------------------------------------------- the round
