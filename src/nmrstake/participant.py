@@ -231,6 +231,13 @@ class LocalResults:
     def where(self, round_id: int) -> str:
         return str(self.layout.published(round_id))
 
+    def uploads(self, round_id: int, model: str, staker: str) -> list[tuple[bytes, int]] | None:
+        """The service's uploads for a stake key from its store on this machine (None: no store here)."""
+        store = self.layout.store()
+        if not store.db_path.is_file():
+            return None
+        return [(u.file_hash, u.received_at) for u in store.uploads(round_id, model, staker)]
+
 
 class ServiceResults:
     """Published results and claim proofs from the tournament service (`--api`)."""
@@ -263,35 +270,113 @@ class ServiceResults:
     def where(self, round_id: int) -> str:
         return f"{self.service.url}/v1/rounds/{round_id}"
 
+    def uploads(self, round_id: int, model: str, staker: str) -> list[tuple[bytes, int]] | None:
+        """The latest upload the service holds for a stake key ([]: none)."""
+        from nmrstake.errors import RequestError
+        from nmrstake.hashing import checksum_address
 
-def my_positions(client: TournamentClient, results: Any, address: str) -> list[dict[str, Any]]:
+        try:
+            seen = self.service.get(f"/v1/rounds/{round_id}/submissions/{model}/{checksum_address(staker)}")
+        except RequestError as exc:
+            if exc.status == 404:
+                return []
+            raise
+        latest = seen["latest"]
+        return [(bytes32_from_hex(latest["commitment"]), int(latest["received_at"]))]
+
+
+UPLOAD_NOTES = {"none": "no upload yet", "differs": "upload differs from the commitment"}
+
+
+def upload_state(commitment: bytes, uploads: list[tuple[bytes, int]] | None,
+                 close_time: int | None = None) -> dict[str, Any]:
+    """What the service holds for a stake not resolved yet, from its uploads ((keccak-256,
+    received_at), oldest first; None: not known here): `upload` is "matches" (an upload hashes to
+    the stake's commitment: the one scored), "differs" (uploads, none of them the committed file),
+    "none" or None (unknown), with the matching upload's time. Uploads at or after `close_time`
+    do not count, as for the oracle."""
+    if uploads is None:
+        return {"upload": None, "uploaded_at": None, "uploaded_at_iso": None}
+    if close_time is not None:
+        uploads = [u for u in uploads if u[1] < close_time]
+    matching = [at for digest, at in uploads if digest == commitment]
+    if matching:
+        return {"upload": "matches", "uploaded_at": matching[-1], "uploaded_at_iso": _utc(matching[-1])}
+    return {"upload": "differs" if uploads else "none", "uploaded_at": None, "uploaded_at_iso": None}
+
+
+def short_reason(reason: str | None) -> str:
+    """A published reason of an invalid stake, short enough for a table cell."""
+    from nmrstake.results.spec import NOT_A_NAME, NOT_COMMITTED, UNDELIVERED
+
+    if not reason:
+        return "invalid"
+    if reason == UNDELIVERED:
+        return "invalid: no file delivered by close"
+    if NOT_COMMITTED in reason:
+        return "invalid: file differs from the commitment"
+    if reason == NOT_A_NAME:
+        return "invalid: model id is not a name"
+    return "invalid: " + (reason if len(reason) <= 48 else reason[:47] + "…")
+
+
+def position_note(p: dict[str, Any]) -> str:
+    """The table's `upload / result` cell of a position (my_positions or the service's history)."""
+    if p.get("valid") is False:
+        return short_reason(p.get("reason"))
+    if p.get("valid") is True:
+        return "valid"
+    if p.get("upload") == "matches":
+        return f"uploaded {p.get('uploaded_at_iso')}"
+    return UPLOAD_NOTES.get(p.get("upload") or "", "")
+
+
+def my_positions(client: TournamentClient, results: Any, address: str,
+                 *, strategy: str | None = None) -> list[dict[str, Any]]:
     """Every stake of `address`, with its result (from `results`: LocalResults or
-    ServiceResults) and what can be done with it."""
+    ServiceResults), for an unresolved round whether the service holds the committed file, and
+    what can be claimed now (`claimable`, wei) or, in a posted round's challenge period, what is
+    expected (`expected`) once final (`final_at`). With `strategy` (the allocation strategy
+    `address` owns), the strategy's stakes follow, marked `"through_strategy": true`."""
     out: list[dict[str, Any]] = []
+    stakers = [(address, False)] + ([(strategy, True)] if strategy else [])
     for info in client.rounds():
-        keys = client.stake_keys(info.round_id, address)
+        keys = [(k, through) for who, through in stakers for k in client.stake_keys(info.round_id, who)]
         if not keys:
             continue
         claimed = client.claimed_keys(info.round_id) if info.state is RoundState.FINAL else set()
-        for mid, staker in keys:
+        for (mid, staker), through in keys:
             s = client.stake(info.round_id, mid, staker)
             found = results.claim_row(info.round_id, s.model, staker) if info.posted_at else None
             row = found[0] if found else None
+            expected = str(row.stake - row.burn + row.payout) if row else None
+            claimable, final_at = "0", None
             if (mid, staker) in claimed:
                 what = "claimed"
             elif info.state is RoundState.FINAL and s.amount > 0:
                 what = "claimable" if row else f"claimable (results not found at {results.where(info.round_id)})"
+                claimable = expected or "0"
             elif info.state is RoundState.EXPIRED:
                 what = "withdrawable" if s.amount > 0 else "withdrawn"
+                claimable = str(s.amount)
             elif info.state is RoundState.POSTED:
-                what = f"final at {_utc(info.final_at or 0)}"
+                final_at = info.final_at
+                what = f"final at {_utc(final_at or 0)}"
             else:
                 what = "pending"
             entry: dict[str, Any] = {
-                "round": info.round_id, "model": s.model, "staker": staker, "state": info.state.label,
-                "stake": str(row.stake if row else s.amount), "commitment": to_hex(s.commitment), "claim": what,
-                "score": None, "payout": None, "burn": None,
+                "round": info.round_id, "model": s.model, "staker": staker, "through_strategy": through,
+                "state": info.state.label, "stake": str(row.stake if row else s.amount),
+                "commitment": to_hex(s.commitment), "claim": what, "claimable": claimable,
+                "expected": expected if info.state is RoundState.POSTED else None,
+                "final_at": final_at, "final_at_iso": _utc(final_at) if final_at else None,
+                "valid": None, "reason": None, "score": None, "payout": None, "burn": None,
             }
+            if info.state in (RoundState.OPEN, RoundState.CLOSED):
+                uploads = results.uploads(info.round_id, s.model, staker) if hasattr(results, "uploads") else None
+                entry.update(upload_state(s.commitment, uploads, info.close_time))
+            else:
+                entry.update(upload=None, uploaded_at=None, uploaded_at_iso=None)
             if row:
                 entry.update(valid=row.valid, reason=row.reason, corr=row.corr, mmc=row.mmc,
                              score=None if row.score is None else f"{row.score:.5f}", payout=str(row.payout),

@@ -151,18 +151,27 @@ def balance(address: str | None, wallet: str | None, account: str | None, networ
 @participant_opts
 def status(wallet: str | None, account: str | None, network: str, deployments_dir: Path | None,
            api: str | None, data_dir: Path | None, as_json: bool) -> None:
-    """Rounds, my stakes per round, published results and what is claimable (with --api, all
-    read through the service: no chain connection here)."""
-    from nmrstake.amounts import format_nmr
+    """Rounds, and my stakes per round (those through my allocation strategy too): for an open
+    round whether the service holds the committed file, after resolution the score, payout and
+    burn (the reason of an invalid stake), what is claimable now and what becomes claimable when
+    (with --api, all read through the service: no chain connection here)."""
     from nmrstake.wallet import Keystore
 
     address = Keystore().address(wallet) if wallet else None
+    strategy: str | None = None
     if api and account is None:
         from nmrstake.service.client import ServiceClient
 
         service = ServiceClient(api)
         rounds_json = service.get("/v1/rounds")
-        positions = service.get(f"/v1/stakers/{address}")["stakes"] if address else []
+        positions: list[dict[str, Any]] = []
+        if address:
+            mine = service.get(f"/v1/stakers/{address}")
+            positions = [{**p, "through_strategy": False} for p in mine["stakes"]]
+            if mine.get("owned_strategy"):
+                strategy = str(mine["owned_strategy"]["strategy"])
+                positions += [{**p, "through_strategy": True}
+                              for p in service.get(f"/v1/stakers/{strategy}")["stakes"]]
     else:
         from nmrstake.participant import my_positions
 
@@ -172,29 +181,75 @@ def status(wallet: str | None, account: str | None, network: str, deployments_di
                 from nmrstake.chain.signers import deployer_account
 
                 address = deployer_account(client.provider, account).address
-            positions = my_positions(client, _results(client, api, data_dir), address) if address else []
+            if address:
+                strategy = _strategy_of(client, str(address))
+            positions = (my_positions(client, _results(client, api, data_dir), address, strategy=strategy)
+                         if address else [])
     if as_json:
-        emit_json({"rounds": rounds_json, "address": address, "stakes": positions})
+        emit_json({"rounds": rounds_json, "address": address, "strategy": strategy, "stakes": positions})
         return
+    _print_status(rounds_json, address, strategy, positions)
+
+
+def _strategy_of(client: Any, owner: str) -> str | None:
+    """The allocation strategy `owner` owns, or None (also on a deployment without strategies)."""
+    from nmrstake.strategies.chain import StrategyClient
+
+    try:
+        return StrategyClient(client).strategy_of(owner)
+    except ConfigError:
+        return None
+
+
+def _claim_cell(p: dict[str, Any]) -> str:
+    from nmrstake.amounts import format_nmr
+
+    claim = str(p["claim"])
+    if claim.startswith("claimable") and int(p.get("claimable") or 0):
+        return f"claimable now: {format_nmr(int(p['claimable']))} NMR"
+    if claim == "withdrawable" and int(p.get("claimable") or 0):
+        return f"withdrawable now: {format_nmr(int(p['claimable']))} NMR"
+    if p.get("final_at_iso"):
+        expected = f"{format_nmr(int(p['expected']))} NMR " if p.get("expected") is not None else ""
+        return f"{expected}claimable from {p['final_at_iso']}"
+    return claim
+
+
+def _print_status(rounds_json: list[dict[str, Any]], address: str | None, strategy: str | None,
+                  positions: list[dict[str, Any]]) -> None:
+    from nmrstake.amounts import format_nmr
+    from nmrstake.participant import position_note
+
     if rounds_json:
         click.echo(table([(i["round"], i["state"], i["stake_count"], format_nmr(int(i["total_staked"]))) for i in rounds_json],
                          ["round", "state", "stakes", "staked"]))
     else:
         click.echo("no rounds yet")
-    if address:
-        click.echo(f"\nstakes of {address}:")
-        if not positions:
-            click.echo("  none")
-        else:
-            def score(p: dict[str, Any]) -> str:
-                value = p.get("score")
-                return "" if value is None else value if isinstance(value, str) else f"{value:.5f}"
+    if not address:
+        return
 
-            rows = [(p["round"], p["model"], format_nmr(int(p["stake"])), p["state"], score(p),
-                     format_nmr(int(p["payout"])) if p.get("payout") is not None else "",
-                     format_nmr(int(p["burn"])) if p.get("burn") is not None else "", p["claim"])
-                    for p in positions]
-            click.echo(table(rows, ["round", "model", "stake", "state", "score", "payout", "burn", "claim"]))
+    def score(p: dict[str, Any]) -> str:
+        value = p.get("score")
+        return "" if value is None else value if isinstance(value, str) else f"{value:.5f}"
+
+    def rows(ps: list[dict[str, Any]]) -> str:
+        return table([(p["round"], p["model"], format_nmr(int(p["stake"])), p["state"], position_note(p), score(p),
+                       format_nmr(int(p["payout"])) if p.get("payout") is not None else "",
+                       format_nmr(int(p["burn"])) if p.get("burn") is not None else "", _claim_cell(p))
+                      for p in ps],
+                     ["round", "model", "stake", "state", "upload / result", "score", "payout", "burn", "claim"])
+
+    own = [p for p in positions if not p.get("through_strategy")]
+    through = [p for p in positions if p.get("through_strategy")]
+    click.echo(f"\nstakes of {address}:")
+    click.echo(rows(own) if own else "  none")
+    if strategy:
+        click.echo(f"\nstakes through your allocation strategy {strategy} (the strategy's):")
+        click.echo(rows(through) if through else "  none")
+    now = sum(int(p.get("claimable") or 0) for p in positions)
+    if now:
+        click.echo(f"\nclaimable now: {format_nmr(now)} NMR (`nmrstake claim --all`; the operator also claims "
+                   "every final round for every staker, strategies included)")
 
 
 @click.command()

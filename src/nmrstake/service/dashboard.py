@@ -301,6 +301,7 @@ class Dashboard:
         payout; an expired round's stake: in full); and per round the totals and the cumulative
         net result (payout - burn) over the rounds with a result."""
         from nmrstake.models import label_model_id, model_label
+        from nmrstake.participant import _utc, upload_state
         from nmrstake.tournament import RoundState
 
         client = self.ctx.client
@@ -323,11 +324,16 @@ class Dashboard:
             entry: dict[str, Any] = {
                 "round": rid, "model": m, "staker": who, "state": info.state.label, "stake": str(at_close),
                 "result": row is not None, "valid": None, "reason": None, "corr": None, "mmc": None, "score": None,
-                "payout": None, "burn": None, "net": None, "claim": None, "claimable": "0"}
+                "payout": None, "burn": None, "net": None, "claim": None, "claimable": "0", "expected": None,
+                "final_at": None, "final_at_iso": None, "upload": None, "uploaded_at": None, "uploaded_at_iso": None}
             if row is not None:
                 entry.update(stake=str(row.stake), valid=row.valid, reason=row.reason, corr=row.corr, mmc=row.mmc,
                              score=row.score, payout=str(row.payout), burn=str(row.burn),
                              net=str(row.payout - row.burn))
+            if info.state in (RoundState.OPEN, RoundState.CLOSED):
+                commitment = bytes(self.chain(client.tournament.getStake, rid, label_model_id(m), who)[1])
+                held = [(u.file_hash, u.received_at) for u in self.ctx.intake.store.uploads(rid, m, who)]
+                entry.update(upload_state(commitment, held, info.close_time))
             if info.state in (RoundState.FINAL, RoundState.EXPIRED):
                 left = int(self.chain(client.tournament.getStake, rid, label_model_id(m), who)[0])
                 if info.state is RoundState.FINAL:
@@ -339,6 +345,10 @@ class Dashboard:
                     entry["claimable"] = str(left)
             elif info.state is RoundState.POSTED:
                 entry["claim"] = "in challenge period"
+                entry["final_at"] = info.final_at
+                entry["final_at_iso"] = _utc(info.final_at) if info.final_at else None
+                if row is not None:
+                    entry["expected"] = str(row.stake - row.burn + row.payout)
             else:
                 entry["claim"] = "pending"
             entries.append(entry)

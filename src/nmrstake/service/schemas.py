@@ -494,6 +494,15 @@ class HistoryStake(_Strict):
     net: str | None = Field(description="payout - burn (wei, may be negative)", pattern=SIGNED_WEI_PATTERN)
     claim: ClaimState
     claimable: str = _wei("what can be claimed now")
+    expected: str | None = Field(description="a posted round in its challenge period: stake - burn + payout, "
+                                 "claimable once final (wei)", pattern=WEI_PATTERN)
+    final_at: int | None = Field(description="a posted round: when its result becomes final (chain time, Unix seconds)")
+    final_at_iso: str | None
+    upload: Literal["matches", "differs", "none"] | None = Field(
+        description="an open or closed round: the service holds an upload hashing to the stake's commitment "
+                    "(received before close), only other files, or nothing; null once resolved")
+    uploaded_at: int | None = Field(description="when the matching upload was received (chain time)")
+    uploaded_at_iso: str | None
 
 
 class HistoryRound(_Strict):
