@@ -1,0 +1,113 @@
+"""`nmrstake status --api URL` (issue 19, deliverable 7) against a real Anvil and a real `nmrstake
+serve` process, the oracle a process too: read through the service alone, it says of an open stake
+whether the service holds the committed file, of an undelivered one after resolution why it is
+invalid, of a posted round what will be claimable and from when, and the owner of an allocation
+strategy sees the strategy's stake."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from helpers.cli_runner import js, run
+from helpers.scenario import WEI, advance_to, deliver_targets, make_world, open_funded_round, synth_round
+from helpers.service_process import running_service
+
+from nmrstake.amounts import format_nmr
+from nmrstake.hashing import keccak_file
+from nmrstake.localchain import anvil_provider
+from nmrstake.models import model_id
+from nmrstake.participant import LocalDelivery, deliver, stake_predictions
+
+pytestmark = pytest.mark.nodes  # real Anvil and processes: run after the embedded-EVM tests
+
+ROUND = 471
+PASS = "pass phrase for tests"
+
+
+def _line(output: str, *parts: str) -> str:
+    found = [line for line in output.splitlines() if all(p in line for p in parts)]
+    assert len(found) == 1, (parts, output)
+    return found[0]
+
+
+def _oracle(world) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "nmrstake.cli", "oracle", "run", "--network", "ethereum:local:foundry",
+         "--account", "TEST::1", "--data-dir", str(world.layout.root), "--deployments-dir", str(world.deployments),
+         "--once"], env=os.environ.copy(), capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_status_through_the_service(project, tmp_path, monkeypatch):
+    from ape import accounts
+
+    monkeypatch.setenv("NMRSTAKE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("NMRSTAKE_PASSPHRASE", PASS)
+    with anvil_provider():
+        world = make_world(project, tmp_path / "operator", n_stakers=2)
+        client = world.client
+        ann, ben = world.stakers
+        owner = accounts.test_accounts[7]
+        client.token.mint(owner, 100 * WEI, sender=world.owner)
+        factory = project.StrategyFactory.at(client.deployment.address("StrategyFactory"))
+        factory.create("0x" + "00" * 20, sender=owner)
+        strategy = project.AllocationStrategy.at(factory.strategyOf(owner))
+        client.token.approve(strategy.address, 50 * WEI, sender=owner)
+        strategy.deposit(50 * WEI, sender=owner)
+        strategy.setModel(model_id("strat_model"), 10 * WEI, 1, sender=owner)  # fixed, 10 NMR a round
+        for name, acct in (("ann", ann), ("ben", ben), ("own", owner)):
+            run("wallet", "import", name, input=acct.private_key + "\n")
+
+        open_funded_round(world, ROUND)
+        inputs = synth_round(tmp_path, ROUND, models=3)
+        delivery = LocalDelivery(client, world.layout)
+        stake_predictions(client, ann, delivery, ROUND, "model_00", 10 * WEI, inputs / "predictions" / "model_00.csv")
+        stake_predictions(client, ben, None, ROUND, "model_01", 5 * WEI, inputs / "predictions" / "model_01.csv")
+        path = inputs / "predictions" / "model_02.csv"
+        deliver(delivery, client.domain, owner, ROUND, "strat_model", path, keccak_file(path),
+                staker=str(strategy.address))
+        strategy.stake(ROUND, model_id("strat_model"), keccak_file(path), sender=owner)
+
+        with running_service(world.deployments, world.layout.root, tmp_path / "service.log") as service:
+            api = ["--api", service.url]
+            [a] = js("status", "--wallet", "ann", *api)["stakes"]
+            assert (a["upload"], a["claim"]) == ("matches", "pending") and a["uploaded_at_iso"]
+            assert f"uploaded {a['uploaded_at_iso']}" in _line(run("status", "--wallet", "ann", *api).output, "model_00")
+            [b] = js("status", "--wallet", "ben", *api)["stakes"]
+            assert (b["upload"], b["uploaded_at"]) == ("none", None)
+            assert "no upload yet" in _line(run("status", "--wallet", "ben", *api).output, "model_01")
+            mine = js("status", "--wallet", "own", *api)
+            assert mine["strategy"] == strategy.address
+            [s] = mine["stakes"]
+            assert (s["staker"], s["through_strategy"], s["stake"], s["upload"]) == (
+                strategy.address, True, str(10 * WEI), "matches")
+            out = run("status", "--wallet", "own", *api).output
+            _, _, through = out.partition(f"stakes through your allocation strategy {strategy.address} (the strategy's):")
+            assert "strat_model" in _line(through, "uploaded ")
+
+            advance_to(client.round(ROUND).resolve_time)
+            deliver_targets(world, ROUND, inputs)
+            _oracle(world)
+            info = client.round(ROUND)
+            assert info.state.label == "posted"
+
+            [b] = js("status", "--wallet", "ben", *api)["stakes"]
+            assert b["valid"] is False and b["upload"] is None
+            assert "invalid: no file delivered by close" in _line(run("status", "--wallet", "ben", *api).output,
+                                                                   "model_01")
+            [a] = js("status", "--wallet", "ann", *api)["stakes"]
+            expected = int(a["stake"]) - int(a["burn"]) + int(a["payout"])
+            assert a["valid"] is True and int(a["expected"]) == expected and a["final_at"] == info.final_at
+            assert a["claimable"] == "0"
+            assert (f"{format_nmr(expected)} NMR claimable from {a['final_at_iso']}"
+                    in _line(run("status", "--wallet", "ann", *api).output, "model_00"))
+
+            advance_to(info.final_at)
+            [a] = js("status", "--wallet", "ann", *api)["stakes"]
+            assert (a["claim"], int(a["claimable"]), a["expected"]) == ("claimable", expected, None)
+            assert f"claimable now: {format_nmr(expected)} NMR" in _line(
+                run("status", "--wallet", "ann", *api).output, "model_00")
+        assert "Traceback" not in service.log_text(), service.log_text()
