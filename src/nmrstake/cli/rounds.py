@@ -14,13 +14,31 @@ from nmrstake.errors import ConfigError
 
 
 @click.command()
-@click.argument("address")
-@click.argument("amount")
+@click.argument("address", required=False)
+@click.argument("amount", required=False)
 @network_opt
 @deployments_opt
+@click.option("--api", default=None, help="Ask the tournament service's faucet (POST /v1/faucet) instead: no operator "
+                                          "files needed, the service's amounts, once a day per address")
+@wallet_opt
 @json_opt
-def faucet(address: str, amount: str, network: str, deployments_dir: Path | None, as_json: bool) -> None:
-    """Mint test NMR to ADDRESS, and top its ether up to 1 ETH for gas (local networks only)."""
+def faucet(address: str | None, amount: str | None, network: str, deployments_dir: Path | None, api: str | None,
+           wallet: str | None, as_json: bool) -> None:
+    """Test NMR and ether for gas. With --api URL: ask the tournament service's faucet for ADDRESS
+    (or --wallet NAME's address). Without: the operator mints AMOUNT test NMR to ADDRESS and tops
+    its ether up to 1 ETH (local networks only)."""
+    from nmrstake.errors import InputError
+
+    if api:
+        if amount is not None:
+            raise InputError("AMOUNT: the service's faucet gives its own amounts; give ADDRESS or --wallet only")
+        _faucet_api(api, address, wallet, as_json)
+        return
+    if address is None or amount is None:
+        raise InputError("give ADDRESS and AMOUNT (the operator's faucet), or --api URL with ADDRESS or --wallet "
+                         "(the service's)")
+    if wallet:
+        raise InputError("--wallet: only with --api (the operator's faucet takes ADDRESS)")
     from nmrstake.amounts import format_nmr, parse_nmr
     from nmrstake.chain.connect import is_local_network
     from nmrstake.chain.signers import deployer_account
@@ -42,6 +60,31 @@ def faucet(address: str, amount: str, network: str, deployments_dir: Path | None
         emit_json({"address": to, "minted": str(wei), "balance": str(balance)})
     else:
         click.echo(f"minted {format_nmr(wei)} NMR to {to}; balance {format_nmr(balance)} NMR")
+
+
+def _faucet_api(api: str, address: str | None, wallet: str | None, as_json: bool) -> None:
+    """`nmrstake faucet --api URL`: the service's faucet, over HTTP only (no ape, no chain connection)."""
+    from nmrstake.amounts import format_nmr
+    from nmrstake.errors import InputError
+    from nmrstake.hashing import checksum_address
+    from nmrstake.service.client import ServiceClient
+    from nmrstake.service.faucet import ask_faucet
+
+    if (address is None) == (wallet is None):
+        raise InputError("give ADDRESS or --wallet NAME (whose address receives the test NMR), one of them")
+    if address is not None:
+        to = checksum_address(address, argument="ADDRESS")
+    else:
+        from nmrstake.wallet import Keystore
+
+        to = Keystore().address(str(wallet))  # the file's address: no passphrase needed to receive
+    grant = ask_faucet(ServiceClient(api), to)
+    if as_json:
+        emit_json(grant.to_json())
+    else:
+        click.echo(f"received {format_nmr(grant.nmr)} test NMR and {format_nmr(grant.ether)} ETH for gas at "
+                   f"{grant.address} (transactions {grant.nmr_txn}, {grant.ether_txn}); ask again from "
+                   f"{fmt_time(grant.next_at)}")
 
 
 

@@ -30,16 +30,35 @@ from nmrstake.cli.options import data_opt, deployments_opt, network_opt
                                                     "not staked yet")
 @click.option("--reserved-disk", default=64 << 20, show_default=True, type=click.IntRange(0, None),
               envvar="NMRSTAKE_RESERVED_DISK", help="Free bytes kept on the store's disk against every upload")
+@click.option("--faucet-account", default=None, envvar="NMRSTAKE_FAUCET_ACCOUNT",
+              help="Turn on POST /v1/faucet (test NMR and gas for participants) from this ape account alias, or "
+                   "TEST::N on a local chain; it must hold MINTER_ROLE on the NMR. Never on mainnet")
+@click.option("--faucet-wallet", default=None, envvar="NMRSTAKE_FAUCET_WALLET",
+              help="Turn on POST /v1/faucet from this nmrstake wallet (passphrase: prompt or $NMRSTAKE_PASSPHRASE)")
+@click.option("--faucet-nmr", default="100", show_default=True, help="Test NMR one faucet grant mints")
+@click.option("--faucet-ether", default="0.1", show_default=True, help="Ether one faucet grant sends for gas")
+@click.option("--faucet-period", default=86400, show_default=True, type=click.IntRange(0, None),
+              help="Seconds before an address may ask the faucet again")
+@click.option("--faucet-per-hour", default=60, show_default=True, type=click.IntRange(1, None),
+              help="Faucet grants an hour at most, all addresses together")
 def serve(network: str, deployments_dir: Path | None, data_dir: Path | None, host: str, port: int,
           max_upload_bytes: int | None, max_uploads_per_key: int, max_staker_round_bytes: int,
-          max_store_bytes: int | None, min_free_disk: int, reserved_disk: int) -> None:
+          max_store_bytes: int | None, min_free_disk: int, reserved_disk: int, faucet_account: str | None,
+          faucet_wallet: str | None, faucet_nmr: str, faucet_ether: str, faucet_period: int,
+          faucet_per_hour: int) -> None:
     """The tournament service: uploads with signed receipts, rounds, results and claim proofs
     over HTTP (/v1, OpenAPI at /openapi.json, health at /healthz). Run it beside the oracle,
     on the same --data-dir."""
+    from nmrstake.amounts import parse_nmr
+    from nmrstake.service.faucet import FaucetSettings
     from nmrstake.service.intake import DEFAULT_MAX_UPLOAD_BYTES, UploadLimits
     from nmrstake.service.server import serve as run
 
     limits = UploadLimits(uploads_per_key=max_uploads_per_key, bytes_per_staker_round=max_staker_round_bytes,
                           store_bytes=max_store_bytes, min_free_disk=min_free_disk, reserved_disk=reserved_disk)
     run(network=network, deployments_dir=deployments_dir, data_dir=data_dir, host=host, port=port,
-        max_bytes=max_upload_bytes or DEFAULT_MAX_UPLOAD_BYTES, limits=limits, log=lambda m: click.echo(m, err=True))
+        max_bytes=max_upload_bytes or DEFAULT_MAX_UPLOAD_BYTES, limits=limits, log=lambda m: click.echo(m, err=True),
+        faucet_account=faucet_account, faucet_wallet=faucet_wallet,
+        faucet=FaucetSettings(nmr=parse_nmr(faucet_nmr, argument="--faucet-nmr", positive=True),
+                              ether=parse_nmr(faucet_ether, argument="--faucet-ether", positive=True),
+                              period=faucet_period, per_hour=faucet_per_hour))

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from nmrstake.service.client import ServiceClient
+    from nmrstake.service.faucet import FaucetGrant
 
 #: How long an EIP-2612 permit signed for a stake stays valid.
 PERMIT_LIFETIME = 3600
@@ -143,6 +144,15 @@ class Participant:
         posted, and what can be claimed now (`claimable`, wei as a string)."""
         data = self.service.get(f"/v1/stakers/{self.address}")
         return list(data.get("stakes", []))
+
+    def faucet(self) -> FaucetGrant:
+        """Test NMR and ether for gas for the participant's own address, from the service's faucet
+        (local and test deployments whose operator turned it on; once a day per address). A
+        refusal is a RequestError: 404 `faucet-off`, 429 `faucet-limit` (its message says when to
+        come back)."""
+        from nmrstake.service.faucet import ask_faucet
+
+        return ask_faucet(self.service, self.address)
 
     # ------------------------------------------------------------------ uploads and stakes
 

@@ -63,6 +63,7 @@ class ServiceContext:
     layout: Any  # DataLayout
     intake: Intake
     chain_lock: threading.Lock = field(default_factory=threading.Lock)
+    faucet: Any = None  # nmrstake.service.faucet.Faucet: POST /v1/faucet (None: off)
     _published: dict[int, tuple[float, Any]] = field(default_factory=dict)
 
     def chain(self, fn: Any, *args: Any) -> Any:
@@ -551,6 +552,9 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     from nmrstake.service.dashboard import mount_dashboard  # the web pages and their JSON routes
 
     mount_dashboard(app, ctx)
+    from nmrstake.service.faucet import mount_faucet  # POST /v1/faucet: test NMR (off unless configured)
+
+    mount_faucet(app, ctx)
     return app
 
 

@@ -100,7 +100,7 @@ class Problem(BaseModel):
                                   "staker-quota-exceeded, store-full, file-too-large, unsupported-media-type, "
                                   "unsupported-format, missing-field, invalid-field, empty-file, invalid-file, "
                                   "file-hash-mismatch, internal-error, bad-published-data, misconfigured, "
-                                  "chain-error, chain-unavailable, http-error",
+                                  "chain-error, chain-unavailable, http-error, faucet-off, faucet-limit",
                       pattern=r"^urn:nmrstake:problem:[a-z0-9-]+$")
     title: str = Field(description="the same for every problem of a status")
     status: int = Field(description="the HTTP status", ge=400, le=599)
@@ -315,6 +315,27 @@ class Account(_Strict):
     allowance: str = _wei("its NMR allowance for the Tournament")
     tournament: Address = _address("the Tournament")
     chain_time: int = Field(description="the latest block's timestamp")
+
+
+class FaucetRequest(BaseModel):
+    """Who is to receive test NMR and ether from the faucet (no signature: it gives test tokens)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "address": "0x5d5c99EdF529335160FF180fA141Dd4967fc00D2"}]})
+
+    address: str = Field(description="the address to receive them: 0x and 40 hex digits, lowercase or EIP-55 "
+                                     "checksummed (a bad one is a 422 naming `address`)")
+
+
+class FaucetGrant(_Strict):
+    """What the faucet sent: test NMR minted to the address and ether for gas, with their transactions."""
+
+    address: Address = _address("the address that received them")
+    nmr: str = _wei("the test NMR minted to it")
+    ether: str = Field(description="the ether sent to it for gas (wei, decimal string)", pattern=WEI_PATTERN)
+    nmr_txn: Hash = _hash("the minting transaction")
+    ether_txn: Hash = _hash("the ether transfer")
+    next_at: int = Field(description="Unix time (the service's clock) from which the address may ask again")
 
 
 RoundStateLabel = Literal["scheduled", "open", "closed", "posted", "final", "expired"]

@@ -74,8 +74,11 @@ def header_deadline_protocol() -> type:
 
 
 def serve(*, network: str, deployments_dir: Path | None, data_dir: Path | None, host: str, port: int,
-          max_bytes: int, limits: UploadLimits = DEFAULT_LIMITS, log: Any = print) -> None:
-    """Serve until SIGTERM or SIGINT (uvicorn finishes the requests in flight, then exits)."""
+          max_bytes: int, limits: UploadLimits = DEFAULT_LIMITS, log: Any = print,
+          faucet_account: str | None = None, faucet_wallet: str | None = None, faucet: Any = None) -> None:
+    """Serve until SIGTERM or SIGINT (uvicorn finishes the requests in flight, then exits).
+    `faucet_account` (an ape alias or TEST::N) or `faucet_wallet` (an nmrstake wallet) names the
+    account of POST /v1/faucet, with `faucet` its FaucetSettings; without either it is off."""
     import uvicorn
 
     from nmrstake.chain.connect import connect, load_project
@@ -88,6 +91,7 @@ def serve(*, network: str, deployments_dir: Path | None, data_dir: Path | None, 
         client = TournamentClient.connect(project, deployments_dir)
         layout = DataLayout(data_dir or default_data_root(client.provider.chain_id, client.tournament.address))
         ctx = service_context(client, layout, max_bytes=max_bytes, limits=limits)
+        ctx.faucet = _faucet(client, layout, ctx.chain_lock, faucet_account, faucet_wallet, faucet, log)
         log(f"nmrstake service for tournament {client.tournament.address} on chain {client.provider.chain_id}; "
             f"data in {layout.root}; receipts signed by {ctx.intake.receipt_signer}; "
             f"listening on http://{host}:{port}")
@@ -101,6 +105,29 @@ def serve(*, network: str, deployments_dir: Path | None, data_dir: Path | None, 
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+
+
+def _faucet(client: Any, layout: Any, lock: threading.Lock, alias: str | None, wallet: str | None,
+            settings: Any, log: Any) -> Any:
+    """The service's faucet (nmrstake.service.faucet.Faucet), on or off, and a line saying which."""
+    from nmrstake.errors import InputError
+    from nmrstake.service.faucet import Faucet, FaucetSettings
+
+    if alias and wallet:
+        raise InputError("give --faucet-account or --faucet-wallet, not both")
+    account = None
+    if alias or wallet:
+        from nmrstake.chain.signers import resolve_account
+
+        account = resolve_account(client.provider, wallet, alias)
+    faucet = Faucet.open(client, account, layout.service_dir, lock=lock, settings=settings or FaucetSettings())
+    if faucet.off is None and account is not None:
+        s = faucet.settings
+        log(f"faucet on: {s.nmr} NMR wei and {s.ether} ether wei from {account.address} per address every "
+            f"{s.period} s, at most {s.per_hour} an hour")
+    elif account is not None:
+        log(f"faucet off: {faucet.off}")
+    return faucet
 
 
 def _raise_open_files_limit() -> None:
