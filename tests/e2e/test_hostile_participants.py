@@ -248,12 +248,13 @@ def test_a_slow_body_of_the_stakers_own_fresh_signature__holds_the_key_only_unti
         conn.endheaders()
         conn.send(body[:cut])
         held = None
-        for _ in range(50):  # until the service has read the fields and holds the key
-            held = arena.upload(staker, model, csv_file(seed=3))
-            if held.status_code == 409:
+        probe = b"id,prediction\nx,2.5\n"  # refused (422) once in, so probing stores nothing
+        for _ in range(100):  # until the service has read the fields and holds the key
+            held = arena.upload(staker, model, probe)
+            if held.status_code != 422:
                 break
             time.sleep(0.1)
-        assert held is not None and held.status_code == 409 and "upload-in-progress" in held.json()["type"]
+        assert held is not None and held.status_code == 409 and "upload-in-progress" in held.json()["type"], held.text
         response = conn.getresponse()  # the stalled body's answer comes from its deadline
         assert response.status == 408, response.read()
         assert response.getheader("connection", "").lower() == "close"
