@@ -254,7 +254,8 @@ def test_a_slow_body_of_the_stakers_own_fresh_signature__holds_the_key_only_unti
             if held.status_code != 422:
                 break
             time.sleep(0.1)
-        assert held is not None and held.status_code == 409 and "upload-in-progress" in held.json()["type"], held.text
+        assert held is not None, "no probe was sent"
+        assert held.status_code == 409 and "upload-in-progress" in held.json()["type"], held.text
         response = conn.getresponse()  # the stalled body's answer comes from its deadline
         assert response.status == 408, response.read()
         assert response.getheader("connection", "").lower() == "close"
