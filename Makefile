@@ -19,7 +19,7 @@ help:
 $(VENV)/.stamp: pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade "pip>=24"
-	$(BIN)/python -m pip install -q -c requirements.lock -e ".[test,picture]"
+	$(BIN)/python -m pip install -q -c requirements.lock -e ".[operator,test,picture]"
 	@touch $@
 
 # npm: exactly what package-lock.json says.
