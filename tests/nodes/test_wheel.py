@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -21,41 +20,19 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers.installed import ROOT, build_dist
 
 import nmrstake.abi as packaged
 
 pytestmark = pytest.mark.nodes
 
-ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "src" / "nmrstake" / "abi"
 FILES = [f"{name}.json" for name in packaged.CONTRACTS] + ["__init__.py"]
 
 
-def _source_tree(dest: Path) -> Path:
-    """The files a clone would have once the working tree is committed (tracked and untracked
-    files git does not ignore), copied from the working tree; nothing ignored (.build,
-    node_modules, .venv, egg-info)."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, check=True).stdout.decode().split("\0")
-    for rel in filter(None, listed):
-        src = ROOT / rel
-        if src.is_file():  # a tracked file deleted in the working tree is not there
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
-    return dest
-
-
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory) -> tuple[Path, Path]:
-    work = tmp_path_factory.mktemp("build")
-    tree = _source_tree(work / "tree")
-    out = work / "dist"
-    proc = subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(tree)], capture_output=True,
-                          text=True, check=False)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    (sdist,) = out.glob("nmrstake-*.tar.gz")
-    (wheel,) = out.glob("nmrstake-*-py3-none-any.whl")
-    return sdist, wheel
+    return build_dist(tmp_path_factory.mktemp("build"))
 
 
 def test_the_wheel_carries_the_contract_data(dist):
