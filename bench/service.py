@@ -167,9 +167,9 @@ def upload_stake_job(job: dict[str, Any]) -> dict[str, Any]:
     """One worker: for each participant of its share, deliver the file to the service (signed
     Upload, checked receipt), then stake on chain with the file's keccak as commitment."""
     from nmrstake.chain.signers import key_account
+    from nmrstake.client.http import ServiceClient
     from nmrstake.hashing import keccak_file
     from nmrstake.participant import deliver
-    from nmrstake.service.client import ServiceClient
     from nmrstake.signing import Domain
 
     rpc = Rpc(job["uri"])
@@ -247,7 +247,7 @@ def upload_stake_job(job: dict[str, Any]) -> dict[str, Any]:
 def claim_job(job: dict[str, Any]) -> dict[str, Any]:
     """One worker: fetch its participants' proofs from the service, then claim them in claimMany
     batches sent from the share's first participant (anyone may claim for a staker)."""
-    from nmrstake.service.client import ServiceClient
+    from nmrstake.client.http import ServiceClient
 
     rpc = Rpc(job["uri"])
     service = ServiceClient(job["url"])
@@ -311,8 +311,8 @@ def anvil_node() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
 def service_process(deployments: Path, data_dir: Path, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`nmrstake serve` on a free loopback port (it joins the Anvil of APE_FOUNDRY_HOST); waits for
     /healthz; stopped (SIGTERM, then SIGKILL) on exit."""
+    from nmrstake.client.http import wait_until_healthy
     from nmrstake.localchain import free_port, spawn, stop_process
-    from nmrstake.service.client import wait_until_healthy
 
     port = free_port()
     cmd = [sys.executable, "-m", "nmrstake.cli", "serve", "--network", "ethereum:local:foundry",

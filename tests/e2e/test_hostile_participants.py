@@ -336,8 +336,8 @@ def test_a_flood_of_keys_holding_nmr__stops_at_the_store_limit__a_staked_model_i
     unstaked = arena.upload(arena.honest[0], "not_staked_yet", largest)
     assert unstaked.status_code == 429 and "stake model not_staked_yet" in unstaked.json()["detail"], unstaked.text
     # The participant's own path does that by itself: refused for room, it stakes first, then uploads.
+    from nmrstake.client.http import ServiceClient
     from nmrstake.participant import stake_predictions
-    from nmrstake.service.client import ServiceClient
 
     path = arena.data.parent / "stake_then_upload.csv"
     path.write_bytes(largest)
@@ -385,11 +385,11 @@ def test_after_every_attack_above__the_round_resolves_and_honest_stakes_are_paid
     the oracle daemon (a process) resolves it; the honest stakes get, to the wei, what a round of
     theirs alone gives, and every stake claims what its row says."""
     from nmrstake.chain.transactions import send
+    from nmrstake.client.http import ServiceClient
     from nmrstake.participant import stake_predictions
     from nmrstake.results.evaluate import evaluate_round
     from nmrstake.results.read import load_published
     from nmrstake.results.spec import PredictionKey, RoundInputs, RoundStake
-    from nmrstake.service.client import ServiceClient
     from nmrstake.tournament import RoundState
 
     world, client = arena.world, arena.world.client

@@ -27,12 +27,12 @@ import requests
 from helpers.scenario import WEI, World, advance_to, deliver_targets, make_world, open_funded_round, synth_round
 from helpers.service_process import Service, start_service, stop
 
+from nmrstake.client.http import RetryPolicy, ServiceClient
 from nmrstake.errors import ConfigError, RequestError
 from nmrstake.hashing import keccak_file, to_hex
 from nmrstake.localchain import anvil_provider
 from nmrstake.participant import stake_predictions
 from nmrstake.results.read import load_published
-from nmrstake.service.client import RetryPolicy, ServiceClient
 from nmrstake.service.store import CRASH_ENV
 from nmrstake.signing import DeliveryReceipt, UploadAuthorisation
 from nmrstake.tournament import RoundState

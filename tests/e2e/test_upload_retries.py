@@ -33,10 +33,10 @@ from helpers.scenario import World, make_world, open_funded_round
 from helpers.service_process import Service, start_service, stop
 from helpers.uploads import csv_file
 
+from nmrstake.client.http import RETRY_SECONDS_ENV, RetryPolicy, ServiceClient
 from nmrstake.hashing import keccak_file, to_hex
 from nmrstake.localchain import anvil_provider, free_port
 from nmrstake.participant import deliver
-from nmrstake.service.client import RETRY_SECONDS_ENV, RetryPolicy, ServiceClient
 from nmrstake.service.store import CRASH_ENV
 from nmrstake.signing import DeliveryReceipt
 

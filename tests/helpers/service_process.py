@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from nmrstake.client.http import wait_until_healthy
 from nmrstake.errors import ConfigError
 from nmrstake.localchain import free_port, spawn, stop_process
-from nmrstake.service.client import wait_until_healthy
 
 
 @dataclass

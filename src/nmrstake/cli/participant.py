@@ -19,7 +19,7 @@ def delivery_for(client: Any, api: str | None, data_dir: Path | None) -> Any:
     from nmrstake.participant import LocalDelivery
 
     if api:
-        from nmrstake.service.client import ServiceClient
+        from nmrstake.client.http import ServiceClient
 
         service = ServiceClient(api)
         service.check_deployment(client.domain)
@@ -35,7 +35,7 @@ def _results(client: Any, api: str | None, data_dir: Path | None) -> Any:
     from nmrstake.participant import LocalResults, ServiceResults
 
     if api:
-        from nmrstake.service.client import ServiceClient
+        from nmrstake.client.http import ServiceClient
 
         service = ServiceClient(api)
         service.check_deployment(client.domain)
@@ -127,7 +127,7 @@ def balance(address: str | None, wallet: str | None, account: str | None, networ
         address = Keystore().address(wallet)
     if api and address is not None:
         # Through the service: no ape, no chain connection here (the service reads the chain).
-        from nmrstake.service.client import ServiceClient
+        from nmrstake.client.http import ServiceClient
 
         found = ServiceClient(api).get(f"/v1/accounts/{address}")
         who, tournament = str(found["address"]), str(found["tournament"])
@@ -160,7 +160,7 @@ def status(wallet: str | None, account: str | None, network: str, deployments_di
     address = Keystore().address(wallet) if wallet else None
     strategy: str | None = None
     if api and account is None:
-        from nmrstake.service.client import ServiceClient
+        from nmrstake.client.http import ServiceClient
 
         service = ServiceClient(api)
         rounds_json = service.get("/v1/rounds")
@@ -308,7 +308,7 @@ def verify(round_id: int, network: str, deployments_dir: Path | None, api: str |
     with chain_session(network, deployments_dir, api) as client, tempfile.TemporaryDirectory(prefix="nmrstake-verify-") as tmp:
         fetched: list[str] = []
         if api:
-            from nmrstake.service.client import ServiceClient
+            from nmrstake.client.http import ServiceClient
 
             service = ServiceClient(api)
             service.check_deployment(client.domain)

@@ -65,10 +65,10 @@ def faucet(address: str | None, amount: str | None, network: str, deployments_di
 def _faucet_api(api: str, address: str | None, wallet: str | None, as_json: bool) -> None:
     """`nmrstake faucet --api URL`: the service's faucet, over HTTP only (no ape, no chain connection)."""
     from nmrstake.amounts import format_nmr
+    from nmrstake.client.faucet import ask_faucet
+    from nmrstake.client.http import ServiceClient
     from nmrstake.errors import InputError
     from nmrstake.hashing import checksum_address
-    from nmrstake.service.client import ServiceClient
-    from nmrstake.service.faucet import ask_faucet
 
     if (address is None) == (wallet is None):
         raise InputError("give ADDRESS or --wallet NAME (whose address receives the test NMR), one of them")
@@ -93,7 +93,7 @@ def _rounds_read(api: str | None, network: str, deployments_dir: Path | None,
     """Rounds as the API shows them (a list, or one round) and the chain time: from the service
     with --api (no chain connection: quick), else from the chain."""
     if api:
-        from nmrstake.service.client import ServiceClient
+        from nmrstake.client.http import ServiceClient
 
         service = ServiceClient(api)
         data = service.get("/v1/rounds" if round_id is None else f"/v1/rounds/{round_id}")

@@ -35,7 +35,7 @@ def chain_session(network: str, deployments: Path | None = None, api: str | None
             if pin.is_file():
                 yield TournamentClient(project, load_deployment(pin))
             else:
-                from nmrstake.service.client import ServiceClient
+                from nmrstake.client.http import ServiceClient
 
                 client = TournamentClient(project, ServiceClient(api).deployment())  # checks it on chain
                 write_atomic(pin, client.deployment.to_json())

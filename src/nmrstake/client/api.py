@@ -37,8 +37,8 @@ from nmrstake.tournament import RoundInfo, RoundState
 if TYPE_CHECKING:
     import pandas as pd
 
-    from nmrstake.service.client import ServiceClient
-    from nmrstake.service.faucet import FaucetGrant
+    from nmrstake.client.faucet import FaucetGrant
+    from nmrstake.client.http import ServiceClient
 
 #: How long an EIP-2612 permit signed for a stake stays valid.
 PERMIT_LIFETIME = 3600
@@ -90,7 +90,7 @@ class Participant:
     URL, `account` the participant's key (see :mod:`nmrstake.client.signer`)."""
 
     def __init__(self, service: str, rpc: str, account: LocalAccount, *, home: str | os.PathLike[str] | None = None) -> None:
-        from nmrstake.service.client import ServiceClient
+        from nmrstake.client.http import ServiceClient
 
         self.service: ServiceClient = ServiceClient(service)
         self.account = account
@@ -150,7 +150,7 @@ class Participant:
         (local and test deployments whose operator turned it on; once a day per address). A
         refusal is a RequestError: 404 `faucet-off`, 429 `faucet-limit` (its message says when to
         come back)."""
-        from nmrstake.service.faucet import ask_faucet
+        from nmrstake.client.faucet import ask_faucet
 
         return ask_faucet(self.service, self.address)
 

@@ -129,7 +129,7 @@ class ProcessCrew:
 
     def wait_for_service(self, client: Any, timeout: float = 90) -> None:
         """Until the service answers /healthz; then check that it serves our deployment."""
-        from nmrstake.service.client import ServiceClient, wait_until_healthy
+        from nmrstake.client.http import ServiceClient, wait_until_healthy
 
         try:
             wait_until_healthy(self.url, self.check_alive, timeout=timeout, poll=POLL)

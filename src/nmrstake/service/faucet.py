@@ -11,8 +11,8 @@ the upload log, once both transactions are mined: a failed send (a 502) records 
 transactions go through the one sender (:mod:`nmrstake.chain.transactions`) under the service's
 chain lock, one request at a time, each sent once (never retried).
 
-This module imports no web framework and no ape at its top: :func:`ask_faucet` and
-:class:`FaucetGrant` are the participant's side (`nmrstake faucet --api`, `Participant.faucet()`).
+This module imports no web framework and no ape at its top. The participant's side (asking, and
+the grant it gets back) is :mod:`nmrstake.client.faucet`.
 """
 
 from __future__ import annotations
@@ -24,12 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nmrstake.client.faucet import FaucetGrant
 from nmrstake.errors import RequestError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
-
-    from nmrstake.service.client import ServiceClient
 
 MAINNET_CHAIN_ID = 1
 DEFAULT_NMR_WEI = 100 * 10**18
@@ -61,28 +60,6 @@ class FaucetSettings:
     ether: int = DEFAULT_ETHER_WEI
     period: int = DEFAULT_PERIOD
     per_hour: int = DEFAULT_PER_HOUR
-
-
-@dataclass(frozen=True)
-class FaucetGrant:
-    """What the faucet sent to `address`: NMR and ether (wei), their transactions, and the Unix
-    time from which the address may ask again."""
-
-    address: str
-    nmr: int
-    ether: int
-    nmr_txn: str
-    ether_txn: str
-    next_at: int
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> FaucetGrant:
-        return cls(str(data["address"]), int(data["nmr"]), int(data["ether"]), str(data["nmr_txn"]),
-                   str(data["ether_txn"]), int(data["next_at"]))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"address": self.address, "nmr": str(self.nmr), "ether": str(self.ether), "nmr_txn": self.nmr_txn,
-                "ether_txn": self.ether_txn, "next_at": self.next_at}
 
 
 DEFAULT_SETTINGS = FaucetSettings()
@@ -226,19 +203,4 @@ def mount_faucet(app: FastAPI, ctx: Any) -> None:
                                         "gave its hourly maximum; Retry-After says when to come back"))(faucet)
 
 
-# ------------------------------------------------------------------------------------------ the client
-
-
-def ask_faucet(service: ServiceClient, address: str) -> FaucetGrant:
-    """Ask the service's faucet for test NMR and ether for `address`: one request, never retried
-    (a retry could not send twice, the service records each grant, but a refusal is final)."""
-    from dataclasses import replace
-
-    from nmrstake.service.client import _Attempts
-
-    once = _Attempts(replace(service.policy, budget=0.0))
-    response = service._request("POST", "/v1/faucet", attempts=once, json={"address": address})
-    return FaucetGrant.from_json(service._json(response))
-
-
-__all__ = ["Faucet", "FaucetGrant", "FaucetSettings", "ask_faucet", "mount_faucet", "why_off"]
+__all__ = ["Faucet", "FaucetSettings", "mount_faucet", "why_off"]

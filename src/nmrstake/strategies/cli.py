@@ -281,7 +281,7 @@ def _source(client: Any, api: str | None, data_dir: Path | None) -> Any:
     from nmrstake.strategies.operator import LocalSource, ServiceSource
 
     if api:
-        from nmrstake.service.client import ServiceClient
+        from nmrstake.client.http import ServiceClient
 
         service = ServiceClient(api)
         service.check_deployment(client.domain)
