@@ -4,41 +4,24 @@ Every command prints a table for people or, with `--json`, one JSON document for
 expected failure is one line `error: ...` on stderr with a non-zero status, and nothing is sent.
 
 This module holds the `main` group; each command group lives in a module of its own (wallet,
-rounds, participant, oracle, service, data, demo; strategies in :mod:`nmrstake.strategies.cli`)
-and is attached below. Commands import ape and the rest only when they run.
+rounds, participant, oracle, service, data, demo, strategy) and is attached below. Commands import
+ape and the rest only when they run.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 from typing import Any
 
 import click
 
 from nmrstake import __version__
-from nmrstake.cli import data, demo, oracle, participant, rounds, service, wallet
+from nmrstake.cli import data, demo, oracle, participant, rounds, service, strategy, wallet
 from nmrstake.errors import NmrstakeError
 
 
 class NmrstakeGroup(click.Group):
-    """Prints an NmrstakeError as one clear line (no traceback) and exits with its code.
-
-    The strategies' groups are attached when first asked for: `nmrstake.strategies.cli` imports
-    this package's options, so importing it from here at start-up would make the two modules
-    import each other (whichever is imported first would see the other half-made)."""
-
-    lazy_commands = {"strategy": ("nmrstake.strategies.cli", "strategy"),
-                     "operator": ("nmrstake.strategies.cli", "operator")}
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.lazy_commands})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self.lazy_commands and cmd_name not in self.commands:
-            module, attribute = self.lazy_commands[cmd_name]
-            self.add_command(getattr(importlib.import_module(module), attribute))
-        return super().get_command(ctx, cmd_name)
+    """Prints an NmrstakeError as one clear line (no traceback) and exits with its code."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -67,5 +50,6 @@ for _command in (
     service.serve,
     data.data,
     demo.demo, demo.node,
+    strategy.strategy, strategy.operator,
 ):
     main.add_command(_command)

@@ -1,6 +1,7 @@
 """`nmrstake strategy ...` for a strategy's owner and `nmrstake operator ...` for the operator.
 
-:mod:`nmrstake.cli` attaches both groups to `main` when they are first asked for."""
+The strategies themselves (reading and writing them on chain, the operator daemon) live in
+:mod:`nmrstake.strategies`."""
 
 from __future__ import annotations
 
