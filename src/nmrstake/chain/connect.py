@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -12,6 +13,26 @@ from typing import Any
 from nmrstake.errors import ConfigError
 
 DEFAULT_NETWORK = "ethereum:local:test"
+
+#: The command line's `-v`: whether ape's logger shows its lines (None: ape's logger left as it is).
+_ape_verbose: bool | None = None
+
+
+def set_ape_verbosity(verbose: bool) -> None:
+    """Record the command line's `-v` (show ape's own log lines, else only its errors). It is
+    applied where ape is brought up (:func:`load_project`, :func:`connect`), so that a command
+    which never needs ape never imports it; at once if ape's logger is loaded already."""
+    global _ape_verbose
+    _ape_verbose = verbose
+    if "ape.logging" in sys.modules:
+        _apply_ape_verbosity()
+
+
+def _apply_ape_verbosity() -> None:
+    if _ape_verbose is not None:
+        from ape.logging import logger
+
+        logger.set_level("INFO" if _ape_verbose else "ERROR")
 
 
 def _is_project(path: Path) -> bool:
@@ -40,6 +61,7 @@ def project_root() -> Path:
 @cache
 def load_project(root: Path | None = None) -> Any:
     """The compiled ape project (compiles on first use)."""
+    _apply_ape_verbosity()
     from ape import Project
 
     return Project(root or project_root())
@@ -84,6 +106,7 @@ def connect(network: str = DEFAULT_NETWORK) -> Iterator[Any]:
     """Connect ape to `network` (an ape network choice) for the block; yields the provider. In a
     fresh process, a node's connection leaves ape's embedded chain unloaded
     (:func:`leave_out_embedded_chain`)."""
+    _apply_ape_verbosity()
     from ape import networks
     from ape.exceptions import ApeException
 

@@ -5,7 +5,7 @@ expected failure is one line `error: ...` on stderr with a non-zero status, and 
 
 This module holds the `main` group; each command group lives in a module of its own (wallet,
 rounds, participant, oracle, service, data, demo, strategy) and is attached below. Commands import
-ape and the rest only when they run.
+ape and the rest only when they run: `main` itself only records `-v` for when ape comes up.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ class NmrstakeGroup(click.Group):
 @click.option("-v", "--verbose", is_flag=True, help="Show ape's own log lines (transactions, warnings)")
 def main(verbose: bool) -> None:
     """nmrstake: stake NMR on your models' predictions; an oracle scores, pays and burns."""
-    from ape.logging import logger
+    from nmrstake.chain.connect import set_ape_verbosity
 
-    logger.set_level("INFO" if verbose else "ERROR")
+    set_ape_verbosity(verbose)  # applied when ape is brought up: a command without ape never imports it
 
 
 for _command in (
