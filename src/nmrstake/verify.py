@@ -5,12 +5,25 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from nmrstake.errors import ChainError, ConfigError
 from nmrstake.hashing import bytes32_from_hex, keccak_bytes, to_hex
 from nmrstake.results.read import recompute
-from nmrstake.tournament import TournamentClient, iso_time
+from nmrstake.signing import Domain
+from nmrstake.tournament import ChainStake, RoundInfo, iso_time
+
+
+class RoundReads(Protocol):
+    """What verifying reads of the chain: the participant's web3 `Chain` and the operator's
+    ape `TournamentClient` both give it."""
+
+    @property
+    def domain(self) -> Domain: ...
+
+    def round(self, round_id: int) -> RoundInfo: ...
+
+    def stakes_at_close(self, round_id: int) -> list[ChainStake]: ...
 
 
 @dataclass
@@ -29,7 +42,7 @@ class VerifyReport:
                 "checks": self.checks, "differences": self.differences}
 
 
-def verify_round(client: TournamentClient, round_id: int, folder: Path) -> VerifyReport:
+def verify_round(client: RoundReads, round_id: int, folder: Path) -> VerifyReport:
     """Recompute scores, payouts and the tree from the folder's inputs; compare files and chain.
     The first difference found is the first of `differences`."""
     report = VerifyReport(round_id, folder)
@@ -42,10 +55,11 @@ def verify_round(client: TournamentClient, round_id: int, folder: Path) -> Verif
         (report.checks if ok else report.differences).append(good if ok else bad)
 
     check(pub.round_id == round_id, f"folder is round {round_id}", f"folder is for round {pub.round_id}, not {round_id}")
-    check(pub.chain_id == client.provider.chain_id, f"chain id {pub.chain_id}",
-          f"published for chain {pub.chain_id}, connected to {client.provider.chain_id}")
-    check(pub.contract.lower() == client.tournament.address.lower(), f"contract {pub.contract}",
-          f"published for contract {pub.contract}, deployment has {client.tournament.address}")
+    domain = client.domain
+    check(pub.chain_id == domain.chain_id, f"chain id {pub.chain_id}",
+          f"published for chain {pub.chain_id}, connected to {domain.chain_id}")
+    check(pub.contract.lower() == domain.tournament.lower(), f"contract {pub.contract}",
+          f"published for contract {pub.contract}, deployment has {domain.tournament}")
     for problem in again.differences:
         report.differences.append(f"recomputed from the published inputs: {problem}")
     if not again.differences:
@@ -111,7 +125,7 @@ def download_round(service: Any, round_id: int, folder: Path, results_hash: byte
             f"{len(wanted)} downloaded files match the manifest's keccak-256"]
 
 
-def check_receipts(report: VerifyReport, client: TournamentClient, kept: list[Any]) -> None:
+def check_receipts(report: VerifyReport, client: RoundReads, kept: list[Any]) -> None:
     """Differences for every stake that holds a delivery receipt from before close, for the file
     it committed to, yet is treated as undelivered in the published round; for receipts signed by
     another key than the receipt signer the round's manifest (hashed on chain) names; and for kept

@@ -61,7 +61,7 @@ def test_participant__with_a_key_and_two_urls__stakes_a_dataframe_and_claims_its
             flipped = predictions.assign(**{predictions.columns[1]: 1 - predictions.iloc[:, 1]})
             replaced = me.replace("api_model", flipped)
             assert replaced.stake == added.stake and replaced.commitment != staked.commitment
-            assert [p["model"] for p in me.positions()] == ["api_model"]
+            assert [p.model for p in me.positions()] == ["api_model"]
             # The round resolves (the oracle daemon, a process), becomes final, and the API claims.
             info = world.client.round(ROUND)
             advance_to(info.resolve_time)
@@ -74,17 +74,18 @@ def test_participant__with_a_key_and_two_urls__stakes_a_dataframe_and_claims_its
             advance_to_final(world.client.round(ROUND))
             assert me.round(ROUND).state is RoundState.FINAL
             position = me.positions()[0]
-            owed = int(position["claimable"])
-            assert owed > 0 and position["valid"] is True, position
+            owed = position.claimable
+            assert owed > 0 and position.valid is True, position
             before = me.balances().nmr
             claimed = me.claim()
-            assert [c.round_id for c in claimed] == [ROUND] and me.balances().nmr - before == owed
-            assert me.claim() == []  # nothing left: claims nothing twice
+            assert [c.round_id for c in claimed.claims] == [ROUND] and me.balances().nmr - before == owed
+            assert me.claim().claims == []  # nothing left: claims nothing twice
             with pytest.raises(ChainError, match="no round is open"):
                 me.round()
 
 
 def service_signer(me: Participant) -> str:
+    assert me.service is not None
     return me.service.receipt_signer
 
 

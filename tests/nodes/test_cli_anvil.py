@@ -106,16 +106,33 @@ def test_chain_session_on_a_local_node__warns_when_chain_time_lags_the_clock(pro
         assert "behind the clock" in err and "nmrstake node" in err
 
 
-def test_a_command_on_a_local_node_ape_starts_itself__gets_the_test_settings_and_a_one_line_error(tmp_path):
-    """No node at the address: ape-foundry starts an Anvil of its own with the `test:` settings
-    (mnemonic, accounts), which a process without ape's embedded chain still has; with no
-    deployment recorded for it, the command says so in one line."""
+def test_an_operator_command_on_a_local_node__ape_starts_itself__gets_the_test_settings_and_a_one_line_error(tmp_path):
+    """No node at the address: for an operator's command (on ape), ape-foundry starts an Anvil of
+    its own with the `test:` settings (mnemonic, accounts), which a process without ape's embedded
+    chain still has; with no deployment recorded for it, the command says so in one line."""
     from nmrstake.localchain import free_port
 
     env = dict(os.environ, NMRSTAKE_HOME=str(tmp_path / "home"), APE_FOUNDRY_HOST=f"http://127.0.0.1:{free_port()}")
-    out = subprocess.run([sys.executable, "-m", "nmrstake.cli", "rounds", "--network", "ethereum:local:foundry",
+    out = subprocess.run([sys.executable, "-m", "nmrstake.cli", "oracle", "status", "--network", "ethereum:local:foundry",
                           "--deployments-dir", str(tmp_path / "none")], capture_output=True, text=True, env=env,
                          timeout=180)
     assert out.returncode == 4, out.stdout + out.stderr
     assert "Traceback" not in out.stderr
     assert out.stderr.strip().splitlines()[-1].startswith("error: no deployment recorded in ")
+
+
+def test_a_participant_command_on_a_dead_node__says_so_in_one_line_and_starts_nothing(tmp_path):
+    """A participant's command reaches the node by its URL (web3.py, no ape): nothing answers
+    there, so it says which --network it could not reach, in one line, and starts no node."""
+    from nmrstake.localchain import free_port
+
+    port = free_port()
+    env = dict(os.environ, NMRSTAKE_HOME=str(tmp_path / "home"))
+    for network in (f"http://127.0.0.1:{port}", "ethereum:local:foundry"):
+        env["APE_FOUNDRY_HOST"] = f"http://127.0.0.1:{port}"
+        out = subprocess.run([sys.executable, "-m", "nmrstake.cli", "rounds", "--network", network,
+                              "--deployments-dir", str(tmp_path / "none")], capture_output=True, text=True, env=env,
+                             timeout=180)
+        assert out.returncode == 4, out.stdout + out.stderr
+        assert "Traceback" not in out.stderr
+        assert out.stderr.strip().splitlines()[-1].startswith(f"error: --network {network}: cannot reach the node")

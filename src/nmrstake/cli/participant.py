@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from nmrstake.cli.options import account_opt, api_opt, data_opt, deployments_opt, json_opt, network_opt, participant_opts, wallet_opt
 from nmrstake.cli.output import emit_json, table
-from nmrstake.cli.session import chain_session, data_layout
-from nmrstake.errors import ChainError, ConfigError, InputError
+from nmrstake.cli.session import data_layout, participant_session
+from nmrstake.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from nmrstake.client.api import Participant
+    from nmrstake.results.layout import DataLayout
 
 
 def delivery_for(client: Any, api: str | None, data_dir: Path | None) -> Any:
@@ -32,7 +36,7 @@ def delivery_for(client: Any, api: str | None, data_dir: Path | None) -> Any:
 
 
 def _results(client: Any, api: str | None, data_dir: Path | None) -> Any:
-    from nmrstake.participant import LocalResults, ServiceResults
+    from nmrstake.client.staking import LocalResults, ServiceResults
 
     if api:
         from nmrstake.client.http import ServiceClient
@@ -43,24 +47,28 @@ def _results(client: Any, api: str | None, data_dir: Path | None) -> Any:
     return LocalResults(data_layout(client, data_dir))
 
 
+def data_layout_of(me: Participant, data_dir: Path | None) -> DataLayout:
+    """The tournament's data folder on this machine: --data-dir, else the default one of its chain and contract."""
+    from nmrstake.results.layout import DataLayout, default_data_root
+
+    domain = me.chain.domain
+    return DataLayout(data_dir or default_data_root(domain.chain_id, domain.tournament))
+
+
 def _send_predictions(round_id: int, model: str, wei: int, predictions: Path, wallet: str | None,
                       account: str | None, network: str, deployments_dir: Path | None, data_dir: Path | None,
                       api: str | None, as_json: bool) -> dict[str, Any]:
-    from nmrstake.chain.signers import AccountUnlocking
     from nmrstake.models import check_model_name
-    from nmrstake.participant import stake_predictions
-    from nmrstake.receipts import ReceiptBook
 
     check_model_name(model, argument="--model")
     if not predictions.is_file():
         raise InputError(f"--predictions {predictions}: no such file")
     say = (lambda m: None) if as_json else click.echo  # --json: the one document says it all
-    signer = AccountUnlocking(wallet, account)  # the wallet decrypts while ape connects
-    with chain_session(network, deployments_dir, api) as client:
-        staker = signer.account(client.provider)
-        delivery = delivery_for(client, api, data_dir)
-        return stake_predictions(client, staker, delivery, round_id, model, wei, predictions,
-                                 receipts=ReceiptBook(client.domain), say=say)
+    with participant_session(network, deployments_dir, api, data_dir, wallet=wallet, account=account,
+                             local_delivery=True) as me:
+        if me.account is None:
+            raise InputError("give --wallet NAME or --account ALIAS: who stakes")
+        return me.stake(model, wei, predictions, round_id, say=say).to_json()
 
 
 @click.command()
@@ -115,7 +123,6 @@ def balance(address: str | None, wallet: str | None, account: str | None, networ
             api: str | None, as_json: bool) -> None:
     """A wallet's NMR and ether, and its NMR allowance for the tournament (ADDRESS, --wallet or --account)."""
     from nmrstake.amounts import format_nmr
-    from nmrstake.chain.signers import deployer_account
     from nmrstake.hashing import checksum_address
     from nmrstake.wallet import Keystore
 
@@ -133,12 +140,10 @@ def balance(address: str | None, wallet: str | None, account: str | None, networ
         who, tournament = str(found["address"]), str(found["tournament"])
         nmr, ether, allowance = int(found["nmr"]), int(found["ether"]), int(found["allowance"])
     else:
-        with chain_session(network, deployments_dir, api) as client:
-            who = address or str(deployer_account(client.provider, account).address)
-            nmr = int(client.token.balanceOf(who))
-            ether = int(client.provider.get_balance(who))
-            allowance = int(client.token.allowance(who, client.tournament.address))
-            tournament = str(client.tournament.address)
+        with participant_session(network, deployments_dir, api, account=None if address else account) as me:
+            found_balances = me.balances(address)
+        who, tournament = found_balances.address, found_balances.tournament
+        nmr, ether, allowance = found_balances.nmr, found_balances.ether, found_balances.allowance
     if as_json:
         emit_json({"address": who, "nmr": str(nmr), "ether": str(ether), "allowance": str(allowance),
                    "tournament": tournament})
@@ -159,12 +164,12 @@ def status(wallet: str | None, account: str | None, network: str, deployments_di
 
     address = Keystore().address(wallet) if wallet else None
     strategy: str | None = None
+    positions: list[dict[str, Any]] = []
     if api and account is None:
         from nmrstake.client.http import ServiceClient
 
         service = ServiceClient(api)
         rounds_json = service.get("/v1/rounds")
-        positions: list[dict[str, Any]] = []
         if address:
             mine = service.get(f"/v1/stakers/{address}")
             positions = [{**p, "through_strategy": False} for p in mine["stakes"]]
@@ -173,32 +178,16 @@ def status(wallet: str | None, account: str | None, network: str, deployments_di
                 positions += [{**p, "through_strategy": True}
                               for p in service.get(f"/v1/stakers/{strategy}")["stakes"]]
     else:
-        from nmrstake.participant import my_positions
-
-        with chain_session(network, deployments_dir, api) as client:
-            rounds_json = [i.to_json() for i in client.rounds()]
-            if account:
-                from nmrstake.chain.signers import deployer_account
-
-                address = deployer_account(client.provider, account).address
+        with participant_session(network, deployments_dir, api, data_dir, account=account) as me:
+            rounds_json = [i.to_json() for i in me.rounds()]
+            address = address or me.address
             if address:
-                strategy = _strategy_of(client, str(address))
-            positions = (my_positions(client, _results(client, api, data_dir), address, strategy=strategy)
-                         if address else [])
+                strategy = me.strategy_address(address)
+                positions = [p.to_json() for p in me.positions(address)]
     if as_json:
         emit_json({"rounds": rounds_json, "address": address, "strategy": strategy, "stakes": positions})
         return
     _print_status(rounds_json, address, strategy, positions)
-
-
-def _strategy_of(client: Any, owner: str) -> str | None:
-    """The allocation strategy `owner` owns, or None (also on a deployment without strategies)."""
-    from nmrstake.strategies.chain import StrategyClient
-
-    try:
-        return StrategyClient(client).strategy_of(owner)
-    except ConfigError:
-        return None
 
 
 def _claim_cell(p: dict[str, Any]) -> str:
@@ -218,7 +207,7 @@ def _claim_cell(p: dict[str, Any]) -> str:
 def _print_status(rounds_json: list[dict[str, Any]], address: str | None, strategy: str | None,
                   positions: list[dict[str, Any]]) -> None:
     from nmrstake.amounts import format_nmr
-    from nmrstake.participant import position_note
+    from nmrstake.client.staking import position_note
 
     if rounds_json:
         click.echo(table([(i["round"], i["state"], i["stake_count"], format_nmr(int(i["total_staked"]))) for i in rounds_json],
@@ -260,16 +249,13 @@ def claim(round_id: int | None, all_rounds: bool, wallet: str | None, account: s
           deployments_dir: Path | None, api: str | None, data_dir: Path | None, as_json: bool) -> None:
     """Claim stake − burn + payout with proofs from the published results (one transaction)."""
     from nmrstake.amounts import format_nmr
-    from nmrstake.chain.signers import AccountUnlocking
-    from nmrstake.participant import claim_all
 
     if (round_id is None) == (not all_rounds):
         raise InputError("give --round R or --all")
-    signer = AccountUnlocking(wallet, account)  # the wallet decrypts while ape connects
-    with chain_session(network, deployments_dir, api) as client:
-        staker = signer.account(client.provider)
-        result = claim_all(client, staker, _results(client, api, data_dir),
-                           None if all_rounds or round_id is None else [round_id])
+    with participant_session(network, deployments_dir, api, data_dir, wallet=wallet, account=account) as me:
+        if me.account is None:
+            raise InputError("give --wallet NAME or --account ALIAS: whose stakes to claim")
+        result = me.claim(None if all_rounds else round_id).to_json()
     if as_json:
         emit_json(result)
     elif not result["claims"]:
@@ -300,30 +286,15 @@ def verify(round_id: int, network: str, deployments_dir: Path | None, api: str |
     download the round first from the service (or any mirror of it): the manifest must hash to
     the on-chain resultsHash and every file to the manifest's keccak-256, so nothing downloaded
     is trusted. Delivery receipts kept on this machine are checked too."""
-    import tempfile
+    from nmrstake.verify import check_receipts, verify_round
 
-    from nmrstake.receipts import ReceiptBook
-    from nmrstake.verify import check_receipts, download_round, verify_round
-
-    with chain_session(network, deployments_dir, api) as client, tempfile.TemporaryDirectory(prefix="nmrstake-verify-") as tmp:
-        fetched: list[str] = []
+    with participant_session(network, deployments_dir, api, data_dir) as me:
         if api:
-            from nmrstake.client.http import ServiceClient
-
-            service = ServiceClient(api)
-            service.check_deployment(client.domain)
-            info = client.round(round_id)
-            if not info.posted_at:
-                raise ChainError(f"round {round_id} has no result posted on chain: nothing to verify yet")
-            folder = results or Path(tmp) / f"round-{round_id}"
-            if folder.exists() and any(folder.iterdir()):
-                raise InputError(f"--results {folder}: the folder exists and is not empty; give a new one")
-            fetched = download_round(service, round_id, folder, info.results_hash)
+            report = me.verify(round_id, results)
         else:
-            folder = results or data_layout(client, data_dir).published(round_id)
-        report = verify_round(client, round_id, folder)
-        report.checks[:0] = fetched
-        check_receipts(report, client, ReceiptBook(client.domain).for_round(round_id))
+            folder = results or data_layout_of(me, data_dir).published(round_id)
+            report = verify_round(me.chain, round_id, folder)
+            check_receipts(report, me.chain, me.receipts.for_round(round_id))
     if as_json:
         emit_json(report.to_json())
     else:

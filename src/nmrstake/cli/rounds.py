@@ -99,9 +99,11 @@ def _rounds_read(api: str | None, network: str, deployments_dir: Path | None,
         data = service.get("/v1/rounds" if round_id is None else f"/v1/rounds/{round_id}")
         return data, int(service.get("/healthz")["chain_time"])
 
-    with chain_session(network, deployments_dir) as client:
-        data = [i.to_json() for i in client.rounds()] if round_id is None else client.round(round_id).to_json()
-        return data, client.now()
+    from nmrstake.cli.session import participant_session
+
+    with participant_session(network, deployments_dir, None) as me:
+        data = [i.to_json() for i in me.rounds()] if round_id is None else me.round(round_id).to_json()
+        return data, me.chain.now()
 
 
 @click.command()

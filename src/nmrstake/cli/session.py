@@ -8,9 +8,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from nmrstake.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from nmrstake.client.api import Participant
+    from nmrstake.deploy import Deployment
+    from nmrstake.participant import LocalDelivery
+    from nmrstake.results.layout import DataLayout
 
 
 @contextmanager
@@ -65,3 +73,75 @@ def data_layout(client: Any, data_dir: Path | None) -> Any:
     from nmrstake.results.layout import DataLayout, default_data_root
 
     return DataLayout(data_dir or default_data_root(client.provider.chain_id, client.tournament.address))
+
+
+@contextmanager
+def participant_session(network: str, deployments: Path | None, api: str | None, data_dir: Path | None = None, *,
+                        wallet: str | None = None, account: str | None = None,
+                        local_delivery: bool = False) -> Iterator[Participant]:
+    """The participant's commands' session, chosen once: a :class:`~nmrstake.client.api.Participant`
+    on `network` (a node's URL: web3.py alone, no ape), the deployment in --deployments-dir (or
+    the operator's deployments on this machine) else the one the service at `api` serves (pinned),
+    and the key of --wallet or --account (TEST::N on a local chain, an ape alias's keystore).
+
+    A wallet's passphrase is asked for at once and the keystore decrypted on a second core while
+    the node is reached (:meth:`nmrstake.wallet.Keystore.load_aside`). Without `api`, results
+    come from the operator's data folder (--data-dir) and, with `local_delivery` (stake, submit on
+    the operator's machine), uploads go straight into the service's store through its Intake,
+    which is ape's: that session connects through ape."""
+    from nmrstake.client.api import Participant
+    from nmrstake.client.session import chain_id_of, choose_deployment, open_web3
+
+    if wallet and account:
+        raise InputError("give --wallet or --account, not both")
+    opening = None
+    if wallet:
+        from nmrstake.chain.signers import ask_passphrase
+        from nmrstake.wallet import Keystore
+
+        opening = Keystore().load_aside(wallet, ask_passphrase(wallet))
+    service = None
+    if api:
+        from nmrstake.client.http import ServiceClient
+
+        service = ServiceClient(api)
+    ape_needed = local_delivery and service is None
+    with open_web3(network, through_ape=ape_needed) as w3:
+        chain_id = chain_id_of(w3, network)
+        deployment = choose_deployment(chain_id, deployments, service)
+        key = None
+        if opening is not None:
+            key = opening.result()
+        elif account:
+            from nmrstake.client.signer import from_account_option
+
+            key = from_account_option(account, chain_id)
+        delivery, results = None, None
+        if service is None:
+            from nmrstake.client.staking import LocalResults
+            from nmrstake.results.layout import DataLayout, default_data_root
+
+            layout = DataLayout(data_dir or default_data_root(chain_id, deployment.address("Tournament")))
+            results = LocalResults(layout)
+            if ape_needed:
+                delivery = _local_delivery(deployment, layout, data_dir)
+        me = Participant(service, w3, key, deployment=deployment, delivery=delivery, results=results)
+        if chain_id in LOCAL_NODE_CHAIN_IDS:
+            warn_if_time_stands_still(me.chain.now())
+        yield me
+
+
+#: Local nodes whose time stands still while idle (a plain Anvil or Hardhat; Ganache).
+LOCAL_NODE_CHAIN_IDS = frozenset({31337, 1337})
+
+
+def _local_delivery(deployment: Deployment, layout: DataLayout, data_dir: Path | None) -> LocalDelivery:
+    """The operator's own machine: uploads straight into the service's store (ape's connection is up)."""
+    from nmrstake.chain.connect import load_project
+    from nmrstake.participant import LocalDelivery
+    from nmrstake.tournament import TournamentClient
+
+    if data_dir is None and not layout.store().db_path.exists():
+        raise ConfigError("no tournament service given: pass --api URL (or set $NMRSTAKE_API) to upload your "
+                          f"predictions to it (on the operator's own machine, --data-dir; no store at {layout.root})")
+    return LocalDelivery(TournamentClient(load_project(), deployment), layout, create=False)

@@ -5,6 +5,6 @@ the HTTP client of the tournament service (:mod:`nmrstake.client.http`) and the 
 faucet (:mod:`nmrstake.client.faucet`). See docs/python-api.md."""
 
 from nmrstake.client import signer
-from nmrstake.client.api import Balances, Claimed, Participant, StakeResult, Upload
+from nmrstake.client.api import Balances, Claimed, ClaimResult, Participant, Position, StakeResult, Upload
 
-__all__ = ["Balances", "Claimed", "Participant", "StakeResult", "Upload", "signer"]
+__all__ = ["Balances", "ClaimResult", "Claimed", "Participant", "Position", "StakeResult", "Upload", "signer"]

@@ -8,11 +8,12 @@ package uses (:class:`~nmrstake.tournament.RoundInfo`, :class:`~nmrstake.tournam
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
 from nmrstake.deploy import Deployment
@@ -20,6 +21,13 @@ from nmrstake.errors import ChainError, ConfigError, UnknownRoundError
 from nmrstake.models import model_label
 from nmrstake.signing import Domain
 from nmrstake.tournament import ZERO32, ChainStake, RoundInfo, RoundState, RoundTerms
+
+if TYPE_CHECKING:
+    from web3 import Web3
+
+    from nmrstake.token import TokenCapabilities
+
+Say = Callable[[str], None]
 
 #: How long a transaction may take to be mined before the client gives up waiting (it may still be).
 RECEIPT_TIMEOUT = 120.0
@@ -42,34 +50,49 @@ def _named(outputs: list[dict[str, Any]], value: Any) -> Any:
 
 
 class Chain:
-    """One deployment's NMR and Tournament on a node reached by its RPC URL."""
+    """One deployment's NMR and Tournament on a node: a node's RPC URL, or a connected `Web3`
+    (the operator's tools and the tests hand over ape's, :func:`nmrstake.client.session.open_web3`).
 
-    def __init__(self, rpc_url: str, deployment: Deployment, *, timeout: float = 30.0) -> None:
-        from web3 import HTTPProvider, Web3
+    The Tournament's code is checked against the code this release carries; so is the NMR's when
+    it is this project's NMR (a deployment on the mainnet NMR, `NumeraireTournament`, holds
+    Erasure's token, whose address the checked Tournament holds as an immutable)."""
 
+    def __init__(self, node: str | Web3, deployment: Deployment, *, timeout: float = 30.0) -> None:
         from nmrstake.abi import code_matches, load
 
-        self.w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+        if isinstance(node, str):
+            from web3 import HTTPProvider, Web3
+
+            self.w3 = Web3(HTTPProvider(node, request_kwargs={"timeout": timeout}))
+        else:
+            self.w3 = node
+        where = node if isinstance(node, str) else "the connected node"
         self.deployment = deployment
         try:
             chain_id = int(self.w3.eth.chain_id)
         except Exception as exc:  # noqa: BLE001 - requests and web3 raise many types for a dead node
-            raise ConfigError(f"cannot reach the node at {rpc_url} ({type(exc).__name__})") from None
+            raise ConfigError(f"cannot reach the node at {where} ({type(exc).__name__})") from None
         if chain_id != deployment.chain_id:
-            raise ConfigError(f"the deployment is for chain {deployment.chain_id}, the node at {rpc_url} is chain {chain_id}")
+            raise ConfigError(f"the deployment is for chain {deployment.chain_id}, the node at {where} is chain {chain_id}")
         kind = str(deployment.settings.get("tournament_contract") or "Tournament")
-        for name, abi_name in (("NMR", "NMR"), ("Tournament", kind)):
+        checked = (("Tournament", kind),) if kind != "Tournament" else (("NMR", "NMR"), ("Tournament", kind))
+        for name, abi_name in checked:
             code = bytes(self.w3.eth.get_code(to_checksum_address(deployment.address(name))))
             if not code_matches(abi_name, code):
                 raise ConfigError(f"{name} at {deployment.address(name)} on chain {chain_id} does not hold the "
                                   f"{abi_name} code this nmrstake release was built with")
-        self.token = self.w3.eth.contract(address=to_checksum_address(deployment.address("NMR")), abi=load("NMR"))
         self._tournament_abi = load(kind)
         self.tournament = self.w3.eth.contract(address=to_checksum_address(deployment.address("Tournament")),
                                                abi=self._tournament_abi)
+        staked_token = str(self.tournament.functions.nmr().call())
+        if staked_token.lower() != deployment.address("NMR").lower():
+            raise ConfigError(f"the Tournament at {self.tournament.address} stakes {staked_token}, not the "
+                              f"deployment's NMR {deployment.address('NMR')}")
+        self.token = self.w3.eth.contract(address=to_checksum_address(staked_token), abi=load("NMR"))
         self.start_block = deployment.contracts["Tournament"].block
         self.challenge_period = int(self.tournament.functions.challengePeriod().call())
         self.grace_period = int(self.tournament.functions.gracePeriod().call())
+        self._caps: TokenCapabilities | None = None
 
     @property
     def domain(self) -> Domain:
@@ -77,9 +100,19 @@ class Chain:
 
     # ------------------------------------------------------------------ reads
 
+    def now(self) -> int:
+        """The latest block's timestamp (what `block.timestamp` was last)."""
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
     def chain_time(self) -> int:
-        """The timestamp the next block will carry, at the earliest (the latest block's + 1)."""
-        return int(self.w3.eth.get_block("latest")["timestamp"]) + 1
+        """The timestamp the next block will carry: the pending block's where the node serves one,
+        else the latest block's + 1 (the earliest the next can carry)."""
+        latest = self.now()
+        try:
+            pending = self.w3.eth.get_block("pending").get("timestamp")
+        except Exception:  # noqa: BLE001 - nodes refuse "pending" in several ways
+            pending = None
+        return latest + 1 if pending is None else max(int(pending), latest)
 
     def _outputs(self, function: str) -> list[dict[str, Any]]:
         return next(item["outputs"] for item in self._tournament_abi
@@ -101,9 +134,13 @@ class Chain:
             challenge_period=self.challenge_period, grace_period=self.grace_period,
         )
 
+    def _logs(self, event: str, **filters: Any) -> list[Any]:
+        """The tournament's `event` logs from its deployment block, in chain order."""
+        return list(getattr(self.tournament.events, event)().get_logs(from_block=self.start_block,
+                                                                      argument_filters=filters or None))
+
     def round_ids(self) -> list[int]:
-        logs = self.tournament.events.RoundOpened().get_logs(from_block=self.start_block)
-        return sorted({int(log["args"]["roundId"]) for log in logs})
+        return sorted({int(log["args"]["roundId"]) for log in self._logs("RoundOpened")})
 
     def rounds(self) -> list[RoundInfo]:
         return [self.round(rid) for rid in self.round_ids()]
@@ -113,11 +150,43 @@ class Chain:
         return ChainStake(round_id, model_label(model_id), model_id, to_checksum_address(staker), int(amount),
                           bytes(commitment))
 
+    def stake_keys(self, round_id: int, staker: str | None = None) -> list[tuple[bytes, str]]:
+        """The distinct (modelId, staker) keys that staked in a round, in first-stake order."""
+        filters: dict[str, Any] = {"roundId": round_id}
+        if staker:
+            filters["staker"] = to_checksum_address(staker)
+        seen = dict.fromkeys((bytes(log["args"]["modelId"]), to_checksum_address(log["args"]["staker"]))
+                             for log in self._logs("Staked", **filters))
+        return list(seen)
+
+    def claimed_keys(self, round_id: int) -> set[tuple[bytes, str]]:
+        return {(bytes(log["args"]["modelId"]), to_checksum_address(log["args"]["staker"]))
+                for log in self._logs("Claimed", roundId=round_id)}
+
+    def stakes_at_close(self, round_id: int) -> list[ChainStake]:
+        """Every stake of a round as it stood at close, from its events alone: the last
+        `Staked.newTotal` of each key and its latest commitment (`Staked` or `CommitmentChanged`).
+        Unlike :meth:`stake`, claims made since do not show."""
+        logs = [*self._logs("Staked", roundId=round_id), *self._logs("CommitmentChanged", roundId=round_id)]
+        logs.sort(key=lambda log: (int(log["blockNumber"]), int(log["logIndex"])))
+        amounts: dict[tuple[bytes, str], int] = {}
+        commitments: dict[tuple[bytes, str], bytes] = {}
+        for log in logs:
+            args = log["args"]
+            key = (bytes(args["modelId"]), to_checksum_address(args["staker"]))
+            if log["event"] == "Staked":
+                amounts[key] = int(args["newTotal"])
+                commitments[key] = bytes(args["commitment"])
+            else:
+                commitments[key] = bytes(args["newCommitment"])
+        return [ChainStake(round_id, model_label(mid), mid, who, amounts[(mid, who)], commitments[(mid, who)])
+                for mid, who in amounts]
+
     def stakes_of(self, staker: str) -> list[ChainStake]:
         """Every stake `staker` made, one per (round, model), as it stands now."""
         who = to_checksum_address(staker)
-        logs = self.tournament.events.Staked().get_logs(from_block=self.start_block, argument_filters={"staker": who})
-        keys = dict.fromkeys((int(log["args"]["roundId"]), bytes(log["args"]["modelId"])) for log in logs)
+        keys = dict.fromkeys((int(log["args"]["roundId"]), bytes(log["args"]["modelId"]))
+                             for log in self._logs("Staked", staker=who))
         return [self.stake(rid, mid, who) for rid, mid in keys]
 
     def nmr_balance(self, address: str) -> int:
@@ -126,12 +195,22 @@ class Chain:
     def ether_balance(self, address: str) -> int:
         return int(self.w3.eth.get_balance(to_checksum_address(address)))
 
-    def allowance(self, owner: str) -> int:
-        return int(self.token.functions.allowance(to_checksum_address(owner), self.tournament.address).call())
+    def allowance(self, owner: str, spender: str | None = None) -> int:
+        return int(self.token.functions.allowance(to_checksum_address(owner),
+                                                  to_checksum_address(spender or self.tournament.address)).call())
+
+    def token_capabilities(self) -> TokenCapabilities:
+        """What the staked token can do (a permit; allowances only from or to zero), read from its
+        code once (:func:`nmrstake.token.token_capabilities`)."""
+        if self._caps is None:
+            from nmrstake.token import token_capabilities
+
+            self._caps = token_capabilities(self.w3, str(self.token.address))
+        return self._caps
 
     # ------------------------------------------------------------------ transactions
 
-    def send(self, call: Any, account: Any, *, what: str) -> Sent:
+    def send(self, call: Any, account: LocalAccount, *, what: str) -> Sent:
         """Simulate `call` (a web3 contract function with its arguments) from `account` (an
         eth-account LocalAccount), then sign, send and wait for it. A call that would revert is
         never sent: the error names the contract's custom error."""
@@ -152,6 +231,57 @@ class Chain:
             raise ChainError(f"{what}: transaction {txn_hash.hex()} failed when mined")
         return Sent("0x" + bytes(txn_hash).hex().removeprefix("0x"), int(receipt["gasUsed"]), int(receipt["blockNumber"]))
 
+    def permit(self, account: LocalAccount, value: int, deadline: int) -> tuple[int, bytes, bytes]:
+        """An EIP-2612 permit of the token for the tournament to take `value` from `account`,
+        signed with the token's EIP-5267 domain and the owner's nonce: (v, r, s)."""
+        from eth_account.messages import encode_typed_data
+
+        from nmrstake.permit import PERMIT_TYPES
+
+        token = self.token.functions
+        try:
+            _, name, version, chain_id, contract, _, _ = token.eip712Domain().call()
+            nonce = int(token.nonces(account.address).call())
+        except Exception as exc:  # noqa: BLE001 - an accept-anything fallback returns nothing to decode
+            raise ConfigError(f"the token at {self.token.address} has no EIP-2612 permit ({type(exc).__name__}): "
+                              "stake with an approval instead") from None
+        message = {"owner": account.address, "spender": self.tournament.address, "value": value, "nonce": nonce,
+                   "deadline": deadline}
+        signed = account.sign_message(encode_typed_data(
+            domain_data={"name": name, "version": version, "chainId": chain_id, "verifyingContract": contract},
+            message_types=PERMIT_TYPES, message_data=message))
+        return int(signed.v), int(signed.r).to_bytes(32, "big"), int(signed.s).to_bytes(32, "big")
+
+    def approve_exactly(self, account: LocalAccount, amount: int, say: Say, *, reason: str | None = None,
+                        from_zero_only: bool | None = None, spender: str | None = None,
+                        spender_name: str = "the tournament") -> list[Sent]:
+        """Make `account`'s allowance for the tournament (or `spender`) at least `amount`, in a way
+        every NMR accepts: nothing when it covers it; approve(amount) from zero; else approve(0)
+        first (the mainnet NMR only changes an allowance from or to zero), unless `from_zero_only`
+        is False. Each step is simulated before it is sent and announced through `say`."""
+        from nmrstake.amounts import format_nmr
+
+        to = to_checksum_address(spender or self.tournament.address)
+        current = self.allowance(account.address, to)
+        if current >= amount:
+            say(f"the allowance for {spender_name} ({format_nmr(current)} NMR) already covers {format_nmr(amount)} "
+                "NMR: no approval needed")
+            return []
+        sent = []
+        approve = self.token.functions.approve
+        if current != 0 and from_zero_only is not False:
+            why = ("the token only changes allowances from or to zero" if from_zero_only
+                   else "the token may only change allowances from or to zero, as the mainnet NMR does")
+            say(f"resetting the allowance for {spender_name} from {format_nmr(current)} NMR to 0 first ({why})")
+            sent.append(self.send(approve(to, 0), account, what="resetting the NMR allowance to 0"))
+        say(f"{reason + ': ' if reason else ''}approving {format_nmr(amount)} NMR for {spender_name}")
+        sent.append(self.send(approve(to, amount), account, what=f"approving {format_nmr(amount)} NMR"))
+        now = self.allowance(account.address, to)
+        if now != amount:
+            raise ChainError(f"approving {format_nmr(amount)} NMR for {spender_name} left the allowance at "
+                             f"{format_nmr(now)} NMR (the token refused the approval without reverting)")
+        return sent
+
     def describe_revert(self, exc: Exception) -> str:
         """A revert by its custom error's name and arguments, from the packaged ABIs."""
         from nmrstake.abi import describe_error
@@ -160,11 +290,3 @@ class Chain:
         data = revert_data(exc)
         named = describe_error(data) if data is not None else None
         return named or str(exc) or type(exc).__name__
-
-    def wait_until(self, predicate: Any, timeout: float, poll: float = 0.2) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if predicate():
-                return True
-            time.sleep(poll)
-        return False

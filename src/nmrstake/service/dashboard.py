@@ -300,8 +300,8 @@ class Dashboard:
         published rows; what can be claimed now (a final round's unclaimed stake: stake - burn +
         payout; an expired round's stake: in full); and per round the totals and the cumulative
         net result (payout - burn) over the rounds with a result."""
+        from nmrstake.client.staking import _utc, upload_state
         from nmrstake.models import label_model_id, model_label
-        from nmrstake.participant import _utc, upload_state
         from nmrstake.tournament import RoundState
 
         client = self.ctx.client

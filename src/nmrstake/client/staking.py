@@ -1,0 +1,459 @@
+"""A participant's actions on the tournament: deliver predictions, stake on them, see positions,
+claim. They run on web3.py and eth-account alone (:class:`~nmrstake.client.chain.Chain`, a key as
+an eth-account `LocalAccount`): the Python API (:mod:`nmrstake.client.api`) and the participant's
+commands are both built on these functions, and the operator's tools and the tests reach them
+through :mod:`nmrstake.participant`.
+
+Every check that can fail is made before anything is sent or written. Staking is two steps, in
+this order: the predictions are uploaded to the tournament service (which keeps the file private
+until the round's results are published and returns a signed delivery receipt, kept on this
+machine), then the stake commits to the file's keccak-256 on chain. A failure between the two
+leaves an upload without a stake: harmless, and replaced by the next upload.
+
+Deliveries go over HTTP to the service (:class:`~nmrstake.client.http.ServiceClient`) or, on the
+operator's own machine, straight into its submission store through the very same checks (the
+service's `LocalDelivery`): both are a :class:`Delivery`. Results come from the service
+(:class:`ServiceResults`) or the operator's results folders (:class:`LocalResults`): both are
+:class:`Results`. Which one is chosen once, by whoever builds the session.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from eth_account.signers.local import LocalAccount
+
+from nmrstake.amounts import format_nmr
+from nmrstake.client.chain import Chain
+from nmrstake.errors import ChainError, ConfigError, InputError, NmrstakeError, RequestError
+from nmrstake.hashing import bytes32_from_hex, keccak_file, to_hex
+from nmrstake.models import model_id
+from nmrstake.signing import DeliveryReceipt, Domain, UploadAuthorisation
+from nmrstake.tournament import RoundState
+
+if TYPE_CHECKING:
+    from nmrstake.client.http import ServiceClient
+    from nmrstake.receipts import ReceiptBook
+    from nmrstake.results.layout import DataLayout
+    from nmrstake.results.read import PublishedRow
+
+PERMIT_LIFETIME = 3600
+Say = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def _utc(ts: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# ---------------------------------------------------------------------------------------- delivery
+
+
+class Delivery(Protocol):
+    """Where predictions go: the service over HTTP, or its store on this machine."""
+
+    @property
+    def receipt_signer(self) -> str: ...
+
+    def upload(self, *, round_id: int, model: str, staker: str, nonce: int, expiry: int, signature: str,
+               path: Path, file_hash: bytes) -> dict[str, Any]: ...
+
+
+def deliver(delivery: Delivery, domain: Domain, account: LocalAccount, round_id: int, model: str, predictions: Path,
+            commitment: bytes, *, receipts: ReceiptBook | None = None, staker: str | None = None) -> dict[str, Any]:
+    """Sign an upload of `predictions` with the staker's key, upload it and check the
+    receipt: the service's signature, and that it acknowledges this very file for this stake key.
+    The receipt is kept in `receipts` (a ReceiptBook) if given. `staker`: the stake's staker when
+    it is not the account (the account's allocation strategy, whose uploads its owner signs)."""
+    staker = staker or str(account.address)
+    auth = UploadAuthorisation.new(staker, round_id, model, commitment, now=int(time.time()))
+    try:
+        answer = delivery.upload(round_id=round_id, model=model, staker=staker, nonce=auth.nonce,
+                                 expiry=auth.expiry, signature=auth.sign(domain, account),
+                                 path=predictions, file_hash=commitment)
+    except RequestError as exc:  # name the participant's own file, not the service's view of it
+        if exc.field != "file":
+            raise
+        raise RequestError(exc.status, exc.kind, f"--predictions {predictions}: {exc.message}", field=exc.field) from None
+    if not isinstance(answer, dict) or not isinstance(answer.get("receipt"), dict):
+        raise ConfigError("the service acknowledged the upload without a receipt; nothing was staked")
+    receipt = DeliveryReceipt.from_json(answer["receipt"])
+    if (receipt.round_id, receipt.model, receipt.staker, receipt.commitment) != (round_id, model, staker, commitment):
+        raise ChainError(f"the service's receipt is for round {receipt.round_id} model {receipt.model} staker "
+                         f"{receipt.staker} file {to_hex(receipt.commitment)}, not for this upload; nothing was staked")
+    if receipts is not None:
+        answer["receipt_path"] = str(receipts.keep(receipt, delivery.receipt_signer))
+    elif receipt.signer(domain) != delivery.receipt_signer:
+        raise ChainError("the receipt is not signed by the service's receipt signer; nothing was staked")
+    return answer
+
+
+def stake_predictions(
+    chain: Chain, account: LocalAccount, delivery: Delivery | None, round_id: int, model: str, wei: int,
+    predictions: Path | None, *, receipts: ReceiptBook | None = None, say: Say = _quiet,
+) -> dict[str, Any]:
+    """Validate and commit to a predictions file, deliver it, and stake `wei` more on it
+    (0: only replace the predictions) in one transaction, from `account` (which signs the upload
+    and the permit too). `delivery=None` stakes without delivering (a participant whose file
+    never arrives: the stake is then invalid). `predictions=None` adds `wei` to an existing
+    stake, which keeps the file it committed to (nothing is uploaded)."""
+    if predictions is not None:
+        from nmrstake.scoring import load_predictions
+
+        rows = len(load_predictions(predictions))  # the oracle's checks: a clear error naming the file
+    info = chain.round(round_id)
+    now = chain.chain_time()
+    if now < info.open_time:
+        raise ChainError(f"round {round_id} opens at {_utc(info.open_time)} (chain time {_utc(now)}); nothing was sent")
+    if now >= info.close_time:
+        raise ChainError(f"round {round_id} closed at {_utc(info.close_time)} (chain time {_utc(now)}): staking is "
+                         "over; nothing was sent")
+    if info.state is not RoundState.OPEN:
+        raise ChainError(f"round {round_id} is {info.state.label}: staking is not open; nothing was sent")
+    mid = model_id(model, argument="--model")
+    current = chain.stake(round_id, mid, account.address)
+    if wei == 0 and current.amount == 0:
+        raise InputError("--amount 0 only replaces the predictions of an existing stake; you have none on "
+                         f"{model} in round {round_id}")
+    if predictions is None and (current.amount == 0 or wei == 0):
+        raise InputError(f"--predictions: {model} has no stake in round {round_id} to add to; give the predictions "
+                         "to stake on" if current.amount == 0 else "--amount: adding 0 NMR changes nothing")
+    total = current.amount + wei
+    if total < info.min_stake:
+        raise InputError(f"--amount: the stake would be {format_nmr(total)} NMR, below the round's minimum {format_nmr(info.min_stake)}")
+    if total > info.stake_cap:
+        raise InputError(f"--amount: the stake would be {format_nmr(total)} NMR, above the round's cap {format_nmr(info.stake_cap)}")
+    balance = chain.nmr_balance(account.address)
+    if balance < wei:
+        raise ChainError(f"insufficient balance: {account.address} holds {format_nmr(balance)} NMR, the stake needs {format_nmr(wei)}")
+    if predictions is None:
+        commitment = current.commitment
+        delivery = None
+    else:
+        commitment = keccak_file(predictions)
+        say(f"checked {predictions}: {rows} predictions, keccak-256 {to_hex(commitment)}")
+
+    result: dict[str, Any] = {"round": round_id, "model": model, "staker": str(account.address), "amount": str(wei),
+                              "commitment": to_hex(commitment), "upload": None, "txn": None, "gas_used": 0}
+
+    def upload() -> None:
+        assert delivery is not None and predictions is not None
+        answer = deliver(delivery, chain.domain, account, round_id, model, predictions, commitment,
+                         receipts=receipts)
+        result["upload"] = answer
+        say(f"uploaded: the service received it at {answer['received_at_iso']} (chain time) and signed a receipt"
+            + (f", kept in {answer['receipt_path']}" if answer.get("receipt_path") else ""))
+
+    def stake_on_chain() -> None:
+        if wei == 0 and current.commitment == commitment:
+            say(f"the stake on {model} already commits to this file: nothing to send on chain")
+            return
+        functions = chain.tournament.functions
+        what = f"staking on {model} in round {round_id}"
+        # The token's capabilities are read once (cached): our NMR has a permit, the mainnet NMR
+        # has none and only changes an allowance from or to zero.
+        caps = chain.token_capabilities() if wei > 0 else None
+        if caps is not None and caps.permit and chain.allowance(account.address) < wei:
+            deadline = now + PERMIT_LIFETIME
+            v, r, s = chain.permit(account, wei, deadline)
+            receipt = chain.send(functions.stakeWithPermit(round_id, mid, wei, commitment, deadline, v, r, s),
+                                 account, what=what)
+        else:
+            if caps is not None and not caps.permit:
+                chain.approve_exactly(account, wei, say, reason="the token has no permit",
+                                      from_zero_only=caps.approve_from_zero_only)
+            receipt = chain.send(functions.stake(round_id, mid, wei, commitment), account, what=what)
+        result["txn"], result["gas_used"] = str(receipt.txn_hash), int(receipt.gas_used)
+        say(f"{'staked ' + format_nmr(wei) + ' NMR' if wei else 'committed the stake to the new file'} "
+            f"(txn {receipt.txn_hash}, gas {receipt.gas_used})")
+
+    # Upload first, so that a refused file stakes nothing. A service whose store is full for
+    # models not staked yet always takes a staked model's upload: then stake first, and upload.
+    try:
+        if delivery is not None:
+            upload()
+        stake_on_chain()
+    except RequestError as exc:
+        if exc.kind != "store-full" or result["txn"] is not None:
+            raise
+        say("the service's store is full for models not staked yet: staking first, then uploading")
+        stake_on_chain()
+        try:
+            upload()
+        except NmrstakeError as again:
+            note = (f" (the stake was sent, txn {result['txn']}; upload the file before the round closes with "
+                    f"`nmrstake stake --round {round_id} --model {model} --amount 0 --predictions {predictions}`, "
+                    "which stakes nothing more, or the stake is refunded as undelivered)")
+            if isinstance(again, RequestError):
+                raise RequestError(again.status, again.kind, again.message + note, field=again.field) from None
+            raise type(again)(again.message + note) from None
+    after = chain.stake(round_id, mid, account.address)
+    result["stake"] = str(after.amount)
+    return result
+
+
+# ---------------------------------------------------------------------------------------- results
+
+
+#: What a published round says of one stake: its row (None: the round has no row for it) and the
+#: published Merkle root; None when the round is not published where the results are read.
+ClaimRow = tuple["PublishedRow | None", str] | None
+
+
+class Results(Protocol):
+    """Where published results, claim proofs and the service's uploads are read."""
+
+    def claim_row(self, round_id: int, model: str, staker: str) -> ClaimRow: ...
+
+    def where(self, round_id: int) -> str: ...
+
+    def uploads(self, round_id: int, model: str, staker: str) -> list[tuple[bytes, int]] | None: ...
+
+
+class LocalResults:
+    """Published results from the operator's results folders (this machine)."""
+
+    def __init__(self, layout: DataLayout) -> None:
+        from nmrstake.results.read import PublishedRound
+
+        self.layout = layout
+        self._cache: dict[int, PublishedRound | None] = {}
+
+    def claim_row(self, round_id: int, model: str, staker: str) -> ClaimRow:
+        """(the stake's published row or None, the published root); None if not published here."""
+        from nmrstake.results.read import load_published
+
+        if round_id not in self._cache:
+            folder = self.layout.published(round_id)
+            self._cache[round_id] = load_published(folder) if folder.is_dir() else None
+        pub = self._cache[round_id]
+        if pub is None:
+            return None
+        row = next((r for r in pub.rows if r.model == model and r.staker.lower() == staker.lower()), None)
+        return row, pub.merkle_root
+
+    def where(self, round_id: int) -> str:
+        return str(self.layout.published(round_id))
+
+    def uploads(self, round_id: int, model: str, staker: str) -> list[tuple[bytes, int]] | None:
+        """The service's uploads for a stake key from its store on this machine (None: no store here)."""
+        store = self.layout.store()
+        if not store.db_path.is_file():
+            return None
+        return [(u.file_hash, u.received_at) for u in store.uploads(round_id, model, staker)]
+
+
+class ServiceResults:
+    """Published results and claim proofs from the tournament service (`--api`)."""
+
+    def __init__(self, service: ServiceClient) -> None:
+        self.service = service
+
+    def claim_row(self, round_id: int, model: str, staker: str) -> ClaimRow:
+        from nmrstake.errors import RequestError
+        from nmrstake.results.read import PublishedRow
+
+        try:
+            data = self.service.proof(round_id, model, staker)
+        except RequestError as exc:
+            if exc.kind == "no-stake":
+                return None, ""
+            raise
+        if data is None:
+            return None
+        try:
+            row = PublishedRow(model=data["model"], staker=data["staker"], stake=int(data["stake"]),
+                               valid=bool(data["valid"]), reason=data["reason"], corr=data["corr"], mmc=data["mmc"],
+                               score=data["score"], fraction=float(data["fraction"]), payout=int(data["payout"]),
+                               burn=int(data["burn"]), leaf_index=int(data["leaf_index"]), proof=list(data["proof"]))
+            return row, str(data["merkle_root"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{self.where(round_id)}: the service's proof for {model} / {staker} is malformed "
+                              f"({type(exc).__name__}: {exc})") from None
+
+    def where(self, round_id: int) -> str:
+        return f"{self.service.url}/v1/rounds/{round_id}"
+
+    def uploads(self, round_id: int, model: str, staker: str) -> list[tuple[bytes, int]] | None:
+        """The latest upload the service holds for a stake key ([]: none)."""
+        from nmrstake.errors import RequestError
+        from nmrstake.hashing import checksum_address
+
+        try:
+            seen = self.service.get(f"/v1/rounds/{round_id}/submissions/{model}/{checksum_address(staker)}")
+        except RequestError as exc:
+            if exc.status == 404:
+                return []
+            raise
+        latest = seen["latest"]
+        return [(bytes32_from_hex(latest["commitment"]), int(latest["received_at"]))]
+
+
+UPLOAD_NOTES = {"none": "no upload yet", "differs": "upload differs from the commitment"}
+
+
+def upload_state(commitment: bytes, uploads: list[tuple[bytes, int]] | None,
+                 close_time: int | None = None) -> dict[str, Any]:
+    """What the service holds for a stake not resolved yet, from its uploads ((keccak-256,
+    received_at), oldest first; None: not known here): `upload` is "matches" (an upload hashes to
+    the stake's commitment: the one scored), "differs" (uploads, none of them the committed file),
+    "none" or None (unknown), with the matching upload's time. Uploads at or after `close_time`
+    do not count, as for the oracle."""
+    if uploads is None:
+        return {"upload": None, "uploaded_at": None, "uploaded_at_iso": None}
+    if close_time is not None:
+        uploads = [u for u in uploads if u[1] < close_time]
+    matching = [at for digest, at in uploads if digest == commitment]
+    if matching:
+        return {"upload": "matches", "uploaded_at": matching[-1], "uploaded_at_iso": _utc(matching[-1])}
+    return {"upload": "differs" if uploads else "none", "uploaded_at": None, "uploaded_at_iso": None}
+
+
+def short_reason(reason: str | None) -> str:
+    """A published reason of an invalid stake, short enough for a table cell."""
+    from nmrstake.results.spec import NOT_A_NAME, NOT_COMMITTED, UNDELIVERED
+
+    if not reason:
+        return "invalid"
+    if reason == UNDELIVERED:
+        return "invalid: no file delivered by close"
+    if NOT_COMMITTED in reason:
+        return "invalid: file differs from the commitment"
+    if reason == NOT_A_NAME:
+        return "invalid: model id is not a name"
+    return "invalid: " + (reason if len(reason) <= 48 else reason[:47] + "…")
+
+
+def position_note(p: dict[str, Any]) -> str:
+    """The table's `upload / result` cell of a position (my_positions or the service's history)."""
+    if p.get("valid") is False:
+        return short_reason(p.get("reason"))
+    if p.get("valid") is True:
+        return "valid"
+    if p.get("upload") == "matches":
+        return f"uploaded {p.get('uploaded_at_iso')}"
+    return UPLOAD_NOTES.get(p.get("upload") or "", "")
+
+
+def my_positions(chain: Chain, results: Results, address: str,
+                 *, strategy: str | None = None) -> list[dict[str, Any]]:
+    """Every stake of `address`, with its result (from `results`), for an unresolved round whether the service holds the committed file, and
+    what can be claimed now (`claimable`, wei) or, in a posted round's challenge period, what is
+    expected (`expected`) once final (`final_at`). With `strategy` (the allocation strategy
+    `address` owns), the strategy's stakes follow, marked `"through_strategy": true`."""
+    out: list[dict[str, Any]] = []
+    stakers = [(address, False)] + ([(strategy, True)] if strategy else [])
+    for info in chain.rounds():
+        keys = [(k, through) for who, through in stakers for k in chain.stake_keys(info.round_id, who)]
+        if not keys:
+            continue
+        claimed = chain.claimed_keys(info.round_id) if info.state is RoundState.FINAL else set()
+        for (mid, staker), through in keys:
+            s = chain.stake(info.round_id, mid, staker)
+            found = results.claim_row(info.round_id, s.model, staker) if info.posted_at else None
+            row = found[0] if found else None
+            expected = str(row.stake - row.burn + row.payout) if row else None
+            claimable, final_at = "0", None
+            if (mid, staker) in claimed:
+                what = "claimed"
+            elif info.state is RoundState.FINAL and s.amount > 0:
+                what = "claimable" if row else f"claimable (results not found at {results.where(info.round_id)})"
+                claimable = expected or "0"
+            elif info.state is RoundState.EXPIRED:
+                what = "withdrawable" if s.amount > 0 else "withdrawn"
+                claimable = str(s.amount)
+            elif info.state is RoundState.POSTED:
+                final_at = info.final_at
+                what = f"final at {_utc(final_at or 0)}"
+            else:
+                what = "pending"
+            entry: dict[str, Any] = {
+                "round": info.round_id, "model": s.model, "staker": staker, "through_strategy": through,
+                "state": info.state.label, "stake": str(row.stake if row else s.amount),
+                "commitment": to_hex(s.commitment), "claim": what, "claimable": claimable,
+                "expected": expected if info.state is RoundState.POSTED else None,
+                "final_at": final_at, "final_at_iso": _utc(final_at) if final_at else None,
+                "valid": None, "reason": None, "score": None, "payout": None, "burn": None,
+            }
+            if info.state in (RoundState.OPEN, RoundState.CLOSED):
+                uploads = results.uploads(info.round_id, s.model, staker)
+                entry.update(upload_state(s.commitment, uploads, info.close_time))
+            else:
+                entry.update(upload=None, uploaded_at=None, uploaded_at_iso=None)
+            if row:
+                entry.update(valid=row.valid, reason=row.reason, corr=row.corr, mmc=row.mmc,
+                             score=None if row.score is None else f"{row.score:.5f}", payout=str(row.payout),
+                             burn=str(row.burn))
+            out.append(entry)
+    return out
+
+
+def claim_all(chain: Chain, account: LocalAccount, results: Results, round_ids: list[int] | None) -> dict[str, Any]:
+    """Claim every unclaimed stake of `account` in the given (or all final)
+    rounds in one transaction, with proofs from `results` checked against the on-chain root
+    first; in expired rounds, withdraw the full stakes instead."""
+    from nmrstake.merkle import LEAF_ENCODING, leaf_values, verify
+
+    infos = [chain.round(r) for r in round_ids] if round_ids else chain.rounds()
+    claims: list[tuple[int, bytes, str, int, int, list[bytes]]] = []
+    described: list[dict[str, Any]] = []
+    withdrawals: list[tuple[int, bytes, str]] = []
+    waiting: list[dict[str, Any]] = []  # the account's stakes that cannot be claimed now, and why
+    for info in infos:
+        if info.state is RoundState.EXPIRED:
+            for mid, staker in chain.stake_keys(info.round_id, account.address):
+                s = chain.stake(info.round_id, mid, staker)
+                if s.amount > 0:
+                    withdrawals.append((info.round_id, mid, s.model))
+                    described.append({"round": info.round_id, "model": s.model, "stake": str(s.amount), "burn": "0",
+                                      "payout": "0", "amount": str(s.amount), "kind": "emergency_withdrawal"})
+            continue
+        if info.state is not RoundState.FINAL:
+            when = f"; it becomes final at {_utc(info.final_at)}" if info.final_at else ""
+            if round_ids:
+                raise ChainError(f"round {info.round_id} is {info.state.label}, not final: nothing can be claimed yet{when}")
+            if info.state is not RoundState.SCHEDULED and chain.stake_keys(info.round_id, account.address):
+                waiting.append({"round": info.round_id, "why": f"{info.state.label}, not final yet{when}"})
+            continue
+        for mid, staker in chain.stake_keys(info.round_id, account.address):
+            s = chain.stake(info.round_id, mid, staker)
+            if s.amount == 0:
+                waiting.append({"round": info.round_id, "model": s.model, "why": "already claimed"})
+                continue
+            found = results.claim_row(info.round_id, s.model, staker)
+            if found is None:
+                raise ConfigError(f"round {info.round_id}: published results not found at {results.where(info.round_id)}")
+            r, root = found
+            if root and bytes32_from_hex(root) != info.root:
+                raise ChainError(f"round {info.round_id}: the published results (root {root}) are not the "
+                                 f"result on chain (0x{info.root.hex()}); nothing was sent")
+            if r is None:
+                raise ConfigError(f"round {info.round_id}: no published row for {s.model} / {staker}")
+            if r.stake != s.amount:  # the contract builds the leaf from the stake it holds
+                raise ChainError(f"round {info.round_id}: the published stake of {s.model} / {staker} ({r.stake} wei) "
+                                 f"is not the stake on chain ({s.amount} wei); nothing was sent")
+            if not verify(info.root, LEAF_ENCODING, leaf_values(info.round_id, mid, staker, s.amount, r.payout, r.burn),
+                          r.proof):
+                raise ChainError(f"round {info.round_id}: the proof for {s.model} / {staker} does not lead to the "
+                                 "on-chain root; nothing was sent")
+            claims.append((info.round_id, mid, staker, r.payout, r.burn, [bytes32_from_hex(x) for x in r.proof]))
+            described.append({"round": info.round_id, "model": s.model, "stake": str(r.stake), "burn": str(r.burn),
+                              "payout": str(r.payout), "amount": str(r.stake - r.burn + r.payout), "kind": "claim"})
+    result: dict[str, Any] = {"claims": described, "txn": None, "gas_used": 0, "not_claimable": waiting}
+    if claims:
+        receipt = chain.send(chain.tournament.functions.claimMany(claims), account, what="claiming")
+        result["txn"], result["gas_used"] = str(receipt.txn_hash), int(receipt.gas_used)
+    for rid, mid, model in withdrawals:
+        receipt = chain.send(chain.tournament.functions.emergencyWithdraw(rid, mid), account,
+                             what=f"withdrawing the stake on {model} in round {rid}")
+        result["txn"] = result["txn"] or str(receipt.txn_hash)
+        result["gas_used"] += int(receipt.gas_used)
+    return result
