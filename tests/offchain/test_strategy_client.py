@@ -210,7 +210,7 @@ def test_code_is_checked__an_address_that_is_not_a_clone_of_the_implementation_i
 
 
 def test_importing_the_module_loads_no_ape():
-    code = ("import sys, nmrstake.client.strategy; "
+    code = ("import sys, nmrstake.client.strategy, nmrstake.cli.strategy; "
             "print(sorted(m for m in sys.modules if m == 'ape' or m.startswith(('ape.', 'ape_'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -1,13 +1,17 @@
 """`nmrstake strategy ...` for a strategy's owner and `nmrstake operator ...` for the operator.
 
-The strategies themselves (reading and writing them on chain, the operator daemon) live in
-:mod:`nmrstake.strategies`."""
+The owner's commands stand on web3.py and eth-account alone (:mod:`nmrstake.client.strategy`):
+with `--network` a node's URL, none of them imports ape (only `strategy submit` without `--api`,
+which uploads into the operator's own store on the operator's machine, connects through ape).
+The operator's daemon (:mod:`nmrstake.strategies.operator`) stays on ape."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,31 +26,77 @@ from nmrstake.cli.options import (
     wallet_opt,
 )
 from nmrstake.cli.output import emit_json, table
-from nmrstake.cli.participant import delivery_for
 from nmrstake.cli.session import chain_session, data_layout
 from nmrstake.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from nmrstake.client.api import Participant
+    from nmrstake.client.strategy import Strategies
 
 
 def _say(as_json: bool) -> Any:
     return (lambda m: None) if as_json else click.echo
 
 
-def _owner_session(network: str, deployments_dir: Path | None, api: str | None, wallet: str | None,
-                   account: str | None) -> Any:
-    """(client, strategies, owner's ape account) for the strategy owner's commands."""
-    from nmrstake.chain.signers import resolve_account
-    from nmrstake.strategies.chain import StrategyClient
+def _default_owner(chain_id: int, options: str = "--wallet NAME or --account ALIAS") -> tuple[LocalAccount, str]:
+    """Without --wallet or --account: test account 0 on a local chain (as every command there),
+    else nothing is sent from a guess."""
+    from nmrstake.client.signer import LOCAL_CHAIN_IDS, from_test_mnemonic
 
-    class _Session:
-        def __enter__(self) -> tuple[Any, Any, Any]:
-            self._cm = chain_session(network, deployments_dir, api)
-            client = self._cm.__enter__()
-            return client, StrategyClient(client), resolve_account(client.provider, wallet, account)
+    if chain_id not in LOCAL_CHAIN_IDS:
+        raise ConfigError(f"give {options}: whose strategy? (test account 0, the default on a local chain, is not "
+                          f"one on chain {chain_id})")
+    return from_test_mnemonic(0, chain_id), "--account TEST::0"
 
-        def __exit__(self, *exc: Any) -> Any:
-            return self._cm.__exit__(*exc)
 
-    return _Session()
+@contextmanager
+def _owner_session(network: str, deployments_dir: Path | None, api: str | None, data_dir: Path | None,
+                   wallet: str | None, account: str | None, *,
+                   local_delivery: bool = False) -> Iterator[tuple[Strategies, LocalAccount, str, Participant]]:
+    """(strategies acted on by the owner, the owner's key, the option that named it, the
+    participant's session) for the strategy owner's commands: web3.py and eth-account, no ape
+    unless `local_delivery` without --api (the operator's own store)."""
+    from nmrstake.cli.session import participant_session
+    from nmrstake.client.strategy import Strategies
+
+    with participant_session(network, deployments_dir, api, data_dir, wallet=wallet, account=account,
+                             local_delivery=local_delivery) as me:
+        if me.account is not None:
+            key, named = me.account, (f"--wallet {wallet}" if wallet else f"--account {account}")
+        else:
+            key, named = _default_owner(me.chain.deployment.chain_id)
+        yield Strategies(me.chain, key), key, named, me
+
+
+def _address_of(wallet: str | None, account: str | None, chain_id: int) -> tuple[str, str]:
+    """The address --wallet or --account names, without its passphrase (a keystore file says its
+    address), and the option that named it."""
+    import json
+
+    from nmrstake.client.signer import ape_accounts_folder, from_account_option
+
+    if wallet and account:
+        raise InputError("give --wallet or --account, not both")
+    if wallet:
+        from nmrstake.wallet import Keystore
+
+        return Keystore().address(wallet), f"--wallet {wallet}"
+    if account is None:
+        return str(_default_owner(chain_id, "--owner ADDRESS, --wallet NAME or --account ALIAS")[0].address), \
+            "--account TEST::0"
+    if account.upper().startswith("TEST::"):
+        return str(from_account_option(account, chain_id).address), f"--account {account}"
+    path = ape_accounts_folder() / f"{account}.json"
+    try:
+        address = str(json.loads(path.read_text())["address"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ConfigError(f"--account {account}: no such ape account ({path} is missing or names no address)") from None
+    from nmrstake.hashing import checksum_address
+
+    return checksum_address(address if address.startswith("0x") else "0x" + address,
+                            argument=f"--account {account}"), f"--account {account}"
 
 
 @click.group()
@@ -67,30 +117,19 @@ def strategy_create(operator_address: str | None, no_operator: bool, wallet: str
                     network: str, deployments_dir: Path | None, api: str | None, data_dir: Path | None,
                     as_json: bool) -> None:
     """Create your strategy (one per wallet, at an address fixed by your wallet's)."""
-    from nmrstake.chain.transactions import send
+    from nmrstake.client.strategy import INVOKER
     from nmrstake.hashing import checksum_address
-    from nmrstake.strategies.chain import ZERO_ADDRESS
 
-    with _owner_session(network, deployments_dir, api, wallet, account) as (client, strategies, signer):
-        existing = strategies.strategy_of(signer.address)
-        if existing:
-            raise InputError(f"{signer.address} already has a strategy at {existing}")
-        if no_operator:
-            op = ZERO_ADDRESS
-        elif operator_address:
-            op = checksum_address(operator_address, argument="--operator")
-        elif strategies.invoker_address:
-            op = strategies.invoker_address
-        else:
-            raise ConfigError("this deployment has no StrategyInvoker: pass --operator ADDRESS or --no-operator")
-        receipt = send(strategies.factory.create, op, sender=signer, what="creating the strategy")
-        address = strategies.require_strategy_of(signer.address)
-    result = {"strategy": address, "owner": signer.address, "operator": None if op == ZERO_ADDRESS else op,
-              "txn": str(receipt.txn_hash), "gas_used": int(receipt.gas_used)}
+    chosen = None if no_operator else (checksum_address(operator_address, argument="--operator")
+                                       if operator_address else INVOKER)
+    with _owner_session(network, deployments_dir, api, data_dir, wallet, account) as (strategies, _, _, _):
+        made = strategies.create(chosen)
+    result = {"strategy": made.strategy, "owner": made.owner, "operator": made.operator,
+              "txn": made.sent.txn_hash, "gas_used": made.sent.gas_used}
     if as_json:
         emit_json(result)
     else:
-        click.echo(f"created strategy {address} for {signer.address}, operated by {result['operator'] or 'nobody'}")
+        click.echo(f"created strategy {made.strategy} for {made.owner}, operated by {made.operator or 'nobody'}")
 
 
 @strategy.command("deposit")
@@ -100,24 +139,16 @@ def strategy_deposit(amount: str, wallet: str | None, account: str | None, netwo
                      deployments_dir: Path | None, api: str | None, data_dir: Path | None, as_json: bool) -> None:
     """Move AMOUNT NMR from your wallet into your strategy (approves it first if needed)."""
     from nmrstake.amounts import format_nmr, parse_nmr
-    from nmrstake.chain.transactions import send
-    from nmrstake.token import approve_exactly
 
     wei = parse_nmr(amount, argument="AMOUNT", positive=True)
-    say = _say(as_json)
-    with _owner_session(network, deployments_dir, api, wallet, account) as (client, strategies, signer):
-        address = strategies.require_strategy_of(signer.address)
-        held = int(client.token.balanceOf(signer.address))
-        if held < wei:
-            raise InputError(f"AMOUNT: {signer.address} holds {format_nmr(held)} NMR, less than {format_nmr(wei)}")
-        approve_exactly(client.token, signer, address, wei, say, spender_name="your strategy")
-        receipt = send(strategies.contract(address).deposit, wei, sender=signer,
-                           what="depositing into the strategy")
-        idle = int(client.token.balanceOf(address))
+    with _owner_session(network, deployments_dir, api, data_dir, wallet, account) as (strategies, _, named, _):
+        strategies.mine(argument=named)
+        moved = strategies.deposit(wei, say=_say(as_json), argument="AMOUNT")
     if as_json:
-        emit_json({"strategy": address, "deposited": str(wei), "idle": str(idle), "txn": str(receipt.txn_hash)})
+        emit_json({"strategy": moved.strategy, "deposited": str(moved.amount), "idle": str(moved.idle),
+                   "txn": moved.sent.txn_hash})
     else:
-        click.echo(f"deposited {format_nmr(wei)} NMR into {address}; idle now {format_nmr(idle)} NMR")
+        click.echo(f"deposited {format_nmr(moved.amount)} NMR into {moved.strategy}; idle now {format_nmr(moved.idle)} NMR")
 
 
 @strategy.command("withdraw")
@@ -127,23 +158,16 @@ def strategy_withdraw(amount: str, wallet: str | None, account: str | None, netw
                       deployments_dir: Path | None, api: str | None, data_dir: Path | None, as_json: bool) -> None:
     """Send AMOUNT of your strategy's idle NMR back to your wallet ('all' for all of it)."""
     from nmrstake.amounts import format_nmr, parse_nmr
-    from nmrstake.chain.transactions import send
 
-    with _owner_session(network, deployments_dir, api, wallet, account) as (client, strategies, signer):
-        address = strategies.require_strategy_of(signer.address)
-        idle = int(client.token.balanceOf(address))
-        wei = idle if amount.strip().lower() == "all" else parse_nmr(amount, argument="AMOUNT", positive=True)
-        if wei == 0:
-            raise InputError(f"AMOUNT: the strategy {address} holds no idle NMR")
-        if wei > idle:
-            raise InputError(f"AMOUNT: the strategy holds {format_nmr(idle)} idle NMR, less than {format_nmr(wei)} "
-                             "(staked NMR comes back when its round is claimed)")
-        receipt = send(strategies.contract(address).withdraw, wei, sender=signer,
-                           what="withdrawing from the strategy")
+    wei = None if amount.strip().lower() == "all" else parse_nmr(amount, argument="AMOUNT", positive=True)
+    with _owner_session(network, deployments_dir, api, data_dir, wallet, account) as (strategies, signer, named, _):
+        strategies.mine(argument=named)
+        moved = strategies.withdraw(wei, argument="AMOUNT")
     if as_json:
-        emit_json({"strategy": address, "withdrawn": str(wei), "idle": str(idle - wei), "txn": str(receipt.txn_hash)})
+        emit_json({"strategy": moved.strategy, "withdrawn": str(moved.amount), "idle": str(moved.idle),
+                   "txn": moved.sent.txn_hash})
     else:
-        click.echo(f"withdrew {format_nmr(wei)} NMR from {address} to {signer.address}")
+        click.echo(f"withdrew {format_nmr(moved.amount)} NMR from {moved.strategy} to {signer.address}")
 
 
 @strategy.command("set")
@@ -157,23 +181,20 @@ def strategy_set(model: str, per_round: str, mode: str, wallet: str | None, acco
                  deployments_dir: Path | None, api: str | None, data_dir: Path | None, as_json: bool) -> None:
     """Set how MODEL is staked each round."""
     from nmrstake.amounts import format_nmr, parse_nmr
-    from nmrstake.chain.transactions import send
-    from nmrstake.models import check_model_name, model_id
+    from nmrstake.models import check_model_name
     from nmrstake.strategies.chain import Mode
 
     check_model_name(model, argument="MODEL")
     chosen = Mode.parse(mode)
     wei = parse_nmr(per_round, argument="--per-round", positive=chosen is not Mode.OFF)
-    with _owner_session(network, deployments_dir, api, wallet, account) as (client, strategies, signer):
-        address = strategies.require_strategy_of(signer.address)
-        receipt = send(strategies.contract(address).setModel, model_id(model), wei, int(chosen),
-                           sender=signer, what=f"setting {model}")
-        setting = strategies.setting(address, model_id(model))
+    with _owner_session(network, deployments_dir, api, data_dir, wallet, account) as (strategies, _, named, _):
+        strategies.mine(argument=named)
+        done = strategies.set_model(model, wei, chosen, argument="--per-round")
     if as_json:
-        emit_json({"strategy": address, **setting.to_json(), "txn": str(receipt.txn_hash)})
+        emit_json({"strategy": done.strategy, **done.setting.to_json(), "txn": done.sent.txn_hash})
     else:
         click.echo(f"{model}: {chosen.label}, {format_nmr(wei)} NMR per round; next stake "
-                   f"{format_nmr(setting.next_stake)} NMR")
+                   f"{format_nmr(done.setting.next_stake)} NMR")
 
 
 @strategy.command("operator")
@@ -183,21 +204,18 @@ def strategy_set(model: str, per_round: str, mode: str, wallet: str | None, acco
 def strategy_operator(address: str | None, revoke: bool, wallet: str | None, account: str | None, network: str,
                       deployments_dir: Path | None, api: str | None, data_dir: Path | None, as_json: bool) -> None:
     """Choose your strategy's operator (ADDRESS), or --revoke it; takes effect at once."""
-    from nmrstake.chain.transactions import send
     from nmrstake.hashing import checksum_address
-    from nmrstake.strategies.chain import ZERO_ADDRESS
 
     if revoke == (address is not None):
         raise InputError("give either ADDRESS or --revoke")
-    new = ZERO_ADDRESS if revoke else checksum_address(str(address), argument="ADDRESS")
-    with _owner_session(network, deployments_dir, api, wallet, account) as (client, strategies, signer):
-        strategy_address = strategies.require_strategy_of(signer.address)
-        receipt = send(strategies.contract(strategy_address).setOperator, new, sender=signer,
-                           what="setting the operator")
+    new = None if revoke else checksum_address(str(address), argument="ADDRESS")
+    with _owner_session(network, deployments_dir, api, data_dir, wallet, account) as (strategies, _, named, _):
+        strategy_address = strategies.mine(argument=named)
+        sent = strategies.set_operator(new)
     if as_json:
-        emit_json({"strategy": strategy_address, "operator": None if revoke else new, "txn": str(receipt.txn_hash)})
+        emit_json({"strategy": strategy_address, "operator": new, "txn": sent.txn_hash})
     else:
-        click.echo(f"{strategy_address}: operator {'revoked' if revoke else 'is now ' + new}")
+        click.echo(f"{strategy_address}: operator {'revoked' if new is None else 'is now ' + new}")
 
 
 @strategy.command("submit")
@@ -211,23 +229,20 @@ def strategy_submit(round_id: int, model: str, predictions: Path, wallet: str | 
                     as_json: bool) -> None:
     """Upload predictions for your strategy's MODEL in a round, signed by your wallet; the
     operator stakes the model on them (or moves the stake to them if it already staked)."""
-    from nmrstake.hashing import keccak_file, to_hex
     from nmrstake.models import check_model_name
-    from nmrstake.participant import deliver
-    from nmrstake.receipts import ReceiptBook
-    from nmrstake.scoring import load_predictions
 
     check_model_name(model, argument="--model")
     if not predictions.is_file():
         raise InputError(f"--predictions {predictions}: no such file")
-    rows = len(load_predictions(predictions))
-    say = _say(as_json)
-    with _owner_session(network, deployments_dir, api, wallet, account) as (client, strategies, signer):
-        address = strategies.require_strategy_of(signer.address)
-        commitment = keccak_file(predictions)
-        say(f"checked {predictions}: {rows} predictions, keccak-256 {to_hex(commitment)}")
-        answer = deliver(delivery_for(client, api, data_dir), client.domain, signer, round_id, model, predictions,
-                         commitment, receipts=ReceiptBook(client.domain), staker=address)
+    with _owner_session(network, deployments_dir, api, data_dir, wallet, account,
+                        local_delivery=True) as (strategies, _, named, me):
+        address = strategies.mine(argument=named)
+        # The service at --api, else (the operator's machine) its store through its own checks.
+        delivery = me._delivery
+        if delivery is None:
+            raise ConfigError("no tournament service given: pass --api URL (or set $NMRSTAKE_API)")
+        answer = strategies.submit(delivery, round_id, model, predictions, receipts=me.receipts, say=_say(as_json),
+                                   argument="--predictions")
     if as_json:
         emit_json({"strategy": address, **answer})
     else:
@@ -242,22 +257,19 @@ def strategy_status(owner_address: str | None, wallet: str | None, account: str 
                     deployments_dir: Path | None, api: str | None, data_dir: Path | None, as_json: bool) -> None:
     """Your strategy: idle NMR, operator, each model's settings and net result, open stakes."""
     from nmrstake.amounts import format_nmr
-    from nmrstake.chain.signers import deployer_account
+    from nmrstake.cli.session import participant_session
+    from nmrstake.client.strategy import Strategies
     from nmrstake.hashing import checksum_address
-    from nmrstake.strategies.chain import StrategyClient
-    from nmrstake.wallet import Keystore
 
-    with chain_session(network, deployments_dir, api) as client:
-        strategies = StrategyClient(client)
-        if owner_address:
-            who = checksum_address(owner_address, argument="--owner")
-        elif wallet:
-            who = Keystore().address(wallet)
-        else:
-            who = str(deployer_account(client.provider, account).address)
-        address = strategies.require_strategy_of(who)
+    who = checksum_address(owner_address, argument="--owner") if owner_address else None
+    with participant_session(network, deployments_dir, api, data_dir) as me:  # reads only: no key unlocked
+        named = f"--owner {owner_address}"
+        if who is None:
+            who, named = _address_of(wallet, account, me.chain.deployment.chain_id)
+        strategies = Strategies(me.chain)
+        address = strategies.require_strategy_of(who, argument=named)
         view = strategies.view(address)
-        open_stakes = [s for rid in client.round_ids() for s in client.stakes(rid, address) if s.amount > 0]
+        open_stakes = strategies.open_stakes(address)
     data = {**view.to_json(), "open_stakes": [{"round": s.round_id, "model": s.model, "amount": str(s.amount)}
                                               for s in open_stakes]}
     if as_json:
