@@ -203,8 +203,8 @@ def stake_job(job: dict[str, Any]) -> dict[str, Any]:
     """One worker: write predictions files and stake with permits for a slice of participants."""
     import numpy as np
 
-    from nmrstake.service.store import SubmissionStore
     from nmrstake.signing import DeliveryReceipt
+    from nmrstake.submissions import SubmissionStore
     from nmrstake.synth import generate
 
     t0 = time.perf_counter()

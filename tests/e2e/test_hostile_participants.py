@@ -41,8 +41,8 @@ from nmrstake.chain.signers import key_account
 from nmrstake.hashing import keccak_bytes
 from nmrstake.localchain import anvil_provider
 from nmrstake.models import model_id
-from nmrstake.service.store import SubmissionStore
 from nmrstake.signing import Domain
+from nmrstake.submissions import SubmissionStore
 
 pytestmark = pytest.mark.nodes  # real Anvil and processes: run after the embedded-EVM tests
 

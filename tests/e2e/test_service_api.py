@@ -38,8 +38,8 @@ from helpers.uploads import MULTIPART_TYPE, csv_file, multipart
 from nmrstake.hashing import keccak_bytes, to_hex
 from nmrstake.localchain import anvil_provider
 from nmrstake.rounds import RoundSpec, open_round
-from nmrstake.service.store import SubmissionStore
 from nmrstake.signing import DeliveryReceipt, Domain, UploadAuthorisation
+from nmrstake.submissions import SubmissionStore
 
 pytestmark = pytest.mark.nodes  # real Anvil and a real service process: run after the embedded-EVM tests
 

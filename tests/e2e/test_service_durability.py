@@ -33,8 +33,8 @@ from nmrstake.hashing import keccak_file, to_hex
 from nmrstake.localchain import anvil_provider
 from nmrstake.participant import stake_predictions
 from nmrstake.results.read import load_published
-from nmrstake.service.store import CRASH_ENV
 from nmrstake.signing import DeliveryReceipt, UploadAuthorisation
+from nmrstake.submissions import CRASH_ENV
 from nmrstake.tournament import RoundState
 from nmrstake.verify import verify_round
 

@@ -37,8 +37,8 @@ from nmrstake.client.http import RETRY_SECONDS_ENV, RetryPolicy, ServiceClient
 from nmrstake.hashing import keccak_file, to_hex
 from nmrstake.localchain import anvil_provider, free_port
 from nmrstake.participant import deliver
-from nmrstake.service.store import CRASH_ENV
 from nmrstake.signing import DeliveryReceipt
+from nmrstake.submissions import CRASH_ENV
 
 ROUND = 43
 CRASHED = 86  # the exit status of the service's crash hook (os._exit, as a kill)

@@ -26,7 +26,7 @@ def js(*args: str):
 
 def operator_store(data):
     """The submission store `nmrstake serve` creates on the operator's machine (its first start)."""
-    from nmrstake.service.store import SubmissionStore
+    from nmrstake.submissions import SubmissionStore
 
     store = SubmissionStore(data / "service").open_for_writing(clean=True)
     store.receipt_key()

@@ -14,7 +14,7 @@ from helpers.scenario import WEI, advance_to, advance_to_final, deliver_targets,
 from nmrstake.localchain import anvil_provider
 from nmrstake.models import model_id
 from nmrstake.results.layout import DataLayout
-from nmrstake.service.store import SubmissionStore
+from nmrstake.submissions import SubmissionStore
 
 pytestmark = pytest.mark.nodes  # real Anvil/Ganache: run after the embedded-EVM tests
 

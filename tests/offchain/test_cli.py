@@ -96,7 +96,7 @@ def test_full_participant_flow(cli_world):
 
 def _latest_upload(tmp, round_id, staker):
     """The file the submission store (on this machine) holds last for the staker's model_00."""
-    from nmrstake.service.store import SubmissionStore
+    from nmrstake.submissions import SubmissionStore
 
     upload = SubmissionStore(tmp / "data" / "service").latest(round_id, "model_00", staker)
     assert upload is not None
@@ -104,7 +104,7 @@ def _latest_upload(tmp, round_id, staker):
 
 
 def _unchanged(client, alice, submission, tmp):
-    from nmrstake.service.store import SubmissionStore
+    from nmrstake.submissions import SubmissionStore
 
     uploads = [(u.upload_id, u.model, u.file_hash) for u in SubmissionStore(tmp / "data" / "service").uploads(42)]
     return (int(client.token.balanceOf(alice)), tuple(client.tournament.getStake(42, model_id("model_00"), alice)),

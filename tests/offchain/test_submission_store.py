@@ -17,8 +17,8 @@ from nmrstake.oracle import Oracle
 from nmrstake.participant import LocalDelivery, stake_predictions
 from nmrstake.receipts import ReceiptBook
 from nmrstake.results.read import load_published
-from nmrstake.service.store import SubmissionStore
 from nmrstake.signing import DeliveryReceipt
+from nmrstake.submissions import SubmissionStore
 from nmrstake.verify import check_receipts, verify_round
 
 ALICE = "0x" + "a1" * 20

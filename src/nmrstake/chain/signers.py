@@ -116,7 +116,7 @@ def resolve_account(provider: Any, wallet: str | None, account: str | None) -> A
 def key_account(private_key: bytes) -> Any:
     """An ape account for a key nmrstake generated and holds itself, with no person to unlock
     it: the tournament service's receipt key (``receipt-signer.key`` in its data folder, see
-    :meth:`nmrstake.service.store.SubmissionStore.receipt_key`), which signs every delivery
+    :meth:`nmrstake.submissions.SubmissionStore.receipt_key`), which signs every delivery
     receipt unattended while the service runs. That key is raw because it is the service's own
     machine identity, created on first use, not a person's wallet; it still signs through ape."""
     return _ape_account(private_key)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from nmrstake.errors import InputError
 from nmrstake.results.spec import round_dir
-from nmrstake.service.store import SubmissionStore
+from nmrstake.submissions import SubmissionStore
 
 DATA_EXTENSIONS = (".csv", ".parquet")
 

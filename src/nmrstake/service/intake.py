@@ -19,8 +19,8 @@ from typing import Any, BinaryIO
 from nmrstake.errors import InputError, NmrstakeError, RequestError, UnknownRoundError
 from nmrstake.hashing import checksum_address, keccak_file, to_hex
 from nmrstake.models import check_model_name
-from nmrstake.service.store import StoredUpload, StoreUsage, SubmissionStore, crash_point
 from nmrstake.signing import DeliveryReceipt, Domain, UploadAuthorisation
+from nmrstake.submissions import StoredUpload, StoreUsage, SubmissionStore, crash_point
 
 #: Numerai's live predictions files are about 6,000 rows (~0.3 MB); this leaves a wide margin.
 DEFAULT_MAX_UPLOAD_BYTES = 16 * 1024 * 1024
