@@ -42,8 +42,8 @@ def report(client: Any, layout: Any, round_ids: list[int], people: list[Particip
            supply_before: int, echo: Any) -> dict[str, Any]:
     """Print each round's table and the checks; returns the summary (raises ChainError at the
     end if the books do not balance)."""
-    from nmrstake.cli.output import table
     from nmrstake.results.read import load_published
+    from nmrstake.tables import table
     from nmrstake.verify import verify_round
 
     claimed = claimed_per_round(client, round_ids)
