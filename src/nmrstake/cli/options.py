@@ -14,7 +14,8 @@ from nmrstake.errors import InputError
 
 network_opt = click.option(
     "--network", default=DEFAULT_NETWORK, show_default=True, envvar="NMRSTAKE_NETWORK",
-    help="ape network choice, e.g. ethereum:local:foundry",
+    help="The chain: a node's RPC URL (http://127.0.0.1:8545; what participants give), or an ape network choice "
+         "on an operator's machine (ethereum:local:foundry is $APE_FOUNDRY_HOST or 127.0.0.1:8545)",
 )
 json_opt = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines")
 data_opt = click.option(
@@ -27,7 +28,8 @@ deployments_opt = click.option(
     help="Where deployments files are (default ./deployments of the project or $NMRSTAKE_DEPLOYMENTS)",
 )
 wallet_opt = click.option("--wallet", help="nmrstake wallet name (passphrase: prompt or $NMRSTAKE_PASSPHRASE)")
-account_opt = click.option("--account", help="ape account alias, or TEST::N on local networks")
+account_opt = click.option("--account", help="TEST::N on a local chain, or an ape account's alias (its keystore file, "
+                                             "read without ape; passphrase: $APE_ACCOUNTS_<alias>_PASSPHRASE or a prompt)")
 api_opt = click.option(
     "--api", envvar="NMRSTAKE_API", default=None,
     help="URL of the tournament service (or $NMRSTAKE_API); without it, the operator's local files (--data-dir)",

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from nmrstake.cli.options import account_opt, api_opt, deployments_opt, json_opt, network_opt, parse_duration, wallet_opt
 from nmrstake.cli.output import emit_json, fmt_time, table
@@ -18,8 +19,9 @@ from nmrstake.errors import ConfigError
 @click.argument("amount", required=False)
 @network_opt
 @deployments_opt
-@click.option("--api", default=None, help="Ask the tournament service's faucet (POST /v1/faucet) instead: no operator "
-                                          "files needed, the service's amounts, once a day per address")
+@click.option("--api", envvar="NMRSTAKE_API", default=None,
+              help="Ask the tournament service's faucet (POST /v1/faucet; or $NMRSTAKE_API) instead: no operator "
+                   "files needed, the service's amounts, once a day per address")
 @wallet_opt
 @json_opt
 def faucet(address: str | None, amount: str | None, network: str, deployments_dir: Path | None, api: str | None,
@@ -29,6 +31,8 @@ def faucet(address: str | None, amount: str | None, network: str, deployments_di
     its ether up to 1 ETH (local networks only)."""
     from nmrstake.errors import InputError
 
+    if api and amount is not None and click.get_current_context().get_parameter_source("api") is ParameterSource.ENVIRONMENT:
+        api = None  # ADDRESS AMOUNT is the operator's own faucet, whatever $NMRSTAKE_API says
     if api:
         if amount is not None:
             raise InputError("AMOUNT: the service's faucet gives its own amounts; give ADDRESS or --wallet only")

@@ -238,7 +238,7 @@ def strategy_submit(round_id: int, model: str, predictions: Path, wallet: str | 
                         local_delivery=True) as (strategies, _, named, me):
         address = strategies.mine(argument=named)
         # The service at --api, else (the operator's machine) its store through its own checks.
-        delivery = me._delivery
+        delivery = me.delivery
         if delivery is None:
             raise ConfigError("no tournament service given: pass --api URL (or set $NMRSTAKE_API)")
         answer = strategies.submit(delivery, round_id, model, predictions, receipts=me.receipts, say=_say(as_json),

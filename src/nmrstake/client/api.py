@@ -240,6 +240,11 @@ class Participant:
         self._results = results
         self.receipts: ReceiptBook = ReceiptBook(self.chain.domain, Path(home) / "receipts" if home else None)
 
+    @property
+    def delivery(self) -> Delivery | None:
+        """Where uploads go: the service, or (the operator's machine) its store; None: nowhere."""
+        return self._delivery
+
     # ------------------------------------------------------------------ who
 
     def _key(self) -> LocalAccount:

@@ -58,6 +58,8 @@ def from_env(variable: str = KEY_ENV) -> LocalAccount:
 #: The mnemonic of ape's and Anvil's test accounts (ape-config.yaml's `test.mnemonic`), and their path.
 TEST_MNEMONIC = "test test test test test test test test test test test junk"
 TEST_HD_PATH = "m/44'/60'/0'/0/{}"
+#: How many there are (ape-config.yaml's `test.number_of_accounts`, ape's default).
+TEST_ACCOUNTS = 10
 #: Chains whose test accounts are everybody's: Anvil and Hardhat (31337), Ganache (1337), ape's
 #: embedded chain (eth-tester's 131277322940537). `TEST::N` is refused anywhere else.
 LOCAL_CHAIN_IDS = frozenset({31337, 1337, 131277322940537})
@@ -67,8 +69,8 @@ def from_test_mnemonic(index: int, chain_id: int) -> LocalAccount:
     """Test account `index` (ape's `TEST::N`, Anvil's N-th account) on a local chain."""
     if chain_id not in LOCAL_CHAIN_IDS:
         raise ConfigError(f"--account TEST::{index}: test accounts are for local chains, and chain {chain_id} is not one")
-    if index < 0:
-        raise InputError(f"--account TEST::{index}: no such test account")
+    if not 0 <= index < TEST_ACCOUNTS:
+        raise ConfigError(f"--account TEST::{index}: no such test account (TEST::0 to TEST::{TEST_ACCOUNTS - 1})")
     Account.enable_unaudited_hdwallet_features()
     account: LocalAccount = Account.from_mnemonic(TEST_MNEMONIC, account_path=TEST_HD_PATH.format(index))
     return account
