@@ -10,41 +10,12 @@ import click
 
 from nmrstake.cli.options import account_opt, api_opt, data_opt, deployments_opt, json_opt, network_opt, participant_opts, wallet_opt
 from nmrstake.cli.output import emit_json, table
-from nmrstake.cli.session import data_layout, participant_session
-from nmrstake.errors import ConfigError, InputError
+from nmrstake.cli.session import participant_session
+from nmrstake.errors import InputError
 
 if TYPE_CHECKING:
     from nmrstake.client.api import Participant
     from nmrstake.results.layout import DataLayout
-
-
-def delivery_for(client: Any, api: str | None, data_dir: Path | None) -> Any:
-    """The service at --api (checked to serve this deployment), else the local submission store."""
-    from nmrstake.participant import LocalDelivery
-
-    if api:
-        from nmrstake.client.http import ServiceClient
-
-        service = ServiceClient(api)
-        service.check_deployment(client.domain)
-        return service
-    layout = data_layout(client, data_dir)
-    if data_dir is None and not layout.store().db_path.exists():
-        raise ConfigError("no tournament service given: pass --api URL (or set $NMRSTAKE_API) to upload your "
-                          f"predictions to it (on the operator's own machine, --data-dir; no store at {layout.root})")
-    return LocalDelivery(client, layout, create=False)
-
-
-def _results(client: Any, api: str | None, data_dir: Path | None) -> Any:
-    from nmrstake.client.staking import LocalResults, ServiceResults
-
-    if api:
-        from nmrstake.client.http import ServiceClient
-
-        service = ServiceClient(api)
-        service.check_deployment(client.domain)
-        return ServiceResults(service)
-    return LocalResults(data_layout(client, data_dir))
 
 
 def data_layout_of(me: Participant, data_dir: Path | None) -> DataLayout:
