@@ -18,7 +18,8 @@ from eth_account.signers.local import LocalAccount
 
 from nmrstake.client import staking
 from nmrstake.client.chain import Chain
-from nmrstake.client.staking import Delivery, Results, Say
+from nmrstake.client.results import Results
+from nmrstake.client.staking import Delivery, Say
 from nmrstake.errors import ConfigError
 
 if TYPE_CHECKING:

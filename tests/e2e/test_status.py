@@ -1,8 +1,8 @@
 """`nmrstake status --api URL` (issue 19, deliverable 7) against a real Anvil and a real `nmrstake
 serve` process, the oracle a process too: read through the service alone, it says of an open stake
-whether the service holds the committed file, of an undelivered one after resolution why it is
-invalid, of a posted round what will be claimable and from when, and the owner of an allocation
-strategy sees the strategy's stake."""
+whether the service holds the committed file (also when a later upload is another file) or only
+another file, of such a stake after resolution why it is invalid, of a posted round what will be
+claimable and from when, and the owner of an allocation strategy sees the strategy's stake."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ import subprocess
 import sys
 
 import pytest
+from eth_account import Account
 from helpers.cli_runner import js, run
 from helpers.scenario import WEI, advance_to, deliver_targets, make_world, open_funded_round, synth_round
 from helpers.service_process import running_service
 
 from nmrstake.amounts import format_nmr
+from nmrstake.client import Participant
 from nmrstake.hashing import keccak_file
 from nmrstake.localchain import anvil_provider
 from nmrstake.models import model_id
@@ -88,6 +90,25 @@ def test_status_through_the_service(project, tmp_path, monkeypatch):
             _, _, through = out.partition(f"stakes through your allocation strategy {strategy.address} (the strategy's):")
             assert "strat_model" in _line(through, "uploaded ")
 
+            # Ann uploads another file after staking, without moving her commitment: the service's
+            # latest upload is not the committed file, an earlier one is, and that one is scored:
+            # "matches". Ben's key gets a file that is not the one his stake commits to: "differs".
+            # Both through the service (status --api) and from the chain with the service's upload
+            # history (the Python API, which the chain-side commands share).
+            other = inputs / "predictions" / "model_02.csv"
+            deliver(delivery, client.domain, ann, ROUND, "model_00", other, keccak_file(other))
+            deliver(delivery, client.domain, ben, ROUND, "model_01", other, keccak_file(other))
+            [a] = js("status", "--wallet", "ann", *api)["stakes"]
+            [b] = js("status", "--wallet", "ben", *api)["stakes"]
+            assert (a["upload"], b["upload"]) == ("matches", "differs"), (a, b)
+            assert "upload differs from the commitment" in _line(run("status", "--wallet", "ben", *api).output,
+                                                                  "model_01")
+            rpc = os.environ["APE_FOUNDRY_HOST"]
+            for who, expected_upload in ((ann, "matches"), (ben, "differs")):
+                me = Participant(service.url, rpc, Account.from_key(who.private_key), home=tmp_path / "home")
+                [p] = me.positions()
+                assert p.upload == expected_upload, p
+
             advance_to(client.round(ROUND).resolve_time)
             deliver_targets(world, ROUND, inputs)
             _oracle(world)
@@ -96,8 +117,9 @@ def test_status_through_the_service(project, tmp_path, monkeypatch):
 
             [b] = js("status", "--wallet", "ben", *api)["stakes"]
             assert b["valid"] is False and b["upload"] is None
-            assert "invalid: no file delivered by close" in _line(run("status", "--wallet", "ben", *api).output,
-                                                                   "model_01")
+            # Ben's key holds an upload, but not of the committed file: the reason says so.
+            assert "invalid: file differs from the commitment" in _line(run("status", "--wallet", "ben", *api).output,
+                                                                         "model_01")
             [a] = js("status", "--wallet", "ann", *api)["stakes"]
             expected = int(a["stake"]) - int(a["burn"]) + int(a["payout"])
             assert a["valid"] is True and int(a["expected"]) == expected and a["final_at"] == info.final_at

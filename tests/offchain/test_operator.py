@@ -1,5 +1,5 @@
 """The operator daemon's pass (`StrategyOperator.tick`) on the embedded EVM, with the service's
-store and the oracle's published results on this machine (LocalSource): what it stakes, what it
+store and the oracle's published results on this machine (LocalResults): what it stakes, what it
 refuses to send and why, claims for everybody, restakes, and that a second pass does nothing."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from helpers.scenario import HOUR, WEI, World, advance_to, deliver_targets, make_world, open_funded_round, synth_round
 
+from nmrstake.client.results import LocalResults
 from nmrstake.daemon import EventLog
 from nmrstake.errors import RequestError
 from nmrstake.hashing import keccak_file
@@ -19,7 +20,7 @@ from nmrstake.oracle import Oracle
 from nmrstake.participant import LocalDelivery, deliver, stake_predictions
 from nmrstake.results.read import load_published
 from nmrstake.strategies.chain import Mode, StrategyClient
-from nmrstake.strategies.operator import Action, LocalSource, StrategyOperator
+from nmrstake.strategies.operator import Action, StrategyOperator
 
 
 class Log:
@@ -61,7 +62,7 @@ def world(project, tmp_path):
 
 
 def operator_of(world, log: Log) -> StrategyOperator:
-    return StrategyOperator(world.client, LocalSource(world.layout), world.owner, log=log)
+    return StrategyOperator(world.client, LocalResults(world.layout), world.owner, log=log)
 
 
 def upload(world, acct, strategy: str, rid: int, model: str, path: Path) -> None:

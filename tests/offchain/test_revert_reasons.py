@@ -93,8 +93,9 @@ def test_describe_revert__any_project_contracts_error_by_selector_with_its_argum
 
 
 def test_operator__a_failed_batch_entry__is_logged_with_its_error_and_arguments(project, tmp_path):
+    from nmrstake.client.results import LocalResults
     from nmrstake.models import model_id
-    from nmrstake.strategies.operator import LocalSource, StrategyOperator
+    from nmrstake.strategies.operator import StrategyOperator
 
     world = make_world(project, tmp_path)
     strategies = StrategyClient(world.client)
@@ -103,7 +104,7 @@ def test_operator__a_failed_batch_entry__is_logged_with_its_error_and_arguments(
     strategy = strategies.strategy_of(owner.address)
     open_funded_round(world, 14)
     lines: list[tuple[str, dict]] = []
-    operator = StrategyOperator(world.client, LocalSource(world.layout), world.owner,
+    operator = StrategyOperator(world.client, LocalResults(world.layout), world.owner,
                                 log=lambda event, **fields: lines.append((event, fields)))
     batch = [(strategy, 14, model_id("never_set"), b"\x01" * 32)]  # a model its owner never enabled
     invoker = strategies.invoker

@@ -118,7 +118,7 @@ def participant_session(network: str, deployments: Path | None, api: str | None,
             key = from_account_option(account, chain_id)
         delivery, results = None, None
         if service is None:
-            from nmrstake.client.staking import LocalResults
+            from nmrstake.client.results import LocalResults
             from nmrstake.results.layout import DataLayout, default_data_root
 
             layout = DataLayout(data_dir or default_data_root(chain_id, deployment.address("Tournament")))

@@ -33,7 +33,9 @@ if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
     from nmrstake.client.api import Participant
+    from nmrstake.client.results import Results
     from nmrstake.client.strategy import Strategies
+    from nmrstake.tournament import TournamentClient
 
 
 def _say(as_json: bool) -> Any:
@@ -288,22 +290,22 @@ def strategy_status(owner_address: str | None, wallet: str | None, account: str 
 # ============================================================================== operator
 
 
-def _source(client: Any, api: str | None, data_dir: Path | None) -> Any:
+def _source(client: TournamentClient, api: str | None, data_dir: Path | None) -> Results:
     """Where the operator reads uploads and results: the service at --api (checked to serve this
     deployment), else the service's data folder on this machine."""
-    from nmrstake.strategies.operator import LocalSource, ServiceSource
+    from nmrstake.client.results import LocalResults, ServiceResults
 
     if api:
         from nmrstake.client.http import ServiceClient
 
         service = ServiceClient(api)
         service.check_deployment(client.domain)
-        return ServiceSource(service)
+        return ServiceResults(service)
     layout = data_layout(client, data_dir)
     if not layout.store().db_path.is_file():
         raise ConfigError(f"no tournament service given and no submission store at {layout.root}: pass --api URL "
                           "(or $NMRSTAKE_API), or --data-dir of the service's data folder")
-    return LocalSource(layout)
+    return LocalResults(layout)
 
 
 @click.group()

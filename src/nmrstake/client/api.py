@@ -31,7 +31,8 @@ from eth_account.signers.local import LocalAccount
 from nmrstake.amounts import parse_nmr
 from nmrstake.client import staking
 from nmrstake.client.chain import Chain
-from nmrstake.client.staking import Delivery, Results, Say
+from nmrstake.client.results import Results
+from nmrstake.client.staking import Delivery, Say
 from nmrstake.deploy import Deployment
 from nmrstake.errors import ChainError, ConfigError
 from nmrstake.hashing import bytes32_from_hex, keccak_file
@@ -232,7 +233,7 @@ class Participant:
         self.chain = Chain(node, deployment)
         if service is not None:
             service.check_deployment(self.chain.domain)
-            from nmrstake.client.staking import ServiceResults
+            from nmrstake.client.results import ServiceResults
 
             results = results or ServiceResults(service)
             delivery = delivery or service

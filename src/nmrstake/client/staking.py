@@ -12,9 +12,9 @@ leaves an upload without a stake: harmless, and replaced by the next upload.
 
 Deliveries go over HTTP to the service (:class:`~nmrstake.client.http.ServiceClient`) or, on the
 operator's own machine, straight into its submission store through the very same checks (the
-service's `LocalDelivery`): both are a :class:`Delivery`. Results come from the service
-(:class:`ServiceResults`) or the operator's results folders (:class:`LocalResults`): both are
-:class:`Results`. Which one is chosen once, by whoever builds the session.
+service's `LocalDelivery`): both are a :class:`Delivery`. Results come from the service or the
+operator's results folders: both are a :class:`~nmrstake.client.results.Results`. Which one is
+chosen once, by whoever builds the session.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from eth_account.signers.local import LocalAccount
 
 from nmrstake.amounts import format_nmr
 from nmrstake.client.chain import Chain
+from nmrstake.client.results import Results
 from nmrstake.errors import ChainError, ConfigError, InputError, NmrstakeError, RequestError
 from nmrstake.hashing import bytes32_from_hex, keccak_file, to_hex
 from nmrstake.models import model_id
@@ -35,10 +36,7 @@ from nmrstake.signing import DeliveryReceipt, Domain, UploadAuthorisation
 from nmrstake.tournament import RoundState
 
 if TYPE_CHECKING:
-    from nmrstake.client.http import ServiceClient
     from nmrstake.receipts import ReceiptBook
-    from nmrstake.results.layout import DataLayout
-    from nmrstake.results.read import PublishedRow
 
 PERMIT_LIFETIME = 3600
 Say = Callable[[str], None]
@@ -198,103 +196,6 @@ def stake_predictions(
     after = chain.stake(round_id, mid, account.address)
     result["stake"] = str(after.amount)
     return result
-
-
-# ---------------------------------------------------------------------------------------- results
-
-
-#: What a published round says of one stake: its row (None: the round has no row for it) and the
-#: published Merkle root; None when the round is not published where the results are read.
-ClaimRow = tuple["PublishedRow | None", str] | None
-
-
-class Results(Protocol):
-    """Where published results, claim proofs and the service's uploads are read."""
-
-    def claim_row(self, round_id: int, model: str, staker: str) -> ClaimRow: ...
-
-    def where(self, round_id: int) -> str: ...
-
-    def uploads(self, round_id: int, model: str, staker: str) -> list[tuple[bytes, int]] | None: ...
-
-
-class LocalResults:
-    """Published results from the operator's results folders (this machine)."""
-
-    def __init__(self, layout: DataLayout) -> None:
-        from nmrstake.results.read import PublishedRound
-
-        self.layout = layout
-        self._cache: dict[int, PublishedRound | None] = {}
-
-    def claim_row(self, round_id: int, model: str, staker: str) -> ClaimRow:
-        """(the stake's published row or None, the published root); None if not published here."""
-        from nmrstake.results.read import load_published
-
-        if round_id not in self._cache:
-            folder = self.layout.published(round_id)
-            self._cache[round_id] = load_published(folder) if folder.is_dir() else None
-        pub = self._cache[round_id]
-        if pub is None:
-            return None
-        row = next((r for r in pub.rows if r.model == model and r.staker.lower() == staker.lower()), None)
-        return row, pub.merkle_root
-
-    def where(self, round_id: int) -> str:
-        return str(self.layout.published(round_id))
-
-    def uploads(self, round_id: int, model: str, staker: str) -> list[tuple[bytes, int]] | None:
-        """The service's uploads for a stake key from its store on this machine (None: no store here)."""
-        store = self.layout.store()
-        if not store.db_path.is_file():
-            return None
-        return [(u.file_hash, u.received_at) for u in store.uploads(round_id, model, staker)]
-
-
-class ServiceResults:
-    """Published results and claim proofs from the tournament service (`--api`)."""
-
-    def __init__(self, service: ServiceClient) -> None:
-        self.service = service
-
-    def claim_row(self, round_id: int, model: str, staker: str) -> ClaimRow:
-        from nmrstake.errors import RequestError
-        from nmrstake.results.read import PublishedRow
-
-        try:
-            data = self.service.proof(round_id, model, staker)
-        except RequestError as exc:
-            if exc.kind == "no-stake":
-                return None, ""
-            raise
-        if data is None:
-            return None
-        try:
-            row = PublishedRow(model=data["model"], staker=data["staker"], stake=int(data["stake"]),
-                               valid=bool(data["valid"]), reason=data["reason"], corr=data["corr"], mmc=data["mmc"],
-                               score=data["score"], fraction=float(data["fraction"]), payout=int(data["payout"]),
-                               burn=int(data["burn"]), leaf_index=int(data["leaf_index"]), proof=list(data["proof"]))
-            return row, str(data["merkle_root"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"{self.where(round_id)}: the service's proof for {model} / {staker} is malformed "
-                              f"({type(exc).__name__}: {exc})") from None
-
-    def where(self, round_id: int) -> str:
-        return f"{self.service.url}/v1/rounds/{round_id}"
-
-    def uploads(self, round_id: int, model: str, staker: str) -> list[tuple[bytes, int]] | None:
-        """The latest upload the service holds for a stake key ([]: none)."""
-        from nmrstake.errors import RequestError
-        from nmrstake.hashing import checksum_address
-
-        try:
-            seen = self.service.get(f"/v1/rounds/{round_id}/submissions/{model}/{checksum_address(staker)}")
-        except RequestError as exc:
-            if exc.status == 404:
-                return []
-            raise
-        latest = seen["latest"]
-        return [(bytes32_from_hex(latest["commitment"]), int(latest["received_at"]))]
 
 
 UPLOAD_NOTES = {"none": "no upload yet", "differs": "upload differs from the commitment"}

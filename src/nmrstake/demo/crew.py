@@ -43,14 +43,15 @@ class InProcessCrew:
     """The oracle and the operator as objects of this process, on the embedded chain."""
 
     def __init__(self, client: Any, layout: Any, oracle_account: Any, operator_account: Any) -> None:
+        from nmrstake.client.results import LocalResults
         from nmrstake.daemon import EventLog
         from nmrstake.oracle import Oracle
         from nmrstake.participant import LocalDelivery
-        from nmrstake.strategies.operator import LocalSource, StrategyOperator
+        from nmrstake.strategies.operator import StrategyOperator
 
         self.delivery = LocalDelivery(client, layout)
         self.oracle = Oracle(client, oracle_account, layout, log=EventLog(out=_quiet))
-        self.operator = StrategyOperator(client, LocalSource(layout), operator_account, log=EventLog(out=_quiet))
+        self.operator = StrategyOperator(client, LocalResults(layout), operator_account, log=EventLog(out=_quiet))
 
     def until(self, done: Callable[[], bool], what: str, timeout: float) -> None:
         """A few passes of the oracle and the operator (each pass does all it can now)."""

@@ -30,7 +30,7 @@ from starlette.formparsers import MultiPartParser
 
 from nmrstake import __version__
 from nmrstake.errors import ChainError, InputError, NmrstakeError, RequestError, UnknownRoundError
-from nmrstake.hashing import bytes32_from_hex, checksum_address
+from nmrstake.hashing import bytes32_from_hex, checksum_address, to_hex
 from nmrstake.models import check_model_name
 from nmrstake.service import schemas
 from nmrstake.service.args import AccountAddress, ModelLabel, RoundId, StakerAddress
@@ -428,7 +428,8 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         if not uploads:
             raise RequestError(404, "no-upload", f"round {rid}: nothing received for model {m} of {who}")
         return {"round": rid, "model": m, "staker": who, "latest": describe(uploads[-1], ctx.intake.receipt_signer),
-                "uploads": len(uploads)}
+                "uploads": len(uploads),
+                "history": [{"commitment": to_hex(u.file_hash), "received_at": u.received_at} for u in uploads]}
 
     @app.get("/v1/rounds/{round_id}/submissions/{model}/{staker}/file", tags=["submissions"],
              summary="The file a stake was scored with: only once the round's results are published",

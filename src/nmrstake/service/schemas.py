@@ -267,6 +267,13 @@ class Upload(_Strict):
     receipt_signer: Address = _address("the service's receipt signer")
 
 
+class HeldUpload(_Strict):
+    """One upload the service holds for a stake key: the file's hash and when it arrived."""
+
+    commitment: Hash = _hash("keccak-256 of the file's bytes")
+    received_at: int = Field(description="chain time (Unix seconds) the file was accepted at")
+
+
 class Submission(_Strict):
     """What the service received for (round, model, staker): never the file."""
 
@@ -275,6 +282,9 @@ class Submission(_Strict):
     staker: Address = _address("the staker")
     latest: Upload = Field(description="the latest upload, with its receipt")
     uploads: int = Field(description="how many uploads the service keeps for this key", ge=1)
+    history: list[HeldUpload] = Field(description="every upload kept for this key, oldest first: the oracle scores "
+                                                  "the last one received before close whose hash is the stake's "
+                                                  "commitment")
 
 
 UPLOAD_FORM_SCHEMA: dict[str, Any] = {

@@ -32,12 +32,13 @@ from eth_utils import to_checksum_address
 from nmrstake.amounts import format_nmr
 from nmrstake.chain.reverts import describe_revert
 from nmrstake.chain.transactions import Sent, pending_count, send
-from nmrstake.errors import ChainError, ConfigError, NmrstakeError, RequestError
+from nmrstake.client.results import Results, latest_upload
+from nmrstake.errors import ChainError, ConfigError, NmrstakeError
 from nmrstake.hashing import bytes32_from_hex, to_hex
 from nmrstake.merkle import LEAF_ENCODING, StandardMerkleTree, leaf_values
 from nmrstake.models import label_model_id
 from nmrstake.strategies.chain import Mode, StrategyClient, stake_amount
-from nmrstake.tournament import RoundInfo, RoundState
+from nmrstake.tournament import RoundInfo, RoundState, TournamentClient
 
 
 class Action(str, Enum):
@@ -95,59 +96,12 @@ def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[start:start + size]
 
 
-class ServiceSource:
-    """The owners' uploads and the published results, from the tournament service (`--api`)."""
-
-    def __init__(self, service: Any) -> None:
-        self.service = service
-
-    def latest_upload(self, round_id: int, model: str, staker: str) -> bytes | None:
-        try:
-            answer = self.service.get(f"/v1/rounds/{round_id}/submissions/{model}/{staker}")
-        except RequestError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return bytes32_from_hex(answer["latest"]["commitment"])
-
-    def published_rows(self, round_id: int) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        while True:
-            page = self.service.get(f"/v1/rounds/{round_id}/leaderboard", offset=len(rows), limit=10_000)
-            rows.extend(page["rows"])
-            if not page["rows"] or len(rows) >= int(page["total"]):
-                return rows
-
-
-class LocalSource:
-    """The same, from the operator's own data folder (the service's store and the oracle's
-    published results), for an operator running on the service's machine."""
-
-    def __init__(self, layout: Any) -> None:
-        self.layout = layout
-
-    def latest_upload(self, round_id: int, model: str, staker: str) -> bytes | None:
-        store = self.layout.store()
-        if not store.db_path.is_file():
-            return None
-        upload = store.latest(round_id, model, staker)
-        return None if upload is None else upload.file_hash
-
-    def published_rows(self, round_id: int) -> list[dict[str, Any]]:
-        from nmrstake.results.read import load_published
-
-        folder = self.layout.published(round_id)
-        if not folder.is_dir():
-            raise ChainError(f"round {round_id}: no published results at {folder}")
-        return [{"model": r.model, "staker": r.staker, "stake": r.stake, "payout": r.payout, "burn": r.burn}
-                for r in load_published(folder).rows]
-
-
 class StrategyOperator:
     """Stakes, claims and restakes through the batch invoker owned by `account`; uploads and
-    published results come from `source` (ServiceSource or LocalSource)."""
+    published results come from `source` (the service's, or the operator's own data folder on the
+    service's machine: :class:`nmrstake.client.results.Results`)."""
 
-    def __init__(self, client: Any, source: Any, account: Any, *, log: Callable[..., None],
+    def __init__(self, client: TournamentClient, source: Results, account: Any, *, log: Callable[..., None],
                  batch_size: int = 100, close_margin: int = 5) -> None:
         self.client = client
         self.strategies = StrategyClient(client)
@@ -183,9 +137,8 @@ class StrategyOperator:
         tree is rebuilt here from the rows and must have the on-chain root (nothing is trusted)."""
         if info.round_id in self._rows:
             return self._rows[info.round_id]
-        rows = self.source.published_rows(info.round_id)
-        keys = [(label_model_id(r["model"]), to_checksum_address(r["staker"]), int(r["stake"]), int(r["payout"]),
-                 int(r["burn"])) for r in rows]
+        rows = self.source.settlements(info.round_id)
+        keys = [(label_model_id(r.model), to_checksum_address(r.staker), r.stake, r.payout, r.burn) for r in rows]
         if not keys:
             self._rows[info.round_id] = []
             return []
@@ -260,7 +213,7 @@ class StrategyOperator:
                 for mid, m in settings[strategy].items():
                     if m.mode is Mode.OFF:
                         continue
-                    commitment = self.source.latest_upload(info.round_id, m.model, strategy)
+                    commitment = latest_upload(self.source, info.round_id, m.model, strategy)
                     if m.last_round == info.round_id:
                         current = self.client.stake(info.round_id, mid, strategy)
                         if commitment is not None and current.commitment != commitment:
@@ -341,4 +294,4 @@ class StrategyOperator:
         return failed
 
 
-__all__ = ["Action", "Claim", "LocalSource", "OperatorStep", "ServiceSource", "StrategyOperator", "chunks"]
+__all__ = ["Action", "Claim", "OperatorStep", "StrategyOperator", "chunks"]
