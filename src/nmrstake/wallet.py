@@ -25,14 +25,22 @@ import re
 import secrets
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Literal, cast
-
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from nmrstake.errors import InputError, NmrstakeError
 from nmrstake.fsutil import fsync_dir
+from nmrstake.hashing import checksum_address
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+
+def _account() -> Any:
+    """eth-account's `Account`, imported on first use (about half a second): reading a wallet's
+    address, as `status --api` and the faucet do, needs none of it."""
+    from eth_account import Account
+
+    return Account
 
 __all__ = [
     "WalletError",
@@ -239,8 +247,8 @@ class Keystore:
         path = self.path(name)
         data = _read_keystore(path, name)
         try:
-            return to_checksum_address("0x" + str(data["address"]).removeprefix("0x"))
-        except (KeyError, ValueError):
+            return checksum_address("0x" + str(data["address"]).removeprefix("0x"))
+        except (KeyError, InputError):
             raise WalletError(f"wallet file {path} has no valid 'address' field") from None
 
     def load(self, name: str, passphrase: str) -> LocalAccount:
@@ -250,7 +258,7 @@ class Keystore:
 
     def _decrypt(self, name: str, path: Path, data: dict, passphrase: str) -> LocalAccount:
         try:
-            key = Account.decrypt(data, passphrase)
+            key = _account().decrypt(data, passphrase)
         except ValueError as exc:
             if "MAC mismatch" in str(exc):
                 raise WalletError(f"wrong passphrase for wallet '{name}'") from None
@@ -258,7 +266,7 @@ class Keystore:
                               "keystore") from None
         except (KeyError, TypeError):
             raise WalletError(f"cannot decrypt wallet file {path}: damaged keystore") from None
-        account = Account.from_key(key)
+        account = _account().from_key(key)
         stored = data.get("address")
         if stored and account.address.lower() != "0x" + str(stored).lower().removeprefix("0x"):
             raise WalletError(f"wallet file {path}: decrypted key does not match its address")
@@ -279,8 +287,8 @@ class Keystore:
         data = _read_keystore(path, name)
         crypto = data.get("crypto") or data.get("Crypto") or {}
         kdf: Literal["pbkdf2", "scrypt"] = "pbkdf2" if crypto.get("kdf") == "pbkdf2" else "scrypt"
-        throwaway = Account.encrypt(b"\x01" * 32, "throwaway", kdf=kdf, iterations=2)
-        Account.from_key(Account.decrypt(throwaway, "throwaway"))
+        throwaway = _account().encrypt(b"\x01" * 32, "throwaway", kdf=kdf, iterations=2)
+        _account().from_key(_account().decrypt(throwaway, "throwaway"))
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nmrstake-wallet")
         opening = pool.submit(self._decrypt, name, path, data, passphrase)  # the file is read once
         pool.shutdown(wait=False)  # the one task runs on; the pool takes no more
@@ -294,11 +302,11 @@ class Keystore:
             raise InputError("the passphrase must be a non-empty string")
         if path.exists():
             raise WalletError(f"wallet file {path} exists already; refusing to overwrite it")
-        keystore = Account.encrypt(key, passphrase, kdf=cast(Literal["pbkdf2", "scrypt"] | None, self.kdf),
+        keystore = _account().encrypt(key, passphrase, kdf=cast(Literal["pbkdf2", "scrypt"] | None, self.kdf),
                                    iterations=self.iterations)
         _ensure_private_dir(self.directory)
         _write_new_private_file(path, (json.dumps(keystore, indent=2) + "\n").encode("utf-8"))
-        return to_checksum_address("0x" + keystore["address"])
+        return checksum_address("0x" + keystore["address"])
 
     def create(self, name: str, passphrase: str) -> str:
         """A new wallet with a random key; returns its checksum address."""
@@ -324,9 +332,9 @@ class Keystore:
         if not isinstance(mnemonic, str):
             raise InputError("invalid mnemonic: expected a string of words")
         words = " ".join(mnemonic.split())
-        Account.enable_unaudited_hdwallet_features()
+        _account().enable_unaudited_hdwallet_features()
         try:
-            account = Account.from_mnemonic(
+            account = _account().from_mnemonic(
                 words, account_path=DEFAULT_MNEMONIC_PATH.format(index=account_index))
         except Exception:  # eth-account's messages quote the words: never echo them
             raise InputError(f"invalid mnemonic ({len(words.split())} words): not a valid "

@@ -20,13 +20,15 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from nmrstake.errors import ConfigError, InputError, RequestError
 from nmrstake.hashing import bytes32_from_hex, checksum_address, to_hex
-from nmrstake.signing import DeliveryReceipt, Domain
+
+if TYPE_CHECKING:
+    from nmrstake.signing import Domain
 
 CONNECT_TIMEOUT_ENV = "NMRSTAKE_API_CONNECT_TIMEOUT"
 READ_TIMEOUT_ENV = "NMRSTAKE_API_READ_TIMEOUT"
@@ -343,6 +345,8 @@ class ServiceClient:
         try:
             if not isinstance(answer, dict) or not isinstance(answer.get("receipt"), dict):
                 raise ValueError("no receipt")
+            from nmrstake.signing import DeliveryReceipt
+
             receipt = DeliveryReceipt.from_json(answer["receipt"])
             commitment = bytes32_from_hex(str(answer.get("commitment")), argument="commitment")
             ours = (round_id, model, checksum_address(staker), file_hash)
