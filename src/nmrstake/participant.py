@@ -36,7 +36,7 @@ def on_web3(client: TournamentClient | Chain) -> Chain:
         return client
     made: Chain | None = getattr(client, "_participant_chain", None)
     if made is None:
-        made = Chain(client.provider.web3, client.deployment)
+        made = Chain(client.provider.web3, client.deployment, code_checked=True)  # the client checked it
         client._participant_chain = made  # type: ignore[attr-defined]
     return made
 

@@ -84,6 +84,15 @@ class Arena:
         return [(u.upload_id, u.model, u.staker, u.file_hash, u.path.read_bytes()) for u in self.store.uploads(ROUND)]
 
 
+@pytest.fixture(autouse=True)
+def _function_isolation() -> Any:
+    """No snapshot and revert around each test here (ape's plugin would take one): the attacks
+    share one round on purpose, and the last tests resolve it with everything the others left.
+    Without this, whether a test sees the stakes of the tests before it depends on whether ape's
+    snapshots still work when this module runs, i.e. on which tests ran before it."""
+    yield
+
+
 @pytest.fixture(scope="module")
 def arena(project, tmp_path_factory) -> Any:
     tmp = tmp_path_factory.mktemp("hostile")
