@@ -63,7 +63,7 @@ class LocalDelivery:
     Intake (and so the same checks and receipts) as the service's HTTP route."""
 
     def __init__(self, client: TournamentClient, layout: DataLayout, *, create: bool = True) -> None:
-        from nmrstake.service.intake import chain_intake
+        from nmrstake.intake import chain_intake
 
         store = layout.store()
         if not create and not (store.db_path.is_file() and (store.root / "receipt-signer.key").is_file()):
@@ -77,7 +77,7 @@ class LocalDelivery:
 
     def upload(self, *, round_id: int, model: str, staker: str, nonce: int, expiry: int, signature: str,
                path: Path, file_hash: bytes) -> dict[str, Any]:
-        from nmrstake.service.intake import describe
+        from nmrstake.intake import describe
 
         with open(path, "rb") as fh:
             stored = self.intake.receive(round_id=round_id, model=model, staker=staker, nonce=nonce, expiry=expiry,

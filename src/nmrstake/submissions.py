@@ -1,5 +1,5 @@
 """The submission store: files on disk by content hash, their log in SQLite. The tournament
-service writes it (:mod:`nmrstake.service.intake`); the oracle reads the files it scores from it
+service writes it (:mod:`nmrstake.intake`); the oracle reads the files it scores from it
 (:mod:`nmrstake.results.layout`), so it sits below both.
 
 Layout under the store's root (``<data>/service/``)::

@@ -50,8 +50,8 @@ def serve(network: str, deployments_dir: Path | None, data_dir: Path | None, hos
     over HTTP (/v1, OpenAPI at /openapi.json, health at /healthz). Run it beside the oracle,
     on the same --data-dir."""
     from nmrstake.amounts import parse_nmr
+    from nmrstake.intake import DEFAULT_MAX_UPLOAD_BYTES, UploadLimits
     from nmrstake.service.faucet import FaucetSettings
-    from nmrstake.service.intake import DEFAULT_MAX_UPLOAD_BYTES, UploadLimits
     from nmrstake.service.server import serve as run
 
     limits = UploadLimits(uploads_per_key=max_uploads_per_key, bytes_per_staker_round=max_staker_round_bytes,

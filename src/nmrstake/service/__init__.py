@@ -1,10 +1,10 @@
 """The tournament service: participants upload predictions and fetch results over HTTP.
 
-* :mod:`nmrstake.service.intake`: the checks an upload passes before it is stored (signature,
-  round open by chain time, the oracle's own file loader, size), shared by HTTP and local delivery;
 * :mod:`nmrstake.service.app`: the FastAPI application (``/v1/...``, RFC 9457 problem details).
 
-Below this package: the submission store it writes and the oracle reads
+Below this package: the checks an upload passes before it is stored (:mod:`nmrstake.intake`:
+signature, round open by chain time, the oracle's own file loader, size; shared with the
+operator's local delivery), the submission store it writes and the oracle reads
 (:mod:`nmrstake.submissions`: uploads on disk by content hash, their log and receipts in SQLite)
 and the participant's HTTP client (:mod:`nmrstake.client.http`).
 """

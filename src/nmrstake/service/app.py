@@ -31,12 +31,12 @@ from starlette.formparsers import MultiPartParser
 from nmrstake import __version__
 from nmrstake.errors import ChainError, InputError, NmrstakeError, RequestError, UnknownRoundError
 from nmrstake.hashing import bytes32_from_hex, checksum_address, to_hex
+from nmrstake.intake import MAX_SIGNATURE_LIFETIME, Intake, describe, guarded_chain_read, parse_uint
 from nmrstake.models import check_model_name
 from nmrstake.service import schemas
 from nmrstake.service.args import AccountAddress, ModelLabel, RoundId, StakerAddress
 from nmrstake.service.args import round_arg as _round_arg
 from nmrstake.service.dashboard import SORT_KEYS
-from nmrstake.service.intake import MAX_SIGNATURE_LIFETIME, Intake, describe, guarded_chain_read, parse_uint
 from nmrstake.service.schemas import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE, problems
 from nmrstake.signing import UploadAuthorisation
 

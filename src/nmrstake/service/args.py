@@ -17,8 +17,8 @@ from pydantic import WithJsonSchema
 
 from nmrstake.errors import InputError, RequestError
 from nmrstake.hashing import checksum_address
+from nmrstake.intake import parse_uint
 from nmrstake.models import check_model_label
-from nmrstake.service.intake import parse_uint
 from nmrstake.service.schemas import ADDRESS_PATTERN, MODEL_LABEL_REGEX, UINT256_MAX
 
 _DECIMAL = re.compile(r"-?[0-9]+")  # a negative one is then refused as out of range

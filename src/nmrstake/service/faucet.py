@@ -113,7 +113,7 @@ class Faucet:
         each transaction sent once; record the grant once both are mined."""
         from nmrstake.amounts import format_nmr
         from nmrstake.chain.transactions import send, send_ether
-        from nmrstake.service.intake import guarded_chain_read
+        from nmrstake.intake import guarded_chain_read
 
         if self.off is not None:
             raise RequestError(404, "faucet-off", f"this service gives no test NMR: {self.off}")
