@@ -2,7 +2,7 @@
 repository, installed into a fresh virtualenv outside it (tests/helpers/installed.py: no ape, no
 Node, nothing of the repository on PATH), against a real Anvil and a real `nmrstake serve` started
 from the repository with its faucet on. The participant imports a key, gets test NMR, uploads and
-stakes, reads its status, and, once the operator's oracle (from the repository) has resolved the
+stakes, submits better predictions, reads its status and the round, and, once the operator's oracle (from the repository) has resolved the
 round and it is final, verifies the round and claims; and runs an allocation strategy.
 
 Only the operator's side (deploying, the service, the oracle, moving chain time) uses the
@@ -63,6 +63,17 @@ def test_participant_life__from_the_installed_wheel__faucet_stake_status_verify_
             assert staked["stake"] == str(2 * WEI) and staked["txn"] and staked["upload"]["receipt"]
             amount, _ = world.client.tournament.getStake(ROUND, model_id("life_model"), key.address)
             assert int(amount) == 2 * WEI
+            # Better predictions: submit uploads them and moves the stake's commitment, no NMR moves.
+            better = installed.home / "better.csv"
+            shutil.copy(inputs / "predictions" / "model_00.csv", better)
+            submitted = nmrstake("submit", "--round", str(ROUND), "--model", "life_model", "--predictions", str(better),
+                                 "--wallet", "me")
+            amount, commitment = world.client.tournament.getStake(ROUND, model_id("life_model"), key.address)
+            assert int(amount) == 2 * WEI and "0x" + bytes(commitment).hex() == submitted["commitment"] != staked["commitment"]
+            for extra in ((), ("--api", service.url)):  # the round from the chain (the pinned deployment) and the service
+                shown = json.loads(installed.run(["nmrstake", "round", "show", str(ROUND), "--json", *extra],
+                                                 env={k: v for k, v in env.items() if k != "NMRSTAKE_API"}).stdout)
+                assert (shown["round"], shown["stake_count"], shown["total_staked"]) == (ROUND, 1, str(2 * WEI)), shown
 
             # status through the service, and from the chain alone (the deployment pinned by the stake),
             # which cannot know the service's uploads
@@ -85,6 +96,10 @@ def test_participant_life__from_the_installed_wheel__faucet_stake_status_verify_
             mine = nmrstake("strategy", "status", "--wallet", "me")
             assert int(mine["idle"]) == 5 * WEI, mine
             assert [m["model"] for m in mine["models"]] == ["life_auto"], mine
+            nmrstake("strategy", "withdraw", "1", "--wallet", "me")
+            nmrstake("strategy", "operator", "--revoke", "--wallet", "me")
+            mine = nmrstake("strategy", "status", "--wallet", "me")
+            assert (int(mine["idle"]), mine["operator"]) == (4 * WEI, None), mine
 
             # The operator's side: the round resolves, the oracle (the repository's, on ape) posts, it becomes final.
             advance_to(world.client.round(ROUND).resolve_time)
