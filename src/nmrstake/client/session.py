@@ -45,9 +45,9 @@ def open_web3(network: str, *, through_ape: bool = False) -> Iterator[Web3]:
     (:func:`nmrstake.chain.connect.connect`)."""
     url = node_url(network)
     if url is not None and not through_ape:
-        from web3 import HTTPProvider, Web3
+        from nmrstake.client.chain import web3_at
 
-        yield Web3(HTTPProvider(url, request_kwargs={"timeout": 30}))
+        yield web3_at(url)
         return
     try:
         import ape  # noqa: F401 - only to say clearly when it is not installed
