@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
@@ -24,6 +24,8 @@ from nmrstake.tournament import ZERO32, ChainStake, RoundInfo, RoundState, Round
 
 if TYPE_CHECKING:
     from web3 import Web3
+    from web3.contract.contract import ContractFunction
+    from web3.types import EventData
 
     from nmrstake.token import TokenCapabilities
 
@@ -151,7 +153,7 @@ class Chain:
             challenge_period=self.challenge_period, grace_period=self.grace_period,
         )
 
-    def _logs(self, event: str, **filters: Any) -> list[Any]:
+    def _logs(self, event: str, **filters: int | str) -> list[EventData]:
         """The tournament's `event` logs from its deployment block, in chain order."""
         return list(getattr(self.tournament.events, event)().get_logs(from_block=self.start_block,
                                                                       argument_filters=filters or None))
@@ -227,7 +229,7 @@ class Chain:
 
     # ------------------------------------------------------------------ transactions
 
-    def send(self, call: Any, account: LocalAccount, *, what: str) -> Sent:
+    def send(self, call: ContractFunction, account: LocalAccount, *, what: str) -> Sent:
         """Simulate `call` (a web3 contract function with its arguments) from `account` (an
         eth-account LocalAccount), then sign, send and wait for it. A call that would revert is
         never sent: the error names the contract's custom error."""
@@ -241,7 +243,7 @@ class Chain:
             "from": sender, "nonce": self.w3.eth.get_transaction_count(sender, "pending"),
             "gas": gas + gas // 5, "chainId": self.deployment.chain_id,
         })
-        signed = account.sign_transaction(tx)
+        signed = account.sign_transaction(cast("dict[str, Any]", tx))  # web3's TxParams, as eth-account types it
         txn_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         receipt = self.w3.eth.wait_for_transaction_receipt(txn_hash, timeout=RECEIPT_TIMEOUT, poll_latency=0.1)
         if int(receipt["status"]) != 1:

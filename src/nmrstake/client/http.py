@@ -28,6 +28,7 @@ from nmrstake.errors import ConfigError, InputError, RequestError
 from nmrstake.hashing import bytes32_from_hex, checksum_address, to_hex
 
 if TYPE_CHECKING:
+    from nmrstake.deploy import Deployment
     from nmrstake.signing import Domain
 
 CONNECT_TIMEOUT_ENV = "NMRSTAKE_API_CONNECT_TIMEOUT"
@@ -260,7 +261,7 @@ class ServiceClient:
             raise ConfigError(f"the service at {self.url} serves tournament {info['tournament']} on chain "
                               f"{info['chain_id']}, not {domain.tournament} on chain {domain.chain_id}")
 
-    def deployment(self) -> Any:
+    def deployment(self) -> Deployment:
         """The deployment the service serves (addresses, blocks, code hashes): the client checks
         the code hashes against the chain before using it."""
         import json

@@ -41,6 +41,8 @@ from nmrstake.strategies.chain import ZERO_ADDRESS, Mode, ModelSetting, Strategy
 from nmrstake.tournament import ChainStake
 
 if TYPE_CHECKING:
+    from web3.contract import Contract
+
     from nmrstake.client.staking import Delivery
     from nmrstake.receipts import ReceiptBook
 
@@ -171,7 +173,7 @@ class Strategies:
     def is_strategy(self, address: str) -> bool:
         return bool(self.factory.functions.isStrategy(to_checksum_address(address)).call())
 
-    def contract(self, strategy: str) -> Any:
+    def contract(self, strategy: str) -> Contract:
         """The strategy at `strategy` as a web3 contract, once its code is checked: a minimal proxy of
         the factory's (checked) implementation, and nothing else."""
         from nmrstake.abi import is_clone_of
