@@ -3,7 +3,7 @@
 Money never goes through a float. For each valid stake::
 
     payout_factor = min(1, stake_threshold / total_at_risk)                  (a Fraction)
-    score         = corr_multiplier * CORR + mmc_multiplier * MMC           (Fraction of the floats)
+    score         = corr_multiplier * q(CORR) + mmc_multiplier * q(MMC)     (q: quantized to 1e-6)
     fraction      = clip(payout_factor * score, -clip, +clip)
     fraction > 0:  payout = floor(stake * fraction), burn = 0
     fraction < 0:  burn   = ceil(stake * -fraction),  payout = 0
@@ -32,6 +32,9 @@ __all__ = [
     "PayoutRow",
     "PayoutSummary",
     "compute_payouts",
+    "quantize_score",
+    "SCORE_DECIMALS",
+    "SCORE_QUANTUM",
     "payout_factor",
     "stake_fraction",
     "fraction_text",
@@ -182,12 +185,29 @@ def payout_factor(stake_threshold: int, total_at_risk: int) -> Fraction:
     return min(Fraction(1), Fraction(stake_threshold, total_at_risk))
 
 
+#: Scores are quantized to this many decimal places before any amount is derived from them.
+SCORE_DECIMALS = 6
+SCORE_QUANTUM = Fraction(1, 10**SCORE_DECIMALS)
+
+
+def quantize_score(value: float) -> Fraction:
+    """A score as the nearest multiple of 10**-SCORE_DECIMALS (exact; halves to even), the value
+    payouts are derived from.
+
+    Two oracles scoring the same inputs on different machines (another BLAS, another CPU) may
+    get CORR or MMC differing in the last bits of the float: a millionth is about 10**10 times
+    coarser than that noise, so both quantize to the same value, and the same payouts and root,
+    unless a score falls within a few units in the last place of a half-millionth (a chance of
+    about 10**-10 per score). The float itself is kept for display."""
+    return Fraction(round(Fraction(value) / SCORE_QUANTUM)) * SCORE_QUANTUM
+
+
 def _score(value: float | None, multiplier_bps: int, what: str, model: str) -> Fraction:
     if multiplier_bps == 0:
         return Fraction(0)
     if value is None or not math.isfinite(value):
         raise InputError(f"model {model}: valid stake without a finite {what} score ({value!r})")
-    return Fraction(multiplier_bps, BPS) * Fraction(float(value))
+    return Fraction(multiplier_bps, BPS) * quantize_score(float(value))
 
 
 def stake_fraction(

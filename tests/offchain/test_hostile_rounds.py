@@ -40,6 +40,7 @@ JUNK_IDS = [
 def round_files(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("hostile")
     write(generate(rows=300, models=HONEST, seed=5), folder)
+    (folder / "hostile").mkdir()  # the hostile files: whichever test of this module runs first on a worker
     return folder
 
 
@@ -47,7 +48,6 @@ def _hostile_file(folder: Path, kind: str, k: int) -> Path:
     """A staker's file of the given hostile kind (None: no file)."""
     ids = pd.read_csv(folder / "targets.csv")["id"].astype(str)
     path = folder / "hostile" / f"{kind}_{k}.csv"
-    path.parent.mkdir(exist_ok=True)
     rng = np.random.default_rng(k)
     if kind == "disjoint_ids":
         frame = pd.DataFrame({"id": [f"other{i}" for i in range(len(ids))], "prediction": rng.random(len(ids))})

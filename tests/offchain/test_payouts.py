@@ -6,11 +6,11 @@ import math
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from nmrstake.errors import InputError
-from nmrstake.payouts import RoundParams, StakeEntry, compute_payouts, payout_factor
+from nmrstake.payouts import SCORE_QUANTUM, RoundParams, StakeEntry, compute_payouts, payout_factor, quantize_score
 
 NMR = 10**18
 A = "0x" + "11" * 20
@@ -27,10 +27,9 @@ def test_numerai_example():
     # 0.5 * 0.02 + 2 * 0.01 = 0.03 -> 3 % of 100 NMR, below the 5 % clip
     rows, summary = compute_payouts([StakeEntry("m", A, 100 * NMR, True, "", 0.02, 0.01)], params())
     (row,) = rows
-    exact = Fraction(1, 2) * Fraction(0.02) + 2 * Fraction(0.01)
-    assert row.payout == math.floor(100 * NMR * exact)
-    # the floats 0.02 and 0.01 are binary: the exact payout is a few dozen wei off 3 NMR
-    assert abs(row.payout - 3 * NMR) < 1000
+    # the scores are quantized to millionths before any amount: the binary floats 0.02 and 0.01
+    # count as exactly 2/100 and 1/100, so the payout is exactly 3 NMR
+    assert row.payout == 3 * NMR
     assert row.burn == 0
     assert row.staker == "0x1111111111111111111111111111111111111111"
     assert row.score == pytest.approx(0.03)
@@ -46,15 +45,15 @@ def test_exact_rounding_payouts_down_burns_up():
         [
             StakeEntry("up", A, 7, True, "", 0.25, 0.0),
             StakeEntry("down", B, 7, True, "", -0.25, 0.0),
-            StakeEntry("big", C, 1000, True, "", 0.0, 0.0078125),  # 2 * 2**-7 = 1/64 exactly
+            StakeEntry("big", C, 1000, True, "", 0.0, 0.0078),  # 2 * 0.0078 = 0.0156 exactly, once quantized
         ],
         params(),
     )
     up, down, big = rows
     assert (up.payout, up.burn) == (0, 0)
     assert (down.payout, down.burn) == (0, 1)  # ceil(0.35) = 1
-    assert (big.payout, big.burn) == (15, 0)  # floor(1000 / 64) = floor(15.625)
-    assert big.fraction_exact == Fraction(1, 64)
+    assert (big.payout, big.burn) == (15, 0)  # floor(1000 * 0.0156) = floor(15.6)
+    assert big.fraction_exact == Fraction(156, 10_000)
 
 
 def test_clip_both_sides():
@@ -79,7 +78,7 @@ def test_payout_factor_and_invalid_stakes():
     assert summary.total_at_risk == 90_000 * NMR
     assert summary.payout_factor == Fraction(4, 5)
     assert summary.payout_factor_text == "4/5"
-    exact = Fraction(4, 5) * Fraction(1, 2) * Fraction(0.1)
+    exact = Fraction(4, 5) * Fraction(1, 2) * Fraction(1, 10)  # 0.1 quantized is exactly 1/10
     assert rows[0].payout == math.floor(60_000 * NMR * exact)
     assert rows[1].burn == math.ceil(30_000 * NMR * exact)
     assert (rows[2].payout, rows[2].burn, rows[2].valid, rows[2].reason) == (0, 0, False, "no predictions file")
@@ -215,9 +214,9 @@ def test_exact_formula(raw, p):
         if not e.valid:
             raw_payouts.append(0)
             continue
-        score = Fraction(p.corr_multiplier_bps, 10_000) * Fraction(e.corr) + Fraction(
+        score = Fraction(p.corr_multiplier_bps, 10_000) * quantize_score(e.corr) + Fraction(
             p.mmc_multiplier_bps, 10_000
-        ) * Fraction(e.mmc)
+        ) * quantize_score(e.mmc)
         f = max(-clip, min(clip, factor * score))
         assert row.fraction_exact == f
         raw_payouts.append(math.floor(e.stake * f) if f > 0 else 0)
@@ -225,3 +224,40 @@ def test_exact_formula(raw, p):
     total = sum(raw_payouts)
     expected = raw_payouts if total <= p.funded else [x * p.funded // total for x in raw_payouts]
     assert [r.payout for r in rows] == expected
+
+
+@given(st.floats(min_value=-1, max_value=1, allow_nan=False), st.integers(min_value=-8, max_value=8))
+@settings(max_examples=2000, deadline=None)
+def test_quantize_score__a_few_ulps_of_float_noise__give_the_same_score(value, ulps):
+    """Two oracles whose CORR differs in the last bits (another BLAS, another CPU) quantize it to
+    the same millionths, unless it lies within those bits of a half-millionth: the one case where
+    any rounding rule must split (about 10**-10 of scores)."""
+    noisy = value
+    for _ in range(abs(ulps)):
+        noisy = math.nextafter(noisy, math.inf if ulps > 0 else -math.inf)
+    half_way = (Fraction(value) / SCORE_QUANTUM) % 1 - Fraction(1, 2)
+    assume(abs(half_way) * SCORE_QUANTUM > abs(Fraction(noisy) - Fraction(value)))
+    assert quantize_score(noisy) == quantize_score(value)
+    assert abs(quantize_score(value) - Fraction(value)) <= SCORE_QUANTUM / 2
+
+
+@given(st.lists(st.tuples(st.integers(min_value=1, max_value=10**24), st.floats(min_value=-0.2, max_value=0.2),
+                          st.floats(min_value=-0.2, max_value=0.2)), min_size=1, max_size=12),
+       st.integers(min_value=1, max_value=4), params_strategy)
+@settings(max_examples=300, deadline=None)
+def test_payouts__scores_perturbed_in_their_last_bits__pay_the_same_to_the_wei(stakes, ulps, p):
+    """The payouts (hence the Merkle root) of a round do not move when every score moves by a few
+    units in the last place, as long as no score sits on a half-millionth."""
+    def near_half(x: float) -> bool:
+        return abs((Fraction(x) / SCORE_QUANTUM) % 1 - Fraction(1, 2)) < Fraction(1, 10**6)
+
+    assume(not any(near_half(c) or near_half(m) for _, c, m in stakes))
+    def bump(x: float) -> float:
+        for _ in range(ulps):
+            x = math.nextafter(x, math.inf)
+        return x
+
+    entries = [StakeEntry(f"m{i}", A, s, True, "", c, m) for i, (s, c, m) in enumerate(stakes)]
+    noisy = [StakeEntry(f"m{i}", A, s, True, "", bump(c), bump(m)) for i, (s, c, m) in enumerate(stakes)]
+    assert [(r.payout, r.burn) for r in compute_payouts(entries, p)[0]] == \
+        [(r.payout, r.burn) for r in compute_payouts(noisy, p)[0]]
