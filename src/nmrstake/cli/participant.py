@@ -178,7 +178,7 @@ def _claim_cell(p: dict[str, Any]) -> str:
 def _print_status(rounds_json: list[dict[str, Any]], address: str | None, strategy: str | None,
                   positions: list[dict[str, Any]]) -> None:
     from nmrstake.amounts import format_nmr
-    from nmrstake.client.staking import position_note
+    from nmrstake.client.positions import position_note
 
     if rounds_json:
         click.echo(table([(i["round"], i["state"], i["stake_count"], format_nmr(int(i["total_staked"]))) for i in rounds_json],

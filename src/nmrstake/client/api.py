@@ -31,6 +31,7 @@ from eth_account.signers.local import LocalAccount
 from nmrstake.amounts import parse_nmr
 from nmrstake.client import staking
 from nmrstake.client.chain import Chain
+from nmrstake.client.positions import position_note
 from nmrstake.client.results import Results
 from nmrstake.client.staking import Delivery, Say
 from nmrstake.deploy import Deployment
@@ -161,7 +162,7 @@ class Position:
     @property
     def note(self) -> str:
         """The `upload / result` cell: the upload held, valid, or why invalid."""
-        return staking.position_note(self.document)
+        return position_note(self.document)
 
     def to_json(self) -> dict[str, Any]:
         return self.document

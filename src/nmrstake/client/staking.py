@@ -28,6 +28,7 @@ from eth_account.signers.local import LocalAccount
 
 from nmrstake.amounts import format_nmr
 from nmrstake.client.chain import Chain
+from nmrstake.client.positions import upload_state, utc
 from nmrstake.client.results import Results
 from nmrstake.errors import ChainError, ConfigError, InputError, NmrstakeError, RequestError
 from nmrstake.hashing import bytes32_from_hex, keccak_file, to_hex
@@ -44,12 +45,6 @@ Say = Callable[[str], None]
 
 def _quiet(_: str) -> None:
     pass
-
-
-def _utc(ts: int) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 # ---------------------------------------------------------------------------------------- delivery
@@ -110,9 +105,9 @@ def stake_predictions(
     info = chain.round(round_id)
     now = chain.chain_time()
     if now < info.open_time:
-        raise ChainError(f"round {round_id} opens at {_utc(info.open_time)} (chain time {_utc(now)}); nothing was sent")
+        raise ChainError(f"round {round_id} opens at {utc(info.open_time)} (chain time {utc(now)}); nothing was sent")
     if now >= info.close_time:
-        raise ChainError(f"round {round_id} closed at {_utc(info.close_time)} (chain time {_utc(now)}): staking is "
+        raise ChainError(f"round {round_id} closed at {utc(info.close_time)} (chain time {utc(now)}): staking is "
                          "over; nothing was sent")
     if info.state is not RoundState.OPEN:
         raise ChainError(f"round {round_id} is {info.state.label}: staking is not open; nothing was sent")
@@ -198,52 +193,6 @@ def stake_predictions(
     return result
 
 
-UPLOAD_NOTES = {"none": "no upload yet", "differs": "upload differs from the commitment"}
-
-
-def upload_state(commitment: bytes, uploads: list[tuple[bytes, int]] | None,
-                 close_time: int | None = None) -> dict[str, Any]:
-    """What the service holds for a stake not resolved yet, from its uploads ((keccak-256,
-    received_at), oldest first; None: not known here): `upload` is "matches" (an upload hashes to
-    the stake's commitment: the one scored), "differs" (uploads, none of them the committed file),
-    "none" or None (unknown), with the matching upload's time. Uploads at or after `close_time`
-    do not count, as for the oracle."""
-    if uploads is None:
-        return {"upload": None, "uploaded_at": None, "uploaded_at_iso": None}
-    if close_time is not None:
-        uploads = [u for u in uploads if u[1] < close_time]
-    matching = [at for digest, at in uploads if digest == commitment]
-    if matching:
-        return {"upload": "matches", "uploaded_at": matching[-1], "uploaded_at_iso": _utc(matching[-1])}
-    return {"upload": "differs" if uploads else "none", "uploaded_at": None, "uploaded_at_iso": None}
-
-
-def short_reason(reason: str | None) -> str:
-    """A published reason of an invalid stake, short enough for a table cell."""
-    from nmrstake.results.spec import NOT_A_NAME, NOT_COMMITTED, UNDELIVERED
-
-    if not reason:
-        return "invalid"
-    if reason == UNDELIVERED:
-        return "invalid: no file delivered by close"
-    if NOT_COMMITTED in reason:
-        return "invalid: file differs from the commitment"
-    if reason == NOT_A_NAME:
-        return "invalid: model id is not a name"
-    return "invalid: " + (reason if len(reason) <= 48 else reason[:47] + "…")
-
-
-def position_note(p: dict[str, Any]) -> str:
-    """The table's `upload / result` cell of a position (my_positions or the service's history)."""
-    if p.get("valid") is False:
-        return short_reason(p.get("reason"))
-    if p.get("valid") is True:
-        return "valid"
-    if p.get("upload") == "matches":
-        return f"uploaded {p.get('uploaded_at_iso')}"
-    return UPLOAD_NOTES.get(p.get("upload") or "", "")
-
-
 def my_positions(chain: Chain, results: Results, address: str,
                  *, strategy: str | None = None) -> list[dict[str, Any]]:
     """Every stake of `address`, with its result (from `results`), for an unresolved round whether the service holds the committed file, and
@@ -273,7 +222,7 @@ def my_positions(chain: Chain, results: Results, address: str,
                 claimable = str(s.amount)
             elif info.state is RoundState.POSTED:
                 final_at = info.final_at
-                what = f"final at {_utc(final_at or 0)}"
+                what = f"final at {utc(final_at or 0)}"
             else:
                 what = "pending"
             entry: dict[str, Any] = {
@@ -281,7 +230,7 @@ def my_positions(chain: Chain, results: Results, address: str,
                 "state": info.state.label, "stake": str(row.stake if row else s.amount),
                 "commitment": to_hex(s.commitment), "claim": what, "claimable": claimable,
                 "expected": expected if info.state is RoundState.POSTED else None,
-                "final_at": final_at, "final_at_iso": _utc(final_at) if final_at else None,
+                "final_at": final_at, "final_at_iso": utc(final_at) if final_at else None,
                 "valid": None, "reason": None, "score": None, "payout": None, "burn": None,
             }
             if info.state in (RoundState.OPEN, RoundState.CLOSED):
@@ -318,7 +267,7 @@ def claim_all(chain: Chain, account: LocalAccount, results: Results, round_ids: 
                                       "payout": "0", "amount": str(s.amount), "kind": "emergency_withdrawal"})
             continue
         if info.state is not RoundState.FINAL:
-            when = f"; it becomes final at {_utc(info.final_at)}" if info.final_at else ""
+            when = f"; it becomes final at {utc(info.final_at)}" if info.final_at else ""
             if round_ids:
                 raise ChainError(f"round {info.round_id} is {info.state.label}, not final: nothing can be claimed yet{when}")
             if info.state is not RoundState.SCHEDULED and chain.stake_keys(info.round_id, account.address):

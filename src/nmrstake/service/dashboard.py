@@ -300,7 +300,7 @@ class Dashboard:
         published rows; what can be claimed now (a final round's unclaimed stake: stake - burn +
         payout; an expired round's stake: in full); and per round the totals and the cumulative
         net result (payout - burn) over the rounds with a result."""
-        from nmrstake.client.staking import _utc, upload_state
+        from nmrstake.client.positions import upload_state, utc
         from nmrstake.models import label_model_id, model_label
         from nmrstake.tournament import RoundState
 
@@ -346,7 +346,7 @@ class Dashboard:
             elif info.state is RoundState.POSTED:
                 entry["claim"] = "in challenge period"
                 entry["final_at"] = info.final_at
-                entry["final_at_iso"] = _utc(info.final_at) if info.final_at else None
+                entry["final_at_iso"] = utc(info.final_at) if info.final_at else None
                 if row is not None:
                     entry["expected"] = str(row.stake - row.burn + row.payout)
             else:
