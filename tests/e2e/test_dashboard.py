@@ -24,8 +24,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,7 +34,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from helpers.scenario import HOUR, WEI, advance_to, advance_to_final, deliver_targets, make_world, open_funded_round, synth_round
+from helpers.scenario import (
+    HOUR,
+    WEI,
+    advance_to,
+    advance_to_final,
+    deliver_targets,
+    make_world,
+    open_funded_round,
+    oracle_once,
+    synth_round,
+)
 from helpers.service_process import running_service
 
 from nmrstake.hashing import keccak_bytes, keccak_file, to_hex
@@ -101,14 +109,6 @@ class World:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def run_oracle(world: Any) -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "nmrstake.cli", "oracle", "run", "--network", "ethereum:local:foundry",
-         "--account", "TEST::1", "--data-dir", str(world.layout.root), "--deployments-dir", str(world.deployments),
-         "--once"], env=os.environ.copy(), capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stdout + out.stderr
-
-
 @pytest.fixture(scope="module")
 def world(project, tmp_path_factory) -> Iterator[World]:
     from ape import accounts
@@ -157,11 +157,11 @@ def world(project, tmp_path_factory) -> Iterator[World]:
         advance_to(client.round(R1).resolve_time)
         for rid in (R1, R2):
             deliver_targets(w, rid, inputs[rid])
-        run_oracle(w)  # publishes and posts 201 and 202
+        oracle_once(w)  # publishes and posts 201 and 202
         for rid in (R1, R2):
             assert client.round(rid).state is RoundState.POSTED
         advance_to_final(client.round(R2))
-        run_oracle(w)  # settles the final rounds
+        oracle_once(w)  # settles the final rounds
         # Staker 0 claims its model_00 stake of round 201.
         who = w.stakers[0]
         [row] = [r for r in published_rows(w.layout.root, R1) if r["model"] == "model_00" and r["staker"] == who.address]

@@ -11,10 +11,7 @@ must still get: a fresh upload answered 201 and pages that answer.
 from __future__ import annotations
 
 import http.client
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -30,6 +27,7 @@ from helpers.scenario import (
     deliver_targets,
     make_world,
     open_funded_round,
+    oracle_once,
     stake_all,
     synth_round,
     with_tournament,
@@ -417,11 +415,7 @@ def test_after_every_attack_above__the_round_resolves_and_honest_stakes_are_paid
     advance_to(info.resolve_time)
     world.layout.targets_dir.mkdir(parents=True, exist_ok=True)
     (world.layout.targets_dir / f"round-{ROUND}.csv").write_bytes(targets.read_bytes())
-    oracle = subprocess.run(
-        [sys.executable, "-m", "nmrstake.cli", "oracle", "run", "--network", "ethereum:local:foundry",
-         "--account", "TEST::1", "--data-dir", str(world.layout.root), "--deployments-dir", str(world.deployments),
-         "--once"], env=os.environ.copy(), capture_output=True, text=True, timeout=300)
-    assert oracle.returncode == 0, oracle.stdout + oracle.stderr
+    oracle = oracle_once(world)
     assert client.round(ROUND).state is RoundState.POSTED, oracle.stdout + oracle.stderr
 
     rows = {(r.model, r.staker): r for r in load_published(world.layout.published(ROUND)).rows}
@@ -500,11 +494,7 @@ def test_junk_model_ids_and_junk_files__the_round_resolves_and_honest_stakes_are
         # window (for the operator to check the targets): past it, the round is posted all the same.
         advance_to(alarm_hold_until(client.round(R_ALONE)))
 
-        oracle = subprocess.run(
-            [sys.executable, "-m", "nmrstake.cli", "oracle", "run", "--network", "ethereum:local:foundry",
-             "--account", "TEST::1", "--data-dir", str(world.layout.root), "--deployments-dir", str(world.deployments),
-             "--once", "--log-json"], env=os.environ.copy(), capture_output=True, text=True, timeout=300)
-        assert oracle.returncode == 0, oracle.stdout + oracle.stderr
+        oracle = oracle_once(world, "--log-json")
         assert "round_error" not in oracle.stdout, oracle.stdout
         assert '"alarm"' in oracle.stdout and "round-312" in oracle.stdout, oracle.stdout  # the lone junk file
         for rid in (R_MIXED, R_ALONE):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from eth_account import Account
-from helpers.scenario import WEI, advance_to, advance_to_final, deliver_targets, make_world, open_funded_round, synth_round
+from helpers.scenario import WEI, advance_to, advance_to_final, deliver_targets, make_world, open_funded_round, oracle_once, synth_round
 from helpers.service_process import running_service
 
 from nmrstake.client import Participant
@@ -66,11 +66,7 @@ def test_participant__with_a_key_and_two_urls__stakes_a_dataframe_and_claims_its
             info = world.client.round(ROUND)
             advance_to(info.resolve_time)
             deliver_targets(world, ROUND, inputs)
-            oracle = subprocess.run(
-                [sys.executable, "-m", "nmrstake.cli", "oracle", "run", "--network", "ethereum:local:foundry",
-                 "--account", "TEST::1", "--data-dir", str(world.layout.root), "--deployments-dir",
-                 str(world.deployments), "--once"], env=os.environ.copy(), capture_output=True, text=True, timeout=300)
-            assert oracle.returncode == 0, oracle.stdout + oracle.stderr
+            oracle_once(world)
             advance_to_final(world.client.round(ROUND))
             assert me.round(ROUND).state is RoundState.FINAL
             position = me.positions()[0]

@@ -7,13 +7,11 @@ claimable and from when, and the owner of an allocation strategy sees the strate
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 from eth_account import Account
 from helpers.cli_runner import js, run
-from helpers.scenario import WEI, advance_to, deliver_targets, make_world, open_funded_round, synth_round
+from helpers.scenario import WEI, advance_to, deliver_targets, make_world, open_funded_round, oracle_once, synth_round
 from helpers.service_process import running_service
 
 from nmrstake.amounts import format_nmr
@@ -33,14 +31,6 @@ def _line(output: str, *parts: str) -> str:
     found = [line for line in output.splitlines() if all(p in line for p in parts)]
     assert len(found) == 1, (parts, output)
     return found[0]
-
-
-def _oracle(world) -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "nmrstake.cli", "oracle", "run", "--network", "ethereum:local:foundry",
-         "--account", "TEST::1", "--data-dir", str(world.layout.root), "--deployments-dir", str(world.deployments),
-         "--once"], env=os.environ.copy(), capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_status_through_the_service(project, tmp_path, monkeypatch):
@@ -111,7 +101,7 @@ def test_status_through_the_service(project, tmp_path, monkeypatch):
 
             advance_to(client.round(ROUND).resolve_time)
             deliver_targets(world, ROUND, inputs)
-            _oracle(world)
+            oracle_once(world)
             info = client.round(ROUND)
             assert info.state.label == "posted"
 

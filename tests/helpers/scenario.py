@@ -3,6 +3,9 @@ predictions files, and time travel. Uses the package's own functions, as the CLI
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,3 +125,14 @@ def deliver_targets(world: World, round_id: int, inputs: Path) -> None:
 
     world.layout.targets_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(inputs / "targets.csv", world.layout.targets_dir / f"round-{round_id}.csv")
+
+
+def oracle_once(world: World, *extra: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """`nmrstake oracle run --once` as a process on the Anvil the test runs (ape-foundry's, at
+    $APE_FOUNDRY_HOST), as TEST::1 with the world's data folder and deployments; it must exit 0."""
+    out = subprocess.run(
+        [sys.executable, "-m", "nmrstake.cli", "oracle", "run", "--network", "ethereum:local:foundry",
+         "--account", "TEST::1", "--data-dir", str(world.layout.root), "--deployments-dir", str(world.deployments),
+         "--once", *extra], env=os.environ.copy(), capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out

@@ -15,13 +15,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 from eth_account import Account
 from helpers.installed import installed  # noqa: F401  (module-scoped: one build and install for this file)
-from helpers.scenario import WEI, advance_to, advance_to_final, deliver_targets, make_world, open_funded_round, synth_round
+from helpers.scenario import WEI, advance_to, advance_to_final, deliver_targets, make_world, open_funded_round, oracle_once, synth_round
 from helpers.service_process import running_service
 
 from nmrstake.localchain import anvil_provider
@@ -104,11 +102,7 @@ def test_participant_life__from_the_installed_wheel__faucet_stake_status_verify_
             # The operator's side: the round resolves, the oracle (the repository's, on ape) posts, it becomes final.
             advance_to(world.client.round(ROUND).resolve_time)
             deliver_targets(world, ROUND, inputs)
-            oracle = subprocess.run(
-                [sys.executable, "-m", "nmrstake.cli", "oracle", "run", "--network", "ethereum:local:foundry",
-                 "--account", "TEST::1", "--data-dir", str(world.layout.root), "--deployments-dir",
-                 str(world.deployments), "--once"], env=os.environ.copy(), capture_output=True, text=True, timeout=300)
-            assert oracle.returncode == 0, oracle.stdout + oracle.stderr
+            oracle_once(world)
             advance_to_final(world.client.round(ROUND))
 
             report = nmrstake("verify", str(ROUND))
