@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,10 +19,11 @@ if TYPE_CHECKING:
     from nmrstake.deploy import Deployment
     from nmrstake.participant import LocalDelivery
     from nmrstake.results.layout import DataLayout
+    from nmrstake.tournament import TournamentClient
 
 
 @contextmanager
-def chain_session(network: str, deployments: Path | None = None, api: str | None = None) -> Iterator[Any]:
+def chain_session(network: str, deployments: Path | None = None, api: str | None = None) -> Iterator[TournamentClient]:
     """Connect to `network` and yield the TournamentClient of its deployment: the one recorded in
     the deployments folder; failing that, with `api`, the one the tournament service served the
     first time (so a participant's machine needs only a wallet, the RPC and the service's URL).
@@ -68,7 +69,7 @@ def warn_if_time_stands_still(chain_now: int, *, tolerance: int = 120) -> None:
                    "which keeps a local chain moving (or send a transaction)", err=True)
 
 
-def data_layout(client: Any, data_dir: Path | None) -> Any:
+def data_layout(client: TournamentClient, data_dir: Path | None) -> DataLayout:
     """The tournament's data folder: --data-dir, else the default one of its chain and contract."""
     from nmrstake.results.layout import DataLayout, default_data_root
 

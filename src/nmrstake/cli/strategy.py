@@ -8,10 +8,10 @@ The operator's daemon (:mod:`nmrstake.strategies.operator`) stays on ape."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from nmrstake.tournament import TournamentClient
 
 
-def _say(as_json: bool) -> Any:
+def _say(as_json: bool) -> Callable[[str], None]:
     return (lambda m: None) if as_json else click.echo
 
 

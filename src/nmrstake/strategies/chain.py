@@ -10,13 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_utils import to_checksum_address
 
 from nmrstake.chain.contracts import event_logs
 from nmrstake.errors import ConfigError, InputError
 from nmrstake.models import model_id, model_label
+
+if TYPE_CHECKING:
+    from nmrstake.tournament import TournamentClient
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
@@ -88,7 +91,7 @@ class StrategyView:
 class StrategyClient:
     """Strategies of one deployment (a TournamentClient with a StrategyFactory)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: TournamentClient) -> None:
         self.client = client
         contracts = client.deployment.contracts
         if "StrategyFactory" not in contracts:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from eth_utils import to_checksum_address
 
@@ -91,7 +91,10 @@ class _Batches:
     claim: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+T = TypeVar("T")
+
+
+def chunks(items: list[T], size: int) -> Iterator[list[T]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
