@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -298,10 +299,11 @@ class Participant:
             return None
         return self.strategy.strategy_of(who)
 
-    @property
+    @cached_property
     def strategy(self) -> Strategies:
         """The participant's allocation strategy: reads and the owner's actions
-        (:class:`nmrstake.client.strategy.Strategies`)."""
+        (:class:`nmrstake.client.strategy.Strategies`), made once: its factory, implementation and
+        invoker checks are a handful of RPC calls that `status` would otherwise make twice."""
         from nmrstake.client.strategy import Strategies
 
         return Strategies(self.chain, self.account)
