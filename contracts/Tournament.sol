@@ -303,7 +303,20 @@ contract Tournament is ITournament, AccessControlDefaultAdminRules, ReentrancyGu
         uint256 totalBurn,
         uint256 leafCount,
         bytes32 resultsHash
-    ) external onlyRole(ORACLE_ROLE) whenNotPaused {
+    ) external onlyRole(ORACLE_ROLE) {
+        _postResult(roundId, root, totalPayout, totalBurn, leafCount, resultsHash);
+    }
+
+    /// @dev Every check and effect of a posting: `postResult` (ORACLE_ROLE) and any other way of
+    ///      posting a contract built on this one adds (a committee's signatures) share it.
+    function _postResult(
+        uint256 roundId,
+        bytes32 root,
+        uint256 totalPayout,
+        uint256 totalBurn,
+        uint256 leafCount,
+        bytes32 resultsHash
+    ) internal whenNotPaused {
         Round storage rd = _rounds[roundId];
         uint256 resolveTime = rd.resolveTime; // > 0 for every opened round
         if (resolveTime == 0) revert UnknownRound(roundId);
