@@ -17,8 +17,13 @@ model, then 10 strategies x 10 models): `stakeMany` (first stakes), then per rou
 extra batch of 10 entries is traced step by step (`debug_traceTransaction`) to show where the gas
 of one model-round goes.
 
-Prints a table of the strategy figures (stderr), then one JSON object (stdout), which it also
-writes to bench/results/gas.json.
+Then the oracle committee (`committee` in the JSON): a CommitteeTournament per committee shape
+(1-of-1, 2-of-3, 3-of-5, 5-of-7 members), two identical rounds each, one posted by ORACLE_ROLE's
+`postResult` and the other by `postResultSigned` with exactly M signatures (65 bytes each, packed),
+submitted by an account with no role. Goal: 3-of-5 at most 130,000 gas.
+
+Prints a table of the strategy figures and one of the committee figures (stderr), then one JSON
+object (stdout), which it also writes to bench/results/gas.json.
 """
 
 from __future__ import annotations
@@ -652,6 +657,106 @@ def strategy_section(rpc: Rpc, token, tour, owner, oracle, manager, funder, oper
     return out
 
 
+# ---------------------------------------------------------------- oracle committee: M-of-N signed postings
+
+COMMITTEE_SHAPES = ((1, 1), (3, 2), (5, 3), (7, 5))  # (N members, threshold M)
+GOAL_COMMITTEE_3_OF_5 = 130_000
+
+
+def committee_keys(n: int) -> list:
+    """`n` deterministic member keys, sorted by address (the order the contract wants)."""
+    keys = [Account.from_key(keccak(f"bench-committee:{i}".encode())) for i in range(n)]
+    return sorted(keys, key=lambda a: int(a.address, 16))
+
+
+def committee_section(project, chain, token, owner, oracle, manager, funder, stakers, submitter) -> dict:
+    """Gas of a result posted by M of N committee signatures against ORACLE_ROLE's `postResult`
+    of an identical round of the same contract (two stakes, funded; every posting touches the
+    round's slots cold, as in production)."""
+    min_stake, cap = NMR // 100, 5_000 * NMR
+    for a in stakers:
+        token.mint(a, 10_000 * NMR, sender=owner)
+    token.mint(funder, 1_000 * NMR, sender=owner)
+    out: dict = {"shapes": {}}
+    for n, m in COMMITTEE_SHAPES:
+        keys = committee_keys(n)
+        tour = owner.deploy(project.CommitteeTournament, token, owner, 86_400, CHALLENGE, GRACE, MAX_PAUSE,
+                            [k.address for k in keys], m)
+        tour.grantRole(tour.MANAGER_ROLE(), manager, sender=owner)
+        tour.grantRole(tour.ORACLE_ROLE(), oracle, sender=owner)
+        for a in (*stakers, funder):
+            token.approve(tour, 2**256 - 1, sender=a)
+        now = chain.pending_timestamp
+        params = (now, now + 3_600, now + 7_200, 5_000, 20_000, CLIP_BPS, 72_000 * NMR, cap, min_stake)
+        postings = []
+        for rid in (1, 2):
+            tour.openRound(rid, params, sender=manager)
+            leaves, payout, burn = [], 3 * NMR, 4 * NMR
+            for k, (acct, name, amount) in enumerate(((stakers[0], "alpha", 100 * NMR),
+                                                      (stakers[1], "bravo", 300 * NMR))):
+                mid = model_id(name)
+                tour.stake(rid, mid, amount, keccak(name.encode() + word(rid)), sender=acct)
+                leaves.append(leaf_hash([rid, mid, acct.address, amount, payout if k == 0 else 0,
+                                         burn if k == 1 else 0]))
+            tour.fund(rid, 20 * NMR, sender=funder)
+            postings.append((rid, Tree(leaves).root, payout, burn, 2, keccak(b"manifest" + word(rid))))
+        chain.mine(timestamp=now + 7_200)
+        by_oracle = tour.postResult(*postings[0], sender=oracle)
+        epoch = tour.committeeEpoch()
+        digest = bytes(tour.attestationDigest(*postings[1], epoch))
+        signatures = b""
+        for k in keys[:m]:
+            sig = Account.unsafe_sign_hash(digest, k.key)
+            signatures += word(sig.r) + word(sig.s) + bytes([sig.v])
+        signed = tour.postResultSigned(*postings[1], signatures, sender=submitter)
+        attested = signed.decode_logs(tour.ResultAttested)
+        assert attested and attested[0].signers == (1 << m) - 1, attested
+        assert tour.getRound(1).root == postings[0][1] and tour.getRound(2).root == postings[1][1]
+        # The layout's calldata cost, exactly: packed `bytes` (this contract) against a `bytes[]` of
+        # one 65-byte signature per element (the same values ABI-encoded the other way).
+        head_types = ["uint256", "bytes32", "uint256", "uint256", "uint256", "bytes32"]
+        packed = intrinsic_gas(bytes(4) + encode([*head_types, "bytes"], [*postings[1], signatures]))
+        as_array = intrinsic_gas(bytes(4) + encode(
+            [*head_types, "bytes[]"], [*postings[1], [signatures[i:i + 65] for i in range(0, len(signatures), 65)]]))
+        out["shapes"][f"{m}of{n}"] = {
+            "members": n, "threshold": m,
+            "post_result_signed": signed.gas_used,
+            "post_result_same_contract": by_oracle.gas_used,
+            "extra_over_post_result": signed.gas_used - by_oracle.gas_used,
+            "signature_bytes": len(signatures),
+            "calldata_gas_packed": packed - 21_000,
+            "calldata_gas_bytes_array": as_array - 21_000,
+        }
+    shapes = out["shapes"]
+    first, last = shapes["1of1"], shapes["5of7"]
+    out["per_signature"] = (last["post_result_signed"] - first["post_result_signed"]) // (5 - 1)
+    out["goal_3of5"] = GOAL_COMMITTEE_3_OF_5
+    out["goal_3of5_met"] = shapes["3of5"]["post_result_signed"] <= GOAL_COMMITTEE_3_OF_5
+    out["contracts_sha256"] = {
+        f: hashlib.sha256((ROOT / "contracts" / f).read_bytes()).hexdigest()[:12]
+        for f in ("Tournament.sol", "OracleCommittee.sol", "CommitteeTournament.sol")
+    }
+    out["notes"] = (
+        "gasUsed incl. 21,000 base and calldata. post_result_signed: exactly M signatures (the first M members "
+        "by address), packed r|s|v, 65 bytes each, submitted by an account without any role; "
+        "post_result_same_contract: ORACLE_ROLE's postResult of an identical round on the same CommitteeTournament "
+        "(2 stakes; posting costs the same for 10,000: see post_result). per_signature: (5-of-7 - 1-of-1) / 4. "
+        "calldata_gas_*: the intrinsic calldata gas of the call (4-byte selector counted as zeros) with the "
+        "signatures packed in one `bytes` (as the contract takes them) and, for comparison, as a `bytes[]`."
+    )
+    return out
+
+
+def print_committee_table(res: dict) -> None:
+    print("\nOracle committee: gas of a posting (gasUsed incl. 21,000 base)", file=sys.stderr)
+    print(f"{'':<10}{'signed':>12}{'postResult':>12}{'extra':>10}{'sig bytes':>11}", file=sys.stderr)
+    for label, r in res["shapes"].items():
+        print(f"{label:<10}{r['post_result_signed']:>12,}{r['post_result_same_contract']:>12,}"
+              f"{r['extra_over_post_result']:>10,}{r['signature_bytes']:>11}", file=sys.stderr)
+    print(f"per signature {res['per_signature']:,}; goal 3-of-5 <= {res['goal_3of5']:,}: "
+          f"{'met' if res['goal_3of5_met'] else 'MISSED'}", file=sys.stderr)
+
+
 def main() -> dict:
     from ape import accounts, chain, networks, project
     from ape.logging import logger
@@ -800,6 +905,8 @@ def main() -> dict:
         gas["n_claims_measured"] = N_CLAIMS
         gas["anvil"] = rpc.call("web3_clientVersion", [])
         gas["strategies"] = strategy_section(rpc, token, tour, owner, oracle, manager, funder, acc[9], rng, gas)
+        gas["committee"] = committee_section(project, chain, token, owner, oracle, manager, funder, (a1, a2),
+                                             submitter)
         gas["notes"] = (
             "gasUsed incl. 21,000 base. claim_*: random leaves of the 10,000-leaf tree, submitted by a "
             "third party, the round already settled by `finalise`; recipients hold no NMR (their balance "
@@ -815,6 +922,7 @@ if __name__ == "__main__":
     result = main()
     text = json.dumps(result, indent=2)
     print_strategy_table(result["strategies"])
+    print_committee_table(result["committee"])
     print(text)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(text + "\n")
