@@ -2,8 +2,9 @@
 
     python bench/cli.py [--repeat 7] [--out bench/results/cli.json]
 
-Targets (issue 19): the participant's commands stand on web3.py and eth-account and, given
-`--network <a node's http URL>`, never import ape. Every read through the service (`rounds`,
+Targets (issue 19): the participant's commands stand on the node's JSON-RPC
+(`nmrstake.chain.node.RpcNode`, eth-abi) and eth-account and, given `--network <a node's http URL>`,
+never import ape (nor web3.py). Every read through the service (`rounds`,
 `round show`, `status --wallet`, `balance --wallet`, each with `--api`) answers in at most 0.5 s
 wall; every read straight from the chain (the same four with `--network <the Anvil's URL>` and no
 `--api`, the deployment from the deployments file $NMRSTAKE_DEPLOYMENTS names) in at most 0.8 s;

@@ -15,12 +15,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_utils import keccak, to_checksum_address
-
 from nmrstake import __version__
 from nmrstake.chain.transactions import deploy_contract, send
 from nmrstake.errors import ConfigError, InputError
 from nmrstake.fsutil import write_atomic
+from nmrstake.hashing import checksum_address as to_checksum_address
+from nmrstake.hashing import keccak_bytes
 
 #: Where deployments files live, relative to the project root (``NMRSTAKE_DEPLOYMENTS`` overrides).
 DEFAULT_DEPLOYMENTS_DIR = Path("deployments")
@@ -178,7 +178,7 @@ def load_deployment(path: Path) -> Deployment:
 def codehash(provider: Any, address: str) -> str | None:
     """keccak-256 of the runtime code at `address`, or None when there is no code."""
     code = bytes(provider.get_code(address))
-    return "0x" + keccak(code).hex() if code else None
+    return "0x" + keccak_bytes(code).hex() if code else None
 
 
 def check_recorded(provider: Any, name: str, record: ContractRecord) -> str | None:
@@ -218,7 +218,7 @@ def _address_argument(flag: str, value: str | None) -> str | None:
         return None
     try:
         return to_checksum_address(str(value))
-    except (ValueError, TypeError):
+    except InputError:
         raise InputError(f"{flag}: {value!r} is not an address (0x and 40 hex digits)") from None
 
 

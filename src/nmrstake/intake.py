@@ -245,8 +245,8 @@ class Intake:
                 head.decode("utf-8")
             except UnicodeDecodeError as exc:
                 if exc.start < len(head) - 4:  # not a multi-byte character cut by the 4 KiB window
-                    raise RequestError(415, "unsupported-format", "file: neither a CSV (UTF-8 text) nor a Parquet file",
-                                       field="file") from None
+                    raise RequestError(415, "unsupported-format", "file: neither a CSV (UTF-8 text: the byte at offset "
+                                       f"{exc.start} is not UTF-8) nor a Parquet file", field="file") from None
         try:
             load_predictions(staged, what="uploaded predictions", name=f"for {key_text}")
         except InputError as exc:

@@ -21,13 +21,9 @@ import secrets
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from eth_account import Account
-from eth_account.messages import encode_typed_data
-from eth_utils import keccak
-
 from nmrstake.chain.signers import sign_typed
 from nmrstake.errors import InputError
-from nmrstake.hashing import bytes32_from_hex, checksum_address, to_hex
+from nmrstake.hashing import bytes32_from_hex, checksum_address, keccak_bytes, to_hex
 from nmrstake.models import model_id
 
 DOMAIN_NAME = "nmrstake"
@@ -67,8 +63,10 @@ class Domain:
 
 
 def _digest(domain: Domain, types: dict[str, Any], message: dict[str, Any]) -> tuple[Any, bytes]:
+    from eth_account.messages import encode_typed_data  # here: a read of the chain needs only Domain
+
     signable = encode_typed_data(domain_data=domain.as_dict(), message_types=types, message_data=message)
-    return signable, keccak(b"\x19" + signable.version + signable.header + signable.body)
+    return signable, keccak_bytes(b"\x19" + signable.version + signable.header + signable.body)
 
 
 def _recover(signable: Any, signature: str, argument: str) -> str:
@@ -78,6 +76,8 @@ def _recover(signable: Any, signature: str, argument: str) -> str:
         raise InputError(f"{argument}: not hex") from None
     if len(raw) != 65:
         raise InputError(f"{argument}: expected 65 bytes, got {len(raw)}")
+    from eth_account import Account
+
     try:
         return str(Account.recover_message(signable, signature=raw))
     except Exception as exc:  # eth-keys raises BadSignature, ValueError, ...

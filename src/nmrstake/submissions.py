@@ -32,8 +32,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from eth_account import Account
-
 from nmrstake.errors import ConfigError
 from nmrstake.fsutil import fsync_dir
 from nmrstake.hashing import bytes32_from_hex, checksum_address, to_hex
@@ -186,6 +184,8 @@ class SubmissionStore:
         key (the oracle names the signer in a manifest, but never invents one)."""
         if not create and not (self.root / "receipt-signer.key").is_file():
             return None
+        from eth_account import Account  # here: reading the store needs no key
+
         return str(Account.from_key(self.receipt_key()).address)
 
     # ------------------------------------------------------------------ writing

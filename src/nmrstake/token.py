@@ -15,12 +15,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from eth_utils import keccak, to_checksum_address
 
 from nmrstake.chain.transactions import Sent, send
 from nmrstake.errors import ChainError, ConfigError
+
+if TYPE_CHECKING:
+    from nmrstake.chain.node import Node
 
 Say = Callable[[str], None]
 BurnMethod = Literal["burn", "numeraire-mint"]
@@ -163,19 +166,20 @@ def burn_method(selectors: frozenset[bytes]) -> BurnMethod | None:
 # ------------------------------------------------------------------------------------ chain reads
 
 
-def _web3(provider_or_web3: Any) -> Any:
-    if hasattr(provider_or_web3, "eth"):
-        return provider_or_web3
-    web3 = getattr(provider_or_web3, "web3", None)
-    if web3 is None:
-        raise ConfigError("cannot read the token: the provider has no web3 connection")
-    return web3
+def _node(source: object) -> Node:
+    """A node's URL, a node, a `Web3` or an ape provider as a :class:`~nmrstake.chain.node.Node`."""
+    from nmrstake.chain.node import as_node
+
+    try:
+        return as_node(source)
+    except ChainError:
+        raise ConfigError("cannot read the token: the provider has no web3 connection") from None
 
 
-def _call(w3: Any, to: str, data: bytes) -> bytes | None:
+def _call(w3: Node, to: str, data: bytes) -> bytes | None:
     """The return data of an eth_call, or None when it reverts or fails."""
     try:
-        return bytes(w3.eth.call({"to": to, "data": "0x" + data.hex()}))
+        return w3.call_raw(to, data)
     except Exception:  # a revert or an unsupported call: the token does not answer
         return None
 
@@ -204,12 +208,12 @@ def _string(raw: bytes | None) -> str | None:
     return None
 
 
-def _implementation(w3: Any, address: str, code: bytes) -> str | None:
+def _implementation(w3: Node, address: str, code: bytes) -> str | None:
     """The implementation a proxy delegates to (EIP-1167 clone or EIP-1967 slot), if any."""
     if code.startswith(_EIP1167_PREFIX) and code[30:45] == _EIP1167_SUFFIX:
         return to_checksum_address(code[10:30])
     try:
-        slot = bytes(w3.eth.get_storage_at(address, _EIP1967_IMPLEMENTATION))
+        slot = w3.storage(address, _EIP1967_IMPLEMENTATION)
     except Exception:
         return None
     value = int.from_bytes(slot, "big")
@@ -218,8 +222,8 @@ def _implementation(w3: Any, address: str, code: bytes) -> str | None:
     return to_checksum_address(value.to_bytes(20, "big"))
 
 
-def _get_code(w3: Any, address: str) -> bytes:
-    return bytes(w3.eth.get_code(address))
+def _get_code(w3: Node, address: str) -> bytes:
+    return w3.code(address)
 
 
 def inspect_token(provider_or_web3: Any, address: str) -> TokenCapabilities:
@@ -232,15 +236,15 @@ def inspect_token(provider_or_web3: Any, address: str) -> TokenCapabilities:
     A proxy (EIP-1167 clone, EIP-1967 slot) is judged by its implementation's code as well.
     Raises ConfigError when there is no contract at `address`.
     """
-    w3 = _web3(provider_or_web3)
+    w3 = _node(provider_or_web3)
     address = to_checksum_address(address)
     code = _get_code(w3, address)
     if not code:
-        raise ConfigError(f"no contract at {address} (chain {int(w3.eth.chain_id)})")
+        raise ConfigError(f"no contract at {address} (chain {w3.chain_id()})")
     return _inspect(w3, address, code)
 
 
-def _inspect(w3: Any, address: str, code: bytes) -> TokenCapabilities:
+def _inspect(w3: Node, address: str, code: bytes) -> TokenCapabilities:
     selectors = pushed_selectors(code)
     implementation = _implementation(w3, address, code)
     if implementation is not None:
@@ -276,12 +280,12 @@ def token_capabilities(provider_or_web3: Any, address: str) -> TokenCapabilities
     eth_getCode. Keyed by the code's hash too, so a restarted node or a reverted test chain that
     puts another token at the same address is inspected anew. `total_supply` is as of the first
     inspection."""
-    w3 = _web3(provider_or_web3)
+    w3 = _node(provider_or_web3)
     address = to_checksum_address(address)
     code = _get_code(w3, address)
     if not code:
-        raise ConfigError(f"no contract at {address} (chain {int(w3.eth.chain_id)})")
-    key = (int(w3.eth.chain_id), address, "0x" + keccak(code).hex())
+        raise ConfigError(f"no contract at {address} (chain {w3.chain_id()})")
+    key = (w3.chain_id(), address, "0x" + keccak(code).hex())
     with _cache_lock:
         found = _cache.get(key)
     if found is None:

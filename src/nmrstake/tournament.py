@@ -11,10 +11,9 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from eth_utils import to_checksum_address
-
 from nmrstake.deploy import Deployment, deployment_path, deployments_dir, load_deployment
 from nmrstake.errors import ConfigError, UnknownRoundError
+from nmrstake.hashing import checksum_address as to_checksum_address
 from nmrstake.models import model_label
 from nmrstake.payouts import RoundParams
 from nmrstake.signing import Domain

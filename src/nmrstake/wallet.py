@@ -70,6 +70,78 @@ class WalletError(NmrstakeError):
     exit_code = 5
 
 
+# --------------------------------------------------------------------------- decryption
+
+
+def _standard_keystore(data: dict) -> bool:
+    """A v3 keystore :func:`decrypt_keystore` reads: aes-128-ctr; scrypt, or pbkdf2 with hmac-sha256."""
+    crypto = data.get("crypto") or data.get("Crypto") or {}
+    kdf, params = crypto.get("kdf"), crypto.get("kdfparams") or {}
+    return (data.get("version") == 3 and crypto.get("cipher") == "aes-128-ctr"
+            and (kdf == "scrypt" or (kdf == "pbkdf2" and params.get("prf") == "hmac-sha256")))
+
+
+def decrypt_keystore(data: dict, passphrase: str) -> bytes:
+    """The private key in a standard v3 keystore (Web3 Secret Storage: the key derived by scrypt
+    or pbkdf2, its MAC checked, the key deciphered with AES-128-CTR), as eth-keyfile computes it,
+    on pycryptodome and hashlib alone: nothing here imports eth-account. ValueError("MAC
+    mismatch") on a wrong passphrase, as eth-keyfile raises; KeyError or ValueError on a damaged
+    file. Tests hold it equal to ``eth_account.Account.decrypt``."""
+    import hashlib
+
+    from Crypto.Cipher import AES
+    from Crypto.Hash import keccak
+    from Crypto.Protocol.KDF import scrypt
+
+    crypto = data.get("crypto") or data["Crypto"]
+    params = crypto["kdfparams"]
+    secret = passphrase.encode()
+    salt = bytes.fromhex(params["salt"])
+    if crypto["kdf"] == "scrypt":
+        derived = cast("bytes", scrypt(secret, salt, int(params["dklen"]), N=int(params["n"]),  # type: ignore[arg-type]
+                                       r=int(params["r"]), p=int(params["p"])))
+    else:
+        derived = hashlib.pbkdf2_hmac("sha256", secret, salt, int(params["c"]), int(params["dklen"]))
+    ciphertext = bytes.fromhex(crypto["ciphertext"])
+    mac = keccak.new(digest_bits=256, data=derived[16:32] + ciphertext).digest()
+    if not secrets.compare_digest(mac, bytes.fromhex(crypto["mac"])):
+        raise ValueError("MAC mismatch")
+    iv = bytes.fromhex(crypto["cipherparams"]["iv"])
+    return AES.new(derived[:16], AES.MODE_CTR, nonce=b"", initial_value=iv).decrypt(ciphertext)
+
+
+def _decrypt_standard(name: str, path: Path, data: dict, passphrase: str) -> bytes:
+    try:
+        return decrypt_keystore(data, passphrase)
+    except ValueError as exc:
+        if "MAC mismatch" in str(exc):
+            raise WalletError(f"wrong passphrase for wallet '{name}'") from None
+        raise WalletError(f"cannot decrypt wallet file {path}: damaged keystore") from None
+    except (KeyError, TypeError, AttributeError):
+        raise WalletError(f"cannot decrypt wallet file {path}: damaged keystore") from None
+
+
+class KeyOpening:
+    """A wallet being decrypted on a second core (:meth:`Keystore.load_aside`): its `address`
+    (from the file) at once, its key from :meth:`result`, which waits for the decryption and
+    raises its WalletError (a wrong passphrase)."""
+
+    def __init__(self, address: str, path: Path, opening: Future[bytes] | Future[LocalAccount]) -> None:
+        self.address, self._path, self._opening = address, path, opening
+        self._account: LocalAccount | None = None
+
+    def result(self) -> LocalAccount:
+        if self._account is None:
+            found = self._opening.result()
+            if isinstance(found, bytes):
+                account = _account().from_key(found)
+                if account.address.lower() != self.address.lower():
+                    raise WalletError(f"wallet file {self._path}: decrypted key does not match its address")
+                found = account
+            self._account = found
+        return self._account
+
+
 # --------------------------------------------------------------------------- locations
 
 
@@ -272,19 +344,34 @@ class Keystore:
             raise WalletError(f"wallet file {path}: decrypted key does not match its address")
         return account
 
-    def load_aside(self, name: str, passphrase: str) -> Future[LocalAccount]:
+    def load_aside(self, name: str, passphrase: str) -> KeyOpening:
         """:meth:`load` in a thread of its own, for a caller with other work meanwhile: the
-        keystore's scrypt (about 0.8 s at the standard strength) releases the GIL, so it runs on
-        a second core. The result (or the WalletError) is the future's.
+        keystore's scrypt (about 0.7 s at the standard strength) releases the GIL, so it runs on
+        a second core. The result (or the WalletError) is the opening's :meth:`KeyOpening.result`.
 
-        The file is read here, so a missing or broken one fails at once. Everything decrypting
-        imports is imported here too, in the calling thread, by decrypting a throwaway keystore
-        of the same kind with a trivial work factor: the thread then imports nothing, since two
-        threads importing at once can deadlock on the module locks."""
+        The file is read here, so a missing or broken one fails at once. A standard v3 keystore
+        (aes-128-ctr; scrypt, or pbkdf2 with hmac-sha256, as every wallet writes) is decrypted
+        by :func:`decrypt_keystore` at once, before eth-account is even imported (its import
+        takes half a second, which the decryption used to wait for). Any other kind goes to
+        eth-account, whose imports are made here first, in the calling thread, by decrypting a
+        throwaway keystore of the same kind: two threads importing at once can deadlock on the
+        module locks."""
         from concurrent.futures import ThreadPoolExecutor
 
         path = self.path(name)
         data = _read_keystore(path, name)
+        if _standard_keystore(data):
+            import hashlib  # noqa: F401 - imported here, not in the thread (see above)
+
+            from Crypto.Cipher import AES, _mode_ctr  # noqa: F401 - AES.new imports its CTR mode lazily
+            from Crypto.Hash import keccak  # noqa: F401
+            from Crypto.Protocol.KDF import scrypt  # noqa: F401
+
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nmrstake-wallet")
+            raw = pool.submit(_decrypt_standard, name, path, data, passphrase)
+            pool.shutdown(wait=False)
+            _account()  # eth-account, which makes the key an account, is imported meanwhile
+            return KeyOpening(self.address(name), path, raw)
         crypto = data.get("crypto") or data.get("Crypto") or {}
         kdf: Literal["pbkdf2", "scrypt"] = "pbkdf2" if crypto.get("kdf") == "pbkdf2" else "scrypt"
         throwaway = _account().encrypt(b"\x01" * 32, "throwaway", kdf=kdf, iterations=2)
@@ -292,7 +379,7 @@ class Keystore:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nmrstake-wallet")
         opening = pool.submit(self._decrypt, name, path, data, passphrase)  # the file is read once
         pool.shutdown(wait=False)  # the one task runs on; the pool takes no more
-        return opening
+        return KeyOpening(self.address(name), path, opening)
 
     # -- writing
 

@@ -10,6 +10,8 @@ import traceback
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nmrstake import wallet
 from nmrstake.errors import InputError, NmrstakeError
@@ -300,3 +302,30 @@ def test_load_aside__a_missing_wallet_fails_at_once_a_wrong_passphrase_in_the_re
     with pytest.raises(WalletError, match="wrong passphrase for wallet 'w'"):
         opening.result()
     assert ks.load_aside("w", "pw").result().address == Account.from_key(KEY_1).address
+
+
+# decrypt_keystore: the v3 decryption load_aside starts before eth-account is imported.
+
+@settings(max_examples=25, deadline=None)
+@given(key=st.integers(min_value=1, max_value=SECP256K1_N - 1), passphrase=st.text(min_size=1, max_size=40),
+       kdf=st.sampled_from(["scrypt", "pbkdf2"]))
+def test_decrypt_keystore__equals_eth_account_decrypt(key, passphrase, kdf):
+    keystore = Account.encrypt(key.to_bytes(32, "big"), passphrase, kdf=kdf, iterations=2 if kdf == "scrypt" else 3)
+    assert wallet.decrypt_keystore(keystore, passphrase) == bytes(Account.decrypt(keystore, passphrase))
+    with pytest.raises(ValueError, match="MAC mismatch"):
+        wallet.decrypt_keystore(keystore, passphrase + "x")
+
+
+@pytest.mark.parametrize("damage", ["ciphertext", "kdfparams", "iv"])
+def test_load_aside__a_damaged_standard_keystore__is_one_wallet_error(ks, damage):
+    ks.import_key("w", KEY_1, "pw")
+    data = json.loads(ks.path("w").read_text())
+    if damage == "ciphertext":
+        data["crypto"]["ciphertext"] = "zz"
+    elif damage == "kdfparams":
+        del data["crypto"]["kdfparams"]["salt"]
+    else:
+        data["crypto"]["cipherparams"]["iv"] = "not hex"
+    ks.path("w").write_text(json.dumps(data))
+    with pytest.raises(WalletError, match="damaged keystore"):
+        ks.load_aside("w", "pw").result()

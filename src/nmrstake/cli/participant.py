@@ -37,7 +37,7 @@ def _send_predictions(round_id: int, model: str, wei: int, predictions: Path, wa
     say = (lambda m: None) if as_json else click.echo  # --json: the one document says it all
     with participant_session(network, deployments_dir, api, data_dir, wallet=wallet, account=account,
                              local_delivery=True) as me:
-        if me.account is None:
+        if me.address is None:
             raise InputError("give --wallet NAME or --account ALIAS: who stakes")
         return me.stake(model, wei, predictions, round_id, say=say).to_json()
 
@@ -224,7 +224,7 @@ def claim(round_id: int | None, all_rounds: bool, wallet: str | None, account: s
     if (round_id is None) == (not all_rounds):
         raise InputError("give --round R or --all")
     with participant_session(network, deployments_dir, api, data_dir, wallet=wallet, account=account) as me:
-        if me.account is None:
+        if me.address is None:
             raise InputError("give --wallet NAME or --account ALIAS: whose stakes to claim")
         result = me.claim(None if all_rounds else round_id).to_json()
     if as_json:

@@ -15,11 +15,14 @@ import click
 from nmrstake.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
     from nmrstake.client.api import Participant
     from nmrstake.deploy import Deployment
     from nmrstake.participant import LocalDelivery
     from nmrstake.results.layout import DataLayout
     from nmrstake.tournament import TournamentClient
+    from nmrstake.wallet import KeyOpening
 
 
 @contextmanager
@@ -91,7 +94,7 @@ def participant_session(network: str, deployments: Path | None, api: str | None,
     the operator's machine), uploads go straight into the service's store through its Intake,
     which is ape's: that session connects through ape."""
     from nmrstake.client.api import Participant
-    from nmrstake.client.session import chain_id_of, choose_deployment, open_web3
+    from nmrstake.client.session import chain_id_of, choose_deployment, open_node
 
     if wallet and account:
         raise InputError("give --wallet or --account, not both")
@@ -107,13 +110,11 @@ def participant_session(network: str, deployments: Path | None, api: str | None,
 
         service = ServiceClient(api)
     ape_needed = local_delivery and service is None
-    with open_web3(network, through_ape=ape_needed) as w3:
-        chain_id = chain_id_of(w3, network)
+    with open_node(network, through_ape=ape_needed) as node:
+        chain_id = chain_id_of(node, network)
         deployment = choose_deployment(chain_id, deployments, service)
-        key = None
-        if opening is not None:
-            key = opening.result()
-        elif account:
+        key: LocalAccount | KeyOpening | None = opening  # decrypted on first use, while the rest goes on
+        if account:
             from nmrstake.client.signer import from_account_option
 
             key = from_account_option(account, chain_id)
@@ -126,7 +127,7 @@ def participant_session(network: str, deployments: Path | None, api: str | None,
             results = LocalResults(layout)
             if ape_needed:
                 delivery = _local_delivery(deployment, layout, data_dir)
-        me = Participant(service, w3, key, deployment=deployment, delivery=delivery, results=results)
+        me = Participant(service, node, key, deployment=deployment, delivery=delivery, results=results)
         if chain_id in LOCAL_NODE_CHAIN_IDS:
             warn_if_time_stands_still(me.chain.now())
         yield me

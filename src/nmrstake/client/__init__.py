@@ -1,11 +1,12 @@
-"""The participant's side, on web3.py and eth-account alone (no ape, no compiler, no project):
+"""The participant's side, on the node's JSON-RPC (:mod:`nmrstake.chain.node`) and eth-account
+alone (no ape, no web3.py, no compiler, no project):
 the Python API (:class:`~nmrstake.client.api.Participant`), the chain reads and transactions it
 stands on (:mod:`nmrstake.client.chain`), the participant's key (:mod:`nmrstake.client.signer`),
 the HTTP client of the tournament service (:mod:`nmrstake.client.http`) and the asking side of its
 faucet (:mod:`nmrstake.client.faucet`). See docs/python-api.md.
 
 `from nmrstake.client import Participant, signer` loads the API on first use: a command that only
-talks to the service (`nmrstake.client.http`) does not pay for web3's import (about half a second)."""
+talks to the service (`nmrstake.client.http`) does not pay for eth-account's and eth-abi's imports."""
 
 from __future__ import annotations
 

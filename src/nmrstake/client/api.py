@@ -6,8 +6,10 @@ service, a node and the participant's key (docs/python-api.md).
     me.stake("my_model", "1.5", predictions_frame)      # upload, then stake 1.5 NMR on it
     me.positions_frame()                                 # what is at stake, and what is claimable
 
-It stands on web3.py, eth-account and requests: importing it loads neither ape nor pandas (a
-DataFrame given to `upload` is written by pandas, imported then). Every action is the one
+It stands on eth-account, eth-abi and requests: the node is spoken to in JSON-RPC
+(:class:`~nmrstake.chain.node.RpcNode`), so importing it loads neither ape, web3.py nor pandas (a
+DataFrame given to `upload` is written by pandas, imported then; a connected `Web3` may be given
+instead of a URL). Every action is the one
 implementation in :mod:`nmrstake.client.staking`, which the `nmrstake` commands call through this
 same object: the CLI is a thin layer over it. Results come back as typed records (each with
 `to_json()`, the command's `--json` document) or DataFrames; errors are the package's own typed
@@ -27,8 +29,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eth_account.signers.local import LocalAccount
-
 from nmrstake.amounts import parse_nmr
 from nmrstake.client import staking
 from nmrstake.client.chain import Chain
@@ -43,13 +43,16 @@ from nmrstake.tournament import RoundInfo, RoundState
 
 if TYPE_CHECKING:
     import pandas as pd
+    from eth_account.signers.local import LocalAccount
     from web3 import Web3
 
+    from nmrstake.chain.node import Node
     from nmrstake.client.faucet import FaucetGrant
     from nmrstake.client.http import ServiceClient
     from nmrstake.client.strategy import Strategies
     from nmrstake.receipts import ReceiptBook
     from nmrstake.verify import VerifyReport
+    from nmrstake.wallet import KeyOpening
 
 def _quiet(_: str) -> None:
     pass
@@ -207,14 +210,14 @@ class Participant:
     """A participant of one tournament.
 
     `service`: the tournament service (its URL or a ServiceClient; None only on the operator's
-    machine, with `deployment`, `delivery` and `results` given). `node`: a node's RPC URL or a
-    connected `Web3`. `account`: the participant's key (:mod:`nmrstake.client.signer`); without
+    machine, with `deployment`, `delivery` and `results` given). `node`: a node's RPC URL, a
+    :class:`~nmrstake.chain.node.Node`, or a connected `Web3`. `account`: the participant's key (:mod:`nmrstake.client.signer`); without
     one, only the reads work. `deployment`: the deployments record to act on; by default the one
     the service serves, pinned in `<home>/deployments` the first time (a service that later serves
     another tournament is refused, never followed). The code at its addresses is checked against
     the code this release carries."""
 
-    def __init__(self, service: str | ServiceClient | None, node: str | Web3, account: LocalAccount | None = None, *,
+    def __init__(self, service: str | ServiceClient | None, node: str | Node | Web3, account: LocalAccount | KeyOpening | None = None, *,
                  deployment: Deployment | None = None, delivery: Delivery | None = None,
                  results: Results | None = None, home: str | os.PathLike[str] | None = None) -> None:
         from nmrstake.receipts import ReceiptBook
@@ -224,7 +227,7 @@ class Participant:
 
             service = ServiceClient(service)
         self.service: ServiceClient | None = service
-        self.account = account
+        self._account = account
         self.address: str | None = str(account.address) if account is not None else None
         if deployment is None:
             if service is None:
@@ -250,10 +253,22 @@ class Participant:
 
     # ------------------------------------------------------------------ who
 
+    @property
+    def account(self) -> LocalAccount | None:
+        """The key, or None (reads only). A wallet still being decrypted
+        (:meth:`nmrstake.wallet.Keystore.load_aside`) is waited for here, on first use: its
+        address is known at once, and everything before the first signature overlaps its scrypt."""
+        from nmrstake.wallet import KeyOpening
+
+        if isinstance(self._account, KeyOpening):
+            self._account = self._account.result()
+        return self._account
+
     def _key(self) -> LocalAccount:
-        if self.account is None:
+        account = self.account
+        if account is None:
             raise ConfigError("this Participant holds no key: give account= (nmrstake.client.signer) to act")
-        return self.account
+        return account
 
     def _results_here(self) -> Results:
         if self._results is None:

@@ -1,5 +1,6 @@
-"""The participant's view of the chain, through web3.py alone (no ape): the deployment's token and
-tournament, their reads, and transactions signed with the participant's own key.
+"""The participant's view of the chain, without ape: the deployment's token and tournament, their
+reads, and transactions signed with the participant's own key (eth-account), on a
+:class:`~nmrstake.chain.node.Node` (a node's URL in JSON-RPC alone, or a connected `Web3`).
 
 Contract ABIs come from the package's data (:mod:`nmrstake.abi`), so a participant's machine needs
 no compiler and no ape project. Rounds and stakes come back as the same records the rest of the
@@ -11,23 +12,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
-
+from nmrstake.chain.node import Node, as_node
 from nmrstake.deploy import Deployment
 from nmrstake.errors import ChainError, ConfigError, UnknownRoundError
+from nmrstake.hashing import checksum_address as to_checksum_address
 from nmrstake.models import model_label
 from nmrstake.signing import Domain
 from nmrstake.tournament import ZERO32, ChainStake, RoundInfo, RoundState, RoundTerms
 
 if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
     from web3 import Web3
-    from web3.contract.contract import ContractFunction
-    from web3.types import EventData
 
+    from nmrstake.chain.node import ContractCall
     from nmrstake.token import TokenCapabilities
+
+#: A decoded event log: ``args``, ``event``, ``blockNumber``, ``logIndex`` (web3.py's shape).
+EventLog = dict[str, Any]
 
 Say = Callable[[str], None]
 
@@ -44,21 +47,6 @@ class Sent:
     block_number: int
 
 
-def web3_at(url: str, *, timeout: float = 30.0) -> Web3:
-    """A `Web3` on the node at `url`, lean: the chain id is asked once and cached (web3 would ask
-    it again before every call to validate it, and :class:`Chain` checks it itself), and neither
-    ENS names nor that per-call validation are wanted. A third of a read command's time went to
-    those round trips."""
-    from web3 import HTTPProvider, Web3
-
-    provider = HTTPProvider(url, request_kwargs={"timeout": timeout})
-    provider.cache_allowed_requests = True
-    w3 = Web3(provider)
-    for name in ("validation", "ens_name_to_address"):
-        w3.middleware_onion.remove(name)
-    return w3
-
-
 def _named(outputs: list[dict[str, Any]], value: Any) -> Any:
     """A decoded struct (web3 gives tuples) as an object with the ABI's field names."""
     if len(outputs) == 1 and outputs[0].get("type") == "tuple":
@@ -68,27 +56,25 @@ def _named(outputs: list[dict[str, Any]], value: Any) -> Any:
 
 class Chain:
     """One deployment's NMR and Tournament on a node: a node's RPC URL, or a connected `Web3`
-    (the operator's tools and the tests hand over ape's, :func:`nmrstake.client.session.open_web3`).
+    (the operator's tools and the tests hand over ape's, :func:`nmrstake.client.session.open_node`),
+    or a :class:`~nmrstake.chain.node.Node`.
 
     The Tournament's code is checked against the code this release carries; so is the NMR's when
     it is this project's NMR (a deployment on the mainnet NMR, `NumeraireTournament`, holds
     Erasure's token, whose address the checked Tournament holds as an immutable)."""
 
-    def __init__(self, node: str | Web3, deployment: Deployment, *, timeout: float = 30.0,
+    def __init__(self, node: str | Node | Web3, deployment: Deployment, *, timeout: float = 30.0,
                  code_checked: bool = False) -> None:
         """`code_checked`: the caller has checked the deployment's code already (the operator's
         tools, whose ape client checks it against their own build, which may hold test doubles
         the package carries no data for: those are read with the Tournament's ABI)."""
         from nmrstake.abi import CONTRACTS, code_matches, load
 
-        if isinstance(node, str):
-            self.w3 = web3_at(node, timeout=timeout)
-        else:
-            self.w3 = node
-        where = node if isinstance(node, str) else "the connected node"
+        self.node = as_node(node, timeout=timeout)
+        where = self.node.where
         self.deployment = deployment
         try:
-            chain_id = int(self.w3.eth.chain_id)
+            chain_id = self.node.chain_id()
         except Exception as exc:  # noqa: BLE001 - requests and web3 raise many types for a dead node
             raise ConfigError(f"cannot reach the node at {where} ({type(exc).__name__})") from None
         if chain_id != deployment.chain_id:
@@ -96,18 +82,17 @@ class Chain:
         kind = str(deployment.settings.get("tournament_contract") or "Tournament")
         checked = (("Tournament", kind),) if kind != "Tournament" else (("NMR", "NMR"), ("Tournament", kind))
         for name, abi_name in () if code_checked else checked:
-            code = bytes(self.w3.eth.get_code(to_checksum_address(deployment.address(name))))
+            code = self.node.code(to_checksum_address(deployment.address(name)))
             if not code_matches(abi_name, code):
                 raise ConfigError(f"{name} at {deployment.address(name)} on chain {chain_id} does not hold the "
                                   f"{abi_name} code this nmrstake release was built with")
         self._tournament_abi = load(kind if kind in CONTRACTS else "Tournament")
-        self.tournament = self.w3.eth.contract(address=to_checksum_address(deployment.address("Tournament")),
-                                               abi=self._tournament_abi)
+        self.tournament = self.node.contract(deployment.address("Tournament"), self._tournament_abi)
         staked_token = str(self.tournament.functions.nmr().call())
         if staked_token.lower() != deployment.address("NMR").lower():
             raise ConfigError(f"the Tournament at {self.tournament.address} stakes {staked_token}, not the "
                               f"deployment's NMR {deployment.address('NMR')}")
-        self.token = self.w3.eth.contract(address=to_checksum_address(staked_token), abi=load("NMR"))
+        self.token = self.node.contract(staked_token, load("NMR"))
         self.start_block = deployment.contracts["Tournament"].block
         self.challenge_period = int(self.tournament.functions.challengePeriod().call())
         self.grace_period = int(self.tournament.functions.gracePeriod().call())
@@ -121,14 +106,17 @@ class Chain:
 
     def now(self) -> int:
         """The latest block's timestamp (what `block.timestamp` was last)."""
-        return int(self.w3.eth.get_block("latest")["timestamp"])
+        found = self.node.block_timestamp("latest")
+        if found is None:
+            raise ChainError(f"the node at {self.node.where} serves no latest block")
+        return found
 
     def chain_time(self) -> int:
         """The timestamp the next block will carry: the pending block's where the node serves one,
         else the latest block's + 1 (the earliest the next can carry)."""
         latest = self.now()
         try:
-            pending = self.w3.eth.get_block("pending").get("timestamp")
+            pending = self.node.block_timestamp("pending")
         except Exception:  # noqa: BLE001 - nodes refuse "pending" in several ways
             pending = None
         return latest + 1 if pending is None else max(int(pending), latest)
@@ -153,7 +141,7 @@ class Chain:
             challenge_period=self.challenge_period, grace_period=self.grace_period,
         )
 
-    def _logs(self, event: str, **filters: int | str) -> list[EventData]:
+    def _logs(self, event: str, **filters: int | str) -> list[EventLog]:
         """The tournament's `event` logs from its deployment block, in chain order."""
         return list(getattr(self.tournament.events, event)().get_logs(from_block=self.start_block,
                                                                       argument_filters=filters or None))
@@ -212,7 +200,7 @@ class Chain:
         return int(self.token.functions.balanceOf(to_checksum_address(address)).call())
 
     def ether_balance(self, address: str) -> int:
-        return int(self.w3.eth.get_balance(to_checksum_address(address)))
+        return self.node.balance(to_checksum_address(address))
 
     def allowance(self, owner: str, spender: str | None = None) -> int:
         return int(self.token.functions.allowance(to_checksum_address(owner),
@@ -224,12 +212,12 @@ class Chain:
         if self._caps is None:
             from nmrstake.token import token_capabilities
 
-            self._caps = token_capabilities(self.w3, str(self.token.address))
+            self._caps = token_capabilities(self.node, str(self.token.address))
         return self._caps
 
     # ------------------------------------------------------------------ transactions
 
-    def send(self, call: ContractFunction, account: LocalAccount, *, what: str) -> Sent:
+    def send(self, call: ContractCall, account: LocalAccount, *, what: str) -> Sent:
         """Simulate `call` (a web3 contract function with its arguments) from `account` (an
         eth-account LocalAccount), then sign, send and wait for it. A call that would revert is
         never sent: the error names the contract's custom error."""
@@ -240,15 +228,15 @@ class Chain:
         except Exception as exc:  # noqa: BLE001 - web3 raises ContractCustomError, ContractLogicError, ...
             raise ChainError(f"{what} would revert: {self.describe_revert(exc)}; nothing was sent") from None
         tx = call.build_transaction({
-            "from": sender, "nonce": self.w3.eth.get_transaction_count(sender, "pending"),
+            "from": sender, "nonce": self.node.next_nonce(sender),
             "gas": gas + gas // 5, "chainId": self.deployment.chain_id,
         })
-        signed = account.sign_transaction(cast("dict[str, Any]", tx))  # web3's TxParams, as eth-account types it
-        txn_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = self.w3.eth.wait_for_transaction_receipt(txn_hash, timeout=RECEIPT_TIMEOUT, poll_latency=0.1)
-        if int(receipt["status"]) != 1:
-            raise ChainError(f"{what}: transaction {txn_hash.hex()} failed when mined")
-        return Sent("0x" + bytes(txn_hash).hex().removeprefix("0x"), int(receipt["gasUsed"]), int(receipt["blockNumber"]))
+        signed = account.sign_transaction(tx)
+        txn_hash = self.node.send_raw(bytes(signed.raw_transaction))
+        receipt = self.node.wait(txn_hash, timeout=RECEIPT_TIMEOUT)
+        if receipt.status != 1:
+            raise ChainError(f"{what}: transaction {txn_hash} failed when mined")
+        return Sent(txn_hash, receipt.gas_used, receipt.block_number)
 
     def permit(self, account: LocalAccount, value: int, deadline: int) -> tuple[int, bytes, bytes]:
         """An EIP-2612 permit of the token for the tournament to take `value` from `account`,

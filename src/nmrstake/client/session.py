@@ -18,8 +18,7 @@ from nmrstake.deploy import Deployment
 from nmrstake.errors import ChainError, ConfigError
 
 if TYPE_CHECKING:
-    from web3 import Web3
-
+    from nmrstake.chain.node import Node
     from nmrstake.client.http import ServiceClient
 
 #: Where ape's `foundry` provider (Anvil, `nmrstake node`) listens unless $APE_FOUNDRY_HOST says otherwise.
@@ -39,15 +38,16 @@ def node_url(network: str) -> str | None:
 
 
 @contextmanager
-def open_web3(network: str, *, through_ape: bool = False) -> Iterator[Web3]:
-    """A `Web3` on `network` for the block: by URL straight from web3.py, else (or with
-    `through_ape`, for the operator's tools that need ape's connection too) through ape's
-    (:func:`nmrstake.chain.connect.connect`)."""
+def open_node(network: str, *, through_ape: bool = False) -> Iterator[Node]:
+    """The node of `network` for the block: by URL in JSON-RPC alone (an
+    :class:`~nmrstake.chain.node.RpcNode`: neither ape nor web3.py is imported), else (or with
+    `through_ape`, for the operator's tools that need ape's connection too) ape's connection's
+    Web3 (:func:`nmrstake.chain.connect.connect`)."""
+    from nmrstake.chain.node import RpcNode, Web3Node
+
     url = node_url(network)
     if url is not None and not through_ape:
-        from nmrstake.client.chain import web3_at
-
-        yield web3_at(url)
+        yield RpcNode(url)
         return
     try:
         import ape  # noqa: F401 - only to say clearly when it is not installed
@@ -58,13 +58,13 @@ def open_web3(network: str, *, through_ape: bool = False) -> Iterator[Web3]:
                           "to reach it; give the node's RPC URL, e.g. --network http://127.0.0.1:8545 "
                           "(or $NMRSTAKE_NETWORK)") from None
     with connect(network) as provider:
-        yield provider.web3
+        yield Web3Node(provider.web3, network)
 
 
-def chain_id_of(w3: Web3, network: str) -> int:
-    """The chain id of the node `w3` reaches; a node that does not answer is one clear error."""
+def chain_id_of(node: Node, network: str) -> int:
+    """The chain id of `node`; a node that does not answer is one clear error."""
     try:
-        return int(w3.eth.chain_id)
+        return node.chain_id()
     except Exception as exc:  # noqa: BLE001 - requests and web3 raise many types for a dead node
         raise ConfigError(f"--network {network}: cannot reach the node ({type(exc).__name__}); is it running, "
                           "and is the URL right?") from None

@@ -1,6 +1,6 @@
 """A participant's actions on the tournament: deliver predictions, stake on them, see positions,
-claim. They run on web3.py and eth-account alone (:class:`~nmrstake.client.chain.Chain`, a key as
-an eth-account `LocalAccount`): the Python API (:mod:`nmrstake.client.api`) and the participant's
+claim. They run on the node's JSON-RPC and eth-account alone (:class:`~nmrstake.client.chain.Chain`,
+a key as an eth-account `LocalAccount`): the Python API (:mod:`nmrstake.client.api`) and the participant's
 commands are both built on these functions, and the operator's tools and the tests reach them
 through :mod:`nmrstake.participant`.
 
@@ -24,8 +24,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from eth_account.signers.local import LocalAccount
-
 from nmrstake.amounts import format_nmr
 from nmrstake.client.chain import Chain
 from nmrstake.client.positions import upload_state, utc
@@ -37,6 +35,8 @@ from nmrstake.signing import DeliveryReceipt, Domain, UploadAuthorisation
 from nmrstake.tournament import RoundState
 
 if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
     from nmrstake.receipts import ReceiptBook
 
 PERMIT_LIFETIME = 3600
@@ -97,11 +97,23 @@ def stake_predictions(
     (0: only replace the predictions) in one transaction, from `account` (which signs the upload
     and the permit too). `delivery=None` stakes without delivering (a participant whose file
     never arrives: the stake is then invalid). `predictions=None` adds `wei` to an existing
-    stake, which keeps the file it committed to (nothing is uploaded)."""
-    if predictions is not None:
+    stake, which keeps the file it committed to (nothing is uploaded).
+
+    The file is checked with the oracle's own checks (:func:`nmrstake.scoring.load_predictions`)
+    before anything is staked on it: by the delivery, which runs them on every upload and refuses
+    a bad file with an error naming it, when the upload comes first; here, before the stake, when
+    nothing is delivered or the stake must come first. (Checking here too would only repeat the
+    service's check, and cost pandas' import: a third of the command's time.)"""
+
+    def check_here() -> None:
         from nmrstake.scoring import load_predictions
 
+        assert predictions is not None
         rows = len(load_predictions(predictions))  # the oracle's checks: a clear error naming the file
+        say(f"checked {predictions}: {rows} predictions")
+
+    if predictions is not None and delivery is None:
+        check_here()
     info = chain.round(round_id)
     now = chain.chain_time()
     if now < info.open_time:
@@ -132,7 +144,7 @@ def stake_predictions(
         delivery = None
     else:
         commitment = keccak_file(predictions)
-        say(f"checked {predictions}: {rows} predictions, keccak-256 {to_hex(commitment)}")
+        say(f"{predictions}: keccak-256 {to_hex(commitment)}")
 
     result: dict[str, Any] = {"round": round_id, "model": model, "staker": str(account.address), "amount": str(wei),
                               "commitment": to_hex(commitment), "upload": None, "txn": None, "gas_used": 0}
@@ -178,6 +190,7 @@ def stake_predictions(
         if exc.kind != "store-full" or result["txn"] is not None:
             raise
         say("the service's store is full for models not staked yet: staking first, then uploading")
+        check_here()
         stake_on_chain()
         try:
             upload()

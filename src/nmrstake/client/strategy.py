@@ -30,19 +30,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eth_account.signers.local import LocalAccount
-from eth_typing import ChecksumAddress
-from eth_utils import to_checksum_address
-
 from nmrstake.client.chain import Chain, Sent
 from nmrstake.errors import ConfigError, InputError
+from nmrstake.hashing import checksum_address as to_checksum_address
 from nmrstake.models import check_model_name, model_id, model_label
 from nmrstake.strategies.chain import ZERO_ADDRESS, Mode, ModelSetting, StrategyView
 from nmrstake.tournament import ChainStake
 
 if TYPE_CHECKING:
-    from web3.contract import Contract
+    from eth_account.signers.local import LocalAccount
 
+    from nmrstake.chain.node import ContractHandle
     from nmrstake.client.staking import Delivery
     from nmrstake.receipts import ReceiptBook
 
@@ -112,32 +110,32 @@ class Strategies:
 
         self.chain = chain
         self.account = account
-        w3, deployment = chain.w3, chain.deployment
+        node, deployment = chain.node, chain.deployment
         contracts = deployment.contracts
         if "StrategyFactory" not in contracts:
             raise ConfigError("this deployment has no StrategyFactory: deploy again with `ape run deploy` "
                               "to add allocation strategies")
 
-        def checked(name: str, given: str, what: str) -> ChecksumAddress:
+        def checked(name: str, given: str, what: str) -> str:
             address = to_checksum_address(given)
-            if not code_matches(name, bytes(w3.eth.get_code(address))):
+            if not code_matches(name, node.code(address)):
                 raise ConfigError(f"{what} at {address} on chain {deployment.chain_id} does not hold the {name} code "
                                   "this nmrstake release was built with")
             return address
 
         factory = checked("StrategyFactory", deployment.address("StrategyFactory"), "the StrategyFactory")
-        self.factory = w3.eth.contract(address=factory, abi=load("StrategyFactory"))
+        self.factory = node.contract(factory, load("StrategyFactory"))
         self.start_block = contracts["StrategyFactory"].block
         self.implementation: str = checked("AllocationStrategy", str(self.factory.functions.implementation().call()),
                                       "the StrategyFactory's implementation")
         self._strategy_abi = load("AllocationStrategy")
-        bound = str(w3.eth.contract(address=to_checksum_address(self.implementation), abi=self._strategy_abi).functions.tournament().call())
+        bound = str(node.contract(self.implementation, self._strategy_abi).functions.tournament().call())
         if bound.lower() != str(chain.tournament.address).lower():
             raise ConfigError(f"the StrategyFactory at {factory} makes strategies for the tournament {bound}, not the "
                               f"deployment's {chain.tournament.address}")
         invoker = contracts.get("StrategyInvoker")
-        self.invoker = None if invoker is None else w3.eth.contract(
-            address=checked("StrategyInvoker", invoker.address, "the StrategyInvoker"), abi=load("StrategyInvoker"))
+        self.invoker = None if invoker is None else node.contract(
+            checked("StrategyInvoker", invoker.address, "the StrategyInvoker"), load("StrategyInvoker"))
         self._clones: set[str] = set()
 
     @property
@@ -173,18 +171,18 @@ class Strategies:
     def is_strategy(self, address: str) -> bool:
         return bool(self.factory.functions.isStrategy(to_checksum_address(address)).call())
 
-    def contract(self, strategy: str) -> Contract:
-        """The strategy at `strategy` as a web3 contract, once its code is checked: a minimal proxy of
+    def contract(self, strategy: str) -> ContractHandle:
+        """The strategy at `strategy` as a contract handle, once its code is checked: a minimal proxy of
         the factory's (checked) implementation, and nothing else."""
         from nmrstake.abi import is_clone_of
 
         address = to_checksum_address(strategy)
         if address not in self._clones:
-            if not is_clone_of(bytes(self.chain.w3.eth.get_code(address)), self.implementation):
+            if not is_clone_of(self.chain.node.code(address), self.implementation):
                 raise ConfigError(f"{address} is not an allocation strategy of this deployment (its code is not a "
                                   f"clone of the AllocationStrategy at {self.implementation})")
             self._clones.add(address)
-        return self.chain.w3.eth.contract(address=address, abi=self._strategy_abi)
+        return self.chain.node.contract(address, self._strategy_abi)
 
     def strategies(self) -> list[tuple[str, str]]:
         """(strategy, owner) of every strategy the factory made, in creation order."""
@@ -342,18 +340,18 @@ class Strategies:
         them. Returns the service's answer with its receipt checked (`staker` is the strategy)."""
         from nmrstake.client.staking import deliver
         from nmrstake.hashing import keccak_file, to_hex
-        from nmrstake.scoring import load_predictions
 
         account = self._signer()
         check_model_name(model, argument="model")
         path = Path(predictions)
         if not path.is_file():
             raise InputError(f"{argument} {path}: no such file")
-        rows = len(load_predictions(path))  # the oracle's own checks: a clear error naming the file
         address = self.mine()
         self.contract(address)
         commitment = keccak_file(path)
-        say(f"checked {path}: {rows} predictions, keccak-256 {to_hex(commitment)}")
+        # The delivery checks the file with the oracle's own checks and refuses a bad one,
+        # naming it; nothing is staked on it here (the strategy's operator stakes later).
+        say(f"{path}: keccak-256 {to_hex(commitment)}")
         return deliver(delivery, self.chain.domain, account, round_id, model, path, commitment, receipts=receipts,
                        staker=address)
 
