@@ -9,6 +9,10 @@ will work is printed: whether stakes can use a permit, and how the tournament bu
 with `burn(uint256)` gets a `Tournament`, the mainnet NMR (`mint(uint256)`) a
 `NumeraireTournament`; a token that cannot burn is refused in one line and nothing is sent. Then
 come a StrategyFactory and a StrategyInvoker owned by --operator (default: the deployer).
+
+`--committee ADDR,ADDR,... --threshold M` deploys the committee variant instead (CommitteeTournament
+or NumeraireCommitteeTournament): results are posted by anyone with M members' signatures, and
+ORACLE_ROLE goes only to an --oracle given (docs/committee.md).
 """
 
 from pathlib import Path
@@ -18,7 +22,7 @@ from ape.cli import ConnectedProviderCommand, account_option, network_option
 
 from nmrstake.chain.signers import deployer_account
 from nmrstake.cli.options import duration_option
-from nmrstake.deploy import TournamentSettings, check_settings, deploy, deployments_dir
+from nmrstake.deploy import TournamentSettings, check_settings, committee_arguments, deploy, deployments_dir
 from nmrstake.errors import NmrstakeError
 from nmrstake.localchain import ensure_tools_on_path
 
@@ -47,6 +51,10 @@ def with_help(option, text):
 @duration_option("--grace-period", default="14d", help="Time after resolve before stakers may exit")
 @duration_option("--admin-delay", default="2d", help="Delay of the two-step admin hand-over")
 @duration_option("--max-pause", default="7d", help="Longest a pause lasts before it lapses")
+@click.option("--committee", default=None, metavar="ADDR,ADDR,...",
+              help="Oracle committee members: deploys the committee variant of the tournament (docs/committee.md)")
+@click.option("--threshold", default=None, type=int, metavar="M",
+              help="Signatures of distinct members a posting needs (1 to the committee's size; with --committee)")
 @click.option(
     "--deployments-dir",
     "deployments_dir_",
@@ -56,19 +64,22 @@ def with_help(option, text):
 )
 def cli(
     ecosystem, network, provider, account, force, nmr_address, oracle, manager, operator,
-    challenge_period, grace_period, admin_delay, max_pause, deployments_dir_,
+    challenge_period, grace_period, admin_delay, max_pause, committee, threshold, deployments_dir_,
 ):
     from ape import project
 
     try:
         settings = TournamentSettings(challenge_period, grace_period, admin_delay, max_pause)
         check_settings(settings)  # deploy() checks again; here it fails before any output
+        members = None if committee is None else committee.split(",")
+        committee_arguments(members, threshold)  # likewise
         deployer = account or deployer_account(provider, None)
         click.echo(f"deploying on {ecosystem.name}:{network.name} (chain {provider.chain_id}) as {deployer.address}")
         deploy(
             project, deployer, directory=deployments_dir_ or deployments_dir(project.path),
             force=force, nmr_address=nmr_address, oracle=oracle, manager=manager,
-            operator=operator, settings=settings, log=click.echo,
+            operator=operator, settings=settings, committee=members, threshold=threshold,
+            log=click.echo,
         )
     except NmrstakeError as exc:
         # One line, no traceback, the error's exit status (as the nmrstake CLI does).

@@ -222,6 +222,42 @@ def _address_argument(flag: str, value: str | None) -> str | None:
         raise InputError(f"{flag}: {value!r} is not an address (0x and 40 hex digits)") from None
 
 
+#: OracleCommittee.MAX_COMMITTEE_SIZE: the most members a committee has.
+MAX_COMMITTEE_SIZE = 31
+
+#: The committee variant of each plain tournament (docs/committee.md).
+COMMITTEE_VARIANTS = {"Tournament": "CommitteeTournament", "NumeraireTournament": "NumeraireCommitteeTournament"}
+
+
+def committee_arguments(committee: list[str] | None, threshold: int | None) -> tuple[list[str], int] | None:
+    """The committee as the constructor takes it (checksummed, strictly ascending) and its
+    threshold; None without a committee. A one-line InputError naming `--committee` or
+    `--threshold` for what the constructor would refuse: not an address, the zero address, a
+    duplicate, more than MAX_COMMITTEE_SIZE members, a threshold outside 1..N, or a threshold
+    without a committee."""
+    if not committee:
+        if threshold is not None:
+            raise InputError("--threshold: only with --committee (a deployment without a committee has no threshold)")
+        return None
+    members: list[str] = []
+    for value in committee:
+        address = _address_argument("--committee", value.strip() if isinstance(value, str) else value)
+        if address is None:
+            raise InputError("--committee: an empty entry (give ADDR,ADDR,... with no empty item)")
+        if int(address, 16) == 0:
+            raise InputError("--committee: the zero address cannot be a member")
+        if address in members:
+            raise InputError(f"--committee: {address} is listed twice")
+        members.append(address)
+    if len(members) > MAX_COMMITTEE_SIZE:
+        raise InputError(f"--committee: {len(members)} members, the contract takes at most {MAX_COMMITTEE_SIZE}")
+    if threshold is None:
+        raise InputError(f"--threshold: required with --committee (1 to {len(members)})")
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or not 1 <= threshold <= len(members):
+        raise InputError(f"--threshold: {threshold!r} is out of range (1 to the committee's {len(members)} members)")
+    return sorted(members, key=lambda a: int(a, 16)), threshold
+
+
 def _previous_kind(previous: Deployment | None) -> str | None:
     """The tournament contract a deployments file records (files from before the choice existed
     hold a `Tournament`)."""
@@ -241,6 +277,8 @@ def deploy(
     manager: str | None = None,
     operator: str | None = None,
     settings: TournamentSettings | None = None,
+    committee: list[str] | None = None,
+    threshold: int | None = None,
     log: Log = print,
 ) -> tuple[Deployment, Path]:
     """Deploy (or reuse) the token, the tournament, the strategy factory and the invoker on the
@@ -257,6 +295,12 @@ def deploy(
     `oracle` / `manager` (default: the deployer). Returns the deployment and the path of its
     file, which is written only after every transaction succeeded. Settings the Tournament
     constructor would refuse raise InputError before anything is sent.
+
+    With a `committee` (addresses, any order) and its `threshold` M, the tournament is the
+    committee variant of the one the token needs (`CommitteeTournament` or
+    `NumeraireCommitteeTournament`, docs/committee.md), and ``settings`` records ``committee``
+    (ascending, as the contract holds it) and ``threshold``. A reused tournament keeps the
+    committee it was deployed with (a change goes through `proposeCommittee` and the admin delay).
     """
     from ape import chain
 
@@ -264,6 +308,10 @@ def deploy(
 
     settings = settings or TournamentSettings()
     check_settings(settings)  # before any transaction: bad settings leave nothing on chain
+    members = committee_arguments(committee, threshold)
+    wanted_settings: dict[str, Any] = asdict(settings)
+    if members is not None:
+        wanted_settings.update(committee=members[0], threshold=members[1])
     # Addresses too: a bad --oracle found at grantRole would leave a half-made deployment.
     nmr_address, oracle, manager, operator = (
         _address_argument(flag, value)
@@ -285,7 +333,7 @@ def deploy(
         chain_id=provider.chain_id,
         deployer=deployer.address,
         compiler=compiler_label(project),
-        settings=asdict(settings),
+        settings=dict(wanted_settings),
     )
     has_tournament = "Tournament" in contract_types
     operator_address = to_checksum_address(operator) if operator else deployer.address
@@ -348,10 +396,13 @@ def deploy(
         if has_tournament:
             kind = tournament_contract_for(caps, argument=f"the new NMR {token.address}")
 
+    if has_tournament and members is not None:
+        kind = COMMITTEE_VARIANTS[kind]
     if has_tournament:
         log(f"Tournament: {kind} ("
-            + ("burns with NMR's mint(uint256)" if kind == "NumeraireTournament" else "burns with burn(uint256)")
-            + ", every burn checked against totalSupply)")
+            + ("burns with NMR's mint(uint256)" if kind.startswith("Numeraire") else "burns with burn(uint256)")
+            + ", every burn checked against totalSupply"
+            + (f"; committee of {len(members[0])}, {members[1]} to post" if members is not None else "") + ")")
         # A tournament is bound to its token and to its burn: another token, or a token that
         # burns otherwise, means a new tournament.
         same_token = (
@@ -361,7 +412,7 @@ def deploy(
         )
         previous_kind = _previous_kind(previous)
         if previous_kind is not None and previous_kind != kind and same_token:
-            log(f"Tournament: the recorded one is a {previous_kind}, the token needs a {kind}: deploying it anew")
+            log(f"Tournament: the recorded one is a {previous_kind}, this deployment needs a {kind}: deploying it anew")
         tournament_reused = (
             not token_redeployed and same_token and previous_kind == kind and reusable("Tournament")
         )
@@ -370,7 +421,7 @@ def deploy(
             # The reused tournament keeps the settings and roles it was deployed with.
             deployment.settings = {**previous.settings, "tournament_contract": kind}
             deployment.roles = {k: list(v) for k, v in previous.roles.items()}
-            if {k: v for k, v in previous.settings.items() if k != "tournament_contract"} != asdict(settings):
+            if {k: v for k, v in previous.settings.items() if k != "tournament_contract"} != wanted_settings:
                 log("Tournament: keeps the settings it was deployed with; use --force to deploy one with the new ones")
             tournament = getattr(project, kind).at(deployment.address("Tournament"))
         else:
@@ -382,6 +433,7 @@ def deploy(
                 settings.challenge_period,
                 settings.grace_period,
                 settings.max_pause,
+                *(members if members is not None else ()),
                 sender=deployer,
                 what=f"deploying the {kind}",
             )
@@ -389,11 +441,15 @@ def deploy(
             deployment.settings["tournament_contract"] = kind
             log(f"Tournament: deployed at {tournament.address} ({kind})")
             grants = {
-                "ORACLE_ROLE": oracle or deployer.address,
+                # With a committee, ORACLE_ROLE's direct posting goes only to an --oracle named for it.
+                "ORACLE_ROLE": oracle or (deployer.address if members is None else None),
                 "MANAGER_ROLE": manager or deployer.address,
                 "PAUSER_ROLE": deployer.address,
             }
             for role_name, who in grants.items():
+                if who is None:
+                    log(f"Tournament: {role_name} granted to nobody (results are posted with the committee's signatures)")
+                    continue
                 role = getattr(tournament, role_name)()
                 send(tournament.grantRole, role, who, sender=deployer, what=f"granting {role_name} to {who}")
                 deployment.roles.setdefault(role_name, []).append(to_checksum_address(who))

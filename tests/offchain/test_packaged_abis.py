@@ -37,7 +37,8 @@ def _runtime(build: dict, name: str) -> bytes:
 
 def test_participant_contracts_are_all_packaged():
     assert set(packaged.CONTRACTS) >= {"NMR", "Tournament", "NumeraireTournament", "AllocationStrategy",
-                                       "StrategyFactory", "StrategyInvoker"}
+                                       "StrategyFactory", "StrategyInvoker", "CommitteeTournament",
+                                       "NumeraireCommitteeTournament"}
     assert sorted(p.stem for p in DATA.glob("*.json")) == sorted(packaged.CONTRACTS)
 
 
@@ -124,13 +125,19 @@ def deployed(project, owner, alice, token, chain):
     non-zero immutables; and alice's strategy (a clone)."""
     tournament = owner.deploy(project.Tournament, token, owner, T_ADMIN_DELAY, T_CHALLENGE, T_GRACE, T_MAX_PAUSE)
     numeraire = owner.deploy(project.NumeraireTournament, token, owner, T_ADMIN_DELAY, T_CHALLENGE, T_GRACE, T_MAX_PAUSE)
+    committee = sorted([str(owner.address), str(alice.address)], key=lambda a: int(a, 16))
+    committee_tournament = owner.deploy(project.CommitteeTournament, token, owner, T_ADMIN_DELAY, T_CHALLENGE,
+                                        T_GRACE, T_MAX_PAUSE, committee, 2)
+    numeraire_committee = owner.deploy(project.NumeraireCommitteeTournament, token, owner, T_ADMIN_DELAY,
+                                       T_CHALLENGE, T_GRACE, T_MAX_PAUSE, committee, 1)
     factory = owner.deploy(project.StrategyFactory, tournament)
     invoker = owner.deploy(project.StrategyInvoker, owner)
     factory.create(invoker, sender=alice)
     strategy = factory.strategyOf(alice)
     addresses = {"NMR": token.address, "Tournament": tournament.address, "NumeraireTournament": numeraire.address,
                  "StrategyFactory": factory.address, "StrategyInvoker": invoker.address,
-                 "AllocationStrategy": factory.implementation()}
+                 "AllocationStrategy": factory.implementation(), "CommitteeTournament": committee_tournament.address,
+                 "NumeraireCommitteeTournament": numeraire_committee.address}
     codes = {name: bytes(chain.provider.get_code(address)) for name, address in addresses.items()}
     return codes, bytes(chain.provider.get_code(strategy)), str(factory.implementation())
 

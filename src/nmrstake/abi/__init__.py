@@ -48,8 +48,10 @@ __all__ = [
 
 #: The contracts whose data the package carries (the participant's client reads, stakes through
 #: and checks these): the token, the tournament (and its variant for the mainnet NMR), and the
-#: allocation strategies' implementation, factory and invoker.
-CONTRACTS = ("NMR", "Tournament", "NumeraireTournament", "AllocationStrategy", "StrategyFactory", "StrategyInvoker")
+#: allocation strategies' implementation, factory and invoker; and the two tournaments with an oracle
+#: committee (docs/committee.md), which a deployment chooses instead of the plain ones.
+CONTRACTS = ("NMR", "Tournament", "NumeraireTournament", "AllocationStrategy", "StrategyFactory", "StrategyInvoker",
+             "CommitteeTournament", "NumeraireCommitteeTournament")
 
 #: What ``code.hash`` in each file is, in words (repeated in every file for readers in any language).
 CODE_RULE = "keccak256(runtime code with every immutable range set to zero bytes)"
