@@ -10,6 +10,13 @@ Tournament contract (so a signature for another chain or deployment never verifi
 * ``Receipt``: the service's proof that it received, at ``receivedAt`` (chain time, Unix seconds),
   a file hashing to ``commitment`` for (round, model, staker). The participant keeps it.
 
+A third message, in its own domain ``nmrstake oracle committee`` / ``1`` (chain id, the Tournament),
+is the oracle committee's (contracts/OracleCommittee.sol, docs/committee.md):
+
+* ``Attestation``: a committee member attests one round's result exactly as it is posted (root,
+  totals, leaf count, results hash) for one committee epoch. ``postResultSigned`` takes M members'
+  signatures of the same attestation; the tournament service stores and lists them.
+
 Messages are signed by an ape account (:func:`nmrstake.chain.signers.sign_typed`); signatures
 are recovered with eth-account (coincurve-backed where installed); nothing here is hand-rolled
 cryptography.
@@ -49,6 +56,19 @@ RECEIPT_TYPES = {
     ]
 }
 
+COMMITTEE_DOMAIN_NAME = "nmrstake oracle committee"
+ATTESTATION_TYPES = {
+    "Attestation": [
+        {"name": "roundId", "type": "uint256"},
+        {"name": "root", "type": "bytes32"},
+        {"name": "totalPayout", "type": "uint256"},
+        {"name": "totalBurn", "type": "uint256"},
+        {"name": "leafCount", "type": "uint256"},
+        {"name": "resultsHash", "type": "bytes32"},
+        {"name": "committeeEpoch", "type": "uint256"},
+    ]
+}
+
 
 @dataclass(frozen=True)
 class Domain:
@@ -57,8 +77,10 @@ class Domain:
     chain_id: int
     tournament: str
 
+    name: str = DOMAIN_NAME
+
     def as_dict(self) -> dict[str, Any]:
-        return {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": self.chain_id,
+        return {"name": self.name, "version": DOMAIN_VERSION, "chainId": self.chain_id,
                 "verifyingContract": checksum_address(self.tournament, argument="tournament")}
 
 
@@ -159,3 +181,63 @@ class DeliveryReceipt:
                        int(data["received_at"]), str(data["signature"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"receipt: malformed ({type(exc).__name__}: {exc})") from None
+
+
+def committee_domain(chain_id: int, tournament: str) -> Domain:
+    """The committee's EIP-712 domain of one deployment (what `eip712Domain()` of a committee
+    tournament returns)."""
+    return Domain(chain_id, tournament, COMMITTEE_DOMAIN_NAME)
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """What a committee member signs: one round's result exactly as `postResult` /
+    `postResultSigned` carry it, for one committee epoch (see the module's docstring)."""
+
+    round_id: int
+    root: bytes
+    total_payout: int
+    total_burn: int
+    leaf_count: int
+    results_hash: bytes
+    epoch: int
+
+    def message(self) -> dict[str, Any]:
+        return {"roundId": self.round_id, "root": self.root, "totalPayout": self.total_payout,
+                "totalBurn": self.total_burn, "leafCount": self.leaf_count, "resultsHash": self.results_hash,
+                "committeeEpoch": self.epoch}
+
+    def content(self) -> tuple[bytes, int, int, int, bytes]:
+        """What is posted (without the round and the epoch): two attestations agree when equal."""
+        return (self.root, self.total_payout, self.total_burn, self.leaf_count, self.results_hash)
+
+    def posting_args(self) -> tuple[int, bytes, int, int, int, bytes]:
+        """The arguments of `postResult` (and the first six of `postResultSigned`)."""
+        return (self.round_id, self.root, self.total_payout, self.total_burn, self.leaf_count, self.results_hash)
+
+    def digest(self, domain: Domain) -> bytes:
+        """The EIP-712 hash that is signed (what the contract's `attestationDigest` returns)."""
+        return _digest(domain, ATTESTATION_TYPES, self.message())[1]
+
+    def sign(self, domain: Domain, account: Any) -> str:
+        """The member's signature (0x-hex, 65 bytes r ‖ s ‖ v), made by `account` (an ape account).
+        Deterministic (RFC 6979): signing the same attestation again gives the same signature."""
+        signable, _ = _digest(domain, ATTESTATION_TYPES, self.message())
+        return to_hex(sign_typed(account, signable, what=f"attesting the result of round {self.round_id}").encode_rsv())
+
+    def signer(self, domain: Domain, signature: str, argument: str = "signature") -> str:
+        """The address that signed this attestation (InputError naming `argument` if not a signature)."""
+        signable, _ = _digest(domain, ATTESTATION_TYPES, self.message())
+        return _recover(signable, signature, argument)
+
+    def describe(self) -> str:
+        return (f"round {self.round_id}: root {to_hex(self.root)}, payout {self.total_payout}, burn {self.total_burn}, "
+                f"{self.leaf_count} leaves, results hash {to_hex(self.results_hash)}, epoch {self.epoch}")
+
+
+def pack_signatures(signed: list[tuple[str, str]]) -> bytes:
+    """The `signatures` argument of `postResultSigned` from (signer, 0x-hex signature) pairs:
+    sorted by signer address, strictly ascending (one per signer), 65 bytes each, concatenated."""
+    ordered = sorted({checksum_address(a, argument="signer"): sig for a, sig in signed}.items(),
+                     key=lambda item: int(item[0], 16))
+    return b"".join(bytes.fromhex(sig.removeprefix("0x")) for _, sig in ordered)

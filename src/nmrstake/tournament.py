@@ -205,6 +205,33 @@ class TournamentClient:
         """The EIP-712 domain of this deployment: uploads and receipts are bound to it."""
         return Domain(int(self.provider.chain_id), str(self.tournament.address))
 
+    # ------------------------------------------------------------------ the oracle committee
+
+    @property
+    def has_committee(self) -> bool:
+        """The deployment's tournament is a committee variant (docs/committee.md)."""
+        return "Committee" in str(self.deployment.settings.get("tournament_contract") or "")
+
+    @property
+    def committee_domain(self) -> Domain:
+        """The committee's EIP-712 domain: attestations are bound to it."""
+        from nmrstake.signing import committee_domain
+
+        return committee_domain(int(self.provider.chain_id), str(self.tournament.address))
+
+    def committee(self) -> tuple[list[str], int, int]:
+        """The current committee: its members (ascending), threshold M and epoch. ConfigError for a
+        deployment without a committee."""
+        if not self.has_committee:
+            raise ConfigError(f"the Tournament at {self.tournament.address} has no oracle committee "
+                              "(deployed without --committee)")
+        members, threshold = self.tournament.committee()
+        return [to_checksum_address(str(m)) for m in members], int(threshold), int(self.tournament.committeeEpoch())
+
+    def attested(self, round_id: int) -> list[Any]:
+        """The round's `ResultAttested` events (a result posted with the committee's signatures)."""
+        return self.logs("ResultAttested", {"roundId": round_id}) if self.has_committee else []
+
     def chain_time(self) -> int:
         """The timestamp the next block will carry (the pending block's): what the contract will
         compare with a round's times if a transaction is sent now. A node that serves no pending
