@@ -14,6 +14,28 @@ the tournament service's submission store `service/` (uploads with the time each
 and `results/round-<id>/` written by the oracle. A stake is scored with the file the service
 received by close hashing to the stake's commitment: a file that arrived later never counts, so
 nobody can withhold a losing file until the targets are known.
+
+With an oracle committee (a `CommitteeTournament` deployment, docs/committee.md) the oracle does
+not call `postResult`: it signs the EIP-712 Attestation of exactly the published folder's result
+with its own key (if it is a current member), publishes it to the tournament service (`--api`),
+reads the round's attestations there, and once M distinct current members agree on identical
+content it posts `postResultSigned` with their signatures, sorted by signer. Anyone may post;
+a lost race (the chain already holds the same root) is a success. Still derived only from the
+chain, the published folders and the service's list of attestations:
+
+- crash before attesting: the next run signs the same content again (deterministic signatures)
+  and publishes it, which the service takes once;
+- crash after attesting: the service lists the member's signature, so nothing is signed again,
+  and the next run posts once M agree;
+- crash after posting: the chain shows the round posted; nothing is sent again.
+
+It never signs content other than its own folder's: a round for which the service lists its own
+attestation of different content (in the same epoch) is refused, and content other members
+attested that differs from its own, or a posted result that differs from it, is an ERROR line
+naming the round and both roots. A member without the submission store (another machine, only
+`--api`) downloads the round the service published, recomputes it from its inputs
+(:func:`nmrstake.results.read.recompute`), checks it against the chain, and keeps it as its own
+published folder only if the recomputation matches exactly.
 """
 
 from __future__ import annotations
@@ -30,16 +52,20 @@ from typing import Any
 from nmrstake.chain.transactions import Sent, pending_count, send
 from nmrstake.daemon import EventLog
 from nmrstake.errors import ChainError, ConfigError, InputError, NmrstakeError
-from nmrstake.hashing import bytes32_from_hex
+from nmrstake.hashing import bytes32_from_hex, checksum_address, keccak_bytes, to_hex
 from nmrstake.results.evaluate import evaluate_round
 from nmrstake.results.layout import DataLayout
 from nmrstake.results.publish import publish_round
 from nmrstake.results.read import load_published
 from nmrstake.results.spec import PredictionKey, RoundInputs, RoundStake
+from nmrstake.signing import Attestation, pack_signatures
 from nmrstake.tournament import RoundInfo, RoundState, TournamentClient, iso_time
 
-#: Test hook: `NMRSTAKE_ORACLE_CRASH_AT=computed|published|sent` kills the process at that point.
+#: Test hook: `NMRSTAKE_ORACLE_CRASH_AT=computed|published|attested|sent` kills the process at that point.
 CRASH_ENV = "NMRSTAKE_ORACLE_CRASH_AT"
+#: Test hook of the committee's tests: `NMRSTAKE_ORACLE_LIE_PAYOUT=N` makes this oracle attest a
+#: total payout N wei more than its published folder's (a dishonest member).
+LIE_ENV = "NMRSTAKE_ORACLE_LIE_PAYOUT"
 
 
 def _crash_point(name: str) -> None:
@@ -118,12 +144,16 @@ class Oracle:
         *,
         confirmations: int = 0,
         log: EventLog | None = None,
+        api: Any = None,
     ) -> None:
+        """`api`: the tournament service's client (:class:`nmrstake.client.http.ServiceClient`),
+        through which a committee's oracles exchange attestations."""
         self.client = client
         self.account = account
         self.layout = layout
         self.confirmations = confirmations
         self.log = log or EventLog()
+        self.api = api
 
     # ------------------------------------------------------------------ reading
 
@@ -234,6 +264,17 @@ class Oracle:
         """Post the published folder of a round; checks it against the chain first."""
         rid = info.round_id
         folder = self.layout.published(rid)
+        pub = self._checked_published(info, folder)
+        receipt = self._send(
+            self.client.tournament.postResult, rid, bytes32_from_hex(pub.merkle_root), pub.total_payout,
+            pub.total_burn, pub.leaf_count, pub.manifest_hash, what=f"posting the result of round {rid}",
+        )
+        self.log("posted", round=rid, root=pub.merkle_root, gas=receipt.gas_used, block=receipt.block_number)
+        return receipt
+
+    def _checked_published(self, info: RoundInfo, folder: Path) -> Any:
+        """The published round in `folder` (PublishedRound), checked against itself and the chain."""
+        rid = info.round_id
         pub = load_published(folder)
         problems = pub.integrity_problems()
         if problems:
@@ -246,12 +287,151 @@ class Oracle:
                              f"the chain ({info.stake_count}, {info.total_staked} wei)")
         if pub.params != info.payout_params():
             raise ChainError(f"{folder}: published parameters differ from the chain's")
-        receipt = self._send(
-            self.client.tournament.postResult, rid, bytes32_from_hex(pub.merkle_root), pub.total_payout,
-            pub.total_burn, pub.leaf_count, pub.manifest_hash, what=f"posting the result of round {rid}",
-        )
-        self.log("posted", round=rid, root=pub.merkle_root, gas=receipt.gas_used, block=receipt.block_number)
+        return pub
+
+    # ------------------------------------------------------------------ the committee
+
+    def _attestations(self, round_id: int) -> dict[str, Any]:
+        """The service's list of the round's attestations (GET /v1/rounds/{id}/attestations)."""
+        listed: dict[str, Any] = self.api.get(f"/v1/rounds/{round_id}/attestations")
+        return listed
+
+    def _publish_attestation(self, att: Attestation, signature: str) -> bool:
+        """POST the signed attestation to the service; whether it was new there."""
+        body = {"signer": checksum_address(self.account.address), "signature": signature, "root": to_hex(att.root),
+                "total_payout": str(att.total_payout), "total_burn": str(att.total_burn),
+                "leaf_count": att.leaf_count, "results_hash": to_hex(att.results_hash), "epoch": att.epoch}
+        answer = self.api._json(self.api._request("POST", f"/v1/rounds/{att.round_id}/attestations", json=body))
+        return bool(answer.get("new"))
+
+    def _own_attestation(self, info: RoundInfo, pub: Any, epoch: int) -> Attestation:
+        """The Attestation of exactly the published folder's result (see LIE_ENV for the tests' liar)."""
+        att = Attestation(info.round_id, bytes32_from_hex(pub.merkle_root), pub.total_payout, pub.total_burn,
+                          pub.leaf_count, pub.manifest_hash, epoch)
+        lie = os.environ.get(LIE_ENV)
+        if lie:
+            att = Attestation(att.round_id, att.root, att.total_payout + int(lie), att.total_burn, att.leaf_count,
+                              att.results_hash, att.epoch)
+        return att
+
+    def attest_and_post(self, info: RoundInfo) -> Sent | None:
+        """A committee deployment's posting (see the module's docstring): attest the published
+        folder's result, publish the attestation, post once M current members agree. Returns the
+        posting's receipt, or None while signatures are missing (or another oracle posted)."""
+        rid = info.round_id
+        pub = self._checked_published(info, self.layout.published(rid))
+        members, threshold, epoch = self.client.committee()
+        att = self._own_attestation(info, pub, epoch)
+        domain = self.client.committee_domain
+        digest = to_hex(att.digest(domain))
+        me = checksum_address(self.account.address)
+        listed = self._attestations(rid) if self.api is not None else None
+        signature: str | None = None
+        if listed is not None:
+            for content in listed["contents"]:
+                if content["epoch"] == epoch and content["digest"] != digest:
+                    self.log("ERROR", round=rid, problem="members attested a result that differs from mine; "
+                             "I do not sign it", my_root=to_hex(att.root), their_root=content["root"],
+                             my_payout=att.total_payout, their_payout=content["total_payout"],
+                             my_burn=att.total_burn, their_burn=content["total_burn"],
+                             signers=",".join(content["signers"]))
+            mine = [a for a in listed["attestations"] if a["signer"] == me and a["epoch"] == epoch]
+            if any(a["digest"] != digest for a in mine):
+                other = next(a for a in mine if a["digest"] != digest)
+                self.log("ERROR", round=rid, problem="I attested other content for this round already: refusing to "
+                         "sign a second, different result", my_root=to_hex(att.root), attested_root=other["root"])
+                return None
+            signature = next((a["signature"] for a in mine if a["digest"] == digest), None)
+        if me not in members:
+            self.log("not_a_member", round=rid, account=me, note="signs nothing; posts once M members agree")
+        elif signature is None:
+            signature = att.sign(domain, self.account)
+            if self.api is not None:
+                new = self._publish_attestation(att, signature)
+                self.log("attested", round=rid, root=to_hex(att.root), digest=digest, epoch=epoch, new=new)
+                _crash_point("attested")
+                listed = self._attestations(rid)
+        # The signatures to post: M current members' over exactly this content, each checked here.
+        signed: dict[str, str] = {}
+        if listed is not None:
+            for a in listed["attestations"]:
+                if a["digest"] == digest and a["signer"] in members and a["epoch"] == epoch:
+                    signed.setdefault(a["signer"], a["signature"])
+        elif signature is not None:
+            signed[me] = signature
+        valid = {}
+        for signer, sig in signed.items():
+            try:
+                if att.signer(domain, sig) == signer:
+                    valid[signer] = sig
+            except InputError:
+                pass
+        if len(valid) < threshold:
+            self.log("waiting_for_attestations", round=rid, root=to_hex(att.root), have=len(valid), need=threshold)
+            return None
+        chosen = sorted(valid, key=lambda a: int(a, 16))[:threshold]
+        return self._post_signed(info, att, pack_signatures([(a, valid[a]) for a in chosen]), chosen)
+
+    def _post_signed(self, info: RoundInfo, att: Attestation, signatures: bytes, signers: list[str]) -> Sent | None:
+        rid = info.round_id
+        if pending_count(self.client.provider, self.account.address) > 0:
+            self.log("waiting", round=rid, reason="a transaction of the oracle is pending")
+            return None
+        try:
+            receipt = self._send(self.client.tournament.postResultSigned, *att.posting_args(), signatures,
+                                 what=f"posting the committee's result of round {rid}")
+        except ChainError:
+            now = self.client.round(rid)
+            if now.posted_at and now.root == att.root and now.results_hash == att.results_hash:
+                self.log("posted_by_another", round=rid, root=to_hex(att.root))
+                return None
+            raise
+        self.log("posted", round=rid, root=to_hex(att.root), signers=",".join(signers), gas=receipt.gas_used,
+                 block=receipt.block_number)
         return receipt
+
+    def fetch(self, info: RoundInfo) -> Path | None:
+        """A member without the submission store: download the round the service published,
+        recompute it, check it against the chain, and keep it as this oracle's published folder
+        only if everything matches exactly. None while the service has published nothing."""
+        from nmrstake.errors import RequestError
+        from nmrstake.results.read import recompute
+        from nmrstake.verify import download_round
+
+        rid = info.round_id
+        try:
+            manifest = self.api.fetch(f"/v1/rounds/{rid}/files/manifest.json")
+        except RequestError as exc:
+            if exc.status == 404:
+                self.log("waiting", round=rid, reason="the service has published no result for this round yet")
+                return None
+            raise
+        self.layout.results_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.layout.results_dir / f".round-{rid}-fetched.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            download_round(self.api, rid, tmp, keccak_bytes(manifest))
+            again = recompute(tmp)
+            pub = again.published
+            if again.differences:
+                self.log("ERROR", round=rid, problem="my recomputation of the service's published round differs; "
+                         "I do not sign it", my_root=again.root, their_root=pub.merkle_root,
+                         first_difference=again.differences[0])
+                return None
+            self._checked_published(info, tmp)
+            at_close = {(s.model, s.staker.lower()): (s.amount, s.commitment) for s in self.client.stakes_at_close(rid)}
+            published = {(r.model, r.staker.lower()): (r.stake, pub.commitments.get((r.model, r.staker)))
+                         for r in pub.rows}
+            if at_close != published:
+                self.log("ERROR", round=rid, problem="the service's published stakes differ from the chain's at close; "
+                         "I do not sign it", their_root=pub.merkle_root)
+                return None
+            folder = self.layout.published(rid)
+            os.rename(tmp, folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.log("fetched", round=rid, root=pub.merkle_root, note="recomputed from the published inputs: identical")
+        return folder
 
     def finalise(self, info: RoundInfo) -> Sent:
         receipt = self._send(self.client.tournament.finalise, info.round_id,
@@ -262,8 +442,17 @@ class Oracle:
     def step(self, info: RoundInfo, should_stop: Callable[[], bool] = lambda: False) -> Plan:
         """Do the next thing for one round; returns the plan that was acted on. Asked to stop
         while computing, it stops before posting: the published folder is posted by the next run."""
+        committee = self.client.has_committee
         if info.state is RoundState.CLOSED:
             self._retire_unpostable(info)
+            if committee and self.api is not None and not self.layout.published(info.round_id).is_dir() \
+                    and self.layout.targets_file(info.round_id) is None and info.stake_count > 0 \
+                    and info.resolve_time <= self.client.now() <= info.last_post_time:
+                self.fetch(info)  # a member on another machine: the service's published round, recomputed
+        if info.state is RoundState.POSTED and self._posted_is_ours(info) is False:
+            pub = load_published(self.layout.published(info.round_id))
+            self.log("ERROR", round=info.round_id, problem="the posted result differs from mine",
+                     posted_root=to_hex(info.root), my_root=pub.merkle_root)
         plan = self.plan(info)
         if plan.action is Action.COMPUTE:
             if self.compute(info) is None:
@@ -274,6 +463,9 @@ class Oracle:
                 self.log("stopping_before_post", round=info.round_id, note="published; the next run posts it")
                 return plan
         if plan.action is Action.POST:
+            if committee:
+                self.attest_and_post(info)
+                return plan
             if pending_count(self.client.provider, self.account.address) > 0:
                 self.log("waiting", round=info.round_id, reason="a transaction of the oracle is pending")
                 return plan

@@ -73,6 +73,7 @@ OPERATIONS = {
     "GET /v1/rounds/{round_id}/files/{path}", "GET /v1/rounds/{round_id}/proofs/{model}/{staker}",
     "GET /v1/rounds/{round_id}/verification", "GET /v1/rounds/{round_id}/transactions",
     "GET /v1/rounds/{round_id}/chart", "GET /v1/models/{model}", "GET /v1/stakers/{staker}", "POST /v1/faucet",
+    "POST /v1/rounds/{round_id}/attestations", "GET /v1/rounds/{round_id}/attestations",
 }
 
 
@@ -220,7 +221,11 @@ def test_every_read__of_what_exists__answers_as_declared(world, api_schema):
           for who in (staker, world.strategy, world.strategy_owner.address)],
         ("GET", "/v1/accounts/{address}", {"address": staker.lower()}, {}),
     ]
-    assert {f"{m} {p}" for m, p, _, _ in calls} == OPERATIONS - {"POST /v1/submissions", "POST /v1/faucet"}
+    # This world's deployment has no oracle committee: its attestations answer 404 no-committee (checked
+    # by the fuzzing above); tests/offchain/test_attestation_route.py reads a committee's.
+    assert {f"{m} {p}" for m, p, _, _ in calls} == OPERATIONS - {
+        "POST /v1/submissions", "POST /v1/faucet", "POST /v1/rounds/{round_id}/attestations",
+        "GET /v1/rounds/{round_id}/attestations"}
     for method, path, params, query in calls:
         case = api_schema[path][method].Case(path_parameters=params, query=query)
         response = case.call_and_validate(timeout=60)

@@ -110,3 +110,24 @@ def malleable(signature: bytes) -> bytes:
     """The same signature with s -> n - s and v flipped: ecrecover accepts it, the contract must not."""
     r, s, v = signature[:32], int.from_bytes(signature[32:64], "big"), signature[64]
     return r + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - v])
+
+
+def make_committee_world(project, tmp, members: list[str], threshold: int, n_stakers: int = 3):
+    """helpers.scenario.make_world, but the deployment is a CommitteeTournament with `members`
+    (addresses) and `threshold`, and nobody holds ORACLE_ROLE: results are posted with signatures."""
+    from ape import accounts
+
+    from helpers.scenario import SETTINGS, WEI, World
+    from nmrstake.deploy import deploy
+    from nmrstake.results.layout import DataLayout
+    from nmrstake.tournament import TournamentClient
+
+    owner = accounts.test_accounts[0]
+    deployments = tmp / "deployments"
+    dep, _ = deploy(project, owner, directory=deployments, force=True, settings=SETTINGS, committee=members,
+                    threshold=threshold, log=lambda m: None)
+    client = TournamentClient(project, dep)
+    stakers = list(accounts.test_accounts[3: 3 + n_stakers])
+    for s in [*stakers, accounts.test_accounts[2]]:
+        client.token.mint(s, 10_000 * WEI, sender=owner)
+    return World(client, deployments, DataLayout(tmp / "data"), owner, accounts.test_accounts[1], stakers)

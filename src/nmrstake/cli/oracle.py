@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from nmrstake.cli.options import account_opt, data_opt, deployments_opt, json_opt, network_opt, wallet_opt
+from nmrstake.cli.options import account_opt, api_opt, data_opt, deployments_opt, json_opt, network_opt, wallet_opt
 from nmrstake.cli.output import emit_json, table
 from nmrstake.cli.session import chain_session, data_layout
 
@@ -49,13 +49,17 @@ def oracle() -> None:
 @wallet_opt
 @deployments_opt
 @data_opt
+@api_opt
 @click.option("--once", is_flag=True, help="One pass over the rounds, then exit")
 @click.option("--confirmations", default=0, show_default=True, help="Blocks to wait after each transaction")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between passes")
 @click.option("--log-json", is_flag=True, help="One JSON object per log line")
 def oracle_run(network: str, account: str | None, wallet: str | None, deployments_dir: Path | None,
-               data_dir: Path | None, once: bool, confirmations: int, interval: float, log_json: bool) -> None:
-    """Resolve rounds as they become ready; exactly once, restart-safe."""
+               data_dir: Path | None, api: str | None, once: bool, confirmations: int, interval: float,
+               log_json: bool) -> None:
+    """Resolve rounds as they become ready; exactly once, restart-safe. With an oracle committee,
+    attest each result and exchange the attestations through the tournament service (--api); a
+    member without the submission store recomputes the round the service published."""
     from nmrstake.chain.connect import connect, load_project
     from nmrstake.chain.signers import resolve_account
     from nmrstake.daemon import EventLog, run_daemon
@@ -63,6 +67,11 @@ def oracle_run(network: str, account: str | None, wallet: str | None, deployment
     from nmrstake.tournament import TournamentClient
 
     log = EventLog(json_lines=log_json)
+    service = None
+    if api:
+        from nmrstake.client.http import ServiceClient
+
+        service = ServiceClient(api)
     project = load_project()
     with connect(network) as provider:
         oracle_account = resolve_account(provider, wallet, account)
@@ -72,7 +81,7 @@ def oracle_run(network: str, account: str | None, wallet: str | None, deployment
             client = TournamentClient.connect(project, deployments_dir)
             layout = data_layout(client, data_dir)
             clean_stale_temporaries(layout.results_dir)
-            return Oracle(client, oracle_account, layout, confirmations=confirmations, log=log)
+            return Oracle(client, oracle_account, layout, confirmations=confirmations, log=log, api=service)
 
         code = run_daemon(make, once=once, interval=interval, log=log)
     sys.exit(code)

@@ -293,9 +293,20 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        headers = exc.headers
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route on the path; a path may have several.
+            from starlette.routing import Match
+
+            allowed: set[str] = set()
+            for route in app.routes:
+                if isinstance(route, APIRoute) and route.matches(request.scope)[0] is not Match.NONE:
+                    allowed |= set(route.methods or ())
+            if allowed:
+                headers = {**(headers or {}), "Allow": ", ".join(sorted(allowed))}
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such resource: {request.method} {request.url.path}"
-        return problem(exc.status_code, kind, detail, instance=request.url.path, headers=exc.headers)
+        return problem(exc.status_code, kind, detail, instance=request.url.path, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -556,6 +567,9 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     from nmrstake.service.faucet import mount_faucet  # POST /v1/faucet: test NMR (off unless configured)
 
     mount_faucet(app, ctx)
+    from nmrstake.service.attestations import mount_attestations  # the oracle committee's attestations
+
+    mount_attestations(app, ctx)
     return app
 
 

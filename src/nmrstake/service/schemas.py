@@ -100,7 +100,8 @@ class Problem(BaseModel):
                                   "staker-quota-exceeded, store-full, file-too-large, unsupported-media-type, "
                                   "unsupported-format, missing-field, invalid-field, empty-file, invalid-file, "
                                   "file-hash-mismatch, internal-error, bad-published-data, misconfigured, "
-                                  "chain-error, chain-unavailable, http-error, faucet-off, faucet-limit",
+                                  "chain-error, chain-unavailable, http-error, faucet-off, faucet-limit, "
+                                  "no-committee, not-committee-member, wrong-epoch, too-many-attestations",
                       pattern=r"^urn:nmrstake:problem:[a-z0-9-]+$")
     title: str = Field(description="the same for every problem of a status")
     status: int = Field(description="the HTTP status", ge=400, le=599)
@@ -677,6 +678,83 @@ class MerkleTreeDump(BaseModel):
     leafEncoding: list[str]
     tree: list[Hash]
     values: list[MerkleTreeValue]
+
+
+# ------------------------------------------------------------------------------------------ attestations
+
+SIGNATURE_PATTERN = r"^0x[0-9a-fA-F]{130}$"
+HASH_IN_PATTERN = r"^0x[0-9a-fA-F]{64}$"
+
+
+class AttestationRequest(BaseModel):
+    """A committee member's signed Attestation of a round's result (EIP-712, domain `nmrstake oracle
+    committee` / `1` / chain id / the Tournament: docs/committee.md), exactly as it is posted."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "signer": "0x5d5c99EdF529335160FF180fA141Dd4967fc00D2", "signature": "0x" + "1b" * 65,
+        "root": "0x" + "ab" * 32, "total_payout": "3000000000000000000", "total_burn": "0", "leaf_count": 2,
+        "results_hash": "0x" + "cd" * 32, "epoch": 1}]})
+
+    signer: str = Field(description="the member who signed: 0x and 40 hex digits, lowercase or EIP-55 checksummed "
+                                    "(a bad checksum is a 422 naming `signer`)", pattern=ADDRESS_PATTERN)
+    signature: str = Field(description="65 bytes r ‖ s ‖ v, 0x-hex (132 characters)", pattern=SIGNATURE_PATTERN)
+    root: str = Field(description="the Merkle root posted (0x-hex, 32 bytes)", pattern=HASH_IN_PATTERN)
+    total_payout: str = Field(description="totalPayout (NMR wei, decimal string, below 2**256)", pattern=WEI_PATTERN)
+    total_burn: str = Field(description="totalBurn (NMR wei, decimal string, below 2**256)", pattern=WEI_PATTERN)
+    leaf_count: int = Field(description="leafCount: the stakes in the tree (below 2**256)", ge=0)
+    results_hash: str = Field(description="keccak-256 of the published manifest.json (0x-hex, 32 bytes)",
+                              pattern=HASH_IN_PATTERN)
+    epoch: int = Field(description="committeeEpoch(): signatures of another epoch never verify (below 2**256)", ge=0)
+
+
+class StoredAttestation(_Strict):
+    """One attestation the service keeps: a current or past member's valid signature."""
+
+    signer: Address = _address("the member who signed")
+    signature: str = Field(description="65 bytes r ‖ s ‖ v, 0x-hex", pattern=SIGNATURE_PATTERN)
+    digest: Hash = _hash("the EIP-712 digest signed (the contract's attestationDigest)")
+    root: Hash = _hash("the Merkle root")
+    total_payout: str = _wei("totalPayout")
+    total_burn: str = _wei("totalBurn")
+    leaf_count: int = Field(ge=0, le=UINT256_MAX)
+    results_hash: Hash = _hash("the results hash")
+    epoch: int = Field(ge=0, le=UINT256_MAX)
+    received_at: int = Field(description="when the service stored it (Unix seconds, the service's clock)")
+    equivocation: bool = Field(description="the signer attested other content for this round and epoch too: "
+                                           "shown, and counted at most once per content")
+
+
+class AttestedContent(_Strict):
+    """One distinct content attested for the round (one digest): who signed it, and whether M agree."""
+
+    digest: Hash = _hash("the EIP-712 digest")
+    root: Hash = _hash("the Merkle root")
+    total_payout: str = _wei("totalPayout")
+    total_burn: str = _wei("totalBurn")
+    leaf_count: int = Field(ge=0, le=UINT256_MAX)
+    results_hash: Hash = _hash("the results hash")
+    epoch: int = Field(ge=0, le=UINT256_MAX)
+    signers: list[Address] = Field(description="the distinct members who signed it, ascending by address (the "
+                                               "order postResultSigned takes)")
+    agreed: bool = Field(description="at least `threshold` distinct current members signed it in the current epoch")
+
+
+class Attestations(_Strict):
+    """A round's attestations, and per distinct content its signers and whether M agree."""
+
+    round: int = Field(ge=0, le=UINT256_MAX)
+    epoch: int = Field(description="the committee's current epoch", ge=0, le=UINT256_MAX)
+    threshold: int = Field(description="M: the signatures a posting needs", ge=1)
+    members: list[Address] = Field(description="the current committee, ascending")
+    attestations: list[StoredAttestation]
+    contents: list[AttestedContent]
+
+
+class AttestationStored(_Strict):
+    """The answer to a published attestation."""
+
+    new: bool = Field(description="false: the service already held this very attestation (sending it again is harmless)")
+    attestation: StoredAttestation
 
 
 # ------------------------------------------------------------------------------------------ encodings (documentation)
