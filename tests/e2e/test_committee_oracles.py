@@ -4,7 +4,8 @@ a lying member (its totals perturbed by a test hook) attests other content, whic
 shown, never agreed and never posted, and which the honest ones name in an ERROR line; a second
 honest member on another machine (only `--api`) downloads the published round, recomputes it and
 attests, is killed right after attesting, and once restarted signs nothing again and posts the
-honest result exactly once with the two honest signatures; the round then resolves with it."""
+honest result exactly once with the two honest signatures; an oracle that read the round before
+that posting loses the race and takes it as success; the round then resolves with it."""
 
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ from helpers.committee import make_committee_world
 from helpers.scenario import advance_to, deliver_targets, open_funded_round, stake_all, synth_round
 from helpers.service_process import running_service
 
+from nmrstake.client.http import ServiceClient
+from nmrstake.daemon import EventLog
 from nmrstake.hashing import bytes32_from_hex, to_hex
 from nmrstake.localchain import anvil_provider
-from nmrstake.oracle import CRASH_ENV, LIE_ENV
+from nmrstake.oracle import CRASH_ENV, LIE_ENV, Oracle
 from nmrstake.results.read import load_published
 from nmrstake.tournament import RoundState
 
@@ -83,6 +86,13 @@ def test_committee_round__honest_members_post_by_signatures__the_liar_is_never_c
             assert not any(c["agreed"] for c in listed["contents"])
             assert client.round(ROUND).state is RoundState.CLOSED
 
+            # A member never signs a second, different content for the round: refused, nothing stored.
+            out = run_oracle(world, LIAR, liar_dir, api, {LIE_ENV: "2"})
+            [refusal] = lines(out, "ERROR")[-1:]
+            assert "refusing to sign a second, different result" in refusal and f"round={ROUND}" in refusal
+            assert not lines(out, "attested"), out
+            assert len(requests.get(listing, timeout=60).json()["attestations"]) == 2
+
             # The honest member again: says the liar's content differs, signs nothing new, posts nothing.
             out = run_oracle(world, HONEST, world.layout.root, api)
             [error] = lines(out, "ERROR")
@@ -101,6 +111,7 @@ def test_committee_round__honest_members_post_by_signatures__the_liar_is_never_c
             assert client.round(ROUND).state is RoundState.CLOSED  # killed before posting
 
             # Restarted: it signs nothing again and posts once, with the two honest signatures.
+            stale = client.round(ROUND)
             out = run_oracle(world, REMOTE, remote_dir, api)
             assert not lines(out, "attested") and len(lines(out, "posted")) == 1, out
             info = client.round(ROUND)
@@ -111,6 +122,13 @@ def test_committee_round__honest_members_post_by_signatures__the_liar_is_never_c
             on_chain_members, _ = client.tournament.committee()
             bitmap = {str(m) for i, m in enumerate(on_chain_members) if int(attested.signers) >> i & 1}
             assert bitmap == {members[HONEST], members[REMOTE]}
+
+            # An oracle that read the round before that posting loses the race: a success, same root.
+            events: list[str] = []
+            racer = Oracle(client, accounts.test_accounts[HONEST], world.layout, api=ServiceClient(api),
+                           log=EventLog(out=events.append))
+            assert racer.attest_and_post(stale) is None
+            assert any(" posted_by_another " in e and pub.merkle_root in e for e in events), events
 
             # Every member again: nothing signed, nothing posted twice.
             for member, folder in ((REMOTE, remote_dir), (HONEST, world.layout.root), (LIAR, liar_dir)):
