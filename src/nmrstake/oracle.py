@@ -367,7 +367,8 @@ class Oracle:
             except InputError:
                 pass
         if len(valid) < threshold:
-            self.log("waiting_for_attestations", round=rid, root=to_hex(att.root), have=len(valid), need=threshold)
+            self.log("waiting_for_attestations", round=rid, root=to_hex(att.root), have=len(valid), need=threshold,
+                     **({} if self.api is not None else {"note": "without --api no other member's signature is seen"}))
             return None
         chosen = sorted(valid, key=lambda a: int(a, 16))[:threshold]
         return self._post_signed(info, att, pack_signatures([(a, valid[a]) for a in chosen]), chosen)
@@ -443,12 +444,15 @@ class Oracle:
         """Do the next thing for one round; returns the plan that was acted on. Asked to stop
         while computing, it stops before posting: the published folder is posted by the next run."""
         committee = self.client.has_committee
+        # A member on another machine (no submission store: it could not score the files) never
+        # computes: it takes the round the service published, recomputed (see `fetch`).
+        remote = committee and self.api is not None and not self.layout.store().db_path.exists()
         if info.state is RoundState.CLOSED:
             self._retire_unpostable(info)
-            if committee and self.api is not None and not self.layout.published(info.round_id).is_dir() \
-                    and self.layout.targets_file(info.round_id) is None and info.stake_count > 0 \
+            if remote and not self.layout.published(info.round_id).is_dir() and info.stake_count > 0 \
                     and info.resolve_time <= self.client.now() <= info.last_post_time:
-                self.fetch(info)  # a member on another machine: the service's published round, recomputed
+                if self.fetch(info) is None:
+                    return Plan(info.round_id, info.state, Action.WAIT, "no recomputed result from the service yet")
         if info.state is RoundState.POSTED and self._posted_is_ours(info) is False:
             pub = load_published(self.layout.published(info.round_id))
             self.log("ERROR", round=info.round_id, problem="the posted result differs from mine",
