@@ -5,11 +5,13 @@ shown, never agreed and never posted, and which the honest ones name in an ERROR
 honest member on another machine (only `--api`) downloads the published round, recomputes it and
 attests, is killed right after attesting, and once restarted signs nothing again and posts the
 honest result exactly once with the two honest signatures; an oracle that read the round before
-that posting loses the race and takes it as success; the round then resolves with it."""
+that posting loses the race and takes it as success; an oracle whose own folder holds another root
+says so in an ERROR line naming both; the round then resolves with the honest result."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -24,6 +26,7 @@ from nmrstake.daemon import EventLog
 from nmrstake.hashing import bytes32_from_hex, to_hex
 from nmrstake.localchain import anvil_provider
 from nmrstake.oracle import CRASH_ENV, LIE_ENV, Oracle
+from nmrstake.results.layout import DataLayout
 from nmrstake.results.read import load_published
 from nmrstake.tournament import RoundState
 
@@ -136,6 +139,18 @@ def test_committee_round__honest_members_post_by_signatures__the_liar_is_never_c
                 assert not lines(out, "attested") and not lines(out, "posted"), (member, out)
             assert len(client.logs("ResultPosted", {"roundId": ROUND})) == 1
             assert len(requests.get(listing, timeout=60).json()["attestations"]) == 3
+
+            # An oracle whose own folder holds another root says so loudly while the round is posted.
+            other = DataLayout(tmp_path / "other")
+            shutil.copytree(world.layout.published(ROUND), other.published(ROUND))
+            manifest = other.published(ROUND) / "manifest.json"
+            wrong = "0x" + "ee" * 32
+            manifest.write_text(manifest.read_text().replace(pub.merkle_root, wrong))
+            events.clear()
+            Oracle(client, accounts.test_accounts[HONEST], other, api=ServiceClient(api),
+                   log=EventLog(out=events.append)).step(client.round(ROUND))
+            [error] = [e for e in events if " ERROR " in e]
+            assert f"round={ROUND}" in error and f"posted_root={pub.merkle_root}" in error and f"my_root={wrong}" in error
 
             # The challenge period passes: the honest result is final, and anyone finalises it.
             advance_to(info.final_at)
