@@ -60,6 +60,9 @@ contract Tournament is ITournament, AccessControlDefaultAdminRules, ReentrancyGu
     bytes32 public constant ORACLE_ROLE = keccak256("ORACLE_ROLE");
     /// @notice Pauses and unpauses.
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+    /// @notice Rejects a posted result in its challenge period, besides the guardian: a dispute
+    ///         desk (`DisputeDesk`), which does so when anyone disputes the result with a bond.
+    bytes32 public constant REJECTER_ROLE = keccak256("REJECTER_ROLE");
     /// @notice 100 % in basis points.
     uint256 public constant BPS = 10_000;
 
@@ -348,7 +351,8 @@ contract Tournament is ITournament, AccessControlDefaultAdminRules, ReentrancyGu
     }
 
     /// @inheritdoc ITournament
-    function rejectResult(uint256 roundId, string calldata reason) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    function rejectResult(uint256 roundId, string calldata reason) external {
+        if (!hasRole(REJECTER_ROLE, msg.sender)) _checkRole(DEFAULT_ADMIN_ROLE);
         Round storage rd = _rounds[roundId];
         uint256 postedAt = rd.postedAt;
         if (postedAt == 0 || block.timestamp >= postedAt + challengePeriod) revert NotInChallengePeriod(roundId);

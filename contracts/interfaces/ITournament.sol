@@ -447,7 +447,8 @@ interface ITournament is ITournamentStakes, IBoundedPause {
 
     /// @notice Rejects the result posted for `roundId` during its challenge period, so that the
     ///         oracle can post a corrected one (within the posting window).
-    /// @dev Only DEFAULT_ADMIN_ROLE; allowed even while paused. Emits `ResultRejected`.
+    /// @dev Only DEFAULT_ADMIN_ROLE (the guardian) or REJECTER_ROLE (a dispute desk); allowed even
+    ///      while paused. Emits `ResultRejected`.
     /// @param roundId The round.
     /// @param reason Why (for the record).
     function rejectResult(uint256 roundId, string calldata reason) external;

@@ -1,4 +1,4 @@
-"""Static analysis: Slither on contracts/NMR.sol and contracts/Tournament.sol.
+"""Static analysis: Slither on contracts/NMR.sol, Tournament.sol, CommitteeTournament.sol and DisputeDesk.sol.
 
 `tools/slither/run.py` runs Slither (from `.venv-slither`, created by `make install`) and compares
 its High and Medium findings with `tools/slither/triage.json`; docs/security.md holds every

@@ -4,7 +4,8 @@
     python tools/slither/run.py [--slither PATH] [--solc PATH] [--json-out FILE] [--list]
 
 Slither (from the separate virtualenv `.venv-slither`, see tools/slither/requirements.txt) runs
-on each of contracts/NMR.sol and contracts/Tournament.sol, compiling through crytic-compile with
+on each of contracts/NMR.sol, contracts/Tournament.sol, contracts/CommitteeTournament.sol and
+contracts/DisputeDesk.sol, compiling through crytic-compile with
 the project's solc launcher (~/.solcx/solc-v0.8.28, npm solc 0.8.28 behind a native CLI), the
 OpenZeppelin remapping to node_modules and `--evm-version shanghai --optimize`. Only findings whose
 primary element is in our own code count: those two files and the contracts they build on
@@ -34,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGETS = ("contracts/NMR.sol", "contracts/Tournament.sol")
+TARGETS = ("contracts/NMR.sol", "contracts/Tournament.sol", "contracts/CommitteeTournament.sol", "contracts/DisputeDesk.sol")
 # Findings count when their primary element is in our contracts (what TARGETS import from them
 # included: the tournament's bases BoundedPause and SupplyCheckedBurn), not in the test contracts.
 SCOPE = "contracts/"
