@@ -12,7 +12,9 @@ come a StrategyFactory and a StrategyInvoker owned by --operator (default: the d
 
 `--committee ADDR,ADDR,... --threshold M` deploys the committee variant instead (CommitteeTournament
 or NumeraireCommitteeTournament): results are posted by anyone with M members' signatures, and
-ORACLE_ROLE goes only to an --oracle given (docs/committee.md).
+ORACLE_ROLE goes only to an --oracle given (docs/committee.md). `--dispute-bond NMR` adds a
+DisputeDesk holding the tournament's REJECTER_ROLE (`--dispute-reward NMR`, `--arbiter ADDR`):
+anyone may dispute a posted result with the bond (docs/disputes.md).
 """
 
 from pathlib import Path
@@ -20,9 +22,17 @@ from pathlib import Path
 import click
 from ape.cli import ConnectedProviderCommand, account_option, network_option
 
+from nmrstake.amounts import parse_nmr
 from nmrstake.chain.signers import deployer_account
 from nmrstake.cli.options import duration_option
-from nmrstake.deploy import TournamentSettings, check_settings, committee_arguments, deploy, deployments_dir
+from nmrstake.deploy import (
+    TournamentSettings,
+    check_settings,
+    committee_arguments,
+    deploy,
+    deployments_dir,
+    dispute_arguments,
+)
 from nmrstake.errors import NmrstakeError
 from nmrstake.localchain import ensure_tools_on_path
 
@@ -55,6 +65,11 @@ def with_help(option, text):
               help="Oracle committee members: deploys the committee variant of the tournament (docs/committee.md)")
 @click.option("--threshold", default=None, type=int, metavar="M",
               help="Signatures of distinct members a posting needs (1 to the committee's size; with --committee)")
+@click.option("--dispute-bond", default=None, metavar="NMR",
+              help="Deploy a DisputeDesk: anyone may dispute a posted result with this bond (docs/disputes.md)")
+@click.option("--dispute-reward", default="0", metavar="NMR",
+              help="What a right disputer earns besides the bond, from the desk's reserve (with --dispute-bond)")
+@click.option("--arbiter", default=None, help="Address that rules on disputes (ARBITER_ROLE; with --dispute-bond)")
 @click.option(
     "--deployments-dir",
     "deployments_dir_",
@@ -64,7 +79,8 @@ def with_help(option, text):
 )
 def cli(
     ecosystem, network, provider, account, force, nmr_address, oracle, manager, operator,
-    challenge_period, grace_period, admin_delay, max_pause, committee, threshold, deployments_dir_,
+    challenge_period, grace_period, admin_delay, max_pause, committee, threshold, dispute_bond, dispute_reward,
+    arbiter, deployments_dir_,
 ):
     from ape import project
 
@@ -73,13 +89,16 @@ def cli(
         check_settings(settings)  # deploy() checks again; here it fails before any output
         members = None if committee is None else committee.split(",")
         committee_arguments(members, threshold)  # likewise
+        bond = None if dispute_bond is None else parse_nmr(dispute_bond, argument="--dispute-bond")
+        reward = parse_nmr(dispute_reward, argument="--dispute-reward")
+        dispute_arguments(bond, reward, arbiter)  # likewise
         deployer = account or deployer_account(provider, None)
         click.echo(f"deploying on {ecosystem.name}:{network.name} (chain {provider.chain_id}) as {deployer.address}")
         deploy(
             project, deployer, directory=deployments_dir_ or deployments_dir(project.path),
             force=force, nmr_address=nmr_address, oracle=oracle, manager=manager,
             operator=operator, settings=settings, committee=members, threshold=threshold,
-            log=click.echo,
+            dispute_bond=bond, dispute_reward=reward, arbiter=arbiter, log=click.echo,
         )
     except NmrstakeError as exc:
         # One line, no traceback, the error's exit status (as the nmrstake CLI does).

@@ -229,6 +229,20 @@ MAX_COMMITTEE_SIZE = 31
 COMMITTEE_VARIANTS = {"Tournament": "CommitteeTournament", "NumeraireTournament": "NumeraireCommitteeTournament"}
 
 
+def dispute_arguments(bond: int | None, reward: int, arbiter: str | None) -> tuple[int, int, str | None] | None:
+    """(bond, reward, arbiter) of the dispute desk, checked before anything is sent; None without
+    a bond (no desk). One-line InputErrors name `--dispute-bond`, `--dispute-reward`, `--arbiter`."""
+    if bond is None:
+        if reward or arbiter:
+            raise InputError("--dispute-reward and --arbiter: only with --dispute-bond (no bond, no dispute desk)")
+        return None
+    if not 0 < bond < 2**96:
+        raise InputError(f"--dispute-bond: {bond} wei is out of range (more than 0, less than 2**96)")
+    if reward < 0:
+        raise InputError(f"--dispute-reward: {reward} wei is negative")
+    return bond, reward, _address_argument("--arbiter", arbiter)
+
+
 def committee_arguments(committee: list[str] | None, threshold: int | None) -> tuple[list[str], int] | None:
     """The committee as the constructor takes it (checksummed, strictly ascending) and its
     threshold; None without a committee. A one-line InputError naming `--committee` or
@@ -279,6 +293,9 @@ def deploy(
     settings: TournamentSettings | None = None,
     committee: list[str] | None = None,
     threshold: int | None = None,
+    dispute_bond: int | None = None,
+    dispute_reward: int = 0,
+    arbiter: str | None = None,
     log: Log = print,
 ) -> tuple[Deployment, Path]:
     """Deploy (or reuse) the token, the tournament, the strategy factory and the invoker on the
@@ -301,6 +318,12 @@ def deploy(
     `NumeraireCommitteeTournament`, docs/committee.md), and ``settings`` records ``committee``
     (ascending, as the contract holds it) and ``threshold``. A reused tournament keeps the
     committee it was deployed with (a change goes through `proposeCommittee` and the admin delay).
+
+    With a `dispute_bond` (NMR wei), a `DisputeDesk` (docs/disputes.md) of the tournament takes
+    bonded disputes from anyone: it is granted the tournament's REJECTER_ROLE, pays
+    `dispute_reward` (from its reserve) to a disputer who was right, and `arbiter` (default:
+    none; the admin may grant ARBITER_ROLE later) rules on disputes. ``settings`` records the
+    bond and the reward.
     """
     from ape import chain
 
@@ -309,7 +332,10 @@ def deploy(
     settings = settings or TournamentSettings()
     check_settings(settings)  # before any transaction: bad settings leave nothing on chain
     members = committee_arguments(committee, threshold)
+    desk_terms = dispute_arguments(dispute_bond, dispute_reward, arbiter)
     wanted_settings: dict[str, Any] = asdict(settings)
+    if desk_terms is not None:
+        wanted_settings.update(dispute_bond=str(desk_terms[0]), dispute_reward=str(desk_terms[1]))
     if members is not None:
         wanted_settings.update(committee=members[0], threshold=members[1])
     # Addresses too: a bad --oracle found at grantRole would leave a half-made deployment.
@@ -481,6 +507,20 @@ def deploy(
                 deployment.contracts["StrategyInvoker"] = _record(provider, invoker)
                 deployment.roles["INVOKER_OWNER"] = [operator_address]
                 log(f"StrategyInvoker: deployed at {invoker.address}, owned by the operator {operator_address}")
+
+        # Disputes: a desk of this tournament, holding its REJECTER_ROLE.
+        if desk_terms is not None and not (tournament_reused and reusable("DisputeDesk")):
+            bond, reward, arbiter_address = desk_terms
+            desk = deploy_contract(project.DisputeDesk, tournament.address, deployer, settings.admin_delay,
+                                   arbiter_address or "0x" + "00" * 20, bond, reward, sender=deployer,
+                                   what="deploying the DisputeDesk")
+            deployment.contracts["DisputeDesk"] = _record(provider, desk)
+            send(tournament.grantRole, tournament.REJECTER_ROLE(), desk.address, sender=deployer,
+                 what="granting REJECTER_ROLE to the DisputeDesk")
+            deployment.roles["REJECTER_ROLE"] = [to_checksum_address(str(desk.address))]
+            deployment.roles["ARBITER_ROLE"] = [arbiter_address] if arbiter_address else []
+            log(f"DisputeDesk: deployed at {desk.address} (bond {bond} wei, reward {reward} wei, arbiter "
+                f"{arbiter_address or 'none yet'}), holding the tournament's REJECTER_ROLE")
 
     if previous is not None and deployment.contracts == previous.contracts:
         log(f"nothing to deploy: {path} is up to date (use --force to deploy anew)")

@@ -132,12 +132,13 @@ def deployed(project, owner, alice, token, chain):
                                        T_CHALLENGE, T_GRACE, T_MAX_PAUSE, committee, 1)
     factory = owner.deploy(project.StrategyFactory, tournament)
     invoker = owner.deploy(project.StrategyInvoker, owner)
+    desk = owner.deploy(project.DisputeDesk, tournament, owner, T_ADMIN_DELAY, alice, 50 * 10**18, 10**18)
     factory.create(invoker, sender=alice)
     strategy = factory.strategyOf(alice)
     addresses = {"NMR": token.address, "Tournament": tournament.address, "NumeraireTournament": numeraire.address,
                  "StrategyFactory": factory.address, "StrategyInvoker": invoker.address,
                  "AllocationStrategy": factory.implementation(), "CommitteeTournament": committee_tournament.address,
-                 "NumeraireCommitteeTournament": numeraire_committee.address}
+                 "NumeraireCommitteeTournament": numeraire_committee.address, "DisputeDesk": desk.address}
     codes = {name: bytes(chain.provider.get_code(address)) for name, address in addresses.items()}
     return codes, bytes(chain.provider.get_code(strategy)), str(factory.implementation())
 

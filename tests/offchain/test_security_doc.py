@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def named_tests(text: str) -> list[tuple[str, str]]:
     """(file, test) for every reference in `text`, in order; `::name` takes the last file named."""
-    found, current = [], None
+    found: list[tuple[str, str]] = []
+    current = ""
     for token in re.findall(r"`([^`]*)`", text):
         match = re.fullmatch(r"(test_\w+\.py)?::(test_\w+)", token)
         if match:

@@ -51,7 +51,7 @@ __all__ = [
 #: allocation strategies' implementation, factory and invoker; and the two tournaments with an oracle
 #: committee (docs/committee.md), which a deployment chooses instead of the plain ones.
 CONTRACTS = ("NMR", "Tournament", "NumeraireTournament", "AllocationStrategy", "StrategyFactory", "StrategyInvoker",
-             "CommitteeTournament", "NumeraireCommitteeTournament")
+             "CommitteeTournament", "NumeraireCommitteeTournament", "DisputeDesk")
 
 #: What ``code.hash`` in each file is, in words (repeated in every file for readers in any language).
 CODE_RULE = "keccak256(runtime code with every immutable range set to zero bytes)"
