@@ -55,12 +55,16 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from eth_abi import encode
 from eth_account import Account
 from eth_utils import keccak
+
+if TYPE_CHECKING:
+    from nmrstake.client.http import ProofJson
+    from nmrstake.intake import UploadAnswer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import (  # noqa: E402 - the load benchmark's JSON-RPC helpers, reused
@@ -149,7 +153,7 @@ class TimedDelivery:
     def receipt_signer(self) -> str:
         return self.service.receipt_signer
 
-    def upload(self, **kwargs: Any) -> dict[str, Any]:
+    def upload(self, **kwargs: Any) -> UploadAnswer:
         self.status = None
         t0 = time.perf_counter()
         try:
@@ -253,7 +257,7 @@ def claim_job(job: dict[str, Any]) -> dict[str, Any]:
     service = ServiceClient(job["url"])
     rid, indices = job["round"], job["indices"]
     errors: list[str] = []
-    proofs: dict[int, dict[str, Any]] = {}
+    proofs: dict[int, ProofJson] = {}
     latencies: list[float] = []
     t0 = time.perf_counter()
     for i in indices:
@@ -283,7 +287,7 @@ def claim_job(job: dict[str, Any]) -> dict[str, Any]:
         nonce += 1
     hashes, refused = rpc.send_raw(raws)
     ok, reverted, gas = rpc.wait_receipts(hashes)
-    return {"proofs": {i: {k: proofs[i][k] for k in ("model", "staker", "stake", "payout", "burn", "valid", "proof")}
+    return {"proofs": {i: {k: dict(proofs[i])[k] for k in ("model", "staker", "stake", "payout", "burn", "valid", "proof")}
                        for i in got},
             "proof_failures": len(indices) - len(proofs), "proof_latencies": latencies, "proofs_s": proofs_s,
             "claims": len(got), "txs": len(raws), "tx_failures": refused + reverted, "gas": gas, "errors": errors,

@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NotRequired, TypedDict
 
 from nmrstake.errors import InputError, NmrstakeError, RequestError, UnknownRoundError
 from nmrstake.hashing import checksum_address, keccak_file, to_hex
 from nmrstake.models import check_model_name
-from nmrstake.signing import DeliveryReceipt, Domain, UploadAuthorisation
+from nmrstake.signing import DeliveryReceipt, Domain, ReceiptJson, UploadAuthorisation
 from nmrstake.submissions import StoredUpload, StoreUsage, SubmissionStore, crash_point
 
 #: Numerai's live predictions files are about 6,000 rows (~0.3 MB); this leaves a wide margin.
@@ -335,7 +335,25 @@ class Intake:
         return size
 
 
-def describe(upload: StoredUpload, receipt_signer: str) -> dict[str, object]:
+class UploadAnswer(TypedDict):
+    """An upload as the API and the CLI show it (the service's `Upload` document: its answer to an
+    upload, and a stake key's latest upload). `receipt_path` is the participant's own addition: where
+    its client keeps the receipt (:func:`nmrstake.client.staking.deliver`); the service never sets it."""
+
+    upload_id: int
+    round: int
+    model: str
+    staker: str
+    commitment: str
+    size: int
+    received_at: int
+    received_at_iso: str
+    receipt: ReceiptJson
+    receipt_signer: str
+    receipt_path: NotRequired[str]
+
+
+def describe(upload: StoredUpload, receipt_signer: str) -> UploadAnswer:
     """An upload as the API and the CLI show it."""
     return {
         "upload_id": upload.upload_id, "round": upload.round_id, "model": upload.model, "staker": upload.staker,

@@ -19,10 +19,11 @@ from eth_account.signers.local import LocalAccount
 from nmrstake.client import staking
 from nmrstake.client.chain import Chain
 from nmrstake.client.results import Results
-from nmrstake.client.staking import Delivery, Say
+from nmrstake.client.staking import ClaimJson, Delivery, PositionJson, Say, StakeJson
 from nmrstake.errors import ConfigError
 
 if TYPE_CHECKING:
+    from nmrstake.intake import UploadAnswer
     from nmrstake.receipts import ReceiptBook
     from nmrstake.results.layout import DataLayout
     from nmrstake.signing import Domain
@@ -76,7 +77,7 @@ class LocalDelivery:
         return self.intake.receipt_signer
 
     def upload(self, *, round_id: int, model: str, staker: str, nonce: int, expiry: int, signature: str,
-               path: Path, file_hash: bytes) -> dict[str, Any]:
+               path: Path, file_hash: bytes) -> UploadAnswer:
         from nmrstake.intake import describe
 
         with open(path, "rb") as fh:
@@ -86,7 +87,7 @@ class LocalDelivery:
 
 
 def deliver(delivery: Delivery, domain: Domain, account: Any, round_id: int, model: str, predictions: Path,
-            commitment: bytes, *, receipts: ReceiptBook | None = None, staker: str | None = None) -> dict[str, Any]:
+            commitment: bytes, *, receipts: ReceiptBook | None = None, staker: str | None = None) -> UploadAnswer:
     """:func:`nmrstake.client.staking.deliver`, signed by an ape account."""
     return staking.deliver(delivery, domain, as_local_account(account), round_id, model, predictions, commitment,
                            receipts=receipts, staker=staker)
@@ -94,19 +95,19 @@ def deliver(delivery: Delivery, domain: Domain, account: Any, round_id: int, mod
 
 def stake_predictions(client: TournamentClient | Chain, account: Any, delivery: Delivery | None, round_id: int,
                       model: str, wei: int, predictions: Path, *, receipts: ReceiptBook | None = None,
-                      say: Say = _quiet) -> dict[str, Any]:
+                      say: Say = _quiet) -> StakeJson:
     """:func:`nmrstake.client.staking.stake_predictions` from an ape account."""
     return staking.stake_predictions(on_web3(client), as_local_account(account), delivery, round_id, model, wei,
                                      predictions, receipts=receipts, say=say)
 
 
 def my_positions(client: TournamentClient | Chain, results: Results, address: str,
-                 *, strategy: str | None = None) -> list[dict[str, Any]]:
+                 *, strategy: str | None = None) -> list[PositionJson]:
     """:func:`nmrstake.client.staking.my_positions` on a connected TournamentClient."""
     return staking.my_positions(on_web3(client), results, address, strategy=strategy)
 
 
 def claim_all(client: TournamentClient | Chain, account: Any, results: Results,
-              round_ids: list[int] | None) -> dict[str, Any]:
+              round_ids: list[int] | None) -> ClaimJson:
     """:func:`nmrstake.client.staking.claim_all` from an ape account."""
     return staking.claim_all(on_web3(client), as_local_account(account), results, round_ids)

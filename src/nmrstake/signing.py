@@ -25,8 +25,9 @@ cryptography.
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypedDict
 
 from nmrstake.chain.signers import sign_typed
 from nmrstake.errors import InputError
@@ -143,6 +144,18 @@ class UploadAuthorisation:
                    secrets.randbits(64), now + lifetime)
 
 
+class ReceiptJson(TypedDict):
+    """A delivery receipt as JSON (:meth:`DeliveryReceipt.to_json`): the service's answers carry it,
+    and the receipts kept on a participant's machine."""
+
+    staker: str
+    round_id: int
+    model: str
+    commitment: str
+    received_at: int
+    signature: str
+
+
 @dataclass(frozen=True)
 class DeliveryReceipt:
     """The service's signed statement that it received a file by a given (chain) time."""
@@ -168,13 +181,12 @@ class DeliveryReceipt:
         signable, _ = _digest(domain, RECEIPT_TYPES, self.message())
         return _recover(signable, self.signature, "receipt signature")
 
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["commitment"] = to_hex(self.commitment)
-        return data
+    def to_json(self) -> ReceiptJson:
+        return {"staker": self.staker, "round_id": self.round_id, "model": self.model,
+                "commitment": to_hex(self.commitment), "received_at": self.received_at, "signature": self.signature}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> DeliveryReceipt:
+    def from_json(cls, data: Mapping[str, Any]) -> DeliveryReceipt:
         try:
             return cls(checksum_address(data["staker"], argument="receipt staker"), int(data["round_id"]),
                        str(data["model"]), bytes32_from_hex(data["commitment"], argument="receipt commitment"),

@@ -30,6 +30,7 @@ from helpers.service_process import Service, start_service, stop
 from nmrstake.client.http import RetryPolicy, ServiceClient
 from nmrstake.errors import ConfigError, RequestError
 from nmrstake.hashing import keccak_file, to_hex
+from nmrstake.jsontypes import json_int, json_object
 from nmrstake.localchain import anvil_provider
 from nmrstake.participant import stake_predictions
 from nmrstake.results.read import load_published
@@ -101,6 +102,7 @@ class ServiceRound:
         result = stake_predictions(self.world.client, acct, ServiceClient(service.url), self.round_id, model,
                                    (i + 1) * 10 * WEI, self.predictions(i))
         upload = result["upload"]
+        assert upload is not None
         receipt = DeliveryReceipt.from_json(upload["receipt"])
         assert receipt.signer(self.domain) == self.receipt_signer
         commitment = keccak_file(self.predictions(i))
@@ -154,10 +156,10 @@ class ServiceRound:
         api = ServiceClient(service.url)
         for key in {(a.model, a.staker) for a in self.acknowledged}:
             mine = [a for a in self.acknowledged if (a.model, a.staker) == key]
-            seen = api.get(f"/v1/rounds/{self.round_id}/submissions/{key[0]}/{key[1]}")
+            seen = api.get_object(f"/v1/rounds/{self.round_id}/submissions/{key[0]}/{key[1]}")
             assert seen["uploads"] == len(self.store.uploads(self.round_id, *key))
-            assert seen["uploads"] >= len(mine)
-            assert seen["latest"]["upload_id"] >= mine[-1].upload_id
+            assert json_int(seen["uploads"]) >= len(mine)
+            assert json_int(json_object(seen["latest"])["upload_id"]) >= mine[-1].upload_id
             assert any(u.upload_id == mine[-1].upload_id for u in self.store.uploads(self.round_id, *key))
 
     def latest_id(self, model: str, staker: str) -> int | None:

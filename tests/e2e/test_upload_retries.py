@@ -35,6 +35,7 @@ from helpers.uploads import csv_file
 
 from nmrstake.client.http import RETRY_SECONDS_ENV, RetryPolicy, ServiceClient
 from nmrstake.hashing import keccak_file, to_hex
+from nmrstake.intake import UploadAnswer
 from nmrstake.localchain import anvil_provider, free_port
 from nmrstake.participant import deliver
 from nmrstake.signing import DeliveryReceipt
@@ -215,14 +216,14 @@ class Arena:
         path.write_bytes(csv_file(rows=3000, seed=seed))  # tens of KiB: a body cut half-way is mid-file
         return path
 
-    def upload(self, url: str, staker: int, model: str, path: Path) -> dict[str, Any]:
+    def upload(self, url: str, staker: int, model: str, path: Path) -> UploadAnswer:
         """What `nmrstake stake --api URL` does to upload: sign with the staker's key, upload, and
         check the receipt (this file, this key, the service's receipt signer)."""
         return deliver(ServiceClient(url, policy=PATIENT), self.domain, self.world.stakers[staker], ROUND, model,
                        path, keccak_file(path))
 
     def check_held_once(self, service: Service, staker: int, model: str, path: Path,
-                        answer: dict[str, Any], *, uploads: int = 1) -> None:
+                        answer: UploadAnswer, *, uploads: int = 1) -> None:
         """The client holds the service's receipt for `path`, and the store holds the file once:
         `uploads` rows for the key, the latest being the answer's, one file named by its keccak,
         nothing left in tmp/."""
@@ -238,7 +239,7 @@ class Arena:
         assert keccak_file(latest.path) == commitment
         assert list(self.store.tmp_dir.iterdir()) == []
         seen = requests.get(f"{service.url}/v1/rounds/{ROUND}/submissions/{model}/{who}", timeout=30).json()
-        assert seen["uploads"] == uploads and seen["latest"] == {k: answer[k] for k in seen["latest"]}
+        assert seen["uploads"] == uploads and seen["latest"] == {k: dict(answer)[k] for k in seen["latest"]}
 
     def stop_all(self) -> None:
         for service in self.services:

@@ -18,19 +18,66 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypedDict, cast
 
 from nmrstake.errors import ChainError
 from nmrstake.hashing import checksum_address, keccak_bytes
+from nmrstake.jsontypes import JsonObject, JsonValue, json_hex_int, json_int, json_object, json_objects
 
 if TYPE_CHECKING:
     import requests
+    from eth_typing import BlockIdentifier, ChecksumAddress, HexStr
     from web3 import Web3
+    from web3.types import TxParams
 
 #: An ABI entry (function, event or parameter) as the compiler writes it.
-AbiItem = Mapping[str, Any]
+AbiItem = Mapping[str, JsonValue]
+#: A value as eth-abi decodes it and web3.py hands it out: integers, booleans, addresses and
+#: strings, bytes, fixed-point numbers; arrays as lists, structs as tuples.
+AbiValue: TypeAlias = "bool | int | Decimal | str | bytes | list[AbiValue] | tuple[AbiValue, ...]"
+#: A transaction's fields as web3.py takes and fills them (`from`, `to`, `data`, `value`, `gas`,
+#: `nonce`, fees, `chainId`): what the participant's key signs.
+TxFields = dict[str, JsonValue]
+
+
+class EventLog(TypedDict):
+    """A decoded event log, in web3.py's shape (the fields the client reads)."""
+
+    args: dict[str, AbiValue]
+    event: str
+    address: str
+    blockNumber: int
+    logIndex: int
+    transactionHash: bytes
+
+
+def abi_int(value: AbiValue) -> int:
+    """A decoded integer (an integer type's value); a TypeError for another kind."""
+    if not isinstance(value, (int, Decimal)):
+        raise TypeError(f"not an ABI integer but {type(value).__name__}")
+    return int(value)
+
+
+def abi_bytes(value: AbiValue) -> bytes:
+    """A decoded `bytesN` or `bytes` value; a TypeError for another kind."""
+    if not isinstance(value, bytes):
+        raise TypeError(f"not ABI bytes but {type(value).__name__}")
+    return bytes(value)
+
+
+def abi_params(item: AbiItem, key: str) -> list[AbiItem]:
+    """An ABI entry's `inputs`, `outputs` or `components` ([] when it has none)."""
+    return list(json_objects(item.get(key, []), f"ABI {key}"))
+
+
+def _items(value: object) -> list[object]:
+    """The elements of an array or struct value (a TypeError for anything that is not iterable)."""
+    if not isinstance(value, Iterable):
+        raise TypeError(f"'{type(value).__name__}' object is not iterable")
+    return list(value)
 
 
 @dataclass(frozen=True)
@@ -54,11 +101,13 @@ class NodeError(Exception):
 class ContractCall(Protocol):
     """One contract function with its arguments (web3.py's ``ContractFunction`` has this surface)."""
 
-    def call(self, transaction: dict[str, Any] | None = None) -> Any: ...
+    # web3.py's call returns its decoded outputs untyped, and the client unpacks them as the ABI
+    # says (one output bare, several as a sequence): Any, as web3.py has it.
+    def call(self, transaction: TxFields | None = None) -> Any: ...
 
-    def estimate_gas(self, transaction: dict[str, Any] | None = None) -> int: ...
+    def estimate_gas(self, transaction: TxFields | None = None) -> int: ...
 
-    def build_transaction(self, transaction: dict[str, Any] | None = None) -> dict[str, Any]: ...
+    def build_transaction(self, transaction: TxFields | None = None) -> TxFields: ...
 
 
 class ContractHandle(Protocol):
@@ -68,6 +117,8 @@ class ContractHandle(Protocol):
     @property
     def address(self) -> str: ...
 
+    # Functions and events are attributes named at run time (``functions.stake(...)``), in
+    # web3.py's untyped ContractFunctions/ContractEvents and in RpcContract alike: Any.
     @property
     def functions(self) -> Any: ...
 
@@ -110,49 +161,51 @@ def abi_type(param: AbiItem) -> str:
     """A parameter's type as eth-abi and signatures spell it (tuples spelled out)."""
     kind = str(param["type"])
     if kind.startswith("tuple"):
-        inner = ",".join(abi_type(c) for c in param.get("components", []))
+        inner = ",".join(abi_type(c) for c in abi_params(param, "components"))
         return f"({inner}){kind[len('tuple'):]}"
     return kind
 
 
 def signature(item: AbiItem) -> str:
-    return f"{item['name']}({','.join(abi_type(p) for p in item.get('inputs', []))})"
+    return f"{item['name']}({','.join(abi_type(p) for p in abi_params(item, 'inputs'))})"
 
 
-def _checksummed(param: AbiItem, value: Any) -> Any:
+def _checksummed(param: AbiItem, value: object) -> AbiValue:
     """`value` decoded for `param` with every address in it checksummed, as web3.py gives it."""
     kind = str(param["type"])
     if kind.endswith("]"):
         inner = dict(param, type=kind[: kind.rindex("[")])
-        return [_checksummed(inner, v) for v in value]
+        return [_checksummed(inner, v) for v in _items(value)]
     if kind == "tuple":
-        return tuple(_checksummed(c, v) for c, v in zip(param["components"], value))
+        return tuple(_checksummed(c, v) for c, v in zip(abi_params(param, "components"), _items(value)))
     if kind == "address":
         return checksum_address(str(value))
+    if not isinstance(value, (bool, int, Decimal, str, bytes)):
+        raise TypeError(f"eth-abi decoded {kind} as {type(value).__name__}")
     return value
 
 
-def _encodable(param: AbiItem, value: Any) -> Any:
+def _encodable(param: AbiItem, value: object) -> object:
     """An argument as eth-abi takes it: structs given as mappings (as web3.py allows) become tuples."""
     kind = str(param["type"])
     if kind.endswith("]"):
         inner = dict(param, type=kind[: kind.rindex("[")])
-        return [_encodable(inner, v) for v in value]
+        return [_encodable(inner, v) for v in _items(value)]
     if kind == "tuple":
-        components = param["components"]
+        components = abi_params(param, "components")
         if isinstance(value, Mapping):
             value = [value[c["name"]] for c in components]
-        return tuple(_encodable(c, v) for c, v in zip(components, value))
+        return tuple(_encodable(c, v) for c, v in zip(components, _items(value)))
     return value
 
 
-def encode_arguments(params: Sequence[AbiItem], args: Sequence[Any]) -> bytes:
+def encode_arguments(params: Sequence[AbiItem], args: Sequence[object]) -> bytes:
     from eth_abi import encode
 
     return encode([abi_type(p) for p in params], [_encodable(p, a) for p, a in zip(params, args)])
 
 
-def decode_values(params: Sequence[AbiItem], data: bytes) -> list[Any]:
+def decode_values(params: Sequence[AbiItem], data: bytes) -> list[AbiValue]:
     from eth_abi import decode
 
     values = decode([abi_type(p) for p in params], data)
@@ -166,7 +219,10 @@ def _hex(data: bytes) -> str:
     return "0x" + bytes(data).hex()
 
 
-def _bytes(text: str | None) -> bytes:
+def _bytes(text: JsonValue) -> bytes:
+    """0x-hex data from the node (None or "" as no data); a TypeError for another kind."""
+    if text is not None and not isinstance(text, str):
+        raise TypeError(f"not 0x-hex data but {type(text).__name__}")
     return bytes.fromhex((text or "0x")[2:])
 
 
@@ -186,54 +242,58 @@ class RpcNode:
         self._ids = itertools.count(1)
         self._chain_id: int | None = None
 
-    def request(self, method: str, params: Sequence[Any] = ()) -> Any:
+    def request(self, method: str, params: Sequence[JsonValue] = ()) -> JsonValue:
         """The result of one JSON-RPC call; an error answer raises :class:`NodeError`."""
         answer = self._session.post(self.url, json={"jsonrpc": "2.0", "id": next(self._ids), "method": method,
                                                     "params": list(params)}, timeout=self.timeout)
         answer.raise_for_status()
-        body = answer.json()
+        body: JsonValue = answer.json()
         error = body.get("error") if isinstance(body, dict) else None
         if error is not None:
-            raise NodeError(method, int(error.get("code", 0)), str(error.get("message", "")), error.get("data"))
-        return body.get("result")
+            error = json_object(error, f"{method}: the JSON-RPC error")
+            raise NodeError(method, json_int(error.get("code", 0)), str(error.get("message", "")), error.get("data"))
+        return json_object(body, f"{method}: the JSON-RPC answer").get("result")
 
     def chain_id(self) -> int:
         if self._chain_id is None:
-            self._chain_id = int(self.request("eth_chainId"), 16)
+            self._chain_id = json_hex_int(self.request("eth_chainId"))
         return self._chain_id
 
     def code(self, address: str) -> bytes:
         return _bytes(self.request("eth_getCode", [address, "latest"]))
 
     def balance(self, address: str) -> int:
-        return int(self.request("eth_getBalance", [address, "latest"]), 16)
+        return json_hex_int(self.request("eth_getBalance", [address, "latest"]))
 
     def block_timestamp(self, tag: str = "latest") -> int | None:
         block = self.request("eth_getBlockByNumber", [tag, False])
-        return None if not block or block.get("timestamp") is None else int(block["timestamp"], 16)
+        if not block:
+            return None
+        found = json_object(block, "the block").get("timestamp")
+        return None if found is None else json_hex_int(found)
 
     def call_raw(self, to: str, data: bytes, sender: str | None = None) -> bytes:
-        tx = {"to": to, "data": _hex(data), **({"from": sender} if sender else {})}
+        tx: TxFields = {"to": to, "data": _hex(data), **({"from": sender} if sender else {})}
         return _bytes(self.request("eth_call", [tx, "latest"]))
 
     def storage(self, address: str, slot: int) -> bytes:
         return _bytes(self.request("eth_getStorageAt", [address, _quantity(slot), "latest"]))
 
-    def estimate(self, tx: Mapping[str, Any]) -> int:
-        return int(self.request("eth_estimateGas", [dict(tx)]), 16)
+    def estimate(self, tx: Mapping[str, JsonValue]) -> int:
+        return json_hex_int(self.request("eth_estimateGas", [dict(tx)]))
 
     def next_nonce(self, address: str) -> int:
-        return int(self.request("eth_getTransactionCount", [address, "pending"]), 16)
+        return json_hex_int(self.request("eth_getTransactionCount", [address, "pending"]))
 
     def fee_fields(self) -> dict[str, int]:
         """EIP-1559 fees as web3.py sets them by default (the node's suggested tip, and a cap of
         twice the latest base fee above it); a legacy gas price on a node without base fees."""
-        block = self.request("eth_getBlockByNumber", ["latest", False]) or {}
+        block = json_object(self.request("eth_getBlockByNumber", ["latest", False]) or {}, "the latest block")
         base = block.get("baseFeePerGas")
         if base is None:
-            return {"gasPrice": int(self.request("eth_gasPrice"), 16)}
-        tip = int(self.request("eth_maxPriorityFeePerGas"), 16)
-        return {"maxPriorityFeePerGas": tip, "maxFeePerGas": tip + 2 * int(base, 16)}
+            return {"gasPrice": json_hex_int(self.request("eth_gasPrice"))}
+        tip = json_hex_int(self.request("eth_maxPriorityFeePerGas"))
+        return {"maxPriorityFeePerGas": tip, "maxFeePerGas": tip + 2 * json_hex_int(base)}
 
     def send_raw(self, raw: bytes) -> str:
         return str(self.request("eth_sendRawTransaction", [_hex(raw)]))
@@ -241,16 +301,19 @@ class RpcNode:
     def wait(self, txn_hash: str, *, timeout: float, poll: float = 0.1) -> Receipt:
         deadline = time.monotonic() + timeout
         while True:
-            found = self.request("eth_getTransactionReceipt", [txn_hash])
+            answer = self.request("eth_getTransactionReceipt", [txn_hash])
+            found = None if answer is None else json_object(answer, f"the receipt of {txn_hash}")
             if found is not None and found.get("blockNumber") is not None:
-                return Receipt(int(found["status"], 16), int(found["gasUsed"], 16), int(found["blockNumber"], 16))
+                return Receipt(json_hex_int(found["status"]), json_hex_int(found["gasUsed"]),
+                               json_hex_int(found["blockNumber"]))
             if time.monotonic() > deadline:
                 raise ChainError(f"transaction {txn_hash} was not mined within {timeout:g} s (it may still be)")
             time.sleep(poll)
 
-    def logs(self, address: str, topics: list[Any], from_block: int) -> list[dict[str, Any]]:
-        return list(self.request("eth_getLogs", [{"address": address, "topics": topics,
-                                                   "fromBlock": _quantity(from_block), "toBlock": "latest"}]))
+    def logs(self, address: str, topics: list[JsonValue], from_block: int) -> list[JsonObject]:
+        return json_objects(self.request("eth_getLogs", [{"address": address, "topics": topics,
+                                                          "fromBlock": _quantity(from_block), "toBlock": "latest"}]),
+                            "eth_getLogs")
 
     def contract(self, address: str, abi: Sequence[AbiItem]) -> RpcContract:
         return RpcContract(self, address, abi)
@@ -278,11 +341,11 @@ class _Functions:
         if overloads is None:
             raise AttributeError(f"the contract at {self._contract.address} has no function {name}")
 
-        def bind(*args: Any) -> RpcCall:
+        def bind(*args: object) -> RpcCall:
             for item in overloads:
-                if len(item.get("inputs", [])) == len(args):
+                if len(abi_params(item, "inputs")) == len(args):
                     return RpcCall(self._contract, item, args)
-            raise TypeError(f"{name} takes {[len(i.get('inputs', [])) for i in overloads]} arguments, not {len(args)}")
+            raise TypeError(f"{name} takes {[len(abi_params(i, 'inputs')) for i in overloads]} arguments, not {len(args)}")
 
         return bind
 
@@ -290,28 +353,28 @@ class _Functions:
 class RpcCall:
     """A contract function with its arguments, on an :class:`RpcNode`."""
 
-    def __init__(self, contract: RpcContract, item: AbiItem, args: Sequence[Any]) -> None:
+    def __init__(self, contract: RpcContract, item: AbiItem, args: Sequence[object]) -> None:
         self.contract, self.item = contract, item
-        self.data = keccak_bytes(signature(item).encode())[:4] + encode_arguments(item.get("inputs", []), args)
+        self.data = keccak_bytes(signature(item).encode())[:4] + encode_arguments(abi_params(item, "inputs"), args)
 
-    def _tx(self, transaction: Mapping[str, Any] | None) -> dict[str, Any]:
+    def _tx(self, transaction: Mapping[str, JsonValue] | None) -> TxFields:
         return {**(transaction or {}), "to": self.contract.address, "data": _hex(self.data)}
 
-    def call(self, transaction: dict[str, Any] | None = None) -> Any:
+    def call(self, transaction: TxFields | None = None) -> AbiValue:
         tx = self._tx(transaction)
         raw = _bytes(self.contract.node.request("eth_call", [tx, "latest"]))
-        outputs = self.item.get("outputs", [])
+        outputs = abi_params(self.item, "outputs")
         if outputs and not raw:
             raise ChainError(f"{self.item['name']} on {self.contract.address} returned nothing (no such contract?)")
         values = decode_values(outputs, raw)
         return values[0] if len(values) == 1 else values
 
-    def estimate_gas(self, transaction: dict[str, Any] | None = None) -> int:
+    def estimate_gas(self, transaction: TxFields | None = None) -> int:
         return self.contract.node.estimate(self._tx(transaction))
 
-    def build_transaction(self, transaction: dict[str, Any] | None = None) -> dict[str, Any]:
+    def build_transaction(self, transaction: TxFields | None = None) -> TxFields:
         """The transaction to sign, fees and value filled in as web3.py fills them."""
-        tx = {"value": 0, **(transaction or {}), "to": self.contract.address, "data": _hex(self.data)}
+        tx: TxFields = {"value": 0, **(transaction or {}), "to": self.contract.address, "data": _hex(self.data)}
         if "gasPrice" not in tx and "maxFeePerGas" not in tx:
             tx.update(self.contract.node.fee_fields())
         if "chainId" not in tx:
@@ -338,32 +401,35 @@ class RpcEvent:
         self.contract, self.item = contract, item
         self.topic = _hex(keccak_bytes(signature(item).encode()))
 
-    def get_logs(self, *, from_block: int = 0, argument_filters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    def get_logs(self, *, from_block: int = 0, argument_filters: Mapping[str, object] | None = None) -> list[EventLog]:
         from eth_abi import encode
 
-        inputs = list(self.item.get("inputs", []))
+        inputs = abi_params(self.item, "inputs")
         indexed = [p for p in inputs if p.get("indexed")]
-        topics: list[Any] = [self.topic]
+        topics: list[JsonValue] = [self.topic]
         for p in indexed:
             wanted = (argument_filters or {}).get(str(p["name"]))
             if wanted is None:
                 topics.append(None)
                 continue
-            values = wanted if isinstance(wanted, (list, tuple)) else [wanted]
-            encoded = [_hex(encode([abi_type(p)], [v])) for v in values]
+            values: Sequence[object] = wanted if isinstance(wanted, (list, tuple)) else [wanted]
+            encoded: list[JsonValue] = [_hex(encode([abi_type(p)], [v])) for v in values]
             topics.append(encoded[0] if len(encoded) == 1 else encoded)
         while topics and topics[-1] is None:
             topics.pop()
         plain = [p for p in inputs if not p.get("indexed")]
-        found = []
+        found: list[EventLog] = []
         for log in self.contract.node.logs(self.contract.address, topics, from_block):
-            args: dict[str, Any] = {}
-            for p, topic in zip(indexed, log["topics"][1:]):
+            args: dict[str, AbiValue] = {}
+            log_topics = log["topics"]
+            if not isinstance(log_topics, list):
+                raise TypeError(f"a log's topics: not a JSON array but {type(log_topics).__name__}")
+            for p, topic in zip(indexed, log_topics[1:]):
                 static = not abi_type(p).endswith(("]", ")")) and p["type"] not in ("string", "bytes")
                 args[str(p["name"])] = decode_values([p], _bytes(topic))[0] if static else _bytes(topic)
             args.update(zip((str(p["name"]) for p in plain), decode_values(plain, _bytes(log["data"]))))
             found.append({"args": args, "event": str(self.item["name"]), "address": self.contract.address,
-                          "blockNumber": int(log["blockNumber"], 16), "logIndex": int(log["logIndex"], 16),
+                          "blockNumber": json_hex_int(log["blockNumber"]), "logIndex": json_hex_int(log["logIndex"]),
                           "transactionHash": _bytes(log["transactionHash"])})
         return found
 
@@ -381,33 +447,33 @@ class Web3Node:
         return int(self.w3.eth.chain_id)
 
     def code(self, address: str) -> bytes:
-        return bytes(self.w3.eth.get_code(cast("Any", address)))
+        return bytes(self.w3.eth.get_code(cast("ChecksumAddress", address)))
 
     def balance(self, address: str) -> int:
-        return int(self.w3.eth.get_balance(cast("Any", address)))
+        return int(self.w3.eth.get_balance(cast("ChecksumAddress", address)))
 
     def block_timestamp(self, tag: str = "latest") -> int | None:
-        found = self.w3.eth.get_block(cast("Any", tag)).get("timestamp")
+        found = self.w3.eth.get_block(cast("BlockIdentifier", tag)).get("timestamp")
         return None if found is None else int(found)
 
     def call_raw(self, to: str, data: bytes, sender: str | None = None) -> bytes:
-        return bytes(self.w3.eth.call(cast("Any", {"to": to, "data": _hex(data), **({"from": sender} if sender else {})})))
+        return bytes(self.w3.eth.call(cast("TxParams", {"to": to, "data": _hex(data), **({"from": sender} if sender else {})})))
 
     def storage(self, address: str, slot: int) -> bytes:
-        return bytes(self.w3.eth.get_storage_at(cast("Any", address), slot))
+        return bytes(self.w3.eth.get_storage_at(cast("ChecksumAddress", address), slot))
 
     def next_nonce(self, address: str) -> int:
-        return int(self.w3.eth.get_transaction_count(cast("Any", address), "pending"))
+        return int(self.w3.eth.get_transaction_count(cast("ChecksumAddress", address), "pending"))
 
     def send_raw(self, raw: bytes) -> str:
         return "0x" + bytes(self.w3.eth.send_raw_transaction(raw)).hex().removeprefix("0x")
 
     def wait(self, txn_hash: str, *, timeout: float) -> Receipt:
-        found = self.w3.eth.wait_for_transaction_receipt(cast("Any", txn_hash), timeout=timeout, poll_latency=0.1)
+        found = self.w3.eth.wait_for_transaction_receipt(cast("HexStr", txn_hash), timeout=timeout, poll_latency=0.1)
         return Receipt(int(found["status"]), int(found["gasUsed"]), int(found["blockNumber"]))
 
     def contract(self, address: str, abi: Sequence[AbiItem]) -> ContractHandle:
-        return self.w3.eth.contract(address=cast("Any", checksum_address(address)), abi=cast("Any", abi))
+        return self.w3.eth.contract(address=cast("ChecksumAddress", checksum_address(address)), abi=abi)
 
 
 def as_node(node: str | Node | Web3 | object, *, timeout: float = 30.0) -> Node:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +16,7 @@ from nmrstake.errors import InputError
 
 if TYPE_CHECKING:
     from nmrstake.client.api import Participant
+    from nmrstake.client.staking import StakeJson
     from nmrstake.results.layout import DataLayout
 
 
@@ -28,7 +30,7 @@ def data_layout_of(me: Participant, data_dir: Path | None) -> DataLayout:
 
 def _send_predictions(round_id: int, model: str, wei: int, predictions: Path, wallet: str | None,
                       account: str | None, network: str, deployments_dir: Path | None, data_dir: Path | None,
-                      api: str | None, as_json: bool) -> dict[str, Any]:
+                      api: str | None, as_json: bool) -> StakeJson:
     from nmrstake.models import check_model_name
 
     check_model_name(model, argument="--model")
@@ -106,10 +108,11 @@ def balance(address: str | None, wallet: str | None, account: str | None, networ
     if api and address is not None:
         # Through the service: no ape, no chain connection here (the service reads the chain).
         from nmrstake.client.http import ServiceClient
+        from nmrstake.jsontypes import json_int
 
-        found = ServiceClient(api).get(f"/v1/accounts/{address}")
+        found = ServiceClient(api).get_object(f"/v1/accounts/{address}")
         who, tournament = str(found["address"]), str(found["tournament"])
-        nmr, ether, allowance = int(found["nmr"]), int(found["ether"]), int(found["allowance"])
+        nmr, ether, allowance = json_int(found["nmr"]), json_int(found["ether"]), json_int(found["allowance"])
     else:
         with participant_session(network, deployments_dir, api, account=None if address else account) as me:
             found_balances = me.balances(address)
@@ -135,19 +138,22 @@ def status(wallet: str | None, account: str | None, network: str, deployments_di
 
     address = Keystore().address(wallet) if wallet else None
     strategy: str | None = None
-    positions: list[dict[str, Any]] = []
+    # Positions and rounds as the JSON documents that --json prints: the service's own, or ours.
+    positions: list[Mapping[str, object]] = []
+    rounds_json: Sequence[Mapping[str, object]]
     if api and account is None:
         from nmrstake.client.http import ServiceClient
+        from nmrstake.jsontypes import json_object, json_objects
 
         service = ServiceClient(api)
-        rounds_json = service.get("/v1/rounds")
+        rounds_json = json_objects(service.get("/v1/rounds"), f"{api}/v1/rounds")
         if address:
-            mine = service.get(f"/v1/stakers/{address}")
-            positions = [{**p, "through_strategy": False} for p in mine["stakes"]]
+            mine = service.get_object(f"/v1/stakers/{address}")
+            positions = [{**p, "through_strategy": False} for p in json_objects(mine["stakes"], "stakes")]
             if mine.get("owned_strategy"):
-                strategy = str(mine["owned_strategy"]["strategy"])
-                positions += [{**p, "through_strategy": True}
-                              for p in service.get(f"/v1/stakers/{strategy}")["stakes"]]
+                strategy = str(json_object(mine["owned_strategy"], "owned_strategy")["strategy"])
+                theirs = service.get_object(f"/v1/stakers/{strategy}")
+                positions += [{**p, "through_strategy": True} for p in json_objects(theirs["stakes"], "stakes")]
     else:
         with participant_session(network, deployments_dir, api, data_dir, account=account) as me:
             rounds_json = [i.to_json() for i in me.rounds()]
@@ -161,41 +167,44 @@ def status(wallet: str | None, account: str | None, network: str, deployments_di
     _print_status(rounds_json, address, strategy, positions)
 
 
-def _claim_cell(p: dict[str, Any]) -> str:
+def _claim_cell(p: Mapping[str, object]) -> str:
     from nmrstake.amounts import format_nmr
+    from nmrstake.jsontypes import json_int
 
     claim = str(p["claim"])
-    if claim.startswith("claimable") and int(p.get("claimable") or 0):
-        return f"claimable now: {format_nmr(int(p['claimable']))} NMR"
-    if claim == "withdrawable" and int(p.get("claimable") or 0):
-        return f"withdrawable now: {format_nmr(int(p['claimable']))} NMR"
+    if claim.startswith("claimable") and json_int(p.get("claimable") or 0):
+        return f"claimable now: {format_nmr(json_int(p['claimable']))} NMR"
+    if claim == "withdrawable" and json_int(p.get("claimable") or 0):
+        return f"withdrawable now: {format_nmr(json_int(p['claimable']))} NMR"
     if p.get("final_at_iso"):
-        expected = f"{format_nmr(int(p['expected']))} NMR " if p.get("expected") is not None else ""
+        expected = f"{format_nmr(json_int(p['expected']))} NMR " if p.get("expected") is not None else ""
         return f"{expected}claimable from {p['final_at_iso']}"
     return claim
 
 
-def _print_status(rounds_json: list[dict[str, Any]], address: str | None, strategy: str | None,
-                  positions: list[dict[str, Any]]) -> None:
+def _print_status(rounds_json: Sequence[Mapping[str, object]], address: str | None, strategy: str | None,
+                  positions: Sequence[Mapping[str, object]]) -> None:
     from nmrstake.amounts import format_nmr
     from nmrstake.client.positions import position_note
+    from nmrstake.jsontypes import json_int
 
     if rounds_json:
-        click.echo(table([(i["round"], i["state"], i["stake_count"], format_nmr(int(i["total_staked"]))) for i in rounds_json],
+        click.echo(table([(i["round"], i["state"], i["stake_count"], format_nmr(json_int(i["total_staked"])))
+                          for i in rounds_json],
                          ["round", "state", "stakes", "staked"]))
     else:
         click.echo("no rounds yet")
     if not address:
         return
 
-    def score(p: dict[str, Any]) -> str:
+    def score(p: Mapping[str, object]) -> str:
         value = p.get("score")
         return "" if value is None else value if isinstance(value, str) else f"{value:.5f}"
 
-    def rows(ps: list[dict[str, Any]]) -> str:
-        return table([(p["round"], p["model"], format_nmr(int(p["stake"])), p["state"], position_note(p), score(p),
-                       format_nmr(int(p["payout"])) if p.get("payout") is not None else "",
-                       format_nmr(int(p["burn"])) if p.get("burn") is not None else "", _claim_cell(p))
+    def rows(ps: Sequence[Mapping[str, object]]) -> str:
+        return table([(p["round"], p["model"], format_nmr(json_int(p["stake"])), p["state"], position_note(p), score(p),
+                       format_nmr(json_int(p["payout"])) if p.get("payout") is not None else "",
+                       format_nmr(json_int(p["burn"])) if p.get("burn") is not None else "", _claim_cell(p))
                       for p in ps],
                      ["round", "model", "stake", "state", "upload / result", "score", "payout", "burn", "claim"])
 
@@ -206,7 +215,7 @@ def _print_status(rounds_json: list[dict[str, Any]], address: str | None, strate
     if strategy:
         click.echo(f"\nstakes through your allocation strategy {strategy} (the strategy's):")
         click.echo(rows(through) if through else "  none")
-    now = sum(int(p.get("claimable") or 0) for p in positions)
+    now = sum(json_int(p.get("claimable") or 0) for p in positions)
     if now:
         click.echo(f"\nclaimable now: {format_nmr(now)} NMR (`nmrstake claim --all`; the operator also claims "
                    "every final round for every staker, strategies included)")

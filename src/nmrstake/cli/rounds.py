@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 from click.core import ParameterSource
@@ -12,6 +11,7 @@ from nmrstake.cli.options import account_opt, api_opt, deployments_opt, json_opt
 from nmrstake.cli.output import emit_json, fmt_time, table
 from nmrstake.cli.session import chain_session, warn_if_time_stands_still
 from nmrstake.errors import ConfigError
+from nmrstake.jsontypes import JsonValue, json_int, json_object, json_objects
 
 
 @click.command()
@@ -93,7 +93,7 @@ def _faucet_api(api: str, address: str | None, wallet: str | None, as_json: bool
 
 
 def _rounds_read(api: str | None, network: str, deployments_dir: Path | None,
-                 round_id: int | None = None) -> tuple[Any, int]:
+                 round_id: int | None = None) -> tuple[JsonValue, int]:
     """Rounds as the API shows them (a list, or one round) and the chain time: from the service
     with --api (no chain connection: quick), else from the chain."""
     if api:
@@ -101,7 +101,7 @@ def _rounds_read(api: str | None, network: str, deployments_dir: Path | None,
 
         service = ServiceClient(api)
         data = service.get("/v1/rounds" if round_id is None else f"/v1/rounds/{round_id}")
-        return data, int(service.get("/healthz")["chain_time"])
+        return data, json_int(service.get_object("/healthz")["chain_time"])
 
     from nmrstake.cli.session import participant_session
 
@@ -119,16 +119,17 @@ def rounds(network: str, deployments_dir: Path | None, api: str | None, as_json:
     """All rounds with their state, times and totals (from the service with --api)."""
     from nmrstake.amounts import format_nmr
 
-    infos, now = _rounds_read(api, network, deployments_dir)
+    found, now = _rounds_read(api, network, deployments_dir)
     if as_json:
-        emit_json(infos)
+        emit_json(found)
         return
+    infos = json_objects(found, "the rounds")
     if not infos:
         click.echo("no rounds yet")
         return
     rows = [
-        (i["round"], i["state"], fmt_time(i["close_time"]), fmt_time(i["resolve_time"]), i["stake_count"],
-         *(format_nmr(int(i[k])) for k in ("total_staked", "funded", "total_payout", "total_burn")))
+        (i["round"], i["state"], fmt_time(json_int(i["close_time"])), fmt_time(json_int(i["resolve_time"])), i["stake_count"],
+         *(format_nmr(json_int(i[k])) for k in ("total_staked", "funded", "total_payout", "total_burn")))
         for i in infos
     ]
     click.echo(table(rows, ["round", "state", "closes (UTC)", "resolves (UTC)", "stakes", "staked", "funded", "paid", "burned"]))
@@ -153,17 +154,20 @@ def round_show(round_id: int, network: str, deployments_dir: Path | None, api: s
     from nmrstake.amounts import format_nmr
     from nmrstake.rounds import threshold_text
 
-    info, now = _rounds_read(api, network, deployments_dir, round_id)
+    found, now = _rounds_read(api, network, deployments_dir, round_id)
     if as_json:
-        emit_json(info)
+        emit_json(found)
         return
-    nmr = lambda key: format_nmr(int(info[key]))  # noqa: E731
+    info = json_object(found, f"round {round_id}")
+    nmr = lambda key: format_nmr(json_int(info[key]))  # noqa: E731
+    time_of = lambda key: fmt_time(json_int(info[key]), now)  # noqa: E731
+    bps = lambda key, per: json_int(info[key]) / per  # noqa: E731
     lines = [
         ("state", info["state"]),
-        ("opens", fmt_time(info["open_time"], now)), ("closes", fmt_time(info["close_time"], now)),
-        ("resolves", fmt_time(info["resolve_time"], now)),
-        ("score", f"{info['corr_multiplier_bps'] / 10_000:g} × CORR + {info['mmc_multiplier_bps'] / 10_000:g} × MMC"),
-        ("clip", f"{info['clip_bps'] / 100:g} %"), ("stake threshold", threshold_text(info["stake_threshold"])),
+        ("opens", time_of("open_time")), ("closes", time_of("close_time")),
+        ("resolves", time_of("resolve_time")),
+        ("score", f"{bps('corr_multiplier_bps', 10_000):g} × CORR + {bps('mmc_multiplier_bps', 10_000):g} × MMC"),
+        ("clip", f"{bps('clip_bps', 100):g} %"), ("stake threshold", threshold_text(json_int(info["stake_threshold"]))),
         ("stake limits", f"{nmr('min_stake')} – {nmr('stake_cap')} NMR"),
         ("stakes", f"{info['stake_count']} ({nmr('total_staked')} NMR)"),
         ("funded", f"{nmr('funded')} NMR"),
@@ -171,7 +175,7 @@ def round_show(round_id: int, network: str, deployments_dir: Path | None, api: s
     if info["posted_at"]:
         lines += [("result root", info["root"]), ("results hash", info["results_hash"]),
                   ("paid / burned", f"{nmr('total_payout')} / {nmr('total_burn')} NMR"),
-                  ("final at", fmt_time(info["final_at"] or 0, now)), ("settled", str(info["settled"]))]
+                  ("final at", fmt_time(json_int(info["final_at"] or 0), now)), ("settled", str(info["settled"]))]
     width = max(len(k) for k, _ in lines)
     click.echo(f"round {round_id}")
     for k, v in lines:

@@ -27,17 +27,18 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from nmrstake.amounts import parse_nmr
 from nmrstake.client import staking
 from nmrstake.client.chain import Chain
 from nmrstake.client.positions import position_note
 from nmrstake.client.results import Results
-from nmrstake.client.staking import Delivery, Say
+from nmrstake.client.staking import ClaimJson, Delivery, NotClaimableJson, PositionJson, Say, StakeJson
 from nmrstake.deploy import Deployment
 from nmrstake.errors import ChainError, ConfigError
 from nmrstake.hashing import bytes32_from_hex, keccak_file
+from nmrstake.jsontypes import json_int
 from nmrstake.signing import DeliveryReceipt
 from nmrstake.tournament import RoundInfo, RoundState
 
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from nmrstake.client.faucet import FaucetGrant
     from nmrstake.client.http import ServiceClient
     from nmrstake.client.strategy import Strategies
+    from nmrstake.intake import UploadAnswer
     from nmrstake.receipts import ReceiptBook
     from nmrstake.verify import VerifyReport
     from nmrstake.wallet import KeyOpening
@@ -58,8 +60,18 @@ def _quiet(_: str) -> None:
     pass
 
 
-def _int_or_none(value: Any) -> int | None:
-    return None if value is None else int(value)
+def _int_or_none(value: object) -> int | None:
+    return None if value is None else json_int(value)
+
+
+class BalancesJson(TypedDict):
+    """:class:`Balances` as `nmrstake balance --json` prints them (wei, decimal strings)."""
+
+    address: str
+    nmr: str
+    ether: str
+    allowance: str
+    tournament: str
 
 
 @dataclass(frozen=True)
@@ -72,7 +84,7 @@ class Balances:
     allowance: int
     tournament: str = ""
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> BalancesJson:
         return {"address": self.address, "nmr": str(self.nmr), "ether": str(self.ether),
                 "allowance": str(self.allowance), "tournament": self.tournament}
 
@@ -89,7 +101,7 @@ class Upload:
     receipt_path: str | None = None
 
     @classmethod
-    def from_answer(cls, answer: dict[str, Any]) -> Upload:
+    def from_answer(cls, answer: UploadAnswer) -> Upload:
         receipt = DeliveryReceipt.from_json(answer["receipt"])
         return cls(receipt.round_id, receipt.model, receipt.commitment, int(answer["received_at"]), receipt,
                    answer.get("receipt_path"))
@@ -109,16 +121,17 @@ class StakeResult:
     upload: Upload | None
     txn: str | None
     gas_used: int
-    document: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    # A record made by hand, not by from_json, has an empty document.
+    document: StakeJson = field(repr=False, compare=False, default_factory=lambda: cast("StakeJson", {}))
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> StakeResult:
+    def from_json(cls, data: StakeJson) -> StakeResult:
         upload = data.get("upload")
         return cls(int(data["round"]), str(data["model"]), str(data["staker"]), int(data["amount"]), int(data["stake"]),
                    bytes32_from_hex(data["commitment"]), Upload.from_answer(upload) if upload else None,
                    data.get("txn"), int(data.get("gas_used") or 0), data)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> StakeJson:
         return self.document
 
 
@@ -148,10 +161,11 @@ class Position:
     score: float | None
     payout: int | None
     burn: int | None
-    document: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    # A record made by hand, not by from_json, has an empty document.
+    document: PositionJson = field(repr=False, compare=False, default_factory=lambda: cast("PositionJson", {}))
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Position:
+    def from_json(cls, data: PositionJson) -> Position:
         score = data.get("score")
         return cls(
             round_id=int(data["round"]), model=str(data["model"]), staker=str(data.get("staker", "")),
@@ -168,7 +182,7 @@ class Position:
         """The `upload / result` cell: the upload held, valid, or why invalid."""
         return position_note(self.document)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> PositionJson:
         return self.document
 
 
@@ -193,16 +207,17 @@ class ClaimResult:
     claims: list[Claimed]
     txn: str | None
     gas_used: int
-    not_claimable: list[dict[str, Any]]
-    document: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    not_claimable: list[NotClaimableJson]
+    # A record made by hand, not by from_json, has an empty document.
+    document: ClaimJson = field(repr=False, compare=False, default_factory=lambda: cast("ClaimJson", {}))
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ClaimResult:
+    def from_json(cls, data: ClaimJson) -> ClaimResult:
         claims = [Claimed(int(c["round"]), str(c["model"]), int(c["stake"]), int(c["burn"]), int(c["payout"]),
                           int(c["amount"]), str(c["kind"])) for c in data["claims"]]
         return cls(claims, data.get("txn"), int(data.get("gas_used") or 0), list(data.get("not_claimable", [])), data)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ClaimJson:
         return self.document
 
 
@@ -452,4 +467,4 @@ def _as_file(predictions: str | os.PathLike[str] | pd.DataFrame) -> Iterator[Pat
         yield path
 
 
-__all__ = ["Balances", "ClaimResult", "Claimed", "Participant", "Position", "StakeResult", "Upload"]
+__all__ = ["Balances", "BalancesJson", "ClaimResult", "Claimed", "Participant", "Position", "StakeResult", "Upload"]

@@ -9,12 +9,12 @@ package uses (:class:`~nmrstake.tournament.RoundInfo`, :class:`~nmrstake.tournam
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
-from nmrstake.chain.node import Node, as_node
+from nmrstake.chain.node import AbiItem, AbiValue, EventLog, Node, abi_bytes, abi_int, abi_params, as_node
 from nmrstake.deploy import Deployment
 from nmrstake.errors import ChainError, ConfigError, UnknownRoundError
 from nmrstake.hashing import checksum_address as to_checksum_address
@@ -24,13 +24,11 @@ from nmrstake.tournament import ZERO32, ChainStake, RoundInfo, RoundState, Round
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
+    from eth_account.types import TransactionDictType
     from web3 import Web3
 
     from nmrstake.chain.node import ContractCall
     from nmrstake.token import TokenCapabilities
-
-#: A decoded event log: ``args``, ``event``, ``blockNumber``, ``logIndex`` (web3.py's shape).
-EventLog = dict[str, Any]
 
 Say = Callable[[str], None]
 
@@ -47,11 +45,11 @@ class Sent:
     block_number: int
 
 
-def _named(outputs: list[dict[str, Any]], value: Any) -> Any:
+def _named(outputs: Sequence[AbiItem], value: Iterable[AbiValue]) -> SimpleNamespace:
     """A decoded struct (web3 gives tuples) as an object with the ABI's field names."""
     if len(outputs) == 1 and outputs[0].get("type") == "tuple":
-        outputs, value = outputs[0]["components"], value
-    return SimpleNamespace(**{o["name"]: v for o, v in zip(outputs, value)})
+        outputs = abi_params(outputs[0], "components")
+    return SimpleNamespace(**{str(o["name"]): v for o, v in zip(outputs, value)})
 
 
 class Chain:
@@ -121,8 +119,8 @@ class Chain:
             pending = None
         return latest + 1 if pending is None else max(int(pending), latest)
 
-    def _outputs(self, function: str) -> list[dict[str, Any]]:
-        return next(item["outputs"] for item in self._tournament_abi
+    def _outputs(self, function: str) -> list[AbiItem]:
+        return next(abi_params(item, "outputs") for item in self._tournament_abi
                     if item.get("type") == "function" and item.get("name") == function)
 
     def round(self, round_id: int) -> RoundInfo:
@@ -147,7 +145,7 @@ class Chain:
                                                                       argument_filters=filters or None))
 
     def round_ids(self) -> list[int]:
-        return sorted({int(log["args"]["roundId"]) for log in self._logs("RoundOpened")})
+        return sorted({abi_int(log["args"]["roundId"]) for log in self._logs("RoundOpened")})
 
     def rounds(self) -> list[RoundInfo]:
         return [self.round(rid) for rid in self.round_ids()]
@@ -159,15 +157,15 @@ class Chain:
 
     def stake_keys(self, round_id: int, staker: str | None = None) -> list[tuple[bytes, str]]:
         """The distinct (modelId, staker) keys that staked in a round, in first-stake order."""
-        filters: dict[str, Any] = {"roundId": round_id}
+        filters: dict[str, int | str] = {"roundId": round_id}
         if staker:
             filters["staker"] = to_checksum_address(staker)
-        seen = dict.fromkeys((bytes(log["args"]["modelId"]), to_checksum_address(log["args"]["staker"]))
+        seen = dict.fromkeys((abi_bytes(log["args"]["modelId"]), to_checksum_address(str(log["args"]["staker"])))
                              for log in self._logs("Staked", **filters))
         return list(seen)
 
     def claimed_keys(self, round_id: int) -> set[tuple[bytes, str]]:
-        return {(bytes(log["args"]["modelId"]), to_checksum_address(log["args"]["staker"]))
+        return {(abi_bytes(log["args"]["modelId"]), to_checksum_address(str(log["args"]["staker"])))
                 for log in self._logs("Claimed", roundId=round_id)}
 
     def stakes_at_close(self, round_id: int) -> list[ChainStake]:
@@ -180,19 +178,19 @@ class Chain:
         commitments: dict[tuple[bytes, str], bytes] = {}
         for log in logs:
             args = log["args"]
-            key = (bytes(args["modelId"]), to_checksum_address(args["staker"]))
+            key = (abi_bytes(args["modelId"]), to_checksum_address(str(args["staker"])))
             if log["event"] == "Staked":
-                amounts[key] = int(args["newTotal"])
-                commitments[key] = bytes(args["commitment"])
+                amounts[key] = abi_int(args["newTotal"])
+                commitments[key] = abi_bytes(args["commitment"])
             else:
-                commitments[key] = bytes(args["newCommitment"])
+                commitments[key] = abi_bytes(args["newCommitment"])
         return [ChainStake(round_id, model_label(mid), mid, who, amounts[(mid, who)], commitments[(mid, who)])
                 for mid, who in amounts]
 
     def stakes_of(self, staker: str) -> list[ChainStake]:
         """Every stake `staker` made, one per (round, model), as it stands now."""
         who = to_checksum_address(staker)
-        keys = dict.fromkeys((int(log["args"]["roundId"]), bytes(log["args"]["modelId"]))
+        keys = dict.fromkeys((abi_int(log["args"]["roundId"]), abi_bytes(log["args"]["modelId"]))
                              for log in self._logs("Staked", staker=who))
         return [self.stake(rid, mid, who) for rid, mid in keys]
 
@@ -231,7 +229,8 @@ class Chain:
             "from": sender, "nonce": self.node.next_nonce(sender),
             "gas": gas + gas // 5, "chainId": self.deployment.chain_id,
         })
-        signed = account.sign_transaction(tx)
+        # The fields web3.py (or RpcCall, likewise) built: ints and 0x-hex strings, as eth-account takes them.
+        signed = account.sign_transaction(cast("TransactionDictType", tx))
         txn_hash = self.node.send_raw(bytes(signed.raw_transaction))
         receipt = self.node.wait(txn_hash, timeout=RECEIPT_TIMEOUT)
         if receipt.status != 1:

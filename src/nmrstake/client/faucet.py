@@ -6,11 +6,25 @@ for test NMR and ether for gas, and :class:`FaucetGrant` is what the faucet sent
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
+
+from nmrstake.jsontypes import json_int, json_object
 
 if TYPE_CHECKING:
     from nmrstake.client.http import ServiceClient
+
+
+class FaucetGrantJson(TypedDict):
+    """:class:`FaucetGrant` as `nmrstake faucet --api --json` prints it (wei, decimal strings)."""
+
+    address: str
+    nmr: str
+    ether: str
+    nmr_txn: str
+    ether_txn: str
+    next_at: int
 
 
 @dataclass(frozen=True)
@@ -26,11 +40,12 @@ class FaucetGrant:
     next_at: int
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> FaucetGrant:
-        return cls(str(data["address"]), int(data["nmr"]), int(data["ether"]), str(data["nmr_txn"]),
-                   str(data["ether_txn"]), int(data["next_at"]))
+    def from_json(cls, data: Mapping[str, object]) -> FaucetGrant:
+        """The faucet's answer (the service's `FaucetGrant` document)."""
+        return cls(str(data["address"]), json_int(data["nmr"]), json_int(data["ether"]), str(data["nmr_txn"]),
+                   str(data["ether_txn"]), json_int(data["next_at"]))
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> FaucetGrantJson:
         return {"address": self.address, "nmr": str(self.nmr), "ether": str(self.ether), "nmr_txn": self.nmr_txn,
                 "ether_txn": self.ether_txn, "next_at": self.next_at}
 
@@ -44,7 +59,7 @@ def ask_faucet(service: ServiceClient, address: str) -> FaucetGrant:
 
     once = _Attempts(replace(service.policy, budget=0.0))
     response = service._request("POST", "/v1/faucet", attempts=once, json={"address": address})
-    return FaucetGrant.from_json(service._json(response))
+    return FaucetGrant.from_json(json_object(service._json(response), "the faucet's answer"))
 
 
-__all__ = ["FaucetGrant", "ask_faucet"]
+__all__ = ["FaucetGrant", "FaucetGrantJson", "ask_faucet"]

@@ -20,15 +20,17 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict, cast
 
 import requests
 
 from nmrstake.errors import ConfigError, InputError, RequestError
 from nmrstake.hashing import bytes32_from_hex, checksum_address, to_hex
+from nmrstake.jsontypes import JsonObject, JsonValue, json_int
 
 if TYPE_CHECKING:
     from nmrstake.deploy import Deployment
+    from nmrstake.intake import UploadAnswer
     from nmrstake.signing import Domain
 
 CONNECT_TIMEOUT_ENV = "NMRSTAKE_API_CONNECT_TIMEOUT"
@@ -176,6 +178,29 @@ def _retry_after(response: requests.Response) -> float:
         return 0.0
 
 
+class ProofJson(TypedDict):
+    """A stake's claim as the service answers ``GET /v1/rounds/{r}/proofs/{model}/{staker}`` (its
+    `Proof` schema): the published row (amounts in wei, decimal strings), the Merkle proof of its
+    leaf, and the round's published root and manifest hash."""
+
+    model: str
+    staker: str
+    stake: str
+    valid: bool
+    reason: str
+    corr: float | None
+    mmc: float | None
+    score: float | None
+    fraction: float
+    payout: str
+    burn: str
+    leaf_index: int
+    round: int
+    merkle_root: str
+    results_hash: str
+    proof: list[str]
+
+
 class ServiceClient:
     """The `/v1` API of one service, e.g. ``ServiceClient("http://127.0.0.1:8000")``.
 
@@ -195,10 +220,12 @@ class ServiceClient:
         self.url = url.rstrip("/")
         self.session = session or requests.Session()
         self.policy = policy or RetryPolicy.from_env()
-        self._info: dict[str, Any] | None = None
+        self._info: JsonObject | None = None
 
     def _request(self, method: str, path: str, *, attempts: _Attempts | None = None,
-                 retry_kinds: frozenset[str] = frozenset(), **kwargs: Any) -> requests.Response:
+                 retry_kinds: frozenset[str] = frozenset(), params: Mapping[str, str | int] | None = None,
+                 data: Mapping[str, str] | None = None, files: Mapping[str, tuple[str, bytes, str]] | None = None,
+                 json: JsonValue = None) -> requests.Response:
         """A 2xx answer to one request, tried again as the policy says. `retry_kinds`: problem
         kinds retried besides the RETRIED_STATUSES (an upload's `upload-in-progress`)."""
         attempts = attempts or _Attempts(self.policy)
@@ -207,7 +234,8 @@ class ServiceClient:
             attempts.count += 1
             try:
                 response = self.session.request(method, f"{self.url}{path}", timeout=timeout,
-                                                allow_redirects=method == "GET", **kwargs)
+                                                allow_redirects=method == "GET", params=params, data=data,
+                                                files=files, json=json)
             except requests.RequestException as exc:
                 attempts.unknown = attempts.unknown or not _never_sent(exc)
                 if _transient(exc) and attempts.again():
@@ -231,12 +259,22 @@ class ServiceClient:
                 raise RequestError(refusal.status, refusal.kind, f"{refusal.message} ({attempts})", field=refusal.field)
             raise refusal
 
-    def get(self, path: str, **params: Any) -> Any:
+    def get(self, path: str, **params: str | int) -> JsonValue:
+        """The JSON answer to ``GET path?params``: whatever the service sent, to be checked where read."""
         return self._json(self._request("GET", path, params=params or None))
 
-    def _json(self, response: requests.Response) -> Any:
+    def get_object(self, path: str, **params: str | int) -> JsonObject:
+        """The JSON object answering ``GET path?params``; a ConfigError if the answer is another kind."""
+        answer = self.get(path, **params)
+        if not isinstance(answer, dict):
+            raise ConfigError(f"{self.url}{path}: the service answered a JSON {type(answer).__name__}, not an "
+                              "object; is --api its URL?")
+        return answer
+
+    def _json(self, response: requests.Response) -> JsonValue:
         try:
-            return response.json()
+            found: JsonValue = response.json()
+            return found
         except ValueError:
             raise ConfigError(f"{response.url}: the service answered something other than JSON "
                               f"({response.headers.get('content-type', 'no content type')}); is --api its URL?") from None
@@ -247,17 +285,21 @@ class ServiceClient:
 
     # ------------------------------------------------------------------ service
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> JsonObject:
         if self._info is None:
-            self._info = self.get("/v1/info")
+            found = self.get("/v1/info")
+            if not isinstance(found, dict):
+                raise ConfigError(f"{self.url}/v1/info: not a tournament service's answer; is --api its URL?")
+            self._info = found
         return self._info
 
     def check_deployment(self, domain: Domain) -> None:
         """Refuse a service that serves another chain or tournament than the one we use."""
         info = self.info()
-        if not isinstance(info, dict) or not {"chain_id", "tournament", "receipt_signer"} <= set(info):
+        if not {"chain_id", "tournament", "receipt_signer"} <= set(info):
             raise ConfigError(f"{self.url}/v1/info: not a tournament service's answer; is --api its URL?")
-        if int(info["chain_id"]) != domain.chain_id or checksum_address(info["tournament"]) != checksum_address(domain.tournament):
+        if (json_int(info["chain_id"]) != domain.chain_id
+                or checksum_address(str(info["tournament"])) != checksum_address(domain.tournament)):
             raise ConfigError(f"the service at {self.url} serves tournament {info['tournament']} on chain "
                               f"{info['chain_id']}, not {domain.tournament} on chain {domain.chain_id}")
 
@@ -272,12 +314,12 @@ class ServiceClient:
 
     @property
     def receipt_signer(self) -> str:
-        return checksum_address(self.info()["receipt_signer"])
+        return checksum_address(str(self.info()["receipt_signer"]))
 
     # ------------------------------------------------------------------ uploads
 
     def upload(self, *, round_id: int, model: str, staker: str, nonce: int, expiry: int, signature: str,
-               path: Path, file_hash: bytes) -> dict[str, Any]:
+               path: Path, file_hash: bytes) -> UploadAnswer:
         """Upload `path` with the staker's signed fields; the service's 201 answer (the upload and
         its receipt).
 
@@ -320,10 +362,12 @@ class ServiceClient:
         if response.status_code != 201:
             raise ConfigError(f"{self.url}/v1/submissions answered {response.status_code} {response.reason} to an "
                               "upload, not 201 Created; is --api the tournament service's URL?")
-        return self._json(response)  # participant.deliver checks the receipt: this file, this key, signed
+        # The 201's body is the service's `Upload` document; participant.deliver checks its receipt: this
+        # file, this key, signed (and refuses an answer without one).
+        return cast("UploadAnswer", self._json(response))
 
     def _lost_answer(self, round_id: int, model: str, staker: str, file_hash: bytes,
-                     replayed: RequestError) -> dict[str, Any]:
+                     replayed: RequestError) -> UploadAnswer:
         """The receipt of an upload the service logged while its 201 was lost: the key's latest
         upload, if it is this file."""
         try:
@@ -341,14 +385,17 @@ class ServiceClient:
                                "is not this file (another upload came after it): upload again, with a fresh "
                                "signature", field="signature") from None
 
-    def _upload_answer(self, answer: Any, round_id: int, model: str, staker: str, file_hash: bytes) -> dict[str, Any]:
+    def _upload_answer(self, answer: JsonValue, round_id: int, model: str, staker: str, file_hash: bytes) -> UploadAnswer:
         """`answer` if it describes an upload of this file for this key, with a receipt for it."""
         try:
-            if not isinstance(answer, dict) or not isinstance(answer.get("receipt"), dict):
+            if not isinstance(answer, dict):
+                raise ValueError("no receipt")
+            found = answer.get("receipt")
+            if not isinstance(found, dict):
                 raise ValueError("no receipt")
             from nmrstake.signing import DeliveryReceipt
 
-            receipt = DeliveryReceipt.from_json(answer["receipt"])
+            receipt = DeliveryReceipt.from_json(found)
             commitment = bytes32_from_hex(str(answer.get("commitment")), argument="commitment")
             ours = (round_id, model, checksum_address(staker), file_hash)
             if ((receipt.round_id, receipt.model, checksum_address(receipt.staker), receipt.commitment) != ours
@@ -357,18 +404,25 @@ class ServiceClient:
         except (ValueError, KeyError, TypeError, InputError) as exc:
             raise ConfigError(f"{self.url}/v1/submissions: the service's answer is not a receipt for round {round_id} "
                               f"model {model} staker {staker} file {to_hex(file_hash)} ({exc})") from None
-        return answer
+        # Checked above: an object with this file's receipt, as the service's `Upload` document has it.
+        return cast("UploadAnswer", answer)
 
     # ------------------------------------------------------------------ results
 
-    def proof(self, round_id: int, model: str, staker: str) -> dict[str, Any] | None:
-        """The claim of a stake from the published results; None if the round is not published."""
+    def proof(self, round_id: int, model: str, staker: str) -> ProofJson | None:
+        """The claim of a stake from the published results; None if the round is not published.
+        Its fields are read with checks by :class:`~nmrstake.client.results.ServiceResults`."""
+        path = f"/v1/rounds/{round_id}/proofs/{model}/{checksum_address(staker)}"
         try:
-            return self.get(f"/v1/rounds/{round_id}/proofs/{model}/{checksum_address(staker)}")
+            found = self.get(path)
         except RequestError as exc:
             if exc.status == 404 and exc.kind == "not-published":
                 return None
             raise
+        if not isinstance(found, dict):
+            raise ConfigError(f"{self.url}{path}: the service's proof for {model} / {staker} is malformed "
+                              f"(a JSON {type(found).__name__}, not an object)")
+        return cast("ProofJson", found)  # the service's `Proof` document; its reader checks each field
 
 
 

@@ -5,7 +5,8 @@ table. Pure functions of what the chain and the service said, with no web3 impor
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TypedDict
 
 
 def utc(ts: int) -> str:
@@ -15,11 +16,19 @@ def utc(ts: int) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+class UploadStateJson(TypedDict):
+    """What the service holds for a stake (:func:`upload_state`)."""
+
+    upload: str | None
+    uploaded_at: int | None
+    uploaded_at_iso: str | None
+
+
 UPLOAD_NOTES = {"none": "no upload yet", "differs": "upload differs from the commitment"}
 
 
 def upload_state(commitment: bytes, uploads: list[tuple[bytes, int]] | None,
-                 close_time: int | None = None) -> dict[str, Any]:
+                 close_time: int | None = None) -> UploadStateJson:
     """What the service holds for a stake not resolved yet, from its uploads ((keccak-256,
     received_at), oldest first; None: not known here): `upload` is "matches" (an upload hashes to
     the stake's commitment: the one scored), "differs" (uploads, none of them the committed file),
@@ -50,12 +59,13 @@ def short_reason(reason: str | None) -> str:
     return "invalid: " + (reason if len(reason) <= 48 else reason[:47] + "…")
 
 
-def position_note(p: dict[str, Any]) -> str:
+def position_note(p: Mapping[str, object]) -> str:
     """The table's `upload / result` cell of a position (my_positions or the service's history)."""
     if p.get("valid") is False:
-        return short_reason(p.get("reason"))
+        reason = p.get("reason")
+        return short_reason(None if reason is None else str(reason))
     if p.get("valid") is True:
         return "valid"
     if p.get("upload") == "matches":
         return f"uploaded {p.get('uploaded_at_iso')}"
-    return UPLOAD_NOTES.get(p.get("upload") or "", "")
+    return UPLOAD_NOTES.get(str(p.get("upload") or ""), "")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from nmrstake.errors import ChainError, ConfigError, RequestError
 from nmrstake.hashing import bytes32_from_hex, checksum_address
+from nmrstake.jsontypes import json_int, json_object, json_objects, json_str
 
 if TYPE_CHECKING:
     from nmrstake.client.http import ServiceClient
@@ -139,12 +140,14 @@ class ServiceResults:
         while True:
             page = self.service.get(f"/v1/rounds/{round_id}/leaderboard", offset=len(rows), limit=10_000)
             try:
-                rows.extend(Settlement(str(r["model"]), str(r["staker"]), int(r["stake"]), int(r["payout"]),
-                                       int(r["burn"])) for r in page["rows"])
-                total = int(page["total"])
+                found = json_object(page, "the page")
+                page_rows = json_objects(found["rows"], "rows")
+                rows.extend(Settlement(str(r["model"]), str(r["staker"]), json_int(r["stake"]), json_int(r["payout"]),
+                                       json_int(r["burn"])) for r in page_rows)
+                total = json_int(found["total"])
             except (KeyError, TypeError, ValueError) as exc:
                 raise ConfigError(f"{self.where(round_id)}/leaderboard: malformed ({type(exc).__name__}: {exc})") from None
-            if not page["rows"] or len(rows) >= total:
+            if not page_rows or len(rows) >= total:
                 return rows
 
     def uploads(self, round_id: int, model: str, staker: str) -> list[tuple[bytes, int]] | None:
@@ -156,7 +159,8 @@ class ServiceResults:
                 return []
             raise
         try:
-            return [(bytes32_from_hex(u["commitment"]), int(u["received_at"])) for u in seen["history"]]
+            history = json_objects(json_object(seen, "the answer")["history"], "history")
+            return [(bytes32_from_hex(json_str(u["commitment"], "commitment")), json_int(u["received_at"])) for u in history]
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{self.where(round_id)}: the service's uploads for {model} / {staker} are malformed "
                               f"({type(exc).__name__}: {exc})") from None

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from nmrstake.errors import ConfigError, InputError
+from nmrstake.jsontypes import JsonValue
 
 #: The environment variable `Signer.from_env` reads by default.
 KEY_ENV = "NMRSTAKE_PRIVATE_KEY"
@@ -34,9 +34,11 @@ def from_keyfile(path: str | os.PathLike[str], passphrase: str) -> LocalAccount:
     without ape."""
     file = Path(path)
     try:
-        data: Any = json.loads(file.read_text())
+        data: JsonValue = json.loads(file.read_text())
     except (OSError, ValueError) as exc:
         raise InputError(f"{file}: not a readable keystore file ({exc})") from None
+    if not isinstance(data, (dict, str)):  # what eth-account decrypts (it raises a TypeError on anything else)
+        raise InputError(f"{file}: not a readable keystore file (a JSON {type(data).__name__}, not an object)")
     try:
         key = Account.decrypt(data, passphrase)
     except ValueError as exc:

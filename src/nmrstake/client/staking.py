@@ -22,11 +22,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, NotRequired, Protocol, TypedDict
 
 from nmrstake.amounts import format_nmr
 from nmrstake.client.chain import Chain
-from nmrstake.client.positions import upload_state, utc
+from nmrstake.client.positions import UploadStateJson, upload_state, utc
 from nmrstake.client.results import Results
 from nmrstake.errors import ChainError, ConfigError, InputError, NmrstakeError, RequestError
 from nmrstake.hashing import bytes32_from_hex, keccak_file, to_hex
@@ -37,6 +37,7 @@ from nmrstake.tournament import RoundState
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
+    from nmrstake.intake import UploadAnswer
     from nmrstake.receipts import ReceiptBook
 
 PERMIT_LIFETIME = 3600
@@ -45,6 +46,84 @@ Say = Callable[[str], None]
 
 def _quiet(_: str) -> None:
     pass
+
+
+# ---------------------------------------------------------------------------------------- documents
+# What the actions return: the documents the participant's commands print with --json, and the
+# Python API's records (:mod:`nmrstake.client.api`) are read from. Amounts are wei as decimal strings.
+
+
+class StakeJson(TypedDict):
+    """A stake sent (or only its predictions replaced): `amount` added, `stake` the total now,
+    `upload` the delivery (None: nothing uploaded), `txn` None when nothing needed sending."""
+
+    round: int
+    model: str
+    staker: str
+    amount: str
+    commitment: str
+    upload: UploadAnswer | None  # with `receipt_path` where the receipt is kept
+    txn: str | None
+    gas_used: int
+    stake: str
+
+
+class PositionJson(TypedDict):
+    """One stake and where it stands (:func:`my_positions`); `corr` and `mmc` once the round's
+    results are published."""
+
+    round: int
+    model: str
+    staker: str
+    through_strategy: bool
+    state: str
+    stake: str
+    commitment: str
+    claim: str
+    claimable: str
+    expected: str | None
+    final_at: int | None
+    final_at_iso: str | None
+    valid: bool | None
+    reason: str | None
+    score: str | None
+    payout: str | None
+    burn: str | None
+    upload: str | None
+    uploaded_at: int | None
+    uploaded_at_iso: str | None
+    corr: NotRequired[float | None]
+    mmc: NotRequired[float | None]
+
+
+class ClaimedJson(TypedDict):
+    """One claim (`kind` "claim") or, in an expired round, emergency withdrawal (`kind`
+    "emergency_withdrawal"), and what it paid: `amount` = `stake` - `burn` + `payout`."""
+
+    round: int
+    model: str
+    stake: str
+    burn: str
+    payout: str
+    amount: str
+    kind: str
+
+
+class NotClaimableJson(TypedDict):
+    """A stake (or a whole round's stakes, without `model`) that cannot be claimed now, and why."""
+
+    round: int
+    model: NotRequired[str]
+    why: str
+
+
+class ClaimJson(TypedDict):
+    """The claims of one transaction (`txn` None: nothing was claimable) and the stakes left."""
+
+    claims: list[ClaimedJson]
+    txn: str | None
+    gas_used: int
+    not_claimable: list[NotClaimableJson]
 
 
 # ---------------------------------------------------------------------------------------- delivery
@@ -57,11 +136,11 @@ class Delivery(Protocol):
     def receipt_signer(self) -> str: ...
 
     def upload(self, *, round_id: int, model: str, staker: str, nonce: int, expiry: int, signature: str,
-               path: Path, file_hash: bytes) -> dict[str, Any]: ...
+               path: Path, file_hash: bytes) -> UploadAnswer: ...
 
 
 def deliver(delivery: Delivery, domain: Domain, account: LocalAccount, round_id: int, model: str, predictions: Path,
-            commitment: bytes, *, receipts: ReceiptBook | None = None, staker: str | None = None) -> dict[str, Any]:
+            commitment: bytes, *, receipts: ReceiptBook | None = None, staker: str | None = None) -> UploadAnswer:
     """Sign an upload of `predictions` with the staker's key, upload it and check the
     receipt: the service's signature, and that it acknowledges this very file for this stake key.
     The receipt is kept in `receipts` (a ReceiptBook) if given. `staker`: the stake's staker when
@@ -92,7 +171,7 @@ def deliver(delivery: Delivery, domain: Domain, account: LocalAccount, round_id:
 def stake_predictions(
     chain: Chain, account: LocalAccount, delivery: Delivery | None, round_id: int, model: str, wei: int,
     predictions: Path | None, *, receipts: ReceiptBook | None = None, say: Say = _quiet,
-) -> dict[str, Any]:
+) -> StakeJson:
     """Validate and commit to a predictions file, deliver it, and stake `wei` more on it
     (0: only replace the predictions) in one transaction, from `account` (which signs the upload
     and the permit too). `delivery=None` stakes without delivering (a participant whose file
@@ -146,8 +225,10 @@ def stake_predictions(
         commitment = keccak_file(predictions)
         say(f"{predictions}: keccak-256 {to_hex(commitment)}")
 
-    result: dict[str, Any] = {"round": round_id, "model": model, "staker": str(account.address), "amount": str(wei),
-                              "commitment": to_hex(commitment), "upload": None, "txn": None, "gas_used": 0}
+    # `stake` is set to the stake after, once sent
+    result: StakeJson = {"round": round_id, "model": model, "staker": str(account.address), "amount": str(wei),
+                         "commitment": to_hex(commitment), "upload": None, "txn": None, "gas_used": 0,
+                         "stake": str(current.amount)}
 
     def upload() -> None:
         assert delivery is not None and predictions is not None
@@ -207,12 +288,12 @@ def stake_predictions(
 
 
 def my_positions(chain: Chain, results: Results, address: str,
-                 *, strategy: str | None = None) -> list[dict[str, Any]]:
+                 *, strategy: str | None = None) -> list[PositionJson]:
     """Every stake of `address`, with its result (from `results`), for an unresolved round whether the service holds the committed file, and
     what can be claimed now (`claimable`, wei) or, in a posted round's challenge period, what is
     expected (`expected`) once final (`final_at`). With `strategy` (the allocation strategy
     `address` owns), the strategy's stakes follow, marked `"through_strategy": true`."""
-    out: list[dict[str, Any]] = []
+    out: list[PositionJson] = []
     stakers = [(address, False)] + ([(strategy, True)] if strategy else [])
     for info in chain.rounds():
         keys = [(k, through) for who, through in stakers for k in chain.stake_keys(info.round_id, who)]
@@ -238,28 +319,28 @@ def my_positions(chain: Chain, results: Results, address: str,
                 what = f"final at {utc(final_at or 0)}"
             else:
                 what = "pending"
-            entry: dict[str, Any] = {
+            held: UploadStateJson = {"upload": None, "uploaded_at": None, "uploaded_at_iso": None}
+            if info.state in (RoundState.OPEN, RoundState.CLOSED):
+                uploads = results.uploads(info.round_id, s.model, staker)
+                held = upload_state(s.commitment, uploads, info.close_time)
+            entry: PositionJson = {
                 "round": info.round_id, "model": s.model, "staker": staker, "through_strategy": through,
                 "state": info.state.label, "stake": str(row.stake if row else s.amount),
                 "commitment": to_hex(s.commitment), "claim": what, "claimable": claimable,
                 "expected": expected if info.state is RoundState.POSTED else None,
                 "final_at": final_at, "final_at_iso": utc(final_at) if final_at else None,
-                "valid": None, "reason": None, "score": None, "payout": None, "burn": None,
+                "valid": row.valid if row else None, "reason": row.reason if row else None,
+                "score": None if row is None or row.score is None else f"{row.score:.5f}",
+                "payout": str(row.payout) if row else None, "burn": str(row.burn) if row else None,
+                "upload": held["upload"], "uploaded_at": held["uploaded_at"], "uploaded_at_iso": held["uploaded_at_iso"],
             }
-            if info.state in (RoundState.OPEN, RoundState.CLOSED):
-                uploads = results.uploads(info.round_id, s.model, staker)
-                entry.update(upload_state(s.commitment, uploads, info.close_time))
-            else:
-                entry.update(upload=None, uploaded_at=None, uploaded_at_iso=None)
             if row:
-                entry.update(valid=row.valid, reason=row.reason, corr=row.corr, mmc=row.mmc,
-                             score=None if row.score is None else f"{row.score:.5f}", payout=str(row.payout),
-                             burn=str(row.burn))
+                entry["corr"], entry["mmc"] = row.corr, row.mmc
             out.append(entry)
     return out
 
 
-def claim_all(chain: Chain, account: LocalAccount, results: Results, round_ids: list[int] | None) -> dict[str, Any]:
+def claim_all(chain: Chain, account: LocalAccount, results: Results, round_ids: list[int] | None) -> ClaimJson:
     """Claim every unclaimed stake of `account` in the given (or all final)
     rounds in one transaction, with proofs from `results` checked against the on-chain root
     first; in expired rounds, withdraw the full stakes instead."""
@@ -267,9 +348,9 @@ def claim_all(chain: Chain, account: LocalAccount, results: Results, round_ids: 
 
     infos = [chain.round(r) for r in round_ids] if round_ids else chain.rounds()
     claims: list[tuple[int, bytes, str, int, int, list[bytes]]] = []
-    described: list[dict[str, Any]] = []
+    described: list[ClaimedJson] = []
     withdrawals: list[tuple[int, bytes, str]] = []
-    waiting: list[dict[str, Any]] = []  # the account's stakes that cannot be claimed now, and why
+    waiting: list[NotClaimableJson] = []  # the account's stakes that cannot be claimed now, and why
     for info in infos:
         if info.state is RoundState.EXPIRED:
             for mid, staker in chain.stake_keys(info.round_id, account.address):
@@ -310,7 +391,7 @@ def claim_all(chain: Chain, account: LocalAccount, results: Results, round_ids: 
             claims.append((info.round_id, mid, staker, r.payout, r.burn, [bytes32_from_hex(x) for x in r.proof]))
             described.append({"round": info.round_id, "model": s.model, "stake": str(r.stake), "burn": str(r.burn),
                               "payout": str(r.payout), "amount": str(r.stake - r.burn + r.payout), "kind": "claim"})
-    result: dict[str, Any] = {"claims": described, "txn": None, "gas_used": 0, "not_claimable": waiting}
+    result: ClaimJson = {"claims": described, "txn": None, "gas_used": 0, "not_claimable": waiting}
     if claims:
         receipt = chain.send(chain.tournament.functions.claimMany(claims), account, what="claiming")
         result["txn"], result["gas_used"] = str(receipt.txn_hash), int(receipt.gas_used)

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from nmrstake.client.chain import Chain, Sent
 from nmrstake.errors import ConfigError, InputError
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     from nmrstake.chain.node import ContractHandle
     from nmrstake.client.staking import Delivery
+    from nmrstake.intake import UploadAnswer
     from nmrstake.receipts import ReceiptBook
 
 Say = Callable[[str], None]
@@ -334,7 +335,7 @@ class Strategies:
                                account, what=f"exiting {model}'s unclaimed stake of round {round_id}")
 
     def submit(self, delivery: Delivery, round_id: int, model: str, predictions: str | Path, *,
-               receipts: ReceiptBook | None = None, say: Say = _quiet, argument: str = "predictions") -> dict[str, Any]:
+               receipts: ReceiptBook | None = None, say: Say = _quiet, argument: str = "predictions") -> UploadAnswer:
         """Upload `predictions` for the strategy's `model` in a round, signed by the owner (the
         service accepts an owner's upload for its strategy); the operator then stakes the model on
         them. Returns the service's answer with its receipt checked (`staker` is the strategy)."""
