@@ -89,13 +89,14 @@ class Receipt:
     block_number: int
 
 
-class NodeError(Exception):
-    """A JSON-RPC error answer: its code, message and `data` (a revert's data, where the node
-    gives it; :func:`nmrstake.chain.reverts.revert_data` finds it there)."""
+class NodeError(ChainError):
+    """A JSON-RPC error answer: its code, the node's message and `data` (a revert's data, where the
+    node gives it; :func:`nmrstake.chain.reverts.revert_data` finds it there). A ChainError, so
+    that a command that meets one prints it in one line."""
 
     def __init__(self, method: str, code: int, message: str, data: object = None) -> None:
-        super().__init__(f"{method}: {message} (JSON-RPC error {code})")
-        self.code, self.message, self.data = code, message, data
+        super().__init__(f"the node refused {method}: {message} (JSON-RPC error {code})")
+        self.code, self.node_message, self.data = code, message, data
 
 
 class ContractCall(Protocol):
@@ -243,11 +244,18 @@ class RpcNode:
         self._chain_id: int | None = None
 
     def request(self, method: str, params: Sequence[JsonValue] = ()) -> JsonValue:
-        """The result of one JSON-RPC call; an error answer raises :class:`NodeError`."""
-        answer = self._session.post(self.url, json={"jsonrpc": "2.0", "id": next(self._ids), "method": method,
-                                                    "params": list(params)}, timeout=self.timeout)
-        answer.raise_for_status()
-        body: JsonValue = answer.json()
+        """The result of one JSON-RPC call; an error answer raises :class:`NodeError`, a node that
+        does not answer (or answers something else than JSON-RPC) a one-line ChainError naming it."""
+        import requests
+
+        try:
+            answer = self._session.post(self.url, json={"jsonrpc": "2.0", "id": next(self._ids), "method": method,
+                                                        "params": list(params)}, timeout=self.timeout)
+            answer.raise_for_status()
+            body: JsonValue = answer.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise ChainError(f"the node at {self.url} did not answer {method} ({type(exc).__name__}); is it running, "
+                             "and is the URL right?") from None
         error = body.get("error") if isinstance(body, dict) else None
         if error is not None:
             error = json_object(error, f"{method}: the JSON-RPC error")

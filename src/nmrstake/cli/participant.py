@@ -259,29 +259,48 @@ def claim(round_id: int | None, all_rounds: bool, wallet: str | None, account: s
 @click.option("--results", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="A published round folder (default: from --data-dir); with --api, where to download it "
                    "(default: a temporary folder)")
+@click.option("--dispute", "dispute", is_flag=True,
+              help="When the round does not verify and its result is in its challenge period, dispute it at the "
+                   "deployment's dispute desk with the first difference as evidence (deposits the desk's bond; "
+                   "docs/disputes.md); needs --wallet or --account")
+@wallet_opt
+@account_opt
 @json_opt
 def verify(round_id: int, network: str, deployments_dir: Path | None, api: str | None, data_dir: Path | None,
-           results: Path | None, as_json: bool) -> None:
+           results: Path | None, dispute: bool, wallet: str | None, account: str | None, as_json: bool) -> None:
     """Recompute a round from its published inputs and check it against the chain. With --api,
     download the round first from the service (or any mirror of it): the manifest must hash to
     the on-chain resultsHash and every file to the manifest's keccak-256, so nothing downloaded
-    is trusted. Delivery receipts kept on this machine are checked too."""
+    is trusted. Delivery receipts kept on this machine are checked too. With --dispute, a round
+    that does not verify is disputed (the bond is deposited, the result rejected at once)."""
     from nmrstake.verify import check_receipts, verify_round
 
-    with participant_session(network, deployments_dir, api, data_dir) as me:
+    if dispute and not (wallet or account):
+        raise InputError("--dispute: give --wallet NAME or --account ALIAS, who disputes and deposits the bond")
+    say = (lambda m: None) if as_json else click.echo
+    filed = None
+    with participant_session(network, deployments_dir, api, data_dir, wallet=wallet, account=account) as me:
         if api:
             report = me.verify(round_id, results)
         else:
             folder = results or data_layout_of(me, data_dir).published(round_id)
             report = verify_round(me.chain, round_id, folder)
             check_receipts(report, me.chain, me.receipts.for_round(round_id))
+        if dispute and report.differences:
+            filed = me.dispute(round_id, report.differences[0], say=say)
     if as_json:
-        emit_json(report.to_json())
+        emit_json({**report.to_json(), "dispute": None if filed is None else filed.to_json()})
     else:
         for line in report.checks:
             click.echo(f"ok    {line}")
         for line in report.differences:
             click.echo(f"FAIL  {line}")
+        if filed is not None:
+            click.echo(f"disputed round {round_id}'s result {filed.disputed_root} (bond {filed.bond} wei, txn "
+                       f"{filed.txn}): it is rejected and never becomes final; the bond comes back with a reward "
+                       "when another result is posted")
+        elif dispute:
+            click.echo(f"round {round_id} verifies: nothing to dispute")
     if report.differences:
         click.echo(f"error: round {round_id} does not verify: {report.differences[0]}", err=True)
         sys.exit(1)

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from web3 import Web3
 
     from nmrstake.chain.node import Node
+    from nmrstake.client.disputes import DisputeFiled
     from nmrstake.client.faucet import FaucetGrant
     from nmrstake.client.http import ServiceClient
     from nmrstake.client.strategy import Strategies
@@ -440,6 +441,15 @@ class Participant:
             report.checks[:0] = fetched
             check_receipts(report, self.chain, self.receipts.for_round(round_id))
         return report
+
+    def dispute(self, round_id: int, evidence: str, *, say: Say = _quiet) -> DisputeFiled:
+        """Dispute the result posted for `round_id` at the deployment's dispute desk, depositing its
+        bond, with `evidence` (e.g. the first difference :meth:`verify` found): the result is
+        rejected at once and never becomes final; the bond comes back with a reward if another
+        result is posted or the arbiter agrees (docs/disputes.md). Checked before anything is sent."""
+        from nmrstake.client.disputes import file_dispute
+
+        return file_dispute(self.chain, self._key(), round_id, evidence, say=say)
 
     def __repr__(self) -> str:
         where = self.service.url if self.service is not None else "this machine's files"
