@@ -526,3 +526,51 @@ def test_property__any_m_distinct_members_post_fewer_revert(chain, s37, chosen):
                 s37.post(s37.sigs(keys))
     finally:
         chain.restore(snap)
+
+
+# ------------------------------------------------------------------ dishonest or absent committees
+
+
+def _books(s: Setup) -> tuple[int, int]:
+    """(the tournament's NMR, the token's supply)."""
+    return int(s.harness.token.balanceOf(s.tour)), int(s.harness.token.totalSupply())
+
+
+def test_committee_offline__the_round_expires_and_every_stake_comes_back_in_full(s23, alice, bob):
+    """Nobody signs: no result can be posted, the round expires, and each staker withdraws
+    exactly the stake; the tournament keeps only the round's funding, to the wei."""
+    h = s23.harness
+    held, supply = _books(s23)
+    h.at(s23.rnd.resolve + T_GRACE)
+    with ape.reverts(s23.tour.PostingTooLate):
+        s23.tour.postResultSigned(*s23.posting.args(), s23.sigs(), sender=alice)
+    before = {who: int(h.token.balanceOf(who)) for who in (alice, bob)}
+    s23.tour.emergencyWithdraw(s23.rnd.id, h.model_id("alpha"), sender=alice)
+    s23.tour.emergencyWithdraw(s23.rnd.id, h.model_id("bravo"), sender=bob)
+    assert int(h.token.balanceOf(alice)) - before[alice] == nmr(100)
+    assert int(h.token.balanceOf(bob)) - before[bob] == nmr(200)
+    assert _books(s23) == (held - nmr(300), supply)  # nothing burned, only the stakes left
+
+
+def test_key_rotation_mid_round__old_signatures_refused__new_committee_posts__books_balance(s23, owner, alice, bob):
+    """Signatures gathered for the round before a committee change no longer post after it; the
+    new committee's do, and the claims then pay exactly the leaves: the tournament's NMR falls by
+    the claims and the supply by the burn, to the wei."""
+    t, h = s23.tour, s23.harness
+    gathered = s23.sigs(s23.keys[:2], epoch=1)
+    tx = _propose(s23, KEYS[3:6], 2, owner)
+    h.at(h.chain.blocks[tx.block_number].timestamp + T_ADMIN_DELAY)
+    t.applyCommittee(sender=owner)
+    with ape.reverts(t.NotCommitteeMember):
+        s23.post(gathered)
+    s23.post(s23.sigs(KEYS[3:5], epoch=2))
+    h.at(int(t.getRound(s23.rnd.id).postedAt) + T_CHALLENGE)
+    held, supply = _books(s23)
+    paid = 0
+    for who, name in ((alice, "alpha"), (bob, "bravo")):
+        before = int(h.token.balanceOf(who))
+        t.claim(*s23.res.claim_args(s23.res.find(h.model_id(name), who)), sender=who)
+        paid += int(h.token.balanceOf(who)) - before
+    assert paid == nmr(100) + nmr(3) + nmr(200) - nmr(4)
+    held_after, supply_after = _books(s23)
+    assert held - held_after == paid + nmr(4) and supply - supply_after == nmr(4)
