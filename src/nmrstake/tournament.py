@@ -232,6 +232,32 @@ class TournamentClient:
         """The round's `ResultAttested` events (a result posted with the committee's signatures)."""
         return self.logs("ResultAttested", {"roundId": round_id}) if self.has_committee else []
 
+    # ------------------------------------------------------------------ the dispute desk
+
+    @property
+    def desk(self) -> Any:
+        """The deployment's DisputeDesk (docs/disputes.md), or None if it has none."""
+        if "DisputeDesk" not in self.deployment.contracts:
+            return None
+        cached = self.__dict__.get("_desk")
+        if cached is None:
+            from nmrstake.chain.contracts import instance_at
+
+            cached = self.__dict__["_desk"] = instance_at(self.project.DisputeDesk,
+                                                         self.deployment.address("DisputeDesk"))
+        return cached
+
+    def desk_logs(self, event: str, round_id: int | None = None) -> list[Any]:
+        """The desk's `event` logs (Disputed, DisputeSettled, Ruled, ...), of `round_id` if given,
+        from its deployment block to the head, in chain order; [] without a desk."""
+        desk = self.desk
+        if desk is None:
+            return []
+        from nmrstake.chain.contracts import event_logs
+
+        topics = {"roundId": round_id} if round_id is not None else None
+        return event_logs(getattr(desk, event), self.deployment.contracts["DisputeDesk"].block, self.head(), topics)
+
     def chain_time(self) -> int:
         """The timestamp the next block will carry (the pending block's): what the contract will
         compare with a round's times if a transaction is sent now. A node that serves no pending

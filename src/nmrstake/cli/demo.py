@@ -27,12 +27,22 @@ from nmrstake.errors import ConfigError
 @click.option("--keep/--no-keep", default=None,
               help="After the summary, keep the chain and the service (the dashboard) up until Ctrl-C "
                    "[default: keep when stdout is a terminal]")
+@click.option("--oracles", type=click.IntRange(3, 6), default=None,
+              help="An oracle committee of this many oracle daemons (processes), a majority of them to post "
+                   "(2 of 3), and a dispute desk, instead of the one oracle (docs/committee.md)")
+@click.option("--liar", type=int, default=None, metavar="K",
+              help="With --oracles: oracle K (1 to N) lies (attests a total payout 1 wei too high); the summary "
+                   "shows the lie refused")
 @json_opt
 def demo(network: str | None, out: Path, participants: int, n_rounds: int, rows: int, seed: int, workers: int,
-         keep: bool | None, as_json: bool) -> None:
+         keep: bool | None, oracles: int | None, liar: int | None, as_json: bool) -> None:
     """Run a whole tournament on a local chain, every part a process of its own, and print what
     happened: the books, the published files, the dashboard's address."""
     click.echo("nmrstake demo: starting (progress on stderr)", err=True)  # before ape is imported
+    if liar is not None and oracles is None:
+        raise ConfigError("--liar: only with --oracles (the one oracle of the demo has nobody to outvote it)")
+    if oracles is not None and liar is not None and not 1 <= liar <= oracles:
+        raise ConfigError(f"--liar: {liar} is not one of the oracles 1 to {oracles}")
     from nmrstake.demo.progress import Progress
 
     progress = Progress()
@@ -41,13 +51,16 @@ def demo(network: str | None, out: Path, participants: int, n_rounds: int, rows:
 
         if not is_local_network(network):
             raise ConfigError(f"--network {network}: the demo runs only on local networks")
+        if oracles is not None and network.split(":")[-1] in ("test", ""):
+            raise ConfigError(f"--oracles: the committee's oracles run as processes, which the embedded EVM of "
+                              f"--network {network} cannot serve; run on a local Anvil (the default)")
     from nmrstake.demo.runner import DemoOptions, run_demo
     from nmrstake.localchain import is_interrupt
 
     if keep is None:
         keep = sys.stdout.isatty() and not as_json
     options = DemoOptions(out=out, participants=participants, n_rounds=n_rounds, rows=rows, seed=seed,
-                          network=network, keep=keep, quiet=as_json, workers=workers)
+                          network=network, keep=keep, quiet=as_json, workers=workers, oracles=oracles, liar=liar)
     try:
         summary = run_demo(options, progress)
     except BaseException as exc:

@@ -100,11 +100,11 @@ class ProcessCrew:
 
     # ------------------------------------------------------------------ processes
 
-    def _start(self, name: str, *args: str) -> Daemon:
+    def _start(self, name: str, *args: str, env: dict[str, str] | None = None) -> Daemon:
         cmd = [sys.executable, "-m", "nmrstake.cli", *args, "--network", self.network,
                "--deployments-dir", str(self.deployments)]
         log = self.logs / f"{name}.log"
-        daemon = Daemon(name, spawn(cmd, log=log), log)
+        daemon = Daemon(name, spawn(cmd, log=log, env=env), log)
         self.daemons[name] = self.started[name] = daemon
         self.progress.line(f"started {name} (pid {daemon.proc.pid}), log in {log}")
         return daemon
@@ -112,9 +112,14 @@ class ProcessCrew:
     def start_service(self) -> None:
         self._start("service", "serve", "--data-dir", str(self.data_dir), "--port", str(self.port))
 
-    def start_oracle(self) -> None:
-        self._start("oracle", "oracle", "run", "--account", self.oracle_account, "--data-dir", str(self.data_dir),
-                    "--interval", DAEMON_INTERVAL, "--log-json")
+    def start_oracle(self, *, name: str = "oracle", account: str | None = None, data_dir: Path | None = None,
+                     api: str | None = None, env: dict[str, str] | None = None) -> None:
+        """The oracle daemon (by default the one oracle, with the service's data folder); a
+        committee's members each with its own `name`, account, folder, the service's URL (`api`)
+        and environment (see :mod:`nmrstake.demo.committee`)."""
+        self._start(name, "oracle", "run", "--account", account or self.oracle_account,
+                    "--data-dir", str(data_dir or self.data_dir), *(("--api", api) if api else ()),
+                    "--interval", DAEMON_INTERVAL, "--log-json", env=env)
 
     def start_operator(self) -> None:
         """The operator reads uploads and results from the service: start it once the service answers."""

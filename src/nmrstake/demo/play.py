@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import shutil
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,9 @@ class Stage:
     crew: Crew
     inputs: Path  # the synthetic data sets, one folder per round
     progress: Progress
+    #: an oracle committee (`demo --oracles N`): nmrstake.demo.committee.CommitteePlan, and the members' addresses
+    committee: Any = None
+    members: dict[int, str] | None = None
 
 
 def play(stage: Stage, *, n_rounds: int, rows: int, seed: int, workers: int, say: Any) -> list[int]:
@@ -70,9 +74,18 @@ def play(stage: Stage, *, n_rounds: int, rows: int, seed: int, workers: int, say
             _stake_round(stage, rid, files, rng, workers)
     for rid in round_ids:
         with progress.phase("resolving", f"round {rid}: its targets arrive; the oracle resolves it"):
-            fast_forward(client.provider, client.round(rid).resolve_time)
-            stage.layout.targets_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(stage.inputs / f"round-{rid}" / "targets.csv", stage.layout.targets_dir / f"round-{rid}.csv")
+            with ExitStack() as hold:
+                if stage.committee is not None and stage.members is not None:
+                    from nmrstake.demo.committee import held, wait_for_the_lie
+
+                    # The honest majority waits for the liar (see nmrstake.demo.committee).
+                    hold.enter_context(held(crew, stage.committee))
+                fast_forward(client.provider, client.round(rid).resolve_time)
+                stage.layout.targets_dir.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(stage.inputs / f"round-{rid}" / "targets.csv",
+                                stage.layout.targets_dir / f"round-{rid}.csv")
+                if stage.committee is not None and stage.members is not None:
+                    wait_for_the_lie(crew, stage.committee, stage.members, rid, PATIENCE)
             crew.until(_posted(client, rid), f"the oracle to post round {rid}", PATIENCE)
     with progress.phase("claiming", "the challenge periods pass; the oracle settles, the operator claims for everyone"):
         fast_forward(client.provider, max(client.round(r).final_at or 0 for r in round_ids))

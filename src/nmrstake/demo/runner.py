@@ -48,6 +48,10 @@ class DemoOptions:
     quiet: bool = False
     #: participants taking part at the same time (threads of the demo, each with its own wallet)
     workers: int = 4
+    #: an oracle committee of this many oracle daemons (None: one oracle, as without --oracles)
+    oracles: int | None = None
+    #: the committee's oracle (1-based) that lies
+    liar: int | None = None
 
     @property
     def embedded(self) -> bool:
@@ -120,13 +124,23 @@ def _run(options: DemoOptions, network: str, node: Any, stack: ExitStack, progre
     echo(f"nmrstake demo on {network} (chain {provider.chain_id}); files in {out}/")
     owner, oracle_acct, treasury, operator_acct = (accounts.test_accounts[i] for i in range(4))
     client, supply_before = None, 0
+    plan = members = None
+    committee_args: dict[str, Any] = {}
+    if options.oracles is not None:
+        from nmrstake.demo.committee import DISPUTE_BOND, DISPUTE_REWARD, CommitteePlan, addresses
+
+        plan = CommitteePlan.of(options.oracles, options.liar)
+        members = addresses(plan)
+        # The committee alone posts (nobody holds ORACLE_ROLE); the owner arbitrates disputes.
+        committee_args = dict(oracle=None, committee=list(members.values()), threshold=plan.threshold,
+                              dispute_bond=DISPUTE_BOND, dispute_reward=DISPUTE_REWARD, arbiter=owner.address)
     with progress.phase("deploy", "deploying the token, the tournament and the strategy contracts"):
         from nmrstake.chain.transactions import send
         from nmrstake.deploy import TournamentSettings, deploy
         from nmrstake.tournament import TournamentClient
 
-        dep, _ = deploy(project, owner, directory=deployments, force=True, oracle=oracle_acct.address,
-                        operator=operator_acct.address,
+        dep, _ = deploy(project, owner, directory=deployments, force=True,
+                        **(committee_args or {"oracle": oracle_acct.address}), operator=operator_acct.address,
                         settings=TournamentSettings(challenge_period=2 * HOUR, grace_period=7 * 24 * HOUR,
                                                     admin_delay=HOUR, max_pause=24 * HOUR),
                         log=lambda m: echo(f"  {m}"))
@@ -137,7 +151,8 @@ def _run(options: DemoOptions, network: str, node: Any, stack: ExitStack, progre
     else:
         crew = stack.enter_context(ProcessCrew(network, deployments, data_dir, out / "logs", progress))
         crew.start_service()
-        crew.start_oracle()
+        if plan is None:
+            crew.start_oracle()
     with progress.phase("participants", f"{options.participants} participants: wallets in {out / 'wallets'}"):
         people = create_participants(out / "wallets", options.participants, owner, client.token, progress)
         send(client.token.mint, treasury.address, TREASURY_NMR * WEI, sender=owner, what="minting the treasury's NMR")
@@ -146,11 +161,15 @@ def _run(options: DemoOptions, network: str, node: Any, stack: ExitStack, progre
         with progress.phase("services", f"waiting for the service to answer at {crew.url}"):
             crew.wait_for_service(client)
             crew.start_operator()
+            if plan is not None:  # they exchange attestations through the service: started once it answers
+                from nmrstake.demo.committee import start_oracles
+
+                start_oracles(crew, plan)
     rng = random.Random(options.seed)
     with progress.phase("strategies", "allocation strategies for every fourth participant"):
         set_up_strategies(client, people, rng, progress)
     stage = Stage(client=client, layout=layout, owner=owner, treasury=treasury, people=people, crew=crew,
-                  inputs=out / "inputs", progress=progress)
+                  inputs=out / "inputs", progress=progress, committee=plan, members=members)
     # The embedded EVM (py-evm behind eth-tester) is not thread-safe: one participant at a time there.
     workers = 1 if options.embedded else options.workers
     round_ids = play(stage, n_rounds=options.n_rounds, rows=options.rows, seed=options.seed, workers=workers,
@@ -159,13 +178,18 @@ def _run(options: DemoOptions, network: str, node: Any, stack: ExitStack, progre
         dashboard: dict[str, Any] = {}
         visit = None
         if isinstance(crew, ProcessCrew):
-            crew.stop("oracle", "operator")  # nothing left for them; the service stays for the dashboard
+            # nothing left for them; the service stays for the dashboard
+            crew.stop(*(plan.names if plan is not None else ["oracle"]), "operator")
             # The dashboard's first visit of a round verifies it (in the service's process): meanwhile, the books.
             visit = threading.Thread(target=lambda: dashboard.update(_check_dashboard(crew.url, round_ids)),
                                      name="dashboard-visit", daemon=True)
             visit.start()
         summary = report(client, layout, round_ids, people, operator=str(operator_acct.address),
                          supply_before=supply_before, echo=echo)
+        if plan is not None and members is not None:
+            from nmrstake.demo.committee import committee_report
+
+            summary["committee"] = committee_report(client, crew.delivery, plan, members, layout, round_ids, echo)
         strategies = {p.strategy for p in people if p.strategy}
         picture = plot(layout, round_ids, out / "payouts.png", strategies)
         if visit is not None:
@@ -183,6 +207,10 @@ def _run(options: DemoOptions, network: str, node: Any, stack: ExitStack, progre
         echo(SKIPPED)
     _where(summary, out, layout, picture, options, echo)
     check_books(summary, out / "summary.json")
+    if "committee" in summary:
+        from nmrstake.demo.committee import check_committee
+
+        check_committee(summary["committee"])
     return summary, crew
 
 

@@ -48,6 +48,8 @@ SORT_KEYS = ("leaf_index", "model", "staker", "stake", "valid", "corr", "mmc", "
              "net")
 #: Events of a round whose transactions the round page links to.
 ROUND_EVENTS = ("RoundOpened", "Funded", "Allocated", "ResultPosted", "ResultRejected", "Settled")
+#: IDisputeDesk.Outcome by value (0, None, is an open dispute).
+DISPUTE_OUTCOMES = {1: "upheld", 2: "dismissed", 3: "expired"}
 #: Content-Security-Policy of every page: nothing from any other origin.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -281,6 +283,101 @@ class Dashboard:
         listed += [{"path": i["path"], "keccak": i["keccak"], "role": i["role"]} for i in pub.manifest.get("inputs", [])]
         return listed
 
+    # ------------------------------------------------------------------ the committee and the disputes
+
+    def _attestation_store(self) -> Any:
+        """The service's attestation store, read-only here; None while nobody has attested (no file)."""
+        from nmrstake.service.attestations import AttestationStore
+
+        with self._lock:
+            store = self.__dict__.get("_attestations")
+            if store is None and (Path(self.ctx.layout.service_dir) / "attestations.sqlite3").is_file():
+                store = self.__dict__["_attestations"] = AttestationStore(self.ctx.layout.service_dir)
+            return store
+
+    def committee_view(self, info: Any) -> dict[str, Any] | None:
+        """For a committee deployment (docs/committee.md): the committee now (members, M, epoch);
+        each distinct content attested for the round at the service, with its signers, whether M
+        current members agree, and the members that attested more than one content
+        (equivocations); and the `ResultAttested` events of the round (who signed each posted
+        result, from the event's bitmap over the committee's members). None without a committee."""
+        from nmrstake.service.attestations import agreements, equivocators
+
+        client = self.ctx.client
+        if not client.has_committee:
+            return None
+        rid = info.round_id
+
+        def read() -> tuple[list[str], int, int, list[Any]]:
+            members, threshold, epoch = client.committee()
+            return members, threshold, epoch, client.attested(rid)
+
+        members, threshold, epoch, events = self.chain(read)
+        store = self._attestation_store()
+        signed = store.round(rid) if store is not None else []
+        flagged = equivocators(signed)
+        posted_digests = {_hex(e.digest) for e in events}
+        contents = []
+        for g in agreements(signed, members, threshold, epoch):
+            a = g.attestation
+            digest = to_hex(g.digest)
+            contents.append({
+                "digest": digest, "root": to_hex(a.root), "total_payout": str(a.total_payout),
+                "total_burn": str(a.total_burn), "leaf_count": a.leaf_count, "results_hash": to_hex(a.results_hash),
+                "epoch": a.epoch, "agreed": g.agreed, "posted": digest in posted_digests,
+                "signers": [{"address": who, "member": who in members, "equivocation": (who, a.epoch) in flagged}
+                            for who in g.signers]})
+        attested = []
+        for e in events:
+            bitmap, at_epoch = int(e.signers), int(e.epoch)
+            # The bitmap indexes the committee of its epoch: named here only while that is the current one.
+            signers = [m for i, m in enumerate(members) if bitmap >> i & 1] if at_epoch == epoch else []
+            attested.append({"digest": _hex(e.digest), "epoch": at_epoch, "bitmap": bitmap, "signers": signers,
+                             "transaction_hash": _hex(e.transaction_hash), "block": int(e.block_number)})
+        return {"members": members, "threshold": threshold, "epoch": epoch, "contents": contents,
+                "equivocators": sorted({who for who, _ in flagged}, key=lambda a: int(a, 16)), "attested": attested}
+
+    def disputes_view(self, info: Any) -> list[dict[str, Any]] | None:
+        """For a deployment with a dispute desk (docs/disputes.md): the round's disputes from the
+        desk's events, oldest first: disputer, disputed root, bond, evidence (as text when it is
+        UTF-8, else hex; the page escapes it), and the outcome (open, upheld, dismissed, expired),
+        with the arbiter's ruling if there was one. None without a desk."""
+        client = self.ctx.client
+        if client.desk is None:
+            return None
+        rid = info.round_id
+
+        def read() -> tuple[list[Any], list[Any], list[Any]]:
+            return (client.desk_logs("Disputed", rid), client.desk_logs("DisputeSettled", rid),
+                    client.desk_logs("Ruled", rid))
+
+        filed, settled, ruled = self.chain(read)
+
+        def at(log: Any) -> tuple[int, int]:
+            return int(log.block_number), int(log.log_index)
+
+        out = []
+        for d in filed:
+            # One open dispute per round: a dispute ends with the first settlement after it.
+            end = next((s for s in settled if at(s) > at(d)), None)
+            ruling = next((r for r in ruled if at(r) > at(d) and (end is None or at(r) < at(end))), None)
+            raw = bytes(d.evidence) if not isinstance(d.evidence, str) else bytes.fromhex(d.evidence.removeprefix("0x"))
+            try:
+                evidence, evidence_kind = raw.decode("utf-8"), "text"
+            except UnicodeDecodeError:
+                evidence, evidence_kind = to_hex(raw), "hex"
+            outcome = "open" if end is None else DISPUTE_OUTCOMES.get(int(end.outcome), str(int(end.outcome)))
+            out.append({
+                "disputer": checksum_address(str(d.disputer)), "disputed_root": _hex(d.disputedRoot),
+                "bond": str(int(d.bond)), "evidence": evidence, "evidence_kind": evidence_kind, "outcome": outcome,
+                "paid": None if end is None else str(int(end.paid)),
+                "forfeited": None if end is None else str(int(end.forfeited)),
+                "ruling": None if ruling is None else {"arbiter": checksum_address(str(ruling.arbiter)),
+                                                        "disputer_right": bool(ruling.disputerRight),
+                                                        "reason": str(ruling.reason)},
+                "transaction_hash": _hex(d.transaction_hash), "block": int(d.block_number)})
+        return out
+
     # ------------------------------------------------------------------ models and stakers
 
     def strategies(self) -> Any:
@@ -508,7 +605,8 @@ def mount_dashboard(app: Any, ctx: Any) -> Dashboard:
         return page("round.html", title=f"Round {info.round_id}", info=info, round=info.to_json(),
                     page_size=min(max(rows, 1), 1000),
                     verification=dash.verification(info), transactions=dash.transactions(info),
-                    files=dash.files(info.round_id), pub=pub, explorer=dash.explorer)
+                    files=dash.files(info.round_id), pub=pub, explorer=dash.explorer,
+                    committee=dash.committee_view(info), disputes=dash.disputes_view(info))
 
     @app.get("/models/{model}", response_class=HTMLResponse, include_in_schema=False)
     def model_page(model: str) -> Any:
