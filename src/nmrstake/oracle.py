@@ -293,7 +293,7 @@ class Oracle:
 
     def _attestations(self, round_id: int) -> dict[str, Any]:
         """The service's list of the round's attestations (GET /v1/rounds/{id}/attestations)."""
-        listed: dict[str, Any] = self.api.get(f"/v1/rounds/{round_id}/attestations")
+        listed: dict[str, Any] = self.api.get_object(f"/v1/rounds/{round_id}/attestations")
         return listed
 
     def _publish_attestation(self, att: Attestation, signature: str) -> bool:
@@ -301,7 +301,7 @@ class Oracle:
         body = {"signer": checksum_address(self.account.address), "signature": signature, "root": to_hex(att.root),
                 "total_payout": str(att.total_payout), "total_burn": str(att.total_burn),
                 "leaf_count": att.leaf_count, "results_hash": to_hex(att.results_hash), "epoch": att.epoch}
-        answer = self.api._json(self.api._request("POST", f"/v1/rounds/{att.round_id}/attestations", json=body))
+        answer = self.api.post_object(f"/v1/rounds/{att.round_id}/attestations", body)
         return bool(answer.get("new"))
 
     def _own_attestation(self, info: RoundInfo, pub: Any, epoch: int) -> Attestation:

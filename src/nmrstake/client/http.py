@@ -271,6 +271,15 @@ class ServiceClient:
                               "object; is --api its URL?")
         return answer
 
+    def post_object(self, path: str, body: JsonObject) -> JsonObject:
+        """The JSON object answering ``POST path`` with the JSON `body` (a refusal is its
+        RequestError); a ConfigError if the answer is another kind."""
+        answer = self._json(self._request("POST", path, json=body))
+        if not isinstance(answer, dict):
+            raise ConfigError(f"{self.url}{path}: the service answered a JSON {type(answer).__name__}, not an "
+                              "object; is --api its URL?")
+        return answer
+
     def _json(self, response: requests.Response) -> JsonValue:
         try:
             found: JsonValue = response.json()
