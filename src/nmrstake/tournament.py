@@ -182,6 +182,7 @@ class TournamentClient:
         self.start_block = deployment.contracts["Tournament"].block
         self.challenge_period = int(self.tournament.challengePeriod())
         self.grace_period = int(self.tournament.gracePeriod())
+        self._desk: Any = None  # the DisputeDesk's instance, made on first use (see `desk`)
 
     @classmethod
     def connect(cls, project: Any, directory: Path | None = None) -> TournamentClient:
@@ -239,13 +240,11 @@ class TournamentClient:
         """The deployment's DisputeDesk (docs/disputes.md), or None if it has none."""
         if "DisputeDesk" not in self.deployment.contracts:
             return None
-        cached = self.__dict__.get("_desk")
-        if cached is None:
+        if self._desk is None:
             from nmrstake.chain.contracts import instance_at
 
-            cached = self.__dict__["_desk"] = instance_at(self.project.DisputeDesk,
-                                                         self.deployment.address("DisputeDesk"))
-        return cached
+            self._desk = instance_at(self.project.DisputeDesk, self.deployment.address("DisputeDesk"))
+        return self._desk
 
     def desk_logs(self, event: str, round_id: int | None = None) -> list[Any]:
         """The desk's `event` logs (Disputed, DisputeSettled, Ruled, ...), of `round_id` if given,

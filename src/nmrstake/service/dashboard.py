@@ -118,6 +118,7 @@ class Dashboard:
         self._verified: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
         self._transactions: dict[int, tuple[int, list[dict[str, Any]]]] = {}
         self._strategies: Any = None
+        self._attestations: Any = None  # the service's attestation store, opened once it exists
         self.explorer = os.environ.get(EXPLORER_ENV, "").rstrip("/") or None
 
     # ------------------------------------------------------------------ chain and published data
@@ -290,10 +291,9 @@ class Dashboard:
         from nmrstake.service.attestations import AttestationStore
 
         with self._lock:
-            store = self.__dict__.get("_attestations")
-            if store is None and (Path(self.ctx.layout.service_dir) / "attestations.sqlite3").is_file():
-                store = self.__dict__["_attestations"] = AttestationStore(self.ctx.layout.service_dir)
-            return store
+            if self._attestations is None and (Path(self.ctx.layout.service_dir) / "attestations.sqlite3").is_file():
+                self._attestations = AttestationStore(self.ctx.layout.service_dir)
+            return self._attestations
 
     def committee_view(self, info: Any) -> dict[str, Any] | None:
         """For a committee deployment (docs/committee.md): the committee now (members, M, epoch);
