@@ -159,6 +159,8 @@ def committee_report(client: Any, service: Any, plan: CommitteePlan, members: di
     echo(f"\noracle committee: {threshold} of {len(on_chain)} must sign the same result (epoch {epoch}); "
          + (f"oracle {plan.liar} lies (attests a payout {LIE_WEI} wei too high)" if plan.liar else "nobody lies")
          + (f"; dispute desk at {desk.address}" if desk is not None else ""))
+    for k in sorted(members):
+        echo(f"  oracle {k}: {members[k]}" + (" (the liar)" if k == plan.liar else ""))
     rounds = []
     all_ok = True
     for rid in round_ids:
@@ -171,7 +173,7 @@ def committee_report(client: Any, service: Any, plan: CommitteePlan, members: di
                                  if int(e.signers) >> i & 1})
         contents = []
         for c in listing["contents"]:
-            signers = [number.get(s, 0) for s in c["signers"]]
+            signers = sorted(number.get(s, 0) for s in c["signers"])
             contents.append({"root": c["root"], "total_payout": c["total_payout"], "total_burn": c["total_burn"],
                              "digest": c["digest"], "oracles": signers, "agreed": bool(c["agreed"]),
                              "posted": c["digest"] in posted_digests,
