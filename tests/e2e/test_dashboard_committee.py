@@ -38,6 +38,7 @@ from helpers.scenario import (
 from helpers.service_process import running_service
 from test_dashboard import SHOTS, Visit, chromium_path
 
+from nmrstake.amounts import format_nmr
 from nmrstake.daemon import EventLog
 from nmrstake.hashing import bytes32_from_hex, to_hex
 from nmrstake.localchain import anvil_provider
@@ -189,6 +190,7 @@ def test_round_page__committee_attested_contents_equivocation_and_signers_of_the
         rows = page.eval_on_selector_all("#attestations tbody tr", """rs => rs.map(r => ({
             digest: r.dataset.digest, root: r.dataset.root, agreed: r.dataset.agreed, posted: r.dataset.posted,
             signers: r.dataset.signers, payout: r.querySelector('[data-col=payout] [data-wei]').dataset.wei,
+            payout_text: r.querySelector('[data-col=payout]').innerText.trim(),
             equivocation: r.querySelector('.signers').innerText.includes('(equivocation)')}))""")
         listed = requests.get(f"{cworld.url}/v1/rounds/{ROUND}/attestations", timeout=60).json()
         assert [(r["digest"], r["payout"], r["signers"]) for r in rows] == [
@@ -199,6 +201,8 @@ def test_round_page__committee_attested_contents_equivocation_and_signers_of_the
         assert truth["signers"] == ",".join(cworld.honest) and not truth["equivocation"]
         for d in cworld.lie_digests:
             lie = by_digest[d]
+            # Shown exactly: a lie of a wei is visible on the page, not rounded away.
+            assert lie["payout_text"] == format_nmr(int(lie["payout"])) != truth["payout_text"]
             assert (lie["agreed"], lie["posted"], lie["signers"], lie["equivocation"]) == (
                 "false", "false", cworld.liar, True)
         # ResultAttested: the result was posted twice (before and after the dismissed dispute), by the two honest.
