@@ -120,3 +120,18 @@ def _test_key(index: int):
     from nmrstake.client.signer import from_test_mnemonic
 
     return from_test_mnemonic(index, 31337)
+
+
+def test_evidence_of__prefers_the_first_differing_leaf__else_the_first_difference(tmp_path):
+    from nmrstake.client.disputes import evidence_of
+    from nmrstake.verify import VerifyReport
+
+    staker = "0x" + "ab" * 20
+    leaf = f"recomputed from the published inputs: model alpha staker {staker}: payout published 5, recomputed 3"
+    report = VerifyReport(1, tmp_path, differences=["recomputed from the published inputs: merkle root: published "
+                                                    "0x01, recomputed 0x02", leaf, "root differs: chain 0x03"])
+    assert evidence_of(report) == leaf
+    only_root = VerifyReport(1, tmp_path, differences=["root differs: chain 0x66, published 0x01"])
+    assert evidence_of(only_root) == "root differs: chain 0x66, published 0x01"
+    with pytest.raises(ValueError, match="verifies"):
+        evidence_of(VerifyReport(1, tmp_path))

@@ -261,7 +261,8 @@ def claim(round_id: int | None, all_rounds: bool, wallet: str | None, account: s
                    "(default: a temporary folder)")
 @click.option("--dispute", "dispute", is_flag=True,
               help="When the round does not verify and its result is in its challenge period, dispute it at the "
-                   "deployment's dispute desk with the first difference as evidence (deposits the desk's bond; "
+                   "deployment's dispute desk with the first differing leaf (else the first difference) as evidence "
+                   "(deposits the desk's bond; "
                    "docs/disputes.md); needs --wallet or --account")
 @wallet_opt
 @account_opt
@@ -287,7 +288,9 @@ def verify(round_id: int, network: str, deployments_dir: Path | None, api: str |
             report = verify_round(me.chain, round_id, folder)
             check_receipts(report, me.chain, me.receipts.for_round(round_id))
         if dispute and report.differences:
-            filed = me.dispute(round_id, report.differences[0], say=say)
+            from nmrstake.client.disputes import evidence_of
+
+            filed = me.dispute(round_id, evidence_of(report), say=say)
     if as_json:
         emit_json({**report.to_json(), "dispute": None if filed is None else filed.to_json()})
     else:

@@ -9,6 +9,7 @@ the first difference as evidence (:meth:`nmrstake.client.api.Participant.dispute
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
     from nmrstake.chain.node import ContractHandle
     from nmrstake.client.chain import Chain
+    from nmrstake.verify import VerifyReport
 
 Say = Callable[[str], None]
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -43,6 +45,20 @@ class DisputeFiled:
 
     def to_json(self) -> dict[str, str | int]:
         return {**asdict(self), "bond": str(self.bond)}
+
+
+#: A difference `verify` names at a leaf: a stake's validity, payout or burn recomputed otherwise.
+_LEAF_DIFFERENCE = re.compile(r"model \S+ staker 0x[0-9a-fA-F]{40}: ")
+
+
+def evidence_of(report: VerifyReport) -> str:
+    """The evidence a dispute carries: the first difference that names a leaf (a stake whose
+    validity, payout or burn the published round gets wrong), else the first difference (a root or
+    a total that differs from the chain, when the published leaves are right and only the posting
+    is not)."""
+    if not report.differences:
+        raise ValueError("the round verifies: there is no evidence to dispute it with")
+    return next((d for d in report.differences if _LEAF_DIFFERENCE.search(d)), report.differences[0])
 
 
 def dispute_desk(chain: Chain) -> ContractHandle:
