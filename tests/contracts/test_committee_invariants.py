@@ -28,7 +28,9 @@ is as it was. After every step:
 * the desk's NMR balance equals `reserve() + bonded()`, and both equal the model's;
 * every account's NMR balance (the participants', the admin's, the stranger's, both contracts')
   moved exactly as the model says;
-* a disputed root is never final while its dispute is open;
+* a disputed posting never becomes final: while its dispute is open, the round is final with the
+  disputed root only if that root was posted again after the dispute and outlived its own challenge
+  period undisputed (the committee insisting; `settle` then dismisses the dispute);
 * every posted root was posted with at least M valid signatures of distinct current members: the
   machine recovers each signature of every successful posting itself (eth-account) against the
   committee and epoch read from the chain just before;
@@ -37,7 +39,7 @@ is as it was. After every step:
 
 The model is tests/helpers/fuzz_tournament/committee.py, the adapter
 tests/helpers/fuzz_tournament/committee_adapter.py; this machine draws arguments, signs, asks the
-model, sends through the adapter, compares and checks. `NMRSTAKE_FUZZ_EXAMPLES` (default 6) sets
+model, sends through the adapter, compares and checks. `NMRSTAKE_FUZZ_EXAMPLES` (default 8) sets
 the number of examples, `NMRSTAKE_FUZZ_STEPS` (default 30) the steps per example.
 """
 
@@ -52,15 +54,22 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from helpers.committee import Posting, digest, member_keys, sign
-from helpers.fuzz_tournament.committee import MAX_COMMITTEE_SIZE, Attestation, CommitteeTournament, Signature
+from helpers.fuzz_tournament.committee import (
+    DISMISSED,
+    MAX_COMMITTEE_SIZE,
+    UPHELD,
+    Attestation,
+    CommitteeTournament,
+    Signature,
+)
 from helpers.fuzz_tournament.committee_adapter import CommitteeEvm
-from helpers.fuzz_tournament.model import BPS, FINAL, ZERO32, ZERO_ADDRESS, Round
+from helpers.fuzz_tournament.model import BPS, EXPIRED, FINAL, ZERO32, ZERO_ADDRESS, Round
 from helpers.harness import T_ADMIN_DELAY, T_CHALLENGE, T_GRACE, T_MAX_PAUSE, TResult, nmr, t_model_id
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-EXAMPLES = int(os.environ.get("NMRSTAKE_FUZZ_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("NMRSTAKE_FUZZ_EXAMPLES", "8"))
 STEPS = int(os.environ.get("NMRSTAKE_FUZZ_STEPS", "30"))
 # NMRSTAKE_FUZZ_NO_SHRINK=1: report a failure as found, without shrinking it (faster while debugging).
 PHASES = [p for p in Phase if not (os.environ.get("NMRSTAKE_FUZZ_NO_SHRINK") and p in (Phase.shrink, Phase.explain))]
@@ -102,6 +111,7 @@ def action(weight: int, **strategies):
 STATS = {"examples": 0, "steps": 0, "txs": 0, "reverted": 0, "posts": 0, "disputes": 0, "settled": 0,
          "committees": 0, "claims": 0}
 OUTCOMES: dict[tuple[str, str], int] = {}
+CLOSED: dict[str, int] = {}  # how disputes closed: "upheld", "dismissed", "expired" -> count
 
 
 def role_actor(role: str) -> st.SearchStrategy[str]:
@@ -109,7 +119,8 @@ def role_actor(role: str) -> st.SearchStrategy[str]:
     return st.sampled_from([role] * 10 + list(ACTORS))
 
 
-ROUND_INDEX = st.integers(0, MAX_ROUNDS)
+# Mostly an opened round; MAX_ROUNDS: one never opened.
+ROUND_INDEX = st.one_of(st.integers(0, MAX_ROUNDS - 1), st.integers(0, MAX_ROUNDS))
 PICK = st.sampled_from([True, True, True, False])
 SIG_VARIANTS = st.sampled_from(
     ["m"] * 8 + ["all"] * 2 + ["m-1", "duplicate", "unsorted", "outsider", "other-content", "other-round",
@@ -166,6 +177,7 @@ class CommitteeMachine(RuleBasedStateMachine):
         the contract must agree, then the transaction is mined; a revert must change nothing."""
         STATS["steps"] += 1
         e = self.evm
+        closed = len(self.m.outcomes)
         expect = self.m.attempt(method, self.A[sender], *(args if margs is None else margs)).error
         got = e.revert_of(sender, cname, fname, args)
         assert got == expect, (
@@ -183,6 +195,9 @@ class CommitteeMachine(RuleBasedStateMachine):
         else:
             assert status == 1, f"{fname}{tuple(args)!r} by {sender}: the transaction reverted"
             self.changed = True
+            for outcome in self.m.outcomes[closed:]:
+                kind = {UPHELD: "upheld", DISMISSED: "dismissed"}.get(outcome[2], "expired")
+                CLOSED[kind] = CLOSED.get(kind, 0) + 1
         return expect
 
     def _round(self, i: int) -> tuple[int, Round | None]:
@@ -204,6 +219,12 @@ class CommitteeMachine(RuleBasedStateMachine):
 
     def _disputable(self, r: Round) -> bool:
         return bool(r.posted_at) and self.now < r.posted_at + C and r.id not in self.m.disputes
+
+    def _settleable(self, rid: int) -> bool:
+        """The open dispute of `rid` can be settled now: another root posted, the disputed one
+        posted again and final, or the round expired."""
+        d, r, state = self.m.disputes[rid], self.m.rounds[rid], self.m.state(rid)
+        return (r.root not in (ZERO32, d.root)) or (r.root == d.root and state == FINAL) or state == EXPIRED
 
     def _travel(self, target: int | None, step: bool = True) -> None:
         if target is None or target <= self.now:
@@ -380,7 +401,7 @@ class CommitteeMachine(RuleBasedStateMachine):
 
     # ---------------------------------------------------------------- committee changes
 
-    @action(3, actor=role_actor("owner"), subset=st.lists(st.sampled_from(range(len(KEYS))), min_size=1, max_size=4,
+    @action(2, actor=role_actor("owner"), subset=st.lists(st.sampled_from(range(len(KEYS))), min_size=1, max_size=4,
                                                           unique=True),
             threshold=st.integers(1, 4),
             bad=st.sampled_from([None] * 6 + ["unsorted", "duplicate", "zero", "threshold0", "threshold>n", "empty"]))
@@ -466,7 +487,7 @@ class CommitteeMachine(RuleBasedStateMachine):
         self._do(actor, "tour", "finalise", (rid,), "finalise")
 
     @action(8, actor=st.sampled_from(ACTORS), variant=st.sampled_from(["leaf"] * 4 + ["again", "forged"]),
-            wait=st.booleans(), data=None)
+            wait=st.sampled_from([True, True, False]), data=None)
     def claim(self, actor, variant, wait, data):
         trees = [r for _rid, r in sorted(self.m.rounds.items()) if r.tree is not None]
         if not trees:
@@ -537,8 +558,14 @@ class CommitteeMachine(RuleBasedStateMachine):
             w["post_signed"] = 2
         if not any(self._disputable(r) for r in rounds):
             w["dispute"] = 1
+        else:
+            w["dispute"] = 14  # a result in its challenge period: dispute it (or let it pass)
         if not self.m.disputes:
             w["settle"] = w["rule_dispute"] = 1
+        else:
+            w["settle"] = 10 if any(self._settleable(rid) for rid in self.m.disputes) else 2
+            w["rule_dispute"] = 6
+        w["apply_committee"] = 1 if self.m.pending is None else 8
         if not any(r.tree is not None for r in rounds):
             w["claim"] = 0
         if not any(now < r.close for r in rounds):
@@ -583,9 +610,13 @@ class CommitteeMachine(RuleBasedStateMachine):
         for rid in m.rounds:
             disputer, bond, filed_at, disputed = e.dispute_of(rid)
             state = e.round_state(rid)
-            root = e.get_round(rid)["root"]
-            if disputer != ZERO_ADDRESS:
-                assert not (state == FINAL and root == disputed), f"round {rid}: a disputed root became final"
+            got = e.get_round(rid)
+            root = got["root"]
+            if disputer != ZERO_ADDRESS and state == FINAL and root == disputed:
+                # The disputed posting was rejected when the dispute was filed: the root can only be
+                # final as a posting made after that, which outlived its own challenge period
+                # undisputed (the committee insisted: `settle` will dismiss the dispute).
+                assert got["postedAt"] > filed_at, f"round {rid}: the disputed posting became final"
             if root != ZERO32:
                 posted_root, valid, threshold = self.attested.get(rid, (None, 0, 1))
                 assert posted_root == root and valid >= threshold, (
@@ -652,6 +683,7 @@ def test_committee_and_disputes_state_machine__books_balance_and_no_wrong_root_f
     for k in STATS:
         STATS[k] = 0
     OUTCOMES.clear()
+    CLOSED.clear()
     started = time.monotonic()
     run_state_machine_as_test(
         CommitteeMachine,
@@ -663,6 +695,7 @@ def test_committee_and_disputes_state_machine__books_balance_and_no_wrong_root_f
           f"disputes, {STATS['settled']} settled, {STATS['committees']} committee changes, {STATS['claims']} claims, "
           f"{time.monotonic() - started:.1f} s")
     if os.environ.get("NMRSTAKE_FUZZ_VERBOSE"):
+        print("  disputes closed (upheld, dismissed, expired):", dict(sorted(CLOSED.items())))
         for (fname, outcome), n in sorted(OUTCOMES.items()):
             print(f"  {fname:24} {outcome:32} {n}")
     assert STATS["steps"] > 0
