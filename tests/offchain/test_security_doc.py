@@ -10,9 +10,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def named_tests(text: str) -> list[tuple[str, str]]:
-    """(file, test) for every reference in `text`, in order; `::name` takes the last file named."""
-    found, current = [], None
+def named_tests(text: str) -> list[tuple[str | None, str]]:
+    """(file, test) for every reference in `text`, in order; `::name` takes the last file named
+    (None before any)."""
+    found: list[tuple[str | None, str]] = []
+    current: str | None = None
     for token in re.findall(r"`([^`]*)`", text):
         match = re.fullmatch(r"(test_\w+\.py)?::(test_\w+)", token)
         if match:
