@@ -6,9 +6,9 @@ tournament's REJECTER_ROLE; carol is the arbiter) on ape's embedded EVM. Issue 2
 Random actors open rounds, stake, fund, and post results by signatures that the machine makes with
 the members' real keys and an outsider's: M honest members (or all of them), M-1, a duplicate
 signer, unsorted signers, the outsider's, one signature over other content, another round, a stale
-(or future) epoch or another contract, a stray byte, any keys in any order; the posted result is an
-honest tree, a tree whose payout exceeds the funding, or the result a dispute rejected, posted
-again (a committee that insists). The admin proposes committees (any subset of the four keys with
+(or future) epoch or another contract, a malleable or unrecoverable signature, a stray byte, any
+keys in any order; the posted result is an honest tree, a tree whose payout exceeds the funding, or
+the result a dispute rejected, posted again (a committee that insists). The admin proposes committees (any subset of the four keys with
 any threshold, and invalid ones: unsorted, duplicate, zero member, bad threshold, empty), anyone
 applies them (before, at or after the admin delay), the admin cancels; the epoch moves on. Anyone
 disputes (with or without NMR and an approval to the desk; during the challenge period, in its last
@@ -39,7 +39,7 @@ is as it was. After every step:
 
 The model is tests/helpers/fuzz_tournament/committee.py, the adapter
 tests/helpers/fuzz_tournament/committee_adapter.py; this machine draws arguments, signs, asks the
-model, sends through the adapter, compares and checks. `NMRSTAKE_FUZZ_EXAMPLES` (default 8) sets
+model, sends through the adapter, compares and checks. `NMRSTAKE_FUZZ_EXAMPLES` (default 12) sets
 the number of examples, `NMRSTAKE_FUZZ_STEPS` (default 30) the steps per example.
 """
 
@@ -53,7 +53,7 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
-from helpers.committee import Posting, digest, member_keys, sign
+from helpers.committee import Posting, digest, malleable, member_keys, sign
 from helpers.fuzz_tournament.committee import (
     DISMISSED,
     MAX_COMMITTEE_SIZE,
@@ -69,7 +69,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-EXAMPLES = int(os.environ.get("NMRSTAKE_FUZZ_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("NMRSTAKE_FUZZ_EXAMPLES", "12"))
 STEPS = int(os.environ.get("NMRSTAKE_FUZZ_STEPS", "30"))
 # NMRSTAKE_FUZZ_NO_SHRINK=1: report a failure as found, without shrinking it (faster while debugging).
 PHASES = [p for p in Phase if not (os.environ.get("NMRSTAKE_FUZZ_NO_SHRINK") and p in (Phase.shrink, Phase.explain))]
@@ -124,7 +124,8 @@ ROUND_INDEX = st.one_of(st.integers(0, MAX_ROUNDS - 1), st.integers(0, MAX_ROUND
 PICK = st.sampled_from([True, True, True, False])
 SIG_VARIANTS = st.sampled_from(
     ["m"] * 8 + ["all"] * 2 + ["m-1", "duplicate", "unsorted", "outsider", "other-content", "other-round",
-                               "stale-epoch", "other-contract", "bad-length", "any"])
+                               "stale-epoch", "other-contract", "bad-length", "malleable", "unrecoverable",
+                               "any"])
 CONTENT_VARIANTS = st.sampled_from(["honest"] * 6 + ["insist"] * 3 + ["payout>funded"])
 
 
@@ -327,18 +328,26 @@ class CommitteeMachine(RuleBasedStateMachine):
                 sigs = [Signature(s.signer, bad) for s in sigs]
             else:
                 sigs[i] = Signature(sigs[i].signer, bad)
+        elif variant in ("malleable", "unrecoverable"):
+            i = data.draw(st.integers(0, len(sigs) - 1), label="which signature")
+            sigs[i] = Signature(sigs[i].signer, att, variant)
         elif variant == "any":
             chosen = data.draw(st.lists(st.sampled_from(sorted(self.keys)), max_size=4), label="any keys")
             sigs = [Signature(a, att) for a in chosen]
         return sigs, variant == "bad-length"
 
     def _pack(self, sigs: list[Signature], bad_length: bool) -> bytes:
-        out = b"".join(
-            sign(self.keys[s.signer], Posting(s.over.round_id, s.over.root, s.over.total_payout, s.over.total_burn,
-                                              s.over.leaf_count, s.over.results_hash),
-                 s.over.epoch, s.over.chain_id, s.over.contract)
-            for s in sigs)
-        return out + (b"\x00" if bad_length else b"")
+        out = []
+        for s in sigs:
+            posting = Posting(s.over.round_id, s.over.root, s.over.total_payout, s.over.total_burn, s.over.leaf_count,
+                              s.over.results_hash)
+            sig = sign(self.keys[s.signer], posting, s.over.epoch, s.over.chain_id, s.over.contract)
+            if s.form == "malleable":
+                sig = malleable(sig)
+            elif s.form == "unrecoverable":
+                sig = bytes(32) + sig[32:]
+            out.append(sig)
+        return b"".join(out) + (b"\x00" if bad_length else b"")
 
     def _recover_valid(self, packed: bytes, posting: Posting) -> tuple[int, int]:
         """Independently of the model: the distinct current members (as the chain reads them now)
@@ -401,10 +410,10 @@ class CommitteeMachine(RuleBasedStateMachine):
 
     # ---------------------------------------------------------------- committee changes
 
-    @action(2, actor=role_actor("owner"), subset=st.lists(st.sampled_from(range(len(KEYS))), min_size=1, max_size=4,
+    @action(3, actor=role_actor("owner"), subset=st.lists(st.sampled_from(range(len(KEYS))), min_size=1, max_size=4,
                                                           unique=True),
             threshold=st.integers(1, 4),
-            bad=st.sampled_from([None] * 6 + ["unsorted", "duplicate", "zero", "threshold0", "threshold>n", "empty"]))
+            bad=st.sampled_from([None] * 12 + ["unsorted", "duplicate", "zero", "threshold0", "threshold>n", "empty"]))
     def propose_committee(self, actor, subset, threshold, bad):
         members = sorted((KEYS[i].address for i in subset), key=lambda a: int(a, 16))
         threshold = min(threshold, len(members))
@@ -564,7 +573,7 @@ class CommitteeMachine(RuleBasedStateMachine):
             w["settle"] = w["rule_dispute"] = 1
         else:
             w["settle"] = 10 if any(self._settleable(rid) for rid in self.m.disputes) else 2
-            w["rule_dispute"] = 6
+            w["rule_dispute"] = 8
         w["apply_committee"] = 1 if self.m.pending is None else 8
         if not any(r.tree is not None for r in rounds):
             w["claim"] = 0

@@ -46,6 +46,9 @@ class Attestation:
 class Signature:
     signer: str  # the address of the key that signed
     over: Attestation
+    # "valid"; "malleable": s replaced by n - s (and v flipped), which ecrecover would accept;
+    # "unrecoverable": r = 0, which recovers no address.
+    form: str = "valid"
 
 
 @dataclass
@@ -102,6 +105,8 @@ class CommitteeTournament(Tournament):
             raise Revert("TooFewSignatures")
         previous, bitmap = 0, 0
         for sig in signatures:
+            if sig.form != "valid":
+                raise Revert("SignatureMalleable" if sig.form == "malleable" else "SignatureInvalid")
             if sig.over != want or not self.is_member(sig.signer):
                 raise Revert("NotCommitteeMember")  # over anything else it recovers an unrelated address
             signer = int(sig.signer, 16)
