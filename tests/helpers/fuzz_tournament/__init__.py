@@ -11,4 +11,9 @@
 * the machine (tests/contracts/test_invariants.py): random actors and the round lifecycle, a hypothesis
   `RuleBasedStateMachine` that draws each action's arguments, asks the model, checks the chain
   agrees, and checks the invariants after every step.
+
+The committee fuzzing (tests/contracts/test_committee_invariants.py) extends both, kept apart the
+same way: `committee`, the model of the oracle committee and the dispute desk (a subclass of the
+tournament's model), and `committee_adapter`, the tournament's adapter with the desk and the
+committee's reads.
 """
