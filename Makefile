@@ -125,7 +125,7 @@ bench: install-test compile
 # A longer stateful fuzzing campaign than the one in `make test` (set FUZZ_EXAMPLES).
 FUZZ_EXAMPLES ?= 500
 fuzz: install
-	NMRSTAKE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/ape test tests/contracts/test_invariants.py -p no:cacheprovider -s
+	NMRSTAKE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/ape test tests/contracts/test_invariants.py tests/contracts/test_committee_invariants.py -p no:cacheprovider -s
 
 clean:
 	rm -rf $(VENV) $(SLITHER_VENV) node_modules .build contracts/.cache out
