@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from nmrstake.errors import ConfigError
-from nmrstake.fsutil import fsync_dir
+from nmrstake.fsutil import fsync_dir, thread_connection
 from nmrstake.hashing import bytes32_from_hex, checksum_address, to_hex
 from nmrstake.signing import DeliveryReceipt
 
@@ -135,15 +135,9 @@ class SubmissionStore:
         return self
 
     def _connection(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            if not self.db_path.parent.is_dir():
-                raise ConfigError(f"no submission store at {self.root} (is `nmrstake serve` using this data folder?)")
-            db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            self._local.db = db
-        return db
+        if getattr(self._local, "db", None) is None and not self.db_path.parent.is_dir():
+            raise ConfigError(f"no submission store at {self.root} (is `nmrstake serve` using this data folder?)")
+        return thread_connection(self._local, self.db_path)
 
     def receipt_key(self) -> bytes:
         """The service's receipt-signing key: `receipt-signer.key`, created (0600) on first use.

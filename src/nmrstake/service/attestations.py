@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nmrstake.errors import ConfigError, InputError, RequestError
+from nmrstake.fsutil import thread_connection
 from nmrstake.hashing import bytes32_from_hex, to_hex
 from nmrstake.signing import Attestation
 
@@ -125,13 +126,7 @@ class AttestationStore:
         self._db().executescript(SCHEMA)
 
     def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            self._local.db = db
-        return db
+        return thread_connection(self._local, self.db_path)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

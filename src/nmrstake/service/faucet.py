@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from nmrstake.client.faucet import FaucetGrant
 from nmrstake.errors import RequestError
+from nmrstake.fsutil import thread_connection
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -88,13 +89,7 @@ class Faucet:
         return cls(client, account, folder, lock=lock, settings=settings, off=why_off(client, account))
 
     def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            self._local.db = db
-        return db
+        return thread_connection(self._local, self.db_path)
 
     def _check_limits(self, address: str, now: int) -> None:
         db, s = self._db(), self.settings
