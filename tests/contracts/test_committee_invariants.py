@@ -64,6 +64,7 @@ from helpers.fuzz_tournament.committee import (
 )
 from helpers.fuzz_tournament.committee_adapter import CommitteeEvm
 from helpers.fuzz_tournament.model import BPS, EXPIRED, FINAL, ZERO32, ZERO_ADDRESS, Round
+from helpers.fuzz_tournament.picking import RoundPicking
 from helpers.harness import T_ADMIN_DELAY, T_CHALLENGE, T_GRACE, T_MAX_PAUSE, TResult, nmr, t_model_id
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
@@ -129,7 +130,10 @@ SIG_VARIANTS = st.sampled_from(
 CONTENT_VARIANTS = st.sampled_from(["honest"] * 6 + ["insist"] * 3 + ["payout>funded"])
 
 
-class CommitteeMachine(RuleBasedStateMachine):
+class CommitteeMachine(RoundPicking, RuleBasedStateMachine):
+    max_rounds = MAX_ROUNDS
+    m: CommitteeTournament
+
     ctx: ClassVar[dict] = {}
 
     def __init__(self):
@@ -164,10 +168,6 @@ class CommitteeMachine(RuleBasedStateMachine):
         self.changed = True
         STATS["examples"] += 1
 
-    @property
-    def now(self) -> int:
-        return self.m.now
-
     def teardown(self):
         self.chain.restore(self.snapshot)
 
@@ -200,23 +200,6 @@ class CommitteeMachine(RuleBasedStateMachine):
                 kind = {UPHELD: "upheld", DISMISSED: "dismissed"}.get(outcome[2], "expired")
                 CLOSED[kind] = CLOSED.get(kind, 0) + 1
         return expect
-
-    def _round(self, i: int) -> tuple[int, Round | None]:
-        ids = sorted(self.m.rounds)
-        if ids and i < MAX_ROUNDS:
-            rid = ids[i % len(ids)]
-            return rid, self.m.rounds[rid]
-        return self.m.last_id + 1 + i, None
-
-    def _pick(self, ri: int, wanted) -> tuple[int, Round | None]:
-        candidates = [r for _rid, r in sorted(self.m.rounds.items()) if wanted(r)]
-        if candidates and ri < MAX_ROUNDS:
-            r = candidates[ri % len(candidates)]
-            return r.id, r
-        return self._round(ri)
-
-    def _postable(self, r: Round) -> bool:
-        return not r.posted_at and r.count > 0 and self.now <= r.resolve + G - C
 
     def _disputable(self, r: Round) -> bool:
         return bool(r.posted_at) and self.now < r.posted_at + C and r.id not in self.m.disputes

@@ -49,7 +49,8 @@ from typing import ClassVar
 
 from eth_utils import keccak
 from helpers.fuzz_tournament.adapter import Evm
-from helpers.fuzz_tournament.model import BPS, ZERO32, ZERO_ADDRESS, Round, Tournament, exit_burn
+from helpers.fuzz_tournament.model import BPS, ZERO32, ZERO_ADDRESS, Tournament, exit_burn
+from helpers.fuzz_tournament.picking import RoundPicking
 from helpers.harness import T_CHALLENGE, T_GRACE, T_MAX_PAUSE, t_model_id
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -118,7 +119,9 @@ FRACTIONS = st.sampled_from(["some", "all", "over", "zero"])
 # ------------------------------------------------------------------------------ the machine
 
 
-class TournamentMachine(RuleBasedStateMachine):
+class TournamentMachine(RoundPicking, RuleBasedStateMachine):
+    max_rounds = MAX_ROUNDS
+
     ctx: ClassVar[dict] = {}
 
     def __init__(self):
@@ -146,11 +149,6 @@ class TournamentMachine(RuleBasedStateMachine):
             approved=[self.A[n] for n in sorted(APPROVED)],
         )
         STATS["examples"] += 1
-
-    @property
-    def now(self) -> int:
-        """The timestamp of the next transaction: the model's clock, the chain's pending block."""
-        return self.m.now
 
     def teardown(self):
         self.chain.restore(self.snapshot)
@@ -184,26 +182,6 @@ class TournamentMachine(RuleBasedStateMachine):
             self.changed = True
             self.touched.update(rids)
         return expect
-
-    def _round(self, i: int) -> tuple[int, Round | None]:
-        """An opened round (index modulo their number), or for i == MAX_ROUNDS one never opened."""
-        ids = sorted(self.m.rounds)
-        if ids and i < MAX_ROUNDS:
-            rid = ids[i % len(ids)]
-            return rid, self.m.rounds[rid]
-        return self.m.last_id + 1 + i, None
-
-    def _pick(self, ri: int, wanted) -> tuple[int, Round | None]:
-        """Mostly a round for which `wanted(round)` holds (if any), else `_round(ri)`."""
-        candidates = [r for _rid, r in sorted(self.m.rounds.items()) if wanted(r)]
-        if candidates and ri < MAX_ROUNDS:
-            r = candidates[ri % len(candidates)]
-            return r.id, r
-        return self._round(ri)
-
-    def _postable(self, r: Round) -> bool:
-        """A round with stakes whose result can still be posted (now or once resolved)."""
-        return not r.posted_at and r.count > 0 and self.now <= r.resolve + G - C
 
     def _amount(self, fraction: str, available: int) -> int:
         return {"zero": 0, "some": max(1, available // 3), "all": available, "over": available + 1}[fraction]

@@ -15,5 +15,5 @@
 The committee fuzzing (tests/contracts/test_committee_invariants.py) extends both, kept apart the
 same way: `committee`, the model of the oracle committee and the dispute desk (a subclass of the
 tournament's model), and `committee_adapter`, the tournament's adapter with the desk and the
-committee's reads.
+committee's reads. Both machines choose the round an action targets through `picking`.
 """
