@@ -179,3 +179,29 @@ def test_attestations__a_deployment_without_committee__is_a_404_no_committee(pro
     _problem(_post(http, body), 404, "no-committee", None)
     _problem(http.get(f"/v1/rounds/{ROUND}/attestations"), 404, "no-committee", None)
     assert not (layout.service_dir / "attestations.sqlite3").exists()
+
+
+def test_attestations__a_flood_from_strangers__reads_the_committee_once_and_never_the_round(service, accounts,
+                                                                                          monkeypatch):
+    """Checks that cost nothing come first: strangers' attestations (validly signed by their own
+    keys, or not at all) are refused against the committee's last reading, so a flood of them
+    cannot keep the service's one chain connection busy for the uploads and pages that share it."""
+    client, layout, http = service
+    reads = {"committee": 0, "round": 0}
+    for name in reads:
+        real = getattr(client, name)
+
+        def counted(*args, _real=real, _name=name):
+            reads[_name] += 1
+            return _real(*args)
+
+        monkeypatch.setattr(client, name, counted)
+    strangers = [accounts[8], accounts[9]]
+    for i in range(30):
+        body = _signed(client, _attestation(root=bytes([i + 1]) * 32), strangers[i % 2])
+        if i % 3 == 0:
+            body["signature"] = "0x" + "11" * 65
+        answer = _post(http, body)
+        assert answer.status_code in (401, 403), answer.text
+    assert reads == {"committee": 1, "round": 0}
+    assert _stored(layout) == 0

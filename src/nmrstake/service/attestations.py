@@ -231,27 +231,55 @@ def parse(round_id: int, body: Any) -> tuple[Attestation, str, str]:
     return attestation, signer, signature
 
 
-def _committee(ctx: Any, round_id: int) -> tuple[list[str], int, int]:
+#: How long the service trusts its last reading of the committee. A change goes through the admin
+#: delay (days), so a reading this old is still right but for the seconds after a change, when a
+#: new member's attestation is refused and its oracle sends it again on its next tick.
+COMMITTEE_MAX_AGE = 10.0
+
+
+class CommitteeReading:
+    """The committee (members, M, epoch) as last read from the chain, read again at most every
+    `max_age` seconds: a flood of attestations, valid or not, costs the chain (and the service's
+    one chain connection, which uploads and pages share) one reading per `max_age`."""
+
+    def __init__(self, max_age: float = COMMITTEE_MAX_AGE) -> None:
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._read_at = float("-inf")
+        self._value: tuple[list[str], int, int] | None = None
+
+    def get(self, ctx: Any) -> tuple[list[str], int, int]:
+        client = ctx.client
+        if not client.has_committee:
+            raise RequestError(404, "no-committee", "this deployment's Tournament has no oracle committee: it takes "
+                               "no attestations (deployed without --committee)")
+        with self._lock:
+            if self._value is None or time.monotonic() - self._read_at >= self.max_age:
+                try:
+                    self._value = ctx.chain(client.committee)
+                except ConfigError as exc:
+                    raise RequestError(404, "no-committee", exc.message) from None
+                self._read_at = time.monotonic()
+            return self._value
+
+
+def _check_round(ctx: Any, round_id: int) -> None:
+    """A 404 unknown-round for a round the chain does not have (one chain read)."""
+    ctx.chain(ctx.client.round, round_id)  # UnknownRoundError: a 404 unknown-round
+
+
+def _committee(ctx: Any, reading: CommitteeReading, round_id: int) -> tuple[list[str], int, int]:
     """The current committee (members, M, epoch) after checking the round exists; 404 problems
     for a deployment without a committee and for an unknown round."""
-    client = ctx.client
-    if not client.has_committee:
-        raise RequestError(404, "no-committee", "this deployment's Tournament has no oracle committee: it takes no "
-                           "attestations (deployed without --committee)")
-
-    def read() -> tuple[list[str], int, int]:
-        client.round(round_id)  # UnknownRoundError: a 404 unknown-round
-        try:
-            return client.committee()
-        except ConfigError as exc:
-            raise RequestError(404, "no-committee", exc.message) from None
-
-    return ctx.chain(read)
+    found = reading.get(ctx)
+    _check_round(ctx, round_id)
+    return found
 
 
-def listing(ctx: Any, store: Callable[[], AttestationStore], round_id: int) -> dict[str, Any]:
+def listing(ctx: Any, store: Callable[[], AttestationStore], reading: CommitteeReading,
+            round_id: int) -> dict[str, Any]:
     """The GET's answer; `store` opens the store (only once the deployment is known to have a committee)."""
-    members, threshold, epoch = _committee(ctx, round_id)
+    members, threshold, epoch = _committee(ctx, reading, round_id)
     signed = store().round(round_id)
     flagged = equivocators(signed)
     return {
@@ -265,9 +293,12 @@ def listing(ctx: Any, store: Callable[[], AttestationStore], round_id: int) -> d
     }
 
 
-def publish(ctx: Any, store: Callable[[], AttestationStore], round_id: int, body: Any) -> dict[str, Any]:
-    """The POST's answer: checks, then stores (see the module's docstring)."""
-    members, _, epoch = _committee(ctx, round_id)
+def publish(ctx: Any, store: Callable[[], AttestationStore], reading: CommitteeReading, round_id: int,
+            body: Any) -> dict[str, Any]:
+    """The POST's answer: checks, then stores (see the module's docstring). What costs nothing
+    comes first: the body, the signature, the membership against the committee's last reading;
+    only a current member's attestation makes the service read the round from the chain."""
+    members, _, epoch = reading.get(ctx)
     attestation, signer, signature = parse(round_id, body)
     if attestation.epoch != epoch:
         raise RequestError(409, "wrong-epoch", f"epoch: {attestation.epoch} is not the committee's current epoch "
@@ -283,6 +314,7 @@ def publish(ctx: Any, store: Callable[[], AttestationStore], round_id: int, body
     if signer not in members:
         raise RequestError(403, "not-committee-member", f"signer: {signer} is not a member of the current committee "
                            f"(epoch {epoch})", field="signer")
+    _check_round(ctx, round_id)
     stored, new = store().add(attestation, signer, signature, attestation.digest(domain))
     flagged = (signer, epoch) in equivocators(store().round(round_id))
     return {"new": new, "attestation": stored.to_json(flagged)}
@@ -301,6 +333,7 @@ def mount_attestations(app: FastAPI, ctx: Any) -> None:
 
     opened: list[AttestationStore] = []
     lock = threading.Lock()
+    reading = CommitteeReading()
 
     def store() -> AttestationStore:
         with lock:
@@ -309,10 +342,10 @@ def mount_attestations(app: FastAPI, ctx: Any) -> None:
             return opened[0]
 
     async def publish_attestation(round_id, body):  # type: ignore[no-untyped-def]
-        return await run_in_threadpool(lambda: publish(ctx, store, round_id, body))
+        return await run_in_threadpool(lambda: publish(ctx, store, reading, round_id, body))
 
     def round_attestations(round_id):  # type: ignore[no-untyped-def]
-        return listing(ctx, store, round_id)
+        return listing(ctx, store, reading, round_id)
 
     # Annotations as objects (this module's are strings FastAPI cannot resolve here).
     publish_attestation.__annotations__ = {"round_id": RoundId, "body": schemas.AttestationRequest, "return": Any}
