@@ -106,7 +106,12 @@ def decrypt_keystore(data: dict, passphrase: str) -> bytes:
     mac = keccak.new(digest_bits=256, data=derived[16:32] + ciphertext).digest()
     if not secrets.compare_digest(mac, bytes.fromhex(crypto["mac"])):
         raise ValueError("MAC mismatch")
-    iv = bytes.fromhex(crypto["cipherparams"]["iv"])
+    # The IV is a 128-bit counter. eth-keyfile writes it as a number with its leading zero bytes
+    # dropped (one keystore in 256 has a 15-byte "iv"), so it is read as a number, as eth-keyfile
+    # reads it, never as 16 bytes.
+    iv = int(crypto["cipherparams"]["iv"], 16)
+    if not 0 <= iv < 2**128:
+        raise ValueError("iv is longer than 16 bytes")
     return AES.new(derived[:16], AES.MODE_CTR, nonce=b"", initial_value=iv).decrypt(ciphertext)
 
 

@@ -6,11 +6,13 @@ import json
 import os
 import stat
 import traceback
+from unittest import mock
 
+import eth_keyfile.keyfile
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from nmrstake import wallet
@@ -308,9 +310,16 @@ def test_load_aside__a_missing_wallet_fails_at_once_a_wrong_passphrase_in_the_re
 
 @settings(max_examples=25, deadline=None)
 @given(key=st.integers(min_value=1, max_value=SECP256K1_N - 1), passphrase=st.text(min_size=1, max_size=40),
-       kdf=st.sampled_from(["scrypt", "pbkdf2"]))
-def test_decrypt_keystore__equals_eth_account_decrypt(key, passphrase, kdf):
-    keystore = Account.encrypt(key.to_bytes(32, "big"), passphrase, kdf=kdf, iterations=2 if kdf == "scrypt" else 3)
+       kdf=st.sampled_from(["scrypt", "pbkdf2"]),
+       iv=st.binary(min_size=16, max_size=16).map(lambda b: bytes(b[0] % 3) + b[b[0] % 3:]))
+@example(key=1489, passphrase="\x14", kdf="scrypt", iv=b"\x00" + b"\x5a" * 15)
+@example(key=1, passphrase="p", kdf="pbkdf2", iv=b"\x00" * 16)
+def test_decrypt_keystore__equals_eth_account_decrypt(key, passphrase, kdf, iv):
+    # eth-keyfile draws the salt, then the IV, with Random.get_random_bytes and writes the IV with
+    # its leading zero bytes dropped: the IV is drawn here, so that short ones are tried every run.
+    draws = iter([os.urandom(16), iv])
+    with mock.patch.object(eth_keyfile.keyfile.Random, "get_random_bytes", side_effect=lambda n: next(draws)):
+        keystore = Account.encrypt(key.to_bytes(32, "big"), passphrase, kdf=kdf, iterations=2 if kdf == "scrypt" else 3)
     assert wallet.decrypt_keystore(keystore, passphrase) == bytes(Account.decrypt(keystore, passphrase))
     with pytest.raises(ValueError, match="MAC mismatch"):
         wallet.decrypt_keystore(keystore, passphrase + "x")
