@@ -74,7 +74,7 @@ def test_participants_on_their_own_machines__stake_resolve_verify_and_claim_thro
         addresses = []
         for home, key in zip(homes, KEYS):
             out = cli(home, "wallet", "import", "me", "--json", input=key + "\n").stdout
-            addresses.append(json.loads(out[out.index("{"):])["address"])
+            addresses.append(json.loads(out)["address"])
             world.client.token.mint(addresses[-1], 100 * WEI, sender=world.owner)
             world.owner.transfer(addresses[-1], 10**18)
 

@@ -42,7 +42,7 @@ def test_strategies__three_rounds__operator_stakes_claims_and_restakes_and_compo
         address = {}
         for name, key in zip(names, KEYS):
             out = cli(homes[name], "wallet", "import", "me", "--json", input=key + "\n").stdout
-            address[name] = json.loads(out[out.index("{"):])["address"]
+            address[name] = json.loads(out)["address"]
             token.mint(address[name], 100 * WEI, sender=world.owner)
             world.owner.transfer(address[name], 10**18)
 

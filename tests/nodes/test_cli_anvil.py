@@ -54,7 +54,7 @@ def test_cli_processes_on_anvil(project, tmp_path):
         data = ["--data-dir", str(tmp_path / "data")]
         SubmissionStore(tmp_path / "data" / "service").open_for_writing(clean=True).receipt_key()  # as serve would
         out = cli("wallet", "import", "dora", "--json", input=KEY + "\n", env=env).stdout
-        dora = json.loads(out[out.index("{"):])["address"]
+        dora = json.loads(out)["address"]
         # The faucet sends from test account 0: ape's test accounts stay without its embedded chain.
         out, loaded = cli_loading("faucet", dora, "50", "--json", *common, env=env)
         assert json.loads(out)["balance"] == str(50 * WEI)

@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import re
 
+from click.testing import CliRunner
 from helpers.cli_runner import PASS, js, run
 from helpers.scenario import WEI, advance_to, synth_round
 
+from nmrstake.cli import main
 from nmrstake.models import model_id
 
 APE_MNEMONIC = "test test test test test test test test test test test junk"
@@ -20,13 +22,16 @@ def test_wallet_new_list_address_import(home):
     assert re.fullmatch(r"0x[0-9a-fA-F]{40}", made["address"])
     assert js("wallet", "address", "alice")["address"] == made["address"]
     key = "0x" + "11" * 32
-    out = run("wallet", "import", "bob", "--json", input=key + "\n").output
-    bob = json.loads(out[out.index("{"):])
+    # The prompts go to stderr: stdout holds the JSON alone, for a script to parse.
+    imported = CliRunner(mix_stderr=False).invoke(main, ["wallet", "import", "bob", "--json"], input=key + "\n")
+    assert imported.exit_code == 0 and "Private key (hex)" in imported.stderr, imported.stderr
+    bob = json.loads(imported.stdout)
     from eth_account import Account
 
     assert bob["address"] == Account.from_key(key).address
-    out = run("wallet", "import", "mnem", "--mnemonic", "--json", input=APE_MNEMONIC + "\n").output
-    assert json.loads(out[out.index("{"):])["address"] == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+    out = CliRunner(mix_stderr=False).invoke(main, ["wallet", "import", "mnem", "--mnemonic", "--json"],
+                                             input=APE_MNEMONIC + "\n").stdout
+    assert json.loads(out)["address"] == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
     names = [w["name"] for w in js("wallet", "list")]
     assert set(names) == {"alice", "bob", "mnem"}
     # Never overwritten, and the secret is never echoed.

@@ -57,7 +57,7 @@ def ask_passphrase(name: str, *, confirm: bool = False) -> str:
     if not sys.stdin.isatty():  # nobody to ask: say what is missing instead of "Aborted!"
         raise InputError(missing)
     try:
-        return click.prompt(f"Passphrase for wallet '{name}'", hide_input=True, confirmation_prompt=confirm)
+        return click.prompt(f"Passphrase for wallet '{name}'", hide_input=True, confirmation_prompt=confirm, err=True)
     except click.Abort:
         raise InputError(missing) from None
 

@@ -49,7 +49,7 @@ def wallet_import(name: str, mnemonic: bool, index: int, as_json: bool) -> None:
         raise InputError(f"wallet '{name}' already exists at {store.path(name)}")
     what = "mnemonic" if mnemonic else "private key"
     try:
-        secret = click.prompt(what.capitalize() + ("" if mnemonic else " (hex)"), hide_input=True)
+        secret = click.prompt(what.capitalize() + ("" if mnemonic else " (hex)"), hide_input=True, err=True)
     except click.Abort:  # end of input before a line (stdin empty or closed): say what is missing
         click.echo(err=True)  # end the prompt's line
         raise InputError(f"no {what} given: type it at the prompt, or pipe it on stdin (one line)") from None

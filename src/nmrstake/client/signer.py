@@ -99,7 +99,7 @@ def from_ape_alias(alias: str, passphrase: str | None = None) -> LocalAccount:
                              "the prompt of a terminal")
         import click
 
-        secret = click.prompt(f"Passphrase for ape account '{alias}'", hide_input=True)
+        secret = click.prompt(f"Passphrase for ape account '{alias}'", hide_input=True, err=True)
     return from_keyfile(path, secret)
 
 
