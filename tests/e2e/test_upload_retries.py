@@ -344,3 +344,17 @@ def test_a_service_that_never_comes_back__the_cli_says_so_in_one_line_with_the_r
                          rf"(\d+) attempts in \d+ s, retry budget 2 s, set by \${RETRY_SECONDS_ENV}\)", line)
     assert found, line
     assert int(found.group(1)) >= 2  # it tried again before giving up
+
+
+def test_a_dead_service_with_a_long_retry_budget__the_cli_says_once_at_the_start_that_it_keeps_trying():
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there, and nothing will
+    env = dict(os.environ, **{RETRY_SECONDS_ENV: "7"})
+    out = subprocess.run([sys.executable, "-m", "nmrstake.cli", "rounds", "--json", "--api", url],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 4, out.stdout + out.stderr
+    assert out.stdout == ""  # --json's stdout stays clean: the notice is on stderr
+    notice, error = out.stderr.splitlines()
+    found = re.fullmatch(rf"no answer from the tournament service at {re.escape(url)}; trying again for up to "
+                         rf"(\d+) s \(Ctrl-C stops; \${RETRY_SECONDS_ENV} sets how long\)", notice)
+    assert found and 5 <= int(found.group(1)) <= 7, notice
+    assert error.startswith(f"error: cannot reach the tournament service at {url} (ConnectionError; "), error

@@ -13,6 +13,7 @@ refusal of a used signature makes it happen at most once (:meth:`ServiceClient.u
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import random
@@ -44,6 +45,12 @@ RETRIED_STATUSES = frozenset({408, 500, 502, 503, 504})
 PERMANENT_KINDS = frozenset({"misconfigured", "bad-published-data"})
 #: An upload stops retrying this long before its signature expires (clocks differ).
 EXPIRY_MARGIN = 30.0
+#: A connection that fails with more than this many seconds of retry budget left is reported at
+#: once (a warning on the ``nmrstake.client.http`` logger, which Python prints on stderr when
+#: nothing else is configured), so that a mistyped or dead --api does not wait a minute in silence.
+NOTICE_BUDGET = 5.0
+
+_log = logging.getLogger(__name__)
 
 
 def wait_until_healthy(url: str, check_alive: Callable[[], None], *, timeout: float = 90, poll: float = 0.2) -> None:
@@ -122,12 +129,20 @@ class _Attempts:
         self.deadline = self.started + policy.budget if until is None else min(until, self.started + policy.budget)
         self.count = 0
         self.unknown = False  # whether an attempt may have done something at the service we did not hear of
+        self.told = False  # whether the caller was told that its call waits on retries
 
-    def again(self, at_least: float = 0.0) -> bool:
-        """Sleep before the next attempt and say True, or say False if the budget has no room for it."""
+    def again(self, at_least: float = 0.0, *, unreachable: str | None = None) -> bool:
+        """Sleep before the next attempt and say True, or say False if the budget has no room for it.
+        `unreachable`: the URL of a service whose connection failed, said once per call (see
+        NOTICE_BUDGET)."""
         wait = max(self.policy.pause(self.count), at_least)
-        if time.monotonic() + wait > self.deadline:
+        left = self.deadline - time.monotonic()
+        if wait > left:
             return False
+        if unreachable and not self.told and left > NOTICE_BUDGET:
+            self.told = True
+            _log.warning("no answer from the tournament service at %s; trying again for up to %.0f s "
+                         "(Ctrl-C stops; $%s sets how long)", unreachable, left, RETRY_SECONDS_ENV)
         time.sleep(wait)
         return True
 
@@ -238,7 +253,7 @@ class ServiceClient:
                                                 files=files, json=json)
             except requests.RequestException as exc:
                 attempts.unknown = attempts.unknown or not _never_sent(exc)
-                if _transient(exc) and attempts.again():
+                if _transient(exc) and attempts.again(unreachable=self.url):
                     continue
                 how = f"; {attempts}" if _transient(exc) else ""
                 raise ConfigError(f"cannot reach the tournament service at {self.url} "
