@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nmrstake
 from nmrstake.errors import InputError, NmrstakeError
@@ -20,9 +20,10 @@ from nmrstake.hashing import ZERO32, checksum_address, from_hex, keccak_bytes, k
 from nmrstake.merkle import StandardMerkleTree, leaf_values
 from nmrstake.models import label_model_id
 from nmrstake.payouts import RoundParams
-from nmrstake.results.evaluate import RoundResult, evaluate_round
-from nmrstake.results.publish import render_round, software_versions
 from nmrstake.results.spec import CSV_COLUMNS, RESULTS_FORMAT, RoundInputs, RoundStake
+
+if TYPE_CHECKING:  # recompute imports them when it runs: reading a round needs neither (nor pandas)
+    from nmrstake.results.evaluate import RoundResult
 
 
 @dataclass(frozen=True)
@@ -347,6 +348,9 @@ def recompute(published_dir: str | os.PathLike[str]) -> Recomputation:
     versions recorded in the manifest are reused when re-rendering it (so its hash can match);
     if the installed versions differ, a note says so (floating-point scores can then differ).
     """
+    from nmrstake.results.evaluate import evaluate_round
+    from nmrstake.results.publish import render_round, software_versions
+
     published = load_published(published_dir)
     differences = published.integrity_problems()
     stakes = [

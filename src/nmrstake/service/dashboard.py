@@ -54,6 +54,8 @@ DISPUTE_OUTCOMES = {1: "upheld", 2: "dismissed", 3: "expired"}
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 WEI = 10**18
+#: The pages' templates (in ``templates/``).
+PAGE_TEMPLATES = ("rounds.html", "round.html", "history.html", "error.html")
 #: Rows per leaderboard page (`/rounds/{id}?rows=N` picks another, 1 to 1000).
 PAGE_SIZE = 50
 
@@ -161,9 +163,9 @@ class Dashboard:
 
     def warm(self) -> None:
         """Read every published round, newest first, with what its first page view needs (the
-        rows, the Merkle root recomputed from them, the leaderboard's index), so that no visitor
-        waits for it. Run in a thread when the service starts; a round published later is read
-        on its first request."""
+        rows, the Merkle root recomputed from them, the leaderboard's index, the verification
+        against the chain and the round's transactions), so that no visitor waits for it. Run in
+        a thread when the service starts; a round published later is read on its first request."""
         found = []
         try:
             for entry in os.scandir(self.ctx.layout.results_dir):
@@ -177,6 +179,12 @@ class Dashboard:
             if pub is not None:
                 pub.rows_root()
                 self.board(rid, pub)
+            try:
+                info = self.chain(self.ctx.client.round, rid)
+                self.verification(info)
+                self.transactions(info)
+            except NmrstakeError:
+                continue  # e.g. a folder of a round the chain does not know, or the chain away: a request will say
 
     def _order(self, index: _BoardIndex, key: str, descending: bool) -> list[int]:
         cached = index.order.get((key, "desc" if descending else "asc"))
@@ -583,8 +591,13 @@ def mount_dashboard(app: Any, ctx: Any) -> Dashboard:
 
     dash = Dashboard(ctx)
     app.state.dashboard = dash
+    def warm() -> None:
+        for name in PAGE_TEMPLATES:
+            env.get_template(name)  # compiled once, now rather than on a page's first view
+        dash.warm()
+
     # Published rounds are read when the service starts, not on their first page view.
-    app.router.on_startup.append(lambda: threading.Thread(target=dash.warm, name="dashboard-warm", daemon=True).start())
+    app.router.on_startup.append(lambda: threading.Thread(target=warm, name="dashboard-warm", daemon=True).start())
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["nmr"] = nmr_short
