@@ -56,6 +56,9 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 WEI = 10**18
 #: The pages' templates (in ``templates/``).
 PAGE_TEMPLATES = ("rounds.html", "round.html", "history.html", "error.html")
+#: How often the service looks for rounds published (or changed) since it last looked, to read
+#: them before their first visitor (a few stat calls a round when nothing changed).
+WATCH_SECONDS = 2.0
 #: Rows per leaderboard page (`/rounds/{id}?rows=N` picks another, 1 to 1000).
 PAGE_SIZE = 50
 
@@ -120,6 +123,7 @@ class Dashboard:
         self._verified: dict[int, tuple[Any, tuple[Any, ...], dict[str, Any]]] = {}
         self._transactions: dict[int, tuple[int, list[dict[str, Any]]]] = {}
         self._strategies: Any = None
+        self._warmed: dict[int, Any] = {}  # round -> the reading warm() last prepared
         self._attestations: Any = None  # the service's attestation store, opened once it exists
         self.explorer = os.environ.get(EXPLORER_ENV, "").rstrip("/") or None
 
@@ -161,11 +165,20 @@ class Dashboard:
                 self._boards[round_id] = index
             return index
 
-    def warm(self) -> None:
-        """Read every published round, newest first, with what its first page view needs (the
-        rows, the Merkle root recomputed from them, the leaderboard's index, the verification
-        against the chain and the round's transactions), so that no visitor waits for it. Run in
-        a thread when the service starts; a round published later is read on its first request."""
+    def watch(self, stop: threading.Event, every: float) -> None:
+        """:meth:`warm` when the service starts, then every `every` seconds until `stop` is set:
+        a round published (or changed) while the service runs is read before its first visitor."""
+        while True:
+            self.warm()
+            if stop.wait(every):
+                return
+
+    def warm(self) -> list[int]:
+        """Read every published round not read yet (or changed since), newest first, with what
+        its first page view needs (the rows, the Merkle root recomputed from them, the
+        leaderboard's index, the verification against the chain and the round's transactions),
+        so that no visitor waits for it. A round whose files are as they were costs a few stat
+        calls and nothing on the chain. Returns the rounds it read."""
         found = []
         try:
             for entry in os.scandir(self.ctx.layout.results_dir):
@@ -173,18 +186,23 @@ class Dashboard:
                 if name.startswith("round-") and name[6:].isdigit() and entry.is_dir():
                     found.append(int(name[6:]))
         except OSError:
-            return
+            return []
+        read = []
         for rid in sorted(found, reverse=True):
             pub, _problem = self.published_read(rid)
-            if pub is not None:
-                pub.rows_root()
-                self.board(rid, pub)
+            if pub is None or self._warmed.get(rid) is pub:
+                continue
+            self._warmed[rid] = pub
+            read.append(rid)
+            pub.rows_root()
+            self.board(rid, pub)
             try:
                 info = self.chain(self.ctx.client.round, rid)
                 self.verification(info)
                 self.transactions(info)
             except NmrstakeError:
                 continue  # e.g. a folder of a round the chain does not know, or the chain away: a request will say
+        return read
 
     def _order(self, index: _BoardIndex, key: str, descending: bool) -> list[int]:
         cached = index.order.get((key, "desc" if descending else "asc"))
@@ -591,13 +609,6 @@ def mount_dashboard(app: Any, ctx: Any) -> Dashboard:
 
     dash = Dashboard(ctx)
     app.state.dashboard = dash
-    def warm() -> None:
-        for name in PAGE_TEMPLATES:
-            env.get_template(name)  # compiled once, now rather than on a page's first view
-        dash.warm()
-
-    # Published rounds are read when the service starts, not on their first page view.
-    app.router.on_startup.append(lambda: threading.Thread(target=warm, name="dashboard-warm", daemon=True).start())
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["nmr"] = nmr_short
@@ -614,6 +625,17 @@ def mount_dashboard(app: Any, ctx: Any) -> Dashboard:
         return HTMLResponse(html, status_code=status, headers={
             "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
             "Cache-Control": "no-store"})
+
+    stop = threading.Event()
+
+    def watch() -> None:
+        for name in PAGE_TEMPLATES:
+            env.get_template(name)  # compiled once, now rather than on a page's first view
+        dash.watch(stop, WATCH_SECONDS)
+
+    # Published rounds are read when the service starts or when they appear, not on a page view.
+    app.router.on_startup.append(lambda: threading.Thread(target=watch, name="dashboard-watch", daemon=True).start())
+    app.router.on_shutdown.append(stop.set)
 
     # ------------------------------------------------------------------ JSON
 
