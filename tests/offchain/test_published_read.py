@@ -3,6 +3,7 @@ of the files read, and damaged or hostile files (always an InputError, never any
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -99,6 +100,21 @@ def test_load_published__rows_match_the_file__the_root_is_the_manifests__tree_js
         assert r.proof == pub.tree.get_proof(r.leaf_index)
 
 
+def test_load_published__a_quoted_field_reads_as_the_csv_module_reads_it__and_the_other_rows_alike(tmp_path):
+    folder = published_round(tmp_path)
+    plain = load_published(folder).rows
+    path = folder / "results.csv"
+    lines = path.read_text().split("\n")
+    fields = lines[2].split(",")
+    fields[4] = '"a reason, with a comma, ""quoted"" and a\nnew line"'
+    lines[2] = ",".join(fields)
+    rewrite(path, "\n".join(lines))
+    quoted = load_published(folder).rows
+    assert quoted[1].reason == 'a reason, with a comma, "quoted" and a\nnew line'
+    assert [r for k, r in enumerate(quoted) if k != 1] == [r for k, r in enumerate(plain) if k != 1]
+    assert dataclasses.replace(quoted[1], reason=plain[1].reason) == plain[1]
+
+
 def test_integrity_problems__a_damaged_tree_json_is_a_problem_not_an_error(tmp_path):
     folder = published_round(tmp_path)
     tree = json.loads((folder / "tree.json").read_text())
@@ -160,6 +176,8 @@ def manifest_field(change):
     ("results.csv", second_line(lambda line: line.replace(",", ",,", 1)), "line 2: malformed row (14 fields"),
     ("results.csv", lambda t: t.split("\n", 1)[1], "unexpected columns"),
     ("results.csv", lambda t: "\ufeff" + t, "unexpected columns"),
+    ("results.csv", second_line(lambda line: line.replace(",", ',"', 1)), "malformed row"),
+    ("results.csv", lambda t: t.replace(",", ',"', 1), "unexpected columns"),
     ("manifest.json", manifest_field(lambda m: m.update(payout_factor="1/0")), "malformed manifest .ZeroDivisionError"),
     ("manifest.json", lambda t: t.replace('"round_id":4', '"round_id":1e999', 1).replace('"round_id": 4', '"round_id": 1e999'),
      "malformed manifest .OverflowError"),
