@@ -21,9 +21,14 @@ Run from the repository root with the virtualenv active (`make bench` runs it). 
 5. post:      chain time past resolve; the oracle's account posts the root, totals, leaf count and
               manifest hash (`postResult`): the round is as the oracle would have left it.
 6. service:   `python -m nmrstake.cli serve`, until /healthz.
-7. browser:   headless Chromium. First a cold visit (the service has not read the round yet: it loads
-              results.csv and recomputes the Merkle root of 10,000 rows to verify it), then `--runs`
-              warm visits, each in a fresh browser context (empty HTTP cache). Per visit:
+7. browser:   headless Chromium. First the cold visit: the first page view after the service started
+              (the service reads the published rounds when it starts, in the background: the rows, the
+              Merkle root recomputed from them that the page's verification compares with the chain's,
+              the round's transactions); then `--runs` warm visits; then the unread visit: results.csv
+              touched just before it (a new identity), so the service reads the round again during
+              that visit (its background look for new or changed rounds comes every 2 s): the worst
+              case of a round published while the service runs. Each visit in a fresh browser
+              context (empty HTTP cache). Per visit:
               - board_ready_ms: from navigation start to the first page of rows rendered with its
                 sorting, search and paging controls live (`performance.mark` set by dashboard.js when
                 the first page is in the table; Navigation Timing origin);
@@ -32,7 +37,8 @@ Run from the repository root with the virtualenv active (`make bench` runs it). 
               - sort_ms, search_ms, next_page_ms: from the click or the typed text to the new page of
                 rows rendered (each a request to the service: sort by score descending, search a
                 model name, next page).
-              Figures: median and p90 (nearest rank) over the warm runs, and the cold visit alone.
+              Figures: median and p90 (nearest rank) over the warm runs, and the cold and unread
+              visits alone.
 8. api:       the leaderboard JSON (`/v1/rounds/R/leaderboard?limit=50`), plain, sorted and searched,
               timed with requests (`--runs` each, warm).
 
@@ -211,7 +217,8 @@ def build_round(args: argparse.Namespace, phase: Any, work: Path) -> dict[str, A
     phase("post")
     return {"deployments": work / "deployments", "data": layout.root, "stakes": len(rows),
             "valid": totals.valid_count, "stake_tx_per_s": round(len(txs) / stake_seconds, 1),
-            "stake_gas_mean": gas // len(txs), "results_csv_bytes": (folder / "results.csv").stat().st_size}
+            "stake_gas_mean": gas // len(txs), "results_csv": folder / "results.csv",
+            "results_csv_bytes": (folder / "results.csv").stat().st_size}
 
 
 MEASURE = """() => {
@@ -303,6 +310,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     try:
                         cold = visit(browser, url, args.stakes)
                         warm = [visit(browser, url, args.stakes) for _ in range(args.runs)]
+                        os.utime(built["results_csv"])  # the service's reading of the round is stale now
+                        unread = visit(browser, url, args.stakes)
                         version = browser.version
                     finally:
                         browser.close()
@@ -328,6 +337,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed, "page_rows": 50,
         "time_to_usable_leaderboard_ms": summary([v["board_ready_ms"] for v in warm]),
         "cold_visit": {k: round(cold[k], 1) for k in metrics},
+        "unread_visit": {k: round(unread[k], 1) for k in metrics},
         "warm_visits": {k: summary([v[k] for v in warm]) for k in metrics},
         "api_leaderboard_ms": {k: summary(v) for k, v in api.items()},
         "last_visit_resources": [{"name": n, "start_ms": a, "end_ms": b} for n, a, b in warm[-1]["resources"]],
@@ -361,9 +371,10 @@ def main() -> int:
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text + "\n")
-    t, c = result["time_to_usable_leaderboard_ms"], result["cold_visit"]
+    t, c, u = result["time_to_usable_leaderboard_ms"], result["cold_visit"], result["unread_visit"]
     print(f"\n{result['stakes']} stakes: a usable leaderboard page in {t['median']} ms median, {t['p90']} ms p90 "
-          f"({t['runs']} warm visits); cold (first read of the round by the service) {c['board_ready_ms']} ms; "
+          f"({t['runs']} warm visits); cold (the first after the service started) {c['board_ready_ms']} ms; "
+          f"unread (the round read on that request) {u['board_ready_ms']} ms; "
           f"sort {result['warm_visits']['sort_ms']['median']} ms, search {result['warm_visits']['search_ms']['median']} ms",
           file=sys.stderr)
     return 0

@@ -20,6 +20,7 @@ saves a screenshot of each page under out/dashboard/. A test that cannot start w
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import re
@@ -545,6 +546,75 @@ def test_a_published_file_that_differs_from_the_chain__is_shown_as_not_verifying
         manifest.write_bytes(original)
     page = visit.goto(f"/rounds/{R2}")
     assert page.get_attribute("h1 [data-verified]", "data-verified") == "true"
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Replace a published file at once, as a publisher does (a reader never sees half of it)."""
+    spare = path.with_name(path.name + ".new")
+    spare.write_bytes(data)
+    os.replace(spare, path)
+
+
+def settled(page: Any) -> None:
+    """The round page's leaderboard and chart are in: no request of the page is still running."""
+    wait_board(page)
+    page.wait_for_selector("#round-chart[data-state=ready]", timeout=30_000)
+
+
+def test_rows_changed_in_results_csv_alone__are_read_again_and_shown_as_not_verifying(world, visit):
+    """The service keeps one reading of a round's files while they stay the same: results.csv
+    rewritten with the manifest untouched is read again, and its rows no longer make the posted root."""
+    path = world.data / "results" / f"round-{R2}" / "results.csv"
+    original = path.read_bytes()
+    settled(visit.goto(f"/rounds/{R2}"))  # the service has read the round
+    rows = published_rows(world.data, R2)
+    rows[0]["payout"] = str(int(rows[0]["payout"]) + 1)  # one wei more for the first row
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    try:
+        replace_file(path, text.getvalue().encode())
+        page = visit.goto(f"/rounds/{R2}")
+        assert page.get_attribute("h1 [data-verified]", "data-verified") == "false"
+        assert page.eval_on_selector_all("#verification [data-check]", "cs => cs.map(c => [c.dataset.check, c.dataset.ok])") \
+            == [["manifest", "true"], ["merkle-root", "false"], ["stake-count", "true"]]
+        settled(page)
+        board = api(world, f"/v1/rounds/{R2}/leaderboard")
+        assert board["rows"][0]["payout"] == rows[0]["payout"]  # what the file says now
+        assert api(world, f"/v1/rounds/{R2}/verification")["status"] == "mismatch"
+    finally:
+        replace_file(path, original)
+    page = visit.goto(f"/rounds/{R2}")
+    assert page.get_attribute("h1 [data-verified]", "data-verified") == "true"
+    settled(page)
+
+
+def test_a_damaged_results_csv__pages_still_load_and_show_the_round_as_not_verifying(world, visit):
+    path = world.data / "results" / f"round-{R2}" / "results.csv"
+    original = path.read_bytes()
+    try:
+        replace_file(path, original[: len(original) // 2] + b'"\xff,garbage\n')
+        page = visit.goto("/")
+        assert page.get_attribute(f"#rounds tr[data-round='{R2}'] [data-verified]", "data-verified") == "false"
+        assert page.get_attribute(f"#rounds tr[data-round='{R1}'] [data-verified]", "data-verified") == "true"
+        page = visit.goto(f"/rounds/{R2}")
+        assert page.get_attribute("h1 [data-verified]", "data-verified") == "false"
+        assert page.eval_on_selector_all("#verification [data-check]", "cs => cs.map(c => [c.dataset.check, c.dataset.ok])") \
+            == [["manifest", "true"], ["merkle-root", "false"], ["stake-count", "false"]]
+        assert "cannot be read" in text_of(page, "#verification")
+        assert "cannot be read" in text_of(page, "#no-results")
+        visit.goto(f"/models/{STRATEGY_MODEL}")
+        verification = api(world, f"/v1/rounds/{R2}/verification")
+        assert verification["verified"] is False and verification["status"] == "mismatch"
+        assert "rows_root" not in verification
+        problem = api(world, f"/v1/rounds/{R2}/leaderboard", 500)
+        assert problem["type"] == "urn:nmrstake:problem:bad-published-data" and "results.csv" in problem["detail"]
+    finally:
+        replace_file(path, original)
+    page = visit.goto(f"/rounds/{R2}")
+    assert page.get_attribute("h1 [data-verified]", "data-verified") == "true"
+    settled(page)
 
 
 # ---------------------------------------------------------------------------------------- the JSON routes (no browser)

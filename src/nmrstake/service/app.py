@@ -64,26 +64,33 @@ class ServiceContext:
     intake: Intake
     chain_lock: threading.Lock = field(default_factory=threading.Lock)
     faucet: Any = None  # nmrstake.service.faucet.Faucet: POST /v1/faucet (None: off)
-    _published: dict[int, tuple[float, Any]] = field(default_factory=dict)
+    _published: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+    _published_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def chain(self, fn: Any, *args: Any) -> Any:
         """Run one chain read; ape's provider is shared by the request threads, one at a time."""
         return guarded_chain_read(self.chain_lock, fn, *args)
 
     def published(self, round_id: int) -> Any:
-        """The round's published results (PublishedRound), or a 404 problem before publication."""
-        from nmrstake.results.read import load_published
+        """The round's published results (PublishedRound), or a 404 problem before publication;
+        InputError if its files are malformed. One reading per identity of the files read
+        (``published_stamp``): read once, by one thread, and read again whenever any changes."""
+        from nmrstake.results.read import load_published, published_stamp
 
         folder = self.layout.published(round_id)
-        manifest = folder / "manifest.json"
-        try:
-            stamp = manifest.stat().st_mtime_ns
-        except OSError:
-            raise RequestError(404, "not-published", f"round {round_id}: no results are published yet") from None
-        cached = self._published.get(round_id)
-        if cached is None or cached[0] != stamp:
-            cached = (stamp, load_published(folder))
-            self._published[round_id] = cached
+        stamp = published_stamp(folder)
+        if stamp is None:
+            raise RequestError(404, "not-published", f"round {round_id}: no results are published yet")
+        with self._published_lock:
+            cached = self._published.get(round_id)
+            if cached is None or cached[0] != stamp:
+                try:
+                    cached = (stamp, load_published(folder))
+                except InputError as exc:  # kept too: a damaged folder is not read again until it changes
+                    cached = (stamp, exc.message)
+                self._published[round_id] = cached
+        if isinstance(cached[1], str):
+            raise InputError(cached[1])
         return cached[1]
 
 

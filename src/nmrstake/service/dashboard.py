@@ -30,7 +30,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from nmrstake.errors import ConfigError, NmrstakeError, RequestError
+from nmrstake.errors import ConfigError, InputError, NmrstakeError, RequestError
 from nmrstake.hashing import ZERO32, checksum_address, to_hex
 from nmrstake.service import schemas
 from nmrstake.service.args import ModelLabel, RoundId, StakerAddress, model_arg, round_arg, staker_arg
@@ -54,6 +54,11 @@ DISPUTE_OUTCOMES = {1: "upheld", 2: "dismissed", 3: "expired"}
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 WEI = 10**18
+#: The pages' templates (in ``templates/``).
+PAGE_TEMPLATES = ("rounds.html", "round.html", "history.html", "error.html")
+#: How often the service looks for rounds published (or changed) since it last looked, to read
+#: them before their first visitor (a few stat calls a round when nothing changed).
+WATCH_SECONDS = 2.0
 #: Rows per leaderboard page (`/rounds/{id}?rows=N` picks another, 1 to 1000).
 PAGE_SIZE = 50
 
@@ -115,9 +120,10 @@ class Dashboard:
         self.ctx = ctx
         self._lock = threading.Lock()
         self._boards: dict[int, _BoardIndex] = {}
-        self._verified: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+        self._verified: dict[int, tuple[Any, tuple[Any, ...], dict[str, Any]]] = {}
         self._transactions: dict[int, tuple[int, list[dict[str, Any]]]] = {}
         self._strategies: Any = None
+        self._warmed: dict[int, Any] = {}  # round -> the reading warm() last prepared
         self._attestations: Any = None  # the service's attestation store, opened once it exists
         self.explorer = os.environ.get(EXPLORER_ENV, "").rstrip("/") or None
 
@@ -126,11 +132,19 @@ class Dashboard:
     def chain(self, fn: Callable[..., Any], *args: Any) -> Any:
         return self.ctx.chain(fn, *args)
 
-    def published_or_none(self, round_id: int) -> Any:
+    def published_read(self, round_id: int) -> tuple[Any, str | None]:
+        """(the round's PublishedRound, None); (None, None) if nothing is published; (None, why)
+        if its files cannot be read (malformed, damaged or hostile): a page shows that as a
+        published result that does not verify, and never fails on it."""
         try:
-            return self.ctx.published(round_id)
+            return self.ctx.published(round_id), None
         except RequestError:
-            return None
+            return None, None
+        except InputError as exc:
+            return None, exc.message
+
+    def published_or_none(self, round_id: int) -> Any:
+        return self.published_read(round_id)[0]
 
     def board(self, round_id: int, pub: Any) -> _BoardIndex:
         with self._lock:
@@ -138,9 +152,57 @@ class Dashboard:
             if index is None or index.pub is not pub:
                 index = _BoardIndex(pub)
                 index.haystack = [f"{r.model}\n{r.staker.lower()}" for r in pub.rows]
-                index.by_key = {(r.model, checksum_address(r.staker)): r for r in pub.rows}
+                stakers: dict[str, str | None] = {}  # each distinct staker checked once; not an address: no key
+                for r in pub.rows:
+                    if r.staker not in stakers:
+                        try:
+                            stakers[r.staker] = checksum_address(r.staker)
+                        except InputError:
+                            stakers[r.staker] = None
+                    who = stakers[r.staker]
+                    if who is not None:
+                        index.by_key[(r.model, who)] = r
                 self._boards[round_id] = index
             return index
+
+    def watch(self, stop: threading.Event, every: float) -> None:
+        """:meth:`warm` when the service starts, then every `every` seconds until `stop` is set:
+        a round published (or changed) while the service runs is read before its first visitor."""
+        while True:
+            self.warm()
+            if stop.wait(every):
+                return
+
+    def warm(self) -> list[int]:
+        """Read every published round not read yet (or changed since), newest first, with what
+        its first page view needs (the rows, the Merkle root recomputed from them, the
+        leaderboard's index, the verification against the chain and the round's transactions),
+        so that no visitor waits for it. A round whose files are as they were costs a few stat
+        calls and nothing on the chain. Returns the rounds it read."""
+        found = []
+        try:
+            for entry in os.scandir(self.ctx.layout.results_dir):
+                name = entry.name
+                if name.startswith("round-") and name[6:].isdigit() and entry.is_dir():
+                    found.append(int(name[6:]))
+        except OSError:
+            return []
+        read = []
+        for rid in sorted(found, reverse=True):
+            pub, _problem = self.published_read(rid)
+            if pub is None or self._warmed.get(rid) is pub:
+                continue
+            self._warmed[rid] = pub
+            read.append(rid)
+            pub.rows_root()
+            self.board(rid, pub)
+            try:
+                info = self.chain(self.ctx.client.round, rid)
+                self.verification(info)
+                self.transactions(info)
+            except NmrstakeError:
+                continue  # e.g. a folder of a round the chain does not know, or the chain away: a request will say
+        return read
 
     def _order(self, index: _BoardIndex, key: str, descending: bool) -> list[int]:
         cached = index.order.get((key, "desc" if descending else "asc"))
@@ -197,35 +259,31 @@ class Dashboard:
         published manifest.json equals the on-chain resultsHash, the Merkle root of the published
         rows (recomputed from them) equals the on-chain root, and the rows are as many as the
         round's stakes. `verified` is None while nothing is posted."""
-        from nmrstake.merkle import LEAF_ENCODING, StandardMerkleTree, leaf_values
-        from nmrstake.models import label_model_id
-
         rid = info.round_id
         chain_root, chain_hash = to_hex(info.root), to_hex(info.results_hash)
         posted = info.root != ZERO32
         base = {"round": rid, "state": info.state.label, "posted": posted, "chain_root": chain_root,
                 "chain_results_hash": chain_hash, "chain_stake_count": info.stake_count}
-        pub = self.published_or_none(rid)
+        pub, problem = self.published_read(rid)
+        if problem is not None:
+            return self._unreadable(info, base, problem)
         if pub is None:
             return {**base, "published": False, "verified": False if posted else None,
                     "status": "unpublished" if posted else "pending",
                     "detail": ("the result is posted on chain but its files are not published here" if posted
                                else "no result is posted yet"), "checks": []}
-        key = (id(pub), chain_root, chain_hash, info.stake_count)
+        key = (chain_root, chain_hash, info.stake_count)
         cached = self._verified.get(rid)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        if pub.rows:
-            tree = StandardMerkleTree.of([leaf_values(rid, label_model_id(r.model), r.staker, r.stake, r.payout, r.burn)
-                                          for r in pub.rows], LEAF_ENCODING)
-            rows_root = tree.root
-        else:
-            rows_root = to_hex(ZERO32)
+        if cached is not None and cached[0] is pub and cached[1] == key:  # the same reading of the same files
+            return cached[2]
+        rows_root = pub.rows_root()
+        root_detail = (f"Merkle root of the {len(pub.rows)} published rows {rows_root.root}" if rows_root.root
+                       else f"the published rows have no Merkle root: {rows_root.problem}")
         checks = [
             {"check": "manifest", "ok": pub.results_hash == chain_hash,
              "detail": f"keccak-256 of manifest.json {pub.results_hash}; on-chain resultsHash {chain_hash}"},
-            {"check": "merkle-root", "ok": rows_root == chain_root,
-             "detail": f"Merkle root of the {len(pub.rows)} published rows {rows_root}; on-chain root {chain_root}"},
+            {"check": "merkle-root", "ok": rows_root.root == chain_root,
+             "detail": f"{root_detail}; on-chain root {chain_root}"},
             {"check": "stake-count", "ok": len(pub.rows) == info.stake_count,
              "detail": f"{len(pub.rows)} published rows; {info.stake_count} stakes on chain"},
         ]
@@ -235,8 +293,35 @@ class Dashboard:
                   "verified": "the published result is the one posted on chain",
                   "mismatch": "the published files differ from what is posted on chain"}[status]
         out = {**base, "published": True, "verified": verified, "status": status, "detail": detail,
-               "manifest_hash": pub.results_hash, "rows_root": rows_root, "rows": len(pub.rows), "checks": checks}
-        self._verified[rid] = (key, out)
+               "manifest_hash": pub.results_hash, "rows": len(pub.rows), "checks": checks}
+        if rows_root.root is not None:
+            out["rows_root"] = rows_root.root
+        self._verified[rid] = (pub, key, out)
+        return out
+
+    def _unreadable(self, info: Any, base: dict[str, Any], problem: str) -> dict[str, Any]:
+        """The verification of a published folder whose files cannot be read: it does not verify
+        (its manifest.json's hash is still compared with the chain's, if the file can be read)."""
+        from nmrstake.hashing import keccak_file
+
+        chain_hash = base["chain_results_hash"]
+        try:
+            manifest_hash: str | None = to_hex(keccak_file(self.ctx.layout.published(info.round_id) / "manifest.json"))
+        except InputError:
+            manifest_hash = None
+        unread = f"the published files cannot be read: {problem}"
+        checks = [
+            {"check": "manifest", "ok": manifest_hash == chain_hash,
+             "detail": (f"keccak-256 of manifest.json {manifest_hash}" if manifest_hash else "manifest.json cannot be read")
+                       + f"; on-chain resultsHash {chain_hash}"},
+            {"check": "merkle-root", "ok": False, "detail": f"{unread}; on-chain root {base['chain_root']}"},
+            {"check": "stake-count", "ok": False, "detail": f"{unread}; {info.stake_count} stakes on chain"},
+        ]
+        posted = base["posted"]
+        out = {**base, "published": True, "verified": False if posted else None,
+               "status": "mismatch" if posted else "pending", "detail": unread, "checks": checks}
+        if manifest_hash is not None:
+            out["manifest_hash"] = manifest_hash
         return out
 
     def transactions(self, info: Any) -> list[dict[str, Any]]:
@@ -540,6 +625,17 @@ def mount_dashboard(app: Any, ctx: Any) -> Dashboard:
         return HTMLResponse(html, status_code=status, headers={
             "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
             "Cache-Control": "no-store"})
+
+    stop = threading.Event()
+
+    def watch() -> None:
+        for name in PAGE_TEMPLATES:
+            env.get_template(name)  # compiled once, now rather than on a page's first view
+        dash.watch(stop, WATCH_SECONDS)
+
+    # Published rounds are read when the service starts or when they appear, not on a page view.
+    app.router.on_startup.append(lambda: threading.Thread(target=watch, name="dashboard-watch", daemon=True).start())
+    app.router.on_shutdown.append(stop.set)
 
     # ------------------------------------------------------------------ JSON
 
