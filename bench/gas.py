@@ -56,9 +56,12 @@ GRACE = 7 * 86_400
 MAX_PAUSE = 3 * 86_400
 CLIP_BPS = 500
 
-# Storage layout of Tournament (checked against the chain below).
-ROUNDS_SLOT = 6
-STAKES_SLOT = 7
+# Storage layout of Tournament (checked against the chain below). Slot 3: Pausable's flag (bits
+# 0-7), the pause's end (8-55), the re-entrancy lock (56-63, 1 when free) and the pool (64-159).
+PAUSE_SLOT = 3
+LOCK_SHIFT = 56
+ROUNDS_SLOT = 5
+STAKES_SLOT = 6
 LEAF_TYPES = ["uint256", "bytes32", "address", "uint256", "uint256", "uint256"]
 
 
@@ -362,7 +365,7 @@ def slot_labels(tour: str, token: str, entries: list[dict], rounds: tuple[int, .
     """Names of the storage slots a settleAndStake touches (layouts: Tournament as above; strategy
     owner 0, operator 1, models 2; NMR balances 0, allowances 1)."""
     out: dict[tuple[str, int], str] = {
-        ("tournament", 3): "ReentrancyGuard._status", ("tournament", 4): "_paused|_pauseEnd|_pool",
+        ("tournament", PAUSE_SLOT): "_paused|_pauseEnd|_lock|_pool",
         ("strategy", 0): "owner", ("strategy", 1): "operator",
     }
     for e in entries:
@@ -811,7 +814,8 @@ def main() -> dict:
         t1["stake"] = 100 * NMR
         _, _ = real_stake(a4, lonely, "delta", 77 * NMR)
 
-        # Check the storage layout assumption against the real stakes.
+        # Check the storage layout assumption against the real stakes and the free lock.
+        assert (rpc.storage(tour.address, PAUSE_SLOT) >> LOCK_SHIFT) & 0xFF == 1
         for s in real:
             assert rpc.storage(tour.address, stake_slot(big, s["model"], s["staker"])) == s["stake"]
             assert rpc.storage(tour.address, stake_slot(big, s["model"], s["staker"]) + 1) == int.from_bytes(
@@ -919,6 +923,10 @@ def main() -> dict:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    # No options: --help prints the description instead of starting the 3-minute run.
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     result = main()
     text = json.dumps(result, indent=2)
     print_strategy_table(result["strategies"])

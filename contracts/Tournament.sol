@@ -7,10 +7,10 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {BoundedPause} from "./BoundedPause.sol";
 import {ModelIds} from "./ModelIds.sol";
+import {PackedReentrancyGuard} from "./PackedReentrancyGuard.sol";
 import {SupplyCheckedBurn} from "./SupplyCheckedBurn.sol";
 import {IBoundedPause} from "./interfaces/IBoundedPause.sol";
 import {ITournament} from "./interfaces/ITournament.sol";
@@ -35,8 +35,9 @@ interface IERC20Burnable {
 /// @dev Types, events, errors and the documentation of every external function are in
 ///      `ITournament` (with `ITournamentStakes` and `IBoundedPause`). Rounds, stakes and claims
 ///      share this one contract's storage. Added by inheritance: the roles
-///      (AccessControlDefaultAdminRules), the re-entrancy guard, the pause that ends by itself
-///      (`BoundedPause`) and the burn checked against the supply (`SupplyCheckedBurn`).
+///      (AccessControlDefaultAdminRules), the pause that ends by itself (`BoundedPause`), the
+///      re-entrancy guard that shares the pause's slot (`PackedReentrancyGuard`) and the burn
+///      checked against the supply (`SupplyCheckedBurn`).
 ///      Token assumptions: `nmr` is a standard ERC-20 (no fee on transfer, no rebasing, no
 ///      callbacks required) and burns its own tokens with `burn(uint256)` of OpenZeppelin's
 ///      ERC20Burnable; every burn is checked against `totalSupply` (`SupplyCheckedBurn`), so a
@@ -48,7 +49,13 @@ interface IERC20Burnable {
 ///      Leaves follow docs/interfaces.md: OpenZeppelin StandardMerkleTree over
 ///      `(uint256 roundId, bytes32 modelId, address staker, uint256 stake, uint256 payout, uint256 burn)`,
 ///      double keccak, sorted pairs. Nothing loops over all stakes: posting and settling are O(1).
-contract Tournament is ITournament, AccessControlDefaultAdminRules, ReentrancyGuard, BoundedPause, SupplyCheckedBurn {
+contract Tournament is
+    ITournament,
+    AccessControlDefaultAdminRules,
+    BoundedPause,
+    PackedReentrancyGuard,
+    SupplyCheckedBurn
+{
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
 
@@ -74,7 +81,8 @@ contract Tournament is ITournament, AccessControlDefaultAdminRules, ReentrancyGu
     uint64 public immutable gracePeriod;
 
     // ------------------------------------------------------------------ storage
-    // (BoundedPause's end of the pause packs with Pausable's flag; `_pool` continues that slot.)
+    // One slot: Pausable's flag, BoundedPause's end of the pause, PackedReentrancyGuard's lock
+    // (hence the order of the base contracts) and `_pool`. Guarded calls read it once.
 
     /// @dev Unallocated shared reward pool (NMR wei).
     uint96 private _pool;
@@ -200,9 +208,15 @@ contract Tournament is ITournament, AccessControlDefaultAdminRules, ReentrancyGu
         if (commitment == bytes32(0)) revert ZeroCommitment();
         _checkModelId(modelId);
         Round storage rd = _rounds[roundId];
-        uint256 closeTime = rd.closeTime;
-        if (closeTime == 0) revert UnknownRound(roundId);
-        if (block.timestamp < rd.openTime || block.timestamp >= closeTime) revert RoundNotOpen(roundId);
+        // The fields of each round slot are read together, before any branch, so that each slot
+        // is read once; slot 1 is written once.
+        uint256 minStake = rd.minStake;
+        {
+            uint256 openTime = rd.openTime;
+            uint256 closeTime = rd.closeTime;
+            if (closeTime == 0) revert UnknownRound(roundId);
+            if (block.timestamp < openTime || block.timestamp >= closeTime) revert RoundNotOpen(roundId);
+        }
 
         Stake storage st = _stakes[roundId][modelId][msg.sender];
         uint256 current = st.amount;
@@ -211,16 +225,17 @@ contract Tournament is ITournament, AccessControlDefaultAdminRules, ReentrancyGu
             if (current == 0) revert NoStake(roundId, modelId, msg.sender);
         } else {
             uint256 newTotal = current + amount;
-            uint256 minStake = rd.minStake;
             if (newTotal < minStake) revert StakeBelowMinimum(newTotal, minStake);
-            uint256 cap = rd.stakeCap;
-            if (newTotal > cap) revert StakeAboveCap(newTotal, cap);
-            // newTotal <= stakeCap < 2**96, so both casts are exact.
-            st.amount = uint96(newTotal);
-            if (current == 0) {
-                ++rd.stakeCount;
+            {
+                uint256 cap = rd.stakeCap;
+                uint256 totalStaked = rd.totalStaked;
+                uint256 stakeCount = rd.stakeCount;
+                if (newTotal > cap) revert StakeAboveCap(newTotal, cap);
+                if (current == 0) ++stakeCount;
+                (rd.totalStaked, rd.stakeCount) = ((totalStaked + amount).toUint96(), stakeCount.toUint32());
             }
-            rd.totalStaked += uint96(amount);
+            // newTotal <= stakeCap < 2**96, so this cast is exact.
+            st.amount = uint96(newTotal);
             emit Staked(roundId, modelId, msg.sender, amount, newTotal, commitment);
         }
         if (commitment != oldCommitment) {
@@ -461,19 +476,25 @@ contract Tournament is ITournament, AccessControlDefaultAdminRules, ReentrancyGu
     ) private returns (uint256 out) {
         if (msg.sender != staker && _claimsBySelfOnly[staker]) revert ClaimOnlyByStaker(staker);
         Round storage rd = _finalRound(roundId);
+        // Round slot 4 (clipBps, claimed, claimable) read together, once.
+        uint256 clipBps = rd.clipBps;
+        uint256 claimed = rd.claimed;
+        uint256 claimable = rd.claimable;
         // Effects first; a failed check below reverts them.
         uint256 amount = _takeStake(roundId, modelId, staker);
         if (burn > amount) revert BurnExceedsStake(burn, amount);
-        // No leaf may move more than the round's clip of its stake (an honest tree never does:
-        // payouts round down, burns round up), so a malicious tree cannot pay one staker the round.
-        uint256 clipped = amount * rd.clipBps;
-        if (payout > clipped / BPS || burn > (clipped + BPS - 1) / BPS) {
-            revert LeafExceedsClip(payout, burn, amount);
+        {
+            // No leaf may move more than the round's clip of its stake (an honest tree never does:
+            // payouts round down, burns round up), so a malicious tree cannot pay one staker the round.
+            uint256 clipped = amount * clipBps;
+            if (payout > clipped / BPS || burn > (clipped + BPS - 1) / BPS) {
+                revert LeafExceedsClip(payout, burn, amount);
+            }
         }
         bytes32 leaf = leafHash(roundId, modelId, staker, amount, payout, burn);
         if (!MerkleProof.verifyCalldata(proof, rd.root, leaf)) revert InvalidProof();
         out = amount - burn + payout;
-        _addClaimed(roundId, rd, out);
+        rd.claimed = _newClaimed(roundId, claimed, out, claimable);
         emit Claimed(roundId, modelId, staker, payout, burn, out, msg.sender);
     }
 
@@ -481,8 +502,9 @@ contract Tournament is ITournament, AccessControlDefaultAdminRules, ReentrancyGu
     function _finalRound(uint256 roundId) private returns (Round storage rd) {
         rd = _rounds[roundId];
         uint256 postedAt = rd.postedAt;
+        bool settled = rd.settled;
         if (postedAt == 0 || block.timestamp < postedAt + challengePeriod) revert RoundNotFinal(roundId);
-        if (!rd.settled) _settleFinal(roundId, rd);
+        if (!settled) _settleFinal(roundId, rd);
     }
 
     /// @dev Zeroes a stake's amount and returns it; reverts if never staked or already taken.
@@ -498,10 +520,18 @@ contract Tournament is ITournament, AccessControlDefaultAdminRules, ReentrancyGu
 
     /// @dev Adds `out` to the round's claimed total, never beyond what the round can pay.
     function _addClaimed(uint256 roundId, Round storage rd, uint256 out) private {
-        uint256 newClaimed = uint256(rd.claimed) + out;
-        uint256 claimable = rd.claimable;
+        rd.claimed = _newClaimed(roundId, rd.claimed, out, rd.claimable);
+    }
+
+    /// @dev `claimed + out`; reverts `ClaimExceedsRound` beyond `claimable` (< 2**96, so the cast is exact).
+    function _newClaimed(uint256 roundId, uint256 claimed, uint256 out, uint256 claimable)
+        private
+        pure
+        returns (uint96)
+    {
+        uint256 newClaimed = claimed + out;
         if (newClaimed > claimable) revert ClaimExceedsRound(roundId, newClaimed, claimable);
-        rd.claimed = uint96(newClaimed);
+        return uint96(newClaimed);
     }
 
     /// @inheritdoc ITournamentStakes
