@@ -113,11 +113,10 @@ def _frame_from(inputs, targets):
     """The prediction frame numerai-tools gets, built once outside the timed part."""
     import numpy as np
     import pandas as pd
-    import pyarrow as pa
 
-    from nmrstake.scoring import fast_prediction_values
+    from nmrstake.scoring import IdTemplate, fast_prediction_values
 
-    ref = pa.array(targets.index.astype(str).tolist(), type=pa.string())
+    ref = IdTemplate(list(targets.index))
     cols = {}
     for m, p in inputs.predictions.items():
         values = fast_prediction_values(Path(p).read_bytes(), ref)

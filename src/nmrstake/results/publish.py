@@ -110,9 +110,12 @@ def _manifest(
     predictions_keccak: dict[str, str] = {}
     targets_keccak = meta_keccak = None
     for role, key, rel, source in files:
-        digest = to_hex(keccak_file(source))
+        # evaluate_round hashed every file it read: its digests are what was checked and scored
+        known = result.digests.get(str(source))
+        digest = to_hex(known.keccak if known is not None else keccak_file(source))
+        size = known.size if known is not None else source.stat().st_size
         item: dict[str, Any] = {"role": role, "model": None if key is None else key_model(key), "path": rel,
-                                "keccak": digest, "size": source.stat().st_size}
+                                "keccak": digest, "size": size}
         if isinstance(key, tuple):
             item["staker"] = checksum_address(key[1])
         input_list.append(item)
