@@ -600,6 +600,7 @@ class IdTemplate:
         encoded = [str(i).encode("utf-8") for i in ids]
         self.count = len(encoded)
         lengths = np.fromiter((len(e) for e in encoded), dtype=np.int64, count=self.count)
+        self.lengths = lengths
         # An id holding a separator, a quote or nothing cannot be compared byte for byte: such a
         # round always takes the general loader.
         self.usable = (0 < self.count and int(lengths.sum()) < 1 << 31
@@ -642,13 +643,12 @@ def fast_prediction_values(raw: bytes, template: IdTemplate) -> np.ndarray | Non
     newlines = np.flatnonzero(data == 10)
     if len(newlines) != n + 1:  # more or fewer lines than ids (never parsed)
         return None
-    commas = np.flatnonzero(data == 44)
-    if len(commas) != n + 1:
+    if np.count_nonzero(data == 44) != n + 1:  # one comma per line
         return None
     starts = newlines[:-1] + 1  # where each row's id begins
-    row_commas = commas[1:]
-    if not ((row_commas > newlines[:-1]).all() and (row_commas < newlines[1:]).all()):
-        return None  # not exactly one comma on every line
+    row_commas = starts + template.lengths  # where each row's comma must be, after its id
+    if not ((row_commas < newlines[1:]).all() and (data[row_commas] == 44).all()):
+        return None
     # The ids and the values as strings over the file's own bytes: string 2k is row k's id
     # (raw[bounds[2k]:bounds[2k + 1]]) or value; the strings between them are null. Arrow compares
     # the ids with the template's (lengths and bytes of the valid strings) and parses the values.
@@ -666,9 +666,9 @@ def fast_prediction_values(raw: bytes, template: IdTemplate) -> np.ndarray | Non
     except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError):
         return None
     array = parsed.to_numpy(zero_copy_only=False)[0::2]
-    if not (np.isfinite(array).all() and (array >= 0).all() and (array <= 1).all()):
+    if not ((array >= 0).all() and (array <= 1).all()):  # NaN fails both
         return None
-    return array.astype(np.float64, copy=False)
+    return np.ascontiguousarray(array, dtype=np.float64)
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from nmrstake.errors import InputError
-from nmrstake.hashing import ZERO32, checksum_address, from_hex, keccak_bytes, keccak_file, to_hex
+from nmrstake.hashing import ZERO32, checksum_address, from_hex, keccak_bytes, to_hex
 from nmrstake.merkle import LEAF_ENCODING, StandardMerkleTree, leaf_values
 from nmrstake.models import check_model_label, check_model_name, is_model_name, label_model_id
 from nmrstake.payouts import PayoutRow, PayoutSummary, RoundParams, StakeEntry, compute_payouts
@@ -21,6 +21,7 @@ from nmrstake.results.spec import (
     NOT_A_NAME,
     NOT_COMMITTED,
     UNDELIVERED,
+    InputDigest,
     RoundInputs,
     RoundStake,
     key_model,
@@ -72,16 +73,9 @@ class RoundResult:
         return len(self.rows)
 
 
-@dataclass(frozen=True)
-class InputDigest:
-    """The keccak-256 and size of an input file's bytes, as evaluated."""
-
-    keccak: bytes
-    size: int
-
-
 def _digest_of(path: Path) -> InputDigest:
-    return InputDigest(keccak_file(path), path.stat().st_size)
+    raw = path.read_bytes()
+    return InputDigest(keccak_bytes(raw), len(raw), raw[:4] == b"PAR1")
 
 
 def _too_few_scored(shared: int, total: int) -> str:
@@ -178,8 +172,8 @@ def evaluate_round(
     matrix = np.empty((len(models), len(scored_ids)), dtype=np.float64)
     in_matrix = np.zeros(len(models), dtype=bool)
 
-    def read(pos: int) -> tuple[bytes, int] | OSError | None:
-        """(keccak, size) of a model's file, its values put in row ``pos`` when the fast path
+    def read(pos: int) -> InputDigest | OSError | None:
+        """What is learnt of a model's file's bytes, its values put in row ``pos`` when the fast path
         takes it; runs in worker threads (the hash, numpy and Arrow release the GIL), so a
         round's files load on every core."""
         path = files.get(models[pos])
@@ -196,7 +190,7 @@ def evaluate_round(
         if values is not None:
             matrix[pos] = values if every_id_scored else values[scored_mask]
             in_matrix[pos] = True
-        return keccak_bytes(raw), len(raw)
+        return InputDigest(keccak_bytes(raw), len(raw), raw[:4] == b"PAR1")
 
     if len(models) > 64:
         from concurrent.futures import ThreadPoolExecutor
@@ -212,13 +206,14 @@ def evaluate_round(
             for s in model_stakes:
                 reasons.setdefault((s.model, s.staker), UNDELIVERED)
             continue
-        published_name = published_path("predictions", model, Path(str(model_path)))
         if isinstance(got, OSError):
+            published_name = published_path("predictions", model, Path(str(model_path)))
             for s in model_stakes:
                 reasons[(s.model, s.staker)] = f"predictions file {published_name}: cannot read ({got.strerror or got})"
             continue
-        digest, size = got
-        digests[str(Path(str(model_path)))] = InputDigest(digest, size)
+        published_name = published_path("predictions", model, Path(str(model_path)), got.parquet)
+        digest = got.keccak
+        digests[str(Path(str(model_path)))] = got
         matching = []
         for s in model_stakes:
             why = _file_reason(s.commitment, digest)
