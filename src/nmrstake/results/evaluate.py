@@ -195,8 +195,9 @@ def evaluate_round(
     if len(models) > 64:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-            read_results = list(pool.map(read, range(len(models)), chunksize=32))
+        chunks = [range(k, min(k + 64, len(models))) for k in range(0, len(models), 64)]
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # a task per 64 files
+            read_results = [got for chunk in pool.map(lambda c: [read(p) for p in c], chunks) for got in chunk]
     else:
         read_results = [read(pos) for pos in range(len(models))]
     for pos, (model, got) in enumerate(zip(models, read_results)):
