@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable
@@ -73,6 +74,7 @@ def bytes32_from_hex(text: str, *, argument: str = "value") -> bytes:
 _ADDRESS = re.compile(r"^(0x|0X)?([0-9a-fA-F]{40})$")
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a round checksums each staker in several layers
 def _eip55(lower: str) -> str:
     """EIP-55: each hex letter of the lowercase address upper-cased where the keccak-256 of the
     lowercase text has a nibble >= 8 at its place. Written here because eth-utils' version costs

@@ -1,6 +1,8 @@
-"""Loading predictions and targets, and scoring models with numerai-tools.
+"""Loading predictions and targets, and scoring models as numerai-tools scores them.
 
-Scores are numerai-tools' own (``numerai_tools.scoring``), called once over all models:
+Scores are numerai-tools' (``numerai_tools.scoring``), computed for every model at once by
+:func:`score_matrix` (see the comment above it for why the result is numerai-tools' own, within
+1e-12; tests/offchain/test_scoring_exactness.py keeps numerai-tools as the oracle):
 
 * CORR = ``numerai_corr(predictions, targets)``;
 * MMC = ``correlation_contribution(predictions, meta_model, targets)``, where the meta model is by
@@ -30,17 +32,14 @@ import csv
 import io
 import os
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from nmrstake.errors import InputError
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 __all__ = [
     "MIN_OVERLAP",
@@ -458,7 +457,7 @@ def score_models(
     meta_model: pd.Series | None = None,
     stakes: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Score every model (column of ``predictions``) with numerai-tools, in one call each.
+    """Score every model (column of ``predictions``) as numerai-tools does, all at once.
 
     Arguments:
         predictions: index id, one float column per model, no NaN (see :func:`prediction_frame`).
@@ -514,36 +513,58 @@ def score_models(
     pred_ids = predictions.index
     _filter_check(target_ids, len(targets), tgt_name, pred_ids, len(pred_ids), pred_name)
 
-    # numerai-tools (and the scipy it loads, about a second) only where a score is computed.
-    from numerai_tools.scoring import correlation_contribution, numerai_corr, stake_weight
-
-    if meta_model is None:
-        weights = _weights(stakes, predictions.columns)
-        meta = stake_weight(predictions, weights).rename("meta_model")
-    else:
-        meta = meta_model.rename("meta_model")
+    if meta_model is not None:
         mm_name = _source(meta_model, "meta model")
-        if not meta.index.is_unique:
-            dup = meta.index[meta.index.duplicated()].unique()
+        if not meta_model.index.is_unique:
+            dup = meta_model.index[meta_model.index.duplicated()].unique()
             raise InputError(f"{mm_name}: duplicate ids: {_names(list(dup))}")
-        m_values = meta.to_numpy(dtype=np.float64)
+        m_values = meta_model.to_numpy(dtype=np.float64)
         if np.isinf(m_values).any():
             raise InputError(f"{mm_name}: infinite values")
-        mm_ids = meta.index[~np.isnan(m_values)]
+        mm_ids = meta_model.index[~np.isnan(m_values)]
         # the three filterings of correlation_contribution, in its order
-        ids = _filter_check(mm_ids, len(meta), mm_name, pred_ids, len(pred_ids), pred_name)
+        ids = _filter_check(mm_ids, len(meta_model), mm_name, pred_ids, len(pred_ids), pred_name)
         ids = _filter_check(target_ids, len(targets), tgt_name, ids, len(ids), f"{pred_name} and {mm_name}")
         _filter_check(target_ids.intersection(ids), len(ids), tgt_name, mm_ids.intersection(ids), len(ids), mm_name)
 
-    corr = numerai_corr(predictions, targets)
-    mmc = correlation_contribution(predictions, meta, targets)
-    return pd.DataFrame(
-        {
-            "model": np.asarray(predictions.columns, dtype=object),
-            "corr": np.asarray(corr.reindex(predictions.columns), dtype=np.float64),
-            "mmc": np.asarray(mmc.reindex(predictions.columns), dtype=np.float64),
-        }
-    )
+    # CORR's ids: those with a target (numerai-tools sorts them; the order only changes sums).
+    scored = targets.reindex(pred_ids).notna().to_numpy()
+    if scored.all():
+        matrix = values.T  # models x ids: C-contiguous when the frame is one block
+    else:
+        matrix = values[scored].T
+        pred_ids = pred_ids[scored]
+    corr, mmc = score_values(np.ascontiguousarray(matrix, dtype=np.float64), pred_ids, targets,
+                             meta_model=meta_model, weights=_weights(stakes, predictions.columns) if meta_model is None
+                             else None, models=predictions.columns)
+    return pd.DataFrame({"model": np.asarray(predictions.columns, dtype=object), "corr": corr, "mmc": mmc})
+
+
+def score_values(
+    matrix: np.ndarray,
+    ids: pd.Index,
+    targets: pd.Series,
+    *,
+    meta_model: pd.Series | None = None,
+    weights: pd.Series | None = None,
+    models: pd.Index | None = None,
+    threads: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(CORR, MMC) of every row of ``matrix`` (models x ``ids``, the ids that have a target), as
+    numerai-tools' ``numerai_corr`` and ``correlation_contribution`` compute them, with the meta
+    model ``meta_model`` or else numerai-tools' ``stake_weight`` of ``weights`` (a weight per
+    model of ``models``, the rows' names). Inputs are checked by :func:`score_models`."""
+    if meta_model is None:
+        assert weights is not None and models is not None
+        meta = stake_weighted_meta(matrix, models.get_indexer(weights.index), weights.to_numpy(dtype=np.float64))
+        return score_matrix(matrix, _vectors(targets, ids, meta), threads=threads)
+    meta_values = meta_model.reindex(ids).to_numpy(dtype=np.float64)
+    known = ~np.isnan(meta_values)
+    vectors = _vectors(targets, ids, meta_values if known.all() else np.zeros(len(ids)))
+    if known.all():
+        return score_matrix(matrix, vectors, threads=threads)
+    return score_matrix(matrix, vectors, mmc_columns=known, threads=threads,
+                        mmc_vectors=_vectors(targets, ids[known], meta_values[known]))
 
 
 def _weights(stakes: pd.Series | None, models: pd.Index) -> pd.Series:
@@ -569,40 +590,259 @@ def _weights(stakes: pd.Series | None, models: pd.Index) -> pd.Series:
 # --------------------------------------------------------------------------------------------
 
 
-def fast_prediction_values(raw: bytes, reference_ids: pa.Array) -> np.ndarray | None:
-    """The prediction column of a plain two-column CSV (``id,<name>``) whose ids are exactly
-    ``reference_ids`` in the same order, parsed exactly (pyarrow's correctly rounded float parser,
-    the same values as ``float_precision="round_trip"``), with finite values in [0, 1].
+class IdTemplate:
+    """The ids a round's files are expected to list, in order, prepared for
+    :func:`fast_prediction_values` (which compares a file's id bytes with them)."""
+
+    def __init__(self, ids: Sequence[str]) -> None:
+        import pyarrow as pa
+
+        encoded = [str(i).encode("utf-8") for i in ids]
+        self.count = len(encoded)
+        lengths = np.fromiter((len(e) for e in encoded), dtype=np.int64, count=self.count)
+        self.lengths = lengths
+        # An id holding a separator, a quote or nothing cannot be compared byte for byte: such a
+        # round always takes the general loader.
+        self.usable = (0 < self.count and int(lengths.sum()) < 1 << 31
+                       and all(e and not any(b in e for b in (b",", b"\n", b"\r", b'"')) for e in encoded))
+        #: the validity bitmap of every other string (string 2k valid, 2k + 1 null)
+        self.values_mask = pa.py_buffer(np.packbits(np.arange(2 * self.count) % 2 == 0, bitorder="little"))
+        #: the ids as :func:`fast_prediction_values` reads a file's: string 2k is id k, the others null
+        bounds = np.zeros(2 * self.count, dtype=np.int32)
+        if self.usable:
+            bounds[1:] = np.repeat(np.cumsum(lengths), 2)[:-1]
+        self.ids = pa.StringArray.from_buffers(max(2 * self.count - 1, 0), pa.py_buffer(bounds),
+                                               pa.py_buffer(b"".join(encoded) if self.usable else b""),
+                                               self.values_mask)
+
+
+def fast_prediction_values(raw: bytes, template: IdTemplate) -> np.ndarray | None:
+    """The prediction column of a plain two-column CSV (``id,<name>``, one row per line, no quotes
+    or carriage returns) whose ids are exactly ``template``'s ids in the same order, parsed exactly
+    (Arrow's correctly rounded float parser: the same values as ``float_precision="round_trip"``),
+    with finite values in [0, 1].
 
     Returns None whenever the file is anything else; the caller then uses :func:`load_predictions`,
-    which gives the exact error message. So this only speeds up files that are valid anyway
-    (about ten times: a round's 10,000 files load in seconds, not minutes).
+    which gives the exact error message. So this only speeds up files that are valid anyway: the
+    lines are split with numpy, the ids compared byte for byte and the values parsed by Arrow over
+    the file's own bytes (about a quarter of a millisecond for 5,000 rows).
     """
     import pyarrow as pa
-    import pyarrow.csv as pcsv
+    import pyarrow.compute as pc
 
-    if raw.count(b"\n") > len(reference_ids) + 2:  # more lines than ids: not this file (and never parsed)
+    n = template.count
+    if not template.usable or len(raw) >= 1 << 31 or b'"' in raw or b"\r" in raw:
         return None
     header, _, _ = raw.partition(b"\n")
-    fields = header.rstrip(b"\r").split(b",")
-    if len(fields) != 2 or fields[0] != b"id" or not fields[1] or b'"' in header or fields[1] == b"id":
+    fields = header.split(b",")
+    if len(fields) != 2 or fields[0] != b"id" or not fields[1] or fields[1] == b"id":
         return None
+    if not raw.endswith(b"\n"):
+        raw += b"\n"
+    data = np.frombuffer(raw, dtype=np.uint8)
+    newlines = np.flatnonzero(data == 10)
+    if len(newlines) != n + 1:  # more or fewer lines than ids (never parsed)
+        return None
+    if np.count_nonzero(data == 44) != n + 1:  # one comma per line
+        return None
+    starts = newlines[:-1] + 1  # where each row's id begins
+    row_commas = starts + template.lengths  # where each row's comma must be, after its id
+    if not ((row_commas < newlines[1:]).all() and (data[row_commas] == 44).all()):
+        return None
+    # The ids and the values as strings over the file's own bytes: string 2k is row k's id
+    # (raw[bounds[2k]:bounds[2k + 1]]) or value; the strings between them are null. Arrow compares
+    # the ids with the template's (lengths and bytes of the valid strings) and parses the values.
+    bounds = np.empty(2 * n, dtype=np.int32)
+    bounds[0::2] = starts
+    bounds[1::2] = row_commas
+    ids = pa.StringArray.from_buffers(2 * n - 1, pa.py_buffer(bounds), pa.py_buffer(raw), template.values_mask)
+    if not ids.equals(template.ids):
+        return None
+    bounds[0::2] = row_commas + 1
+    bounds[1::2] = newlines[1:]
+    spans = pa.StringArray.from_buffers(2 * n - 1, pa.py_buffer(bounds), pa.py_buffer(raw), template.values_mask)
     try:
-        table = pcsv.read_csv(
-            pa.BufferReader(raw),
-            read_options=pcsv.ReadOptions(use_threads=False, block_size=max(1 << 20, len(raw) + 1)),
-            convert_options=pcsv.ConvertOptions(column_types={"id": pa.string()}, strings_can_be_null=False),
-        )
+        parsed = pc.cast(spans, pa.float64())
     except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError):
         return None
-    if table.num_columns != 2 or table.num_rows != len(reference_ids):
+    array = parsed.to_numpy(zero_copy_only=False)[0::2]
+    if not ((array >= 0).all() and (array <= 1).all()):  # NaN fails both
         return None
-    values = table.column(1)
-    if not pa.types.is_floating(values.type) or values.null_count:
-        return None
-    if not table.column(0).combine_chunks().equals(reference_ids):
-        return None
-    array = values.to_numpy()
-    if not (np.isfinite(array).all() and (array >= 0).all() and (array <= 1).all()):
-        return None
-    return array.astype(np.float64, copy=False)
+    return np.ascontiguousarray(array, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------------------------
+# the vectorised scorer: numerai-tools' arithmetic over every model at once
+# --------------------------------------------------------------------------------------------
+#
+# numerai-tools ranks each column with ties averaged (pandas ``rank(method="average")``), maps a
+# rank r of n rows to ``norm.ppf((r - 0.5) / n)`` ("gaussian"), and for CORR raises that to the
+# power 1.5 keeping the sign. An averaged rank is always a half-integer r = (k + 2) / 2 with
+# k = 0 .. 2n - 2 (the mean of the integer positions a..b of a group of ties is (a + b) / 2,
+# exactly representable), so every value a column can take is one of 2n - 1 numbers, computed
+# here once per round with the same numpy/scipy operations numerai-tools applies to each
+# element (scipy's norm.ppf is special.ndtri): the gaussianised columns are bit for bit
+# numerai-tools' own. The meta model is summed as pandas sums it, so it is the same bits too. What remains per model is
+# a sort, a few gathers and dot products; they differ from numerai-tools' pandas/numpy reductions
+# only in the order of the sums (a few units in the last place, far below the 1e-6 to which
+# payouts quantize scores; tests/offchain/test_scoring_exactness.py compares with numerai-tools).
+
+#: Models ranked per block: bounds the temporaries (about a dozen arrays of block x rows).
+_BLOCK = 256
+
+
+@dataclass(frozen=True)
+class _RankTables:
+    """For n rows: ``gauss[k]`` and ``gauss_pow[k]`` are numerai-tools' gaussianised value (and its
+    signed 1.5 power) of the averaged rank (k + 2) / 2, k = 0 .. 2n - 2."""
+
+    rows: int
+    gauss: np.ndarray
+    gauss_pow: np.ndarray
+
+
+def _rank_tables(rows: int) -> _RankTables:
+    from scipy.special import ndtri  # scipy.stats.norm.ppf is ndtri(q) * 1.0 + 0.0
+
+    ranks = np.arange(2, 2 * rows + 1, dtype=np.float64) / 2.0  # 1, 1.5, ..., n: rank (k + 2) / 2
+    gauss = ndtri((ranks - 0.5) / rows)
+    gauss_pow = np.sign(gauss) * np.abs(gauss) ** 1.5  # numerai_tools.scoring.power(df, 1.5)
+    return _RankTables(rows, gauss, gauss_pow)
+
+
+def _tie_ranks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each row of ``values`` (models x ids): the order that sorts it, the table index k of
+    each sorted position's averaged rank (rank = (k + 2) / 2) and whether the row is constant.
+
+    Worked on the flattened block: a group of ties is a run of equal sorted values within a row;
+    its averaged rank is ((first + 1) + (last + 1)) / 2 for its first and last positions in the
+    row, so k = first + last."""
+    block, n = values.shape
+    order = np.argsort(values, axis=1)
+    ordered = np.take_along_axis(values, order, axis=1).ravel()
+    starts = np.empty(block * n, dtype=bool)  # where a group of ties begins
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    starts[::n] = True
+    group = np.cumsum(starts, dtype=np.int64)
+    group -= 1
+    first = np.flatnonzero(starts)
+    last = np.empty_like(first)
+    last[:-1] = first[1:] - 1
+    last[-1] = block * n - 1
+    row_start = first - first % n
+    index = (first + last - 2 * row_start)[group].reshape(block, n)
+    constant = ~starts.reshape(block, n)[:, 1:].any(axis=1)
+    return order, index, constant
+
+
+@dataclass(frozen=True)
+class _Vectors:
+    """The per-id vectors numerai-tools derives from the targets and the meta model (on the scored
+    ids, in the matrix's row order), computed as numerai-tools computes them."""
+
+    corr_target: np.ndarray  # targets centred, 1.5-powered, then centred again (Pearson's)
+    corr_target_ss: float  # its sum of squares
+    mmc_target: np.ndarray  # 4 x targets, centred
+    meta_gauss: np.ndarray  # the meta model, ranked and gaussianised
+
+
+def _score_block(values: np.ndarray, tables: _RankTables, vec: _Vectors) -> tuple[np.ndarray, np.ndarray]:
+    """(CORR, MMC) of a block of models (rows of ``values``, ids as columns)."""
+    order, index, constant = _tie_ranks(values)
+    n = values.shape[1]
+    x = tables.gauss_pow[index]  # CORR's transformed predictions, in sorted order
+    x -= x.mean(axis=1, keepdims=True)
+    sxx = np.einsum("ij,ij->i", x, x)
+    sxy = np.einsum("ij,ij->i", x, vec.corr_target[order])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.clip(sxy / np.sqrt(sxx * vec.corr_target_ss), -1.0, 1.0)
+    corr[constant] = np.nan  # all ranks equal: numerai-tools' Pearson is NaN
+    del x
+    g = tables.gauss[index]
+    gt = np.einsum("ij,ij->i", g, vec.mmc_target[order])
+    gm = np.einsum("ij,ij->i", g, vec.meta_gauss[order])
+    mm = float(vec.meta_gauss @ vec.meta_gauss)
+    tm = float(vec.mmc_target @ vec.meta_gauss)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mmc = (gt - tm * (gm / mm)) / n
+    return corr, mmc
+
+
+def _gaussianised(values: np.ndarray, tables: _RankTables) -> np.ndarray:
+    """One column, ranked with ties averaged and gaussianised (numerai-tools' p or m)."""
+    order, index, _ = _tie_ranks(values[None, :])
+    out = np.empty(len(values), dtype=np.float64)
+    out[order[0]] = tables.gauss[index[0]]
+    return out
+
+
+def stake_weighted_meta(values: np.ndarray, rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """numerai-tools' ``stake_weight``: ``(predictions[stakes.index] * stakes).sum(axis=1) /
+    stakes.sum()`` for ``values`` of models x ids, ``rows`` the models weighted, in the stakes'
+    order. pandas holds that product as ids x models, C-contiguous, so numpy sums each id's row
+    pairwise: done here the same way, a slice of ids at a time (the same bits, little memory)."""
+    total = np.add.reduce(weights)
+    ids = values.shape[1]
+    meta = np.empty(ids, dtype=np.float64)
+    every = len(rows) == values.shape[0] and bool((rows == np.arange(len(rows))).all())
+    step = 16  # ids per slice: a narrow slice transposes within the cache
+    for start in range(0, ids, step):
+        chunk = values[:, start:start + step] if every else values[rows, start:start + step]
+        product = np.ascontiguousarray((chunk * weights[:, None]).T)
+        meta[start:start + step] = product.sum(axis=1)
+    return meta / total
+
+
+def score_matrix(
+    values: np.ndarray,
+    vectors: _Vectors,
+    *,
+    mmc_columns: np.ndarray | None = None,
+    mmc_vectors: _Vectors | None = None,
+    threads: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(CORR, MMC) of every model: ``values`` is models x ids (a C-contiguous row per model, no
+    NaN) on CORR's ids; MMC is scored on the same ids, or on ``values[:, mmc_columns]`` with
+    ``mmc_vectors`` when the meta model lacks some ids. Blocks of models run on ``threads``
+    threads (numpy's sorts and gathers release the GIL)."""
+    models = values.shape[0]
+    tables = _rank_tables(values.shape[1])
+    sub_tables = None if mmc_columns is None else _rank_tables(int(np.count_nonzero(mmc_columns)))
+    corr = np.empty(models, dtype=np.float64)
+    mmc = np.empty(models, dtype=np.float64)
+
+    def run(start: int) -> None:
+        block = values[start:start + _BLOCK]
+        c, m = _score_block(block, tables, vectors)
+        corr[start:start + len(block)] = c
+        if sub_tables is None or mmc_vectors is None:
+            mmc[start:start + len(block)] = m
+        else:
+            _, m = _score_block(np.ascontiguousarray(block[:, mmc_columns]), sub_tables, mmc_vectors)
+            mmc[start:start + len(block)] = m
+
+    starts = range(0, models, _BLOCK)
+    workers = min(threads or os.cpu_count() or 1, len(starts))
+    if workers > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(run, starts))
+    else:
+        for start in starts:
+            run(start)
+    return corr, mmc
+
+
+def _vectors(targets: pd.Series, ids: pd.Index, meta: np.ndarray) -> _Vectors:
+    """numerai-tools' target and meta-model vectors on ``ids`` (``meta`` given on ``ids``).
+    ``targets`` holds every id (NaN where unknown): numerai_corr centres on all known targets
+    before it filters ids, correlation_contribution on the filtered ones."""
+    centred = (targets - targets.mean()).reindex(ids).to_numpy(dtype=np.float64)
+    powered = np.sign(centred) * np.abs(centred) ** 1.5
+    corr_target = powered - powered.mean()
+    live = targets.reindex(ids).to_numpy(dtype=np.float64)
+    if (live >= 0).all() and (live <= 1).all():
+        live = live * 4
+    live = live - live.mean()
+    return _Vectors(corr_target, float(corr_target @ corr_target), live, _gaussianised(meta, _rank_tables(len(ids))))

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from nmrstake.errors import InputError
 from nmrstake.hashing import ZERO32, checksum_address, from_hex, keccak_bytes, to_hex
@@ -22,6 +21,7 @@ from nmrstake.results.spec import (
     NOT_A_NAME,
     NOT_COMMITTED,
     UNDELIVERED,
+    InputDigest,
     RoundInputs,
     RoundStake,
     key_model,
@@ -30,6 +30,7 @@ from nmrstake.results.spec import (
 )
 from nmrstake.scoring import (
     MIN_OVERLAP,
+    IdTemplate,
     TooManyRows,
     fast_prediction_values,
     load_meta_model,
@@ -57,6 +58,10 @@ class RoundResult:
     #: What the operator should look at before the round's result is final, though nothing of it
     #: stops the round (e.g. targets that no delivered file matches: wrong targets, or junk files).
     alarms: list[str] = field(default_factory=list)
+    #: keccak and size of every input file read, by its path as given (``str(path)``): what the
+    #: commitments were checked against, recorded by :mod:`nmrstake.results.publish` without
+    #: reading the files a second time.
+    digests: dict[str, InputDigest] = field(default_factory=dict)
 
     @property
     def root(self) -> str:
@@ -66,6 +71,11 @@ class RoundResult:
     @property
     def leaf_count(self) -> int:
         return len(self.rows)
+
+
+def _digest_of(path: Path) -> InputDigest:
+    raw = path.read_bytes()
+    return InputDigest(keccak_bytes(raw), len(raw), raw[:4] == b"PAR1")
 
 
 def _too_few_scored(shared: int, total: int) -> str:
@@ -144,17 +154,29 @@ def evaluate_round(
     reasons: dict[tuple[str, str], str] = {  # (model, staker) -> why invalid
         (s.model, s.staker): NOT_A_NAME for s in ordered if not is_model_name(s.model)}
     loaded: dict[str, pd.Series] = {}  # files that needed the general loader
-    fast: dict[str, np.ndarray] = {}  # plain files whose ids are the targets' ids, in order
     too_many_rows = 0  # files refused before parsing for their size
-    reference_ids = pa.array(targets.index.astype(str).tolist(), type=pa.string())
+    scored_mask = targets.notna().to_numpy()
+    scored_ids = targets.index[scored_mask]
+    every_id_scored = bool(scored_mask.all())
+    template = IdTemplate(list(targets.index))
+    digests: dict[str, InputDigest] = {str(Path(inputs.targets)): _digest_of(Path(inputs.targets))}
+    if inputs.meta_model is not None:
+        digests[str(Path(inputs.meta_model))] = _digest_of(Path(inputs.meta_model))
     # A file of which fewer than 80 % of the ids could have a target is invalid anyway: one of more
     # rows than that is refused before it is parsed, so that no file costs more than an honest one.
     max_rows = int(len(targets) / MIN_OVERLAP) + 1
     clock = _Stages(on_stage)
-    def read(model: str) -> tuple[bytes, bytes, np.ndarray | None] | OSError | None:
-        """(raw bytes, keccak, fast-path values) of a model's file; runs in worker threads
-        (pyarrow's parser and the hash release the GIL), so a round's files load on every core."""
-        path = files.get(model)
+    models = list(by_model)
+    # One row per model, filled as the files are read (no file's bytes are kept): the plain files
+    # whose ids are the targets' ids, in order, go straight in; the others are loaded below.
+    matrix = np.empty((len(models), len(scored_ids)), dtype=np.float64)
+    in_matrix = np.zeros(len(models), dtype=bool)
+
+    def read(pos: int) -> InputDigest | OSError | None:
+        """What is learnt of a model's file's bytes, its values put in row ``pos`` when the fast path
+        takes it; runs in worker threads (the hash, numpy and Arrow release the GIL), so a
+        round's files load on every core."""
+        path = files.get(models[pos])
         if path is None or not Path(path).is_file():
             return None
         try:
@@ -162,32 +184,37 @@ def evaluate_round(
         except OSError as exc:
             return exc
         try:
-            values = fast_prediction_values(raw, reference_ids)
+            values = fast_prediction_values(raw, template)
         except Exception:  # noqa: BLE001 - a staker's bytes: the general loader below names the problem
             values = None
-        return raw, keccak_bytes(raw), values
+        if values is not None:
+            matrix[pos] = values if every_id_scored else values[scored_mask]
+            in_matrix[pos] = True
+        return InputDigest(keccak_bytes(raw), len(raw), raw[:4] == b"PAR1")
 
-    models = list(by_model)
     if len(models) > 64:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-            read_results = list(pool.map(read, models, chunksize=32))
+        chunks = [range(k, min(k + 64, len(models))) for k in range(0, len(models), 64)]
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # a task per 64 files
+            read_results = [got for chunk in pool.map(lambda c: [read(p) for p in c], chunks) for got in chunk]
     else:
-        read_results = [read(m) for m in models]
-    for model, got in zip(models, read_results):
+        read_results = [read(pos) for pos in range(len(models))]
+    for pos, (model, got) in enumerate(zip(models, read_results)):
         model_stakes = by_model[model]
         model_path = files.get(model)
         if got is None:
             for s in model_stakes:
                 reasons.setdefault((s.model, s.staker), UNDELIVERED)
             continue
-        published_name = published_path("predictions", model, Path(str(model_path)))
         if isinstance(got, OSError):
+            published_name = published_path("predictions", model, Path(str(model_path)))
             for s in model_stakes:
                 reasons[(s.model, s.staker)] = f"predictions file {published_name}: cannot read ({got.strerror or got})"
             continue
-        raw, digest, values = got
+        published_name = published_path("predictions", model, Path(str(model_path)), got.parquet)
+        digest = got.keccak
+        digests[str(Path(str(model_path)))] = got
         matching = []
         for s in model_stakes:
             why = _file_reason(s.commitment, digest)
@@ -196,9 +223,9 @@ def evaluate_round(
             else:
                 matching.append(s)
         if not matching:
+            in_matrix[pos] = False
             continue
-        if values is not None:
-            fast[model] = values
+        if in_matrix[pos]:
             continue
         try:
             # named by its published path, so that the reason is the same when recomputed
@@ -216,49 +243,51 @@ def evaluate_round(
                                                 f"({type(exc).__name__})")
     clock("load_and_hash")
 
-    scored_mask = targets.notna().to_numpy()
-    scored_ids = targets.index[scored_mask]
-    alarm = targets_overlap_problem(inputs.targets, scored_ids, loaded.values(), any_exact=bool(fast))
-    if alarm is None and too_many_rows and not fast and not loaded:
+    fast_count = int(in_matrix.sum())
+    alarm = targets_overlap_problem(inputs.targets, scored_ids, loaded.values(), any_exact=bool(fast_count))
+    if alarm is None and too_many_rows and not fast_count and not loaded:
         alarm = (f"targets file {inputs.targets}: every delivered predictions file ({too_many_rows}) has more rows than "
                  f"{max_rows}, 1.25 x the targets' {len(targets)} ids: are these this round's complete targets?")
     slow_frame, frame_problems = prediction_frame(loaded, scored_ids)
     # numerai-tools scores a file only if at least 80 % of its ids survive: a file of the targets'
     # ids (the fast path) passes unless most targets are NaN; any other file is counted.
-    if fast and len(scored_ids) < MIN_OVERLAP * len(targets):
-        for model in fast:
-            frame_problems.setdefault(model, _too_few_scored(len(scored_ids), len(targets)))
+    if fast_count and len(scored_ids) < MIN_OVERLAP * len(targets):
+        for pos in np.flatnonzero(in_matrix):
+            frame_problems.setdefault(models[pos], _too_few_scored(len(scored_ids), len(targets)))
     for model, series in loaded.items():
         shared = len(series.index.intersection(scored_ids))
         if shared < MIN_OVERLAP * len(series):
             frame_problems.setdefault(model, _too_few_scored(shared, len(series)))
-    columns: dict[str, np.ndarray] = {}
-    for model in by_model:
-        if model in fast:
-            column = fast[model][scored_mask]
-            if len(column) and column.max() == column.min():
-                frame_problems[model] = "predictions are all equal (they cannot be ranked)"
-            else:
-                columns[model] = column
-        elif model in slow_frame.columns:
-            columns[model] = slow_frame[model].to_numpy(dtype=np.float64)
+    for pos in np.flatnonzero(in_matrix):
+        row = matrix[pos]
+        if len(row) and row.max() == row.min():
+            frame_problems[models[pos]] = "predictions are all equal (they cannot be ranked)"
+    for pos, model in enumerate(models):
+        if model in slow_frame.columns:
+            matrix[pos] = slow_frame[model].to_numpy(dtype=np.float64)
+            in_matrix[pos] = True
     for model, why in frame_problems.items():
         for s in by_model[model]:
             reasons.setdefault((s.model, s.staker), why)
-    matrix = np.empty((len(scored_ids), len(columns)), dtype=np.float64)
-    for k, column in enumerate(columns.values()):
-        matrix[:, k] = column
-    frame = pd.DataFrame(matrix, index=pd.Index(scored_ids, name="id"), columns=list(columns))
 
     valid_stake: dict[str, int] = {}
     for s in ordered:
         if (s.model, s.staker) not in reasons:
             unit = unit_of[(s.model, s.staker)]
             valid_stake[unit] = valid_stake.get(unit, 0) + s.stake
-    # Score only the models with at least one valid stake; they alone make the meta model.
-    frame = frame[[m for m in frame.columns if m in valid_stake]]
-    if frame.shape[1]:
-        weights = pd.Series([valid_stake[m] for m in frame.columns], index=frame.columns, dtype=object)
+    # Score only the models with at least one valid stake; they alone make the meta model. Their
+    # rows are moved up in place (no second copy of the matrix).
+    kept: list[str] = []
+    for pos, model in enumerate(models):
+        if in_matrix[pos] and model in valid_stake:
+            if pos != len(kept):
+                matrix[len(kept)] = matrix[pos]
+            kept.append(model)
+    matrix = matrix[: len(kept)]
+    if kept:
+        frame = pd.DataFrame(matrix.T, index=pd.Index(scored_ids, name="id"), columns=pd.Index(kept, dtype=object),
+                             copy=False)
+        weights = pd.Series([valid_stake[m] for m in kept], index=frame.columns, dtype=object)
         scores = score_models(frame, targets, meta, weights)
     else:
         scores = pd.DataFrame({"model": pd.Series([], dtype=object), "corr": [], "mmc": []})
@@ -291,4 +320,4 @@ def evaluate_round(
     clock("tree")
     alarms = [] if alarm is None else [f"{alarm} Every stake whose file misses them is refunded; if the targets are "
                                        "wrong, correct them and have the guardian reject this posting"]
-    return RoundResult(round_id, params, list(ordered), rows, summary, tree, proofs, scores, alarms)
+    return RoundResult(round_id, params, list(ordered), rows, summary, tree, proofs, scores, alarms, digests)

@@ -27,6 +27,7 @@ from nmrstake.results.evaluate import RoundResult
 from nmrstake.results.spec import (
     CSV_COLUMNS,
     RESULTS_FORMAT,
+    InputDigest,
     PredictionKey,
     RoundInputs,
     canonical_json,
@@ -68,19 +69,26 @@ def _results_csv(result: RoundResult) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def _input_files(inputs: RoundInputs) -> list[tuple[str, PredictionKey | None, str, Path]]:
-    """(role, key, relative path in the folder, source) of every input file, in a fixed order."""
+def _input_files(inputs: RoundInputs, digests: Mapping[str, InputDigest]) -> list[tuple[str, PredictionKey | None, str, Path]]:
+    """(role, key, relative path in the folder, source) of every input file, in a fixed order
+    (``digests``: what evaluation learnt of the files it read, by path)."""
+
+    def parquet(path: Path) -> bool | None:
+        known = digests.get(str(path))
+        return None if known is None else known.parquet
+
     targets = Path(inputs.targets)
     files: list[tuple[str, PredictionKey | None, str, Path]] = [
-        ("targets", None, published_path("targets", None, targets), targets)
+        ("targets", None, published_path("targets", None, targets, parquet(targets)), targets)
     ]
     if inputs.meta_model is not None:
         meta = Path(inputs.meta_model)
-        files.append(("meta_model", None, published_path("meta_model", None, meta), meta))
+        files.append(("meta_model", None, published_path("meta_model", None, meta, parquet(meta)), meta))
     for key in sorted(inputs.predictions, key=prediction_label):
         source = Path(inputs.predictions[key])
-        if source.is_file():
-            files.append(("predictions", key, published_path("predictions", prediction_label(key), source), source))
+        if str(source) in digests or source.is_file():
+            rel = published_path("predictions", prediction_label(key), source, parquet(source))
+            files.append(("predictions", key, rel, source))
     return files
 
 
@@ -110,9 +118,12 @@ def _manifest(
     predictions_keccak: dict[str, str] = {}
     targets_keccak = meta_keccak = None
     for role, key, rel, source in files:
-        digest = to_hex(keccak_file(source))
+        # evaluate_round hashed every file it read: its digests are what was checked and scored
+        known = result.digests.get(str(source))
+        digest = to_hex(known.keccak if known is not None else keccak_file(source))
+        size = known.size if known is not None else source.stat().st_size
         item: dict[str, Any] = {"role": role, "model": None if key is None else key_model(key), "path": rel,
-                                "keccak": digest, "size": source.stat().st_size}
+                                "keccak": digest, "size": size}
         if isinstance(key, tuple):
             item["staker"] = checksum_address(key[1])
         input_list.append(item)
@@ -147,8 +158,8 @@ def _manifest(
         "targets_keccak": targets_keccak,
         "meta_model_keccak": meta_keccak,
         "predictions_keccak": predictions_keccak,
-        "commitments": [
-            {"model": s.model, "staker": checksum_address(s.staker), "commitment": to_hex(s.commitment)}
+        "commitments": [  # evaluate_round gives the stakers checksummed
+            {"model": s.model, "staker": s.staker, "commitment": to_hex(s.commitment)}
             for s in result.stakes
             if s.commitment is not None
         ],
@@ -182,7 +193,7 @@ def render_round(
     if isinstance(chain_id, bool) or not isinstance(chain_id, int) or chain_id <= 0:
         raise InputError(f"chain id: expected a positive integer, got {chain_id!r}")
     contract = checksum_address(contract, argument="contract address")
-    files = _input_files(inputs)
+    files = _input_files(inputs, result.digests)
     generated: dict[str, bytes] = {"results.csv": _results_csv(result)}
     if result.tree is not None:
         generated["tree.json"] = (json.dumps(result.tree.dump(), indent=2) + "\n").encode("ascii")

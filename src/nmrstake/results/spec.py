@@ -105,17 +105,31 @@ def manifest_hash(path: str | os.PathLike[str]) -> bytes:
     return keccak_file(path)
 
 
-def _ext(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return ".parquet" if handle.read(4) == b"PAR1" else ".csv"
+@dataclass(frozen=True)
+class InputDigest:
+    """What evaluating a round learnt of an input file's bytes: their keccak-256 and size, and
+    whether they are Parquet (else CSV). Publishing records these instead of reading every file
+    again."""
+
+    keccak: bytes
+    size: int
+    parquet: bool
 
 
-def published_path(role: str, label: str | None, source: Path) -> str:
+def _ext(path: Path, parquet: bool | None = None) -> str:
+    if parquet is None:
+        with open(path, "rb") as handle:
+            parquet = handle.read(4) == b"PAR1"
+    return ".parquet" if parquet else ".csv"
+
+
+def published_path(role: str, label: str | None, source: Path, parquet: bool | None = None) -> str:
     """Where an input file is copied in the published folder: ``inputs/targets.csv``,
     ``inputs/meta_model.parquet``, ``inputs/predictions/<model>.csv`` or
-    ``inputs/predictions/<model>/<staker>.csv`` (see :func:`prediction_label`; extension from content)."""
+    ``inputs/predictions/<model>/<staker>.csv`` (see :func:`prediction_label`; extension from
+    content: ``parquet`` when known, else the file's first bytes)."""
     if role == "predictions":
-        return f"inputs/predictions/{label}{_ext(source)}"
-    return f"inputs/{role}{_ext(source)}"
+        return f"inputs/predictions/{label}{_ext(source, parquet)}"
+    return f"inputs/{role}{_ext(source, parquet)}"
 
 
