@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +37,7 @@ from nmrstake.service import schemas
 from nmrstake.service.args import AccountAddress, ModelLabel, RoundId, StakerAddress
 from nmrstake.service.args import round_arg as _round_arg
 from nmrstake.service.dashboard import SORT_KEYS
-from nmrstake.service.schemas import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE, problems
+from nmrstake.service.schemas import problem, problems
 from nmrstake.signing import UploadAuthorisation
 
 #: Multipart overhead allowed beyond the file itself (boundaries, headers, the other fields).
@@ -48,11 +48,6 @@ UPLOAD_FIELDS = ("round", "model", "staker", "nonce", "expiry", "signature")
 #: A slower one is refused (408) and its connection closed, and with it any hold on its key.
 BODY_GRACE_SECONDS = 10.0
 MIN_BODY_RATE = 64 * 1024
-
-_TITLES = {400: "Bad request", 401: "Not signed", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-           408: "Request timeout", 409: "Conflict", 411: "Length required", 413: "Too large",
-           415: "Unsupported format", 422: "Invalid request", 429: "Limit reached", 500: "Internal error",
-           502: "Chain error", 503: "Unavailable"}
 
 
 @dataclass
@@ -207,22 +202,6 @@ class _Body:
             if self.received > self.declared:
                 raise RequestError(413, "file-too-large", f"the request is larger than its declared {self.declared} bytes")
             yield chunk
-
-
-def problem(status: int, kind: str, detail: str, *, instance: str | None = None, field: str | None = None,
-            close: bool = False, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    """An RFC 9457 problem document; `close`: the connection closes after it (a request whose
-    body was not read to its end); `headers`: more headers (a 405's `Allow`)."""
-    body: dict[str, Any] = {"type": PROBLEM_TYPE + kind, "title": _TITLES.get(status, "Error"), "status": status,
-                            "detail": detail}
-    if instance:
-        body["instance"] = instance
-    if field:
-        body["field"] = field
-    sent = dict(headers or {})
-    if close:
-        sent["Connection"] = "close"
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=sent or None)
 
 
 def _operation_id(route: APIRoute) -> str:

@@ -170,7 +170,6 @@ def mount_faucet(app: FastAPI, ctx: Any) -> None:
     from fastapi.concurrency import run_in_threadpool
 
     from nmrstake.service import schemas
-    from nmrstake.service.app import problem
     from nmrstake.service.args import staker_arg
 
     async def faucet(body):  # type: ignore[no-untyped-def]
@@ -182,7 +181,7 @@ def mount_faucet(app: FastAPI, ctx: Any) -> None:
         try:
             granted = await run_in_threadpool(give.give, address)
         except _Limited as exc:
-            return problem(429, exc.kind, exc.message, instance="/v1/faucet", field=exc.field,
+            return schemas.problem(429, exc.kind, exc.message, instance="/v1/faucet", field=exc.field,
                            headers={"Retry-After": str(max(1, exc.back_at - int(time.time())))})
         return granted.to_json()
 

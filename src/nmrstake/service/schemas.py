@@ -10,8 +10,10 @@ byte strings 0x-hex, addresses EIP-55 checksummed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
@@ -21,6 +23,29 @@ from nmrstake.signing import DOMAIN_NAME, DOMAIN_VERSION, RECEIPT_TYPES, UPLOAD_
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE = "urn:nmrstake:problem:"
+
+_TITLES = {400: "Bad request", 401: "Not signed", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
+           408: "Request timeout", 409: "Conflict", 411: "Length required", 413: "Too large",
+           415: "Unsupported format", 422: "Invalid request", 429: "Limit reached", 500: "Internal error",
+           502: "Chain error", 503: "Unavailable"}
+
+
+def problem(status: int, kind: str, detail: str, *, instance: str | None = None, field: str | None = None,
+            close: bool = False, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """An RFC 9457 problem document; `close`: the connection closes after it (a request whose
+    body was not read to its end); `headers`: more headers (a 405's `Allow`)."""
+    body: dict[str, Any] = {"type": PROBLEM_TYPE + kind, "title": _TITLES.get(status, "Error"), "status": status,
+                            "detail": detail}
+    if instance:
+        body["instance"] = instance
+    if field:
+        body["field"] = field
+    sent = dict(headers or {})
+    if close:
+        sent["Connection"] = "close"
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=sent or None)
+
+
 #: The largest uint256: round ids, nonces and expiries are uint256 on chain and in EIP-712.
 UINT256_MAX = 2**256 - 1
 
@@ -828,6 +853,6 @@ def extra_schemas() -> dict[str, Any]:
 
 
 __all__ = [
-    "API_DESCRIPTION", "PROBLEM_MEDIA_TYPE", "PROBLEM_TYPE", "UINT256_MAX", "UPLOAD_FORM_SCHEMA", "extra_schemas",
+    "API_DESCRIPTION", "PROBLEM_MEDIA_TYPE", "PROBLEM_TYPE", "problem", "UINT256_MAX", "UPLOAD_FORM_SCHEMA", "extra_schemas",
     "problems",
 ]
