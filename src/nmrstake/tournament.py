@@ -6,17 +6,21 @@ enumerate: which rounds exist (`RoundOpened`) and which stake keys a round has (
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, fields
 from enum import IntEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nmrstake.deploy import Deployment, deployment_path, deployments_dir, load_deployment
-from nmrstake.errors import ConfigError, UnknownRoundError
+from nmrstake.errors import ChainError, ConfigError, UnknownRoundError
 from nmrstake.hashing import checksum_address as to_checksum_address
 from nmrstake.models import model_label
 from nmrstake.payouts import RoundParams
 from nmrstake.signing import Domain
+
+if TYPE_CHECKING:
+    from nmrstake.chain.node import ContractHandle, Node
 
 ZERO32 = b"\x00" * 32
 
@@ -257,18 +261,53 @@ class TournamentClient:
         topics = {"roundId": round_id} if round_id is not None else None
         return event_logs(getattr(desk, event), self.deployment.contracts["DisputeDesk"].block, self.head(), topics)
 
+    @functools.cached_property
+    def node(self) -> Node:
+        """The connected chain for the reads on hot paths (chain time, a stake's amount, a
+        balance: the service reads them for every upload): JSON-RPC straight to the provider's
+        URL when it has an http(s) one, else the provider's Web3 (the embedded EVM). Measured on
+        Anvil, a `getStake` costs 1.1 ms of CPU this way against 7.0 ms through ape's contract
+        call (and 6.0 ms through ape's Web3, whose middlewares cost as much)."""
+        from nmrstake.chain.node import as_node
+
+        # The URL web3.py itself posts to (an HTTPProvider's), never a provider's advertised `uri`:
+        # ape's embedded EVM advertises http://localhost:8545 and serves nothing there.
+        web3 = getattr(self.provider, "web3", None)
+        endpoint = getattr(getattr(web3, "provider", None), "endpoint_uri", None)
+        if isinstance(endpoint, str) and endpoint.startswith(("http://", "https://")):
+            return as_node(endpoint)
+        return as_node(self.provider)
+
+    @functools.cached_property
+    def _light(self) -> tuple[ContractHandle, ContractHandle]:
+        """The Tournament and the NMR on :attr:`node`, with the package's own ABIs."""
+        from nmrstake import abi
+
+        return (self.node.contract(self.tournament.address, abi.load("Tournament")),
+                self.node.contract(self.token.address, abi.load("NMR")))
+
+    def stake_amount(self, round_id: int, model_id: bytes, staker: str) -> int:
+        """The NMR wei `staker` has at stake on `model_id` in `round_id` now (0 if none or claimed)."""
+        return int(self._light[0].functions.getStake(round_id, model_id, to_checksum_address(staker)).call()[0])
+
+    def nmr_balance(self, address: str) -> int:
+        """The NMR wei `address` holds now."""
+        return int(self._light[1].functions.balanceOf(to_checksum_address(address)).call())
+
     def chain_time(self) -> int:
         """The timestamp the next block will carry (the pending block's): what the contract will
         compare with a round's times if a transaction is sent now. A node that serves no pending
         block gives its latest block's time plus one second (the earliest the next can carry)."""
         try:
-            pending = self.provider.get_block("pending")
+            pending = self.node.block_timestamp("pending")
         except Exception:  # noqa: BLE001 - nodes refuse "pending" in several ways
             pending = None
-        latest = self.provider.get_block("latest")
-        if pending is None or pending.timestamp is None:
-            return int(latest.timestamp) + 1
-        return max(int(pending.timestamp), int(latest.timestamp))
+        latest = self.node.block_timestamp("latest")
+        if latest is None:
+            raise ChainError("the node has no latest block")
+        if pending is None:
+            return latest + 1
+        return max(pending, latest)
 
     def head(self) -> int:
         return int(self.provider.get_block("latest").number)
