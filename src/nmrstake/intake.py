@@ -233,12 +233,14 @@ class Intake:
                                "keccak-256), then upload it; a staked model's upload is always taken", field="file")
 
     def _check_file(self, staged: Path, size: int, key_text: str) -> str:
-        from nmrstake.scoring import load_predictions
+        from nmrstake.scoring import load_predictions, plain_predictions_ok
 
         if size == 0:
             raise RequestError(422, "empty-file", "file: the file is empty", field="file")
-        with open(staged, "rb") as fh:
-            head = fh.read(4096)
+        raw = staged.read_bytes()  # at most max_bytes
+        if plain_predictions_ok(raw):  # the usual file, accepted without pandas
+            return ".csv"
+        head = raw[:4096]
         is_parquet = head[:4] == b"PAR1"
         if not is_parquet:
             try:
@@ -406,9 +408,9 @@ def chain_intake(client: Any, store: SubmissionStore, *, max_bytes: int = DEFAUL
         min_stake = known.min_stake if known is not None else 0
 
         def read() -> Standing:
-            if int(client.tournament.getStake(round_id, model_id(model), staker)[0]) > 0:
+            if client.stake_amount(round_id, model_id(model), staker) > 0:
                 return Standing(True, True, min_stake)
-            return Standing(False, int(client.token.balanceOf(staker)) >= min_stake, min_stake)
+            return Standing(False, client.nmr_balance(staker) >= min_stake, min_stake)
 
         found = guarded_chain_read(guard, read)
         if found.may_stake or owner_of(staker) is None or strategies is None:
