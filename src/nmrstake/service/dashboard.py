@@ -22,6 +22,7 @@ Every number comes from the chain (rounds, stakes, claims) or the oracle's publi
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -169,7 +170,10 @@ class Dashboard:
         """:meth:`warm` when the service starts, then every `every` seconds until `stop` is set:
         a round published (or changed) while the service runs is read before its first visitor."""
         while True:
-            self.warm()
+            try:
+                self.warm()
+            except Exception:  # noqa: BLE001 - a reading that fails here is read again on a page view, which says why
+                logging.getLogger(__name__).exception("reading the published rounds ahead failed; trying again")
             if stop.wait(every):
                 return
 
