@@ -58,6 +58,21 @@ chromium:
 	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
 	@command -v chromium >/dev/null 2>&1 || { echo "error: chromium is still not on PATH after apt-get install" >&2; exit 1; }
 
+# PostgreSQL for the service's tests and benchmark (one throwaway server per test session, run as
+# a normal user: tests/helpers/postgres.py): Debian's package, installed only when its initdb is
+# missing (as root, or through sudo; otherwise a clear error). The S3 server (SeaweedFS) comes from
+# PyPI with the test extra.
+.PHONY: postgresql
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	  elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+	  else echo "error: the service tests need Debian's postgresql, and this user can neither install packages nor sudo:" \
+	            "run 'apt-get update && apt-get install -y postgresql' as root" >&2; exit 1; fi; \
+	  echo "installing Debian's postgresql (apt-get)"; \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "error: no initdb under /usr/lib/postgresql after apt-get install" >&2; exit 1; }
+
 # What running nmrstake needs (the demo, the CLI, the service): no browser, no Slither.
 install: $(VENV)/.stamp node_modules/.stamp $(VENDOR)/.stamp
 	@node tools/solc/install.js
@@ -68,9 +83,9 @@ install: $(VENV)/.stamp node_modules/.stamp $(VENDOR)/.stamp
 	@# nmrstake's modules instead of compiling them (also where PYTHONDONTWRITEBYTECODE is set).
 	@$(BIN)/python -m compileall -q src >/dev/null
 
-# What the suite and the benchmarks need besides: Slither (the security tests) and Chromium (the
-# dashboard's browser tests and benchmark).
-install-test: install $(SLITHER_VENV)/.stamp chromium
+# What the suite and the benchmarks need besides: Slither (the security tests), Chromium (the
+# dashboard's browser tests and benchmark) and PostgreSQL (the service's shared database).
+install-test: install $(SLITHER_VENV)/.stamp chromium postgresql
 
 # A full compile whenever a contract or the compiler settings changed since the last one (ape's
 # incremental compile leaves the contracts that import or embed a changed one stale); nothing
