@@ -460,8 +460,8 @@ def _run(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any]
 
     from nmrstake.chain.connect import load_project
     from nmrstake.localchain import anvil_provider, spawn, stop_process
-    from nmrstake.service.app import BODY_GRACE_SECONDS, MIN_BODY_RATE
     from nmrstake.service.server import HEADER_SECONDS
+    from nmrstake.service.upload import BODY_GRACE_SECONDS, MIN_BODY_RATE
 
     errors: list[str] = []
     failures: Counter[str] = Counter()

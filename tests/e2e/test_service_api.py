@@ -47,7 +47,7 @@ HOUR, DAY = 3600, 86_400
 R_PUB, R_OPEN, R_FUTURE, R_UNKNOWN = 101, 102, 103, 999
 ROUNDS = (R_PUB, R_OPEN, R_FUTURE, R_UNKNOWN)
 MAX_UPLOAD = 4096
-FORM_OVERHEAD = 64 * 1024  # the service's allowance for the multipart framing (service/app.py)
+FORM_OVERHEAD = 64 * 1024  # the service's allowance for the multipart framing (service/upload.py)
 PROBLEM = "urn:nmrstake:problem:"
 
 

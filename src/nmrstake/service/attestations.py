@@ -15,7 +15,8 @@ member counts at most once for any content.
 
 Kept in ``attestations.sqlite3`` in the service's data folder, beside the upload log: each
 attestation is one row written in one transaction (WAL, synchronous=FULL), so a crash leaves it
-stored or not, never half. This module imports no web framework and no ape at its top.
+stored or not, never half. This module imports no web framework and no ape at its top; the routes
+are :mod:`nmrstake.service.routes.attestations`.
 """
 
 from __future__ import annotations
@@ -27,15 +28,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nmrstake.errors import ConfigError, InputError, RequestError
 from nmrstake.fsutil import thread_connection
 from nmrstake.hashing import bytes32_from_hex, to_hex
 from nmrstake.signing import Attestation
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
 
 #: Distinct attestations one member may have stored for one round (across epochs): an honest
 #: member needs one per epoch; a few more let an equivocation show.
@@ -320,50 +318,4 @@ def publish(ctx: Any, store: Callable[[], AttestationStore], reading: CommitteeR
     return {"new": new, "attestation": stored.to_json(flagged)}
 
 
-# ------------------------------------------------------------------------------------------ the routes
-
-
-def mount_attestations(app: FastAPI, ctx: Any) -> None:
-    """``POST`` and ``GET /v1/rounds/{round_id}/attestations`` on `app`; the store is opened in the
-    service's data folder on first use (a deployment without a committee never opens it)."""
-    from fastapi.concurrency import run_in_threadpool
-
-    from nmrstake.service import schemas
-    from nmrstake.service.args import RoundId
-
-    opened: list[AttestationStore] = []
-    lock = threading.Lock()
-    reading = CommitteeReading()
-
-    def store() -> AttestationStore:
-        with lock:
-            if not opened:
-                opened.append(AttestationStore(ctx.layout.service_dir))
-            return opened[0]
-
-    async def publish_attestation(round_id, body):  # type: ignore[no-untyped-def]
-        return await run_in_threadpool(lambda: publish(ctx, store, reading, round_id, body))
-
-    def round_attestations(round_id):  # type: ignore[no-untyped-def]
-        return listing(ctx, store, reading, round_id)
-
-    # Annotations as objects (this module's are strings FastAPI cannot resolve here).
-    publish_attestation.__annotations__ = {"round_id": RoundId, "body": schemas.AttestationRequest, "return": Any}
-    round_attestations.__annotations__ = {"round_id": RoundId, "return": Any}
-    app.post("/v1/rounds/{round_id}/attestations", tags=["committee"],
-             summary="Publish a committee member's signed Attestation of the round's result (kept only when valid "
-                     "and by a current member; the same one again is harmless)",
-             response_model=schemas.AttestationStored,
-             responses=schemas.problems(
-                 400, 401, 403, 404, 409, 422, 429, 502, 503,
-                 s400="http-error: the body is not JSON", s401="bad-signature: the signature does not recover the "
-                 "signer over this attestation", s403="not-committee-member", s404="no-committee, unknown-round",
-                 s409="wrong-epoch: not the committee's current epoch", s429="too-many-attestations: the member's "
-                 "attestations of this round reached the service's maximum"))(publish_attestation)
-    app.get("/v1/rounds/{round_id}/attestations", tags=["committee"],
-            summary="The round's attestations and, per distinct content, its signers and whether M agree",
-            response_model=schemas.Attestations,
-            responses=schemas.problems(404, 422, 502, 503, s404="no-committee, unknown-round"))(round_attestations)
-
-
-__all__ = ["AttestationStore", "MAX_PER_SIGNER", "agreements", "equivocators", "mount_attestations"]
+__all__ = ["AttestationStore", "MAX_PER_SIGNER", "agreements", "equivocators"]

@@ -7,7 +7,7 @@ the charts are drawn with uPlot, served from the service's own origin (``/static
 Nothing on a page asks any other origin for anything (the pages carry a Content-Security-Policy
 of ``'self'`` only), and no wallet is needed.
 
-Routes (``mount_dashboard``):
+Routes (in :mod:`nmrstake.service.routes`: ``pages`` and ``dashboard``):
 
 - pages: ``/`` (rounds), ``/rounds/{id}``, ``/models/{name}``, ``/stakers/{address}``;
 - static files: ``/static/...`` (the package's ``static/`` folder; the chart library's files are
@@ -17,7 +17,8 @@ Routes (``mount_dashboard``):
   ``/v1/rounds/{id}/chart``, ``/v1/models/{name}``, ``/v1/stakers/{address}`` (docs/dashboard.md).
 
 Every number comes from the chain (rounds, stakes, claims) or the oracle's published folders
-(rows, scores), through the functions below, which both the pages and the JSON routes call.
+(rows, scores), through the Dashboard below (one per app, ``app.state.dashboard``), which both the
+pages and the JSON routes call.
 """
 
 from __future__ import annotations
@@ -33,9 +34,6 @@ from typing import Any
 
 from nmrstake.errors import ConfigError, InputError, NmrstakeError, RequestError
 from nmrstake.hashing import ZERO32, checksum_address, to_hex
-from nmrstake.service import schemas
-from nmrstake.service.args import ModelLabel, RoundId, StakerAddress, model_arg, round_arg, staker_arg
-from nmrstake.service.schemas import problems
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -598,146 +596,4 @@ def _hex(value: Any) -> str:
     return text if text.startswith("0x") else "0x" + text
 
 
-# ------------------------------------------------------------------------------------------ routes
-
-
-def mount_dashboard(app: Any, ctx: Any) -> Dashboard:
-    """Add the dashboard's pages, static files and JSON routes to the service's app."""
-    from urllib.parse import quote
-
-    from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
-    from starlette.staticfiles import StaticFiles
-
-    from nmrstake import __version__
-
-    dash = Dashboard(ctx)
-    app.state.dashboard = dash
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
-                      trim_blocks=True, lstrip_blocks=True)
-    env.filters["nmr"] = nmr_short
-    env.filters["nmr_exact"] = nmr_exact
-    env.filters["num"] = float_text
-    env.globals["version"] = __version__
-    from nmrstake.rounds import NO_THRESHOLD
-
-    env.globals["NO_THRESHOLD"] = NO_THRESHOLD
-
-    def page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
-        html = env.get_template(name).render(chain_id=ctx.intake.domain.chain_id,
-                                             tournament=ctx.intake.domain.tournament, **values)
-        return HTMLResponse(html, status_code=status, headers={
-            "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
-            "Cache-Control": "no-store"})
-
-    stop = threading.Event()
-
-    def watch() -> None:
-        for name in PAGE_TEMPLATES:
-            env.get_template(name)  # compiled once, now rather than on a page's first view
-        dash.watch(stop, WATCH_SECONDS)
-
-    # Published rounds are read when the service starts or when they appear, not on a page view.
-    app.router.on_startup.append(lambda: threading.Thread(target=watch, name="dashboard-watch", daemon=True).start())
-    app.router.on_shutdown.append(stop.set)
-
-    # ------------------------------------------------------------------ JSON
-
-    @app.get("/v1/rounds/{round_id}/verification", tags=["dashboard"],
-             summary="Whether the published result is the one on chain (manifest hash, Merkle root, stake count)",
-             response_model=schemas.Verification, response_model_exclude_unset=True,
-             responses=problems(404, 422, 502, 503, s404="unknown-round"))
-    def verification(round_id: RoundId) -> Any:
-        info = dash.chain(ctx.client.round, round_id)
-        return dash.verification(info)
-
-    @app.get("/v1/rounds/{round_id}/transactions", tags=["dashboard"],
-             summary="The transactions of the round's events: opened, funded, result posted or rejected, settled",
-             response_model=schemas.Transactions, responses=problems(404, 422, 502, 503, s404="unknown-round"))
-    def transactions(round_id: RoundId) -> Any:
-        info = dash.chain(ctx.client.round, round_id)
-        return {"round": info.round_id, "explorer": dash.explorer, "transactions": dash.transactions(info)}
-
-    @app.get("/v1/rounds/{round_id}/chart", tags=["dashboard"],
-             summary="Score and net result (payout - burn, NMR) of every scored stake, by score",
-             response_model=schemas.Chart, responses=problems(404, 422, s404="not-published"))
-    def chart(round_id: RoundId) -> Any:
-        return dash.chart(round_id)
-
-    @app.get("/v1/models/{model}", tags=["dashboard"],
-             summary="A model's stakes across rounds (every staker of that name), what is claimable, strategy settings",
-             response_model=schemas.ModelHistory, responses=problems(422, 502, 503))
-    def model_history(model: ModelLabel) -> Any:
-        return dash.model_json(model)
-
-    @app.get("/v1/stakers/{staker}", tags=["dashboard"],
-             summary="A staker's stakes across rounds, what is claimable now, its allocation strategy's settings",
-             response_model=schemas.StakerHistory, responses=problems(422, 502, 503))
-    def staker_history(staker: StakerAddress) -> Any:
-        return dash.staker_json(staker)
-
-    # ------------------------------------------------------------------ pages
-
-    def error_page(exc: NmrstakeError, what: str) -> HTMLResponse:
-        status = exc.status if isinstance(exc, RequestError) else (404 if "does not exist" in exc.message else 500)
-        return page("error.html", status=status, title=what, message=exc.message)
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def rounds_page(to: str | None = None) -> Any:
-        if to and to.strip():  # the header's box: a staker's address or a model's name
-            target = to.strip()
-            # 0x and 40 hex digits: an address; 0x and 64: a model id that is not a name (its label)
-            address = target.lower().startswith("0x") and len(target) != 66
-            where = f"/stakers/{target}" if address else f"/models/{target.lower()}"
-            return RedirectResponse(quote(where), status_code=303)
-        infos = dash.chain(ctx.client.rounds)
-        rounds = [{"info": i, "json": i.to_json(), "verification": dash.verification(i)} for i in infos]
-        rounds.reverse()  # the newest first
-        return page("rounds.html", title="Rounds", rounds=rounds)
-
-    @app.get("/rounds/{round_id}", response_class=HTMLResponse, include_in_schema=False)
-    def round_page(round_id: str, rows: int = PAGE_SIZE) -> Any:
-        try:
-            info = dash.chain(ctx.client.round, round_arg(round_id))
-        except NmrstakeError as exc:
-            return error_page(exc, f"Round {round_id}")
-        pub = dash.published_or_none(info.round_id)
-        return page("round.html", title=f"Round {info.round_id}", info=info, round=info.to_json(),
-                    page_size=min(max(rows, 1), 1000),
-                    verification=dash.verification(info), transactions=dash.transactions(info),
-                    files=dash.files(info.round_id), pub=pub, explorer=dash.explorer,
-                    committee=dash.committee_view(info), disputes=dash.disputes_view(info))
-
-    @app.get("/models/{model}", response_class=HTMLResponse, include_in_schema=False)
-    def model_page(model: str) -> Any:
-        try:
-            data = dash.model_json(model_arg(model))
-        except NmrstakeError as exc:
-            return error_page(exc, f"Model {model}")
-        return page("history.html", title=f"Model {data['model']}", kind="model", data=data)
-
-    @app.get("/stakers/{staker}", response_class=HTMLResponse, include_in_schema=False)
-    def staker_page(staker: str) -> Any:
-        try:
-            data = dash.staker_json(staker_arg(staker))
-        except NmrstakeError as exc:
-            return error_page(exc, f"Staker {staker}")
-        return page("history.html", title=f"Staker {data['staker']}", kind="staker", data=data)
-
-    # ------------------------------------------------------------------ static files
-
-    @app.get("/static/vendor/{name}", include_in_schema=False)
-    def vendor(name: str) -> Any:
-        folder = vendor_dir()
-        if name not in VENDOR_FILES:
-            raise RequestError(404, "not-found", f"no such resource: GET /static/vendor/{name}")
-        if folder is None:
-            raise RequestError(500, "misconfigured", "the chart library (npm package uplot) is not installed: run "
-                               "`make install`, which copies it into the package's static/vendor/ folder")
-        return FileResponse(folder / name, headers={"Cache-Control": "public, max-age=86400"})
-
-    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    return dash
-
-
-__all__ = ["CSP", "Dashboard", "SORT_KEYS", "mount_dashboard", "nmr_short", "vendor_dir"]
+__all__ = ["CSP", "Dashboard", "SORT_KEYS", "nmr_short", "vendor_dir"]

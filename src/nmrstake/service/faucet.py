@@ -11,8 +11,9 @@ the upload log, once both transactions are mined: a failed send (a 502) records 
 transactions go through the one sender (:mod:`nmrstake.chain.transactions`) under the service's
 chain lock, one request at a time, each sent once (never retried).
 
-This module imports no web framework and no ape at its top. The participant's side (asking, and
-the grant it gets back) is :mod:`nmrstake.client.faucet`.
+This module imports no web framework and no ape at its top; the route is
+:mod:`nmrstake.service.routes.faucet`. The participant's side (asking, and the grant it gets back)
+is :mod:`nmrstake.client.faucet`.
 """
 
 from __future__ import annotations
@@ -22,14 +23,11 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nmrstake.client.faucet import FaucetGrant
 from nmrstake.errors import RequestError
 from nmrstake.fsutil import thread_connection
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
 
 MAINNET_CHAIN_ID = 1
 DEFAULT_NMR_WEI = 100 * 10**18
@@ -162,39 +160,4 @@ def _iso(seconds: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
-# ------------------------------------------------------------------------------------------ the route
-
-
-def mount_faucet(app: FastAPI, ctx: Any) -> None:
-    """``POST /v1/faucet`` on `app`, giving from ``ctx.faucet`` (off when it is None)."""
-    from fastapi.concurrency import run_in_threadpool
-
-    from nmrstake.service import schemas
-    from nmrstake.service.args import staker_arg
-
-    async def faucet(body):  # type: ignore[no-untyped-def]
-        give: Faucet | None = getattr(ctx, "faucet", None)
-        if give is None or give.off is not None:
-            why = give.off if give is not None else "the operator started it without --faucet-account or --faucet-wallet"
-            raise RequestError(404, "faucet-off", f"this service gives no test NMR: {why}")
-        address = staker_arg(body.address, field="address")
-        try:
-            granted = await run_in_threadpool(give.give, address)
-        except _Limited as exc:
-            return schemas.problem(429, exc.kind, exc.message, instance="/v1/faucet", field=exc.field,
-                           headers={"Retry-After": str(max(1, exc.back_at - int(time.time())))})
-        return granted.to_json()
-
-    # The body's model, as an object (this module's annotations are strings FastAPI cannot resolve here).
-    faucet.__annotations__ = {"body": schemas.FaucetRequest, "return": Any}
-    app.post("/v1/faucet", tags=["accounts"],
-             summary="Test NMR and ether for gas to an address (local and test deployments; once a day per address)",
-             response_model=schemas.FaucetGrant,
-             responses=schemas.problems(400, 404, 422, 429, 502, 503,
-                                        s400="http-error: the body is not JSON", s404="faucet-off: this service has no faucet "
-                                        "(none configured, mainnet, or a token it cannot mint)",
-                                        s429="faucet-limit: the address had its grant this period, or the faucet "
-                                        "gave its hourly maximum; Retry-After says when to come back"))(faucet)
-
-
-__all__ = ["Faucet", "FaucetSettings", "mount_faucet", "why_off"]
+__all__ = ["Faucet", "FaucetSettings", "why_off"]

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from nmrstake.intake import DEFAULT_LIMITS, DEFAULT_MAX_UPLOAD_BYTES, UploadLimits, chain_intake
-from nmrstake.service.app import ServiceContext, create_app
+from nmrstake.service.app import create_app
+from nmrstake.service.context import ServiceContext
 
 #: A connection must complete its request's line and headers within this many seconds of opening
 #: (or of its previous response): a half-open connection is closed, not kept (docs/service.md).

@@ -1,0 +1,59 @@
+"""What one app of the tournament service serves: `ServiceContext`, one deployment's chain client,
+data layout, intake and faucet, with the lock its chain reads share and its cache of published
+rounds.
+
+It lives apart from the app (`nmrstake.service.app`) and its routes (`nmrstake.service.routes`) so
+that both can name it: the app puts it on ``app.state.ctx``, and the routes take it from there
+through a dependency (`nmrstake.service.routes.deps.Context`), never from a closure.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from nmrstake.errors import InputError, RequestError
+from nmrstake.intake import Intake, guarded_chain_read
+
+
+@dataclass
+class ServiceContext:
+    """What the app serves: one deployment's chain client, data layout and intake."""
+
+    client: Any  # TournamentClient
+    layout: Any  # DataLayout
+    intake: Intake
+    chain_lock: threading.Lock = field(default_factory=threading.Lock)
+    faucet: Any = None  # nmrstake.service.faucet.Faucet: POST /v1/faucet (None: off)
+    _published: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+    _published_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def chain(self, fn: Any, *args: Any) -> Any:
+        """Run one chain read; ape's provider is shared by the request threads, one at a time."""
+        return guarded_chain_read(self.chain_lock, fn, *args)
+
+    def published(self, round_id: int) -> Any:
+        """The round's published results (PublishedRound), or a 404 problem before publication;
+        InputError if its files are malformed. One reading per identity of the files read
+        (``published_stamp``): read once, by one thread, and read again whenever any changes."""
+        from nmrstake.results.read import load_published, published_stamp
+
+        folder = self.layout.published(round_id)
+        stamp = published_stamp(folder)
+        if stamp is None:
+            raise RequestError(404, "not-published", f"round {round_id}: no results are published yet")
+        with self._published_lock:
+            cached = self._published.get(round_id)
+            if cached is None or cached[0] != stamp:
+                try:
+                    cached = (stamp, load_published(folder))
+                except InputError as exc:  # kept too: a damaged folder is not read again until it changes
+                    cached = (stamp, exc.message)
+                self._published[round_id] = cached
+        if isinstance(cached[1], str):
+            raise InputError(cached[1])
+        return cached[1]
+
+
+__all__ = ["ServiceContext"]

@@ -1,0 +1,128 @@
+"""The dashboard's web pages, server-rendered from the Jinja2 templates in the service's
+``templates/`` (``/``, ``/rounds/{id}``, ``/models/{name}``, ``/stakers/{address}``), and the chart
+library's files (``/static/vendor/...``). Each page carries the Content-Security-Policy of
+`nmrstake.service.dashboard.CSP` (this origin only); none is in the OpenAPI document. A page that
+cannot be shown is an HTML error page with the status a JSON route would answer.
+
+The rest of ``/static/`` is the package's ``static/`` folder, mounted by the app.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+
+from nmrstake.errors import NmrstakeError, RequestError
+from nmrstake.service.args import model_arg, round_arg, staker_arg
+from nmrstake.service.context import ServiceContext
+from nmrstake.service.dashboard import CSP, PAGE_SIZE, PAGE_TEMPLATES, TEMPLATES, VENDOR_FILES, vendor_dir
+from nmrstake.service.routes.deps import Context, Dash
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+router = APIRouter(include_in_schema=False)
+
+
+@cache
+def templates() -> Environment:
+    """The pages' templates and their filters, one environment for the process (the templates are
+    the package's, the same for every app)."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    from nmrstake import __version__
+    from nmrstake.rounds import NO_THRESHOLD
+    from nmrstake.service.dashboard import float_text, nmr_exact, nmr_short
+
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["nmr"] = nmr_short
+    env.filters["nmr_exact"] = nmr_exact
+    env.filters["num"] = float_text
+    env.globals["version"] = __version__
+    env.globals["NO_THRESHOLD"] = NO_THRESHOLD
+    return env
+
+
+def compile_templates() -> None:
+    """Compile every page's template now (the app's read-ahead thread does it when the service
+    starts) rather than on a page's first view."""
+    for name in PAGE_TEMPLATES:
+        templates().get_template(name)
+
+
+def _page(ctx: ServiceContext, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+    html = templates().get_template(name).render(chain_id=ctx.intake.domain.chain_id,
+                                                 tournament=ctx.intake.domain.tournament, **values)
+    return HTMLResponse(html, status_code=status, headers={
+        "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store"})
+
+
+def _error_page(ctx: ServiceContext, exc: NmrstakeError, what: str) -> HTMLResponse:
+    status = exc.status if isinstance(exc, RequestError) else (404 if "does not exist" in exc.message else 500)
+    return _page(ctx, "error.html", status=status, title=what, message=exc.message)
+
+
+@router.get("/", response_class=HTMLResponse)
+def rounds_page(ctx: Context, dash: Dash, to: str | None = None) -> Any:
+    if to and to.strip():  # the header's box: a staker's address or a model's name
+        target = to.strip()
+        # 0x and 40 hex digits: an address; 0x and 64: a model id that is not a name (its label)
+        address = target.lower().startswith("0x") and len(target) != 66
+        where = f"/stakers/{target}" if address else f"/models/{target.lower()}"
+        return RedirectResponse(quote(where), status_code=303)
+    infos = dash.chain(ctx.client.rounds)
+    rounds = [{"info": i, "json": i.to_json(), "verification": dash.verification(i)} for i in infos]
+    rounds.reverse()  # the newest first
+    return _page(ctx, "rounds.html", title="Rounds", rounds=rounds)
+
+
+@router.get("/rounds/{round_id}", response_class=HTMLResponse)
+def round_page(round_id: str, ctx: Context, dash: Dash, rows: int = PAGE_SIZE) -> Any:
+    try:
+        info = dash.chain(ctx.client.round, round_arg(round_id))
+    except NmrstakeError as exc:
+        return _error_page(ctx, exc, f"Round {round_id}")
+    pub = dash.published_or_none(info.round_id)
+    return _page(ctx, "round.html", title=f"Round {info.round_id}", info=info, round=info.to_json(),
+                 page_size=min(max(rows, 1), 1000),
+                 verification=dash.verification(info), transactions=dash.transactions(info),
+                 files=dash.files(info.round_id), pub=pub, explorer=dash.explorer,
+                 committee=dash.committee_view(info), disputes=dash.disputes_view(info))
+
+
+@router.get("/models/{model}", response_class=HTMLResponse)
+def model_page(model: str, ctx: Context, dash: Dash) -> Any:
+    try:
+        data = dash.model_json(model_arg(model))
+    except NmrstakeError as exc:
+        return _error_page(ctx, exc, f"Model {model}")
+    return _page(ctx, "history.html", title=f"Model {data['model']}", kind="model", data=data)
+
+
+@router.get("/stakers/{staker}", response_class=HTMLResponse)
+def staker_page(staker: str, ctx: Context, dash: Dash) -> Any:
+    try:
+        data = dash.staker_json(staker_arg(staker))
+    except NmrstakeError as exc:
+        return _error_page(ctx, exc, f"Staker {staker}")
+    return _page(ctx, "history.html", title=f"Staker {data['staker']}", kind="staker", data=data)
+
+
+@router.get("/static/vendor/{name}")
+def vendor(name: str) -> Any:
+    folder = vendor_dir()
+    if name not in VENDOR_FILES:
+        raise RequestError(404, "not-found", f"no such resource: GET /static/vendor/{name}")
+    if folder is None:
+        raise RequestError(500, "misconfigured", "the chart library (npm package uplot) is not installed: run "
+                           "`make install`, which copies it into the package's static/vendor/ folder")
+    return FileResponse(folder / name, headers={"Cache-Control": "public, max-age=86400"})
+
+
+__all__ = ["compile_templates", "router", "templates"]
