@@ -176,3 +176,25 @@ def test_index__bad_settings__are_refused_naming_them(world, tmp_path):
     with pytest.raises(ConfigError, match="batch_blocks"):
         indexer(world, engine, batch_blocks=0)
     assert queries.status(engine, indexer(world, engine).stream) is None  # nothing written
+
+
+def test_service__round_routes_and_dashboard__read_the_index_and_see_a_round_just_opened(world, tmp_path):
+    import requests
+    import sqlalchemy as sa
+    from helpers.service_process import running_service
+
+    from nmrstake.service.server import INDEX_FILE
+
+    w, _ = world
+    with running_service(w.deployments, w.layout.root, tmp_path / "serve.log") as svc:
+        listed = requests.get(f"{svc.url}/v1/rounds", timeout=30).json()
+        assert listed == [r.to_json() for r in w.client.rounds()]
+        open_funded_round(w, 20, fund=0)  # read at once: the route indexes the new block first
+        one = requests.get(f"{svc.url}/v1/rounds/20", timeout=30).json()
+        assert {k: v for k, v in one.items() if k != "published"} == w.client.round(20).to_json()
+        assert [r["round"] for r in requests.get(f"{svc.url}/v1/rounds", timeout=30).json()][-1] == 20
+        assert 'href="/rounds/20"' in requests.get(f"{svc.url}/", timeout=30).text  # the dashboard's list
+        missing = requests.get(f"{svc.url}/v1/rounds/21", timeout=30)
+        assert missing.status_code == 404 and "unknown-round" in missing.text
+    engine = sa.create_engine(f"sqlite:///{w.layout.service_dir / INDEX_FILE}")
+    assert 20 in queries.round_ids(engine, indexer(world, engine).stream)  # the service's own index

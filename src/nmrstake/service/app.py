@@ -1,6 +1,7 @@
 """The tournament service's HTTP API (FastAPI, served by uvicorn): ``/v1/...`` and ``/healthz``.
 
-What the chain knows (rounds, stakes, the posted root) is read from the chain on each request;
+What the chain knows (rounds, stakes, the posted root) is read from the chain on each request,
+but for the rounds, read from the event index (`nmrstake.index`) where the service keeps one;
 what the oracle published is read from its published folders; uploads come from the submission
 store. Nothing the chain knows is kept twice. Every error is an RFC 9457 problem document
 (``application/problem+json``) with a status that says what went wrong; see docs/service.md.
@@ -12,10 +13,10 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi import Path as PathParam
@@ -40,6 +41,10 @@ from nmrstake.service.dashboard import SORT_KEYS
 from nmrstake.service.schemas import problem, problems
 from nmrstake.signing import UploadAuthorisation
 
+if TYPE_CHECKING:
+    from nmrstake.index.live import LiveIndex
+    from nmrstake.tournament import RoundInfo
+
 #: Multipart overhead allowed beyond the file itself (boundaries, headers, the other fields).
 FORM_OVERHEAD = 64 * 1024
 UPLOAD_FIELDS = ("round", "model", "staker", "nonce", "expiry", "signature")
@@ -59,12 +64,27 @@ class ServiceContext:
     intake: Intake
     chain_lock: threading.Lock = field(default_factory=threading.Lock)
     faucet: Any = None  # nmrstake.service.faucet.Faucet: POST /v1/faucet (None: off)
+    #: The event index the round routes read (nmrstake.index.live); None: they read the chain.
+    index: LiveIndex | None = None
     _published: dict[int, tuple[Any, Any]] = field(default_factory=dict)
     _published_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def chain(self, fn: Any, *args: Any) -> Any:
         """Run one chain read; ape's provider is shared by the request threads, one at a time."""
         return guarded_chain_read(self.chain_lock, fn, *args)
+
+    def rounds(self) -> list[RoundInfo]:
+        """Every round: from the event index where the service has one, else from the chain
+        (a `RoundOpened` scan and a `getRound` a round)."""
+        if self.index is not None:
+            return guarded_chain_read(nullcontext(), self.index.rounds)
+        return self.chain(self.client.rounds)
+
+    def round(self, round_id: int) -> RoundInfo:
+        """One round (UnknownRoundError if never opened): from the event index, or the chain."""
+        if self.index is not None:
+            return guarded_chain_read(nullcontext(), self.index.round, round_id)
+        return self.chain(self.client.round, round_id)
 
     def published(self, round_id: int) -> Any:
         """The round's published results (PublishedRound), or a 404 problem before publication;
@@ -467,13 +487,13 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     @app.get("/v1/rounds", tags=["rounds"], summary="Every round: state, times, parameters, totals, result",
              response_model=list[schemas.Round], responses=problems(502, 503))
     def rounds() -> Any:
-        return [r.to_json() for r in ctx.chain(ctx.client.rounds)]
+        return [r.to_json() for r in ctx.rounds()]
 
     @app.get("/v1/rounds/{round_id}", tags=["rounds"], summary="One round", response_model=schemas.RoundDetail,
              responses=problems(404, 422, 502, 503, s404="unknown-round"))
     def one_round(round_id: RoundId) -> Any:
         rid = round_id
-        info = ctx.chain(ctx.client.round, rid)
+        info = ctx.round(rid)
         data = info.to_json()
         data["published"] = (ctx.layout.published(rid) / "manifest.json").is_file()
         return data

@@ -690,7 +690,7 @@ def mount_dashboard(app: Any, ctx: Any) -> Dashboard:
             address = target.lower().startswith("0x") and len(target) != 66
             where = f"/stakers/{target}" if address else f"/models/{target.lower()}"
             return RedirectResponse(quote(where), status_code=303)
-        infos = dash.chain(ctx.client.rounds)
+        infos = ctx.rounds()
         rounds = [{"info": i, "json": i.to_json(), "verification": dash.verification(i)} for i in infos]
         rounds.reverse()  # the newest first
         return page("rounds.html", title="Rounds", rounds=rounds)
