@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Protocol
 import sqlalchemy as sa
 
 from nmrstake.errors import ChainError, ConfigError
-from nmrstake.index.tables import blocks, cursors, events
+from nmrstake.index.tables import BIGINT_MAX, blocks, cursors, events
 from nmrstake.jsontypes import JsonObject, JsonValue, json_hex_int, json_object, json_objects, json_str
 
 if TYPE_CHECKING:
@@ -151,8 +151,6 @@ def _first(args: Mapping[str, AbiValue], *names: str) -> str | None:
     return None
 
 
-_BIGINT_MAX = 2**63 - 1
-
 
 class Indexer:
     """Follows `contracts` into the index's tables on `engine` under `stream` (see the module).
@@ -251,7 +249,7 @@ class Indexer:
         staker = args.get("staker")
         return {**row, "contract_name": known[0], "event": str(known[1]["name"]),
                 "args": {name: _json_arg(value) for name, value in args.items()},
-                "round_id": int(round_id) if isinstance(round_id, int) and round_id <= _BIGINT_MAX else None,
+                "round_id": int(round_id) if isinstance(round_id, int) and round_id <= BIGINT_MAX else None,
                 "model_id": _hex32(args.get("modelId")), "staker": staker if isinstance(staker, str) else None,
                 "amount": _first(args, "amountSent", "amountOut", "amount"),
                 "total": _first(args, "newTotal", "newFunded"),

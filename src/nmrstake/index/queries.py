@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from nmrstake.errors import UnknownRoundError
-from nmrstake.index.tables import cursors, events
+from nmrstake.index.tables import BIGINT_MAX, cursors, events
 from nmrstake.models import model_label
 from nmrstake.tournament import ZERO32, RoundInfo, RoundState, RoundTerms
 
@@ -130,6 +130,8 @@ def _read(engine: sa.Engine, stream: str, names: Iterable[str], *, round_id: int
     query = sa.select(events.c.event, events.c.args, events.c.round_id, events.c.block_number, events.c.log_index,
                       events.c.tx_hash).where(events.c.stream == stream, events.c.event.in_(list(names)))
     if round_id is not None:
+        if not 0 <= round_id <= BIGINT_MAX:  # never stored (tables.py): nothing to read
+            return [], status(engine, stream)
         query = query.where(events.c.round_id == round_id)
     with engine.connect() as conn, conn.begin():
         found = conn.execute(sa.select(cursors.c.block_number, cursors.c.head, cursors.c.head_time)

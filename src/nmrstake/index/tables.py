@@ -28,6 +28,8 @@ metadata = sa.MetaData()
 
 #: Widths: an address "0x" + 40 hex, a 32-byte hash "0x" + 64 hex, a uint256 in decimal.
 ADDRESS, HASH, UINT = 42, 66, 78
+#: The largest round id the ``round_id`` column holds.
+BIGINT_MAX = 2**63 - 1
 
 events = sa.Table(
     "index_events", metadata,
@@ -75,4 +77,4 @@ def ensure_schema(engine: sa.Engine) -> None:
     metadata.create_all(engine)
 
 
-__all__ = ["blocks", "cursors", "ensure_schema", "events", "metadata"]
+__all__ = ["BIGINT_MAX", "blocks", "cursors", "ensure_schema", "events", "metadata"]

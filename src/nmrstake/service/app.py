@@ -77,14 +77,32 @@ class ServiceContext:
         """Every round: from the event index where the service has one, else from the chain
         (a `RoundOpened` scan and a `getRound` a round)."""
         if self.index is not None:
-            return guarded_chain_read(nullcontext(), self.index.rounds)
+            return self._indexed(self.index.rounds)
         return self.chain(self.client.rounds)
 
     def round(self, round_id: int) -> RoundInfo:
         """One round (UnknownRoundError if never opened): from the event index, or the chain."""
         if self.index is not None:
-            return guarded_chain_read(nullcontext(), self.index.round, round_id)
+            return self._indexed(self.index.round, round_id)
         return self.chain(self.client.round, round_id)
+
+    @staticmethod
+    def _indexed(fn: Callable[..., Any], *args: Any) -> Any:
+        """A read of the event index: a round never opened stays a 404; a node or database that
+        does not answer is a 503 problem, as a chain read's is (the index brings itself up to the
+        node's head before answering, so it needs the node too)."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            return guarded_chain_read(nullcontext(), fn, *args)
+        except UnknownRoundError:
+            raise
+        except ChainError as exc:
+            raise RequestError(503, "chain-unavailable", f"the chain does not answer ({exc.message}); "
+                               "try again shortly") from None
+        except SQLAlchemyError as exc:
+            raise RequestError(503, "index-unavailable", f"the event index's database does not answer "
+                               f"({type(exc).__name__}); try again shortly") from None
 
     def published(self, round_id: int) -> Any:
         """The round's published results (PublishedRound), or a 404 problem before publication;
