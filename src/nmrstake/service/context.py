@@ -10,11 +10,17 @@ through a dependency (`nmrstake.service.routes.deps.Context`), never from a clos
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nmrstake.errors import InputError, RequestError
+from nmrstake.errors import ChainError, InputError, RequestError, UnknownRoundError
 from nmrstake.intake import Intake, guarded_chain_read
+
+if TYPE_CHECKING:
+    from nmrstake.index.live import LiveIndex
+    from nmrstake.tournament import RoundInfo
 
 
 @dataclass
@@ -26,12 +32,45 @@ class ServiceContext:
     intake: Intake
     chain_lock: threading.Lock = field(default_factory=threading.Lock)
     faucet: Any = None  # nmrstake.service.faucet.Faucet: POST /v1/faucet (None: off)
+    #: The event index the round routes read (nmrstake.index.live); None: they read the chain.
+    index: LiveIndex | None = None
     _published: dict[int, tuple[Any, Any]] = field(default_factory=dict)
     _published_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def chain(self, fn: Any, *args: Any) -> Any:
         """Run one chain read; ape's provider is shared by the request threads, one at a time."""
         return guarded_chain_read(self.chain_lock, fn, *args)
+
+    def rounds(self) -> list[RoundInfo]:
+        """Every round: from the event index where the service has one, else from the chain
+        (a `RoundOpened` scan and a `getRound` a round)."""
+        if self.index is not None:
+            return self._indexed(self.index.rounds)
+        return self.chain(self.client.rounds)
+
+    def round(self, round_id: int) -> RoundInfo:
+        """One round (UnknownRoundError if never opened): from the event index, or the chain."""
+        if self.index is not None:
+            return self._indexed(self.index.round, round_id)
+        return self.chain(self.client.round, round_id)
+
+    @staticmethod
+    def _indexed(fn: Callable[..., Any], *args: Any) -> Any:
+        """A read of the event index: a round never opened stays a 404; a node or database that
+        does not answer is a 503 problem, as a chain read's is (the index brings itself up to the
+        node's head before answering, so it needs the node too)."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            return guarded_chain_read(nullcontext(), fn, *args)
+        except UnknownRoundError:
+            raise
+        except ChainError as exc:
+            raise RequestError(503, "chain-unavailable", f"the chain does not answer ({exc.message}); "
+                               "try again shortly") from None
+        except SQLAlchemyError as exc:
+            raise RequestError(503, "index-unavailable", f"the event index's database does not answer "
+                               f"({type(exc).__name__}); try again shortly") from None
 
     def published(self, round_id: int) -> Any:
         """The round's published results (PublishedRound), or a 404 problem before publication;

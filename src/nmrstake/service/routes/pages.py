@@ -76,7 +76,7 @@ def rounds_page(ctx: Context, dash: Dash, to: str | None = None) -> Any:
         address = target.lower().startswith("0x") and len(target) != 66
         where = f"/stakers/{target}" if address else f"/models/{target.lower()}"
         return RedirectResponse(quote(where), status_code=303)
-    infos = dash.chain(ctx.client.rounds)
+    infos = ctx.rounds()
     rounds = [{"info": i, "json": i.to_json(), "verification": dash.verification(i)} for i in infos]
     rounds.reverse()  # the newest first
     return _page(ctx, "rounds.html", title="Rounds", rounds=rounds)
