@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -66,27 +67,44 @@ class ServiceContext:
         """Run one chain read; ape's provider is shared by the request threads, one at a time."""
         return guarded_chain_read(self.chain_lock, fn, *args)
 
+    @cached_property
+    def results(self) -> Any:
+        """Where the published rounds are read from (:class:`nmrstake.results.stored.PublishedStore`):
+        the data folder's results, or the store at the layout's store URL, shared by every replica."""
+        return self.layout.published_store()
+
     def published(self, round_id: int) -> Any:
         """The round's published results (PublishedRound), or a 404 problem before publication;
         InputError if its files are malformed. One reading per identity of the files read
-        (``published_stamp``): read once, by one thread, and read again whenever any changes."""
-        from nmrstake.results.read import load_published, published_stamp
+        (``PublishedStore.stamp``: the files' inode and times, or the objects' ETags): read once,
+        by one thread, and read again whenever any changes."""
+        from nmrstake.results.read import load_published
 
-        folder = self.layout.published(round_id)
-        stamp = published_stamp(folder)
+        stamp = self.results.stamp(round_id)
         if stamp is None:
             raise RequestError(404, "not-published", f"round {round_id}: no results are published yet")
         with self._published_lock:
             cached = self._published.get(round_id)
             if cached is None or cached[0] != stamp:
                 try:
-                    cached = (stamp, load_published(folder))
+                    cached = (stamp, load_published(self.results.folder(round_id)))
                 except InputError as exc:  # kept too: a damaged folder is not read again until it changes
                     cached = (stamp, exc.message)
                 self._published[round_id] = cached
         if isinstance(cached[1], str):
             raise InputError(cached[1])
         return cached[1]
+
+    def published_file(self, pub: Any, path: str | Path) -> Path | None:
+        """A local file of the published round `pub`'s file `path` (relative to its folder, or a
+        path in it such as ``pub.inputs``' ones), fetched from the store if it is not here yet;
+        None if the round has no such file."""
+        try:
+            rel = Path(path).relative_to(pub.path).as_posix()
+        except ValueError:
+            rel = Path(path).as_posix()
+        found: Path | None = self.results.file(pub.round_id, rel)
+        return found
 
 
 class _UploadParser(MultiPartParser):
@@ -443,9 +461,10 @@ def create_app(ctx: ServiceContext) -> FastAPI:
                                "results are published") from None
         staked = any(r.model == m and checksum_address(r.staker) == who for r in pub.rows)
         path = pub.inputs.predictions.get((m, who)) or (pub.inputs.predictions.get(m) if staked else None)
-        if path is None:
+        found = None if path is None else ctx.published_file(pub, path)
+        if found is None:
             raise RequestError(404, "no-submission", f"round {rid}: no published predictions for model {m} of {who}")
-        return _file(Path(path), filename=Path(path).name)
+        return _file(found, filename=found.name)
 
     # ------------------------------------------------------------------ accounts, rounds and results
 
@@ -475,7 +494,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         rid = round_id
         info = ctx.chain(ctx.client.round, rid)
         data = info.to_json()
-        data["published"] = (ctx.layout.published(rid) / "manifest.json").is_file()
+        data["published"] = ctx.results.is_published(rid)
         return data
 
     @app.get("/v1/rounds/{round_id}/leaderboard", tags=["results"],
@@ -531,9 +550,10 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         allowed = {"manifest.json", *pub.manifest.get("files", {}), *(i["path"] for i in pub.manifest.get("inputs", []))}
         if path not in allowed:
             raise RequestError(404, "no-such-file", f"round {rid}: {path!r} is not a published file", field="path")
-        if not (pub.path / path).is_file():
+        found = ctx.published_file(pub, path)
+        if found is None:
             raise InputError(f"round {rid}: {path} is listed in the manifest but missing from the published folder")
-        return _file(pub.path / path)
+        return _file(found)
 
     @app.get("/v1/rounds/{round_id}/proofs/{model}/{staker}", tags=["results"],
              summary="The claim of (round, model, staker): stake, payout, burn and the Merkle proof",

@@ -128,6 +128,12 @@ class BlobStore(ABC):
     def list(self, prefix: str = "") -> list[str]:
         """The keys that start with `prefix`, sorted."""
 
+    def check(self) -> None:
+        """ConfigError unless the store can be used (S3: the bucket exists, the endpoint answers and
+        takes the credentials); a command checks its store so when it starts. The local disk has
+        nothing to check before it writes."""
+        return None
+
     def where(self, key: str) -> str:
         """The object's address, for messages."""
         return f"{self.url.rstrip('/')}/{key}"
@@ -334,6 +340,9 @@ class S3Blobs(BlobStore):
                                   f"({code}: {error.get('Message', 'forbidden')})") from None
             raise ConfigError(f"{where}: S3 error {code or status} ({error.get('Message', exc)})") from None
         raise exc
+
+    def check(self) -> None:
+        self._check_bucket()
 
     def _check_bucket(self) -> None:
         """ConfigError unless the bucket exists and the credentials may use it (asked once: a
