@@ -23,6 +23,12 @@ data_opt = click.option(
     help="Round files: targets/, the service's service/ store, results/ (default $NMRSTAKE_DATA or "
          "~/.nmrstake/data/<chain>-<contract>)",
 )
+store_opt = click.option(
+    "--store-url", envvar="NMRSTAKE_STORE_URL", default=None,
+    help="Share the published results through this S3 bucket, s3://bucket/prefix (or $NMRSTAKE_STORE_URL; "
+         "endpoint $AWS_ENDPOINT_URL, credentials boto3's: $AWS_ACCESS_KEY_ID, a profile...); without it, the "
+         "data folder alone",
+)
 deployments_opt = click.option(
     "--deployments-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Where deployments files are (default ./deployments of the project or $NMRSTAKE_DEPLOYMENTS)",

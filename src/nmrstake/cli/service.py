@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 
-from nmrstake.cli.options import data_opt, deployments_opt, network_opt
+from nmrstake.cli.options import data_opt, deployments_opt, network_opt, store_opt
 
 
 @click.command()
 @network_opt
 @deployments_opt
 @data_opt
+@store_opt
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="NMRSTAKE_SERVE_HOST", help="Address to listen on")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), envvar="NMRSTAKE_SERVE_PORT",
               help="Port to listen on")
@@ -41,7 +42,8 @@ from nmrstake.cli.options import data_opt, deployments_opt, network_opt
               help="Seconds before an address may ask the faucet again")
 @click.option("--faucet-per-hour", default=60, show_default=True, type=click.IntRange(1, None),
               help="Faucet grants an hour at most, all addresses together")
-def serve(network: str, deployments_dir: Path | None, data_dir: Path | None, host: str, port: int,
+def serve(network: str, deployments_dir: Path | None, data_dir: Path | None, store_url: str | None, host: str,
+          port: int,
           max_upload_bytes: int | None, max_uploads_per_key: int, max_staker_round_bytes: int,
           max_store_bytes: int | None, min_free_disk: int, reserved_disk: int, faucet_account: str | None,
           faucet_wallet: str | None, faucet_nmr: str, faucet_ether: str, faucet_period: int,
@@ -56,7 +58,7 @@ def serve(network: str, deployments_dir: Path | None, data_dir: Path | None, hos
 
     limits = UploadLimits(uploads_per_key=max_uploads_per_key, bytes_per_staker_round=max_staker_round_bytes,
                           store_bytes=max_store_bytes, min_free_disk=min_free_disk, reserved_disk=reserved_disk)
-    run(network=network, deployments_dir=deployments_dir, data_dir=data_dir, host=host, port=port,
+    run(network=network, deployments_dir=deployments_dir, data_dir=data_dir, store_url=store_url, host=host, port=port,
         max_bytes=max_upload_bytes or DEFAULT_MAX_UPLOAD_BYTES, limits=limits, log=lambda m: click.echo(m, err=True),
         faucet_account=faucet_account, faucet_wallet=faucet_wallet,
         faucet=FaucetSettings(nmr=parse_nmr(faucet_nmr, argument="--faucet-nmr", positive=True),

@@ -72,11 +72,18 @@ def warn_if_time_stands_still(chain_now: int, *, tolerance: int = 120) -> None:
                    "which keeps a local chain moving (or send a transaction)", err=True)
 
 
-def data_layout(client: TournamentClient, data_dir: Path | None) -> DataLayout:
-    """The tournament's data folder: --data-dir, else the default one of its chain and contract."""
+def data_layout(client: TournamentClient, data_dir: Path | None, store_url: str | None = None) -> DataLayout:
+    """The tournament's data folder: --data-dir, else the default one of its chain and contract;
+    with --store-url, the store its published results are shared through (checked now: a missing
+    bucket, refused credentials or an unreachable endpoint stop the command with their error)."""
     from nmrstake.results.layout import DataLayout, default_data_root
 
-    return DataLayout(data_dir or default_data_root(client.provider.chain_id, client.tournament.address))
+    layout = DataLayout(data_dir or default_data_root(client.provider.chain_id, client.tournament.address),
+                        store_url=store_url or None)
+    blobs = layout.blobs()
+    if blobs is not None:
+        blobs.check()
+    return layout
 
 
 @contextmanager

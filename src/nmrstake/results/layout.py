@@ -3,6 +3,11 @@
 ``<root>/targets/round-<id>.{csv,parquet}`` (one per round), optional
 ``<root>/meta_models/round-<id>.{csv,parquet}``, the tournament service's submission store
 ``<root>/service/``, and the published results ``<root>/results/round-<id>/``.
+
+With a store URL (``s3://bucket/prefix``: ``--store-url``, ``$NMRSTAKE_STORE_URL``) the published
+results are also pushed to that store and read from it (:mod:`nmrstake.results.stored`), so that
+an oracle and service replicas on other machines share them; what is downloaded from it is kept
+in ``<root>/cache/``.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from pathlib import Path
 
 from nmrstake.errors import InputError
 from nmrstake.results.spec import round_dir
+from nmrstake.results.stored import PublishedStore
+from nmrstake.storage.blobs import BlobStore, open_blobs
 from nmrstake.submissions import SubmissionStore
 
 DATA_EXTENSIONS = (".csv", ".parquet")
@@ -23,6 +30,8 @@ class DataLayout:
     """Where a deployment's round files live."""
 
     root: Path
+    #: The blob store the published results are shared through (None: the local disk alone).
+    store_url: str | None = None
 
     @property
     def targets_dir(self) -> Path:
@@ -39,6 +48,18 @@ class DataLayout:
     @property
     def results_dir(self) -> Path:
         return self.root / "results"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / "cache"
+
+    def blobs(self) -> BlobStore | None:
+        """The store at :attr:`store_url` (None without one)."""
+        return open_blobs(self.store_url, root=self.root, cache=self.cache_dir) if self.store_url else None
+
+    def published_store(self) -> PublishedStore:
+        """The published rounds: :attr:`results_dir`, and the store at :attr:`store_url` if any."""
+        return PublishedStore(self.results_dir, self.blobs())
 
     def store(self) -> SubmissionStore:
         """The tournament service's submission store of this deployment."""

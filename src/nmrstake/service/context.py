@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nmrstake.errors import ChainError, InputError, RequestError, UnknownRoundError
@@ -72,27 +74,44 @@ class ServiceContext:
             raise RequestError(503, "index-unavailable", f"the event index's database does not answer "
                                f"({type(exc).__name__}); try again shortly") from None
 
+    @cached_property
+    def results(self) -> Any:
+        """Where the published rounds are read from (:class:`nmrstake.results.stored.PublishedStore`):
+        the data folder's results, or the store at the layout's store URL, shared by every replica."""
+        return self.layout.published_store()
+
     def published(self, round_id: int) -> Any:
         """The round's published results (PublishedRound), or a 404 problem before publication;
         InputError if its files are malformed. One reading per identity of the files read
-        (``published_stamp``): read once, by one thread, and read again whenever any changes."""
-        from nmrstake.results.read import load_published, published_stamp
+        (``PublishedStore.stamp``: the files' inode and times, or the objects' ETags): read once,
+        by one thread, and read again whenever any changes."""
+        from nmrstake.results.read import load_published
 
-        folder = self.layout.published(round_id)
-        stamp = published_stamp(folder)
+        stamp = self.results.stamp(round_id)
         if stamp is None:
             raise RequestError(404, "not-published", f"round {round_id}: no results are published yet")
         with self._published_lock:
             cached = self._published.get(round_id)
             if cached is None or cached[0] != stamp:
                 try:
-                    cached = (stamp, load_published(folder))
+                    cached = (stamp, load_published(self.results.folder(round_id)))
                 except InputError as exc:  # kept too: a damaged folder is not read again until it changes
                     cached = (stamp, exc.message)
                 self._published[round_id] = cached
         if isinstance(cached[1], str):
             raise InputError(cached[1])
         return cached[1]
+
+    def published_file(self, pub: Any, path: str | Path) -> Path | None:
+        """A local file of the published round `pub`'s file `path` (relative to its folder, or a
+        path in it such as ``pub.inputs``' ones), fetched from the store if it is not here yet;
+        None if the round has no such file."""
+        try:
+            rel = Path(path).relative_to(pub.path).as_posix()
+        except ValueError:
+            rel = Path(path).as_posix()
+        found: Path | None = self.results.file(pub.round_id, rel)
+        return found
 
 
 __all__ = ["ServiceContext"]

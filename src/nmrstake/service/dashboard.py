@@ -181,16 +181,12 @@ class Dashboard:
         leaderboard's index, the verification against the chain and the round's transactions),
         so that no visitor waits for it. A round whose files are as they were costs a few stat
         calls and nothing on the chain. Returns the rounds it read."""
-        found = []
         try:
-            for entry in os.scandir(self.ctx.layout.results_dir):
-                name = entry.name
-                if name.startswith("round-") and name[6:].isdigit() and entry.is_dir():
-                    found.append(int(name[6:]))
+            found = self.ctx.results.rounds()  # the results folder's, or the shared store's
         except OSError:
             return []
         read = []
-        for rid in sorted(found, reverse=True):
+        for rid in found:
             pub, _problem = self.published_read(rid)
             if pub is None or self._warmed.get(rid) is pub:
                 continue
@@ -308,7 +304,8 @@ class Dashboard:
 
         chain_hash = base["chain_results_hash"]
         try:
-            manifest_hash: str | None = to_hex(keccak_file(self.ctx.layout.published(info.round_id) / "manifest.json"))
+            manifest = self.ctx.results.file(info.round_id, "manifest.json")
+            manifest_hash: str | None = None if manifest is None else to_hex(keccak_file(manifest))
         except InputError:
             manifest_hash = None
         unread = f"the published files cannot be read: {problem}"

@@ -105,11 +105,14 @@ def header_deadline_protocol() -> type:
 
 
 def serve(*, network: str, deployments_dir: Path | None, data_dir: Path | None, host: str, port: int,
+          store_url: str | None = None,
           max_bytes: int, limits: UploadLimits = DEFAULT_LIMITS, log: Any = print,
           faucet_account: str | None = None, faucet_wallet: str | None = None, faucet: Any = None) -> None:
     """Serve until SIGTERM or SIGINT (uvicorn finishes the requests in flight, then exits).
     `faucet_account` (an ape alias or TEST::N) or `faucet_wallet` (an nmrstake wallet) names the
-    account of POST /v1/faucet, with `faucet` its FaucetSettings; without either it is off."""
+    account of POST /v1/faucet, with `faucet` its FaucetSettings; without either it is off.
+    `store_url` (``s3://bucket/prefix``): the store the oracle pushes published results to, read
+    from there (checked before listening); None: the data folder's results."""
     import uvicorn
 
     from nmrstake.chain.connect import connect, load_project
@@ -120,11 +123,14 @@ def serve(*, network: str, deployments_dir: Path | None, data_dir: Path | None, 
     project = load_project()
     with connect(network):
         client = TournamentClient.connect(project, deployments_dir)
-        layout = DataLayout(data_dir or default_data_root(client.provider.chain_id, client.tournament.address))
+        layout = DataLayout(data_dir or default_data_root(client.provider.chain_id, client.tournament.address),
+                            store_url=store_url or None)
         ctx = service_context(client, layout, max_bytes=max_bytes, limits=limits)
+        if ctx.results.blobs is not None:
+            ctx.results.blobs.check()
         ctx.faucet = _faucet(client, layout, ctx.chain_lock, faucet_account, faucet_wallet, faucet, log)
         log(f"nmrstake service for tournament {client.tournament.address} on chain {client.provider.chain_id}; "
-            f"data in {layout.root}; receipts signed by {ctx.intake.receipt_signer}; "
+            f"data in {layout.root}; results from {ctx.results.where()}; receipts signed by {ctx.intake.receipt_signer}; "
             f"listening on http://{host}:{port}")
         config = uvicorn.Config(create_app(ctx), host=host, port=port, log_level="warning", access_log=False,
                                 timeout_graceful_shutdown=10, http=header_deadline_protocol())

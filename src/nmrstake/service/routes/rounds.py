@@ -28,7 +28,7 @@ def one_round(round_id: RoundId, ctx: Context) -> Any:
     rid = round_id
     info = ctx.round(rid)
     data = info.to_json()
-    data["published"] = (ctx.layout.published(rid) / "manifest.json").is_file()
+    data["published"] = ctx.results.is_published(rid)
     return data
 
 

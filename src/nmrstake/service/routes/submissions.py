@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -144,9 +143,10 @@ def submission_file(round_id: RoundId, model: ModelLabel, staker: StakerAddress,
                            "results are published") from None
     staked = any(r.model == m and checksum_address(r.staker) == who for r in pub.rows)
     path = pub.inputs.predictions.get((m, who)) or (pub.inputs.predictions.get(m) if staked else None)
-    if path is None:
+    found = None if path is None else ctx.published_file(pub, path)
+    if found is None:
         raise RequestError(404, "no-submission", f"round {rid}: no published predictions for model {m} of {who}")
-    return file_response(Path(path), filename=Path(path).name)
+    return file_response(found, filename=found.name)
 
 
 __all__ = ["router"]

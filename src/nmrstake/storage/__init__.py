@@ -1,0 +1,1 @@
+"""Where the service keeps its state beyond one process: files (blobs) and, beside them, the database."""
