@@ -3,17 +3,23 @@
 ``<root>/targets/round-<id>.{csv,parquet}`` (one per round), optional
 ``<root>/meta_models/round-<id>.{csv,parquet}``, the tournament service's submission store
 ``<root>/service/``, and the published results ``<root>/results/round-<id>/``.
+
+The submission store's metadata is in the database at `database_url` when one is given (the
+service's replicas and the oracle share it: ``--database-url``, ``$NMRSTAKE_DATABASE_URL``), else
+in SQLite in ``<root>/service/``; its receipts are signed with the key at `receipt_key_file` when
+given (``$NMRSTAKE_RECEIPT_KEY_FILE``), else ``<root>/service/receipt-signer.key``.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nmrstake.errors import InputError
 from nmrstake.results.spec import round_dir
-from nmrstake.submissions import SubmissionStore
+from nmrstake.storage.database import DATABASE_URL_ENV
+from nmrstake.submissions import RECEIPT_KEY_FILE_ENV, SubmissionStore
 
 DATA_EXTENSIONS = (".csv", ".parquet")
 
@@ -23,6 +29,9 @@ class DataLayout:
     """Where a deployment's round files live."""
 
     root: Path
+    database_url: str | None = field(default_factory=lambda: os.environ.get(DATABASE_URL_ENV) or None)
+    receipt_key_file: Path | None = field(
+        default_factory=lambda: Path(os.environ[RECEIPT_KEY_FILE_ENV]) if os.environ.get(RECEIPT_KEY_FILE_ENV) else None)
 
     @property
     def targets_dir(self) -> Path:
@@ -42,7 +51,7 @@ class DataLayout:
 
     def store(self) -> SubmissionStore:
         """The tournament service's submission store of this deployment."""
-        return SubmissionStore(self.service_dir)
+        return SubmissionStore(self.service_dir, database_url=self.database_url, receipt_key_file=self.receipt_key_file)
 
     def _one(self, folder: Path, stem: str) -> Path | None:
         found = [folder / f"{stem}{ext}" for ext in DATA_EXTENSIONS if (folder / f"{stem}{ext}").is_file()]
