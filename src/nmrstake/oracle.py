@@ -196,9 +196,9 @@ class Oracle:
             raise ChainError(f"round {rid}: found {len(chain_stakes)} stake events, the contract counts {info.stake_count}")
         predictions: dict[PredictionKey, Path] = {}
         store = self.layout.store()
-        signer = store.receipt_signer(create=False) if store.db_path.exists() else None
+        signer = store.receipt_signer(create=False) if store.exists() else None
         service = {"receipt_signer": signer} if signer else None
-        if store.db_path.exists():
+        if store.exists():
             for s in chain_stakes:
                 # Only what the service received before close counts (see the module's docstring).
                 upload = store.delivered(rid, s.model, s.staker, s.commitment, info.close_time)
@@ -465,7 +465,7 @@ class Oracle:
         committee = self.client.has_committee
         # A member on another machine (no submission store: it could not score the files) never
         # computes: it takes the round the service published, recomputed (see `fetch`).
-        remote = committee and self.api is not None and not self.layout.store().db_path.exists()
+        remote = committee and self.api is not None and not self.layout.store().exists()
         if info.state is RoundState.CLOSED:
             self._retire_unpostable(info)
             if remote and not self.layout.published(info.round_id).is_dir() and info.stake_count > 0 \

@@ -36,6 +36,11 @@ deployments_opt = click.option(
 wallet_opt = click.option("--wallet", help="nmrstake wallet name (passphrase: prompt or $NMRSTAKE_PASSPHRASE)")
 account_opt = click.option("--account", help="TEST::N on a local chain, or an ape account's alias (its keystore file, "
                                              "read without ape; passphrase: $APE_ACCOUNTS_<alias>_PASSPHRASE or a prompt)")
+database_opt = click.option(
+    "--database-url", envvar="NMRSTAKE_DATABASE_URL", default=None,
+    help="The service's metadata database, shared by its replicas and the oracle: postgresql://user:password@host/"
+         "name (psycopg 3) or sqlite:///path (default: SQLite in the data folder's service/)",
+)
 api_opt = click.option(
     "--api", envvar="NMRSTAKE_API", default=None,
     help="URL of the tournament service (or $NMRSTAKE_API); without it, the operator's local files (--data-dir)",

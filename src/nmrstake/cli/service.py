@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from nmrstake.cli.options import data_opt, deployments_opt, network_opt, store_opt
+from nmrstake.cli.options import data_opt, database_opt, deployments_opt, network_opt, store_opt
 
 
 @click.command()
@@ -14,6 +14,11 @@ from nmrstake.cli.options import data_opt, deployments_opt, network_opt, store_o
 @deployments_opt
 @data_opt
 @store_opt
+@database_opt
+@click.option("--receipt-key-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              envvar="NMRSTAKE_RECEIPT_KEY_FILE",
+              help="The key the service signs delivery receipts with (0x and 64 hex digits), the same file on "
+                   "every replica (default: the data folder's service/receipt-signer.key, made on first start)")
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="NMRSTAKE_SERVE_HOST", help="Address to listen on")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), envvar="NMRSTAKE_SERVE_PORT",
               help="Port to listen on")
@@ -42,8 +47,8 @@ from nmrstake.cli.options import data_opt, deployments_opt, network_opt, store_o
               help="Seconds before an address may ask the faucet again")
 @click.option("--faucet-per-hour", default=60, show_default=True, type=click.IntRange(1, None),
               help="Faucet grants an hour at most, all addresses together")
-def serve(network: str, deployments_dir: Path | None, data_dir: Path | None, store_url: str | None, host: str,
-          port: int,
+def serve(network: str, deployments_dir: Path | None, data_dir: Path | None, store_url: str | None,
+          database_url: str | None, receipt_key_file: Path | None, host: str, port: int,
           max_upload_bytes: int | None, max_uploads_per_key: int, max_staker_round_bytes: int,
           max_store_bytes: int | None, min_free_disk: int, reserved_disk: int, faucet_account: str | None,
           faucet_wallet: str | None, faucet_nmr: str, faucet_ether: str, faucet_period: int,
@@ -60,7 +65,8 @@ def serve(network: str, deployments_dir: Path | None, data_dir: Path | None, sto
                           store_bytes=max_store_bytes, min_free_disk=min_free_disk, reserved_disk=reserved_disk)
     run(network=network, deployments_dir=deployments_dir, data_dir=data_dir, store_url=store_url, host=host, port=port,
         max_bytes=max_upload_bytes or DEFAULT_MAX_UPLOAD_BYTES, limits=limits, log=lambda m: click.echo(m, err=True),
-        faucet_account=faucet_account, faucet_wallet=faucet_wallet,
+        faucet_account=faucet_account, faucet_wallet=faucet_wallet, database_url=database_url,
+        receipt_key_file=receipt_key_file,
         faucet=FaucetSettings(nmr=parse_nmr(faucet_nmr, argument="--faucet-nmr", positive=True),
                               ether=parse_nmr(faucet_ether, argument="--faucet-ether", positive=True),
                               period=faucet_period, per_hour=faucet_per_hour))

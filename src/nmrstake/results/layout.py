@@ -8,19 +8,25 @@ With a store URL (``s3://bucket/prefix``: ``--store-url``, ``$NMRSTAKE_STORE_URL
 results are also pushed to that store and read from it (:mod:`nmrstake.results.stored`), so that
 an oracle and service replicas on other machines share them; what is downloaded from it is kept
 in ``<root>/cache/``.
+
+The submission store's metadata is in the database at `database_url` when one is given (the
+service's replicas and the oracle share it: ``--database-url``, ``$NMRSTAKE_DATABASE_URL``), else
+in SQLite in ``<root>/service/``; its receipts are signed with the key at `receipt_key_file` when
+given (``$NMRSTAKE_RECEIPT_KEY_FILE``), else ``<root>/service/receipt-signer.key``.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nmrstake.errors import InputError
 from nmrstake.results.spec import round_dir
 from nmrstake.results.stored import PublishedStore
 from nmrstake.storage.blobs import BlobStore, open_blobs
-from nmrstake.submissions import SubmissionStore
+from nmrstake.storage.database import DATABASE_URL_ENV
+from nmrstake.submissions import RECEIPT_KEY_FILE_ENV, SubmissionStore
 
 DATA_EXTENSIONS = (".csv", ".parquet")
 
@@ -32,6 +38,9 @@ class DataLayout:
     root: Path
     #: The blob store the published results are shared through (None: the local disk alone).
     store_url: str | None = None
+    database_url: str | None = field(default_factory=lambda: os.environ.get(DATABASE_URL_ENV) or None)
+    receipt_key_file: Path | None = field(
+        default_factory=lambda: Path(os.environ[RECEIPT_KEY_FILE_ENV]) if os.environ.get(RECEIPT_KEY_FILE_ENV) else None)
 
     @property
     def targets_dir(self) -> Path:
@@ -63,7 +72,7 @@ class DataLayout:
 
     def store(self) -> SubmissionStore:
         """The tournament service's submission store of this deployment."""
-        return SubmissionStore(self.service_dir)
+        return SubmissionStore(self.service_dir, database_url=self.database_url, receipt_key_file=self.receipt_key_file)
 
     def _one(self, folder: Path, stem: str) -> Path | None:
         found = [folder / f"{stem}{ext}" for ext in DATA_EXTENSIONS if (folder / f"{stem}{ext}").is_file()]

@@ -371,12 +371,12 @@ class Dashboard:
     # ------------------------------------------------------------------ the committee and the disputes
 
     def _attestation_store(self) -> Any:
-        """The service's attestation store, read-only here; None while nobody has attested (no file)."""
+        """The service's attestation store (in its database), read-only here."""
         from nmrstake.service.attestations import AttestationStore
 
         with self._lock:
-            if self._attestations is None and (Path(self.ctx.layout.service_dir) / "attestations.sqlite3").is_file():
-                self._attestations = AttestationStore(self.ctx.layout.service_dir)
+            if self._attestations is None:
+                self._attestations = AttestationStore(self.ctx.intake.store.database)
             return self._attestations
 
     def committee_view(self, info: Any) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -107,12 +108,15 @@ def header_deadline_protocol() -> type:
 def serve(*, network: str, deployments_dir: Path | None, data_dir: Path | None, host: str, port: int,
           store_url: str | None = None,
           max_bytes: int, limits: UploadLimits = DEFAULT_LIMITS, log: Any = print,
-          faucet_account: str | None = None, faucet_wallet: str | None = None, faucet: Any = None) -> None:
+          faucet_account: str | None = None, faucet_wallet: str | None = None, faucet: Any = None,
+          database_url: str | None = None, receipt_key_file: Path | None = None) -> None:
     """Serve until SIGTERM or SIGINT (uvicorn finishes the requests in flight, then exits).
     `faucet_account` (an ape alias or TEST::N) or `faucet_wallet` (an nmrstake wallet) names the
     account of POST /v1/faucet, with `faucet` its FaucetSettings; without either it is off.
     `store_url` (``s3://bucket/prefix``): the store the oracle pushes published results to, read
-    from there (checked before listening); None: the data folder's results."""
+    from there (checked before listening); None: the data folder's results.
+    `database_url`: the metadata database the replicas share (else SQLite in the data folder);
+    `receipt_key_file`: the receipt key they all sign with (else the data folder's own)."""
     import uvicorn
 
     from nmrstake.chain.connect import connect, load_project
@@ -125,12 +129,18 @@ def serve(*, network: str, deployments_dir: Path | None, data_dir: Path | None, 
         client = TournamentClient.connect(project, deployments_dir)
         layout = DataLayout(data_dir or default_data_root(client.provider.chain_id, client.tournament.address),
                             store_url=store_url or None)
+        if database_url:
+            layout = replace(layout, database_url=database_url)
+        if receipt_key_file:
+            layout = replace(layout, receipt_key_file=receipt_key_file)
         ctx = service_context(client, layout, max_bytes=max_bytes, limits=limits)
         if ctx.results.blobs is not None:
             ctx.results.blobs.check()
-        ctx.faucet = _faucet(client, layout, ctx.chain_lock, faucet_account, faucet_wallet, faucet, log)
+        ctx.faucet = _faucet(client, ctx.intake.store.database, ctx.chain_lock, faucet_account, faucet_wallet,
+                             faucet, log)
         log(f"nmrstake service for tournament {client.tournament.address} on chain {client.provider.chain_id}; "
-            f"data in {layout.root}; results from {ctx.results.where()}; receipts signed by {ctx.intake.receipt_signer}; "
+            f"data in {layout.root}; database {ctx.intake.store.database.url}; results from {ctx.results.where()}; "
+            f"receipts signed by {ctx.intake.receipt_signer}; "
             f"listening on http://{host}:{port}")
         config = uvicorn.Config(create_app(ctx), host=host, port=port, log_level="warning", access_log=False,
                                 timeout_graceful_shutdown=10, http=header_deadline_protocol())
@@ -148,7 +158,7 @@ def serve(*, network: str, deployments_dir: Path | None, data_dir: Path | None, 
                 signal.signal(s, handler)
 
 
-def _faucet(client: Any, layout: Any, lock: threading.Lock, alias: str | None, wallet: str | None,
+def _faucet(client: Any, database: Any, lock: threading.Lock, alias: str | None, wallet: str | None,
             settings: Any, log: Any) -> Any:
     """The service's faucet (nmrstake.service.faucet.Faucet), on or off, and a line saying which."""
     from nmrstake.errors import InputError
@@ -161,7 +171,7 @@ def _faucet(client: Any, layout: Any, lock: threading.Lock, alias: str | None, w
         from nmrstake.chain.signers import resolve_account
 
         account = resolve_account(client.provider, wallet, alias)
-    faucet = Faucet.open(client, account, layout.service_dir, lock=lock, settings=settings or FaucetSettings())
+    faucet = Faucet.open(client, account, database, lock=lock, settings=settings or FaucetSettings())
     if faucet.off is None and account is not None:
         s = faucet.settings
         log(f"faucet on: {s.nmr} NMR wei and {s.ether} ether wei from {account.address} per address every "

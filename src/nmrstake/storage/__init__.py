@@ -1,1 +1,1 @@
-"""Where the service keeps its state beyond one process: files (blobs) and, beside them, the database."""
+"""The service's storage beyond one machine: its metadata database and its blobs (the local disk or an S3 bucket)."""

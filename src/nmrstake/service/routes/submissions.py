@@ -60,7 +60,7 @@ async def upload(request: Request, ctx: Context) -> Any:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise RequestError(415, "unsupported-media-type", "the upload must be multipart/form-data")
     held = ExitStack()  # the upload's key, held from the file part's first byte (a 409 meanwhile)
-    with held:
+    try:
         body = UploadBody(request, declared, ctx, held, started)
         parser = UploadParser(request.headers, body.chunks(), max_files=1,
                               max_fields=len(UPLOAD_FIELDS) + 2, on_file=body.on_file)
@@ -81,6 +81,8 @@ async def upload(request: Request, ctx: Context) -> Any:
             return await _receive(ctx, form, body.held_key, body.admitted, started)
         finally:
             await form.close()
+    finally:
+        await run_in_threadpool(held.close)  # releasing a hold is a database write: not on the event loop
 
 
 async def _receive(ctx: ServiceContext, form: Any, held_key: tuple[int, str, str] | None,
