@@ -6,7 +6,8 @@ on a free port of 127.0.0.1, its data and its socket in a temporary folder, with
 authentication and fsync off (a test's data need not survive the machine). initdb refuses to run
 as root, so when the tests run as root the server runs as `nobody` (setpriv), its folder chowned
 to it. A server that cannot start fails the test that needs it, naming why (its log); it never
-skips.
+skips. `start_postgres` is a plain function (it raises `PostgresError`) so that the benchmarks
+start the same server outside pytest (bench/service.py).
 """
 
 from __future__ import annotations
@@ -30,13 +31,17 @@ START_DEADLINE = 60.0
 UNPRIVILEGED = "nobody"
 
 
+class PostgresError(RuntimeError):
+    """The server cannot be installed, initialised or started (the message says why)."""
+
+
 def postgres_bin() -> Path:
     """The newest PostgreSQL's binaries folder on this machine."""
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parent.parent.name))
     if not found:
         on_path = shutil.which("postgres")
         if on_path is None:
-            pytest.fail("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/postgres, no postgres on PATH): "
+            raise PostgresError("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/postgres, no postgres on PATH): "
                         "`make install-test` installs Debian's postgresql")
         return Path(on_path).parent
     return found[-1].parent
@@ -91,7 +96,7 @@ def _as_unprivileged(command: list[str]) -> list[str]:
 
 
 def start_postgres() -> PostgresServer:
-    """initdb a temporary cluster and start `postgres` on it; fails the test, with the server's
+    """initdb a temporary cluster and start `postgres` on it; a PostgresError, with the server's
     log, if it does not accept connections."""
     import psycopg
 
@@ -110,7 +115,7 @@ def start_postgres() -> PostgresServer:
                           capture_output=True, text=True)
     if init.returncode != 0:
         shutil.rmtree(folder, ignore_errors=True)
-        pytest.fail(f"initdb failed ({init.returncode}): {init.stderr.strip() or init.stdout.strip()}")
+        raise PostgresError(f"initdb failed ({init.returncode}): {init.stderr.strip() or init.stdout.strip()}")
     port = free_port()
     log = open(folder / "postgres.log", "wb")  # noqa: SIM115 - the server's, closed with the test process
     process = subprocess.Popen(_as_unprivileged([
@@ -123,7 +128,7 @@ def start_postgres() -> PostgresServer:
         if process.poll() is not None:
             text = server.log()
             server.stop()
-            pytest.fail(f"PostgreSQL exited ({process.returncode}) on start:\n{text}")
+            raise PostgresError(f"PostgreSQL exited ({process.returncode}) on start:\n{text}")
         try:
             psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=postgres", connect_timeout=2).close()
             return server
@@ -131,14 +136,17 @@ def start_postgres() -> PostgresServer:
             if time.monotonic() > deadline:
                 text = server.log()
                 server.stop()
-                pytest.fail(f"PostgreSQL did not accept connections within {START_DEADLINE:.0f} s:\n{text}")
+                raise PostgresError(f"PostgreSQL did not accept connections within {START_DEADLINE:.0f} s:\n{text}") from None
             time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """One PostgreSQL server for the session, stopped at its end."""
-    server = start_postgres()
+    try:
+        server = start_postgres()
+    except PostgresError as exc:
+        pytest.fail(str(exc))
     try:
         yield server
     finally:
