@@ -281,12 +281,14 @@ class SubmissionStore:
         """What the store holds that upload limits count (docs/service.md, "Limits")."""
         u = tables.uploads
         who, rid = checksum_address(staker), str(round_id)
-        total_size = sa.func.coalesce(sa.func.sum(u.c.size), 0)
+        staker_round = sa.and_(u.c.round_id == rid, u.c.staker == who)
+        query = sa.select(  # one round trip: an upload runs it under the admissions lock
+            sa.func.coalesce(sa.func.sum(sa.case((sa.and_(staker_round, u.c.model == model), 1), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((staker_round, u.c.size), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(u.c.size), 0))
         with self.database.read() as conn:
-            key_uploads: int = conn.execute(sa.select(sa.func.count()).select_from(u).where(
-                u.c.round_id == rid, u.c.model == model, u.c.staker == who)).scalar_one()
-            staker_bytes: int = conn.execute(sa.select(total_size).where(u.c.round_id == rid, u.c.staker == who)).scalar_one()
-            total_bytes: int = conn.execute(sa.select(total_size)).scalar_one()
+            row: tuple[Any, ...] = tuple(conn.execute(query).one())
+        key_uploads, staker_bytes, total_bytes = row
         return StoreUsage(int(key_uploads), int(staker_bytes), int(total_bytes), int(self._free_bytes()))
 
     def authorisation_used(self, digest: bytes) -> bool:

@@ -20,6 +20,7 @@ import secrets
 import socket
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -98,12 +99,12 @@ class Holds:
         after dropping the expired ones."""
         a = tables.admissions
         conn.execute(sa.delete(a).where(a.c.expires_at < self.database.now()))
-        rid = str(key[0])
-        count: int = conn.execute(sa.select(sa.func.count()).select_from(a).where(
-            a.c.round_id == rid, a.c.model == key[1], a.c.staker == key[2])).scalar_one()
-        staker: int = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(a.c.size), 0)).where(
-            a.c.round_id == rid, a.c.staker == key[2])).scalar_one()
-        total: int = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(a.c.size), 0))).scalar_one()
+        staker_round = sa.and_(a.c.round_id == str(key[0]), a.c.staker == key[2])
+        row: tuple[Any, ...] = tuple(conn.execute(sa.select(  # one round trip for the three
+            sa.func.coalesce(sa.func.sum(sa.case((sa.and_(staker_round, a.c.model == key[1]), 1), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((staker_round, a.c.size), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(a.c.size), 0))).one())
+        count, staker, total = row
         return InFlight(int(count), int(staker), int(total))
 
     def add_admission(self, conn: Connection, key: Key, size: int) -> int:
