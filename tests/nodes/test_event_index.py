@@ -183,7 +183,7 @@ def test_service__round_routes_and_dashboard__read_the_index_and_see_a_round_jus
     import sqlalchemy as sa
     from helpers.service_process import running_service
 
-    from nmrstake.service.server import INDEX_FILE
+    from nmrstake.storage.database import DEFAULT_FILE
 
     w, _ = world
     with running_service(w.deployments, w.layout.root, tmp_path / "serve.log") as svc:
@@ -196,5 +196,5 @@ def test_service__round_routes_and_dashboard__read_the_index_and_see_a_round_jus
         assert 'href="/rounds/20"' in requests.get(f"{svc.url}/", timeout=30).text  # the dashboard's list
         missing = requests.get(f"{svc.url}/v1/rounds/21", timeout=30)
         assert missing.status_code == 404 and "unknown-round" in missing.text
-    engine = sa.create_engine(f"sqlite:///{w.layout.service_dir / INDEX_FILE}")
-    assert 20 in queries.round_ids(engine, indexer(world, engine).stream)  # the service's own index
+    engine = sa.create_engine(f"sqlite:///{w.layout.service_dir / DEFAULT_FILE}")
+    assert 20 in queries.round_ids(engine, indexer(world, engine).stream)  # in the service's own database

@@ -17,44 +17,30 @@ from nmrstake.service.context import ServiceContext
 HEADER_SECONDS = 10.0
 
 
-#: The event index's database when none is given: a SQLite file in the service's folder (one
-#: host's; replicas on several hosts give them all one database URL, `index_database`).
-INDEX_FILE = "index.sqlite"
-
-
 def service_context(client: Any, layout: Any, *, max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
-                    limits: UploadLimits = DEFAULT_LIMITS, index_database: str | None = None) -> ServiceContext:
+                    limits: UploadLimits = DEFAULT_LIMITS) -> ServiceContext:
     """The service of one deployment: its store opened for writing (leftovers of a killed
     process cleared), an intake reading the chain under one lock shared with the read API, and
-    the event index the round routes read (`index_database`, an SQLAlchemy URL; by default
-    :data:`INDEX_FILE` in the service's folder) when the node is reached by URL (not started:
-    :func:`serve` runs its thread)."""
+    the event index the round routes read, in the store's database (so that every replica on
+    that database shares it), when the node is reached by URL (not started: :func:`serve` runs
+    its thread)."""
     lock = threading.Lock()
     store = layout.store().open_for_writing(clean=True)
     intake = chain_intake(client, store, max_bytes=max_bytes, lock=lock, limits=limits)
     return ServiceContext(client=client, layout=layout, intake=intake, chain_lock=lock,
-                          index=_index(client, layout, index_database))
+                          index=_index(client, store))
 
 
-def _index(client: Any, layout: Any, url: str | None) -> Any:
-    """The service's LiveIndex (nmrstake.index.live), or None on a chain without a node URL."""
+def _index(client: Any, store: Any) -> Any:
+    """The service's LiveIndex (nmrstake.index.live) in the store's database (its tables come with
+    the database's migrations), or None on a chain without a node URL."""
     from nmrstake.chain.node import RpcNode
 
     if not isinstance(client.node, RpcNode):
         return None  # ape's embedded EVM: the routes read the chain
-    import sqlalchemy as sa
-
-    from nmrstake.errors import ConfigError
     from nmrstake.index.live import LiveIndex
 
-    if url is None:
-        layout.service_dir.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{layout.service_dir / INDEX_FILE}"
-    try:
-        engine = sa.create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
-    except (sa.exc.ArgumentError, ImportError) as exc:
-        raise ConfigError(f"the index database {url!r}: {exc}") from None
-    return LiveIndex.for_client(engine, client)
+    return LiveIndex.for_client(store.database.engine, client)
 
 
 def header_deadline_protocol() -> type:

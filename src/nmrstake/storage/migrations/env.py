@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from alembic import context
 
+from nmrstake.index.tables import metadata as index_metadata
 from nmrstake.storage.tables import metadata
 
-#: Every MetaData the migrations cover (autogenerate compares them with the database). The event
-#: index's tables join this list with their own MetaData (and their own migration in versions/).
-target_metadata = [metadata]
+#: Every MetaData the migrations cover (autogenerate compares them with the database): the
+#: service's own tables (0001) and the event index's (0002).
+target_metadata = [metadata, index_metadata]
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=target_metadata,
