@@ -4,7 +4,30 @@ oracle resolves the round from the service's store, everyone claims with proofs 
 service, and the books must balance.
 
     python bench/service.py [--participants 1000] [--rows 5000] [--workers 4] [--seed 1]
-                            [--claim-batch 50] [--out bench/results/service.json] [--keep]
+                            [--claim-batch 50] [--replicas 1|2|1,2] [--shared] [--profile]
+                            [--out bench/results/service.json] [--keep]
+
+Replicas (issue 21): `--replicas 1` (the default) is one service on SQLite and its data folder, as
+above, written to bench/results/service.json. Any other `--replicas` (or `--shared`) measures
+each listed configuration in turn in one run (`--replicas 1,2`: one replica, then two), written
+to bench/results/service-replicas.json: a throwaway PostgreSQL and a SeaweedFS S3 server (the
+tests' starters, tests/helpers/postgres.py and object_store.py) are started once; each
+configuration gets its own Anvil, deployment, participants and round, a fresh database and
+bucket and one receipt key, and N `nmrstake serve` processes on free ports, each with its own
+--data-dir (N machines) and `--database-url`, `--store-url s3://bench-rN/nmrstake`,
+`--receipt-key-file`. Each worker sends its uploads to the replicas in turn (a round-robin load
+balancer) and fetches its proofs from one of them. Per configuration: uploads/s, p50/p99, each
+replica's CPU and the CPU of Anvil, PostgreSQL and SeaweedFS (process trees) and of the whole
+machine (/proc/stat: other users too) over the upload phase; storage growth over the round
+(objects and bytes in the bucket by prefix, pg_database_size and rows and bytes by table, each
+data folder); every acknowledged upload checked to be a row of the database with its file in the
+bucket or on a replica's disk; the oracle, on a data folder of its own with the same database and
+bucket, resolves the round and the books are checked as above (while the submission files stay on
+the replicas' disks, the bench copies them into the oracle's folder first, as a shared disk
+would). The ratio of the last configuration to the first (uploads/s, p50, p99) is reported
+against the goal (>= 1.5x with p99 under 250 ms). `--profile` runs the replicas under cProfile,
+every thread on its CPU clock (bench/profile_serve.py), leaving replica-N.pstats in the kept work
+folder.
 
 Run from the repository root with the virtualenv active (anvil on PATH or in node_modules/.bin).
 Everything listens on 127.0.0.1 only; Anvil and the service are stopped on the way out, whatever
@@ -325,16 +348,18 @@ def anvil_node() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
 
 
 @contextmanager
-def service_process(deployments: Path, data_dir: Path, log: Path,
-                    shared: list[str] | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def service_process(deployments: Path, data_dir: Path, log: Path, shared: list[str] | None = None,
+                    profile: Path | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`nmrstake serve` on a free loopback port (it joins the Anvil of APE_FOUNDRY_HOST), with
-    `shared` options (the database, the store, the receipt key of the replicas); waits for
-    /healthz; stopped (SIGTERM, then SIGKILL) on exit."""
+    `shared` options (the database, the store, the receipt key of the replicas), under cProfile
+    into `profile` if given (bench/profile_serve.py); waits for /healthz; stopped (SIGTERM, then
+    SIGKILL) on exit."""
     from nmrstake.client.http import wait_until_healthy
     from nmrstake.localchain import free_port, spawn, stop_process
 
     port = free_port()
-    cmd = [sys.executable, "-m", "nmrstake.cli", "serve", "--network", "ethereum:local:foundry",
+    runner = [str(ROOT / "bench" / "profile_serve.py"), str(profile)] if profile else ["-m", "nmrstake.cli"]
+    cmd = [sys.executable, *runner, "serve", "--network", "ethereum:local:foundry",
            "--deployments-dir", str(deployments), "--data-dir", str(data_dir), "--host", HOST, "--port", str(port),
            *(shared or [])]
     url = f"http://{HOST}:{port}"
@@ -684,9 +709,10 @@ def _run(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any]
         # ---- the service, and the workers (spawned now: their start-up is not counted below)
         with ExitStack() as services, \
                 ctx.Pool(args.workers, initializer=_worker_init, initargs=(barrier,)) as pool:
-            started = [services.enter_context(service_process(deployments, folder, log,
-                                                              shared.serve_args() if shared else None))
-                       for folder, log in zip(replica_dirs, service_logs)]
+            started = [services.enter_context(service_process(
+                deployments, folder, log, shared.serve_args() if shared else None,
+                work / f"replica-{k + 1}.pstats" if args.profile else None))
+                for k, (folder, log) in enumerate(zip(replica_dirs, service_logs))]
             urls, procs = [u for u, _ in started], [p for _, p in started]
             notes["service_urls"] = urls
             phase("service_start")
@@ -1039,7 +1065,12 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None,
                         help=f"default {OUT.relative_to(ROOT)}, with PostgreSQL and S3 {OUT_REPLICAS.relative_to(ROOT)}")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (data dir, service log)")
+    parser.add_argument("--profile", action="store_true",
+                        help="run each replica under cProfile, every thread on its CPU clock "
+                             "(bench/profile_serve.py): replica-N.pstats in the work folder (implies --keep); "
+                             "slower, so its figures are not the benchmark's")
     args = parser.parse_args()
+    args.keep = args.keep or args.profile
     try:
         args.replicas = [int(x) for x in str(args.replicas).split(",")]
     except ValueError:
