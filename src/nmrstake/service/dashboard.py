@@ -468,7 +468,7 @@ class Dashboard:
                 "paid": None if end is None else str(num(end, "paid")),
                 "forfeited": None if end is None else str(num(end, "forfeited")),
                 "ruling": None if ruling is None else {"arbiter": checksum_address(str(ruling.args["arbiter"])),
-                                                        "disputer_right": bool(ruling.args["disputerRight"]),
+                                                        "disputer_right": _flag(ruling.args["disputerRight"]),
                                                         "reason": str(ruling.args["reason"])},
                 "transaction_hash": d.tx_hash, "block": d.block_number})
         return out
@@ -658,6 +658,12 @@ def _json_arg(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_json_arg(v) for v in value]
     return str(value)
+
+
+def _flag(value: Any) -> bool:
+    """A bool argument of a log, stored as JSON true/false by the index; ape may decode it as the
+    integer 0 or 1, which `_json_arg` writes as "0" or "1" (and `bool("0")` is True)."""
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true")
 
 
 def _logged(log: Any, round_id: int, contract: str) -> IndexedLog:
