@@ -15,7 +15,6 @@ Nothing is skipped; a test that cannot start what it needs fails.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ from helpers.scenario import (
     stake_all,
     synth_round,
 )
-from helpers.service_process import running_service
+from helpers.service_process import chain_reading_app, running_service
 
 from nmrstake.hashing import keccak_file, to_hex
 from nmrstake.localchain import anvil_provider
@@ -72,20 +71,6 @@ class Served:
         return resp
 
 
-def chain_reading_app(w: World) -> TestClient:
-    """The service's app on the test's Anvil with no event index: every round, transaction and
-    stake read from the chain (log scans, `getRound`, `getStake`), as on ape's embedded EVM. Its
-    submission store is the served process's (read here, never written)."""
-    from nmrstake.intake import chain_intake
-    from nmrstake.service.app import create_app
-    from nmrstake.service.context import ServiceContext
-
-    lock = threading.Lock()
-    ctx = ServiceContext(client=w.client, layout=w.layout, intake=chain_intake(w.client, w.layout.store(), lock=lock),
-                         chain_lock=lock, index=None)
-    return TestClient(create_app(ctx))  # not entered: no read-ahead thread, pages read on request
-
-
 @pytest.fixture(scope="module")
 def served(project, tmp_path_factory) -> Iterator[Served]:
     from nmrstake.client.results import LocalResults
@@ -107,7 +92,7 @@ def served(project, tmp_path_factory) -> Iterator[Served]:
         stake_predictions(w.client, w.stakers[1], LocalDelivery(w.client, w.layout), R_OPEN, OPEN_MODEL, 3 * WEI,
                           files / "model_01.csv")
         with running_service(w.deployments, w.layout.root, tmp / "service.log") as service:
-            yield Served(w, service.url, chain_reading_app(w), files / "model_02.csv")
+            yield Served(w, service.url, chain_reading_app(w.client, w.layout), files / "model_02.csv")
         assert "Traceback" not in service.log_text(), service.log_text()
 
 
