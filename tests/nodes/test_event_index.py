@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import TypedDict
 
 import pytest
 from helpers.index_db import log_keys, sqlite_engine
@@ -58,7 +59,14 @@ def indexer(world, engine, **options) -> Indexer:
     return Indexer.for_deployment(engine, url, w.client.deployment, **options)
 
 
-def periods(world) -> dict[str, int]:
+class Periods(TypedDict):
+    """The deployment's periods, as the round queries take them (by keyword)."""
+
+    challenge_period: int
+    grace_period: int
+
+
+def periods(world) -> Periods:
     client = world[0].client
     return {"challenge_period": client.challenge_period, "grace_period": client.grace_period}
 
@@ -198,3 +206,27 @@ def test_service__round_routes_and_dashboard__read_the_index_and_see_a_round_jus
         assert missing.status_code == 404 and "unknown-round" in missing.text
     engine = sa.create_engine(f"sqlite:///{w.layout.service_dir / DEFAULT_FILE}")
     assert 20 in queries.round_ids(engine, indexer(world, engine).stream)  # in the service's own database
+
+
+def test_index__positions_and_round_events__read_as_the_chain_readers_read_them(world, tmp_path):
+    from nmrstake.models import model_label
+
+    w, _ = world
+    client = w.client
+    engine = sqlite_engine(tmp_path)
+    ix = indexer(world, engine)
+    ix.sync()
+    for who in w.stakers:
+        [position] = queries.positions(engine, ix.stream, staker=str(who.address))
+        left, commitment = client.tournament.getStake(ROUND, position.model_id, who.address)[:2]
+        assert (position.round_id, position.staker) == (ROUND, str(who.address))
+        assert (position.left, position.commitment) == (int(left), bytes(commitment))
+        by_model = queries.positions(engine, ix.stream, model_id=position.model_id)
+        assert [(p.model, p.staker) for p in by_model] == [(model_label(position.model_id), str(who.address))]
+    assert [p.left for p in queries.positions(engine, ix.stream, staker=str(w.stakers[0].address))] == [0]  # claimed
+    names = ("RoundOpened", "Funded", "ResultPosted", "Claimed")
+    indexed = queries.round_events(engine, ix.stream, ROUND, names)
+    chain = sorted((int(log.block_number), int(log.log_index), name) for name in names
+                   for log in client.logs(name, {"roundId": ROUND}))
+    assert [(e.block_number, e.log_index, e.event) for e in indexed] == chain
+    assert queries.round_events(engine, ix.stream, ROUND, names, contract="0x" + "00" * 20) == []

@@ -1,6 +1,8 @@
 """The index as the tournament service reads it (issue 21): :class:`LiveIndex` keeps an
 :class:`~nmrstake.index.indexer.Indexer` running in a background thread and answers the round
-routes (``GET /v1/rounds``, ``GET /v1/rounds/{id}``, the dashboard's list) from the database.
+routes (``GET /v1/rounds``, ``GET /v1/rounds/{id}``) and the dashboard (its rounds, a round's
+transactions, the committee's attestations and the disputes of a round, a model's or a staker's
+stakes across rounds) from the database.
 
 Read-your-writes: before it answers, :meth:`LiveIndex.fresh` asks the node for its block number
 (one ``eth_blockNumber``, not a log scan) and, when blocks have arrived since the index last
@@ -19,8 +21,11 @@ from nmrstake.index.indexer import Indexer, IndexThread
 from nmrstake.jsontypes import json_hex_int
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import sqlalchemy as sa
 
+    from nmrstake.index.queries import IndexedLog, IndexedPosition
     from nmrstake.tournament import RoundInfo, TournamentClient
 
 
@@ -79,6 +84,32 @@ class LiveIndex:
         self.fresh()
         return queries.round_info(self.indexer.engine, self.indexer.stream, round_id,
                                   challenge_period=self.challenge_period, grace_period=self.grace_period)
+
+    def address(self, name: str) -> str | None:
+        """The address of the followed contract `name` ("Tournament", whatever variant the
+        deployment runs, or "DisputeDesk", "StrategyFactory"); None if the deployment has none."""
+        if name == "Tournament":  # always followed, first (Indexer.for_deployment), under its variant's name
+            return self.indexer.contracts[0].address
+        return next((c.address for c in self.indexer.contracts if c.name == name), None)
+
+    def round_events(self, round_id: int, names: Iterable[str], *, contract: str = "Tournament") -> list[IndexedLog]:
+        """The round's events named `names` emitted by the followed contract `contract`, in chain
+        order ([] when the deployment has no such contract)."""
+        address = self.address(contract)
+        if address is None:
+            return []
+        self.fresh()
+        return queries.round_events(self.indexer.engine, self.indexer.stream, round_id, names, contract=address)
+
+    def history(self, *, model_id: bytes | None = None,
+                staker: str | None = None) -> tuple[list[IndexedPosition], dict[int, RoundInfo]]:
+        """Every stake of `model_id` or of `staker` across rounds (:func:`queries.positions`) and
+        each of their rounds, after one :meth:`fresh`: a history page's reads, none of the chain."""
+        self.fresh()
+        found = queries.positions(self.indexer.engine, self.indexer.stream, model_id=model_id, staker=staker)
+        infos = queries.round_infos(self.indexer.engine, self.indexer.stream, challenge_period=self.challenge_period,
+                                    grace_period=self.grace_period, round_ids={p.round_id for p in found}) if found else []
+        return found, {info.round_id: info for info in infos}
 
 
 __all__ = ["LiveIndex"]

@@ -11,11 +11,16 @@ funding from the last `Funded`/`Allocated`; the posted result from `ResultPosted
 `ResultRejected`; claimed from `Claimed`, `EmergencyWithdrawal` and `StakeExited`; settled from
 `Settled`. Its state is the contract's `_state` at the time given (by default the head's time
 as last indexed), with the deployment's challenge and grace periods.
+
+The dashboard's reads (docs/dashboard.md) are here too: a round's events as they are
+(:func:`round_events`: its transactions, the committee's `ResultAttested`, the dispute desk's
+events) and a model's or a staker's stakes across rounds (:func:`positions`), each with its latest
+commitment and what the contract still holds of it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -64,6 +69,41 @@ class IndexedStake:
 
 
 @dataclass(frozen=True)
+class IndexedPosition:
+    """A stake of one (round, model, staker) as its events leave it, for a history across rounds:
+    `amount` the last `Staked.newTotal` (the stake at close: nothing adds to it after), `commitment`
+    the latest (`Staked` or `CommitmentChanged`: the event, not the contract's storage, whose layout
+    may pack it), and `left` what the contract's ``getStake(...)[0]`` holds: `amount` until a
+    `Claimed`, `StakeExited` or `EmergencyWithdrawal` of the key takes it, 0 after (the contract's
+    `_takeStake` is the one place a stake's amount goes to 0, and each of its three callers emits
+    one of these)."""
+
+    round_id: int
+    model: str
+    model_id: bytes
+    staker: str
+    amount: int
+    commitment: bytes
+    left: int
+    block_number: int
+
+
+@dataclass(frozen=True)
+class IndexedLog:
+    """One indexed event as stored: its name, the contract's packaged ABI name, where it is (block,
+    log index, transaction) and its decoded arguments as the ``args`` column keeps them (integers as
+    decimal strings, bytes as 0x-hex, addresses checksummed, strings and booleans as they are)."""
+
+    round_id: int | None
+    contract_name: str
+    event: str
+    block_number: int
+    log_index: int
+    tx_hash: str
+    args: dict[str, JsonValue]
+
+
+@dataclass(frozen=True)
 class IndexedClaim:
     round_id: int
     model: str
@@ -101,6 +141,7 @@ class _Event:
     block_number: int
     log_index: int
     tx_hash: str
+    contract_name: str = ""
 
     def int(self, name: str) -> int:
         return int(str(self.args[name]))
@@ -121,18 +162,34 @@ def status(engine: sa.Engine, stream: str) -> IndexStatus | None:
 
 
 def _read(engine: sa.Engine, stream: str, names: Iterable[str], *, round_id: int | None = None,
-          confirmations: int = 0) -> tuple[list[_Event], IndexStatus | None]:
-    """The stream's events named `names` (of `round_id` if given) with at least `confirmations`,
-    in chain order, and the status they were read at (one snapshot: one connection, one read
-    transaction on PostgreSQL and SQLite alike)."""
+          round_ids: Collection[int] | None = None, contract: str | None = None, model_id: bytes | None = None,
+          staker: str | None = None, confirmations: int = 0) -> tuple[list[_Event], IndexStatus | None]:
+    """The stream's events named `names` (of `round_id`, or of the rounds `round_ids`; of the
+    contract at address `contract`; of `model_id`; of `staker`: each when given) with at least
+    `confirmations`, in chain order, and the status they were read at (one snapshot: one
+    connection, one read transaction on PostgreSQL and SQLite alike)."""
     if confirmations < 0:
         raise ValueError(f"confirmations: must be 0 or more, got {confirmations}")
     query = sa.select(events.c.event, events.c.args, events.c.round_id, events.c.block_number, events.c.log_index,
-                      events.c.tx_hash).where(events.c.stream == stream, events.c.event.in_(list(names)))
+                      events.c.tx_hash, events.c.contract_name).where(events.c.stream == stream,
+                                                                      events.c.event.in_(list(names)))
     if round_id is not None:
-        if not 0 <= round_id <= BIGINT_MAX:  # never stored (tables.py): nothing to read
+        round_ids = [round_id]
+    if round_ids is not None:
+        stored = sorted({r for r in round_ids if 0 <= r <= BIGINT_MAX})  # others are never stored (tables.py)
+        if not stored:
             return [], status(engine, stream)
-        query = query.where(events.c.round_id == round_id)
+        query = query.where(events.c.round_id == stored[0] if len(stored) == 1 else events.c.round_id.in_(stored))
+    if contract is not None:
+        from nmrstake.hashing import checksum_address
+
+        query = query.where(events.c.contract == checksum_address(contract))
+    if model_id is not None:
+        query = query.where(events.c.model_id == "0x" + model_id.rjust(32, b"\x00").hex())
+    if staker is not None:
+        from nmrstake.hashing import checksum_address
+
+        query = query.where(events.c.staker == checksum_address(staker))
     with engine.connect() as conn, conn.begin():
         found = conn.execute(sa.select(cursors.c.block_number, cursors.c.head, cursors.c.head_time)
                              .where(cursors.c.stream == stream)).first()
@@ -140,8 +197,8 @@ def _read(engine: sa.Engine, stream: str, names: Iterable[str], *, round_id: int
         if confirmations:
             query = query.where(events.c.block_number <= (state.head if state else -1) - confirmations + 1)
         rows = conn.execute(query.order_by(events.c.block_number, events.c.log_index)).all()
-    return [_Event(str(r[0]), dict(r[1]), None if r[2] is None else int(r[2]), int(r[3]), int(r[4]), str(r[5]))
-            for r in rows], state
+    return [_Event(str(r[0]), dict(r[1]), None if r[2] is None else int(r[2]), int(r[3]), int(r[4]), str(r[5]),
+                   str(r[6])) for r in rows], state
 
 
 def _terms(e: _Event) -> RoundTerms:
@@ -219,10 +276,13 @@ def _rebuild(round_id: int, found: list[_Event], now: int, challenge_period: int
 
 
 def round_infos(engine: sa.Engine, stream: str, *, challenge_period: int, grace_period: int,
-                now: int | None = None, confirmations: int = 0, round_id: int | None = None) -> list[RoundInfo]:
-    """Every round (or round `round_id`) as `TournamentClient.rounds` reads it from the chain,
-    rebuilt from the index (see the module); `now` defaults to the indexed head's time."""
-    found, state = _read(engine, stream, _ROUND_EVENTS, round_id=round_id, confirmations=confirmations)
+                now: int | None = None, confirmations: int = 0, round_id: int | None = None,
+                round_ids: Collection[int] | None = None) -> list[RoundInfo]:
+    """Every round (or round `round_id`, or those of `round_ids` that were opened) as
+    `TournamentClient.rounds` reads it from the chain, rebuilt from the index (see the module);
+    `now` defaults to the indexed head's time."""
+    found, state = _read(engine, stream, _ROUND_EVENTS, round_id=round_id, round_ids=round_ids,
+                         confirmations=confirmations)
     at = now if now is not None else (state.head_time if state else 0)
     by_round: dict[int, list[_Event]] = {}
     for e in found:
@@ -238,8 +298,8 @@ def round_info(engine: sa.Engine, stream: str, round_id: int, *, challenge_perio
     found = round_infos(engine, stream, challenge_period=challenge_period, grace_period=grace_period, now=now,
                         confirmations=confirmations, round_id=round_id)
     if not found:
-        raise UnknownRoundError(f"round {round_id} has not been opened (as far as the index, at "
-                                f"{confirmations or 0} confirmations, has seen)")
+        raise UnknownRoundError(f"round {round_id} does not exist (the index, at {confirmations or 0} "
+                                "confirmations, has not seen it opened)")
     return found[0]
 
 
@@ -259,6 +319,50 @@ def stakes(engine: sa.Engine, stream: str, round_id: int, *, confirmations: int 
         last[key] = e.block_number
     return [IndexedStake(round_id, model_label(mid), mid, who, amounts[(mid, who)], commitments[(mid, who)],
                          last[(mid, who)]) for mid, who in amounts]
+
+
+#: The events that take a stake out of the contract (its amount left becomes 0).
+_TAKEN = ("Claimed", "StakeExited", "EmergencyWithdrawal")
+
+
+def positions(engine: sa.Engine, stream: str, *, model_id: bytes | None = None, staker: str | None = None,
+              confirmations: int = 0) -> list[IndexedPosition]:
+    """Every stake of `model_id` (by any staker) or of `staker` (on any model), across rounds, by
+    (round, first stake): what the dashboard's histories show, from one read of the index (see
+    :class:`IndexedPosition`). Give one of `model_id` and `staker`, or both."""
+    if model_id is None and staker is None:
+        raise ValueError("positions: give a model id, a staker or both")
+    found, _ = _read(engine, stream, ["Staked", "CommitmentChanged", *_TAKEN], model_id=model_id, staker=staker,
+                     confirmations=confirmations)
+    amounts: dict[tuple[int, bytes, str], int] = {}
+    commitments: dict[tuple[int, bytes, str], bytes] = {}
+    taken: set[tuple[int, bytes, str]] = set()
+    last: dict[tuple[int, bytes, str], int] = {}
+    for e in found:
+        if e.round_id is None:  # a round id beyond BIGINT: never one the contract opens (tables.py)
+            continue
+        key = (e.round_id, e.b32("modelId"), e.text("staker"))
+        if e.event == "Staked":
+            amounts[key] = e.int("newTotal")
+            commitments[key] = e.b32("commitment")
+        elif e.event == "CommitmentChanged":
+            commitments[key] = e.b32("newCommitment")
+        else:
+            taken.add(key)
+        last[key] = e.block_number
+    return [IndexedPosition(rid, model_label(mid), mid, who, amount, commitments[(rid, mid, who)],
+                            0 if (rid, mid, who) in taken else amount, last[(rid, mid, who)])
+            for (rid, mid, who), amount in sorted(amounts.items(), key=lambda kv: kv[0][0])]
+
+
+def round_events(engine: sa.Engine, stream: str, round_id: int, names: Iterable[str], *, contract: str | None = None,
+                 confirmations: int = 0) -> list[IndexedLog]:
+    """The round's events named `names` (of the contract at address `contract`, if given), in
+    chain order, as stored: a round page's transactions, the committee's attestations of its
+    results, its disputes at the desk."""
+    found, _ = _read(engine, stream, names, round_id=round_id, contract=contract, confirmations=confirmations)
+    return [IndexedLog(e.round_id, e.contract_name, e.event, e.block_number, e.log_index, e.tx_hash, e.args)
+            for e in found]
 
 
 def claims(engine: sa.Engine, stream: str, round_id: int, *, confirmations: int = 0) -> list[IndexedClaim]:
@@ -287,5 +391,6 @@ def results(engine: sa.Engine, stream: str, round_id: int, *, confirmations: int
     return posted
 
 
-__all__ = ["IndexStatus", "IndexedClaim", "IndexedResult", "IndexedStake", "OpenedRound", "claims", "opened_rounds",
-           "round_ids", "round_info", "round_infos", "results", "stakes", "status"]
+__all__ = ["IndexStatus", "IndexedClaim", "IndexedLog", "IndexedPosition", "IndexedResult", "IndexedStake", "OpenedRound",
+           "claims", "opened_rounds", "positions", "round_events", "round_ids", "round_info", "round_infos", "results",
+           "stakes", "status"]

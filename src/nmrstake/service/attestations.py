@@ -226,8 +226,9 @@ class CommitteeReading:
 
 
 def _check_round(ctx: Any, round_id: int) -> None:
-    """A 404 unknown-round for a round the chain does not have (one chain read)."""
-    ctx.chain(ctx.client.round, round_id)  # UnknownRoundError: a 404 unknown-round
+    """A 404 unknown-round for a round the chain does not have (the event index's read where the
+    service keeps one, else one chain read)."""
+    ctx.round(round_id)  # UnknownRoundError: a 404 unknown-round
 
 
 def _committee(ctx: Any, reading: CommitteeReading, round_id: int) -> tuple[list[str], int, int]:

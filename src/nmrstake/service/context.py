@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nmrstake.errors import ChainError, InputError, RequestError, UnknownRoundError
+from nmrstake.errors import ChainError, InputError, NmrstakeError, RequestError, UnknownRoundError
 from nmrstake.intake import Intake, guarded_chain_read
 
 if TYPE_CHECKING:
@@ -34,7 +33,8 @@ class ServiceContext:
     intake: Intake
     chain_lock: threading.Lock = field(default_factory=threading.Lock)
     faucet: Any = None  # nmrstake.service.faucet.Faucet: POST /v1/faucet (None: off)
-    #: The event index the round routes read (nmrstake.index.live); None: they read the chain.
+    #: The event index the round routes and the dashboard read (nmrstake.index.live); None (a chain
+    #: without a node URL: ape's embedded EVM): they read the chain.
     index: LiveIndex | None = None
     _published: dict[int, tuple[Any, Any]] = field(default_factory=dict)
     _published_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -47,32 +47,39 @@ class ServiceContext:
         """Every round: from the event index where the service has one, else from the chain
         (a `RoundOpened` scan and a `getRound` a round)."""
         if self.index is not None:
-            return self._indexed(self.index.rounds)
+            return self.indexed(self.index.rounds)
         return self.chain(self.client.rounds)
 
     def round(self, round_id: int) -> RoundInfo:
         """One round (UnknownRoundError if never opened): from the event index, or the chain."""
         if self.index is not None:
-            return self._indexed(self.index.round, round_id)
+            return self.indexed(self.index.round, round_id)
         return self.chain(self.client.round, round_id)
 
     @staticmethod
-    def _indexed(fn: Callable[..., Any], *args: Any) -> Any:
-        """A read of the event index: a round never opened stays a 404; a node or database that
-        does not answer is a 503 problem, as a chain read's is (the index brings itself up to the
-        node's head before answering, so it needs the node too)."""
+    def indexed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A read of the event index (`fn`, one of :attr:`index`'s methods): a round never opened
+        stays a 404; a database that does not answer is a 503 index-unavailable, a node that does
+        not a 503 chain-unavailable, as a chain read's is (the index brings itself up to the node's
+        head before answering, so it needs the node too). The database's errors are told apart
+        first: as a plain chain read's catch-all would, they would pass for the node's."""
         from sqlalchemy.exc import SQLAlchemyError
 
         try:
-            return guarded_chain_read(nullcontext(), fn, *args)
+            return fn(*args, **kwargs)
+        except SQLAlchemyError as exc:
+            raise RequestError(503, "index-unavailable", f"the event index's database does not answer "
+                               f"({type(exc).__name__}); try again shortly") from None
         except UnknownRoundError:
             raise
         except ChainError as exc:
             raise RequestError(503, "chain-unavailable", f"the chain does not answer ({exc.message}); "
                                "try again shortly") from None
-        except SQLAlchemyError as exc:
-            raise RequestError(503, "index-unavailable", f"the event index's database does not answer "
-                               f"({type(exc).__name__}); try again shortly") from None
+        except NmrstakeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - requests raises many types for a node that is away
+            raise RequestError(503, "chain-unavailable", f"the chain does not answer ({type(exc).__name__}); "
+                               "try again shortly") from None
 
     @cached_property
     def results(self) -> Any:
