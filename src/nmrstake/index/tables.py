@@ -52,6 +52,9 @@ events = sa.Table(
     sa.UniqueConstraint("stream", "block_hash", "log_index", name="uq_index_events_log"),
     sa.Index("ix_index_events_round", "stream", "event", "round_id"),
     sa.Index("ix_index_events_block", "stream", "block_number"),
+    # a staker's and a model's history (the dashboard's pages; revision 0003)
+    sa.Index("ix_index_events_staker", "stream", "staker"),
+    sa.Index("ix_index_events_model", "stream", "model_id"),
 )
 
 blocks = sa.Table(
