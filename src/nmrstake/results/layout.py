@@ -5,9 +5,9 @@
 ``<root>/service/``, and the published results ``<root>/results/round-<id>/``.
 
 With a store URL (``s3://bucket/prefix``: ``--store-url``, ``$NMRSTAKE_STORE_URL``) the published
-results are also pushed to that store and read from it (:mod:`nmrstake.results.stored`), so that
-an oracle and service replicas on other machines share them; what is downloaded from it is kept
-in ``<root>/cache/``.
+results are also pushed to that store and read from it (:mod:`nmrstake.results.stored`), and the
+submission store keeps its files there (``submissions/``), so that an oracle and service replicas
+on other machines share them; what is downloaded from it is kept in ``<root>/cache/``.
 
 The submission store's metadata is in the database at `database_url` when one is given (the
 service's replicas and the oracle share it: ``--database-url``, ``$NMRSTAKE_DATABASE_URL``), else
@@ -71,8 +71,10 @@ class DataLayout:
         return PublishedStore(self.results_dir, self.blobs())
 
     def store(self) -> SubmissionStore:
-        """The tournament service's submission store of this deployment."""
-        return SubmissionStore(self.service_dir, database_url=self.database_url, receipt_key_file=self.receipt_key_file)
+        """The tournament service's submission store of this deployment: its files in the store at
+        :attr:`store_url` if any, else under :attr:`service_dir`."""
+        return SubmissionStore(self.service_dir, database_url=self.database_url, receipt_key_file=self.receipt_key_file,
+                               blobs=self.blobs())
 
     def _one(self, folder: Path, stem: str) -> Path | None:
         found = [folder / f"{stem}{ext}" for ext in DATA_EXTENSIONS if (folder / f"{stem}{ext}").is_file()]
