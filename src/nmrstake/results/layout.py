@@ -29,6 +29,9 @@ from nmrstake.storage.database import DATABASE_URL_ENV
 from nmrstake.submissions import RECEIPT_KEY_FILE_ENV, SubmissionStore
 
 DATA_EXTENSIONS = (".csv", ".parquet")
+#: The environment variable of `--store-url`; a layout made without one reads it, so that local
+#: delivery (`nmrstake stake --data-dir`) puts files where the service and the oracle look.
+STORE_URL_ENV = "NMRSTAKE_STORE_URL"
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,9 @@ class DataLayout:
     """Where a deployment's round files live."""
 
     root: Path
-    #: The blob store the published results are shared through (None: the local disk alone).
-    store_url: str | None = None
+    #: The blob store the published results and the submissions are shared through (None: the
+    #: local disk alone).
+    store_url: str | None = field(default_factory=lambda: os.environ.get(STORE_URL_ENV) or None)
     database_url: str | None = field(default_factory=lambda: os.environ.get(DATABASE_URL_ENV) or None)
     receipt_key_file: Path | None = field(
         default_factory=lambda: Path(os.environ[RECEIPT_KEY_FILE_ENV]) if os.environ.get(RECEIPT_KEY_FILE_ENV) else None)
