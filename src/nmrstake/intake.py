@@ -47,7 +47,11 @@ class UploadLimits:
     keep a staker from delivering, until the disk itself is full (`reserved_disk`). Uploads being
     received count against every limit from the moment they are admitted (a ledger of what is in
     flight), so concurrent uploads cannot pass a limit together. Every refusal is a 4xx that
-    names the limit; nothing stored is touched."""
+    names the limit; nothing stored is touched.
+
+    With the files in a bucket (a store URL) the disk is only where uploads are received (``tmp/``):
+    `reserved_disk` still keeps room there for any upload, `min_free_disk` does not apply (a
+    bucket has no disk to fill; `store_bytes` bounds it)."""
 
     uploads_per_key: int = 16
     bytes_per_staker_round: int = 256 * MIB
@@ -218,7 +222,7 @@ class Intake:
                                f"stake ({standing.min_stake} wei of NMR) and has no stake of model {model} in it; "
                                "uploads are taken from addresses that can stake them", field="staker")
         full = limits.store_bytes is not None and usage.total_bytes + size > limits.store_bytes
-        if full or usage.free_disk_bytes - size < limits.min_free_disk:
+        if full or (usage.store_on_disk and usage.free_disk_bytes - size < limits.min_free_disk):
             raise RequestError(429, "store-full", "the service's store is full for uploads of models not staked yet: "
                                f"stake model {model} in round {round_id} first (the commitment is the file's "
                                "keccak-256), then upload it; a staked model's upload is always taken", field="file")

@@ -1,25 +1,32 @@
-"""The submission store: files on disk by content hash, their log in the service's metadata
-database (:mod:`nmrstake.storage.database`: SQLite in the data folder by default, PostgreSQL when
-a database URL is given). The tournament service writes it (:mod:`nmrstake.intake`); the oracle
-reads the files it scores from it (:mod:`nmrstake.results.layout`), so it sits below both.
+"""The submission store: files in a blob store by content hash (:mod:`nmrstake.storage.blobs`:
+the local disk by default, an S3 bucket when a store URL is given), their log in the service's
+metadata database (:mod:`nmrstake.storage.database`: SQLite in the data folder by default,
+PostgreSQL when a database URL is given). The tournament service writes it
+(:mod:`nmrstake.intake`); the oracle reads the files it scores from it
+(:mod:`nmrstake.results.layout`), so it sits below both.
 
 Layout under the store's root (``<data>/service/``)::
 
     service.sqlite3                                    the default database (WAL, synchronous=FULL)
-    files/round-<id>/<model>/<staker>/<keccak>.<ext>   every accepted file, by its keccak-256
+    files/round-<id>/<model>/<staker>/<keccak>.<ext>   every accepted file, by its keccak-256 (no store URL)
     tmp/                                               files being received (never read by anyone)
     receipt-signer.key                                 the key that signs delivery receipts (0600)
 
-The files are this module's only disk operations (:meth:`SubmissionStore.staging`,
-:meth:`SubmissionStore.file_path`, ``_put_file``, ``_prepare_files``, the free space in
-:meth:`SubmissionStore.usage`), kept apart so that a blob store can take their place.
+With a store URL the files are the objects ``submissions/round-<id>/<model>/<staker>/<keccak>.<ext>``
+of the bucket (beside the published ``results/``), shared by every replica and by an oracle on
+another machine; a reader gets a local copy with :meth:`SubmissionStore.local_path` (kept in the
+data folder's ``cache/``). Uploads are still received into the local ``tmp/``.
 
-Durability: a file is received into ``tmp/``, fsynced, renamed to its content-addressed name and
-the folder fsynced; only then is its row committed, and only after the commit is the upload
-acknowledged. So a ``kill -9`` at any moment leaves either no row (the upload was not
-acknowledged; an orphan file at most, never referenced) or a row whose file is complete. A
-restart empties ``tmp/`` and needs nothing else. The authorisation's UNIQUE constraint makes a
-signature stored once across every replica sharing the database.
+Durability: a file is received into ``tmp/`` and fsynced, then made an object under its
+content-addressed key (:meth:`~nmrstake.storage.blobs.BlobStore.move_file`: locally a rename with
+the new folders and the folder fsynced; on S3 a PUT, complete when it returns); only then is its
+row committed, and only after the commit is the upload acknowledged. So a ``kill -9`` at any
+moment leaves either no row (the upload was not acknowledged; an orphan object at most, never
+referenced) or a row whose object is complete. A restart empties ``tmp/``; orphans are deleted by
+:meth:`SubmissionStore.sweep_orphans` once older than a grace period (the service runs it at start
+and every hour), under the key's hold, so it never deletes an upload in flight on any replica. The
+authorisation's UNIQUE constraint makes a signature stored once across every replica sharing the
+database.
 
 Every replica signs receipts with one key: ``receipt-signer.key`` in the store's folder, or the
 file given explicitly (``--receipt-key-file``, ``$NMRSTAKE_RECEIPT_KEY_FILE``; never created). The
@@ -33,8 +40,10 @@ Stakers who share a model name never touch each other's files: the path and ever
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -48,7 +57,9 @@ from nmrstake.fsutil import fsync_dir
 from nmrstake.hashing import bytes32_from_hex, checksum_address, to_hex
 from nmrstake.signing import DeliveryReceipt
 from nmrstake.storage import tables
+from nmrstake.storage.blobs import BlobNotFound, BlobStore, LocalBlobs
 from nmrstake.storage.database import DEFAULT_FILE, Database, import_sqlite_file, open_database
+from nmrstake.storage.holds import Holds
 
 #: The environment variable of `--receipt-key-file`.
 RECEIPT_KEY_FILE_ENV = "NMRSTAKE_RECEIPT_KEY_FILE"
@@ -63,6 +74,16 @@ LEGACY_FILES = ((LEGACY_LOG, "uploads", tables.uploads), ("faucet.sqlite3", "gra
 CRASH_ENV = "NMRSTAKE_SERVICE_CRASH_AT"
 
 
+#: The submissions' key prefix: under the store's folder on the local disk (``<data>/service/files/``),
+#: in a shared store beside the published results (``s3://bucket/prefix/submissions/``).
+LOCAL_PREFIX = "files"
+SHARED_PREFIX = "submissions"
+#: Seconds an object with no row is left alone before :meth:`SubmissionStore.sweep_orphans`
+#: deletes it: far longer than any upload takes from its object's write to its row's commit.
+ORPHAN_GRACE = 3600.0
+_FILE_KEY = re.compile(r"round-([0-9]+)/([a-z0-9_]{1,32})/(0x[0-9a-fA-F]{40})/(0x[0-9a-f]{64})(\.csv|\.parquet)")
+
+
 def crash_point(name: str) -> None:
     if os.environ.get(CRASH_ENV) == name:
         os._exit(86)
@@ -70,7 +91,10 @@ def crash_point(name: str) -> None:
 
 @dataclass(frozen=True)
 class StoredUpload:
-    """One accepted upload, as the log holds it."""
+    """One accepted upload, as the log holds it. `key` names its file in the store; `path` is
+    where it is on this machine: the file itself on the local disk, else where
+    :meth:`SubmissionStore.local_path` keeps the copy it fetches (read through that: the copy may
+    not be there yet)."""
 
     upload_id: int
     round_id: int
@@ -81,26 +105,46 @@ class StoredUpload:
     received_at: int
     path: Path
     receipt: DeliveryReceipt
+    key: str = ""
 
 
 @dataclass(frozen=True)
 class StoreUsage:
-    """What one (round, model, staker) key, its staker in that round and the whole store hold."""
+    """What one (round, model, staker) key, its staker in that round and the whole store hold.
+    `free_disk_bytes` is the free space of the disk uploads are received on (``tmp/``);
+    `store_on_disk` whether the files are kept on that disk too (the local store) rather than in
+    a bucket, which has no disk to fill."""
 
     key_uploads: int
     staker_round_bytes: int
     total_bytes: int
     free_disk_bytes: int
+    store_on_disk: bool = True
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What :meth:`SubmissionStore.sweep_orphans` found: the orphans it deleted, and those it left
+    (younger than the grace period, or their key held by an upload in flight)."""
+
+    deleted: tuple[str, ...]
+    kept: tuple[str, ...]
 
 
 class SubmissionStore:
     """Uploads of one deployment. Readers (the oracle) and the writer (the service) may be
-    different processes, and the writers several replicas sharing `database_url`'s database."""
+    different processes, and the writers several replicas sharing `database_url`'s database.
+    `blobs`: the shared store the files are kept in (an S3 bucket: ``submissions/...``); None,
+    the local disk under `root` (``files/...``), as on a single host."""
 
-    def __init__(self, root: Path, *, database_url: str | None = None, receipt_key_file: Path | None = None) -> None:
+    def __init__(self, root: Path, *, database_url: str | None = None, receipt_key_file: Path | None = None,
+                 blobs: BlobStore | None = None) -> None:
         self.root = Path(root)
         self.database_url = database_url or None
         self.receipt_key_file = Path(receipt_key_file) if receipt_key_file else None
+        self.shared = blobs is not None
+        self.blobs: BlobStore = blobs if blobs is not None else LocalBlobs(self.root)
+        self.prefix = SHARED_PREFIX if self.shared else LOCAL_PREFIX
         self._database: Database | None = None
 
     # ------------------------------------------------------------------ locations
@@ -122,9 +166,30 @@ class SubmissionStore:
     def files_dir(self) -> Path:
         return self.root / "files"
 
+    def file_key(self, round_id: int, model: str, staker: str, file_hash: bytes, extension: str) -> str:
+        """The key of an upload's file in the blob store (content-addressed by its keccak-256)."""
+        return f"{self.prefix}/round-{round_id}/{model}/{checksum_address(staker)}/{to_hex(file_hash)}{extension}"
+
     def file_path(self, round_id: int, model: str, staker: str, file_hash: bytes, extension: str) -> Path:
-        return (self.files_dir / f"round-{round_id}" / model / checksum_address(staker)
-                / f"{to_hex(file_hash)}{extension}")
+        """Where the file is on this machine (see :attr:`StoredUpload.path`)."""
+        return self.blobs.local_path(self.file_key(round_id, model, staker, file_hash, extension))
+
+    def local_path(self, upload: StoredUpload) -> Path:
+        """A local file holding `upload`'s bytes: the file itself on the local disk; a copy fetched
+        from the shared store (kept in the cache, fetched again only if the object changed). An
+        object missing from the store gives its path anyway, which does not exist: a reader then
+        finds no file, as it does on the local disk; any other failure of the store is a
+        ConfigError naming its URL and the key."""
+        if not self.shared:
+            return upload.path
+        try:
+            path = self.blobs.fetch(upload.key)
+        except BlobNotFound:
+            return upload.path
+        if path.stat().st_size != upload.size:
+            raise ConfigError(f"{self.blobs.where(upload.key)}: {path.stat().st_size} bytes, but upload "
+                              f"{upload.upload_id} stored {upload.size}")
+        return path
 
     def exists(self) -> bool:
         """Whether the service made this store (a database URL: the database is the store)."""
@@ -156,7 +221,8 @@ class SubmissionStore:
             if clean and self.tmp_dir.exists():
                 shutil.rmtree(self.tmp_dir)
             self.tmp_dir.mkdir(exist_ok=True)
-            self.files_dir.mkdir(exist_ok=True)
+            if not self.shared:
+                self.files_dir.mkdir(exist_ok=True)
             fsync_dir(self.root)  # files/ must be durable before any row refers to a file in it
         except OSError as exc:
             raise ConfigError(f"service data folder {self.root}: cannot write ({exc.strerror or exc})") from None
@@ -253,28 +319,13 @@ class SubmissionStore:
         finally:
             path.unlink(missing_ok=True)
 
-    def _make_dirs(self, folder: Path) -> None:
-        """`mkdir -p` whose new entries are durable: the parent of each folder created is fsynced
-        (fsyncing only the file's own folder would not make a newly created folder's name durable,
-        and a committed row could then point to a file lost with its folder)."""
-        missing: list[Path] = []
-        while not folder.is_dir():
-            missing.append(folder)
-            folder = folder.parent
-        for created in reversed(missing):
-            created.mkdir(exist_ok=True)
-            fsync_dir(created.parent)
-
-    def _put_file(self, staged: Path, target: Path) -> int:
-        """Make a fully received file durable under its content-addressed name; its size."""
-        with open(staged, "rb+") as fh:
-            os.fsync(fh.fileno())
-        self._make_dirs(target.parent)
-        os.replace(staged, target)  # same bytes if it existed: content-addressed
-        fsync_dir(target.parent)
-        return target.stat().st_size
+    def _put_file(self, staged: Path, key: str) -> int:
+        """Make a fully received file durable under its content-addressed key, the staged file
+        given up (locally renamed, no copy; same bytes if the key existed); its size."""
+        return self.blobs.move_file(key, staged, content_addressed=True).size
 
     def _free_bytes(self) -> int:
+        """Free space on the disk uploads are received on (``tmp/``)."""
         return shutil.disk_usage(self.root).free
 
     def usage(self, round_id: int, model: str, staker: str) -> StoreUsage:
@@ -289,7 +340,8 @@ class SubmissionStore:
         with self.database.read() as conn:
             row: tuple[Any, ...] = tuple(conn.execute(query).one())
         key_uploads, staker_bytes, total_bytes = row
-        return StoreUsage(int(key_uploads), int(staker_bytes), int(total_bytes), int(self._free_bytes()))
+        return StoreUsage(int(key_uploads), int(staker_bytes), int(total_bytes), int(self._free_bytes()),
+                          store_on_disk=not self.shared)
 
     def authorisation_used(self, digest: bytes) -> bool:
         u = tables.uploads
@@ -298,11 +350,12 @@ class SubmissionStore:
 
     def store(self, staged: Path, *, round_id: int, model: str, staker: str, file_hash: bytes, extension: str,
               received_at: int, authorisation: bytes, signature: str, receipt: DeliveryReceipt) -> StoredUpload:
-        """Move a fully received, checked file to its content-addressed name and log it. Returns
-        once both are durable; raises sqlalchemy.exc.IntegrityError if the authorisation was used
-        (by any process sharing the database)."""
-        target = self.file_path(round_id, model, staker, file_hash, extension)
-        size = self._put_file(staged, target)
+        """Move a fully received, checked file to its content-addressed key and log it. Returns
+        once both are durable (the object first: a row never refers to a missing object); raises
+        sqlalchemy.exc.IntegrityError if the authorisation was used (by any process sharing the
+        database), leaving the object, which a row of the same bytes may share."""
+        key = self.file_key(round_id, model, staker, file_hash, extension)
+        size = self._put_file(staged, key)
         crash_point("stored")
         with self.database.write() as conn:
             upload_id: int = conn.execute(sa.insert(tables.uploads).values(
@@ -312,7 +365,7 @@ class SubmissionStore:
             crash_point("signed")
         receipt = replace(receipt, staker=checksum_address(receipt.staker))
         return StoredUpload(int(upload_id), round_id, model, checksum_address(staker), file_hash, size,
-                            received_at, target, receipt)
+                            received_at, self.blobs.local_path(key), receipt, key)
 
     # ------------------------------------------------------------------ reading
 
@@ -326,8 +379,9 @@ class SubmissionStore:
         for uid, rid, model, staker, fhash, ext, size, received, rsig in rows:
             digest = bytes32_from_hex(fhash)
             receipt = DeliveryReceipt(staker, int(rid), model, digest, int(received), rsig)
+            key = self.file_key(int(rid), model, staker, digest, ext)
             out.append(StoredUpload(int(uid), int(rid), model, staker, digest, int(size), int(received),
-                                    self.file_path(int(rid), model, staker, digest, ext), receipt))
+                                    self.blobs.local_path(key), receipt, key))
         return out
 
     def uploads(self, round_id: int, model: str | None = None, staker: str | None = None) -> list[StoredUpload]:
@@ -350,3 +404,59 @@ class SubmissionStore:
         if matching:
             return matching[-1]
         return before[-1] if before else None
+
+    # ------------------------------------------------------------------ orphans
+
+    def sweep_orphans(self, *, grace: float = ORPHAN_GRACE, now: float | None = None) -> SweepReport:
+        """Delete the files no row refers to (left by a writer killed between its object's write
+        and its row's commit), once older than `grace` seconds at `now` (the wall clock; S3 dates
+        its objects on its own clock). Each is deleted under its key's hold (the one an upload
+        takes: :class:`~nmrstake.storage.holds.Holds`) after its row is looked for again, so an
+        upload in flight on any replica, which holds its key until its row is committed, never
+        loses its object; the grace period covers a writer whose lease lapsed. Keys that are not
+        an upload's file name are left alone."""
+        now = time.time() if now is None else now
+        found: dict[str, list[tuple[str, tuple[int, str, str], str, str]]] = {}
+        for key in self.blobs.list(f"{self.prefix}/"):
+            match = _FILE_KEY.fullmatch(key[len(self.prefix) + 1:])
+            if match is not None:
+                rid, model, staker, digest, ext = match.groups()
+                found.setdefault(rid, []).append((key, (int(rid), model, staker), digest, ext))
+        u = tables.uploads
+        deleted: list[str] = []
+        kept: list[str] = []
+        holds: Holds | None = None
+        for rid, files in sorted(found.items()):
+            with self.database.read() as conn:
+                rows: list[tuple[Any, ...]] = [tuple(r) for r in conn.execute(
+                    sa.select(u.c.model, u.c.staker, u.c.file_hash, u.c.extension).where(u.c.round_id == rid))]
+            referenced = {self.file_key(int(rid), str(m), str(who), bytes32_from_hex(str(h)), str(e))
+                          for m, who, h, e in rows}
+            for key, hold_key, digest, ext in files:
+                if key in referenced:
+                    continue
+                st = self.blobs.stat(key)
+                if st is None:
+                    continue
+                if st.modified is None or now - st.modified < grace:
+                    kept.append(key)
+                    continue
+                holds = holds or Holds(self.database)
+                if not holds.hold_key(hold_key):
+                    kept.append(key)  # an upload of this key is in flight
+                    continue
+                try:
+                    if self._referenced(hold_key, digest, ext):
+                        continue  # committed meanwhile
+                    self.blobs.delete(key)
+                    deleted.append(key)
+                finally:
+                    holds.release_key(hold_key)
+        return SweepReport(tuple(deleted), tuple(kept))
+
+    def _referenced(self, key: tuple[int, str, str], digest: str, extension: str) -> bool:
+        u = tables.uploads
+        with self.database.read() as conn:
+            return conn.execute(sa.select(u.c.id).where(
+                u.c.round_id == str(key[0]), u.c.model == key[1], u.c.staker == key[2], u.c.file_hash == digest,
+                u.c.extension == extension).limit(1)).first() is not None

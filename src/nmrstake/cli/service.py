@@ -33,9 +33,14 @@ from nmrstake.cli.options import data_opt, database_opt, deployments_opt, networ
                    "limit but the disk's --min-free-disk)")
 @click.option("--min-free-disk", default=1 << 30, show_default=True, type=click.IntRange(0, None),
               envvar="NMRSTAKE_MIN_FREE_DISK", help="Free bytes kept on the store's disk against uploads of models "
-                                                    "not staked yet")
+                                                    "not staked yet (not with --store-url: a bucket has no disk)")
 @click.option("--reserved-disk", default=64 << 20, show_default=True, type=click.IntRange(0, None),
-              envvar="NMRSTAKE_RESERVED_DISK", help="Free bytes kept on the store's disk against every upload")
+              envvar="NMRSTAKE_RESERVED_DISK", help="Free bytes kept on the disk uploads are received on against every "
+                                                    "upload")
+@click.option("--orphan-grace", default=3600, show_default=True, type=click.IntRange(0, None),
+              envvar="NMRSTAKE_ORPHAN_GRACE",
+              help="Seconds after which a submission file no upload refers to (a replica killed between storing "
+                   "it and logging it) is deleted; swept at start, then every hour")
 @click.option("--faucet-account", default=None, envvar="NMRSTAKE_FAUCET_ACCOUNT",
               help="Turn on POST /v1/faucet (test NMR and gas for participants) from this ape account alias, or "
                    "TEST::N on a local chain; it must hold MINTER_ROLE on the NMR. Never on mainnet")
@@ -52,7 +57,7 @@ def serve(network: str, deployments_dir: Path | None, data_dir: Path | None, sto
           max_upload_bytes: int | None, max_uploads_per_key: int, max_staker_round_bytes: int,
           max_store_bytes: int | None, min_free_disk: int, reserved_disk: int, faucet_account: str | None,
           faucet_wallet: str | None, faucet_nmr: str, faucet_ether: str, faucet_period: int,
-          faucet_per_hour: int) -> None:
+          faucet_per_hour: int, orphan_grace: int) -> None:
     """The tournament service: uploads with signed receipts, rounds, results and claim proofs
     over HTTP (/v1, OpenAPI at /openapi.json, health at /healthz). Run it beside the oracle,
     on the same --data-dir."""
@@ -66,7 +71,7 @@ def serve(network: str, deployments_dir: Path | None, data_dir: Path | None, sto
     run(network=network, deployments_dir=deployments_dir, data_dir=data_dir, store_url=store_url, host=host, port=port,
         max_bytes=max_upload_bytes or DEFAULT_MAX_UPLOAD_BYTES, limits=limits, log=lambda m: click.echo(m, err=True),
         faucet_account=faucet_account, faucet_wallet=faucet_wallet, database_url=database_url,
-        receipt_key_file=receipt_key_file,
+        receipt_key_file=receipt_key_file, orphan_grace=float(orphan_grace),
         faucet=FaucetSettings(nmr=parse_nmr(faucet_nmr, argument="--faucet-nmr", positive=True),
                               ether=parse_nmr(faucet_ether, argument="--faucet-ether", positive=True),
                               period=faucet_period, per_hour=faucet_per_hour))

@@ -5,9 +5,9 @@
 ``<root>/service/``, and the published results ``<root>/results/round-<id>/``.
 
 With a store URL (``s3://bucket/prefix``: ``--store-url``, ``$NMRSTAKE_STORE_URL``) the published
-results are also pushed to that store and read from it (:mod:`nmrstake.results.stored`), so that
-an oracle and service replicas on other machines share them; what is downloaded from it is kept
-in ``<root>/cache/``.
+results are also pushed to that store and read from it (:mod:`nmrstake.results.stored`), and the
+submission store keeps its files there (``submissions/``), so that an oracle and service replicas
+on other machines share them; what is downloaded from it is kept in ``<root>/cache/``.
 
 The submission store's metadata is in the database at `database_url` when one is given (the
 service's replicas and the oracle share it: ``--database-url``, ``$NMRSTAKE_DATABASE_URL``), else
@@ -29,6 +29,9 @@ from nmrstake.storage.database import DATABASE_URL_ENV
 from nmrstake.submissions import RECEIPT_KEY_FILE_ENV, SubmissionStore
 
 DATA_EXTENSIONS = (".csv", ".parquet")
+#: The environment variable of `--store-url`; a layout made without one reads it, so that local
+#: delivery (`nmrstake stake --data-dir`) puts files where the service and the oracle look.
+STORE_URL_ENV = "NMRSTAKE_STORE_URL"
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,9 @@ class DataLayout:
     """Where a deployment's round files live."""
 
     root: Path
-    #: The blob store the published results are shared through (None: the local disk alone).
-    store_url: str | None = None
+    #: The blob store the published results and the submissions are shared through (None: the
+    #: local disk alone).
+    store_url: str | None = field(default_factory=lambda: os.environ.get(STORE_URL_ENV) or None)
     database_url: str | None = field(default_factory=lambda: os.environ.get(DATABASE_URL_ENV) or None)
     receipt_key_file: Path | None = field(
         default_factory=lambda: Path(os.environ[RECEIPT_KEY_FILE_ENV]) if os.environ.get(RECEIPT_KEY_FILE_ENV) else None)
@@ -71,8 +75,10 @@ class DataLayout:
         return PublishedStore(self.results_dir, self.blobs())
 
     def store(self) -> SubmissionStore:
-        """The tournament service's submission store of this deployment."""
-        return SubmissionStore(self.service_dir, database_url=self.database_url, receipt_key_file=self.receipt_key_file)
+        """The tournament service's submission store of this deployment: its files in the store at
+        :attr:`store_url` if any, else under :attr:`service_dir`."""
+        return SubmissionStore(self.service_dir, database_url=self.database_url, receipt_key_file=self.receipt_key_file,
+                               blobs=self.blobs())
 
     def _one(self, folder: Path, stem: str) -> Path | None:
         found = [folder / f"{stem}{ext}" for ext in DATA_EXTENSIONS if (folder / f"{stem}{ext}").is_file()]

@@ -11,10 +11,56 @@ from typing import Any
 from nmrstake.intake import DEFAULT_LIMITS, DEFAULT_MAX_UPLOAD_BYTES, UploadLimits, chain_intake
 from nmrstake.service.app import create_app
 from nmrstake.service.context import ServiceContext
+from nmrstake.submissions import ORPHAN_GRACE
 
 #: A connection must complete its request's line and headers within this many seconds of opening
 #: (or of its previous response): a half-open connection is closed, not kept (docs/service.md).
 HEADER_SECONDS = 10.0
+
+
+#: Seconds between two sweeps of the submission store's orphans (after the one at start).
+SWEEP_EVERY = 3600.0
+
+
+class OrphanSweeper:
+    """Deletes the submission store's orphans (files no row refers to, older than `grace`
+    seconds: :meth:`~nmrstake.submissions.SubmissionStore.sweep_orphans`): once when started,
+    before the service listens, then every `every` seconds in a daemon thread until stopped. A
+    sweep that fails is logged and tried again at the next one: orphans cost room, never
+    correctness."""
+
+    def __init__(self, store: Any, *, grace: float, every: float = SWEEP_EVERY, log: Any = print) -> None:
+        self.store = store
+        self.grace = grace
+        self.every = every
+        self.log = log
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def sweep(self) -> None:
+        try:
+            report = self.store.sweep_orphans(grace=self.grace)
+        except Exception as exc:  # noqa: BLE001 - boto3, the database: logged, retried next time
+            self.log(f"orphan sweep of {self.store.blobs.url} failed ({type(exc).__name__}: {exc}); next in "
+                     f"{self.every:.0f} s")
+            return
+        if report.deleted:
+            self.log(f"orphan sweep: deleted {len(report.deleted)} unreferenced submission file(s) older than "
+                     f"{self.grace:.0f} s from {self.store.blobs.url}")
+
+    def start(self) -> None:
+        self.sweep()
+        self._thread = threading.Thread(target=self._run, name="nmrstake-orphan-sweep", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.sweep()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
 
 def service_context(client: Any, layout: Any, *, max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
@@ -95,14 +141,17 @@ def serve(*, network: str, deployments_dir: Path | None, data_dir: Path | None, 
           store_url: str | None = None,
           max_bytes: int, limits: UploadLimits = DEFAULT_LIMITS, log: Any = print,
           faucet_account: str | None = None, faucet_wallet: str | None = None, faucet: Any = None,
-          database_url: str | None = None, receipt_key_file: Path | None = None) -> None:
+          database_url: str | None = None, receipt_key_file: Path | None = None,
+          orphan_grace: float = ORPHAN_GRACE) -> None:
     """Serve until SIGTERM or SIGINT (uvicorn finishes the requests in flight, then exits).
     `faucet_account` (an ape alias or TEST::N) or `faucet_wallet` (an nmrstake wallet) names the
     account of POST /v1/faucet, with `faucet` its FaucetSettings; without either it is off.
     `store_url` (``s3://bucket/prefix``): the store the oracle pushes published results to, read
     from there (checked before listening); None: the data folder's results.
     `database_url`: the metadata database the replicas share (else SQLite in the data folder);
-    `receipt_key_file`: the receipt key they all sign with (else the data folder's own)."""
+    `receipt_key_file`: the receipt key they all sign with (else the data folder's own).
+    `orphan_grace`: the age in seconds past which a submission file no row refers to is deleted
+    (at start, then every :data:`SWEEP_EVERY` seconds)."""
     import uvicorn
 
     from nmrstake.chain.connect import connect, load_project
@@ -132,12 +181,15 @@ def serve(*, network: str, deployments_dir: Path | None, data_dir: Path | None, 
                                 timeout_graceful_shutdown=10, http=header_deadline_protocol())
         # uvicorn finishes the requests in flight on SIGTERM/SIGINT, then raises the signal again
         # for the handler it found: make that a clean exit (status 0), as a supervisor expects.
+        sweeper = OrphanSweeper(ctx.intake.store, grace=orphan_grace, log=log)
+        sweeper.start()  # the first sweep before listening
         previous = {s: signal.signal(s, _exit_cleanly) for s in (signal.SIGTERM, signal.SIGINT)}
         if ctx.index is not None:
             ctx.index.start()
         try:
             uvicorn.Server(config).run()
         finally:
+            sweeper.stop()
             if ctx.index is not None:
                 ctx.index.stop()
             for s, handler in previous.items():

@@ -21,11 +21,14 @@ bucket, refused credentials or an unreachable endpoint.
 Content addressing (a key named by the hash of its bytes, as the submission store and the
 published inputs are) is the caller's: ``put_file(..., content_addressed=True)`` then skips the
 write when an object of the same size is already there, so storing the same bytes twice keeps
-the one object (and its identity) that is there.
+the one object (and its identity) that is there. :meth:`BlobStore.move_file` stores a file its
+caller gives up (a staged upload): the local disk renames it into place (no copy; the file must be
+on the store's file system), S3 uploads it, then it is removed.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -33,13 +36,13 @@ import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NoReturn
 from urllib.parse import urlsplit
 
 from nmrstake.errors import ConfigError, InputError
-from nmrstake.fsutil import fsync_dir
+from nmrstake.fsutil import fsync_dir, make_dirs
 
 #: Seconds a presigned URL is good for unless told otherwise.
 PRESIGN_SECONDS = 3600
@@ -57,10 +60,13 @@ class BlobNotFound(InputError):
 class BlobStat:
     """What is known of an object without reading it: its size, and an identity that changes
     whenever its bytes may have (locally the device, inode, modification and change times; on
-    S3 the ETag). Two stats with the same identity and size are the same bytes."""
+    S3 the ETag). Two stats with the same identity and size are the same bytes. `modified`: when
+    the object was last written (seconds since the epoch; the store's clock on S3), which a sweep of
+    unreferenced objects compares with its grace period."""
 
     size: int
     identity: str
+    modified: float | None = field(default=None, compare=False)  # not the bytes' identity
 
 
 def check_key(key: str, *, where: str) -> str:
@@ -103,6 +109,14 @@ class BlobStore(ABC):
         """Store the file at `path` under `key`, whole or not at all. `content_addressed`: the key
         names the bytes, so an object of the same size already there is kept as it is."""
 
+    def move_file(self, key: str, path: Path, *, content_addressed: bool = False) -> BlobStat:
+        """Store the file at `path` under `key` as :meth:`put_file` does, then remove `path`: the
+        caller's staged copy, given up once the object is complete (on a crash in between, the
+        staged file is left where it was, for its owner to clear)."""
+        st = self.put_file(key, path, content_addressed=content_addressed)
+        Path(path).unlink(missing_ok=True)
+        return st
+
     @abstractmethod
     def put_bytes(self, key: str, data: bytes) -> BlobStat:
         """Store `data` under `key`, whole or not at all."""
@@ -115,6 +129,11 @@ class BlobStore(ABC):
     def fetch(self, key: str) -> Path:
         """A local file holding the object's bytes (read it, do not change it): locally the file
         itself, on S3 a cached download. BlobNotFound if there is no object."""
+
+    @abstractmethod
+    def local_path(self, key: str) -> Path:
+        """Where :meth:`fetch` gives the object on this machine, without any I/O: locally the file
+        itself, on S3 its place in the cache (a copy there only once fetched)."""
 
     @abstractmethod
     def stat(self, key: str) -> BlobStat | None:
@@ -143,7 +162,7 @@ class BlobStore(ABC):
 
 
 def _local_stat(st: os.stat_result) -> BlobStat:
-    return BlobStat(st.st_size, f"{st.st_dev}:{st.st_ino}:{st.st_mtime_ns}:{st.st_ctime_ns}")
+    return BlobStat(st.st_size, f"{st.st_dev}:{st.st_ino}:{st.st_mtime_ns}:{st.st_ctime_ns}", st.st_mtime)
 
 
 class LocalBlobs(BlobStore):
@@ -156,13 +175,16 @@ class LocalBlobs(BlobStore):
     def path(self, key: str) -> Path:
         return self.root / check_key(key, where=self.url)
 
+    def local_path(self, key: str) -> Path:
+        return self.path(key)
+
     @contextmanager
     def _writing(self, key: str) -> Iterator[IO[bytes]]:
         """A temporary file beside the target to write into; on a clean exit it is fsynced,
         renamed to the key's path and the folder fsynced. Any failure leaves no file behind."""
         target = self.path(key)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(target.parent)  # new folders durable before the file in them is
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         except OSError as exc:
             raise ConfigError(f"{self.where(key)}: cannot write ({exc.strerror or exc})") from None
@@ -190,6 +212,24 @@ class LocalBlobs(BlobStore):
             raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
         with source, self._writing(key) as handle:
             shutil.copyfileobj(source, handle, 1 << 20)
+        return self._stat_or_fail(key)
+
+    def move_file(self, key: str, path: Path, *, content_addressed: bool = False) -> BlobStat:
+        """Rename the file at `path` to the key's path (no copy): the file is fsynced, the new
+        folders and the target's folder are fsynced around the rename. Same bytes under a
+        content-addressed key replace the same bytes. A file on another file system is copied
+        (:meth:`put_file`), then removed."""
+        target = self.path(key)
+        try:
+            with open(path, "rb+") as fh:
+                os.fsync(fh.fileno())
+            make_dirs(target.parent)
+            os.replace(path, target)
+        except OSError as exc:
+            if exc.errno == errno.EXDEV:
+                return super().move_file(key, path, content_addressed=content_addressed)
+            raise ConfigError(f"{self.where(key)}: cannot write ({exc.strerror or exc})") from None
+        fsync_dir(target.parent)
         return self._stat_or_fail(key)
 
     def put_bytes(self, key: str, data: bytes) -> BlobStat:
@@ -276,6 +316,11 @@ class S3Location:
         if prefix:
             check_key(prefix, where=f"store URL {url!r}")
         return cls(parts.netloc, prefix)
+
+
+def _timestamp(value: Any) -> float | None:
+    """An S3 answer's LastModified (a datetime) in seconds since the epoch."""
+    return float(value.timestamp()) if value is not None else None
 
 
 class S3Blobs(BlobStore):
@@ -417,11 +462,14 @@ class S3Blobs(BlobStore):
             self._fail(exc, key)
         except BotoCoreError as exc:
             self._fail(exc, key)
-        return BlobStat(int(head["ContentLength"]), str(head["ETag"]))
+        return BlobStat(int(head["ContentLength"]), str(head["ETag"]), _timestamp(head.get("LastModified")))
 
     def cache_path(self, key: str) -> Path:
         """Where :meth:`fetch` keeps the object's bytes."""
         return self.cache / self.location.bucket / self.object_key(key)
+
+    def local_path(self, key: str) -> Path:
+        return self.cache_path(key)
 
     def fetch(self, key: str) -> Path:
         """The object in the cache folder: downloaded when the cached copy's size or ETag is not the
