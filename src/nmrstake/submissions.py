@@ -177,15 +177,19 @@ class SubmissionStore:
     def local_path(self, upload: StoredUpload) -> Path:
         """A local file holding `upload`'s bytes: the file itself on the local disk; a copy fetched
         from the shared store (kept in the cache, fetched again only if the object changed). An
-        object missing from the store gives its path anyway, which does not exist: a reader then
-        finds no file, as it does on the local disk; any other failure of the store is a
-        ConfigError naming its URL and the key."""
+        acknowledged upload's object missing from the shared store is the store's failure, never
+        the participant's (its row is committed only after the object was written): a ConfigError
+        naming the URL and the key, so that the oracle stops rather than score a delivered file as
+        missing and post that on chain; any other failure of the store is a ConfigError too."""
         if not self.shared:
             return upload.path
         try:
             path = self.blobs.fetch(upload.key)
         except BlobNotFound:
-            return upload.path
+            raise ConfigError(f"{self.blobs.where(upload.key)}: upload {upload.upload_id} (round {upload.round_id}, "
+                              f"model {upload.model}, staker {upload.staker}) was acknowledged but its object is "
+                              "missing from the store; restore it (the receipt's hash names its bytes) before "
+                              "the round is scored") from None
         if path.stat().st_size != upload.size:
             raise ConfigError(f"{self.blobs.where(upload.key)}: {path.stat().st_size} bytes, but upload "
                               f"{upload.upload_id} stored {upload.size}")

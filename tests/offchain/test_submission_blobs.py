@@ -74,6 +74,21 @@ def test_an_upload_through_the_intake__lands_in_the_store_and_its_row_points_to_
         assert store.local_path(row) == row.path
 
 
+def test_an_acknowledged_upload_whose_object_is_gone_from_the_bucket__stops_the_reader_naming_the_key(
+        tmp_path, s3_env, s3_bucket, database_url, predictions):  # noqa: F811
+    """A row is committed only after its object was written, so a missing object is the store's
+    failure: the oracle must stop, not score the stake as undelivered and post that on chain."""
+    from nmrstake.errors import ConfigError
+
+    layout = DataLayout(tmp_path / "data", store_url=f"s3://{s3_bucket}/nmrstake", database_url=database_url)
+    store = layout.store().open_for_writing(clean=True)
+    stored = upload(intake_of(store), predictions / "model_00.csv")
+    store.blobs.delete(stored.key)
+    [row] = store.uploads(7, "model_00", stored.staker)
+    with pytest.raises(ConfigError, match=f"{stored.key}.*acknowledged but its object is missing"):
+        store.local_path(row)
+
+
 def test_with_a_bucket__the_disk_kept_free_for_unstaked_models_does_not_apply__the_reserve_does(
         tmp_path, s3_env, s3_bucket, predictions):  # noqa: F811
     """A bucket has no disk to fill: `min_free_disk` (store-full) is the local disk's alone; the
