@@ -515,7 +515,8 @@ class Dashboard:
                              score=row.score, payout=str(row.payout), burn=str(row.burn),
                              net=str(row.payout - row.burn))
             if info.state in (RoundState.OPEN, RoundState.CLOSED):
-                commitment = bytes(self.chain(client.tournament.getStake, rid, label_model_id(m), who)[1])
+                # The full commitment is in the stake's events (the contract stores its first 20 bytes).
+                commitment = self.chain(client.stake, rid, label_model_id(m), who).commitment
                 held = [(u.file_hash, u.received_at) for u in self.ctx.intake.store.uploads(rid, m, who)]
                 entry.update(upload_state(commitment, held, info.close_time))
             if info.state in (RoundState.FINAL, RoundState.EXPIRED):
