@@ -132,6 +132,7 @@ bench: install-test compile
 	$(BIN)/python bench/oracle.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/service.py
+	$(BIN)/python bench/service.py --replicas 1,2
 	$(BIN)/python bench/hostile.py
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/demo.py

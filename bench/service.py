@@ -4,7 +4,30 @@ oracle resolves the round from the service's store, everyone claims with proofs 
 service, and the books must balance.
 
     python bench/service.py [--participants 1000] [--rows 5000] [--workers 4] [--seed 1]
-                            [--claim-batch 50] [--out bench/results/service.json] [--keep]
+                            [--claim-batch 50] [--replicas 1|2|1,2] [--shared] [--profile]
+                            [--out bench/results/service.json] [--keep]
+
+Replicas (issue 21): `--replicas 1` (the default) is one service on SQLite and its data folder, as
+above, written to bench/results/service.json. Any other `--replicas` (or `--shared`) measures
+each listed configuration in turn in one run (`--replicas 1,2`: one replica, then two), written
+to bench/results/service-replicas.json: a throwaway PostgreSQL and a SeaweedFS S3 server (the
+tests' starters, tests/helpers/postgres.py and object_store.py) are started once; each
+configuration gets its own Anvil, deployment, participants and round, a fresh database and
+bucket and one receipt key, and N `nmrstake serve` processes on free ports, each with its own
+--data-dir (N machines) and `--database-url`, `--store-url s3://bench-rN/nmrstake`,
+`--receipt-key-file`. Each worker sends its uploads to the replicas in turn (a round-robin load
+balancer) and fetches its proofs from one of them. Per configuration: uploads/s, p50/p99, each
+replica's CPU and the CPU of Anvil, PostgreSQL and SeaweedFS (process trees) and of the whole
+machine (/proc/stat: other users too) over the upload phase; storage growth over the round
+(objects and bytes in the bucket by prefix, pg_database_size and rows and bytes by table, each
+data folder); every acknowledged upload checked to be a row of the database with its file in the
+bucket or on a replica's disk; the oracle, on a data folder of its own with the same database and
+bucket, resolves the round and the books are checked as above (while the submission files stay on
+the replicas' disks, the bench copies them into the oracle's folder first, as a shared disk
+would). The ratio of the last configuration to the first (uploads/s, p50, p99) is reported
+against the goal (>= 1.5x with p99 under 250 ms). `--profile` runs the replicas under cProfile,
+every thread on its CPU clock (bench/profile_serve.py), leaving replica-N.pstats in the kept work
+folder.
 
 Run from the repository root with the virtualenv active (anvil on PATH or in node_modules/.bin).
 Everything listens on 127.0.0.1 only; Anvil and the service are stopped on the way out, whatever
@@ -53,7 +76,8 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +91,9 @@ if TYPE_CHECKING:
     from nmrstake.intake import UploadAnswer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))
+from helpers.object_store import ObjectStore, start_object_store  # noqa: E402 - the tests' S3 server
+from helpers.postgres import PostgresServer, start_postgres  # noqa: E402 - the tests' PostgreSQL
 from load import (  # noqa: E402 - the load benchmark's JSON-RPC helpers, reused
     SEL_BALANCE_OF,
     SEL_CLAIM_MANY,
@@ -86,6 +113,7 @@ from load import (  # noqa: E402 - the load benchmark's JSON-RPC helpers, reused
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "service.json"
+OUT_REPLICAS = ROOT / "bench" / "results" / "service-replicas.json"
 HOST = "127.0.0.1"
 
 WEI = 10**18
@@ -187,9 +215,11 @@ def upload_stake_job(job: dict[str, Any]) -> dict[str, Any]:
         [("eth_getTransactionCount", [addresses[i], "latest"]) for i in indices]))))
     permit_nonce = dict(zip(indices, rpc.uint_calls(token, [SEL_NONCES + encode(["address"], [addresses[i]]) for i in indices])))
     domain = Domain(chain_id, tournament)
-    service = ServiceClient(job["url"])
-    service.check_deployment(domain)  # also fetches /v1/info (the receipt signer) once
-    delivery = TimedDelivery(service)
+    deliveries = []  # one client per replica, used in turn: a round-robin load balancer
+    for url in job["urls"]:
+        service = ServiceClient(url)
+        service.check_deployment(domain)  # also fetches /v1/info (the receipt signer) once
+        deliveries.append(TimedDelivery(service))
     files = Path(job["files"])
 
     _BARRIER.wait(timeout=300)  # every worker ready: start together
@@ -202,7 +232,10 @@ def upload_stake_job(job: dict[str, Any]) -> dict[str, Any]:
     hashes: list[str] = []
     refused = 0
     upload_bytes = 0
-    for i in indices:
+    acknowledged: list[tuple[str, str, str]] = []  # (model, staker, commitment) of every 201
+    per_replica = [0] * len(deliveries)
+    for turn, i in enumerate(indices):
+        delivery = deliveries[(job["offset"] + turn) % len(deliveries)]
         name = job["models"][i]
         path = files / f"{name}.csv"
         commitment = keccak_file(path)
@@ -222,6 +255,8 @@ def upload_stake_job(job: dict[str, Any]) -> dict[str, Any]:
             continue  # no stake on a file the service did not take
         deliver_seconds.append(time.perf_counter() - t0)
         latencies.append(delivery.seconds)
+        acknowledged.append((name, addresses[i], "0x" + commitment.hex()))
+        per_replica[(job["offset"] + turn) % len(deliveries)] += 1
         upload_bytes += path.stat().st_size
 
         # The stake, committing to the acknowledged file: permit + stakeWithPermit in one transaction.
@@ -244,7 +279,8 @@ def upload_stake_job(job: dict[str, Any]) -> dict[str, Any]:
     return {"uploads": len(latencies), "upload_failures": failed_uploads, "upload_bytes": upload_bytes,
             "latencies": latencies, "deliver_seconds": deliver_seconds, "stake_send_seconds": stake_send_seconds,
             "stakes_sent": len(hashes) + refused, "stakes_ok": ok, "stake_failures": refused + reverted, "gas": gas,
-            "errors": errors, "start_wall": start_wall, "uploads_done_wall": uploads_done_wall,
+            "errors": errors, "acknowledged": acknowledged, "per_replica": per_replica,
+            "start_wall": start_wall, "uploads_done_wall": uploads_done_wall,
             "end_wall": time.time(), "cpu_seconds": _cpu_seconds() - cpu0}
 
 
@@ -312,15 +348,20 @@ def anvil_node() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
 
 
 @contextmanager
-def service_process(deployments: Path, data_dir: Path, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`nmrstake serve` on a free loopback port (it joins the Anvil of APE_FOUNDRY_HOST); waits for
-    /healthz; stopped (SIGTERM, then SIGKILL) on exit."""
+def service_process(deployments: Path, data_dir: Path, log: Path, shared: list[str] | None = None,
+                    profile: Path | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`nmrstake serve` on a free loopback port (it joins the Anvil of APE_FOUNDRY_HOST), with
+    `shared` options (the database, the store, the receipt key of the replicas), under cProfile
+    into `profile` if given (bench/profile_serve.py); waits for /healthz; stopped (SIGTERM, then
+    SIGKILL) on exit."""
     from nmrstake.client.http import wait_until_healthy
     from nmrstake.localchain import free_port, spawn, stop_process
 
     port = free_port()
-    cmd = [sys.executable, "-m", "nmrstake.cli", "serve", "--network", "ethereum:local:foundry",
-           "--deployments-dir", str(deployments), "--data-dir", str(data_dir), "--host", HOST, "--port", str(port)]
+    runner = [str(ROOT / "bench" / "profile_serve.py"), str(profile)] if profile else ["-m", "nmrstake.cli"]
+    cmd = [sys.executable, *runner, "serve", "--network", "ethereum:local:foundry",
+           "--deployments-dir", str(deployments), "--data-dir", str(data_dir), "--host", HOST, "--port", str(port),
+           *(shared or [])]
     url = f"http://{HOST}:{port}"
     proc = spawn(cmd, log=log)  # tied to the benchmark: never left running after it
     def alive() -> None:
@@ -332,6 +373,124 @@ def service_process(deployments: Path, data_dir: Path, log: Path) -> Iterator[tu
         yield url, proc
     finally:
         stop_process(proc, timeout=30)
+
+
+@dataclass
+class Shared:
+    """What the replicas of one configuration share: a database on the bench's PostgreSQL, a
+    bucket on its SeaweedFS, one receipt key. None of it in the single-replica default (SQLite and
+    the data folder, as before)."""
+
+    postgres: PostgresServer
+    s3: ObjectStore
+    database_url: str
+    bucket: str
+    store_url: str
+    receipt_key_file: Path
+
+    def serve_args(self) -> list[str]:
+        return ["--database-url", self.database_url, "--store-url", self.store_url,
+                "--receipt-key-file", str(self.receipt_key_file)]
+
+
+@contextmanager
+def shared_servers(work: Path) -> Iterator[tuple[PostgresServer, ObjectStore]]:
+    """The tests' throwaway PostgreSQL and SeaweedFS S3 servers (tests/helpers), their endpoint and
+    credentials in this process's environment (boto3 here, in the oracle and in the replicas);
+    both stopped on exit."""
+    from nmrstake.localchain import stop_process
+
+    pg = start_postgres()
+    try:
+        s3 = start_object_store(work / "s3")
+        try:
+            os.environ.update(s3.env())
+            for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+                os.environ.pop(name, None)
+            yield pg, s3
+        finally:
+            stop_process(s3.proc, timeout=30)
+    finally:
+        pg.stop()
+
+
+def new_shared(pg: PostgresServer, s3: ObjectStore, work: Path, name: str) -> Shared:
+    """A fresh database, bucket and receipt key for one configuration."""
+    bucket = f"bench-{name}"
+    s3.client().create_bucket(Bucket=bucket)
+    key = work / f"receipt-{name}.key"
+    key.write_text("0x" + os.urandom(32).hex() + "\n")
+    key.chmod(0o600)
+    return Shared(pg, s3, pg.create_database(), bucket, f"s3://{bucket}/nmrstake", key)
+
+
+def bucket_usage(shared: Shared) -> dict[str, Any]:
+    """Objects and bytes in the configuration's bucket, by the first path part under its prefix
+    (submissions/, results/, ...)."""
+    client = shared.s3.client()
+    prefix = shared.store_url.split("/", 3)[3].rstrip("/") + "/"
+    parts: dict[str, dict[str, int]] = defaultdict(lambda: {"objects": 0, "bytes": 0})
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=shared.bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            top = obj["Key"][len(prefix):].split("/", 1)[0]
+            parts[top]["objects"] += 1
+            parts[top]["bytes"] += int(obj["Size"])
+    return {"objects": sum(p["objects"] for p in parts.values()), "bytes": sum(p["bytes"] for p in parts.values()),
+            "by_prefix": dict(parts)}
+
+
+def bucket_keys(shared: Shared) -> list[str]:
+    client = shared.s3.client()
+    return [obj["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=shared.bucket)
+            for obj in page.get("Contents", [])]
+
+
+def database_usage(database_url: str) -> dict[str, Any]:
+    """pg_database_size and every table's rows and total bytes (with indexes and TOAST)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            size = int(conn.execute(sa.text("SELECT pg_database_size(current_database())")).scalar_one())
+            tables = {}
+            found: list[tuple[str, int]] = [(str(r[0]), int(r[1])) for r in conn.execute(sa.text(
+                "SELECT relname, pg_total_relation_size(relid) FROM pg_stat_user_tables ORDER BY relname"))]
+            for name, total in found:
+                rows = int(conn.execute(sa.text(f'SELECT count(*) FROM "{name}"')).scalar_one())
+                tables[name] = {"rows": rows, "bytes": total}
+    finally:
+        engine.dispose()
+    return {"database_bytes": size, "tables": tables}
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
+
+
+def storage_snapshot(shared: Shared | None, folders: dict[str, Path]) -> dict[str, Any]:
+    out: dict[str, Any] = {"folders": {name: folder_bytes(f) for name, f in folders.items()}}
+    if shared is not None:
+        out["bucket"] = bucket_usage(shared)
+        out["postgres"] = database_usage(shared.database_url)
+    return out
+
+
+def storage_growth(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """after - before, number by number, at every level."""
+    if isinstance(after, dict):
+        return {k: storage_growth(before.get(k, 0) if isinstance(before, dict) else 0, v) for k, v in after.items()}
+    return after - (before or 0) if isinstance(after, int) else after
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds every core spent busy so far (user, nice, system, irq, softirq, steal): /proc/stat."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    busy = sum(fields[i] for i in (0, 1, 2, 5, 6, 7) if i < len(fields))
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def tail(path: Path, chars: int = 3000) -> str:
@@ -418,7 +577,9 @@ def run(args: argparse.Namespace, seconds: dict[str, float], notes: dict[str, An
     work = Path(tempfile.mkdtemp(prefix="nmrstake-service-bench-"))
     notes["work_dir"] = str(work)
     try:
-        return _run(args, phase, work, notes)
+        if not args.shared:
+            return _run(args, phase, work, notes)
+        return _run_replicas(args, phase, work, notes)
     finally:
         if args.keep:
             print(f"[service-bench] kept {work}", file=sys.stderr)
@@ -426,7 +587,50 @@ def run(args: argparse.Namespace, seconds: dict[str, float], notes: dict[str, An
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _run(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any]) -> dict[str, Any]:
+def _run_replicas(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any]) -> dict[str, Any]:
+    """Each configuration of --replicas in turn, on one PostgreSQL server and one S3 server (a
+    database, a bucket and a receipt key of its own each); the ratio of the last to the first."""
+    configurations = []
+    with shared_servers(work) as (pg, s3):
+        phase("shared_servers")
+        for replicas in args.replicas:
+            name = f"r{replicas}"
+            shared = new_shared(pg, s3, work, name)
+            seconds: dict[str, float] = {}
+            own: dict[str, Any] = {}
+            try:
+                figures = _run(args, phase_clock(seconds, f"service-bench {name}"), work / name, own, replicas, shared)
+            except Exception as exc:  # noqa: BLE001 - the other configurations are still measured
+                import traceback
+
+                traceback.print_exc()
+                figures = {"failures": 1, "books_balance": False,
+                           "error": f"{type(exc).__name__}: {' '.join(str(exc).split())[:800]}",
+                           "failed_after_phase": list(seconds)[-1] if seconds else None}
+            configurations.append({"replicas": replicas, **figures, "seconds": seconds, "notes": own,
+                                   "database": shared.database_url, "store": shared.store_url})
+            phase(f"replicas_{replicas}")
+    first, last = configurations[0], configurations[-1]
+    ratio = None
+    if len(configurations) > 1 and first.get("upload") and last.get("upload"):
+        a, b = first["upload"]["uploads_per_s"], last["upload"]["uploads_per_s"]
+        ratio = {"of": f"{last['replicas']} replicas to {first['replicas']}",
+                 "uploads_per_s": round(b / a, 2) if a and b else None,
+                 "p50": round(last["upload"]["latency_ms"]["p50"] / first["upload"]["latency_ms"]["p50"], 2),
+                 "p99": round(last["upload"]["latency_ms"]["p99"] / first["upload"]["latency_ms"]["p99"], 2),
+                 "goal": "uploads_per_s >= 1.5 with p99 under 250 ms"}
+        ratio["goal_met"] = bool(ratio["uploads_per_s"] and ratio["uploads_per_s"] >= 1.5
+                                 and (last["upload"]["latency_ms"]["p99"] or 1e9) < 250)
+    return {"configurations": configurations, "ratio": ratio,
+            "failures": sum(c["failures"] for c in configurations),
+            "books_balance": all(c["books_balance"] for c in configurations)}
+
+
+def _run(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any], replicas: int = 1,
+         shared: Shared | None = None) -> dict[str, Any]:
+    """One configuration: its own Anvil, deployment, participants and round; `replicas` services
+    (each its own data folder) sharing `shared`'s database, bucket and receipt key if given, else
+    one service on the oracle's data folder (SQLite, files on its disk)."""
     from ape import accounts, chain
 
     from nmrstake.chain.connect import load_project
@@ -445,12 +649,14 @@ def _run(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any]
     failures: dict[str, int] = defaultdict(int)
     errors: list[str] = []
     project = load_project()
-    data_dir = work / "data"
-    layout = DataLayout(data_dir)
+    data_dir = work / "data"  # the oracle's (and, without `shared`, the one service's)
+    layout = DataLayout(data_dir, store_url=shared.store_url if shared else None,
+                        database_url=shared.database_url if shared else None, receipt_key_file=None)
+    replica_dirs = [work / f"replica-{k + 1}" for k in range(replicas)] if shared else [data_dir]
     deployments = work / "deployments"
     files_dir = work / "predictions"
-    service_log = work / "service.log"
-    notes["service_log"] = str(service_log)
+    service_logs = [work / f"service-{k + 1}.log" for k in range(len(replica_dirs))]
+    notes["service_logs"] = [str(x) for x in service_logs]
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(args.workers)
     with anvil_node() as (port, anvil), anvil_provider(port) as provider:
@@ -501,25 +707,49 @@ def _run(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any]
         phase("files")
 
         # ---- the service, and the workers (spawned now: their start-up is not counted below)
-        with service_process(deployments, data_dir, service_log) as (url, service), \
+        with ExitStack() as services, \
                 ctx.Pool(args.workers, initializer=_worker_init, initargs=(barrier,)) as pool:
-            notes["service_url"] = url
+            started = [services.enter_context(service_process(
+                deployments, folder, log, shared.serve_args() if shared else None,
+                work / f"replica-{k + 1}.pstats" if args.profile else None))
+                for k, (folder, log) in enumerate(zip(replica_dirs, service_logs))]
+            urls, procs = [u for u, _ in started], [p for _, p in started]
+            notes["service_urls"] = urls
             phase("service_start")
+            folders = {f"replica-{k + 1}": d for k, d in enumerate(replica_dirs)}
+            if shared:
+                folders["oracle"] = data_dir
+            storage_before = storage_snapshot(shared, folders)
 
             deadline = int(chain.pending_timestamp) + STAKE_WINDOW
-            common = {"uri": uri, "url": url, "chain_id": chain_id, "tournament": tournament, "token": token,
+            common = {"uri": uri, "urls": urls, "chain_id": chain_id, "tournament": tournament, "token": token,
                       "round": rid, "seed": args.seed, "deadline": deadline, "permit_domain": permit_domain(client.token),
                       "files": str(files_dir)}
             shares = split(list(range(n)), args.workers)
             if len(shares) != args.workers:
                 raise ValueError("need at least one participant per worker")
-            jobs = [{**common, "indices": part, "amounts": {i: amounts[i] for i in part},
+            jobs = [{**common, "indices": part, "amounts": {i: amounts[i] for i in part}, "offset": w,
                      "addresses": {i: addresses[i] for i in part}, "models": {i: models[i] for i in part}}
-                    for part in shares]
-            service_cpu0, anvil_cpu0 = process_cpu_seconds(service.pid), process_cpu_seconds(anvil.pid)
+                    for w, part in enumerate(shares)]
+            others = {"anvil": anvil.pid}
+            if shared:
+                others |= {"postgres": shared.postgres.process.pid, "seaweedfs": shared.s3.proc.pid}
+            cpu0 = [process_cpu_seconds(p.pid) for p in procs]
+            others0 = {k: process_cpu_seconds(pid) for k, pid in others.items()}
+            busy0 = machine_busy_seconds()
             t_phase = time.time()
             done = pool.map(upload_stake_job, jobs, chunksize=1)
-            service_cpu1, anvil_cpu1 = process_cpu_seconds(service.pid), process_cpu_seconds(anvil.pid)
+            busy1, map_wall = machine_busy_seconds(), time.time() - t_phase
+            cpu1 = [process_cpu_seconds(p.pid) for p in procs]
+            others1 = {k: process_cpu_seconds(pid) for k, pid in others.items()}
+            replica_cpu = [None if a is None or b is None else b - a for a, b in zip(cpu0, cpu1)]
+            service_cpu0 = 0.0 if None not in cpu0 else None
+            service_cpu1 = sum(x for x in replica_cpu if x is not None) if None not in replica_cpu else None
+            other_cpu: dict[str, float | None] = {}
+            for k in others:
+                a0, a1 = others0[k], others1[k]
+                other_cpu[k] = None if a0 is None or a1 is None else round(a1 - a0, 2)
+            anvil_cpu0, anvil_cpu1 = 0.0, other_cpu["anvil"]
             for d in done:
                 errors.extend(d["errors"])
             failures["upload"] += sum(d["upload_failures"] for d in done)
@@ -549,6 +779,16 @@ def _run(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any]
                 "service_cpu_ms_per_upload": round((service_cpu1 - service_cpu0) * 1000 / uploads, 1)
                 if uploads and service_cpu0 is not None and service_cpu1 is not None else None,
                 "anvil_cpu_s": round(anvil_cpu1 - anvil_cpu0, 2) if anvil_cpu0 is not None and anvil_cpu1 is not None else None,
+                "replicas": len(procs),
+                "replica_cpu_s": [None if x is None else round(x, 2) for x in replica_cpu],
+                "replica_uploads": [sum(d["per_replica"][r] for d in done) for r in range(len(urls))],
+                "other_cpu_s": other_cpu,
+                "machine_busy_cpu_s": round(busy1 - busy0, 2) if busy0 is not None and busy1 is not None else None,
+                "machine_cpu_s": round((os.cpu_count() or 1) * map_wall, 2),
+                "what_cpu": "CPU seconds over the upload and stake phase (map_wall_s): each replica, Anvil, "
+                            "PostgreSQL and SeaweedFS (their process trees), the workers; machine_busy_cpu_s is "
+                            "every process of the machine (other users too), machine_cpu_s the cores' total",
+                "map_wall_s": round(map_wall, 2),
                 "workers_cpu_s": [round(d["cpu_seconds"], 2) for d in done],
                 "per_worker": [{"uploads": d["uploads"], "failures": d["upload_failures"],
                                 "p50_ms": ms(percentile(d["latencies"], 50)), "p99_ms": ms(percentile(d["latencies"], 99)),
@@ -581,9 +821,44 @@ def _run(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any]
                 failures["store"] += 1
                 errors.append(f"store: {len(stored)} uploads for {n} participants, {late} received at or after "
                               f"close, {unmatched} not matching their stake, {missing} stakes without a file")
+            # Every acknowledged upload is a row of the shared database, its file in the bucket or on
+            # the disk of a replica (until the submission files move to the store).
+            rows = {(u.model, u.staker, "0x" + u.file_hash.hex()): u for u in stored}
+            acked = [a for d in done for a in d["acknowledged"]]
+            keys = "\n".join(bucket_keys(shared)) if shared else ""
+            replica_stores = [DataLayout(folder).store() for folder in replica_dirs]
+
+            def file_kept(u: Any) -> str | None:
+                if u.file_hash.hex() in keys:
+                    return "bucket"
+                ext = u.path.suffix
+                if any(r.file_path(u.round_id, u.model, u.staker, u.file_hash, ext).is_file() for r in replica_stores):
+                    return "replica_disk"
+                return None
+
+            without_row = sum(tuple(a) not in rows for a in acked)
+            kept = [file_kept(rows[tuple(a)]) for a in acked if tuple(a) in rows]
+            without_file = sum(k is None for k in kept)
+            if without_row or without_file:
+                failures["acknowledged_not_stored"] += without_row + without_file
+                errors.append(f"{without_row} acknowledged uploads without their row, {without_file} without their file")
             store_stats = {"uploads": len(stored), "late": late, "unmatched": unmatched, "stakes_without_file": missing,
+                           "acknowledged": len(acked), "acknowledged_without_row": without_row,
+                           "acknowledged_without_file": without_file,
+                           "files_in_bucket": sum(k == "bucket" for k in kept),
+                           "files_on_replica_disks": sum(k == "replica_disk" for k in kept),
                            "db_bytes": store.db_path.stat().st_size if store.db_path.exists() else None}
             phase("check_stakes")
+
+            if shared:
+                # Until the submission files are in the store, the oracle (its own data folder) gets
+                # the replicas' files as a shared disk or an rsync would give them; nothing to copy
+                # once they are in the bucket.
+                for folder in replica_dirs:
+                    source = DataLayout(folder).store().files_dir
+                    if source.is_dir() and any(source.iterdir()):
+                        shutil.copytree(source, layout.store().files_dir, dirs_exist_ok=True)
+                        notes["oracle_files_copied_from_replicas"] = True
 
             # ---- resolve: past the resolve time, targets delivered, the oracle scores and posts
             supply_before = int(client.token.totalSupply())
@@ -610,10 +885,10 @@ def _run(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any]
             phase("finalise")
 
             # ---- claims, concurrently, with proofs served by the service
-            jobs = [{"uri": uri, "url": url, "chain_id": chain_id, "tournament": tournament, "round": rid,
-                     "seed": args.seed, "batch": args.claim_batch, "indices": part,
+            jobs = [{"uri": uri, "url": urls[w % len(urls)], "chain_id": chain_id, "tournament": tournament,
+                     "round": rid, "seed": args.seed, "batch": args.claim_batch, "indices": part,
                      "addresses": {i: addresses[i] for i in part}, "models": {i: models[i] for i in part}}
-                    for part in shares]
+                    for w, part in enumerate(shares)]
             claimed = pool.map(claim_job, jobs, chunksize=1)
             for c in claimed:
                 errors.extend(c["errors"])
@@ -630,10 +905,15 @@ def _run(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any]
                                         "max": ms(max(proof_latencies, default=None))},
                            "proofs_s": [round(c["proofs_s"], 2) for c in claimed]}
             phase("claim")
-            service_alive = service.poll() is None
-            notes["service_peak_rss_mb"] = process_rss_mb(service.pid)
-            if not service_alive:
-                failures["service_died"] += 1
+            storage_after = storage_snapshot(shared, folders)
+            storage = {"before_uploads": storage_before, "after_round": storage_after,
+                       "growth_per_round": storage_growth(storage_before, storage_after),
+                       "what": f"one round of {n} uploads, resolved and claimed: the bucket by prefix, "
+                               "PostgreSQL (pg_database_size, rows and bytes by table), each data folder"}
+            phase("storage")
+            rss = [process_rss_mb(p.pid) for p in procs]
+            notes["service_peak_rss_mb"] = rss[0] if len(rss) == 1 else rss
+            failures["service_died"] += sum(p.poll() is not None for p in procs)
 
         # ---- the books
         pub = load_published(layout.published(rid))
@@ -686,6 +966,7 @@ def _run(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any]
         "upload": upload_stats,
         "stake": stake_stats,
         "store": store_stats,
+        "storage": storage,
         "claim": claim_stats,
         "oracle_seconds": {k: round(v, 2) for k, v in oracle_seconds.items()},
         "chain": blocks,
@@ -698,6 +979,8 @@ def _run(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any]
 
 
 def summary(result: dict[str, Any]) -> str:
+    if "configurations" in result:
+        return replicas_summary(result)
     lines = [f"service benchmark: {result['participants']} participants, {result['rows']} rows per file, "
              f"{result['workers']} worker processes, {result['machine'].get('cpus')} CPUs"]
     up = result.get("upload")
@@ -728,6 +1011,45 @@ def summary(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def replicas_summary(result: dict[str, Any]) -> str:
+    lines = [f"service benchmark, replicas {result['replicas']}: {result['participants']} participants per "
+             f"configuration, {result['rows']} rows per file, {result['workers']} worker processes, "
+             f"{result['machine'].get('cpus')} CPUs, one PostgreSQL, one S3 bucket"]
+    header = ["replicas", "uploads/s", "p50 ms", "p99 ms", "replica CPU s", "ms/upload", "anvil", "pg", "s3",
+              "workers", "busy/cores s", "bucket kB", "pg kB", "disks kB", "books"]
+    rows = []
+    for c in result["configurations"]:
+        up = c.get("upload")
+        if not up:
+            rows.append([str(c["replicas"]), "failed", c.get("error", "")[:60]] + [""] * (len(header) - 3))
+            continue
+        growth = c["storage"]["growth_per_round"]
+        other = up["other_cpu_s"]
+        rows.append([
+            str(c["replicas"]), f"{up['uploads_per_s']}", f"{up['latency_ms']['p50']}", f"{up['latency_ms']['p99']}",
+            "+".join(f"{x}" for x in up["replica_cpu_s"]), f"{up['service_cpu_ms_per_upload']}",
+            f"{other.get('anvil')}", f"{other.get('postgres')}", f"{other.get('seaweedfs')}",
+            f"{round(sum(up['workers_cpu_s']), 1)}", f"{up['machine_busy_cpu_s']}/{up['machine_cpu_s']}",
+            f"{growth.get('bucket', {}).get('bytes', 0) // 1000}",
+            f"{growth.get('postgres', {}).get('database_bytes', 0) // 1000}",
+            f"{sum(growth['folders'].values()) // 1000}", "yes" if c["books_balance"] else "NO"])
+    widths = [max(len(h), *(len(r[k]) for r in rows)) for k, h in enumerate(header)]
+    lines.append("  " + "  ".join(h.rjust(w) for h, w in zip(header, widths)))
+    lines += ["  " + "  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in rows]
+    ratio = result.get("ratio")
+    if ratio:
+        lines.append(f"  ratio {ratio['of']}: {ratio['uploads_per_s']}x uploads/s, p50 x{ratio['p50']}, "
+                     f"p99 x{ratio['p99']}; goal ({ratio['goal']}): {'met' if ratio['goal_met'] else 'NOT met'}")
+    lines.append(f"  failures:       {result['failures']}")
+    lines.append("  phases (s):     " + ", ".join(f"{k} {v}" for k, v in result["seconds"].items()))
+    for c in result["configurations"]:
+        for e in c.get("errors", [])[:5]:
+            lines.append(f"    [{c['replicas']}] {e}")
+    if result.get("error"):
+        lines.append(f"  error:          {result['error']}")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--participants", type=int, default=1000)
@@ -735,9 +1057,29 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4, help="participant processes uploading concurrently")
     parser.add_argument("--claim-batch", type=int, default=50, help="claims per claimMany transaction")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--replicas", default="1",
+                        help="service replicas, or several configurations measured one after the other in this "
+                             "run (1,2); anything but the default 1 shares one PostgreSQL and one S3 bucket")
+    parser.add_argument("--shared", action="store_true",
+                        help="PostgreSQL and S3 even for --replicas 1 (implied by any other --replicas)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"default {OUT.relative_to(ROOT)}, with PostgreSQL and S3 {OUT_REPLICAS.relative_to(ROOT)}")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (data dir, service log)")
+    parser.add_argument("--profile", action="store_true",
+                        help="run each replica under cProfile, every thread on its CPU clock "
+                             "(bench/profile_serve.py): replica-N.pstats in the work folder (implies --keep); "
+                             "slower, so its figures are not the benchmark's")
     args = parser.parse_args()
+    args.keep = args.keep or args.profile
+    try:
+        args.replicas = [int(x) for x in str(args.replicas).split(",")]
+    except ValueError:
+        parser.error(f"--replicas {args.replicas}: a number of replicas or a list of them (1,2)")
+    if not args.replicas or min(args.replicas) < 1:
+        parser.error("--replicas: at least one replica per configuration")
+    args.shared = args.shared or args.replicas != [1]
+    if args.out is None:
+        args.out = OUT_REPLICAS if args.shared else OUT
     if args.participants < 2 or args.workers < 1 or args.rows < 10 or args.claim_batch < 1 \
             or args.workers > args.participants:
         parser.error("need --participants >= 2, 1 <= --workers <= --participants, --rows >= 10, --claim-batch >= 1")
@@ -748,8 +1090,10 @@ def main() -> int:
     signal.signal(signal.SIGTERM, terminate)
     seconds: dict[str, float] = {}
     notes: dict[str, Any] = {}
-    params = {"participants": args.participants, "rows": args.rows, "workers": args.workers,
-              "claim_batch": args.claim_batch, "seed": args.seed}
+    params: dict[str, Any] = {"participants": args.participants, "rows": args.rows, "workers": args.workers,
+                              "claim_batch": args.claim_batch, "seed": args.seed}
+    if args.shared:
+        params["replicas"] = args.replicas
     info = machine()
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     t0 = time.perf_counter()
@@ -771,7 +1115,10 @@ def main() -> int:
         **figures,
         "seconds": {**seconds, "total": round(time.perf_counter() - t0, 2)},
         "setup": {"anvil": "own process on 127.0.0.1, automine, no step tracing, no fees",
-                  "service": "python -m nmrstake.cli serve (uvicorn, one process) on 127.0.0.1",
+                  "service": "python -m nmrstake.cli serve (uvicorn, one process) on 127.0.0.1"
+                             + (" per replica, each its own --data-dir, all on one PostgreSQL database (the tests' "
+                                "throwaway server, fsync off), one SeaweedFS S3 bucket and one --receipt-key-file; "
+                                "each worker sends its uploads to the replicas in turn" if args.shared else ""),
                   "oracle": "nmrstake.oracle.Oracle.tick() in the benchmark's process",
                   "upload": "nmrstake.participant.deliver through ServiceClient; each worker one upload at a time",
                   "stake": "stakeWithPermit, raw signed transaction right after the receipt"},

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from helpers.harness import T_ADMIN_DELAY, T_CHALLENGE, T_GRACE, T_MAX_PAUSE, THarness, nmr
+from helpers.object_store import blob_url, object_store, s3_bucket, s3_env  # noqa: F401 - fixtures: a real S3 server
+from helpers.postgres import database_url, postgres_server  # noqa: F401 - fixtures: SQLite and PostgreSQL alike
 
 from nmrstake.chain import evm_logs
 

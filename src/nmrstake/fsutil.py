@@ -24,6 +24,20 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def make_dirs(folder: Path) -> None:
+    """`mkdir -p` whose new entries are durable: the parent of each folder created is fsynced
+    (fsyncing only a file's own folder would not make a newly created folder's name durable, and a
+    committed row could then point to a file lost with its folder)."""
+    folder = Path(folder)
+    missing: list[Path] = []
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        created.mkdir(exist_ok=True)
+        fsync_dir(created.parent)
+
+
 def write_atomic(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
     """Write `data` to `path` through a temporary file beside it, fsync and rename: the file is
     either the old one or the whole new one, never partial."""

@@ -7,7 +7,6 @@ both refuse exactly the same things with the same messages. Every refusal is a R
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,10 +15,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO, NotRequired, TypedDict
 
+from sqlalchemy.exc import IntegrityError
+
 from nmrstake.errors import InputError, NmrstakeError, RequestError, UnknownRoundError
 from nmrstake.hashing import checksum_address, keccak_file, to_hex
 from nmrstake.models import check_model_name
 from nmrstake.signing import DeliveryReceipt, Domain, ReceiptJson, UploadAuthorisation
+from nmrstake.storage.holds import HOLD_LEASE, Holds
 from nmrstake.submissions import StoredUpload, StoreUsage, SubmissionStore, crash_point
 
 #: Numerai's live predictions files are about 6,000 rows (~0.3 MB); this leaves a wide margin.
@@ -45,7 +47,11 @@ class UploadLimits:
     keep a staker from delivering, until the disk itself is full (`reserved_disk`). Uploads being
     received count against every limit from the moment they are admitted (a ledger of what is in
     flight), so concurrent uploads cannot pass a limit together. Every refusal is a 4xx that
-    names the limit; nothing stored is touched."""
+    names the limit; nothing stored is touched.
+
+    With the files in a bucket (a store URL) the disk is only where uploads are received (``tmp/``):
+    `reserved_disk` still keeps room there for any upload, `min_free_disk` does not apply (a
+    bucket has no disk to fill; `store_bytes` bounds it)."""
 
     uploads_per_key: int = 16
     bytes_per_staker_round: int = 256 * MIB
@@ -97,14 +103,18 @@ class Intake:
     """Checks and stores uploads for one deployment.
 
     `window(round_id)` returns the round's RoundWindow (None: no such round); `chain_now()` the
-    chain time the next block would carry (what the contract will compare with closeTime)."""
+    chain time the next block would carry (what the contract will compare with closeTime).
+
+    The per-key hold, the signatures seen once and the uploads in flight live in the store's
+    database (:mod:`nmrstake.storage.holds`), so they hold across every process and replica
+    sharing it; `hold_lease` is how long a killed process's holds outlive it at most."""
 
     def __init__(self, store: SubmissionStore, domain: Domain, *, window: Callable[[int], RoundWindow | None],
                  chain_now: Callable[[], int], max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
                  wall_now: Callable[[], float] = time.time,
                  owner_of: Callable[[str], str | None] = lambda staker: None,
                  standing: Callable[[int, str, str], Standing] | None = None,
-                 limits: UploadLimits = DEFAULT_LIMITS) -> None:
+                 limits: UploadLimits = DEFAULT_LIMITS, hold_lease: float = HOLD_LEASE) -> None:
         self.store = store
         self.owner_of = owner_of
         self.standing = standing
@@ -115,11 +125,8 @@ class Intake:
         self.max_bytes = max_bytes
         self.wall_now = wall_now
         self._receipt_account = store.receipt_account()
-        self.receipt_signer = str(self._receipt_account.address)
-        self._busy: set[tuple[int, str, str]] = set()
-        self._busy_lock = threading.Lock()
-        self._held_by: dict[bytes, int] = {}  # authorisations that took a hold once -> their expiry
-        self._inflight: dict[tuple[int, str, str], list[int]] = {}  # admitted, not yet stored: sizes by key
+        self.receipt_signer = store.claim_receipt_signer()  # the replicas' one signer, or a ConfigError
+        self.holds = Holds(store.database, lease=hold_lease, renew_every=min(hold_lease / 6, 5.0))
         self._checks = threading.BoundedSemaphore(FILE_CHECKS_AT_ONCE)
 
     # ------------------------------------------------------------------ checks
@@ -148,57 +155,45 @@ class Intake:
         """Hold (round, model, checksummed staker) while one upload for it is received: a second
         upload for the same key meanwhile is refused with 409. `receive` holds the key itself
         unless its caller already does (`held`): the HTTP route holds it from the moment the file
-        starts to arrive, so the whole transfer counts as in progress."""
-        with self._busy_lock:
-            if key in self._busy:
-                raise RequestError(409, "upload-in-progress", f"another upload for round {key[0]}, model {key[1]}, "
-                                   f"staker {key[2]} is in progress; retry when it has finished")
-            self._busy.add(key)
+        starts to arrive, so the whole transfer counts as in progress. The hold is a row in the
+        database, leased and renewed while held (:mod:`nmrstake.storage.holds`)."""
+        if not self.holds.hold_key(key):
+            raise RequestError(409, "upload-in-progress", f"another upload for round {key[0]}, model {key[1]}, "
+                               f"staker {key[2]} is in progress; retry when it has finished")
         try:
             yield
         finally:
-            with self._busy_lock:
-                self._busy.discard(key)
+            self.holds.release_key(key)
 
     def first_hold(self, authorisation: bytes, expiry: int) -> bool:
         """True the first time an upload signature asks to hold its key, False ever after: a
         signature seen once (replayed from the wire or a log, whether its upload was taken or
-        refused) never holds a key again. Entries leave once the signature has expired."""
-        now = int(self.wall_now())
-        with self._busy_lock:
-            if authorisation in self._held_by:
-                return False
-            if len(self._held_by) > 4096:
-                self._held_by = {a: e for a, e in self._held_by.items() if e > now}
-            self._held_by[authorisation] = expiry
-            return True
+        refused), by this process or another sharing the database, never holds a key again.
+        Entries leave once the signature has expired."""
+        return self.holds.first_seen(to_hex(authorisation), expiry, int(self.wall_now()))
 
     @contextmanager
     def admitted(self, round_id: int, model: str, staker: str, size: int) -> Iterator[None]:
         """Admit an upload of `size` bytes (at most) for (round, model, checksummed staker) under
         the limits (:class:`UploadLimits`), counting it as in flight until the block ends (it is
-        stored or refused by then). Raises a RequestError naming the limit it would pass."""
+        stored or refused by then). Raises a RequestError naming the limit it would pass. The
+        check and the entry in the ledger are one transaction under the database's "admissions"
+        lock, so concurrent uploads, in any replicas, cannot pass a limit together."""
         standing = self.standing(round_id, model, staker) if self.standing is not None else Standing(True, True)
         key = (round_id, model, staker)
-        with self._busy_lock:
-            usage = self.store.usage(round_id, model, staker)
-            pending = self._inflight.get(key, [])
-            staker_pending = sum(sum(v) for (r, _, who), v in self._inflight.items() if r == round_id and who == staker)
-            total_pending = sum(sum(v) for v in self._inflight.values())
+        with self.store.database.write("admissions") as conn:
+            pending = self.holds.in_flight(conn, key)
+            usage = self.store.usage(round_id, model, staker)  # after the lock: every stored upload counts
             self._check_limits(round_id, model, staker, size, standing, replace(
-                usage, key_uploads=usage.key_uploads + len(pending),
-                staker_round_bytes=usage.staker_round_bytes + staker_pending,
-                total_bytes=usage.total_bytes + total_pending, free_disk_bytes=usage.free_disk_bytes - total_pending))
-            self._inflight.setdefault(key, []).append(size)
+                usage, key_uploads=usage.key_uploads + pending.key_uploads,
+                staker_round_bytes=usage.staker_round_bytes + pending.staker_round_bytes,
+                total_bytes=usage.total_bytes + pending.total_bytes,
+                free_disk_bytes=usage.free_disk_bytes - pending.total_bytes))
+            admission = self.holds.add_admission(conn, key, size)
         try:
             yield
         finally:
-            with self._busy_lock:
-                sizes = self._inflight.get(key, [])
-                if size in sizes:
-                    sizes.remove(size)
-                if not sizes:
-                    self._inflight.pop(key, None)
+            self.holds.end_admission(admission)
 
     def admit(self, round_id: int, model: str, staker: str, size: int) -> None:
         """Raise the RequestError of the first limit an upload of `size` bytes would pass, if any
@@ -227,7 +222,7 @@ class Intake:
                                f"stake ({standing.min_stake} wei of NMR) and has no stake of model {model} in it; "
                                "uploads are taken from addresses that can stake them", field="staker")
         full = limits.store_bytes is not None and usage.total_bytes + size > limits.store_bytes
-        if full or usage.free_disk_bytes - size < limits.min_free_disk:
+        if full or (usage.store_on_disk and usage.free_disk_bytes - size < limits.min_free_disk):
             raise RequestError(429, "store-full", "the service's store is full for uploads of models not staked yet: "
                                f"stake model {model} in round {round_id} first (the commitment is the file's "
                                "keccak-256), then upload it; a staked model's upload is always taken", field="file")
@@ -321,7 +316,7 @@ class Intake:
             return self.store.store(staged, round_id=round_id, model=model, staker=staker, file_hash=digest,
                                     extension=extension, received_at=now, authorisation=authorisation,
                                     signature=signature, receipt=receipt)
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             raise RequestError(409, "signature-replayed", "signature: this upload signature was used already",
                                field="signature") from None
 

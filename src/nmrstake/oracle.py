@@ -154,13 +154,17 @@ class Oracle:
         self.confirmations = confirmations
         self.log = log or EventLog()
         self.api = api
+        #: The published rounds: the data folder's, and the shared store's with a store URL.
+        self.results = layout.published_store()
 
     # ------------------------------------------------------------------ reading
 
     def _posted_is_ours(self, info: RoundInfo) -> bool | None:
         folder = self.layout.published(info.round_id)
         if not folder.is_dir():
-            return None
+            if not self.results.is_published(info.round_id):
+                return None
+            folder = self.results.folder(info.round_id)  # published from another machine
         pub = load_published(folder)
         return bytes32_from_hex(pub.merkle_root) == info.root and pub.manifest_hash == info.results_hash
 
@@ -170,7 +174,7 @@ class Oracle:
         return plan_round(
             info, now,
             targets=self.layout.targets_file(info.round_id),
-            published=self.layout.published(info.round_id).is_dir(),
+            published=self.layout.published(info.round_id).is_dir() or self.results.is_published(info.round_id),
             posted_root_is_ours=ours,
         )
 
@@ -192,14 +196,14 @@ class Oracle:
             raise ChainError(f"round {rid}: found {len(chain_stakes)} stake events, the contract counts {info.stake_count}")
         predictions: dict[PredictionKey, Path] = {}
         store = self.layout.store()
-        signer = store.receipt_signer(create=False) if store.db_path.exists() else None
+        signer = store.receipt_signer(create=False) if store.exists() else None
         service = {"receipt_signer": signer} if signer else None
-        if store.db_path.exists():
+        if store.exists():
             for s in chain_stakes:
                 # Only what the service received before close counts (see the module's docstring).
                 upload = store.delivered(rid, s.model, s.staker, s.commitment, info.close_time)
-                if upload is not None:
-                    predictions[(s.model, s.staker)] = upload.path
+                if upload is not None:  # fetched from the shared store, if the files are there
+                    predictions[(s.model, s.staker)] = store.local_path(upload)
         stakes = [RoundStake(s.model, s.staker, s.amount, s.commitment) for s in chain_stakes]
         inputs = RoundInputs(targets=targets, predictions=predictions, meta_model=self.layout.meta_model_file(rid))
         self.log("computing", round=rid, stakes=len(stakes), files=len(predictions))
@@ -224,14 +228,26 @@ class Oracle:
         )
         self.log("published", round=rid, root=result.root, path=str(folder),
                  payout=result.summary.total_payout, burn=result.summary.total_burn)
+        self._push(rid)
         _crash_point("published")
         return folder
+
+    def _push(self, round_id: int) -> None:
+        """Copy the round's published folder to the shared store, if there is one and it does not
+        hold it yet (a crash between publishing and pushing is repaired before posting)."""
+        if self.results.push(round_id):
+            self.log("pushed", round=round_id, store=self.results.where())
+
+    def _local_folder(self, round_id: int) -> Path:
+        """The round's published folder here: copied down from the shared store when it was
+        published on another machine (see :meth:`PublishedStore.pull`)."""
+        return self.results.pull(round_id) or self.layout.published(round_id)
 
     def _retire_unpostable(self, info: RoundInfo) -> None:
         """A published folder that was never posted and can no longer be (its root was rejected,
         or the round's funding changed since) is moved aside, kept for the record, so that the
         round is computed again. A posted result is never touched."""
-        folder = self.layout.published(info.round_id)
+        folder = self._local_folder(info.round_id)
         if not folder.is_dir():
             return
         pub = load_published(folder)
@@ -246,6 +262,7 @@ class Oracle:
         while target.exists():
             n += 1
             target = base.with_name(f"{base.name}-{n}")
+        self.results.withdraw(info.round_id, pub.manifest_hash)  # from the shared store first: no one reads it again
         os.rename(folder, target)
         self.log(f"retired_{why}", round=info.round_id, root=pub.merkle_root, moved_to=str(target))
 
@@ -263,8 +280,9 @@ class Oracle:
     def post(self, info: RoundInfo) -> Sent:
         """Post the published folder of a round; checks it against the chain first."""
         rid = info.round_id
-        folder = self.layout.published(rid)
+        folder = self._local_folder(rid)
         pub = self._checked_published(info, folder)
+        self._push(rid)
         receipt = self._send(
             self.client.tournament.postResult, rid, bytes32_from_hex(pub.merkle_root), pub.total_payout,
             pub.total_burn, pub.leaf_count, pub.manifest_hash, what=f"posting the result of round {rid}",
@@ -319,7 +337,8 @@ class Oracle:
         folder's result, publish the attestation, post once M current members agree. Returns the
         posting's receipt, or None while signatures are missing (or another oracle posted)."""
         rid = info.round_id
-        pub = self._checked_published(info, self.layout.published(rid))
+        pub = self._checked_published(info, self._local_folder(rid))
+        self._push(rid)
         members, threshold, epoch = self.client.committee()
         att = self._own_attestation(info, pub, epoch)
         domain = self.client.committee_domain
@@ -446,7 +465,7 @@ class Oracle:
         committee = self.client.has_committee
         # A member on another machine (no submission store: it could not score the files) never
         # computes: it takes the round the service published, recomputed (see `fetch`).
-        remote = committee and self.api is not None and not self.layout.store().db_path.exists()
+        remote = committee and self.api is not None and not self.layout.store().exists()
         if info.state is RoundState.CLOSED:
             self._retire_unpostable(info)
             if remote and not self.layout.published(info.round_id).is_dir() and info.stake_count > 0 \
@@ -454,7 +473,7 @@ class Oracle:
                 if self.fetch(info) is None:
                     return Plan(info.round_id, info.state, Action.WAIT, "no recomputed result from the service yet")
         if info.state is RoundState.POSTED and self._posted_is_ours(info) is False:
-            pub = load_published(self.layout.published(info.round_id))
+            pub = load_published(self._local_folder(info.round_id))
             self.log("ERROR", round=info.round_id, problem="the posted result differs from mine",
                      posted_root=to_hex(info.root), my_root=pub.merkle_root)
         plan = self.plan(info)

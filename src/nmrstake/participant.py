@@ -67,7 +67,7 @@ class LocalDelivery:
         from nmrstake.intake import chain_intake
 
         store = layout.store()
-        if not create and not (store.db_path.is_file() and (store.root / "receipt-signer.key").is_file()):
+        if not create and not (store.exists() and store.receipt_key_path.is_file()):
             raise ConfigError(f"no submission store at {store.root}: is --data-dir the service's data folder? "
                               "(`nmrstake serve` creates it; participants elsewhere give --api URL)")
         self.intake = chain_intake(client, store.open_for_writing())

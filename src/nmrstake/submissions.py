@@ -1,19 +1,37 @@
-"""The submission store: files on disk by content hash, their log in SQLite. The tournament
-service writes it (:mod:`nmrstake.intake`); the oracle reads the files it scores from it
+"""The submission store: files in a blob store by content hash (:mod:`nmrstake.storage.blobs`:
+the local disk by default, an S3 bucket when a store URL is given), their log in the service's
+metadata database (:mod:`nmrstake.storage.database`: SQLite in the data folder by default,
+PostgreSQL when a database URL is given). The tournament service writes it
+(:mod:`nmrstake.intake`); the oracle reads the files it scores from it
 (:mod:`nmrstake.results.layout`), so it sits below both.
 
 Layout under the store's root (``<data>/service/``)::
 
-    uploads.sqlite3                                    the upload log (WAL, synchronous=FULL)
-    files/round-<id>/<model>/<staker>/<keccak>.<ext>   every accepted file, by its keccak-256
+    service.sqlite3                                    the default database (WAL, synchronous=FULL)
+    files/round-<id>/<model>/<staker>/<keccak>.<ext>   every accepted file, by its keccak-256 (no store URL)
     tmp/                                               files being received (never read by anyone)
     receipt-signer.key                                 the key that signs delivery receipts (0600)
 
-Durability: a file is received into ``tmp/``, fsynced, renamed to its content-addressed name and
-the folder fsynced; only then is its row committed to SQLite, and only after the commit is the
-upload acknowledged. So a ``kill -9`` at any moment leaves either no row (the upload was not
-acknowledged; an orphan file at most, never referenced) or a row whose file is complete. A
-restart empties ``tmp/`` and needs nothing else.
+With a store URL the files are the objects ``submissions/round-<id>/<model>/<staker>/<keccak>.<ext>``
+of the bucket (beside the published ``results/``), shared by every replica and by an oracle on
+another machine; a reader gets a local copy with :meth:`SubmissionStore.local_path` (kept in the
+data folder's ``cache/``). Uploads are still received into the local ``tmp/``.
+
+Durability: a file is received into ``tmp/`` and fsynced, then made an object under its
+content-addressed key (:meth:`~nmrstake.storage.blobs.BlobStore.move_file`: locally a rename with
+the new folders and the folder fsynced; on S3 a PUT, complete when it returns); only then is its
+row committed, and only after the commit is the upload acknowledged. So a ``kill -9`` at any
+moment leaves either no row (the upload was not acknowledged; an orphan object at most, never
+referenced) or a row whose object is complete. A restart empties ``tmp/``; orphans are deleted by
+:meth:`SubmissionStore.sweep_orphans` once older than a grace period (the service runs it at start
+and every hour), under the key's hold, so it never deletes an upload in flight on any replica. The
+authorisation's UNIQUE constraint makes a signature stored once across every replica sharing the
+database.
+
+Every replica signs receipts with one key: ``receipt-signer.key`` in the store's folder, or the
+file given explicitly (``--receipt-key-file``, ``$NMRSTAKE_RECEIPT_KEY_FILE``; never created). The
+first to start records its address in the database (``service_identity``); a replica with another
+key is refused (:meth:`SubmissionStore.claim_receipt_signer`).
 
 Stakers who share a model name never touch each other's files: the path and every query carry
 (round, model, staker).
@@ -22,41 +40,48 @@ Stakers who share a model name never touch each other's files: the path and ever
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
-import sqlite3
-import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from nmrstake.errors import ConfigError
-from nmrstake.fsutil import fsync_dir, thread_connection
+from nmrstake.fsutil import fsync_dir
 from nmrstake.hashing import bytes32_from_hex, checksum_address, to_hex
 from nmrstake.signing import DeliveryReceipt
+from nmrstake.storage import tables
+from nmrstake.storage.blobs import BlobNotFound, BlobStore, LocalBlobs
+from nmrstake.storage.database import DEFAULT_FILE, Database, import_sqlite_file, open_database
+from nmrstake.storage.holds import Holds
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS uploads (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    round_id TEXT NOT NULL,
-    model TEXT NOT NULL,
-    staker TEXT NOT NULL,
-    file_hash TEXT NOT NULL,
-    extension TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    received_at INTEGER NOT NULL,
-    authorisation TEXT NOT NULL UNIQUE,
-    signature TEXT NOT NULL,
-    receipt_signature TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (round_id, model, staker, id);
-"""
+#: The environment variable of `--receipt-key-file`.
+RECEIPT_KEY_FILE_ENV = "NMRSTAKE_RECEIPT_KEY_FILE"
+#: The log before the database (one SQLite file of its own), imported once if found.
+LEGACY_LOG = "uploads.sqlite3"
+#: The service's SQLite files before the database: (file, its table, the database's table).
+LEGACY_FILES = ((LEGACY_LOG, "uploads", tables.uploads), ("faucet.sqlite3", "grants", tables.faucet_grants),
+                ("attestations.sqlite3", "attestations", tables.attestations))
 
 #: Test hook: `NMRSTAKE_SERVICE_CRASH_AT=received|stored|signed` kills the process at that point
 #: of an upload (os._exit: no cleanup, as a kill -9 would).
 CRASH_ENV = "NMRSTAKE_SERVICE_CRASH_AT"
+
+
+#: The submissions' key prefix: under the store's folder on the local disk (``<data>/service/files/``),
+#: in a shared store beside the published results (``s3://bucket/prefix/submissions/``).
+LOCAL_PREFIX = "files"
+SHARED_PREFIX = "submissions"
+#: Seconds an object with no row is left alone before :meth:`SubmissionStore.sweep_orphans`
+#: deletes it: far longer than any upload takes from its object's write to its row's commit.
+ORPHAN_GRACE = 3600.0
+_FILE_KEY = re.compile(r"round-([0-9]+)/([a-z0-9_]{1,32})/(0x[0-9a-fA-F]{40})/(0x[0-9a-f]{64})(\.csv|\.parquet)")
 
 
 def crash_point(name: str) -> None:
@@ -66,7 +91,10 @@ def crash_point(name: str) -> None:
 
 @dataclass(frozen=True)
 class StoredUpload:
-    """One accepted upload, as the log holds it."""
+    """One accepted upload, as the log holds it. `key` names its file in the store; `path` is
+    where it is on this machine: the file itself on the local disk, else where
+    :meth:`SubmissionStore.local_path` keeps the copy it fetches (read through that: the copy may
+    not be there yet)."""
 
     upload_id: int
     round_id: int
@@ -77,32 +105,58 @@ class StoredUpload:
     received_at: int
     path: Path
     receipt: DeliveryReceipt
+    key: str = ""
 
 
 @dataclass(frozen=True)
 class StoreUsage:
-    """What one (round, model, staker) key, its staker in that round and the whole store hold."""
+    """What one (round, model, staker) key, its staker in that round and the whole store hold.
+    `free_disk_bytes` is the free space of the disk uploads are received on (``tmp/``);
+    `store_on_disk` whether the files are kept on that disk too (the local store) rather than in
+    a bucket, which has no disk to fill."""
 
     key_uploads: int
     staker_round_bytes: int
     total_bytes: int
     free_disk_bytes: int
+    store_on_disk: bool = True
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What :meth:`SubmissionStore.sweep_orphans` found: the orphans it deleted, and those it left
+    (younger than the grace period, or their key held by an upload in flight)."""
+
+    deleted: tuple[str, ...]
+    kept: tuple[str, ...]
 
 
 class SubmissionStore:
     """Uploads of one deployment. Readers (the oracle) and the writer (the service) may be
-    different processes; SQLite's WAL lets them read while it writes."""
+    different processes, and the writers several replicas sharing `database_url`'s database.
+    `blobs`: the shared store the files are kept in (an S3 bucket: ``submissions/...``); None,
+    the local disk under `root` (``files/...``), as on a single host."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, database_url: str | None = None, receipt_key_file: Path | None = None,
+                 blobs: BlobStore | None = None) -> None:
         self.root = Path(root)
-        self._local = threading.local()
-        self._write_lock = threading.Lock()
+        self.database_url = database_url or None
+        self.receipt_key_file = Path(receipt_key_file) if receipt_key_file else None
+        self.shared = blobs is not None
+        self.blobs: BlobStore = blobs if blobs is not None else LocalBlobs(self.root)
+        self.prefix = SHARED_PREFIX if self.shared else LOCAL_PREFIX
+        self._database: Database | None = None
 
     # ------------------------------------------------------------------ locations
 
     @property
     def db_path(self) -> Path:
-        return self.root / "uploads.sqlite3"
+        """The default database's file (used when no database URL is given)."""
+        return self.root / DEFAULT_FILE
+
+    @property
+    def receipt_key_path(self) -> Path:
+        return self.receipt_key_file or self.root / "receipt-signer.key"
 
     @property
     def tmp_dir(self) -> Path:
@@ -112,40 +166,92 @@ class SubmissionStore:
     def files_dir(self) -> Path:
         return self.root / "files"
 
+    def file_key(self, round_id: int, model: str, staker: str, file_hash: bytes, extension: str) -> str:
+        """The key of an upload's file in the blob store (content-addressed by its keccak-256)."""
+        return f"{self.prefix}/round-{round_id}/{model}/{checksum_address(staker)}/{to_hex(file_hash)}{extension}"
+
     def file_path(self, round_id: int, model: str, staker: str, file_hash: bytes, extension: str) -> Path:
-        return (self.files_dir / f"round-{round_id}" / model / checksum_address(staker)
-                / f"{to_hex(file_hash)}{extension}")
+        """Where the file is on this machine (see :attr:`StoredUpload.path`)."""
+        return self.blobs.local_path(self.file_key(round_id, model, staker, file_hash, extension))
+
+    def local_path(self, upload: StoredUpload) -> Path:
+        """A local file holding `upload`'s bytes: the file itself on the local disk; a copy fetched
+        from the shared store (kept in the cache, fetched again only if the object changed). An
+        acknowledged upload's object missing from the shared store is the store's failure, never
+        the participant's (its row is committed only after the object was written): a ConfigError
+        naming the URL and the key, so that the oracle stops rather than score a delivered file as
+        missing and post that on chain; any other failure of the store is a ConfigError too."""
+        if not self.shared:
+            return upload.path
+        try:
+            path = self.blobs.fetch(upload.key)
+        except BlobNotFound:
+            raise ConfigError(f"{self.blobs.where(upload.key)}: upload {upload.upload_id} (round {upload.round_id}, "
+                              f"model {upload.model}, staker {upload.staker}) was acknowledged but its object is "
+                              "missing from the store; restore it (the receipt's hash names its bytes) before "
+                              "the round is scored") from None
+        if path.stat().st_size != upload.size:
+            raise ConfigError(f"{self.blobs.where(upload.key)}: {path.stat().st_size} bytes, but upload "
+                              f"{upload.upload_id} stored {upload.size}")
+        return path
+
+    def exists(self) -> bool:
+        """Whether the service made this store (a database URL: the database is the store)."""
+        return self.database_url is not None or self.db_path.is_file() or (self.root / LEGACY_LOG).is_file()
 
     # ------------------------------------------------------------------ setup
+
+    @property
+    def database(self) -> Database:
+        """The metadata database, its schema migrated (on first use in this process)."""
+        if self._database is None:
+            if self.database_url is None and not self.root.is_dir():
+                raise ConfigError(f"no submission store at {self.root} (is `nmrstake serve` using this data folder?)")
+            self._database = open_database(self.database_url, self.root).migrate()
+            if any((self.root / name).is_file() for name, _, _ in LEGACY_FILES):
+                self._import_legacy()
+        return self._database
 
     def open_for_writing(self, *, clean: bool = False) -> SubmissionStore:
         """Create the folders and the schema; with `clean` (the service, at start), empty `tmp/`
         of what a killed writer left (never referenced by the log, so never visible)."""
+        self._prepare_files(clean=clean)
+        self.database  # noqa: B018 - migrated now, at start, not on the first upload
+        return self
+
+    def _prepare_files(self, *, clean: bool) -> None:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             if clean and self.tmp_dir.exists():
                 shutil.rmtree(self.tmp_dir)
             self.tmp_dir.mkdir(exist_ok=True)
-            self.files_dir.mkdir(exist_ok=True)
+            if not self.shared:
+                self.files_dir.mkdir(exist_ok=True)
             fsync_dir(self.root)  # files/ must be durable before any row refers to a file in it
         except OSError as exc:
             raise ConfigError(f"service data folder {self.root}: cannot write ({exc.strerror or exc})") from None
-        with self._connection() as db:
-            db.executescript(SCHEMA)
-        return self
 
-    def _connection(self) -> sqlite3.Connection:
-        if getattr(self._local, "db", None) is None and not self.db_path.parent.is_dir():
-            raise ConfigError(f"no submission store at {self.root} (is `nmrstake serve` using this data folder?)")
-        return thread_connection(self._local, self.db_path)
+    def _import_legacy(self) -> None:
+        """The SQLite files of the versions before the database (the upload log, the faucet's
+        grants, the attestations), each copied in once (ids kept), then renamed `<name>.imported`:
+        an operator's data folder keeps working as it was."""
+        assert self._database is not None
+        for name, source, table in LEGACY_FILES:
+            conflict = [c for c in table.primary_key.columns]
+            import_sqlite_file(self._database, self.root / name, source, table, [c.name for c in table.columns],
+                               conflict=conflict)
 
     def receipt_key(self) -> bytes:
-        """The service's receipt-signing key: `receipt-signer.key`, created (0600) on first use.
+        """The service's receipt-signing key: the explicit key file if given (it must exist), else
+        `receipt-signer.key`, created (0600) on first use.
 
         A raw key because it is the service's own machine identity, which it generates and uses
         unattended, with no passphrase to ask anyone for; it signs only through
         :meth:`receipt_account` (an ape account)."""
-        path = self.root / "receipt-signer.key"
+        path = self.receipt_key_path
+        if self.receipt_key_file is not None and not path.is_file():
+            raise ConfigError(f"--receipt-key-file: {path} does not exist (the key every replica of the service "
+                              "signs receipts with: 0x and 64 hex digits)")
         if not path.exists():
             key = secrets.token_bytes(32)
             self.root.mkdir(parents=True, exist_ok=True)
@@ -175,12 +281,36 @@ class SubmissionStore:
 
     def receipt_signer(self, *, create: bool = True) -> str | None:
         """The address that signs receipts; without `create`, None if the service never made its
-        key (the oracle names the signer in a manifest, but never invents one)."""
-        if not create and not (self.root / "receipt-signer.key").is_file():
-            return None
+        key (the oracle names the signer in a manifest, but never invents one): then the address
+        the replicas recorded in the database, if any (an oracle on another host has no key)."""
+        if not create and not self.receipt_key_path.is_file():
+            return self.recorded_receipt_signer() if self.exists() else None
         from eth_account import Account  # here: reading the store needs no key
 
         return str(Account.from_key(self.receipt_key()).address)
+
+    def recorded_receipt_signer(self) -> str | None:
+        """The receipt signer's address recorded by the first replica to start, if any."""
+        i = tables.service_identity
+        with self.database.read() as conn:
+            value = conn.execute(sa.select(i.c.value).where(i.c.name == "receipt_signer")).scalar_one_or_none()
+        return str(value) if value is not None else None
+
+    def claim_receipt_signer(self) -> str:
+        """This process's receipt signer, recorded in the database if it is the first; a
+        ConfigError naming both addresses if the replicas recorded another one."""
+        mine = self.receipt_signer()
+        assert mine is not None
+        i = tables.service_identity
+        with self.database.write() as conn:
+            conn.execute(self.database.insert(i).values(name="receipt_signer", value=mine)
+                         .on_conflict_do_nothing(index_elements=[i.c.name]))
+            recorded: str = conn.execute(sa.select(i.c.value).where(i.c.name == "receipt_signer")).scalar_one()
+        if recorded != mine:
+            raise ConfigError(f"receipt key {self.receipt_key_path}: signs as {mine}, but the service's database "
+                              f"{self.database.url} records {recorded} as the receipt signer of every replica; give "
+                              f"this replica the same key (--receipt-key-file or ${RECEIPT_KEY_FILE_ENV})")
+        return mine
 
     # ------------------------------------------------------------------ writing
 
@@ -193,84 +323,78 @@ class SubmissionStore:
         finally:
             path.unlink(missing_ok=True)
 
-    def _make_dirs(self, folder: Path) -> None:
-        """`mkdir -p` whose new entries are durable: the parent of each folder created is fsynced
-        (fsyncing only the file's own folder would not make a newly created folder's name durable,
-        and a committed row could then point to a file lost with its folder)."""
-        missing: list[Path] = []
-        while not folder.is_dir():
-            missing.append(folder)
-            folder = folder.parent
-        for created in reversed(missing):
-            created.mkdir(exist_ok=True)
-            fsync_dir(created.parent)
+    def _put_file(self, staged: Path, key: str) -> int:
+        """Make a fully received file durable under its content-addressed key, the staged file
+        given up (locally renamed, no copy; same bytes if the key existed); its size."""
+        return self.blobs.move_file(key, staged, content_addressed=True).size
+
+    def _free_bytes(self) -> int:
+        """Free space on the disk uploads are received on (``tmp/``)."""
+        return shutil.disk_usage(self.root).free
 
     def usage(self, round_id: int, model: str, staker: str) -> StoreUsage:
         """What the store holds that upload limits count (docs/service.md, "Limits")."""
-        db = self._connection()
-        who = checksum_address(staker)
-        key_uploads, = db.execute("SELECT COUNT(*) FROM uploads WHERE round_id = ? AND model = ? AND staker = ?",
-                                  (str(round_id), model, who)).fetchone()
-        staker_bytes, = db.execute("SELECT COALESCE(SUM(size), 0) FROM uploads WHERE round_id = ? AND staker = ?",
-                                   (str(round_id), who)).fetchone()
-        total_bytes, = db.execute("SELECT COALESCE(SUM(size), 0) FROM uploads").fetchone()
-        free = shutil.disk_usage(self.root).free
-        return StoreUsage(int(key_uploads), int(staker_bytes), int(total_bytes), int(free))
+        u = tables.uploads
+        who, rid = checksum_address(staker), str(round_id)
+        staker_round = sa.and_(u.c.round_id == rid, u.c.staker == who)
+        query = sa.select(  # one round trip: an upload runs it under the admissions lock
+            sa.func.coalesce(sa.func.sum(sa.case((sa.and_(staker_round, u.c.model == model), 1), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((staker_round, u.c.size), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(u.c.size), 0))
+        with self.database.read() as conn:
+            row: tuple[Any, ...] = tuple(conn.execute(query).one())
+        key_uploads, staker_bytes, total_bytes = row
+        return StoreUsage(int(key_uploads), int(staker_bytes), int(total_bytes), int(self._free_bytes()),
+                          store_on_disk=not self.shared)
 
     def authorisation_used(self, digest: bytes) -> bool:
-        row = self._connection().execute("SELECT 1 FROM uploads WHERE authorisation = ?", (to_hex(digest),)).fetchone()
-        return row is not None
+        u = tables.uploads
+        with self.database.read() as conn:
+            return conn.execute(sa.select(u.c.id).where(u.c.authorisation == to_hex(digest))).first() is not None
 
     def store(self, staged: Path, *, round_id: int, model: str, staker: str, file_hash: bytes, extension: str,
               received_at: int, authorisation: bytes, signature: str, receipt: DeliveryReceipt) -> StoredUpload:
-        """Move a fully received, checked file to its content-addressed name and log it. Returns
-        once both are durable; raises sqlite3.IntegrityError if the authorisation was used."""
-        with open(staged, "rb+") as fh:
-            os.fsync(fh.fileno())
-        target = self.file_path(round_id, model, staker, file_hash, extension)
-        self._make_dirs(target.parent)
-        os.replace(staged, target)  # same bytes if it existed: content-addressed
-        fsync_dir(target.parent)
+        """Move a fully received, checked file to its content-addressed key and log it. Returns
+        once both are durable (the object first: a row never refers to a missing object); raises
+        sqlalchemy.exc.IntegrityError if the authorisation was used (by any process sharing the
+        database), leaving the object, which a row of the same bytes may share."""
+        key = self.file_key(round_id, model, staker, file_hash, extension)
+        size = self._put_file(staged, key)
         crash_point("stored")
-        size = target.stat().st_size
-        with self._write_lock:
-            db = self._connection()
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                cur = db.execute(
-                    "INSERT INTO uploads (round_id, model, staker, file_hash, extension, size, received_at,"
-                    " authorisation, signature, receipt_signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (str(round_id), model, checksum_address(staker), to_hex(file_hash), extension, size, received_at,
-                     to_hex(authorisation), signature, receipt.signature),
-                )
-                crash_point("signed")
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self.database.write() as conn:
+            upload_id: int = conn.execute(sa.insert(tables.uploads).values(
+                round_id=str(round_id), model=model, staker=checksum_address(staker), file_hash=to_hex(file_hash),
+                extension=extension, size=size, received_at=received_at, authorisation=to_hex(authorisation),
+                signature=signature, receipt_signature=receipt.signature).returning(tables.uploads.c.id)).scalar_one()
+            crash_point("signed")
         receipt = replace(receipt, staker=checksum_address(receipt.staker))
-        return StoredUpload(int(cur.lastrowid or 0), round_id, model, checksum_address(staker), file_hash, size,
-                            received_at, target, receipt)
+        return StoredUpload(int(upload_id), round_id, model, checksum_address(staker), file_hash, size,
+                            received_at, self.blobs.local_path(key), receipt, key)
 
     # ------------------------------------------------------------------ reading
 
-    def _rows(self, where: str, args: tuple[object, ...]) -> list[StoredUpload]:
-        query = ("SELECT id, round_id, model, staker, file_hash, extension, size, received_at, receipt_signature"
-                 f" FROM uploads WHERE {where} ORDER BY id")
+    def _rows(self, *where: sa.ColumnElement[bool]) -> list[StoredUpload]:
+        u = tables.uploads
+        query = sa.select(u.c.id, u.c.round_id, u.c.model, u.c.staker, u.c.file_hash, u.c.extension, u.c.size,
+                          u.c.received_at, u.c.receipt_signature).where(*where).order_by(u.c.id)
         out = []
-        for uid, rid, model, staker, fhash, ext, size, received, rsig in self._connection().execute(query, args):
+        with self.database.read() as conn:
+            rows: list[tuple[Any, ...]] = [tuple(r) for r in conn.execute(query)]
+        for uid, rid, model, staker, fhash, ext, size, received, rsig in rows:
             digest = bytes32_from_hex(fhash)
             receipt = DeliveryReceipt(staker, int(rid), model, digest, int(received), rsig)
+            key = self.file_key(int(rid), model, staker, digest, ext)
             out.append(StoredUpload(int(uid), int(rid), model, staker, digest, int(size), int(received),
-                                    self.file_path(int(rid), model, staker, digest, ext), receipt))
+                                    self.blobs.local_path(key), receipt, key))
         return out
 
     def uploads(self, round_id: int, model: str | None = None, staker: str | None = None) -> list[StoredUpload]:
         """Every upload of a round (or of one key), oldest first."""
+        u = tables.uploads
         if model is None:
-            return self._rows("round_id = ?", (str(round_id),))
-        return self._rows("round_id = ? AND model = ? AND staker = ?", (str(round_id), model, checksum_address(staker or "")))
-
+            return self._rows(u.c.round_id == str(round_id))
+        return self._rows(u.c.round_id == str(round_id), u.c.model == model,
+                          u.c.staker == checksum_address(staker or ""))
     def latest(self, round_id: int, model: str, staker: str) -> StoredUpload | None:
         found = self.uploads(round_id, model, staker)
         return found[-1] if found else None
@@ -284,3 +408,59 @@ class SubmissionStore:
         if matching:
             return matching[-1]
         return before[-1] if before else None
+
+    # ------------------------------------------------------------------ orphans
+
+    def sweep_orphans(self, *, grace: float = ORPHAN_GRACE, now: float | None = None) -> SweepReport:
+        """Delete the files no row refers to (left by a writer killed between its object's write
+        and its row's commit), once older than `grace` seconds at `now` (the wall clock; S3 dates
+        its objects on its own clock). Each is deleted under its key's hold (the one an upload
+        takes: :class:`~nmrstake.storage.holds.Holds`) after its row is looked for again, so an
+        upload in flight on any replica, which holds its key until its row is committed, never
+        loses its object; the grace period covers a writer whose lease lapsed. Keys that are not
+        an upload's file name are left alone."""
+        now = time.time() if now is None else now
+        found: dict[str, list[tuple[str, tuple[int, str, str], str, str]]] = {}
+        for key in self.blobs.list(f"{self.prefix}/"):
+            match = _FILE_KEY.fullmatch(key[len(self.prefix) + 1:])
+            if match is not None:
+                rid, model, staker, digest, ext = match.groups()
+                found.setdefault(rid, []).append((key, (int(rid), model, staker), digest, ext))
+        u = tables.uploads
+        deleted: list[str] = []
+        kept: list[str] = []
+        holds: Holds | None = None
+        for rid, files in sorted(found.items()):
+            with self.database.read() as conn:
+                rows: list[tuple[Any, ...]] = [tuple(r) for r in conn.execute(
+                    sa.select(u.c.model, u.c.staker, u.c.file_hash, u.c.extension).where(u.c.round_id == rid))]
+            referenced = {self.file_key(int(rid), str(m), str(who), bytes32_from_hex(str(h)), str(e))
+                          for m, who, h, e in rows}
+            for key, hold_key, digest, ext in files:
+                if key in referenced:
+                    continue
+                st = self.blobs.stat(key)
+                if st is None:
+                    continue
+                if st.modified is None or now - st.modified < grace:
+                    kept.append(key)
+                    continue
+                holds = holds or Holds(self.database)
+                if not holds.hold_key(hold_key):
+                    kept.append(key)  # an upload of this key is in flight
+                    continue
+                try:
+                    if self._referenced(hold_key, digest, ext):
+                        continue  # committed meanwhile
+                    self.blobs.delete(key)
+                    deleted.append(key)
+                finally:
+                    holds.release_key(hold_key)
+        return SweepReport(tuple(deleted), tuple(kept))
+
+    def _referenced(self, key: tuple[int, str, str], digest: str, extension: str) -> bool:
+        u = tables.uploads
+        with self.database.read() as conn:
+            return conn.execute(sa.select(u.c.id).where(
+                u.c.round_id == str(key[0]), u.c.model == key[1], u.c.staker == key[2], u.c.file_hash == digest,
+                u.c.extension == extension).limit(1)).first() is not None

@@ -16,6 +16,7 @@ as text, exactly, with nothing injected (no element, no script run, no console e
 
 from __future__ import annotations
 
+import difflib
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from helpers.scenario import (
     stake_all,
     synth_round,
 )
-from helpers.service_process import running_service
+from helpers.service_process import chain_reading_app, running_service
 from test_dashboard import SHOTS, Visit, chromium_path
 
 from nmrstake.amounts import format_nmr
@@ -72,6 +73,7 @@ class CommitteeWorld:
     disputers: list[str]
     arbiter: str
     service_logs: list[Path]
+    chain_app: Any  # the service's app in this process with no event index (helpers.service_process)
 
 
 def body(posting: Posting, signer: str, signature: bytes, epoch: int) -> dict[str, Any]:
@@ -151,7 +153,7 @@ def cworld(project, tmp_path_factory) -> Iterator[CommitteeWorld]:
             yield CommitteeWorld(service.url, plain_service.url, client, members, liar_key.address,
                                  [k.address for k in honest_keys], digest(honest), [digest(p) for p in lies],
                                  pub.merkle_root, [s.address for s in stakers[1:3]], arbiter.address,
-                                 [service.log, plain_service.log])
+                                 [service.log, plain_service.log], chain_reading_app(client, w.layout))
         for log in (tmp / "service.log", tmp / "plain.log"):
             assert "Traceback" not in log.read_text(errors="replace"), log.read_text(errors="replace")[-3000:]
 
@@ -272,3 +274,18 @@ def test_round_page__committee_round_nobody_attested__says_so(cworld, chromium, 
     finally:
         v.close()
     shutil.rmtree(tmp_path / "unused", ignore_errors=True)
+
+
+def test_round_page__served_from_the_event_index__reads_as_the_page_reading_the_chain(cworld):
+    """The served process reads the round's `ResultAttested` events and its disputes from its event
+    index; the same app reading the chain's logs (no index) renders the same page, byte for byte."""
+    served = requests.get(f"{cworld.url}/rounds/{ROUND}", timeout=60)
+    on_chain = cworld.chain_app.get(f"/rounds/{ROUND}")
+    assert served.status_code == on_chain.status_code == 200
+    assert served.text == on_chain.text, "\n".join(difflib.unified_diff(
+        on_chain.text.splitlines(), served.text.splitlines(), "the chain's", "the index's", lineterm="", n=1))
+    # ... and it is the page with something in it: the posted digest, both disputes, both outcomes.
+    assert cworld.honest_digest in served.text
+    assert served.text.count('<li class="dispute"') == 2
+    assert 'data-outcome="dismissed"' in served.text and 'data-outcome="open"' in served.text
+    assert "found the disputer wrong" in served.text  # the arbiter ruled False: the dispute was dismissed

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nmrstake.client.http import wait_until_healthy
 from nmrstake.errors import ConfigError
@@ -63,6 +64,26 @@ def start_service(deployments: Path, data_dir: Path, log: Path, *extra: str, por
 
 def stop(service: Service, sig: int = signal.SIGTERM) -> int:
     return stop_process(service.proc, timeout=30, sig=sig)
+
+
+def chain_reading_app(client: Any, layout: Any) -> Any:
+    """The service's app (a FastAPI TestClient, not entered: no read-ahead thread) in the test's
+    process on its chain, with no event index: every round, transaction, attestation, dispute and
+    stake read from the chain (ape's log scans, `getRound`, `getStake`), as on ape's embedded EVM.
+    What a served process that keeps the index must read the same as. Its submission store is the
+    served process's (`layout`'s), read here, never written."""
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from nmrstake.intake import chain_intake
+    from nmrstake.service.app import create_app
+    from nmrstake.service.context import ServiceContext
+
+    lock = threading.Lock()
+    ctx = ServiceContext(client=client, layout=layout, intake=chain_intake(client, layout.store(), lock=lock),
+                         chain_lock=lock, index=None)
+    return TestClient(create_app(ctx))
 
 
 @contextmanager

@@ -75,8 +75,7 @@ def _problem(answer, status, kind, field):
 
 
 def _stored(layout) -> int:
-    path = layout.service_dir / "attestations.sqlite3"
-    return len(AttestationStore(layout.service_dir).round(ROUND)) if path.exists() else 0
+    return len(AttestationStore(layout.store().database).round(ROUND))
 
 
 def test_attestations__a_members_attestation__is_stored_listed_and_idempotent(service, committee):
@@ -178,7 +177,7 @@ def test_attestations__a_deployment_without_committee__is_a_404_no_committee(pro
     body = _body(att, committee[0].address, "0x" + "11" * 64 + "1b")
     _problem(_post(http, body), 404, "no-committee", None)
     _problem(http.get(f"/v1/rounds/{ROUND}/attestations"), 404, "no-committee", None)
-    assert not (layout.service_dir / "attestations.sqlite3").exists()
+    assert _stored(layout) == 0
 
 
 def test_attestations__a_flood_from_strangers__reads_the_committee_once_and_never_the_round(service, accounts,

@@ -36,8 +36,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # Data on disk: published results and the operator's data folder, the submission store the
     # service writes and the oracle reads, the intake that checks every upload into it (the
     # service's route and the operator's local delivery alike), the participant's receipts, and
-    # verifying a round.
-    ("data", ("nmrstake.results", "nmrstake.submissions", "nmrstake.intake", "nmrstake.receipts", "nmrstake.verify")),
+    # verifying a round; the event index the service's replicas share (the contracts' logs in the
+    # database); the storage both live in (the database, and the blob store: the local disk or an
+    # S3 bucket).
+    ("data", ("nmrstake.results", "nmrstake.submissions", "nmrstake.intake", "nmrstake.receipts", "nmrstake.verify",
+              "nmrstake.index", "nmrstake.storage")),
     # The participant's side on web3.py, eth-account and HTTP: the Python API, its chain access,
     # the key, the service's HTTP client, the faucet request, the strategy owner's actions.
     ("client", ("nmrstake.client",)),

@@ -1,6 +1,7 @@
-"""The submission store (SQLite log + files by content hash) and the intake on the embedded EVM:
-which upload counts for a stake, stakers sharing a model name, single-use authorisations, the
-receipt key, restart hygiene; and receipts that expose an operator who drops an upload."""
+"""The submission store (its log in the metadata database + files by content hash) and the intake on
+the embedded EVM: which upload counts for a stake, stakers sharing a model name, single-use
+authorisations, the receipt key, restart hygiene, each against SQLite and PostgreSQL (`database_url`);
+and receipts that expose an operator who drops an upload."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import stat
 
 import pytest
 from helpers.scenario import WEI, advance_to, deliver_targets, make_world, open_funded_round, synth_round
+from sqlalchemy.exc import IntegrityError
 
 from nmrstake.chain.signers import key_account
 from nmrstake.daemon import EventLog
@@ -36,8 +38,8 @@ def put(store: SubmissionStore, content: bytes, *, staker: str = ALICE, model: s
 
 
 @pytest.fixture
-def store(tmp_path):
-    return SubmissionStore(tmp_path / "service").open_for_writing(clean=True)
+def store(tmp_path, database_url):
+    return SubmissionStore(tmp_path / "service", database_url=database_url).open_for_writing(clean=True)
 
 
 def test_delivered__prefers_the_file_matching_the_commitment_received_before_close(store):
@@ -58,16 +60,16 @@ def test_store__stakers_sharing_a_model_name__keep_separate_files(store):
 
 def test_store__an_authorisation_is_accepted_once(store):
     put(store, b"x", auth=b"\x01" * 32)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(IntegrityError):
         put(store, b"y", auth=b"\x01" * 32)
     assert [u.file_hash for u in store.uploads(7)] == [keccak_bytes(b"x")]
     assert store.authorisation_used(b"\x01" * 32) and not store.authorisation_used(b"\x02" * 32)
 
 
-def test_open_for_writing__clean__empties_tmp_and_keeps_what_was_stored(tmp_path, store):
+def test_open_for_writing__clean__empties_tmp_and_keeps_what_was_stored(tmp_path, store, database_url):
     kept = put(store, b"kept")
     (store.tmp_dir / "upload-dead.part").write_bytes(b"half a fi")
-    again = SubmissionStore(tmp_path / "service").open_for_writing(clean=True)
+    again = SubmissionStore(tmp_path / "service", database_url=database_url).open_for_writing(clean=True)
     assert not list(again.tmp_dir.iterdir())
     assert again.uploads(7) == [kept] and kept.path.read_bytes() == b"kept"
 

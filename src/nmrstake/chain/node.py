@@ -213,6 +213,28 @@ def decode_values(params: Sequence[AbiItem], data: bytes) -> list[AbiValue]:
     return [_checksummed(p, v) for p, v in zip(params, values)]
 
 
+def decode_log_args(item: AbiItem, log: Mapping[str, JsonValue]) -> dict[str, AbiValue]:
+    """The arguments of event `item` in `log`, a raw log as ``eth_getLogs`` answers it (``topics``
+    and ``data`` in 0x-hex), decoded as web3.py decodes them: an indexed dynamic value (a string,
+    bytes, an array or a struct) is its topic, the keccak-256 of its encoding, as 32 bytes. The
+    one decoder of raw logs: the light node's ``get_logs`` and the event index (`nmrstake.index`)
+    both use it. A TypeError or eth-abi's DecodingError for a log that does not fit `item`."""
+    inputs = abi_params(item, "inputs")
+    indexed = [p for p in inputs if p.get("indexed")]
+    plain = [p for p in inputs if not p.get("indexed")]
+    log_topics = log["topics"]
+    if not isinstance(log_topics, list):
+        raise TypeError(f"a log's topics: not a JSON array but {type(log_topics).__name__}")
+    if len(log_topics) != len(indexed) + 1:
+        raise TypeError(f"{item.get('name')}: {len(log_topics)} topics, the event has {len(indexed) + 1}")
+    args: dict[str, AbiValue] = {}
+    for p, topic in zip(indexed, log_topics[1:]):
+        static = not abi_type(p).endswith(("]", ")")) and p["type"] not in ("string", "bytes")
+        args[str(p["name"])] = decode_values([p], _bytes(topic))[0] if static else _bytes(topic)
+    args.update(zip((str(p["name"]) for p in plain), decode_values(plain, _bytes(log["data"]))))
+    return args
+
+
 # ---------------------------------------------------------------------------------- RpcNode
 
 
@@ -240,6 +262,14 @@ class RpcNode:
         self.where = self.url = url
         self.timeout = timeout
         self._session: requests.Session = requests.Session()
+        # The environment's proxy, CA bundle and .netrc for this one URL, resolved once: with
+        # trust_env on, requests reads them from os.environ on every call (0.25 ms each, and the
+        # service makes several calls per upload).
+        settings = self._session.merge_environment_settings(url, {}, None, None, None)
+        self._session.proxies.update(settings["proxies"])
+        self._session.verify = settings["verify"]
+        self._session.auth = requests.utils.get_netrc_auth(url)
+        self._session.trust_env = False
         self._ids = itertools.count(1)
         self._chain_id: int | None = None
 
@@ -425,17 +455,9 @@ class RpcEvent:
             topics.append(encoded[0] if len(encoded) == 1 else encoded)
         while topics and topics[-1] is None:
             topics.pop()
-        plain = [p for p in inputs if not p.get("indexed")]
         found: list[EventLog] = []
         for log in self.contract.node.logs(self.contract.address, topics, from_block):
-            args: dict[str, AbiValue] = {}
-            log_topics = log["topics"]
-            if not isinstance(log_topics, list):
-                raise TypeError(f"a log's topics: not a JSON array but {type(log_topics).__name__}")
-            for p, topic in zip(indexed, log_topics[1:]):
-                static = not abi_type(p).endswith(("]", ")")) and p["type"] not in ("string", "bytes")
-                args[str(p["name"])] = decode_values([p], _bytes(topic))[0] if static else _bytes(topic)
-            args.update(zip((str(p["name"]) for p in plain), decode_values(plain, _bytes(log["data"]))))
+            args = decode_log_args(self.item, log)
             found.append({"args": args, "event": str(self.item["name"]), "address": self.contract.address,
                           "blockNumber": json_hex_int(log["blockNumber"]), "logIndex": json_hex_int(log["logIndex"]),
                           "transactionHash": _bytes(log["transactionHash"])})

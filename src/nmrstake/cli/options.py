@@ -23,6 +23,12 @@ data_opt = click.option(
     help="Round files: targets/, the service's service/ store, results/ (default $NMRSTAKE_DATA or "
          "~/.nmrstake/data/<chain>-<contract>)",
 )
+store_opt = click.option(
+    "--store-url", envvar="NMRSTAKE_STORE_URL", default=None,
+    help="Share the published results through this S3 bucket, s3://bucket/prefix (or $NMRSTAKE_STORE_URL; "
+         "endpoint $AWS_ENDPOINT_URL, credentials boto3's: $AWS_ACCESS_KEY_ID, a profile...); without it, the "
+         "data folder alone",
+)
 deployments_opt = click.option(
     "--deployments-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Where deployments files are (default ./deployments of the project or $NMRSTAKE_DEPLOYMENTS)",
@@ -30,6 +36,11 @@ deployments_opt = click.option(
 wallet_opt = click.option("--wallet", help="nmrstake wallet name (passphrase: prompt or $NMRSTAKE_PASSPHRASE)")
 account_opt = click.option("--account", help="TEST::N on a local chain, or an ape account's alias (its keystore file, "
                                              "read without ape; passphrase: $APE_ACCOUNTS_<alias>_PASSPHRASE or a prompt)")
+database_opt = click.option(
+    "--database-url", envvar="NMRSTAKE_DATABASE_URL", default=None,
+    help="The service's metadata database, shared by its replicas and the oracle: postgresql://user:password@host/"
+         "name (psycopg 3) or sqlite:///path (default: SQLite in the data folder's service/)",
+)
 api_opt = click.option(
     "--api", envvar="NMRSTAKE_API", default=None,
     help="URL of the tournament service (or $NMRSTAKE_API); without it, the operator's local files (--data-dir)",

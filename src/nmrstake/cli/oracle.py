@@ -7,7 +7,17 @@ from pathlib import Path
 
 import click
 
-from nmrstake.cli.options import account_opt, api_opt, data_opt, deployments_opt, json_opt, network_opt, wallet_opt
+from nmrstake.cli.options import (
+    account_opt,
+    api_opt,
+    data_opt,
+    database_opt,
+    deployments_opt,
+    json_opt,
+    network_opt,
+    store_opt,
+    wallet_opt,
+)
 from nmrstake.cli.output import emit_json, table
 from nmrstake.cli.session import chain_session, data_layout
 
@@ -49,13 +59,16 @@ def oracle() -> None:
 @wallet_opt
 @deployments_opt
 @data_opt
+@database_opt
+@store_opt
 @api_opt
 @click.option("--once", is_flag=True, help="One pass over the rounds, then exit")
 @click.option("--confirmations", default=0, show_default=True, help="Blocks to wait after each transaction")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between passes")
 @click.option("--log-json", is_flag=True, help="One JSON object per log line")
 def oracle_run(network: str, account: str | None, wallet: str | None, deployments_dir: Path | None,
-               data_dir: Path | None, api: str | None, once: bool, confirmations: int, interval: float,
+               data_dir: Path | None, database_url: str | None, store_url: str | None, api: str | None, once: bool,
+               confirmations: int, interval: float,
                log_json: bool) -> None:
     """Resolve rounds as they become ready; exactly once, restart-safe. With an oracle committee,
     attest each result and exchange the attestations through the tournament service (--api); a
@@ -79,7 +92,7 @@ def oracle_run(network: str, account: str | None, wallet: str | None, deployment
 
         def make() -> Oracle:
             client = TournamentClient.connect(project, deployments_dir)
-            layout = data_layout(client, data_dir)
+            layout = data_layout(client, data_dir, database_url, store_url)
             clean_stale_temporaries(layout.results_dir)
             return Oracle(client, oracle_account, layout, confirmations=confirmations, log=log, api=service)
 
@@ -91,13 +104,17 @@ def oracle_run(network: str, account: str | None, wallet: str | None, deployment
 @network_opt
 @deployments_opt
 @data_opt
+@database_opt
+@store_opt
 @json_opt
-def oracle_status(network: str, deployments_dir: Path | None, data_dir: Path | None, as_json: bool) -> None:
+def oracle_status(network: str, deployments_dir: Path | None, data_dir: Path | None, database_url: str | None,
+                  store_url: str | None,
+                  as_json: bool) -> None:
     """What the oracle would do next for each round."""
     from nmrstake.oracle import Oracle
 
     with chain_session(network, deployments_dir) as client:
-        o = Oracle(client, None, data_layout(client, data_dir))
+        o = Oracle(client, None, data_layout(client, data_dir, database_url, store_url))
         plans = o.plans()
     if as_json:
         emit_json([{"round": p.round_id, "state": p.state.label, "action": p.action.value, "reason": p.reason} for p in plans])

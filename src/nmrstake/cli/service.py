@@ -6,13 +6,19 @@ from pathlib import Path
 
 import click
 
-from nmrstake.cli.options import data_opt, deployments_opt, network_opt
+from nmrstake.cli.options import data_opt, database_opt, deployments_opt, network_opt, store_opt
 
 
 @click.command()
 @network_opt
 @deployments_opt
 @data_opt
+@store_opt
+@database_opt
+@click.option("--receipt-key-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              envvar="NMRSTAKE_RECEIPT_KEY_FILE",
+              help="The key the service signs delivery receipts with (0x and 64 hex digits), the same file on "
+                   "every replica (default: the data folder's service/receipt-signer.key, made on first start)")
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="NMRSTAKE_SERVE_HOST", help="Address to listen on")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), envvar="NMRSTAKE_SERVE_PORT",
               help="Port to listen on")
@@ -27,9 +33,14 @@ from nmrstake.cli.options import data_opt, deployments_opt, network_opt
                    "limit but the disk's --min-free-disk)")
 @click.option("--min-free-disk", default=1 << 30, show_default=True, type=click.IntRange(0, None),
               envvar="NMRSTAKE_MIN_FREE_DISK", help="Free bytes kept on the store's disk against uploads of models "
-                                                    "not staked yet")
+                                                    "not staked yet (not with --store-url: a bucket has no disk)")
 @click.option("--reserved-disk", default=64 << 20, show_default=True, type=click.IntRange(0, None),
-              envvar="NMRSTAKE_RESERVED_DISK", help="Free bytes kept on the store's disk against every upload")
+              envvar="NMRSTAKE_RESERVED_DISK", help="Free bytes kept on the disk uploads are received on against every "
+                                                    "upload")
+@click.option("--orphan-grace", default=3600, show_default=True, type=click.IntRange(0, None),
+              envvar="NMRSTAKE_ORPHAN_GRACE",
+              help="Seconds after which a submission file no upload refers to (a replica killed between storing "
+                   "it and logging it) is deleted; swept at start, then every hour")
 @click.option("--faucet-account", default=None, envvar="NMRSTAKE_FAUCET_ACCOUNT",
               help="Turn on POST /v1/faucet (test NMR and gas for participants) from this ape account alias, or "
                    "TEST::N on a local chain; it must hold MINTER_ROLE on the NMR. Never on mainnet")
@@ -41,11 +52,12 @@ from nmrstake.cli.options import data_opt, deployments_opt, network_opt
               help="Seconds before an address may ask the faucet again")
 @click.option("--faucet-per-hour", default=60, show_default=True, type=click.IntRange(1, None),
               help="Faucet grants an hour at most, all addresses together")
-def serve(network: str, deployments_dir: Path | None, data_dir: Path | None, host: str, port: int,
+def serve(network: str, deployments_dir: Path | None, data_dir: Path | None, store_url: str | None,
+          database_url: str | None, receipt_key_file: Path | None, host: str, port: int,
           max_upload_bytes: int | None, max_uploads_per_key: int, max_staker_round_bytes: int,
           max_store_bytes: int | None, min_free_disk: int, reserved_disk: int, faucet_account: str | None,
           faucet_wallet: str | None, faucet_nmr: str, faucet_ether: str, faucet_period: int,
-          faucet_per_hour: int) -> None:
+          faucet_per_hour: int, orphan_grace: int) -> None:
     """The tournament service: uploads with signed receipts, rounds, results and claim proofs
     over HTTP (/v1, OpenAPI at /openapi.json, health at /healthz). Run it beside the oracle,
     on the same --data-dir."""
@@ -56,9 +68,10 @@ def serve(network: str, deployments_dir: Path | None, data_dir: Path | None, hos
 
     limits = UploadLimits(uploads_per_key=max_uploads_per_key, bytes_per_staker_round=max_staker_round_bytes,
                           store_bytes=max_store_bytes, min_free_disk=min_free_disk, reserved_disk=reserved_disk)
-    run(network=network, deployments_dir=deployments_dir, data_dir=data_dir, host=host, port=port,
+    run(network=network, deployments_dir=deployments_dir, data_dir=data_dir, store_url=store_url, host=host, port=port,
         max_bytes=max_upload_bytes or DEFAULT_MAX_UPLOAD_BYTES, limits=limits, log=lambda m: click.echo(m, err=True),
-        faucet_account=faucet_account, faucet_wallet=faucet_wallet,
+        faucet_account=faucet_account, faucet_wallet=faucet_wallet, database_url=database_url,
+        receipt_key_file=receipt_key_file, orphan_grace=float(orphan_grace),
         faucet=FaucetSettings(nmr=parse_nmr(faucet_nmr, argument="--faucet-nmr", positive=True),
                               ether=parse_nmr(faucet_ether, argument="--faucet-ether", positive=True),
                               period=faucet_period, per_hour=faucet_per_hour))

@@ -72,11 +72,25 @@ def warn_if_time_stands_still(chain_now: int, *, tolerance: int = 120) -> None:
                    "which keeps a local chain moving (or send a transaction)", err=True)
 
 
-def data_layout(client: TournamentClient, data_dir: Path | None) -> DataLayout:
-    """The tournament's data folder: --data-dir, else the default one of its chain and contract."""
+def data_layout(client: TournamentClient, data_dir: Path | None, database_url: str | None = None,
+                store_url: str | None = None) -> DataLayout:
+    """The tournament's data folder: --data-dir, else the default one of its chain and contract;
+    its submission store's database at `database_url` if given (else $NMRSTAKE_DATABASE_URL, else
+    SQLite in the folder); with --store-url, the store its published results are shared through
+    (checked now: a missing bucket, refused credentials or an unreachable endpoint stop the command
+    with their error)."""
+    from dataclasses import replace
+
     from nmrstake.results.layout import DataLayout, default_data_root
 
-    return DataLayout(data_dir or default_data_root(client.provider.chain_id, client.tournament.address))
+    layout = DataLayout(data_dir or default_data_root(client.provider.chain_id, client.tournament.address),
+                        store_url=store_url or None)
+    if database_url:
+        layout = replace(layout, database_url=database_url)
+    blobs = layout.blobs()
+    if blobs is not None:
+        blobs.check()
+    return layout
 
 
 @contextmanager
@@ -143,7 +157,7 @@ def _local_delivery(deployment: Deployment, layout: DataLayout, data_dir: Path |
     from nmrstake.participant import LocalDelivery
     from nmrstake.tournament import TournamentClient
 
-    if data_dir is None and not layout.store().db_path.exists():
+    if data_dir is None and not layout.store().exists():
         raise ConfigError("no tournament service given: pass --api URL (or set $NMRSTAKE_API) to upload your "
                           f"predictions to it (on the operator's own machine, --data-dir; no store at {layout.root})")
     return LocalDelivery(TournamentClient(load_project(), deployment), layout, create=False)

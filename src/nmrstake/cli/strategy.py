@@ -302,7 +302,7 @@ def _source(client: TournamentClient, api: str | None, data_dir: Path | None) ->
         service.check_deployment(client.domain)
         return ServiceResults(service)
     layout = data_layout(client, data_dir)
-    if not layout.store().db_path.is_file():
+    if not layout.store().exists():
         raise ConfigError(f"no tournament service given and no submission store at {layout.root}: pass --api URL "
                           "(or $NMRSTAKE_API), or --data-dir of the service's data folder")
     return LocalResults(layout)

@@ -99,7 +99,7 @@ class LocalResults:
     def uploads(self, round_id: int, model: str, staker: str) -> list[tuple[bytes, int]] | None:
         """The service's uploads for a stake key from its store on this machine (None: no store here)."""
         store = self.layout.store()
-        if not store.db_path.is_file():
+        if not store.exists():
             return None
         return [(u.file_hash, u.received_at) for u in store.uploads(round_id, model, staker)]
 

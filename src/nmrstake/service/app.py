@@ -1,6 +1,7 @@
 """The tournament service's HTTP API (FastAPI, served by uvicorn): ``/v1/...`` and ``/healthz``.
 
-What the chain knows (rounds, stakes, the posted root) is read from the chain on each request;
+What the chain knows (rounds, stakes, the posted root) is read from the chain on each request,
+but for the rounds, read from the event index (`nmrstake.index`) where the service keeps one;
 what the oracle published is read from its published folders; uploads come from the submission
 store. Nothing the chain knows is kept twice. Every error is an RFC 9457 problem document
 (``application/problem+json``) with a status that says what went wrong; see docs/service.md.

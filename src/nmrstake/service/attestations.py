@@ -13,53 +13,35 @@ is bounded by the committee's size times the rounds on chain. Sending the same a
 attestation for the same round and epoch is kept and flagged ``equivocation``: it is shown, and a
 member counts at most once for any content.
 
-Kept in ``attestations.sqlite3`` in the service's data folder, beside the upload log: each
-attestation is one row written in one transaction (WAL, synchronous=FULL), so a crash leaves it
-stored or not, never half. This module imports no web framework and no ape at its top; the routes
-are :mod:`nmrstake.service.routes.attestations`.
+Kept in the service's database (:mod:`nmrstake.storage.database`, table ``attestations``), shared
+by every replica: each attestation is one row written in one transaction, so a crash leaves it
+stored or not, never half; (round, signer, digest) is UNIQUE, and the count against
+MAX_PER_SIGNER is read and written under the database's lock of that round and signer.
+This module imports no web framework and no ape at its top; the routes are
+:mod:`nmrstake.service.routes.attestations`.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from nmrstake.errors import ConfigError, InputError, RequestError
-from nmrstake.fsutil import thread_connection
 from nmrstake.hashing import bytes32_from_hex, to_hex
 from nmrstake.signing import Attestation
+from nmrstake.storage.database import Database
+from nmrstake.storage.tables import attestations as table
 
 #: Distinct attestations one member may have stored for one round (across epochs): an honest
 #: member needs one per epoch; a few more let an equivocation show.
 MAX_PER_SIGNER = 4
 #: secp256k1's group order; the contract refuses `s` above half of it (a malleable twin).
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS attestations (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    round_id TEXT NOT NULL,
-    signer TEXT NOT NULL,
-    digest TEXT NOT NULL,
-    epoch TEXT NOT NULL,
-    root TEXT NOT NULL,
-    total_payout TEXT NOT NULL,
-    total_burn TEXT NOT NULL,
-    leaf_count TEXT NOT NULL,
-    results_hash TEXT NOT NULL,
-    signature TEXT NOT NULL,
-    received_at INTEGER NOT NULL,
-    UNIQUE (round_id, signer, digest)
-);
-CREATE INDEX IF NOT EXISTS attestations_by_round ON attestations (round_id, id);
-"""
-
 
 @dataclass(frozen=True)
 class Signed:
@@ -114,58 +96,40 @@ def equivocators(signed: list[Signed]) -> set[tuple[str, int]]:
 
 
 class AttestationStore:
-    """The service's attestations (one SQLite file in `folder`)."""
+    """The service's attestations, in its database."""
 
-    def __init__(self, folder: Path) -> None:
-        self.db_path = Path(folder) / "attestations.sqlite3"
-        self._local = threading.local()
-        self._write = threading.Lock()
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        self._db().executescript(SCHEMA)
-
-    def _db(self) -> sqlite3.Connection:
-        return thread_connection(self._local, self.db_path)
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        db = self._db()
-        with self._write:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+    def __init__(self, database: Database) -> None:
+        self.database = database.migrate()
 
     def add(self, attestation: Attestation, signer: str, signature: str, digest: bytes) -> tuple[Signed, bool]:
         """Store one verified attestation; (the stored one, whether it is new). The same (round,
         signer, digest) again returns the one stored. A 429 problem when the signer has
         MAX_PER_SIGNER attestations of the round already."""
-        rid = str(attestation.round_id)
-        with self._transaction() as db:
-            row = db.execute("SELECT * FROM attestations WHERE round_id = ? AND signer = ? AND digest = ?",
-                             (rid, signer, to_hex(digest))).fetchone()
+        rid, t = str(attestation.round_id), table
+        with self.database.write(f"attestations {rid} {signer}") as conn:
+            row = conn.execute(sa.select(table).where(t.c.round_id == rid, t.c.signer == signer,
+                                                      t.c.digest == to_hex(digest))).first()
             if row is not None:
-                return _from_row(row), False
-            count = db.execute("SELECT COUNT(*) FROM attestations WHERE round_id = ? AND signer = ?",
-                               (rid, signer)).fetchone()[0]
+                return _from_row(tuple(row)), False
+            count = conn.execute(sa.select(sa.func.count()).select_from(t).where(
+                t.c.round_id == rid, t.c.signer == signer)).scalar_one()
             if count >= MAX_PER_SIGNER:
                 raise RequestError(429, "too-many-attestations", f"signer: {signer} has {count} attestations of round "
                                    f"{rid} stored already, the most the service keeps per member and round",
                                    field="signer")
             now = int(time.time())
             a = attestation
-            db.execute("INSERT INTO attestations (round_id, signer, digest, epoch, root, total_payout, total_burn, "
-                       "leaf_count, results_hash, signature, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (rid, signer, to_hex(digest), str(a.epoch), to_hex(a.root), str(a.total_payout),
-                        str(a.total_burn), str(a.leaf_count), to_hex(a.results_hash), signature, now))
+            conn.execute(sa.insert(t).values(
+                round_id=rid, signer=signer, digest=to_hex(digest), epoch=str(a.epoch), root=to_hex(a.root),
+                total_payout=str(a.total_payout), total_burn=str(a.total_burn), leaf_count=str(a.leaf_count),
+                results_hash=to_hex(a.results_hash), signature=signature, received_at=now))
         return Signed(attestation, signer, signature, digest, now), True
 
     def round(self, round_id: int) -> list[Signed]:
         """The round's attestations, in the order they were stored."""
-        rows = self._db().execute("SELECT * FROM attestations WHERE round_id = ? ORDER BY id", (str(round_id),))
-        return [_from_row(r) for r in rows.fetchall()]
+        with self.database.read() as conn:
+            rows = conn.execute(sa.select(table).where(table.c.round_id == str(round_id)).order_by(table.c.id)).all()
+        return [_from_row(tuple(r)) for r in rows]
 
 
 def _from_row(row: tuple[Any, ...]) -> Signed:
@@ -262,8 +226,9 @@ class CommitteeReading:
 
 
 def _check_round(ctx: Any, round_id: int) -> None:
-    """A 404 unknown-round for a round the chain does not have (one chain read)."""
-    ctx.chain(ctx.client.round, round_id)  # UnknownRoundError: a 404 unknown-round
+    """A 404 unknown-round for a round the chain does not have (the event index's read where the
+    service keeps one, else one chain read)."""
+    ctx.round(round_id)  # UnknownRoundError: a 404 unknown-round
 
 
 def _committee(ctx: Any, reading: CommitteeReading, round_id: int) -> tuple[list[str], int, int]:

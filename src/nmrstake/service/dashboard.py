@@ -18,7 +18,11 @@ Routes (in :mod:`nmrstake.service.routes`: ``pages`` and ``dashboard``):
 
 Every number comes from the chain (rounds, stakes, claims) or the oracle's published folders
 (rows, scores), through the Dashboard below (one per app, ``app.state.dashboard``), which both the
-pages and the JSON routes call.
+pages and the JSON routes call. Where the service keeps the event index (``ctx.index``: a node
+reached by URL), the chain's events are read from it, not from the node's logs: the rounds, a
+round's transactions, the committee's attestations and the disputes of a round, and a model's or
+a staker's stakes (with their latest commitments and whether they were claimed). On ape's embedded
+EVM (no index) they are read from the chain as before.
 """
 
 from __future__ import annotations
@@ -30,10 +34,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nmrstake.errors import ConfigError, InputError, NmrstakeError, RequestError
 from nmrstake.hashing import ZERO32, checksum_address, to_hex
+
+if TYPE_CHECKING:
+    from nmrstake.index.queries import IndexedLog
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -47,6 +54,8 @@ SORT_KEYS = ("leaf_index", "model", "staker", "stake", "valid", "corr", "mmc", "
              "net")
 #: Events of a round whose transactions the round page links to.
 ROUND_EVENTS = ("RoundOpened", "Funded", "Allocated", "ResultPosted", "ResultRejected", "Settled")
+#: The dispute desk's events of a round that the round page shows (a dispute, its end, a ruling).
+DISPUTE_EVENTS = ("Disputed", "DisputeSettled", "Ruled")
 #: IDisputeDesk.Outcome by value (0, None, is an open dispute).
 DISPUTE_OUTCOMES = {1: "upheld", 2: "dismissed", 3: "expired"}
 #: Content-Security-Policy of every page: nothing from any other origin.
@@ -181,16 +190,12 @@ class Dashboard:
         leaderboard's index, the verification against the chain and the round's transactions),
         so that no visitor waits for it. A round whose files are as they were costs a few stat
         calls and nothing on the chain. Returns the rounds it read."""
-        found = []
         try:
-            for entry in os.scandir(self.ctx.layout.results_dir):
-                name = entry.name
-                if name.startswith("round-") and name[6:].isdigit() and entry.is_dir():
-                    found.append(int(name[6:]))
+            found = self.ctx.results.rounds()  # the results folder's, or the shared store's
         except OSError:
             return []
         read = []
-        for rid in sorted(found, reverse=True):
+        for rid in found:
             pub, _problem = self.published_read(rid)
             if pub is None or self._warmed.get(rid) is pub:
                 continue
@@ -199,7 +204,7 @@ class Dashboard:
             pub.rows_root()
             self.board(rid, pub)
             try:
-                info = self.chain(self.ctx.client.round, rid)
+                info = self.ctx.round(rid)
                 self.verification(info)
                 self.transactions(info)
             except NmrstakeError:
@@ -308,7 +313,8 @@ class Dashboard:
 
         chain_hash = base["chain_results_hash"]
         try:
-            manifest_hash: str | None = to_hex(keccak_file(self.ctx.layout.published(info.round_id) / "manifest.json"))
+            manifest = self.ctx.results.file(info.round_id, "manifest.json")
+            manifest_hash: str | None = None if manifest is None else to_hex(keccak_file(manifest))
         except InputError:
             manifest_hash = None
         unread = f"the published files cannot be read: {problem}"
@@ -328,9 +334,16 @@ class Dashboard:
 
     def transactions(self, info: Any) -> list[dict[str, Any]]:
         """The transactions of the round's own events (opened, funded, result posted or rejected,
-        settled), oldest first, from the chain's logs. Logs only ever grow, so each request reads
-        only the blocks after the last one read for the round."""
+        settled), oldest first: from the event index where the service has one (a reorganisation
+        is undone there), else from the chain's logs, where, logs only ever growing, each request
+        reads only the blocks after the last one read for the round."""
         rid = info.round_id
+        index = self.ctx.index
+        if index is not None:
+            found = [{"event": e.event, "transaction_hash": e.tx_hash, "block": e.block_number,
+                      "log_index": e.log_index} for e in self.ctx.indexed(index.round_events, rid, ROUND_EVENTS)]
+            return [{**t, "url": f"{self.explorer}/tx/{t['transaction_hash']}" if self.explorer else None}
+                    for t in found]
         client = self.ctx.client
         with self._lock:
             scanned, found = self._transactions.get(rid, (client.start_block - 1, []))
@@ -374,12 +387,12 @@ class Dashboard:
     # ------------------------------------------------------------------ the committee and the disputes
 
     def _attestation_store(self) -> Any:
-        """The service's attestation store, read-only here; None while nobody has attested (no file)."""
+        """The service's attestation store (in its database), read-only here."""
         from nmrstake.service.attestations import AttestationStore
 
         with self._lock:
-            if self._attestations is None and (Path(self.ctx.layout.service_dir) / "attestations.sqlite3").is_file():
-                self._attestations = AttestationStore(self.ctx.layout.service_dir)
+            if self._attestations is None:
+                self._attestations = AttestationStore(self.ctx.intake.store.database)
             return self._attestations
 
     def committee_view(self, info: Any) -> dict[str, Any] | None:
@@ -394,16 +407,13 @@ class Dashboard:
         if not client.has_committee:
             return None
         rid = info.round_id
-
-        def read() -> tuple[list[str], int, int, list[Any]]:
-            members, threshold, epoch = client.committee()
-            return members, threshold, epoch, client.attested(rid)
-
-        members, threshold, epoch, events = self.chain(read)
+        # The committee now is the contract's state (a few view calls); its attestations are events.
+        members, threshold, epoch = self.chain(client.committee)
+        events = self._round_logs(rid, ["ResultAttested"], "Tournament")
         store = self._attestation_store()
         signed = store.round(rid) if store is not None else []
         flagged = equivocators(signed)
-        posted_digests = {_hex(e.digest) for e in events}
+        posted_digests = {str(e.args["digest"]) for e in events}
         contents = []
         for g in agreements(signed, members, threshold, epoch):
             a = g.attestation
@@ -416,11 +426,11 @@ class Dashboard:
                             for who in g.signers]})
         attested = []
         for e in events:
-            bitmap, at_epoch = int(e.signers), int(e.epoch)
+            bitmap, at_epoch = int(str(e.args["signers"])), int(str(e.args["epoch"]))
             # The bitmap indexes the committee of its epoch: named here only while that is the current one.
             signers = [m for i, m in enumerate(members) if bitmap >> i & 1] if at_epoch == epoch else []
-            attested.append({"digest": _hex(e.digest), "epoch": at_epoch, "bitmap": bitmap, "signers": signers,
-                             "transaction_hash": _hex(e.transaction_hash), "block": int(e.block_number)})
+            attested.append({"digest": str(e.args["digest"]), "epoch": at_epoch, "bitmap": bitmap, "signers": signers,
+                             "transaction_hash": e.tx_hash, "block": e.block_number})
         return {"members": members, "threshold": threshold, "epoch": epoch, "contents": contents,
                 "equivocators": sorted({who for who, _ in flagged}, key=lambda a: int(a, 16)), "attested": attested}
 
@@ -432,38 +442,54 @@ class Dashboard:
         client = self.ctx.client
         if client.desk is None:
             return None
-        rid = info.round_id
+        found = self._round_logs(info.round_id, DISPUTE_EVENTS, "DisputeDesk")
+        filed, settled, ruled = ([e for e in found if e.event == name] for name in DISPUTE_EVENTS)
 
-        def read() -> tuple[list[Any], list[Any], list[Any]]:
-            return (client.desk_logs("Disputed", rid), client.desk_logs("DisputeSettled", rid),
-                    client.desk_logs("Ruled", rid))
+        def at(log: IndexedLog) -> tuple[int, int]:
+            return log.block_number, log.log_index
 
-        filed, settled, ruled = self.chain(read)
-
-        def at(log: Any) -> tuple[int, int]:
-            return int(log.block_number), int(log.log_index)
+        def num(log: IndexedLog, name: str) -> int:
+            return int(str(log.args[name]))
 
         out = []
         for d in filed:
             # One open dispute per round: a dispute ends with the first settlement after it.
             end = next((s for s in settled if at(s) > at(d)), None)
             ruling = next((r for r in ruled if at(r) > at(d) and (end is None or at(r) < at(end))), None)
-            raw = bytes(d.evidence) if not isinstance(d.evidence, str) else bytes.fromhex(d.evidence.removeprefix("0x"))
+            raw = bytes.fromhex(str(d.args["evidence"]).removeprefix("0x"))
             try:
                 evidence, evidence_kind = raw.decode("utf-8"), "text"
             except UnicodeDecodeError:
                 evidence, evidence_kind = to_hex(raw), "hex"
-            outcome = "open" if end is None else DISPUTE_OUTCOMES.get(int(end.outcome), str(int(end.outcome)))
+            outcome = "open" if end is None else DISPUTE_OUTCOMES.get(num(end, "outcome"), str(num(end, "outcome")))
             out.append({
-                "disputer": checksum_address(str(d.disputer)), "disputed_root": _hex(d.disputedRoot),
-                "bond": str(int(d.bond)), "evidence": evidence, "evidence_kind": evidence_kind, "outcome": outcome,
-                "paid": None if end is None else str(int(end.paid)),
-                "forfeited": None if end is None else str(int(end.forfeited)),
-                "ruling": None if ruling is None else {"arbiter": checksum_address(str(ruling.arbiter)),
-                                                        "disputer_right": bool(ruling.disputerRight),
-                                                        "reason": str(ruling.reason)},
-                "transaction_hash": _hex(d.transaction_hash), "block": int(d.block_number)})
+                "disputer": checksum_address(str(d.args["disputer"])), "disputed_root": str(d.args["disputedRoot"]),
+                "bond": str(num(d, "bond")), "evidence": evidence, "evidence_kind": evidence_kind, "outcome": outcome,
+                "paid": None if end is None else str(num(end, "paid")),
+                "forfeited": None if end is None else str(num(end, "forfeited")),
+                "ruling": None if ruling is None else {"arbiter": checksum_address(str(ruling.args["arbiter"])),
+                                                        "disputer_right": _flag(ruling.args["disputerRight"]),
+                                                        "reason": str(ruling.args["reason"])},
+                "transaction_hash": d.tx_hash, "block": d.block_number})
         return out
+
+    def _round_logs(self, round_id: int, names: tuple[str, ...] | list[str], contract: str) -> list[IndexedLog]:
+        """The round's events `names` of the deployment's `contract` ("Tournament" or "DisputeDesk"),
+        in chain order, in one form whatever they are read from: the event index where the service
+        has one, else the chain's logs (decoded by ape, then written as the index writes them)."""
+        index = self.ctx.index
+        if index is not None:
+            found: list[IndexedLog] = self.ctx.indexed(index.round_events, round_id, names, contract=contract)
+            return found
+        client = self.ctx.client
+
+        def read() -> list[IndexedLog]:
+            logs = [log for name in names for log in (client.desk_logs(name, round_id) if contract == "DisputeDesk"
+                                                        else client.logs(name, {"roundId": round_id}))]
+            return sorted((_logged(log, round_id, contract) for log in logs), key=lambda e: (e.block_number, e.log_index))
+
+        chain_logs: list[IndexedLog] = self.chain(read)
+        return chain_logs
 
     # ------------------------------------------------------------------ models and stakers
 
@@ -483,23 +509,56 @@ class Dashboard:
         stake at close, and once the result is posted the scores, payout and burn from the
         published rows; what can be claimed now (a final round's unclaimed stake: stake - burn +
         payout; an expired round's stake: in full); and per round the totals and the cumulative
-        net result (payout - burn) over the rounds with a result."""
+        net result (payout - burn) over the rounds with a result.
+
+        With the event index, the stakes, their rounds, their commitments (the last `Staked` or
+        `CommitmentChanged`) and whether they are still held (no `Claimed`, `StakeExited` or
+        `EmergencyWithdrawal` yet: the contract's amount left is then the stake, else 0) come from
+        one read of it: a page of a staker with many stakes costs no chain read per stake, and its
+        numbers are of one snapshot. Without it, from the `Staked` logs, a round read per round and
+        a `getStake` per stake not pending."""
         from nmrstake.client.positions import upload_state, utc
         from nmrstake.models import label_model_id, model_label
         from nmrstake.tournament import RoundState
 
         client = self.ctx.client
-        topics: dict[str, Any] = (
-            {"modelId": label_model_id(model)} if model is not None else {"staker": checksum_address(str(staker))})
+        index = self.ctx.index
+        stakes: dict[tuple[int, str, str], int] = {}  # (round, model, staker) -> the stake at close
+        infos: dict[int, Any] = {}
+        held_now: Callable[[int, str, str], tuple[int, bytes]]  # the amount left and the commitment
+        if index is not None:
+            # One read of the index: the keys' stakes, latest commitments, whether they were taken
+            # out (claimed, exited, withdrawn), and their rounds. No chain read per key or round.
+            found, indexed = self.ctx.indexed(index.history,
+                                              model_id=label_model_id(model) if model is not None else None,
+                                              staker=checksum_address(str(staker)) if staker is not None else None)
+            held = {(p.round_id, p.model, p.staker): (p.left, p.commitment) for p in found}
+            stakes = {(p.round_id, p.model, p.staker): p.amount for p in found}
+            infos = {rid: indexed[rid] for rid in sorted(indexed)}
 
-        def read_logs() -> list[Any]:
-            return client.logs("Staked", topics)
+            def from_index(rid: int, m: str, who: str) -> tuple[int, bytes]:
+                return held[(rid, m, who)]
 
-        stakes: dict[tuple[int, str, str], int] = {}
-        for log in self.chain(read_logs):
-            key = (int(log.roundId), model_label(bytes(log.modelId).rjust(32, b"\0")), checksum_address(log.staker))
-            stakes[key] = int(log.newTotal)  # the last one is the stake at close: nothing changes after it
-        infos = {rid: self.chain(client.round, rid) for rid in sorted({k[0] for k in stakes})}
+            held_now = from_index
+        else:
+            topics: dict[str, Any] = (
+                {"modelId": label_model_id(model)} if model is not None else {"staker": checksum_address(str(staker))})
+
+            def read_logs() -> list[Any]:
+                return client.logs("Staked", topics)
+
+            for log in self.chain(read_logs):
+                key = (int(log.roundId), model_label(bytes(log.modelId).rjust(32, b"\0")), checksum_address(log.staker))
+                stakes[key] = int(log.newTotal)  # the last one is the stake at close: nothing changes after it
+            infos = {rid: self.ctx.round(rid) for rid in sorted({k[0] for k in stakes})}
+
+            def from_chain(rid: int, m: str, who: str) -> tuple[int, bytes]:
+                # The full commitment is the key's last event (the contract stores its first 20 bytes).
+                held = self.chain(client.stake, rid, label_model_id(m), who)
+                return held.amount, held.commitment
+
+            held_now = from_chain
+
         entries = []
         for (rid, m, who), at_close in sorted(stakes.items()):
             info = infos[rid]
@@ -515,12 +574,10 @@ class Dashboard:
                              score=row.score, payout=str(row.payout), burn=str(row.burn),
                              net=str(row.payout - row.burn))
             if info.state in (RoundState.OPEN, RoundState.CLOSED):
-                # The full commitment is in the stake's events (the contract stores its first 20 bytes).
-                commitment = self.chain(client.stake, rid, label_model_id(m), who).commitment
-                held = [(u.file_hash, u.received_at) for u in self.ctx.intake.store.uploads(rid, m, who)]
-                entry.update(upload_state(commitment, held, info.close_time))
+                uploads = [(u.file_hash, u.received_at) for u in self.ctx.intake.store.uploads(rid, m, who)]
+                entry.update(upload_state(held_now(rid, m, who)[1], uploads, info.close_time))
             if info.state in (RoundState.FINAL, RoundState.EXPIRED):
-                left = int(self.chain(client.tournament.getStake, rid, label_model_id(m), who)[0])
+                left = held_now(rid, m, who)[0]
                 if info.state is RoundState.FINAL:
                     entry["claim"] = "claimable" if left else "claimed"
                     if left and row is not None:
@@ -588,6 +645,35 @@ class Dashboard:
             if mine is not None:
                 owned = self.chain(strategies.view, mine).to_json()
         return {"staker": address, **hist, "strategy": strategy, "owned_strategy": owned}
+
+
+def _json_arg(value: Any) -> Any:
+    """A log argument decoded by ape as the event index stores it (nmrstake.index.indexer):
+    integers as decimal strings, bytes as 0x-hex, addresses, strings and booleans as they are."""
+    if isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, (list, tuple)):
+        return [_json_arg(v) for v in value]
+    return str(value)
+
+
+def _flag(value: Any) -> bool:
+    """A bool argument of a log, stored as JSON true/false by the index; ape may decode it as the
+    integer 0 or 1, which `_json_arg` writes as "0" or "1" (and `bool("0")` is True)."""
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true")
+
+
+def _logged(log: Any, round_id: int, contract: str) -> IndexedLog:
+    """An ape log as the event index would hold it (:class:`nmrstake.index.queries.IndexedLog`)."""
+    from nmrstake.index.queries import IndexedLog
+
+    return IndexedLog(round_id, contract, str(log.event_name), int(log.block_number), int(log.log_index),
+                      _hex(log.transaction_hash).lower(),
+                      {str(k): _json_arg(v) for k, v in dict(log.event_arguments).items()})
 
 
 def _hex(value: Any) -> str:

@@ -6,8 +6,12 @@ The faucet is off unless the operator names an account, and always off on chain 
 when the deployment's token is not the project's mintable NMR (or the account may not mint it):
 the route then answers 404 ``faucet-off``. Each address gets one grant per period (a day by
 default) and the service at most `per_hour` grants an hour; a refusal is a 429 problem with a
-``Retry-After``. Grants are recorded in ``faucet.sqlite3`` in the service's data folder, beside
-the upload log, once both transactions are mined: a failed send (a 502) records nothing. The
+``Retry-After``. Grants are recorded in the service's database (:mod:`nmrstake.storage.database`,
+table ``faucet_grants``), shared by every replica: a grant is reserved before anything is sent, in
+one transaction under the database's "faucet" lock that checks the limits against every grant
+before it (whichever replica gave it), and completed once both transactions are mined; a failed
+send (a 502) removes the reservation, so it records nothing. A replica killed between the two
+leaves its reservation, which counts as a grant (the period then passes without one). The
 transactions go through the one sender (:mod:`nmrstake.chain.transactions`) under the service's
 chain lock, one request at a time, each sent once (never retried).
 
@@ -18,37 +22,24 @@ is :mod:`nmrstake.client.faucet`.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from nmrstake.client.faucet import FaucetGrant
 from nmrstake.errors import RequestError
-from nmrstake.fsutil import thread_connection
+from nmrstake.storage.database import Database
+from nmrstake.storage.tables import faucet_grants
 
 MAINNET_CHAIN_ID = 1
 DEFAULT_NMR_WEI = 100 * 10**18
 DEFAULT_ETHER_WEI = 10**17
 DEFAULT_PERIOD = 24 * 3600
 DEFAULT_PER_HOUR = 60
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS grants (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    address TEXT NOT NULL,
-    granted_at INTEGER NOT NULL,
-    nmr TEXT NOT NULL,
-    ether TEXT NOT NULL,
-    nmr_txn TEXT NOT NULL,
-    ether_txn TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS grants_by_address ON grants (address, granted_at);
-CREATE INDEX IF NOT EXISTS grants_by_time ON grants (granted_at);
-"""
-
 
 @dataclass(frozen=True)
 class FaucetSettings:
@@ -69,37 +60,41 @@ class Faucet:
     NMR, and ether) sends, `client` is the service's TournamentClient, `lock` its chain lock.
     `off` says why it gives nothing (None when it is on)."""
 
-    def __init__(self, client: Any, account: Any, folder: Path, *, lock: threading.Lock,
+    def __init__(self, client: Any, account: Any, database: Database, *, lock: threading.Lock,
                  settings: FaucetSettings = DEFAULT_SETTINGS, off: str | None = None) -> None:
         self.client, self.account, self.lock, self.settings, self.off = client, account, lock, settings, off
-        self.db_path = Path(folder) / "faucet.sqlite3"
-        self._local = threading.local()
+        self.database = database
         self._one_at_a_time = threading.Lock()
         if off is None:
-            Path(folder).mkdir(parents=True, exist_ok=True)
-            self._db().executescript(SCHEMA)
+            database.migrate()
 
     @classmethod
-    def open(cls, client: Any, account: Any | None, folder: Path, *, lock: threading.Lock,
+    def open(cls, client: Any, account: Any | None, database: Database, *, lock: threading.Lock,
              settings: FaucetSettings = DEFAULT_SETTINGS) -> Faucet:
         """The faucet of a service: off without an account, on mainnet, or when the token is not
         a mintable NMR the account may mint."""
-        return cls(client, account, folder, lock=lock, settings=settings, off=why_off(client, account))
+        return cls(client, account, database, lock=lock, settings=settings, off=why_off(client, account))
 
-    def _db(self) -> sqlite3.Connection:
-        return thread_connection(self._local, self.db_path)
-
-    def _check_limits(self, address: str, now: int) -> None:
-        db, s = self._db(), self.settings
-        last = db.execute("SELECT MAX(granted_at) FROM grants WHERE address = ?", (address,)).fetchone()[0]
+    def _check_limits(self, conn: Connection, address: str, now: int) -> None:
+        s, g = self.settings, faucet_grants
+        last: int | None = conn.execute(sa.select(sa.func.max(g.c.granted_at)).where(g.c.address == address)).scalar_one()
         if last is not None and now < last + s.period:
             raise _Limited(f"address: {address} got test NMR at {_iso(last)}; the faucet gives to an address once "
                            f"every {s.period} s: come back at {_iso(last + s.period)}", last + s.period, "address")
-        recent = db.execute("SELECT granted_at FROM grants WHERE granted_at > ? ORDER BY granted_at",
-                            (now - 3600,)).fetchall()
+        recent: list[int] = list(conn.execute(sa.select(g.c.granted_at).where(g.c.granted_at > now - 3600)
+                              .order_by(g.c.granted_at)).scalars())
         if len(recent) >= s.per_hour:
-            back = int(recent[len(recent) - s.per_hour][0]) + 3600
+            back = int(recent[len(recent) - s.per_hour]) + 3600
             raise _Limited(f"the faucet gives at most {s.per_hour} grants an hour; come back at {_iso(back)}", back, None)
+
+    def _reserve(self, address: str, now: int) -> int:
+        """Check the limits and reserve the grant, in one transaction no other replica's check
+        can interleave with; the reservation's id."""
+        s, g = self.settings, faucet_grants
+        with self.database.write("faucet") as conn:
+            self._check_limits(conn, address, now)
+            return int(conn.execute(sa.insert(g).values(address=address, granted_at=now, nmr=str(s.nmr),
+                                                        ether=str(s.ether)).returning(g.c.id)).scalar_one())
 
     def give(self, address: str) -> FaucetGrant:
         """Mint `settings.nmr` test NMR and send `settings.ether` wei to `address` (checksummed),
@@ -110,10 +105,10 @@ class Faucet:
 
         if self.off is not None:
             raise RequestError(404, "faucet-off", f"this service gives no test NMR: {self.off}")
-        s = self.settings
-        with self._one_at_a_time:  # one grant at a time: the limits are checked against every grant before it
+        s, g = self.settings, faucet_grants
+        with self._one_at_a_time:  # one grant at a time here; the database's lock orders the replicas
             now = int(time.time())
-            self._check_limits(address, now)
+            reserved = self._reserve(address, now)
 
             def grant() -> tuple[str, str]:
                 minted = send(self.client.token.mint, address, s.nmr, sender=self.account,
@@ -122,9 +117,14 @@ class Faucet:
                                   what=f"sending {format_nmr(s.ether)} ETH for gas to {address}")
                 return minted.txn_hash, _hex(sent.txn_hash)
 
-            nmr_txn, ether_txn = guarded_chain_read(self.lock, grant)
-            self._db().execute("INSERT INTO grants (address, granted_at, nmr, ether, nmr_txn, ether_txn) "
-                               "VALUES (?, ?, ?, ?, ?, ?)", (address, now, str(s.nmr), str(s.ether), nmr_txn, ether_txn))
+            try:
+                nmr_txn, ether_txn = guarded_chain_read(self.lock, grant)
+            except BaseException:
+                with self.database.write() as conn:
+                    conn.execute(sa.delete(g).where(g.c.id == reserved))
+                raise
+            with self.database.write() as conn:
+                conn.execute(sa.update(g).where(g.c.id == reserved).values(nmr_txn=nmr_txn, ether_txn=ether_txn))
         return FaucetGrant(address, s.nmr, s.ether, nmr_txn, ether_txn, now + s.period)
 
 

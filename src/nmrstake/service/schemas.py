@@ -125,7 +125,7 @@ class Problem(BaseModel):
                                   "staker-quota-exceeded, store-full, file-too-large, unsupported-media-type, "
                                   "unsupported-format, missing-field, invalid-field, empty-file, invalid-file, "
                                   "file-hash-mismatch, internal-error, bad-published-data, misconfigured, "
-                                  "chain-error, chain-unavailable, http-error, faucet-off, faucet-limit, "
+                                  "chain-error, chain-unavailable, index-unavailable, http-error, faucet-off, faucet-limit, "
                                   "no-committee, not-committee-member, wrong-epoch, too-many-attestations",
                       pattern=r"^urn:nmrstake:problem:[a-z0-9-]+$")
     title: str = Field(description="the same for every problem of a status")

@@ -119,7 +119,7 @@ class UploadBody:
         await run_in_threadpool(self.held.enter_context, intake.admitted(*key, self.declared))
         self.admitted = key
         if await run_in_threadpool(upload_key, fields, intake, self.started) == key:
-            self.held.enter_context(intake.exclusive(key))
+            await run_in_threadpool(self.held.enter_context, intake.exclusive(key))  # a database write
             self.held_key = key
 
     def _timeout(self) -> float:

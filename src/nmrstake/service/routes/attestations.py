@@ -35,7 +35,7 @@ class Committee:
     def store(self) -> AttestationStore:
         with self._lock:
             if self._opened is None:
-                self._opened = AttestationStore(self.ctx.layout.service_dir)
+                self._opened = AttestationStore(self.ctx.intake.store.database)
             return self._opened
 
 

@@ -1,6 +1,7 @@
 """The dashboard's JSON (docs/dashboard.md): a round's verification against the chain, its
 transactions and its chart; a model's and a staker's stakes across rounds. The numbers come from
-the app's `nmrstake.service.dashboard.Dashboard`, which the pages (`pages`) read too."""
+the app's `nmrstake.service.dashboard.Dashboard`, which the pages (`pages`) read too; the rounds,
+transactions and histories from the event index where the service keeps one (`ServiceContext.index`)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ router = APIRouter(tags=["dashboard"])
             response_model=schemas.Verification, response_model_exclude_unset=True,
             responses=problems(404, 422, 502, 503, s404="unknown-round"))
 def verification(round_id: RoundId, ctx: Context, dash: Dash) -> Any:
-    info = dash.chain(ctx.client.round, round_id)
+    info = ctx.round(round_id)
     return dash.verification(info)
 
 
@@ -29,7 +30,7 @@ def verification(round_id: RoundId, ctx: Context, dash: Dash) -> Any:
             summary="The transactions of the round's events: opened, funded, result posted or rejected, settled",
             response_model=schemas.Transactions, responses=problems(404, 422, 502, 503, s404="unknown-round"))
 def transactions(round_id: RoundId, ctx: Context, dash: Dash) -> Any:
-    info = dash.chain(ctx.client.round, round_id)
+    info = ctx.round(round_id)
     return {"round": info.round_id, "explorer": dash.explorer, "transactions": dash.transactions(info)}
 
 

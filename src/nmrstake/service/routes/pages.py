@@ -16,7 +16,7 @@ from urllib.parse import quote
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
-from nmrstake.errors import NmrstakeError, RequestError
+from nmrstake.errors import NmrstakeError, RequestError, UnknownRoundError
 from nmrstake.service.args import model_arg, round_arg, staker_arg
 from nmrstake.service.context import ServiceContext
 from nmrstake.service.dashboard import CSP, PAGE_SIZE, PAGE_TEMPLATES, TEMPLATES, VENDOR_FILES, vendor_dir
@@ -64,7 +64,10 @@ def _page(ctx: ServiceContext, name: str, status: int = 200, **values: Any) -> H
 
 
 def _error_page(ctx: ServiceContext, exc: NmrstakeError, what: str) -> HTMLResponse:
-    status = exc.status if isinstance(exc, RequestError) else (404 if "does not exist" in exc.message else 500)
+    if isinstance(exc, RequestError):
+        status = exc.status
+    else:  # a round never opened, whether the chain or the event index says so, is not found
+        status = 404 if isinstance(exc, UnknownRoundError) or "does not exist" in exc.message else 500
     return _page(ctx, "error.html", status=status, title=what, message=exc.message)
 
 
@@ -76,7 +79,7 @@ def rounds_page(ctx: Context, dash: Dash, to: str | None = None) -> Any:
         address = target.lower().startswith("0x") and len(target) != 66
         where = f"/stakers/{target}" if address else f"/models/{target.lower()}"
         return RedirectResponse(quote(where), status_code=303)
-    infos = dash.chain(ctx.client.rounds)
+    infos = ctx.rounds()
     rounds = [{"info": i, "json": i.to_json(), "verification": dash.verification(i)} for i in infos]
     rounds.reverse()  # the newest first
     return _page(ctx, "rounds.html", title="Rounds", rounds=rounds)
@@ -85,7 +88,7 @@ def rounds_page(ctx: Context, dash: Dash, to: str | None = None) -> Any:
 @router.get("/rounds/{round_id}", response_class=HTMLResponse)
 def round_page(round_id: str, ctx: Context, dash: Dash, rows: int = PAGE_SIZE) -> Any:
     try:
-        info = dash.chain(ctx.client.round, round_arg(round_id))
+        info = ctx.round(round_arg(round_id))  # the event index's, where the service keeps one
     except NmrstakeError as exc:
         return _error_page(ctx, exc, f"Round {round_id}")
     pub = dash.published_or_none(info.round_id)

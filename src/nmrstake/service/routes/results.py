@@ -84,9 +84,10 @@ def published_file(round_id: RoundId, path: Annotated[str, PathParam(
     allowed = {"manifest.json", *pub.manifest.get("files", {}), *(i["path"] for i in pub.manifest.get("inputs", []))}
     if path not in allowed:
         raise RequestError(404, "no-such-file", f"round {rid}: {path!r} is not a published file", field="path")
-    if not (pub.path / path).is_file():
+    found = ctx.published_file(pub, path)
+    if found is None:
         raise InputError(f"round {rid}: {path} is listed in the manifest but missing from the published folder")
-    return file_response(pub.path / path)
+    return file_response(found)
 
 
 @router.get("/v1/rounds/{round_id}/proofs/{model}/{staker}",

@@ -19,16 +19,16 @@ router = APIRouter(tags=["rounds"])
 @router.get("/v1/rounds", summary="Every round: state, times, parameters, totals, result",
             response_model=list[schemas.Round], responses=problems(502, 503))
 def rounds(ctx: Context) -> Any:
-    return [r.to_json() for r in ctx.chain(ctx.client.rounds)]
+    return [r.to_json() for r in ctx.rounds()]
 
 
 @router.get("/v1/rounds/{round_id}", summary="One round", response_model=schemas.RoundDetail,
             responses=problems(404, 422, 502, 503, s404="unknown-round"))
 def one_round(round_id: RoundId, ctx: Context) -> Any:
     rid = round_id
-    info = ctx.chain(ctx.client.round, rid)
+    info = ctx.round(rid)
     data = info.to_json()
-    data["published"] = (ctx.layout.published(rid) / "manifest.json").is_file()
+    data["published"] = ctx.results.is_published(rid)
     return data
 
 

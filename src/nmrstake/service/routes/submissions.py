@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -61,7 +60,7 @@ async def upload(request: Request, ctx: Context) -> Any:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise RequestError(415, "unsupported-media-type", "the upload must be multipart/form-data")
     held = ExitStack()  # the upload's key, held from the file part's first byte (a 409 meanwhile)
-    with held:
+    try:
         body = UploadBody(request, declared, ctx, held, started)
         parser = UploadParser(request.headers, body.chunks(), max_files=1,
                               max_fields=len(UPLOAD_FIELDS) + 2, on_file=body.on_file)
@@ -82,6 +81,8 @@ async def upload(request: Request, ctx: Context) -> Any:
             return await _receive(ctx, form, body.held_key, body.admitted, started)
         finally:
             await form.close()
+    finally:
+        await run_in_threadpool(held.close)  # releasing a hold is a database write: not on the event loop
 
 
 async def _receive(ctx: ServiceContext, form: Any, held_key: tuple[int, str, str] | None,
@@ -144,9 +145,10 @@ def submission_file(round_id: RoundId, model: ModelLabel, staker: StakerAddress,
                            "results are published") from None
     staked = any(r.model == m and checksum_address(r.staker) == who for r in pub.rows)
     path = pub.inputs.predictions.get((m, who)) or (pub.inputs.predictions.get(m) if staked else None)
-    if path is None:
+    found = None if path is None else ctx.published_file(pub, path)
+    if found is None:
         raise RequestError(404, "no-submission", f"round {rid}: no published predictions for model {m} of {who}")
-    return file_response(Path(path), filename=Path(path).name)
+    return file_response(found, filename=found.name)
 
 
 __all__ = ["router"]
