@@ -198,12 +198,13 @@ def results_for(rng: random.Random, round_id: int, stakes: list[dict], clip_bps:
     return Tree(leaves)
 
 
+def stake_word(amount: int, commitment: bytes) -> int:
+    """A stake's one slot: the amount (bits 0-95) and the commitment's first 20 bytes (96-255)."""
+    return amount | int.from_bytes(commitment[:20], "big") << 96
+
+
 def inject(rpc: Rpc, tournament: str, round_id: int, stakes: list[dict]):
-    items = []
-    for s in stakes:
-        base = stake_slot(round_id, s["model"], s["staker"])
-        items.append((base, s["stake"]))
-        items.append((base + 1, int.from_bytes(s["commitment"], "big")))
+    items = [(stake_slot(round_id, s["model"], s["staker"]), stake_word(s["stake"], s["commitment"])) for s in stakes]
     rpc.set_storage(tournament, items)
     # Round slot 1: totalStaked (96) | stakeCount (32) | stakeCap (96) | mmcMultiplierBps (32).
     slot1 = round_slot(round_id) + 1
@@ -375,9 +376,7 @@ def slot_labels(tour: str, token: str, entries: list[dict], rounds: tuple[int, .
         allowances = mapping_slot(bytes(12) + bytes.fromhex(st[2:]), 1)
         out[("nmr", mapping_slot(bytes(12) + bytes.fromhex(tour[2:]), allowances))] = "allowance[strategy][tournament]"
         for k, rid in enumerate(rounds):
-            base = stake_slot(rid, e["model"], st)
-            out[("tournament", base)] = f"stake[r{k + 2}].amount"
-            out[("tournament", base + 1)] = f"stake[r{k + 2}].commitment"
+            out[("tournament", stake_slot(rid, e["model"], st))] = f"stake[r{k + 2}] (amount|commitment prefix)"
     out[("nmr", mapping_slot(bytes(12) + bytes.fromhex(tour[2:]), 0))] = "balance[tournament]"
     for k, rid in enumerate(rounds):
         for j in range(7):
@@ -495,8 +494,8 @@ def strategy_section(rpc: Rpc, token, tour, owner, oracle, manager, funder, oper
     def read_stakes(rid: int, entries: list[dict]) -> list[dict]:
         res = []
         for e in entries:
-            amount, commitment = tour.getStake(rid, e["model"], e["strategy"])
-            assert amount > 0 and commitment == e["commitments"][rid]
+            amount, prefix = tour.getStake(rid, e["model"], e["strategy"])
+            assert amount > 0 and prefix == e["commitments"][rid][:20]
             res.append({"model": e["model"], "staker": e["strategy"], "stake": amount})
         return res
 
@@ -817,9 +816,9 @@ def main() -> dict:
         # Check the storage layout assumption against the real stakes and the free lock.
         assert (rpc.storage(tour.address, PAUSE_SLOT) >> LOCK_SHIFT) & 0xFF == 1
         for s in real:
-            assert rpc.storage(tour.address, stake_slot(big, s["model"], s["staker"])) == s["stake"]
-            assert rpc.storage(tour.address, stake_slot(big, s["model"], s["staker"]) + 1) == int.from_bytes(
-                s["commitment"], "big")
+            slot = stake_slot(big, s["model"], s["staker"])
+            assert rpc.storage(tour.address, slot) == stake_word(s["stake"], s["commitment"])
+            assert rpc.storage(tour.address, slot + 1) == 0
 
         # Synthetic stakes straight into storage; mint the NMR they stand for to the tournament.
         t_inject = time.time()

@@ -193,7 +193,7 @@ contract AllocationStrategy is IAllocationStrategy, Initializable {
 
     /// @inheritdoc IAllocationStrategy
     /// @dev Anyone: the tournament pays a claim only to the staker, this contract. The proof is
-    ///      checked by the tournament (a stake already claimed reverts there: `AlreadyClaimed`).
+    ///      checked by the tournament (a stake already claimed reverts there: `NoStake`).
     ///      Adds `payout - burn` to the model's net. Emits `StrategySettled`.
     function settle(uint256 roundId, bytes32 modelId, uint256 payout, uint256 burn, bytes32[] calldata proof)
         external

@@ -18,13 +18,17 @@ interface ITournamentStakes {
     /// @dev Allowed while openTime <= now < closeTime and not paused. The key's total must stay
     ///      within [minStake, stakeCap]. `amount` 0 only replaces the commitment of an existing
     ///      stake; a non-zero amount with a different commitment adds and replaces at once.
-    ///      Emits `Staked` (when amount > 0) and `CommitmentChanged` (when an existing commitment
-    ///      is replaced).
+    ///      The stake stores the commitment's first 20 bytes (`getStake`); its events carry it in
+    ///      full. Commitments are compared by those 20 bytes: one that shares them with the
+    ///      stake's current commitment changes nothing (with amount 0, nothing at all: no event).
+    ///      Emits `Staked` (when amount > 0) and `CommitmentChanged` (when an existing stake's
+    ///      commitment is replaced).
     /// @param roundId The round.
     /// @param modelId The model: its name, right-padded with zero bytes (docs/interfaces.md); any
     ///        other id reverts (`InvalidModelId`, `ZeroModelId` in ITournament).
     /// @param amount NMR wei to add (0 = only replace the commitment).
-    /// @param commitment keccak-256 of the predictions file; never zero.
+    /// @param commitment keccak-256 of the predictions file; its first 20 bytes never all zero
+    ///        (`ZeroCommitment` in ITournament).
     function stake(uint256 roundId, bytes32 modelId, uint256 amount, bytes32 commitment) external;
 
     /// @notice Claims the stake of `staker` on `modelId` in round `roundId`: sends
@@ -32,7 +36,8 @@ interface ITournamentStakes {
     ///         claim only by itself: `setClaimsBySelfOnly`).
     /// @dev Not while paused; the round's result must be Final (settles it first if needed).
     ///      The leaf is built from the recorded stake, so a proof for another stake fails.
-    ///      Marks the stake claimed by zeroing its amount (the commitment stays). Emits `Claimed`.
+    ///      Marks the stake claimed by clearing it (amount and stored commitment: `getStake` then
+    ///      returns zeros, and claiming again reverts `NoStake`). Emits `Claimed`.
     /// @param roundId The round.
     /// @param modelId The model.
     /// @param staker The staker (receives the funds).
@@ -94,27 +99,29 @@ interface ITournamentStakes {
     ///      leaf that replaced it) burns more than this exit keeps back, for then the round holds
     ///      less for this stake than the exit pays (security.md N2). Only the staker; not while
     ///      paused.
-    ///      Marks the stake taken like a claim. Emits `StakeExited`.
+    ///      Clears the stake like a claim. Emits `StakeExited`.
     /// @param roundId The round (Final).
     /// @param modelId The model.
     function exitUnclaimed(uint256 roundId, bytes32 modelId) external;
 
     /// @notice Returns the caller's full stake on `modelId` in round `roundId` when the round is
     ///         Expired (no final result by resolveTime + gracePeriod).
-    /// @dev Works even while paused. Marks the stake withdrawn like a claim. Emits `EmergencyWithdrawal`.
+    /// @dev Works even while paused. Clears the stake like a claim. Emits `EmergencyWithdrawal`.
     /// @param roundId The round.
     /// @param modelId The model.
     function emergencyWithdraw(uint256 roundId, bytes32 modelId) external;
 
-    /// @notice The stake of `staker` on `modelId` in `roundId`: amount (0 once claimed or
-    ///         withdrawn) and commitment (0 if never staked).
+    /// @notice The stake of `staker` on `modelId` in `roundId` as stored: its amount and the first
+    ///         20 bytes of its commitment; both zero if never staked, and once claimed, exited or
+    ///         withdrawn. The full commitment is in the key's last `Staked` or `CommitmentChanged`
+    ///         event (ITournament).
     /// @param roundId The round.
     /// @param modelId The model.
     /// @param staker The staker.
     /// @return amount The stake in NMR wei.
-    /// @return commitment The predictions commitment.
+    /// @return commitmentPrefix The first 20 bytes of the predictions commitment.
     function getStake(uint256 roundId, bytes32 modelId, address staker)
         external
         view
-        returns (uint256 amount, bytes32 commitment);
+        returns (uint256 amount, bytes20 commitmentPrefix);
 }

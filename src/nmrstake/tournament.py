@@ -1,12 +1,15 @@
 """A typed client over the deployed Tournament contract, shared by the oracle, the CLI and the demo.
 
-Reads come from contract storage (rounds, stakes) and from events only where storage cannot
-enumerate: which rounds exist (`RoundOpened`) and which stake keys a round has (`Staked`).
+Reads come from contract storage (rounds, stakes) and from events where storage cannot enumerate
+(which rounds exist: `RoundOpened`; which stake keys a round has: `Staked`) or does not hold the
+value: a stake stores only its commitment's first 20 bytes (:class:`StoredStake`), the full
+commitment is the key's last `Staked` or `CommitmentChanged`.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from enum import IntEnum
 from pathlib import Path
@@ -23,6 +26,8 @@ if TYPE_CHECKING:
     from nmrstake.chain.node import ContractHandle, Node
 
 ZERO32 = b"\x00" * 32
+#: How much of a commitment the Tournament stores with the stake (`getStake`): its first 20 bytes.
+COMMITMENT_PREFIX_BYTES = 20
 
 
 def iso_time(ts: int | None) -> str | None:
@@ -142,6 +147,9 @@ class RoundInfo(RoundTerms):
 
 @dataclass(frozen=True)
 class ChainStake:
+    """A stake with its full commitment (32 bytes, from the key's events: the last `Staked` or
+    `CommitmentChanged`; ZERO32 if the key never staked) and its amount (now, or at close)."""
+
     round_id: int
     model: str
     model_id: bytes
@@ -149,6 +157,55 @@ class ChainStake:
     amount: int
     commitment: bytes
 
+
+def commitment_prefix(commitment: bytes) -> bytes:
+    """What the Tournament stores of a commitment, and compares: its first 20 bytes."""
+    return bytes(commitment)[:COMMITMENT_PREFIX_BYTES]
+
+
+@dataclass(frozen=True)
+class StoredStake:
+    """A stake as the Tournament stores it (`getStake`, one read): the amount held and the first 20
+    bytes of its commitment, both zero if the key never staked and once its stake was claimed,
+    exited or withdrawn. Enough to tell whether a stake commits to a file; the full commitment is
+    in the key's events (:class:`ChainStake`)."""
+
+    amount: int
+    commitment_prefix: bytes
+
+    def commits_to(self, commitment: bytes) -> bool:
+        """Whether the stake is held and commits to `commitment`, as the contract compares them
+        (a new commitment with the same 20 bytes changes nothing on chain)."""
+        return self.amount > 0 and commitment_prefix(commitment) == self.commitment_prefix
+
+
+def check_logged_commitment(stored: StoredStake, logged: bytes | None, where: str) -> bytes:
+    """The stake's full commitment: `logged` (the key's last logged one; None: no event found),
+    checked against what the contract stores. A held stake whose events are missing or disagree
+    means the logs were not read from the tournament's deployment block (or a node left some out):
+    ChainError naming `where` rather than a wrong commitment."""
+    if stored.amount == 0:
+        return logged or ZERO32
+    if logged is None or commitment_prefix(logged) != stored.commitment_prefix:
+        found = "no Staked event" if logged is None else f"last logged commitment 0x{logged.hex()}"
+        raise ChainError(f"{where}: the contract stores commitment prefix 0x{stored.commitment_prefix.hex()}, "
+                         f"its logs show {found}; are the logs read from the tournament's deployment block?")
+    return logged
+
+
+def read_stake(read_stored: Callable[[], StoredStake], read_logged: Callable[[], bytes | None],
+               where: str) -> tuple[StoredStake, bytes]:
+    """A stake as stored and its full commitment (:func:`check_logged_commitment`), from the two
+    reads given; read again, up to three times, while they disagree (a transaction of the key's
+    mined between them)."""
+    for attempt in range(3):
+        stored, logged = read_stored(), read_logged()
+        try:
+            return stored, check_logged_commitment(stored, logged, where)
+        except ChainError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 def _b32(value: Any) -> bytes:
     return bytes(value).rjust(32, b"\x00") if value else ZERO32
@@ -288,7 +345,12 @@ class TournamentClient:
 
     def stake_amount(self, round_id: int, model_id: bytes, staker: str) -> int:
         """The NMR wei `staker` has at stake on `model_id` in `round_id` now (0 if none or claimed)."""
-        return int(self._light[0].functions.getStake(round_id, model_id, to_checksum_address(staker)).call()[0])
+        return self.stored_stake(round_id, model_id, staker).amount
+
+    def stored_stake(self, round_id: int, model_id: bytes, staker: str) -> StoredStake:
+        """What the contract stores of the stake (`getStake`: one call on :attr:`node`)."""
+        amount, prefix = self._light[0].functions.getStake(round_id, model_id, to_checksum_address(staker)).call()
+        return StoredStake(int(amount), bytes(prefix))
 
     def nmr_balance(self, address: str) -> int:
         """The NMR wei `address` holds now."""
@@ -366,10 +428,26 @@ class TournamentClient:
             seen.setdefault((_b32(log.modelId), to_checksum_address(log.staker)), None)
         return list(seen)
 
+    def logged_commitment(self, round_id: int, model_id: bytes, staker: str) -> bytes | None:
+        """The key's last logged commitment (`Staked` or `CommitmentChanged`), None if it never staked."""
+        topics = {"roundId": round_id, "modelId": _b32(model_id), "staker": to_checksum_address(staker)}
+        head = self.head()
+        logs = [*self.logs("Staked", topics, stop_block=head), *self.logs("CommitmentChanged", topics, stop_block=head)]
+        if not logs:
+            return None
+        last = max(logs, key=lambda log: (int(log.block_number), int(log.log_index)))
+        return _b32(last.commitment if last.event_name == "Staked" else last.newCommitment)
+
     def stake(self, round_id: int, model_id: bytes, staker: str) -> ChainStake:
-        amount, commitment = self.tournament.getStake(round_id, model_id, staker)
+        """The stake as it stands: its amount now (0 once claimed, exited or withdrawn) and its full
+        commitment, the key's last logged one (checked against the 20 bytes the contract stores).
+        Two log queries besides the call: to know only whether a stake commits to a file,
+        :meth:`stored_stake` is one call."""
+        stored, commitment = read_stake(lambda: self.stored_stake(round_id, model_id, staker),
+                                        lambda: self.logged_commitment(round_id, model_id, staker),
+                                        f"round {round_id} model {model_label(_b32(model_id))} staker {staker}")
         return ChainStake(round_id, model_label(_b32(model_id)), _b32(model_id), to_checksum_address(staker),
-                          int(amount), _b32(commitment))
+                          stored.amount, commitment)
 
     def stakes(self, round_id: int, staker: str | None = None) -> list[ChainStake]:
         return [self.stake(round_id, mid, who) for mid, who in self.stake_keys(round_id, staker)]

@@ -77,6 +77,9 @@ APPROVED = {"alice", "bob", "carol", "treasury"}  # unlimited approval to the to
 MODELS = ("m0", "m1")
 NOT_NAMES = ("M0", "m-0")  # ids that are not model names: the tournament refuses them (InvalidModelId)
 COMMITMENTS = (keccak(b"c0"), keccak(b"c1"), keccak(b"c2"))
+# Refused like zero (the stake stores the first 20 bytes); and c0's twin, which shares them.
+ZERO_PREFIX = bytes(20) + b"\x01" * 12
+TWIN_C0 = COMMITMENTS[0][:20] + bytes(12)
 
 ACTIONS: dict[str, tuple[int, dict]] = {}  # name -> (weight, strategies of its arguments)
 
@@ -237,14 +240,26 @@ class TournamentMachine(RoundPicking, RuleBasedStateMachine):
 
     @action(12, who=st.sampled_from(STAKERS * 3 + ("stranger",)), ri=ROUND_INDEX,
             model=st.sampled_from(MODELS * 4 + ("",) + NOT_NAMES), amount=AMOUNTS,
-            commitment=st.sampled_from(COMMITMENTS * 3 + (ZERO32,)), wait=WAIT, pick=PICK)
+            commitment=st.sampled_from(COMMITMENTS * 3 + (TWIN_C0, ZERO32, ZERO_PREFIX)), wait=WAIT, pick=PICK)
     def stake(self, who, ri, model, amount, commitment, wait=False, pick=False):
         rid, r = self._pick(ri, lambda r: self.now < r.close) if pick else self._round(ri)
         if wait and r is not None:
             self._travel(r.open, step=False)
         mid = t_model_id(model) if model else ZERO32
         addr = self.A[who]
-        self._do(who, "stake", (rid, mid, amount, commitment), "tour_stake", rids=(rid,), keys=((rid, mid, addr),))
+        r = self.m.rounds.get(rid)
+        held = r.stakes.get((mid, addr), 0) if r is not None else 0
+        old = r.commitments.get((mid, addr)) if r is not None else None
+        if self._do(who, "stake", (rid, mid, amount, commitment), "tour_stake", rids=(rid,),
+                    keys=((rid, mid, addr),)) is None:
+            # The full commitment is only in the events: `Staked` carries it whenever NMR is added,
+            # `CommitmentChanged` when an existing stake's stored 20 bytes change; so the key's
+            # last logged commitment is always the model's, and has the stored prefix.
+            key = (rid, mid, addr)
+            want: list[tuple] = [("Staked", key, amount, held + amount, commitment)] if amount else []
+            if held and old is not None and commitment[:20] != old[:20]:
+                want.append(("CommitmentChanged", key, old[:20], commitment))
+            assert self.evm.stake_events() == want, f"stake{key}: events {self.evm.stake_events()} != {want}"
 
     @action(4, who=st.sampled_from(FUNDERS), ri=ROUND_INDEX, amount=some(5 * NMR))
     def fund(self, who, ri, amount):
@@ -662,8 +677,8 @@ class TournamentMachine(RoundPicking, RuleBasedStateMachine):
             rnd = m.rounds.get(rid)
             if rnd is None:
                 continue
-            for (mid, staker), amount in rnd.stakes.items():
-                assert e.get_stake(rid, mid, staker) == (amount, rnd.commitments[(mid, staker)])
+            for key in rnd.stakes:
+                assert e.get_stake(rid, *key) == rnd.stored_stake(key), f"round {rid}: stake {key}"
         self.touched.clear()
 
 

@@ -241,7 +241,7 @@ def test_tournament_on_legacy_stake_with_permit_fails(plain_on_legacy, legacy, s
     with reverts(t.PermitFailed):
         _stake_with_permit(t, h, rnd, stranger, nmr(10))
     assert legacy.balanceOf(stranger) == nmr(50) and legacy.balanceOf(t) == 0
-    assert t.getStake(rnd.id, h.model_id("smodel"), stranger) == (0, ZERO32)
+    assert t.getStake(rnd.id, h.model_id("smodel"), stranger) == (0, bytes(20))
     # An allowance short by one wei: still PermitFailed.
     legacy.approve(t, nmr(10) - 1, sender=stranger)
     with reverts(t.PermitFailed):
@@ -333,7 +333,7 @@ def test_numeraire_tournament_lifecycle_on_legacy(numeraire_on_legacy, legacy, a
     # Claims: alice and bob (bob's by a stranger).
     h.claim(res, 0, alice)
     h.claim(res, 1, stranger)
-    with reverts(t.AlreadyClaimed):
+    with reverts(t.NoStake):
         h.claim(res, 1, bob)
     # carol never claims: after the window she exits (keeps back min(ceil(20 * 5 %), 3) = 1 NMR).
     h.at(t.getRound(rnd.id).postedAt + h.CHALLENGE + h.GRACE)
@@ -342,7 +342,7 @@ def test_numeraire_tournament_lifecycle_on_legacy(numeraire_on_legacy, legacy, a
     # The expired round: its stake back in full, its funding back to the pool.
     h.at(max(h.now(), late.expiry))
     t.emergencyWithdraw(late.id, h.model_id("lmodel"), sender=alice)
-    with reverts(t.AlreadyClaimed):
+    with reverts(t.NoStake):
         t.emergencyWithdraw(late.id, h.model_id("lmodel"), sender=alice)
     tx = t.finalise(late.id, sender=stranger)
     assert tx.events.filter(t.Settled)[0].expired

@@ -450,7 +450,7 @@ def test_revoke_operator__invoker_calls_fail_with_invocation_failed_and_strategy
     assert not tx.events.filter(strat.StrategyStaked)
     assert cfg(strat, A) == (nmr(10), FIXED, 0, 0)
     assert token.balanceOf(strat) == nmr(100)
-    assert harness.tour.getStake(rnd.id, A, strat) == (0, ZERO32)
+    assert harness.tour.getStake(rnd.id, A, strat) == (0, bytes(20))
     # settleAndStake through the invoker fails the same way (settle alone is open to anyone)
     sas: list[tuple] = [(strat.address, rnd.id, A, 0, 0, [], rnd.id, commit("a"))]
     tx = invoker.settleAndStakeMany(sas, sender=operator)
@@ -474,7 +474,7 @@ def test_stake__fixed__stakes_per_round_from_idle_and_emits_strategy_staked(stra
     ev = tx.events.filter(strat.StrategyStaked)
     assert len(ev) == 1
     assert (ev[0].roundId, ev[0].modelId, ev[0].amount, ev[0].commitment) == (rnd.id, A, nmr(30), commit("a"))
-    assert t.getStake(rnd.id, A, strat) == (nmr(30), commit("a"))
+    assert t.getStake(rnd.id, A, strat) == (nmr(30), commit("a")[:20])
     assert token.balanceOf(strat) == nmr(70)
     assert cfg(strat, A) == (nmr(30), FIXED, 0, rnd.id)
 
@@ -579,7 +579,7 @@ def test_stake__once_per_model_and_round_else_round_not_after_last(strat, token,
         strat.stake(r1.id, A, commit("a1"), sender=alice)
     with reverts_exactly(strat.RoundNotAfterLast, r1.id, r1.id):
         strat.stake(r1.id, B, commit("b1-again"), sender=alice)
-    assert t.getStake(r1.id, A, strat) == (nmr(10), commit("a1"))
+    assert t.getStake(r1.id, A, strat) == (nmr(10), commit("a1")[:20])
     assert staked(t, r1, B, strat) == nmr(20)
     assert staked(t, r2, A, strat) == nmr(10)
     assert token.balanceOf(strat) == nmr(460)
@@ -650,7 +650,7 @@ def test_recommit__replaces_the_commitment_of_the_last_stake_while_open_and_move
     tx = strat.recommit(r1.id, A, commit("new"), sender=alice)
     ev = tx.events.filter(strat.StrategyRecommitted)
     assert len(ev) == 1 and (ev[0].roundId, ev[0].modelId, ev[0].commitment) == (r1.id, A, commit("new"))
-    assert t.getStake(r1.id, A, strat) == (nmr(30), commit("new"))
+    assert t.getStake(r1.id, A, strat) == (nmr(30), commit("new")[:20])
     assert token.balanceOf(strat) == nmr(70)
     assert cfg(strat, A) == (nmr(30), FIXED, 0, r1.id)
     r2 = harness.open_round()
@@ -660,7 +660,7 @@ def test_recommit__replaces_the_commitment_of_the_last_stake_while_open_and_move
     harness.at(r2.close)
     with reverts_exactly(t.RoundNotOpen, r2.id):
         strat.recommit(r2.id, A, commit("late"), sender=alice)
-    assert t.getStake(r2.id, A, strat) == (nmr(30), commit("r2"))
+    assert t.getStake(r2.id, A, strat) == (nmr(30), commit("r2")[:20])
     assert token.balanceOf(strat) == nmr(40)
 
 
@@ -688,7 +688,7 @@ def test_settle__by_anyone_pays_the_strategy_records_net_and_emits_strategy_sett
     assert token.balanceOf(bob) == bob_before
     assert cfg(strat, A)[2] == nmr(5)
     assert staked(h.tour, r1, A, strat) == 0
-    with reverts_exactly(h.tour.AlreadyClaimed, r1.id, A, strat.address):
+    with reverts_exactly(h.tour.NoStake, r1.id, A, strat.address):
         strat.settle(*settle_args(res, 0), sender=stranger)
 
 
@@ -708,7 +708,7 @@ def test_settle_and_stake__compound__restakes_stake_plus_payout(strat, token, ha
     assert len(st) == 1 and (st[0].settleRoundId, st[0].stakeRoundId, st[0].amount, st[0].net) == (
         r1.id, r2.id, nmr(105), nmr(5))
     assert not tx.events.filter(token.Transfer)  # the claim paid exactly the new stake: nothing moved
-    assert h.tour.getStake(r2.id, A, strat) == (nmr(105), commit("2"))
+    assert h.tour.getStake(r2.id, A, strat) == (nmr(105), commit("2")[:20])
     assert token.balanceOf(strat) == 0  # the whole stake plus payout went back in
     assert cfg(strat, A) == (nmr(100), COMPOUND, nmr(5), r2.id)
 
@@ -786,7 +786,7 @@ def test_claim_around_the_strategy__refused__anyone_settles_through_it_and_compo
     strat.settle(*settle_args(res, 0), sender=carol)
     assert token.balanceOf(strat) == nmr(95) and token.balanceOf(carol) == carol_before
     assert cfg(strat, A)[2] == -nmr(5) and strat.nextStake(A) == nmr(95)
-    with reverts_exactly(h.tour.AlreadyClaimed, r1.id, A, strat.address):
+    with reverts_exactly(h.tour.NoStake, r1.id, A, strat.address):
         strat.settle(*settle_args(res, 0), sender=alice)
 
 
@@ -921,7 +921,7 @@ def test_malicious_operator__stakes_only_the_configured_amount_once_per_model_an
             strat.recommit(rnd.id, A, commit("swap"), sender=mallory)
         books.check()
     strat.recommit(r3.id, A, commit("swap"), sender=mallory)
-    assert t.getStake(r3.id, A, strat) == (nmr(100), commit("swap"))
+    assert t.getStake(r3.id, A, strat) == (nmr(100), commit("swap")[:20])
     books.check()
     ok(r1, B, nmr(50))
     ok(r2, B, nmr(50))
@@ -1001,7 +1001,7 @@ def test_malicious_operator__crafted_settlements_revert_and_honest_ones_pay_only
     strat.settle(rid, A, pa, ba, proof_a, sender=mallory)  # the honest settlement
     books.net += nmr(5)
     books.check()
-    with reverts_exactly(t.AlreadyClaimed, rid, A, strat.address):
+    with reverts_exactly(t.NoStake, rid, A, strat.address):
         strat.settleAndStake(rid, A, pa, ba, proof_a, r2.id, commit("x"), sender=mallory)
     tx = strat.settleAndStake(rid, B, pb, bb, proof_b, r2.id, commit("b2"), sender=mallory)
     books.net -= nmr("2.5")
@@ -1021,10 +1021,10 @@ def test_malicious_operator__bogus_commitments_move_no_nmr_and_the_owner_can_rev
     r1 = h.open_round()
     bogus, bogus2, good = b"\xde\xad" * 16, b"\xbe\xef" * 16, commit("good")
     strat.stake(r1.id, A, bogus, sender=mallory)
-    assert t.getStake(r1.id, A, strat) == (nmr(100), bogus)
+    assert t.getStake(r1.id, A, strat) == (nmr(100), bogus[:20])
     books.check()
     strat.recommit(r1.id, A, bogus2, sender=mallory)  # only the commitment changes
-    assert t.getStake(r1.id, A, strat) == (nmr(100), bogus2)
+    assert t.getStake(r1.id, A, strat) == (nmr(100), bogus2[:20])
     books.check()
     with reverts_exactly(strat.RoundNotAfterLast, r1.id, r1.id):  # no second stake, not even the owner's
         strat.stake(r1.id, A, good, sender=alice)
@@ -1038,7 +1038,7 @@ def test_malicious_operator__bogus_commitments_move_no_nmr_and_the_owner_can_rev
     strat.setOperator(ZERO_ADDRESS, sender=alice)
     books.snapshot_config()
     strat.recommit(r1.id, A, good, sender=alice)  # the owner repairs the commitment
-    assert t.getStake(r1.id, A, strat) == (nmr(100), good)
+    assert t.getStake(r1.id, A, strat) == (nmr(100), good[:20])
     r2 = h.open_round()
     for fn, args in ((strat.stake, (r2.id, A, bogus)), (strat.stake, (r2.id, B, bogus)),
                      (strat.recommit, (r1.id, A, bogus)),
@@ -1046,7 +1046,7 @@ def test_malicious_operator__bogus_commitments_move_no_nmr_and_the_owner_can_rev
         with reverts_exactly(strat.NotOwnerOrOperator, mallory):
             fn(*args, sender=mallory)
         books.check()
-    assert t.getStake(r1.id, A, strat) == (nmr(100), good)
+    assert t.getStake(r1.id, A, strat) == (nmr(100), good[:20])
     # settling stays open to anyone and still pays only the strategy
     res = finish(h, bob, r1, [("amodel", strat, 0, nmr(5))])
     strat.settle(*settle_args(res, 0), sender=mallory)
@@ -1160,8 +1160,8 @@ def test_invoker__recommit_many__failing_entry_is_reported_and_others_recommit(
         0: (strat.address, error_data(strat.NotStakedInRound, rnd.id, B)),
         2: (strat_bob.address, error_data(t.ZeroCommitment)),
     }
-    assert t.getStake(rnd.id, A, strat) == (nmr(10), commit("a2"))
-    assert t.getStake(rnd.id, A, strat_bob) == (nmr(10), commit("b2"))
+    assert t.getStake(rnd.id, A, strat) == (nmr(10), commit("a2")[:20])
+    assert t.getStake(rnd.id, A, strat_bob) == (nmr(10), commit("b2")[:20])
     assert token.balanceOf(strat) == nmr(90) and token.balanceOf(strat_bob) == nmr(90)
 
 
@@ -1200,7 +1200,7 @@ def test_invoker__settle_many_and_settle_and_stake_many_report_failures_and_coun
     tx = invoker.settleAndStakeMany(batch, sender=operator)
     ev = tx.events.filter(invoker.InvocationFailed)
     assert len(ev) == 1 and (ev[0].index, ev[0].strategy) == (1, strat.address)
-    assert bytes(ev[0].reason) == error_data(t.AlreadyClaimed, r1.id, A, strat.address)
+    assert bytes(ev[0].reason) == error_data(t.NoStake, r1.id, A, strat.address)
     assert staked(t, r2, A, strat_bob) == nmr(95)  # Compound: 100 - 5
     assert staked(t, r2, A, strat) == 0
     assert token.balanceOf(strat_bob) == 0

@@ -996,7 +996,7 @@ class StrategyMachine(RuleBasedStateMachine):
             held = 0
             for (rid, mid), amount in w.all_stakes(s).items():
                 got = c.get_stake(rid, mid, s)
-                assert got == (amount, w.rounds[rid].commitments[(mid, s)]), (
+                assert got == w.rounds[rid].stored_stake((mid, s)) and got[0] == amount, (
                     f"{name}: stake ({rid}, {mid!r}) on chain {got}, in the model {amount}")
                 held += got[0]
             assert idle + held == m.deposits - m.withdrawals + m.results, (

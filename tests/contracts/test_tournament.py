@@ -13,6 +13,20 @@ from eth_utils import keccak
 from helpers.harness import nmr  # noqa: E402  (the shared amount helper)
 
 ZERO32 = b"\x00" * 32
+ZERO20 = b"\x00" * 20
+STAKES_SLOT = 6  # Tournament's `_stakes` mapping (bench/gas.py writes stakes at the same slots)
+
+
+def stake_slot(round_id: int, model_id: bytes, staker: str) -> int:
+    """The storage slot of `_stakes[round_id][model_id][staker]`."""
+    def at(key: bytes, slot: int) -> int:
+        return int.from_bytes(keccak(key + slot.to_bytes(32, "big")), "big")
+
+    return at(bytes(12) + bytes.fromhex(staker[2:]), at(model_id, at(round_id.to_bytes(32, "big"), STAKES_SLOT)))
+
+
+def storage_at(contract, slot: int) -> int:
+    return int.from_bytes(bytes(ape.chain.provider.get_storage(contract.address, slot)), "big")
 ZERO_ADDRESS = "0x" + "00" * 20
 STATES = ["None", "Scheduled", "Open", "Closed", "Posted", "Final", "Expired"]
 
@@ -399,7 +413,8 @@ def test_stake_records_and_emits(tournament, harness, token, alice):
     assert ev.roundId == rnd.id and ev.modelId == h.model_id("amodel") and ev.staker == alice.address
     assert (ev.amount, ev.newTotal, ev.commitment) == (nmr(12), nmr(12), com)
     assert not tx.events.filter(t.CommitmentChanged)
-    assert t.getStake(rnd.id, h.model_id("amodel"), alice) == (nmr(12), com)
+    # The stake stores the commitment's first 20 bytes, beside the amount in one slot.
+    assert t.getStake(rnd.id, h.model_id("amodel"), alice) == (nmr(12), com[:20])
     r = t.getRound(rnd.id)
     assert (r.totalStaked, r.stakeCount) == (nmr(12), 1)
     assert token.balanceOf(alice) == before - nmr(12)
@@ -447,6 +462,9 @@ def test_stake_rejects_bad_input(tournament, harness, alice):
     rnd = h.open_round()
     with ape.reverts(t.ZeroCommitment):
         t.stake(rnd.id, h.model_id("amodel"), nmr(2), ZERO32, sender=alice)
+    # What the stake stores (the first 20 bytes) must not be zero either: a keccak-256 never is.
+    with ape.reverts(t.ZeroCommitment):
+        t.stake(rnd.id, h.model_id("amodel"), nmr(2), bytes(20) + b"\xff" * 12, sender=alice)
     with ape.reverts(t.ZeroModelId):
         t.stake(rnd.id, ZERO32, nmr(2), keccak(b"x"), sender=alice)
     with ape.reverts(t.UnknownRound, roundId=rnd.id + 1):
@@ -491,19 +509,56 @@ def test_replace_commitment(tournament, harness, token, alice):
     tx = t.stake(rnd.id, m, 0, v2, sender=alice)
     ev = tx.events.filter(t.CommitmentChanged)[0]
     assert (ev.roundId, ev.modelId, ev.staker) == (rnd.id, m, alice.address)
-    assert (ev.oldCommitment, ev.newCommitment) == (v1, v2)
+    # The replaced commitment as the stake stored it (20 bytes), the new one in full.
+    assert (ev.oldCommitmentPrefix, ev.newCommitment) == (v1[:20], v2)
     assert not tx.events.filter(t.Staked)
     assert token.balanceOf(alice) == bal
-    assert t.getStake(rnd.id, m, alice) == (nmr(3), v2)
+    assert t.getStake(rnd.id, m, alice) == (nmr(3), v2[:20])
     # Add and replace in one call.
     tx = t.stake(rnd.id, m, nmr(1), v3, sender=alice)
     assert tx.events.filter(t.Staked)[0].newTotal == nmr(4)
-    assert tx.events.filter(t.CommitmentChanged)[0].oldCommitment == v2
-    assert t.getStake(rnd.id, m, alice) == (nmr(4), v3)
+    assert tx.events.filter(t.Staked)[0].commitment == v3
+    assert tx.events.filter(t.CommitmentChanged)[0].oldCommitmentPrefix == v2[:20]
+    assert t.getStake(rnd.id, m, alice) == (nmr(4), v3[:20])
     # Same commitment again: a no-op.
     tx = t.stake(rnd.id, m, 0, v3, sender=alice)
     assert not tx.events.filter(t.CommitmentChanged)
     assert t.getRound(rnd.id).stakeCount == 1
+
+
+
+def test_commitments_sharing_their_first_20_bytes_are_one_commitment_to_the_stake(tournament, harness, alice):
+    """The stake compares commitments by what it stores, their first 20 bytes: replacing a
+    commitment with one that shares them (a collision only its staker could build, 2**80 work)
+    changes nothing and emits nothing; adding to the stake with it records it in full in `Staked`,
+    so the key's last logged commitment (what the oracle reads) always has the stored prefix."""
+    t, h = tournament, harness
+    rnd = h.open_round()
+    m = h.model_id("amodel")
+    c1 = keccak(b"v1")
+    twin = c1[:20] + bytes(reversed(c1[20:]))
+    assert twin != c1
+    h.stake(alice, rnd, "amodel", nmr(3), c1)
+    tx = t.stake(rnd.id, m, 0, twin, sender=alice)
+    assert not tx.events.filter(t.CommitmentChanged) and not tx.events.filter(t.Staked)
+    assert t.getStake(rnd.id, m, alice) == (nmr(3), c1[:20])
+    tx = t.stake(rnd.id, m, nmr(1), twin, sender=alice)
+    assert tx.events.filter(t.Staked)[0].commitment == twin
+    assert not tx.events.filter(t.CommitmentChanged)
+    assert t.getStake(rnd.id, m, alice) == (nmr(4), twin[:20])
+
+
+def test_stake_writes_one_storage_slot_amount_and_commitment_prefix(tournament, harness, alice):
+    """Amount (low 96 bits) and the commitment's first 20 bytes (high 160 bits) share the stake's
+    one slot; the slot after it stays empty (a first stake writes one fresh slot, not two)."""
+    t, h = tournament, harness
+    rnd = h.open_round()
+    m = h.model_id("amodel")
+    com = keccak(b"one slot")
+    h.stake(alice, rnd, "amodel", nmr(3), com)
+    slot = stake_slot(rnd.id, m, alice.address)
+    assert storage_at(t, slot) == nmr(3) | int.from_bytes(com[:20], "big") << 96
+    assert storage_at(t, slot + 1) == 0
 
 
 def test_stake_keys_are_round_model_staker(tournament, harness, alice, bob):
@@ -515,7 +570,7 @@ def test_stake_keys_are_round_model_staker(tournament, harness, alice, bob):
     r = t.getRound(rnd.id)
     assert (r.stakeCount, r.totalStaked) == (3, nmr(9))
     assert t.getStake(rnd.id, h.model_id("shared"), bob)[0] == nmr(3)
-    assert t.getStake(rnd.id, h.model_id("nobody"), bob) == (0, ZERO32)
+    assert t.getStake(rnd.id, h.model_id("nobody"), bob) == (0, ZERO20)
 
 
 def test_stake_with_permit(tournament, harness, token, owner, stranger):
@@ -528,7 +583,7 @@ def test_stake_with_permit(tournament, harness, token, owner, stranger):
     com = keccak(b"permit")
     tx = t.stakeWithPermit(rnd.id, h.model_id("smodel"), nmr(8), com, deadline, v, r, s, sender=stranger)
     assert tx.events.filter(t.Staked)[0].newTotal == nmr(8)
-    assert t.getStake(rnd.id, h.model_id("smodel"), stranger) == (nmr(8), com)
+    assert t.getStake(rnd.id, h.model_id("smodel"), stranger) == (nmr(8), com[:20])
     assert token.balanceOf(stranger) == nmr(12)
     assert token.allowance(stranger, t) == 0
 
@@ -562,7 +617,7 @@ def test_stake_with_permit_wrong_signer(tournament, harness, token, owner, stran
     v, r, s = permit(token, stranger, t.address, nmr(7), deadline)
     with ape.reverts(t.PermitFailed):
         t.stakeWithPermit(rnd.id, h.model_id("smodel"), nmr(8), keccak(b"c"), deadline, v, r, s, sender=stranger)
-    assert t.getStake(rnd.id, h.model_id("smodel"), stranger) == (0, ZERO32)
+    assert t.getStake(rnd.id, h.model_id("smodel"), stranger) == (0, ZERO20)
 
 
 def test_stake_with_permit_front_run(tournament, harness, token, owner, stranger, carol):

@@ -10,6 +10,7 @@ from eth_utils import keccak
 from helpers.harness import nmr  # noqa: E402
 
 ZERO32 = b"\x00" * 32
+ZERO20 = b"\x00" * 20
 STATES = ["None", "Scheduled", "Open", "Closed", "Posted", "Final", "Expired"]
 REENTRANT_SELECTOR = keccak(b"ReentrancyGuardReentrantCall()")[:4]
 
@@ -287,8 +288,8 @@ def test_claims_pay_stake_minus_burn_plus_payout(tournament, harness, game, toke
         assert (ev.payout, ev.burn) == res.entries[i][3:]
         assert ev.amountSent == amount and ev.caller == stranger.address
         assert token.balanceOf(acct) == bal + amount
-        amount_left, commitment = t.getStake(rnd.id, h.model_id(name), acct)
-        assert amount_left == 0 and commitment != ZERO32
+        # The claim clears the stake's one slot, commitment prefix included (its refund).
+        assert t.getStake(rnd.id, h.model_id(name), acct) == (0, ZERO20)
     r = t.getRound(rnd.id)
     assert r.claimed == r.claimable == nmr(171)
     assert token.balanceOf(t) == t.pool() == nmr(7)
@@ -309,16 +310,22 @@ def test_claim_only_when_final(tournament, harness, game, alice):
     h.claim(res, i, alice)
 
 
-def test_double_claim_and_never_staked(tournament, harness, game, alice, stranger):
+def test_double_claim_and_never_staked_both_revert_no_stake(tournament, harness, game, alice, stranger):
+    """A claimed stake's slot is cleared, so a second claim and the claim of a key that never
+    staked revert alike (`NoStake`); the key's `Claimed` event is what tells them apart."""
     t, h = tournament, harness
     rnd, res = game
     h.post_final(rnd, res)
-    i = res.find(h.model_id("amodel"), alice)
-    h.claim(res, i, alice)
-    with ape.reverts(t.AlreadyClaimed, roundId=rnd.id, modelId=h.model_id("amodel"), staker=alice.address):
+    m = h.model_id("amodel")
+    i = res.find(m, alice)
+    tx = h.claim(res, i, alice)
+    assert t.getStake(rnd.id, m, alice) == t.getStake(rnd.id, m, stranger) == (0, ZERO20)
+    with ape.reverts(t.NoStake, roundId=rnd.id, modelId=m, staker=alice.address):
         h.claim(res, i, alice)
-    with ape.reverts(t.NoStake, roundId=rnd.id, modelId=h.model_id("amodel"), staker=stranger.address):
-        t.claim(rnd.id, h.model_id("amodel"), stranger, 0, 0, [], sender=stranger)
+    with ape.reverts(t.NoStake, roundId=rnd.id, modelId=m, staker=stranger.address):
+        t.claim(rnd.id, m, stranger, 0, 0, [], sender=stranger)
+    claimed = t.Claimed.range(tx.block_number, ape.chain.blocks.height + 1)
+    assert [(ev.modelId, ev.staker) for ev in claimed] == [(m, alice.address)]
 
 
 def test_forged_proofs_fail(tournament, harness, game, alice, bob):
@@ -454,7 +461,7 @@ def test_zero_out_claim_sends_nothing(tournament, harness, alice, bob, token):
     assert tx.events.filter(t.Claimed)[0].amountSent == 0
     assert token.balanceOf(alice) == bal
     assert t.getStake(rnd.id, h.model_id("amodel"), alice)[0] == 0
-    with ape.reverts(t.AlreadyClaimed):
+    with ape.reverts(t.NoStake):
         h.claim(res, 0, bob)
 
 
@@ -515,7 +522,7 @@ def test_claim_many(tournament, harness, game, token, alice, bob, carol, treasur
     assert token.balanceOf(alice) == before[alice.address] + nmr(103) + nmr(41) + nmr(29)
     assert token.balanceOf(bob) == before[bob.address] + nmr(48)
     assert token.balanceOf(carol) == before[carol.address] + nmr(20)
-    with ape.reverts(t.AlreadyClaimed):
+    with ape.reverts(t.NoStake):
         t.claimMany(claims[:1], sender=stranger)
     t.claimMany([], sender=stranger)
 
@@ -539,7 +546,7 @@ def test_emergency_withdraw_boundaries(tournament, harness, game, token, alice, 
     assert token.balanceOf(alice) == bal + nmr(100)
     assert t.getStake(rnd.id, m, alice)[0] == 0
     assert t.getRound(rnd.id).claimed == nmr(100)
-    with ape.reverts(t.AlreadyClaimed):
+    with ape.reverts(t.NoStake):
         t.emergencyWithdraw(rnd.id, m, sender=alice)
     with ape.reverts(t.NoStake):
         t.emergencyWithdraw(rnd.id, m, sender=stranger)
@@ -603,9 +610,9 @@ def test_reentrant_claim_gains_nothing(evil, harness, alice, bob, oracle, manage
     assert len(tx.events.filter(t.Claimed)) == 1
     assert tok.balanceOf(alice) == bal + nmr(105)
     assert t.getRound(rid).claimed == nmr(105)
-    # Without the hook, a second claim is simply AlreadyClaimed.
+    # Without the hook, a second claim is simply NoStake.
     tok.setHook("0x" + "00" * 20, b"", sender=bob)
-    with ape.reverts(t.AlreadyClaimed):
+    with ape.reverts(t.NoStake):
         t.claim(*args, sender=bob)
 
 

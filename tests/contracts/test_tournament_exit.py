@@ -137,7 +137,7 @@ def test_exit_of_a_fully_burnt_stake_sends_nothing(tournament, harness, token, a
     assert (ev.stake, ev.amountOut) == (nmr(10), 0)
     assert token.balanceOf(alice) == bal
     assert t.getStake(rnd.id, h.model_id("amodel"), alice)[0] == 0
-    with reverts(t.AlreadyClaimed):
+    with reverts(t.NoStake):
         t.exitUnclaimed(rnd.id, h.model_id("amodel"), sender=alice)
 
 
@@ -375,14 +375,14 @@ def test_exit_twice_and_after_a_claim(tournament, harness, game, alice, bob, str
     h.at(opens_at(t, h, rnd))
     a, b = h.model_id("amodel"), h.model_id("bmodel")
     t.exitUnclaimed(rnd.id, a, sender=alice)
-    with reverts(t.AlreadyClaimed, roundId=rnd.id, modelId=a, staker=alice.address):
+    with reverts(t.NoStake, roundId=rnd.id, modelId=a, staker=alice.address):
         t.exitUnclaimed(rnd.id, a, sender=alice)
     # A claim after the exit: the stake is taken.
-    with reverts(t.AlreadyClaimed, roundId=rnd.id, modelId=a, staker=alice.address):
+    with reverts(t.NoStake, roundId=rnd.id, modelId=a, staker=alice.address):
         h.claim(res, 0, stranger)
     # An exit after a claim.
     h.claim(res, 1, stranger)
-    with reverts(t.AlreadyClaimed, roundId=rnd.id, modelId=b, staker=bob.address):
+    with reverts(t.NoStake, roundId=rnd.id, modelId=b, staker=bob.address):
         t.exitUnclaimed(rnd.id, b, sender=bob)
     assert t.getRound(rnd.id).claimed == nmr(98) + nmr(48)
 

@@ -105,8 +105,8 @@ def test_participants_on_their_own_machines__stake_resolve_verify_and_claim_thro
                 replaced = js(homes[1], "submit", "--round", "61", "--model", "model_01", "--predictions", str(files[3]),
                               "--wallet", "me", *api)
                 assert replaced["txn"] and replaced["stake"] == str(20 * WEI)
-                amount, commitment = world.client.tournament.getStake(61, model_id("model_01"), addresses[1])
-                assert int(amount) == 20 * WEI and bytes(commitment) == keccak_file(files[3])
+                s = world.client.stake(61, model_id("model_01"), addresses[1])
+                assert s.amount == 20 * WEI and s.commitment == keccak_file(files[3])
                 # Re-submitting the same file uploads again and sends nothing on chain.
                 again = js(homes[1], "submit", "--round", "61", "--model", "model_01", "--predictions", str(files[3]),
                            "--wallet", "me", *api)

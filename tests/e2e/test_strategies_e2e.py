@@ -97,7 +97,7 @@ def test_strategies__three_rounds__operator_stakes_claims_and_restakes_and_compo
                     # Staked by the operator with the owners' own files; the second pass changes nothing.
                     for name in ("fixed", "compound"):
                         stakes[(name, rid)] = stake_of(name, rid)
-                        assert tour.getStake(rid, model[name], strategy[name])[1] == keccak_file(files[name])
+                        assert client.stake(rid, model[name], strategy[name]).commitment == keccak_file(files[name])
                     if not k:  # a second pass (a restart) finds nothing left to do
                         again = operator_pass()
                         assert not [e for e in again if e.get("event") in ("stake", "settle_and_stake", "claimed")], again

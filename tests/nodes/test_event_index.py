@@ -218,9 +218,13 @@ def test_index__positions_and_round_events__read_as_the_chain_readers_read_them(
     ix.sync()
     for who in w.stakers:
         [position] = queries.positions(engine, ix.stream, staker=str(who.address))
-        left, commitment = client.tournament.getStake(ROUND, position.model_id, who.address)[:2]
+        # The amount the contract holds, and the commitment as the client reads it: the key's last
+        # event (the contract stores its first 20 bytes, and nothing once the stake is claimed).
+        held = client.stake(ROUND, position.model_id, who.address)
         assert (position.round_id, position.staker) == (ROUND, str(who.address))
-        assert (position.left, position.commitment) == (int(left), bytes(commitment))
+        assert (position.left, position.commitment) == (held.amount, held.commitment)
+        assert client.stored_stake(ROUND, position.model_id, who.address).commitment_prefix == (
+            position.commitment[:20] if held.amount else bytes(20))
         by_model = queries.positions(engine, ix.stream, model_id=position.model_id)
         assert [(p.model, p.staker) for p in by_model] == [(model_label(position.model_id), str(who.address))]
     assert [p.left for p in queries.positions(engine, ix.stream, staker=str(w.stakers[0].address))] == [0]  # claimed

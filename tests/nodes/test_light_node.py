@@ -87,7 +87,10 @@ def test_event_logs__with_and_without_filters__decode_as_web3_decodes_them(stake
         return [(log["event"], dict(log["args"]), int(log["blockNumber"]), int(log["logIndex"])) for log in logs]
 
     for event, filters in [("Staked", None), ("Staked", {"roundId": ROUND}), ("Staked", {"staker": staker}),
-                           ("Staked", {"roundId": ROUND + 1}), ("RoundOpened", None), ("Funded", None)]:
+                           ("Staked", {"roundId": ROUND + 1}), ("RoundOpened", None), ("Funded", None),
+                           # one key's logs (its last commitment: Chain.logged_commitment)
+                           ("Staked", {"roundId": ROUND, "modelId": model_id("model_01"), "staker": staker}),
+                           ("CommitmentChanged", {"staker": staker})]:
         expected = shaped(getattr(web3_t.events, event)().get_logs(from_block=start, argument_filters=filters))
         found = shaped(getattr(light_t.events, event)().get_logs(from_block=start, argument_filters=filters))
         assert found == expected, (event, filters)

@@ -66,8 +66,8 @@ def test_participant_life__from_the_installed_wheel__faucet_stake_status_verify_
             shutil.copy(inputs / "predictions" / "model_00.csv", better)
             submitted = nmrstake("submit", "--round", str(ROUND), "--model", "life_model", "--predictions", str(better),
                                  "--wallet", "me")
-            amount, commitment = world.client.tournament.getStake(ROUND, model_id("life_model"), key.address)
-            assert int(amount) == 2 * WEI and "0x" + bytes(commitment).hex() == submitted["commitment"] != staked["commitment"]
+            s = world.client.stake(ROUND, model_id("life_model"), key.address)
+            assert s.amount == 2 * WEI and "0x" + s.commitment.hex() == submitted["commitment"] != staked["commitment"]
             for extra in ((), ("--api", service.url)):  # the round from the chain (the pinned deployment) and the service
                 shown = json.loads(installed.run(["nmrstake", "round", "show", str(ROUND), "--json", *extra],
                                                  env={k: v for k, v in env.items() if k != "NMRSTAKE_API"}).stdout)

@@ -366,8 +366,8 @@ def test_huge_predictions_file_staked(world, huge):
         before = snapshot(world)
         result = cli(*stake_args(world, huge, model="huge", amount="1"))
         if result.exit_code == 0:  # accepted: the stake commits to the file, submitted byte for byte
-            amount, commitment = world.client.tournament.getStake(OPEN_ROUND, model_id("huge"), world.staker.address)
-            assert int(amount) == WEI and bytes(commitment) == keccak_file(huge)
+            s = world.client.stake(OPEN_ROUND, model_id("huge"), world.staker.address)
+            assert s.amount == WEI and s.commitment == keccak_file(huge)
             stored = world.layout.store().latest(OPEN_ROUND, "huge", world.staker.address)
             assert keccak_file(stored.path) == keccak_file(huge)
         else:

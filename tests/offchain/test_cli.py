@@ -57,10 +57,11 @@ def test_full_participant_flow(cli_world):
     replaced = js("stake", "--round", "41", "--model", "model_00", "--amount", "0", "--predictions", str(f1),
                   "--wallet", "alice", *common, *data)
     assert replaced["stake"] == str(15 * WEI)
-    amount, commitment = client.tournament.getStake(41, model_id("model_00"), alice)
     from nmrstake.hashing import keccak_file
 
-    assert bytes(commitment) == keccak_file(f1)
+    # The contract stores the first 20 bytes; the client reads the full commitment from the events.
+    assert client.stake(41, model_id("model_00"), alice).commitment == keccak_file(f1)
+    assert client.stored_stake(41, model_id("model_00"), alice).commits_to(keccak_file(f1))
     assert _latest_upload(tmp, 41, alice).read_bytes() == f1.read_bytes()
 
     rounds = js("rounds", *common)

@@ -79,8 +79,8 @@ def test_tick__stakes_strategies_on_their_owners_uploads_once__and_skips_models_
     steps = operator_of(world, log).tick()
     assert [(s.round_id, s.action) for s in steps] == [(81, Action.STAKE)]
     tour = world.client.tournament
-    amount, commitment = tour.getStake(81, model_id("model_fixed"), fixed)
-    assert amount == 10 * WEI and bytes(commitment) == keccak_file(inputs / "predictions" / "model_00.csv")
+    s = world.client.stake(81, model_id("model_fixed"), fixed)
+    assert s.amount == 10 * WEI and s.commitment == keccak_file(inputs / "predictions" / "model_00.csv")
     assert tour.getStake(81, model_id("model_compound"), comp)[0] == 0  # no upload, no stake
     assert [e["succeeded"] for e in log.events("stake")] == [1]
     # A second pass (or a restart) sends nothing for the staked model.
@@ -109,8 +109,8 @@ def test_tick__a_newer_upload_moves_the_strategy_stake_to_it(world, tmp_path):
     log = Log()
     operator_of(world, log).tick()
     assert [e["succeeded"] for e in log.events("recommit")] == [1]
-    amount, commitment = world.client.tournament.getStake(83, model_id("model_fixed"), fixed)
-    assert amount == 10 * WEI and bytes(commitment) == keccak_file(inputs / "predictions" / "model_01.csv")
+    s = world.client.stake(83, model_id("model_fixed"), fixed)
+    assert s.amount == 10 * WEI and s.commitment == keccak_file(inputs / "predictions" / "model_01.csv")
 
 
 def test_tick__a_model_that_cannot_be_staked_is_reported_not_sent(world, tmp_path):

@@ -20,7 +20,16 @@ from nmrstake.errors import ChainError, ConfigError, UnknownRoundError
 from nmrstake.hashing import checksum_address as to_checksum_address
 from nmrstake.models import model_label
 from nmrstake.signing import Domain
-from nmrstake.tournament import ZERO32, ChainStake, RoundInfo, RoundState, RoundTerms
+from nmrstake.tournament import (
+    ZERO32,
+    ChainStake,
+    RoundInfo,
+    RoundState,
+    RoundTerms,
+    StoredStake,
+    check_logged_commitment,
+    read_stake,
+)
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -139,7 +148,7 @@ class Chain:
             challenge_period=self.challenge_period, grace_period=self.grace_period,
         )
 
-    def _logs(self, event: str, **filters: int | str) -> list[EventLog]:
+    def _logs(self, event: str, **filters: int | str | bytes) -> list[EventLog]:
         """The tournament's `event` logs from its deployment block, in chain order."""
         return list(getattr(self.tournament.events, event)().get_logs(from_block=self.start_block,
                                                                       argument_filters=filters or None))
@@ -150,10 +159,32 @@ class Chain:
     def rounds(self) -> list[RoundInfo]:
         return [self.round(rid) for rid in self.round_ids()]
 
+    def stored_stake(self, round_id: int, model_id: bytes, staker: str) -> StoredStake:
+        """What the contract stores of the stake (`getStake`, one call): its amount and its
+        commitment's first 20 bytes, both zero if never staked and once taken."""
+        amount, prefix = self.tournament.functions.getStake(round_id, model_id, to_checksum_address(staker)).call()
+        return StoredStake(int(amount), bytes(prefix))
+
+    def logged_commitment(self, round_id: int, model_id: bytes, staker: str) -> bytes | None:
+        """The key's last logged commitment (`Staked` or `CommitmentChanged`), None if it never staked."""
+        who = to_checksum_address(staker)
+        logs = [*self._logs("Staked", roundId=round_id, modelId=model_id, staker=who),
+                *self._logs("CommitmentChanged", roundId=round_id, modelId=model_id, staker=who)]
+        if not logs:
+            return None
+        args = max(logs, key=lambda log: (int(log["blockNumber"]), int(log["logIndex"])))["args"]
+        return abi_bytes(args["commitment"] if "commitment" in args else args["newCommitment"])
+
     def stake(self, round_id: int, model_id: bytes, staker: str) -> ChainStake:
-        amount, commitment = self.tournament.functions.getStake(round_id, model_id, to_checksum_address(staker)).call()
-        return ChainStake(round_id, model_label(model_id), model_id, to_checksum_address(staker), int(amount),
-                          bytes(commitment))
+        """The stake as it stands: its amount now (0 once claimed, exited or withdrawn) and its full
+        commitment, the key's last logged one (checked against the 20 bytes the contract stores).
+        Two log queries besides the call: to know only whether a stake commits to a file,
+        :meth:`stored_stake` is one call."""
+        stored, commitment = read_stake(lambda: self.stored_stake(round_id, model_id, staker),
+                                        lambda: self.logged_commitment(round_id, model_id, staker),
+                                        f"round {round_id} model {model_label(model_id)} staker {staker}")
+        return ChainStake(round_id, model_label(model_id), model_id, to_checksum_address(staker), stored.amount,
+                          commitment)
 
     def stake_keys(self, round_id: int, staker: str | None = None) -> list[tuple[bytes, str]]:
         """The distinct (modelId, staker) keys that staked in a round, in first-stake order."""
@@ -188,11 +219,26 @@ class Chain:
                 for mid, who in amounts]
 
     def stakes_of(self, staker: str) -> list[ChainStake]:
-        """Every stake `staker` made, one per (round, model), as it stands now."""
+        """Every stake `staker` made, one per (round, model), as it stands now: two log queries
+        for all the keys and their last logged commitments, then one call per key."""
         who = to_checksum_address(staker)
-        keys = dict.fromkeys((abi_int(log["args"]["roundId"]), abi_bytes(log["args"]["modelId"]))
-                             for log in self._logs("Staked", staker=who))
-        return [self.stake(rid, mid, who) for rid, mid in keys]
+        logs = [*self._logs("Staked", staker=who), *self._logs("CommitmentChanged", staker=who)]
+        logs.sort(key=lambda log: (int(log["blockNumber"]), int(log["logIndex"])))
+        logged: dict[tuple[int, bytes], bytes] = {}
+        for log in logs:
+            args = log["args"]
+            key = (abi_int(args["roundId"]), abi_bytes(args["modelId"]))
+            logged[key] = abi_bytes(args["commitment"] if log["event"] == "Staked" else args["newCommitment"])
+        out = []
+        for (rid, mid), last in logged.items():
+            stored = self.stored_stake(rid, mid, who)
+            try:
+                commitment = check_logged_commitment(stored, last, f"round {rid} model {model_label(mid)} staker {who}")
+            except ChainError:  # a transaction of the key's mined since the logs were read
+                out.append(self.stake(rid, mid, who))
+                continue
+            out.append(ChainStake(rid, model_label(mid), mid, who, stored.amount, commitment))
+        return out
 
     def nmr_balance(self, address: str) -> int:
         return int(self.token.functions.balanceOf(to_checksum_address(address)).call())

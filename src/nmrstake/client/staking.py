@@ -30,9 +30,9 @@ from nmrstake.client.positions import UploadStateJson, upload_state, utc
 from nmrstake.client.results import Results
 from nmrstake.errors import ChainError, ConfigError, InputError, NmrstakeError, RequestError
 from nmrstake.hashing import bytes32_from_hex, keccak_file, to_hex
-from nmrstake.models import model_id
+from nmrstake.models import model_id, model_label
 from nmrstake.signing import DeliveryReceipt, Domain, UploadAuthorisation
-from nmrstake.tournament import RoundState
+from nmrstake.tournament import RoundState, commitment_prefix
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -239,7 +239,8 @@ def stake_predictions(
             + (f", kept in {answer['receipt_path']}" if answer.get("receipt_path") else ""))
 
     def stake_on_chain() -> None:
-        if wei == 0 and current.commitment == commitment:
+        # As the contract compares commitments: by the 20 bytes it stores.
+        if wei == 0 and commitment_prefix(current.commitment) == commitment_prefix(commitment):
             say(f"the stake on {model} already commits to this file: nothing to send on chain")
             return
         functions = chain.tournament.functions
@@ -282,8 +283,7 @@ def stake_predictions(
             if isinstance(again, RequestError):
                 raise RequestError(again.status, again.kind, again.message + note, field=again.field) from None
             raise type(again)(again.message + note) from None
-    after = chain.stake(round_id, mid, account.address)
-    result["stake"] = str(after.amount)
+    result["stake"] = str(chain.stored_stake(round_id, mid, account.address).amount)
     return result
 
 
@@ -354,11 +354,11 @@ def claim_all(chain: Chain, account: LocalAccount, results: Results, round_ids: 
     for info in infos:
         if info.state is RoundState.EXPIRED:
             for mid, staker in chain.stake_keys(info.round_id, account.address):
-                s = chain.stake(info.round_id, mid, staker)
-                if s.amount > 0:
-                    withdrawals.append((info.round_id, mid, s.model))
-                    described.append({"round": info.round_id, "model": s.model, "stake": str(s.amount), "burn": "0",
-                                      "payout": "0", "amount": str(s.amount), "kind": "emergency_withdrawal"})
+                held, model = chain.stored_stake(info.round_id, mid, staker).amount, model_label(mid)
+                if held > 0:
+                    withdrawals.append((info.round_id, mid, model))
+                    described.append({"round": info.round_id, "model": model, "stake": str(held), "burn": "0",
+                                      "payout": "0", "amount": str(held), "kind": "emergency_withdrawal"})
             continue
         if info.state is not RoundState.FINAL:
             when = f"; it becomes final at {utc(info.final_at)}" if info.final_at else ""
@@ -368,11 +368,11 @@ def claim_all(chain: Chain, account: LocalAccount, results: Results, round_ids: 
                 waiting.append({"round": info.round_id, "why": f"{info.state.label}, not final yet{when}"})
             continue
         for mid, staker in chain.stake_keys(info.round_id, account.address):
-            s = chain.stake(info.round_id, mid, staker)
-            if s.amount == 0:
-                waiting.append({"round": info.round_id, "model": s.model, "why": "already claimed"})
+            held, model = chain.stored_stake(info.round_id, mid, staker).amount, model_label(mid)
+            if held == 0:
+                waiting.append({"round": info.round_id, "model": model, "why": "already claimed"})
                 continue
-            found = results.claim_row(info.round_id, s.model, staker)
+            found = results.claim_row(info.round_id, model, staker)
             if found is None:
                 raise ConfigError(f"round {info.round_id}: published results not found at {results.where(info.round_id)}")
             r, root = found
@@ -380,16 +380,16 @@ def claim_all(chain: Chain, account: LocalAccount, results: Results, round_ids: 
                 raise ChainError(f"round {info.round_id}: the published results (root {root}) are not the "
                                  f"result on chain (0x{info.root.hex()}); nothing was sent")
             if r is None:
-                raise ConfigError(f"round {info.round_id}: no published row for {s.model} / {staker}")
-            if r.stake != s.amount:  # the contract builds the leaf from the stake it holds
-                raise ChainError(f"round {info.round_id}: the published stake of {s.model} / {staker} ({r.stake} wei) "
-                                 f"is not the stake on chain ({s.amount} wei); nothing was sent")
-            if not verify(info.root, LEAF_ENCODING, leaf_values(info.round_id, mid, staker, s.amount, r.payout, r.burn),
+                raise ConfigError(f"round {info.round_id}: no published row for {model} / {staker}")
+            if r.stake != held:  # the contract builds the leaf from the stake it holds
+                raise ChainError(f"round {info.round_id}: the published stake of {model} / {staker} ({r.stake} wei) "
+                                 f"is not the stake on chain ({held} wei); nothing was sent")
+            if not verify(info.root, LEAF_ENCODING, leaf_values(info.round_id, mid, staker, held, r.payout, r.burn),
                           r.proof):
-                raise ChainError(f"round {info.round_id}: the proof for {s.model} / {staker} does not lead to the "
+                raise ChainError(f"round {info.round_id}: the proof for {model} / {staker} does not lead to the "
                                  "on-chain root; nothing was sent")
             claims.append((info.round_id, mid, staker, r.payout, r.burn, [bytes32_from_hex(x) for x in r.proof]))
-            described.append({"round": info.round_id, "model": s.model, "stake": str(r.stake), "burn": str(r.burn),
+            described.append({"round": info.round_id, "model": model, "stake": str(r.stake), "burn": str(r.burn),
                               "payout": str(r.payout), "amount": str(r.stake - r.burn + r.payout), "kind": "claim"})
     result: ClaimJson = {"claims": described, "txn": None, "gas_used": 0, "not_claimable": waiting}
     if claims:

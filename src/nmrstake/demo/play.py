@@ -151,7 +151,7 @@ def _stake_round(stage: Stage, rid: int, files: dict[str, Path], rng: random.Ran
         from nmrstake.models import model_id
 
         def staked() -> bool:
-            return all(client.stake(rid, model_id(p.model), str(p.strategy)).commitment == keccak_file(files[p.model])
+            return all(client.stored_stake(rid, model_id(p.model), str(p.strategy)).commits_to(keccak_file(files[p.model]))
                        for p in owners)
 
         crew.until(staked, f"the operator to stake the {len(owners)} strategies in round {rid}", PATIENCE)

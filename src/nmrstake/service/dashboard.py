@@ -553,8 +553,9 @@ class Dashboard:
             infos = {rid: self.ctx.round(rid) for rid in sorted({k[0] for k in stakes})}
 
             def from_chain(rid: int, m: str, who: str) -> tuple[int, bytes]:
-                left, commitment = self.chain(client.tournament.getStake, rid, label_model_id(m), who)[:2]
-                return int(left), bytes(commitment)
+                # The full commitment is the key's last event (the contract stores its first 20 bytes).
+                held = self.chain(client.stake, rid, label_model_id(m), who)
+                return held.amount, held.commitment
 
             held_now = from_chain
 

@@ -218,8 +218,8 @@ class StrategyOperator:
                         continue
                     commitment = latest_upload(self.source, info.round_id, m.model, strategy)
                     if m.last_round == info.round_id:
-                        current = self.client.stake(info.round_id, mid, strategy)
-                        if commitment is not None and current.commitment != commitment:
+                        current = self.client.stored_stake(info.round_id, mid, strategy)
+                        if commitment is not None and not current.commits_to(commitment):
                             batches.recommit.append((strategy, info.round_id, mid, commitment))
                         continue
                     if m.last_round > info.round_id or commitment is None:

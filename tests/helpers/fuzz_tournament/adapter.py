@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import os
 
+from eth_abi import decode
 from eth_account import Account
+from eth_utils import keccak, to_checksum_address
 
-from helpers.raw_evm import RawEvm
+from helpers.raw_evm import RawEvm, as_bytes
 
 GAS = 3_000_000
+STAKED = keccak(b"Staked(uint256,bytes32,address,uint256,uint256,bytes32)")
+COMMITMENT_CHANGED = keccak(b"CommitmentChanged(uint256,bytes32,address,bytes20,bytes32)")
 
 
 class Evm(RawEvm):
@@ -77,4 +81,23 @@ class Evm(RawEvm):
 
     def send(self, sender: str, cname: str, fname: str, args) -> int:
         """Signs, sends and mines a transaction; returns its receipt status (reverted ones are mined)."""
-        return self.send_raw(sender, self.addr[cname], self.data(cname, fname, args))["status"]
+        self.last_receipt = self.send_raw(sender, self.addr[cname], self.data(cname, fname, args))
+        return self.last_receipt["status"]
+
+    def stake_events(self) -> list[tuple]:
+        """The tournament's `Staked` and `CommitmentChanged` events of the last transaction sent, in
+        order: ("Staked", key, amount, newTotal, commitment) and ("CommitmentChanged", key,
+        oldCommitmentPrefix, newCommitment), key = (round, model id, staker)."""
+        out: list[tuple] = []
+        for log in self.last_receipt["logs"]:
+            if log["address"].lower() != self.addr["tour"].lower():
+                continue
+            topics = [as_bytes(t) for t in log["topics"]]
+            data = as_bytes(log["data"])
+            key = (int.from_bytes(topics[1], "big"), topics[2], to_checksum_address(topics[3][12:])) \
+                if len(topics) == 4 else None
+            if topics[0] == STAKED:
+                out.append(("Staked", key, *decode(["uint256", "uint256", "bytes32"], data)))
+            elif topics[0] == COMMITMENT_CHANGED:
+                out.append(("CommitmentChanged", key, *decode(["bytes20", "bytes32"], data)))
+        return out

@@ -36,6 +36,7 @@ BPS = 10_000
 MAX_UINT = 2**256 - 1
 ZERO_ADDRESS = "0x" + "00" * 20
 ZERO32 = bytes(32)
+ZERO20 = bytes(20)
 LEAF_TYPES = ["uint256", "bytes32", "address", "uint256", "uint256", "uint256"]
 
 NONE, SCHEDULED, OPEN, CLOSED, POSTED, FINAL, EXPIRED = range(7)
@@ -90,7 +91,9 @@ class Round:
     cap: int
     stakes: dict = field(default_factory=dict)  # (model id, staker) -> amount held (0 once taken)
     staked: dict = field(default_factory=dict)  # (model id, staker) -> amount staked (kept)
-    commitments: dict = field(default_factory=dict)  # (model id, staker) -> commitment
+    # (model id, staker) -> the key's last logged commitment (kept once taken); the contract
+    # stores its first 20 bytes while the stake is held (`stored_stake`).
+    commitments: dict = field(default_factory=dict)
     total_staked: int = 0
     count: int = 0
     funded: int = 0
@@ -105,6 +108,12 @@ class Round:
     # strategy fuzzing's `fuzz_strategies.model.Tree`.
     tree: Any = None
     old_trees: list = field(default_factory=list)  # rejected trees
+
+    def stored_stake(self, key) -> tuple[int, bytes]:
+        """What `getStake` returns for `key` (model id, staker): the amount held and the first 20
+        bytes of its commitment; both zero if never staked and once taken (the slot is cleared)."""
+        amount = self.stakes.get(key, 0)
+        return (amount, self.commitments[key][:20]) if amount else (0, ZERO20)
 
 
 @dataclass
@@ -263,7 +272,7 @@ class Tournament:
             self._transfer_from(self.tour, sender, self.tour, amount)
 
     def _record_stake(self, sender, rid, mid, amount, commitment) -> None:
-        if commitment == ZERO32:
+        if commitment[:20] == ZERO20:  # the stored prefix is never zero
             raise Revert("ZeroCommitment")
         if not is_name(mid):
             raise Revert("ZeroModelId" if mid == ZERO32 else "InvalidModelId")
@@ -277,6 +286,8 @@ class Tournament:
         if amount == 0:
             if cur == 0:
                 raise Revert("NoStake")
+            if commitment[:20] == r.commitments[key][:20]:
+                return  # the same stored commitment: no change, no event
         else:
             new = cur + amount
             if new < r.min_stake:
@@ -364,8 +375,8 @@ class Tournament:
     def _take(self, r: Round, mid, staker) -> int:
         key = (mid, staker)
         amount = r.stakes.get(key, 0)
-        if amount == 0:
-            raise Revert("AlreadyClaimed" if key in r.commitments else "NoStake")
+        if amount == 0:  # never staked or already taken: the contract keeps no trace of which
+            raise Revert("NoStake")
         r.stakes[key] = 0
         return amount
 
