@@ -13,7 +13,7 @@ from nmrstake.results.read import load_published
 
 
 def test_a_round_computed_on_one_machine__is_posted_by_an_oracle_on_another_through_the_store(
-        cli_world, s3_env, s3_bucket):  # noqa: F811
+        cli_world, s3_env, s3_bucket, monkeypatch):  # noqa: F811
     from ape import accounts
 
     from nmrstake.oracle import Oracle
@@ -22,6 +22,7 @@ def test_a_round_computed_on_one_machine__is_posted_by_an_oracle_on_another_thro
     url = f"s3://{s3_bucket}/tournament"
     js("round", "open", "41", "--close", "1h", "--resolve", "1h", "--cap", "50", "--min-stake", "1", *common)
     inputs = synth_round(tmp, 41, models=1)
+    monkeypatch.setenv("NMRSTAKE_STORE_URL", url)  # the stake's local delivery puts the file in the bucket too
     js("stake", "--round", "41", "--model", "model_00", "--amount", "12.5", "--predictions",
        str(inputs / "predictions" / "model_00.csv"), "--wallet", "alice", *common, *data)
     advance_to(client.round(41).resolve_time)
@@ -42,6 +43,8 @@ def test_a_round_computed_on_one_machine__is_posted_by_an_oracle_on_another_thro
     assert info.state.label == "posted"
     pulled = elsewhere.published(41)  # copied down from the store to be posted
     assert load_published(pulled).manifest_hash == load_published(folder).manifest_hash == info.results_hash
+    [row] = load_published(pulled).rows
+    assert row.valid, row.reason  # scored with the delivered file, read from the bucket
 
 
 def test_oracle_status__with_a_missing_bucket__stops_naming_it(cli_world, s3_env):  # noqa: F811
