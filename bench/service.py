@@ -16,7 +16,10 @@ configuration gets its own Anvil, deployment, participants and round, a fresh da
 bucket and one receipt key, and N `nmrstake serve` processes on free ports, each with its own
 --data-dir (N machines) and `--database-url`, `--store-url s3://bench-rN/nmrstake`,
 `--receipt-key-file`. Each worker sends its uploads to the replicas in turn (a round-robin load
-balancer) and fetches its proofs from one of them. Per configuration: uploads/s, p50/p99, each
+balancer) and fetches its proofs from one of them; it sends its stakes once its uploads are in,
+so that the upload window measures the replicas rather than Anvil mining a thousand permit-and-
+stake transactions on the same two cores (the service takes an upload from an address holding
+the round's minimum stake, staked or not). Per configuration: uploads/s, p50/p99, each
 replica's CPU and the CPU of Anvil, PostgreSQL and SeaweedFS (process trees) and of the whole
 machine (/proc/stat: other users too) over the upload phase; storage growth over the round
 (objects and bytes in the bucket by prefix, pg_database_size and rows and bytes by table, each
@@ -234,6 +237,26 @@ def upload_stake_job(job: dict[str, Any]) -> dict[str, Any]:
     upload_bytes = 0
     acknowledged: list[tuple[str, str, str]] = []  # (model, staker, commitment) of every 201
     per_replica = [0] * len(deliveries)
+    later: list[tuple[int, str, bytes]] = []
+
+    def stake(i: int, name: str, commitment: bytes) -> int:
+        """The stake, committing to the acknowledged file: permit + stakeWithPermit in one
+        transaction; returns 1 if the node refused it."""
+        t1 = time.perf_counter()
+        raw = stake_with_permit_tx(keys[i], chain_id, tx_nonce[i], tournament, job["permit_domain"], permit_nonce[i],
+                                   rid, name, job["amounts"][i], commitment, job["deadline"])
+        permit_nonce[i] += 1
+        tx_nonce[i] += 1
+        try:
+            accepted, bad = rpc.send_raw([raw])
+        except Exception as exc:  # noqa: BLE001
+            accepted, bad = [], 1
+            if len(errors) < 20:
+                errors.append(f"stake {name}: {type(exc).__name__}: {str(exc)[:300]}")
+        hashes.extend(accepted)
+        stake_send_seconds.append(time.perf_counter() - t1)
+        return int(bad)
+
     for turn, i in enumerate(indices):
         delivery = deliveries[(job["offset"] + turn) % len(deliveries)]
         name = job["models"][i]
@@ -259,22 +282,13 @@ def upload_stake_job(job: dict[str, Any]) -> dict[str, Any]:
         per_replica[(job["offset"] + turn) % len(deliveries)] += 1
         upload_bytes += path.stat().st_size
 
-        # The stake, committing to the acknowledged file: permit + stakeWithPermit in one transaction.
-        t1 = time.perf_counter()
-        raw = stake_with_permit_tx(keys[i], chain_id, tx_nonce[i], tournament, job["permit_domain"], permit_nonce[i],
-                                   rid, name, job["amounts"][i], commitment, job["deadline"])
-        permit_nonce[i] += 1
-        tx_nonce[i] += 1
-        try:
-            accepted, bad = rpc.send_raw([raw])
-        except Exception as exc:  # noqa: BLE001
-            accepted, bad = [], 1
-            if len(errors) < 20:
-                errors.append(f"stake {name}: {type(exc).__name__}: {str(exc)[:300]}")
-        hashes += accepted
-        refused += bad
-        stake_send_seconds.append(time.perf_counter() - t1)
+        if job.get("stake_after"):
+            later.append((i, name, commitment))
+        else:
+            refused += stake(i, name, commitment)
     uploads_done_wall = time.time()
+    for i, name, commitment in later:  # --replicas: the stakes once this worker's uploads are in
+        refused += stake(i, name, commitment)
     ok, reverted, gas = rpc.wait_receipts(hashes)
     return {"uploads": len(latencies), "upload_failures": failed_uploads, "upload_bytes": upload_bytes,
             "latencies": latencies, "deliver_seconds": deliver_seconds, "stake_send_seconds": stake_send_seconds,
@@ -724,7 +738,7 @@ def _run(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any]
             deadline = int(chain.pending_timestamp) + STAKE_WINDOW
             common = {"uri": uri, "urls": urls, "chain_id": chain_id, "tournament": tournament, "token": token,
                       "round": rid, "seed": args.seed, "deadline": deadline, "permit_domain": permit_domain(client.token),
-                      "files": str(files_dir)}
+                      "files": str(files_dir), "stake_after": bool(shared)}
             shares = split(list(range(n)), args.workers)
             if len(shares) != args.workers:
                 raise ValueError("need at least one participant per worker")
