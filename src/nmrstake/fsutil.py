@@ -1,12 +1,10 @@
-"""Writing files so that a reader never sees a partial one (temp file, fsync, rename), and the
-one way the service opens its SQLite databases."""
+"""Writing files so that a reader never sees a partial one (temp file, fsync, rename). The
+service's databases open through :mod:`nmrstake.storage.database`."""
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import tempfile
-import threading
 from pathlib import Path
 
 
@@ -55,17 +53,3 @@ def write_atomic(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def thread_connection(local: threading.local, path: Path) -> sqlite3.Connection:
-    """This thread's connection to the SQLite database at `path`, made on first use and kept in
-    `local`: autocommit (transactions are explicit), a 30 s busy timeout, write-ahead logging,
-    and `synchronous=FULL`, so that a committed row survives a power cut. The service's stores
-    (submissions, attestations, the faucet's ledger) all open their databases so."""
-    db: sqlite3.Connection | None = getattr(local, "db", None)
-    if db is None:
-        db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        local.db = db
-    return db
