@@ -56,13 +56,12 @@ from nmrstake.errors import ConfigError
 from nmrstake.fsutil import fsync_dir
 from nmrstake.hashing import bytes32_from_hex, checksum_address, to_hex
 from nmrstake.signing import DeliveryReceipt
-from nmrstake.storage import tables
+from nmrstake.storage import RECEIPT_KEY_FILE_ENV, tables
 from nmrstake.storage.blobs import BlobNotFound, BlobStore, LocalBlobs
 from nmrstake.storage.database import DEFAULT_FILE, Database, import_sqlite_file, open_database
 from nmrstake.storage.holds import Holds
 
 #: The environment variable of `--receipt-key-file`.
-RECEIPT_KEY_FILE_ENV = "NMRSTAKE_RECEIPT_KEY_FILE"
 #: The log before the database (one SQLite file of its own), imported once if found.
 LEGACY_LOG = "uploads.sqlite3"
 #: The service's SQLite files before the database: (file, its table, the database's table).

@@ -32,7 +32,7 @@ from helpers.scenario import (
     synth_round,
     with_tournament,
 )
-from helpers.service_process import running_service
+from helpers.service_process import running_service, wait_for_hold
 from helpers.uploads import MULTIPART_TYPE, csv_file, multipart, signed_fields
 
 from nmrstake.chain.signers import key_account
@@ -254,14 +254,11 @@ def test_a_slow_body_of_the_stakers_own_fresh_signature__holds_the_key_only_unti
         conn.putheader("Content-Length", str(len(body)))
         conn.endheaders()
         conn.send(body[:cut])
-        held = None
-        probe = b"id,prediction\nx,2.5\n"  # refused (422) once in, so probing stores nothing
-        for _ in range(100):  # until the service has read the fields and holds the key
-            held = arena.upload(staker, model, probe)
-            if held.status_code != 422:
-                break
-            time.sleep(0.1)
-        assert held is not None, "no probe was sent"
+        # Once the service has read the fields, it holds the key (in its database): only then probe,
+        # or a probe could take the hold first.
+        wait_for_hold(arena.store.database.url, ROUND, model, staker.address)
+        probe = b"id,prediction\nx,2.5\n"  # refused (422) if it were taken, so probing stores nothing
+        held = arena.upload(staker, model, probe)
         assert held.status_code == 409 and "upload-in-progress" in held.json()["type"], held.text
         response = conn.getresponse()  # the stalled body's answer comes from its deadline
         assert response.status == 408, response.read()

@@ -29,7 +29,7 @@ import requests
 from helpers.object_store import ObjectStore
 from helpers.postgres import PostgresServer
 from helpers.scenario import WEI, World, advance_to, make_world, open_funded_round, synth_round
-from helpers.service_process import Service, start_service, stop
+from helpers.service_process import Service, start_service, stop, wait_for_hold
 
 from nmrstake.client.http import ServiceClient
 from nmrstake.hashing import keccak_bytes, keccak_file, to_hex
@@ -152,17 +152,6 @@ def post(service: Service, fields: dict[str, str], content: bytes) -> requests.R
                          headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
 
 
-def wait_until_held(service: Service, fields: dict[str, str], content: bytes) -> requests.Response:
-    """Another upload of the same key on `service` until the key shows as held (409
-    upload-in-progress): the first upload's hold is taken once its file part starts to arrive."""
-    deadline = time.monotonic() + 60
-    while True:
-        answer = post(service, fields, content)
-        if answer.status_code == 409 and "upload-in-progress" in answer.text or time.monotonic() > deadline:
-            return answer
-        time.sleep(0.2)
-
-
 @pytest.fixture
 def replicas(project, tmp_path, postgres_server: PostgresServer, object_store: ObjectStore, s3_bucket: str):
     with anvil_provider():
@@ -200,7 +189,8 @@ def test_the_same_key_uploaded_on_two_replicas_at_once__one_201_one_409(replicas
     auth_a, sig_a = h.authorise(0, "model_00", first)
     slow = RawUpload(a, fields_of(auth_a, sig_a), first)
     auth_b, sig_b = h.authorise(0, "model_00", second)
-    refused = wait_until_held(b, fields_of(auth_b, sig_b), second)
+    wait_for_hold(h.database_url, ROUND, "model_00", staker)
+    refused = post(b, fields_of(auth_b, sig_b), second)
     assert refused.status_code == 409 and "upload-in-progress" in refused.text, refused.text
     status, text = slow.finish()
     assert status == 201, text
@@ -258,7 +248,8 @@ def test_a_replica_killed_mid_upload__the_other_serves_every_acknowledged_upload
     content = h.predictions(last).read_bytes()
     auth, sig = h.authorise(last, model, content)
     cut = RawUpload(a, fields_of(auth, sig), content)
-    refused = wait_until_held(b, fields_of(*h.authorise(last, model, content)), content)
+    wait_for_hold(h.database_url, ROUND, model, acct.address)
+    refused = post(b, fields_of(*h.authorise(last, model, content)), content)
     assert refused.status_code == 409 and "upload-in-progress" in refused.text, refused.text
     assert stop(a, signal.SIGKILL) == -signal.SIGKILL
     status, _ = cut.answer()

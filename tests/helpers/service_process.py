@@ -62,6 +62,32 @@ def start_service(deployments: Path, data_dir: Path, log: Path, *extra: str, por
     return Service(url, proc, log, cmd)
 
 
+def wait_for_hold(database_url: str, round_id: int, model: str, staker: str) -> None:
+    """Until the service's database shows (round, model, staker) held. A service takes an upload's
+    hold on a thread of its own once the file part starts to arrive, so a test that needs the key
+    held waits for the row rather than race the service with a second upload (which could take
+    the hold itself first)."""
+    import time
+
+    import sqlalchemy as sa
+
+    from nmrstake.storage import tables
+
+    h = tables.key_holds
+    engine = sa.create_engine(database_url)
+    try:
+        deadline = time.monotonic() + 120  # a bound on the wait, not a timing the test asserts
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                if conn.execute(sa.select(h.c.holder).where(h.c.round_id == str(round_id), h.c.model == model,
+                                                            h.c.staker == staker)).first() is not None:
+                    return
+            time.sleep(0.1)
+    finally:
+        engine.dispose()
+    raise AssertionError(f"the service never held round {round_id}, model {model}, staker {staker}")
+
+
 def stop(service: Service, sig: int = signal.SIGTERM) -> int:
     return stop_process(service.proc, timeout=30, sig=sig)
 

@@ -191,7 +191,12 @@ class Indexer:
         under its own ABI (the committee variants add their events)."""
         if "Tournament" not in deployment.contracts:
             raise ConfigError("the deployment has no Tournament: nothing to index")
-        kinds = {"Tournament": str(deployment.settings.get("tournament_contract") or "Tournament")}
+        from nmrstake import abi
+
+        kind = str(deployment.settings.get("tournament_contract") or "Tournament")
+        # A kind the package has no ABI of (a test double deployed by `with_tournament`) is read
+        # with Tournament's, as TournamentClient reads it: every variant emits Tournament's events.
+        kinds = {"Tournament": kind if kind in abi.CONTRACTS else "Tournament"}
         followed = [Followed(kinds.get(name, name), record.address, record.block)
                     for name in FOLLOWED if (record := deployment.contracts.get(name)) is not None]
         return cls(engine, node, followed, stream=stream_key(deployment.chain_id, deployment.address("Tournament")),

@@ -20,13 +20,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nmrstake.errors import InputError
 from nmrstake.results.spec import round_dir
 from nmrstake.results.stored import PublishedStore
+from nmrstake.storage import DATABASE_URL_ENV, RECEIPT_KEY_FILE_ENV
 from nmrstake.storage.blobs import BlobStore, open_blobs
-from nmrstake.storage.database import DATABASE_URL_ENV
-from nmrstake.submissions import RECEIPT_KEY_FILE_ENV, SubmissionStore
+
+if TYPE_CHECKING:  # the store needs SQLAlchemy, which the participant's install has not
+    from nmrstake.submissions import SubmissionStore
 
 DATA_EXTENSIONS = (".csv", ".parquet")
 #: The environment variable of `--store-url`; a layout made without one reads it, so that local
@@ -77,6 +80,8 @@ class DataLayout:
     def store(self) -> SubmissionStore:
         """The tournament service's submission store of this deployment: its files in the store at
         :attr:`store_url` if any, else under :attr:`service_dir`."""
+        from nmrstake.submissions import SubmissionStore
+
         return SubmissionStore(self.service_dir, database_url=self.database_url, receipt_key_file=self.receipt_key_file,
                                blobs=self.blobs())
 

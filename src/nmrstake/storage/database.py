@@ -37,9 +37,8 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from nmrstake.errors import ConfigError
+from nmrstake.storage import DATABASE_URL_ENV  # the variable of `--database-url`, re-exported here
 
-#: The environment variable of `--database-url` (the service and the oracle's commands).
-DATABASE_URL_ENV = "NMRSTAKE_DATABASE_URL"
 #: The default database's file, in the service's data folder.
 DEFAULT_FILE = "service.sqlite3"
 #: How long a SQLite writer waits for another's transaction before giving up.
