@@ -98,9 +98,9 @@ class LocalResults:
 
     def uploads(self, round_id: int, model: str, staker: str) -> list[tuple[bytes, int]] | None:
         """The service's uploads for a stake key from its store on this machine (None: no store here)."""
-        store = self.layout.store()
-        if not store.exists():
+        if not self.layout.has_store():  # checked first: the store needs the operator's packages
             return None
+        store = self.layout.store()
         return [(u.file_hash, u.received_at) for u in store.uploads(round_id, model, staker)]
 
 

@@ -77,6 +77,14 @@ class DataLayout:
         """The published rounds: :attr:`results_dir`, and the store at :attr:`store_url` if any."""
         return PublishedStore(self.results_dir, self.blobs())
 
+    def has_store(self) -> bool:
+        """Whether this machine has a submission store to read (a database URL, or the service's
+        SQLite file in :attr:`service_dir`), checked without importing the store (SQLAlchemy),
+        which the participant's install does not have."""
+        service = self.service_dir
+        return (self.database_url is not None or (service / "service.sqlite3").is_file()
+                or (service / "uploads.sqlite3").is_file())
+
     def store(self) -> SubmissionStore:
         """The tournament service's submission store of this deployment: its files in the store at
         :attr:`store_url` if any, else under :attr:`service_dir`."""
