@@ -42,16 +42,15 @@ class LiveIndex:
 
     @classmethod
     def for_client(cls, engine: sa.Engine, client: TournamentClient, *, every: float = 2.0) -> LiveIndex | None:
-        """The index of `client`'s deployment on `engine` (its tables made where missing), when the
-        client reaches its node by URL (:class:`nmrstake.chain.node.RpcNode`); None on a chain
-        without one (ape's embedded EVM), where the service reads the chain as before."""
+        """The index of `client`'s deployment on `engine`, a database the service's migrations made
+        (its tables are revisions 0002 and 0003: no second source of the schema), when the client
+        reaches its node by URL (:class:`nmrstake.chain.node.RpcNode`); None on a chain without one
+        (ape's embedded EVM), where the service reads the chain as before."""
         from nmrstake.chain.node import RpcNode
-        from nmrstake.index.tables import ensure_schema
 
         node = client.node
         if not isinstance(node, RpcNode):
             return None
-        ensure_schema(engine)
         return cls(Indexer.for_deployment(engine, node, client.deployment), client.challenge_period,
                    client.grace_period, every)
 

@@ -1,5 +1,5 @@
-"""The event index's tables, in SQLAlchemy Core on their own :data:`metadata` (the migrations add
-them to the service's database; :func:`ensure_schema` creates them where there are none yet).
+"""The event index's tables, in SQLAlchemy Core on their own :data:`metadata` (the service's
+database gets them from its migrations; :func:`ensure_schema` creates them on a bare engine, for tests).
 
 One database may index several deployments: every row carries its ``stream``, the deployment's
 key (``<chain id>:<tournament address>``, :func:`nmrstake.index.indexer.stream_key`).
@@ -75,8 +75,8 @@ cursors = sa.Table(
 
 
 def ensure_schema(engine: sa.Engine) -> None:
-    """Create the index's tables where they are missing (the tests, and a database that the
-    migrations have not reached yet); an existing table is left as it is."""
+    """Create the index's tables where they are missing, on an engine the service's migrations
+    never ran on (the tests'); an existing table is left as it is."""
     metadata.create_all(engine)
 
 
