@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import requests
 from helpers.scenario import WEI, World, advance_to, deliver_targets, make_world, open_funded_round, synth_round
-from helpers.service_process import Service, start_service, stop
+from helpers.service_process import Service, kill_all, start_service, stop
 
 from nmrstake.client.http import RetryPolicy, ServiceClient
 from nmrstake.errors import ConfigError, RequestError
@@ -85,10 +85,7 @@ class ServiceRound:
         return service
 
     def stop_all(self) -> None:
-        for service in self.services:
-            if service.proc.poll() is None:
-                service.proc.kill()
-                service.proc.wait()
+        kill_all(self.services)
 
     # ---------------------------------------------------------------- participants
 

@@ -29,7 +29,7 @@ import requests
 from helpers.object_store import ObjectStore
 from helpers.postgres import PostgresServer
 from helpers.scenario import WEI, World, advance_to, make_world, open_funded_round, synth_round
-from helpers.service_process import Service, start_service, stop, wait_for_hold
+from helpers.service_process import Service, kill_all, start_service, stop, wait_for_hold
 
 from nmrstake.client.http import ServiceClient
 from nmrstake.hashing import keccak_bytes, keccak_file, to_hex
@@ -76,10 +76,7 @@ class Replicas:
         return service
 
     def stop_all(self) -> None:
-        for service in self.services:
-            if service.proc.poll() is None:
-                service.proc.kill()
-                service.proc.wait()
+        kill_all(self.services)
 
     def layout(self, name: str) -> DataLayout:
         """The data layout of machine `name` on the shared database and bucket (as its processes see it)."""

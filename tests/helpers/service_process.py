@@ -88,6 +88,14 @@ def wait_for_hold(database_url: str, round_id: int, model: str, staker: str) -> 
     raise AssertionError(f"the service never held round {round_id}, model {model}, staker {staker}")
 
 
+def kill_all(services: list[Service]) -> None:
+    """Kill every service still running (a test's cleanup, whatever state it left them in)."""
+    for service in services:
+        if service.proc.poll() is None:
+            service.proc.kill()
+            service.proc.wait()
+
+
 def stop(service: Service, sig: int = signal.SIGTERM) -> int:
     return stop_process(service.proc, timeout=30, sig=sig)
 
