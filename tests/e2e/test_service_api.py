@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 import requests
 from helpers.scenario import advance_to, deliver_targets, make_world, open_funded_round, stake_all, synth_round
-from helpers.service_process import Service, running_service, start_service, stop
+from helpers.service_process import Service, running_service, start_service, stop, wait_for_hold
 from helpers.uploads import MULTIPART_TYPE, csv_file, multipart
 
 from nmrstake.hashing import keccak_bytes, to_hex
@@ -350,9 +350,12 @@ def test_upload__replayed_signature__is_409_and_stores_nothing(ctx):
 
 
 @contextmanager
-def half_sent(ctx: Ctx, body: bytes):
+def half_sent(ctx: Ctx, body: bytes, *, holds: tuple[str, Any] | None = None):
     """An upload in progress: its fields, the file's headers and half the file are sent and read
-    by the service; the block gets `finish()`, which sends the rest and returns (status, body)."""
+    by the service; the block gets `finish()`, which sends the rest and returns (status, body).
+    `holds=(model, staker)`: the upload is the staker's own, and the block starts once the service's
+    database shows that key held (the hold is taken on a worker thread, so round trips through the
+    event loop alone do not prove it)."""
     cut = body.index(GOOD) + len(GOOD) // 2
     host, port = ctx.url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=60)
@@ -362,6 +365,9 @@ def half_sent(ctx: Ctx, body: bytes):
         conn.putheader("Content-Length", str(len(body)))
         conn.endheaders()
         conn.send(body[:cut])
+        if holds is not None:
+            model, staker = holds
+            wait_for_hold(f"sqlite:///{ctx.store_dir / 'service.sqlite3'}", R_OPEN, model, staker.address)
         # Two round trips through the service's event loop: it has read what was sent so far.
         for _ in range(2):
             assert requests.get(f"{ctx.url}/v1/info", timeout=30).status_code == 200
@@ -378,7 +384,7 @@ def half_sent(ctx: Ctx, body: bytes):
 
 def test_upload__while_another_for_the_same_key_is_in_progress__is_409_and_stores_nothing(ctx):
     model, staker = "concurrent", ctx.stakers[1]
-    with half_sent(ctx, multipart(upload_parts(ctx, model=model, staker=staker))) as finish:
+    with half_sent(ctx, multipart(upload_parts(ctx, model=model, staker=staker)), holds=(model, staker)) as finish:
         before = snapshot(ctx)
         second = upload(ctx, model=model, staker=staker, content=csv_file(seed=3))
         assert_problem(second, 409, "upload-in-progress", f"round {R_OPEN}", model, staker.address, "in progress")
