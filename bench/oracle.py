@@ -4,15 +4,19 @@
                            [--no-reference] [--out bench/results/oracle.json]
 
 Each oracle run is a fresh process, so that its peak memory (ru_maxrss) is the oracle's own:
-load and hash every predictions file (and check it against its commitment), score, payouts,
-Merkle tree with every proof, publish (the results folder, inputs hard-linked). Wall and CPU
-seconds are reported (the machine is shared: CPU seconds are the steadier figure); the median of
---repeat runs is kept. Then numerai-tools itself scores the same round in another process (its
-time is the reference; its scores are compared with the oracle's). Then one run per size of the
-scale curve. At 10,000 x 5,000 the figures go to --out, with the root and totals compared with the
+load every predictions file as the oracle reads its service's store (each CSV's values and keccak
+from the prepared file the service wrote beside it at upload, nmrstake.prepared; the keccak checked
+against its commitment), score, payouts, Merkle tree with every proof, publish (the results folder,
+inputs hard-linked). Wall and CPU seconds are reported (the machine is shared: CPU seconds are the
+steadier figure); the median of --repeat runs is kept. One more run reads the CSV files alone (no
+prepared values: every file parsed and hashed), reported as "unprepared", and must reach the same
+root and totals. Then numerai-tools itself scores the same round in another process (its time is
+the reference; its scores are compared with the oracle's). Then one run per size of the scale
+curve. At 10,000 x 5,000 the figures go to --out, with the root and totals compared with the
 file's previous ones (payouts must not move by a wei) and its "before" block kept.
 The data sets are generated once into cache folders under the temp dir (not timed; 50,000 models
-are about 6 GB of CSV).
+are about 6 GB of CSV), with the store's layout and prepared values beside them (upload-time work:
+not timed either).
 """
 
 from __future__ import annotations
@@ -66,14 +70,45 @@ def prepare(models: int, rows: int, seed: int) -> Path:
     return folder
 
 
-def _round(folder: Path):
+def stored(folder: Path) -> Path:
+    """The round's files as the service stores them (``store/<keccak>.csv``, hard links) with the
+    prepared values it writes beside each at upload (``<keccak>.csv.values``: the intake's own
+    nmrstake.prepared.prepare). Upload-time work, so made once, untimed."""
     from nmrstake.hashing import from_hex
+    from nmrstake.prepared import encode, prepare
+
+    store = folder / "store"
+    if (store / "READY").exists():
+        return store
+    shutil.rmtree(store, ignore_errors=True)
+    store.mkdir()
+    t0 = time.perf_counter()
+    for s in json.loads((folder / "stakes.json").read_text()):
+        source = folder / "predictions" / f"{s['model']}.csv"
+        target = store / f"{s['commitment']}.csv"
+        os.link(source, target)
+        prepared = prepare(source.read_bytes(), from_hex(s["commitment"], length=32))
+        assert prepared is not None  # synthetic files are plain CSV
+        Path(f"{target}.values").write_bytes(encode(prepared))
+    (store / "READY").write_text(f"prepared in {time.perf_counter() - t0:.1f} s\n")
+    return store
+
+
+def _round(folder: Path, prepared: bool = False):
+    """The round's stakes, inputs and parameters: the predictions as the bench made them, or (with
+    `prepared`) as the oracle reads them from the service's store, each beside its prepared values."""
+    from nmrstake.hashing import from_hex, to_hex
     from nmrstake.payouts import RoundParams
     from nmrstake.results.spec import RoundInputs, RoundStake
 
     stakes = [RoundStake(s["model"], s["staker"], int(s["stake"]), from_hex(s["commitment"], length=32))
               for s in json.loads((folder / "stakes.json").read_text())]
-    inputs = RoundInputs(folder / "targets.csv", {s.model: folder / "predictions" / f"{s.model}.csv" for s in stakes})
+    if prepared:
+        store = stored(folder)
+        files = {s.model: store / f"{to_hex(s.commitment)}.csv" for s in stakes}
+    else:
+        files = {s.model: folder / "predictions" / f"{s.model}.csv" for s in stakes}
+    inputs = RoundInputs(folder / "targets.csv", files, prepared=prepared)
     total_staked = sum(s.stake for s in stakes)
     params = RoundParams(corr_multiplier_bps=5000, mmc_multiplier_bps=20000, clip_bps=500,
                          stake_threshold=72_000 * 10**18, funded=total_staked // 20)
@@ -85,12 +120,12 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(folder: Path, models: int, rows: int, scores_out: Path | None) -> dict:
+def measure(folder: Path, models: int, rows: int, scores_out: Path | None, prepared: bool) -> dict:
     """The oracle's work on the round, in this (fresh) process: evaluate, then publish."""
     from nmrstake.results.evaluate import evaluate_round
     from nmrstake.results.publish import publish_round
 
-    stakes, inputs, params = _round(folder)
+    stakes, inputs, params = _round(folder, prepared)
     stages: dict[str, float] = {}
     cpu_stages: dict[str, float] = {}
     cpu0 = last_cpu = _cpu_seconds()
@@ -175,10 +210,13 @@ def _child(*args: str) -> dict:
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 
-def _run(models: int, rows: int, seed: int, scores: Path | None = None) -> dict:
+def _run(models: int, rows: int, seed: int, scores: Path | None = None, *, prepared: bool = True) -> dict:
     folder = prepare(models, rows, seed)
+    if prepared:
+        stored(folder)
     extra = ["--scores", str(scores)] if scores is not None else []
-    return _child("--models", str(models), "--rows", str(rows), "--measure", str(folder), *extra)
+    mode = [] if prepared else ["--unprepared"]
+    return _child("--models", str(models), "--rows", str(rows), "--measure", str(folder), *extra, *mode)
 
 
 def main() -> None:
@@ -193,9 +231,11 @@ def main() -> None:
     ap.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--reference", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--scores", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--unprepared", action="store_true",
+                    help="measure only the oracle without the prepared values (every CSV parsed and hashed)")
     args = ap.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure, args.models, args.rows, args.scores)))
+        print(json.dumps(measure(args.measure, args.models, args.rows, args.scores, not args.unprepared)))
         return
     if args.reference:
         print(json.dumps(reference(args.reference, args.scores)))
@@ -209,8 +249,17 @@ def main() -> None:
               f"peak {run['peak_memory_mib']} MiB, stages {run['seconds']}, CPU {run['cpu_seconds_by_stage']}", flush=True)
     median = sorted(runs, key=lambda r: r["total_seconds"])[len(runs) // 2]
     figures: dict = {**median, "total_seconds_runs": [r["total_seconds"] for r in runs]}
+    unprepared = _run(args.models, args.rows, args.seed, prepared=False)
+    print(f"without prepared values: {unprepared['total_seconds']} s ({unprepared['cpu_seconds']} s CPU), "
+          f"stages {unprepared['seconds']}", flush=True)
+    figures["unprepared"] = {
+        "what": "one run of the oracle on the CSV files alone (no prepared values: every file read, parsed and "
+                "hashed at resolution, as for files from before prepared values or a round re-scored elsewhere)",
+        **{k: unprepared[k] for k in ("total_seconds", "cpu_seconds", "peak_memory_mib", "seconds",
+                                      "cpu_seconds_by_stage")}}
+    runs.append(unprepared)
     if len({(r["root"], r["total_payout"], r["total_burn"]) for r in runs}) != 1:
-        sys.exit("the runs disagree on the root or the totals")
+        sys.exit("the runs disagree on the root or the totals (with and without prepared values)")
     if not args.no_reference:
         ref = _child("--reference", str(prepare(args.models, args.rows, args.seed)), "--scores", str(scores))
         figures["numerai_tools"] = ref

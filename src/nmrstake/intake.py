@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from nmrstake.errors import InputError, NmrstakeError, RequestError, UnknownRoundError
 from nmrstake.hashing import checksum_address, keccak_file, to_hex
 from nmrstake.models import check_model_name
+from nmrstake.prepared import Prepared
 from nmrstake.signing import DeliveryReceipt, Domain, ReceiptJson, UploadAuthorisation
 from nmrstake.storage.holds import HOLD_LEASE, Holds
 from nmrstake.submissions import StoredUpload, StoreUsage, SubmissionStore, crash_point
@@ -227,14 +228,17 @@ class Intake:
                                f"stake model {model} in round {round_id} first (the commitment is the file's "
                                "keccak-256), then upload it; a staked model's upload is always taken", field="file")
 
-    def _check_file(self, staged: Path, size: int, key_text: str) -> str:
-        from nmrstake.scoring import load_predictions, plain_predictions_ok
+    def _check_file(self, staged: Path, size: int, key_text: str, digest: bytes) -> tuple[str, Prepared | None]:
+        """The file's extension, and its values prepared for the oracle if it is a plain CSV."""
+        from nmrstake.prepared import prepare
+        from nmrstake.scoring import load_predictions
 
         if size == 0:
             raise RequestError(422, "empty-file", "file: the file is empty", field="file")
         raw = staged.read_bytes()  # at most max_bytes
-        if plain_predictions_ok(raw):  # the usual file, accepted without pandas
-            return ".csv"
+        prepared = prepare(raw, digest)
+        if prepared is not None:  # the usual file, accepted without pandas
+            return ".csv", prepared
         head = raw[:4096]
         is_parquet = head[:4] == b"PAR1"
         if not is_parquet:
@@ -250,7 +254,7 @@ class Intake:
             status = 415 if "not UTF-8 text" in exc.message or "not a readable Parquet" in exc.message else 422
             raise RequestError(status, "invalid-file" if status == 422 else "unsupported-format",
                                f"file: {exc.message}", field="file") from None
-        return ".parquet" if is_parquet else ".csv"
+        return (".parquet" if is_parquet else ".csv"), None
 
     # ------------------------------------------------------------------ the upload
 
@@ -308,14 +312,14 @@ class Intake:
     def _check_and_store(self, staged: Path, size: int, *, round_id: int, model: str, staker: str, digest: bytes,
                          authorisation: bytes, signature: str) -> StoredUpload:
         with self._checks:  # parsing is bounded work, but a round's worth at once would share the cores
-            extension = self._check_file(staged, size, f"model {model} of round {round_id}")
+            extension, prepared = self._check_file(staged, size, f"model {model} of round {round_id}", digest)
         crash_point("received")
         _, now = self.open_window(round_id)  # by chain time now that the whole file is in
         receipt = DeliveryReceipt(staker, round_id, model, digest, now).signed(self.domain, self._receipt_account)
         try:
             return self.store.store(staged, round_id=round_id, model=model, staker=staker, file_hash=digest,
                                     extension=extension, received_at=now, authorisation=authorisation,
-                                    signature=signature, receipt=receipt)
+                                    signature=signature, receipt=receipt, prepared=prepared)
         except IntegrityError:
             raise RequestError(409, "signature-replayed", "signature: this upload signature was used already",
                                field="signature") from None

@@ -203,9 +203,10 @@ class Oracle:
                 # Only what the service received before close counts (see the module's docstring).
                 upload = store.delivered(rid, s.model, s.staker, s.commitment, info.close_time)
                 if upload is not None:  # fetched from the shared store, if the files are there
-                    predictions[(s.model, s.staker)] = store.local_path(upload)
+                    predictions[(s.model, s.staker)] = store.local_path(upload, with_prepared=True)
         stakes = [RoundStake(s.model, s.staker, s.amount, s.commitment) for s in chain_stakes]
-        inputs = RoundInputs(targets=targets, predictions=predictions, meta_model=self.layout.meta_model_file(rid))
+        inputs = RoundInputs(targets=targets, predictions=predictions, meta_model=self.layout.meta_model_file(rid),
+                             prepared=True)
         self.log("computing", round=rid, stakes=len(stakes), files=len(predictions))
         result = evaluate_round(rid, info.payout_params(), stakes, inputs)
         for alarm in result.alarms:

@@ -43,6 +43,9 @@ from nmrstake.errors import InputError
 
 __all__ = [
     "MIN_OVERLAP",
+    "PlainPredictions",
+    "ids_fingerprint",
+    "plain_predictions",
     "TooManyRows",
     "load_table",
     "load_predictions",
@@ -614,6 +617,9 @@ class IdTemplate:
         self.ids = pa.StringArray.from_buffers(max(2 * self.count - 1, 0), pa.py_buffer(bounds),
                                                pa.py_buffer(b"".join(encoded) if self.usable else b""),
                                                self.values_mask)
+        #: :func:`ids_fingerprint` of the ids: a prepared file (:mod:`nmrstake.prepared`) with the
+        #: same fingerprint lists these ids in this order
+        self.fingerprint = ids_fingerprint(lengths, b"".join(encoded))
 
 
 #: The bytes of a "plain" predictions file (see :func:`plain_predictions_ok`): letters, digits,
@@ -626,15 +632,43 @@ _PLAIN_BYTES[list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234567
 _PANDAS_NA_IDS = ("NA", "NULL", "NaN", "None", "nan", "null", "-NaN", "-nan", "-NA", "NAN")
 
 
+@dataclass(frozen=True)
+class PlainPredictions:
+    """What :func:`plain_predictions` reads of a plain predictions file: its values in the file's
+    row order and the fingerprint of its ids (:func:`ids_fingerprint`: equal iff the file lists
+    the same ids in the same order)."""
+
+    values: np.ndarray
+    ids: bytes
+
+
+def ids_fingerprint(lengths: np.ndarray, data: bytes | memoryview) -> bytes:
+    """The SHA-256 of a list of ids given as their byte lengths and their bytes run together: the
+    lengths as little-endian uint32, then the bytes. Two lists have the same fingerprint iff they
+    hold the same ids in the same order (SHA-256 rather than keccak: it is off chain, and three
+    times faster here)."""
+    import hashlib
+
+    digest = hashlib.sha256(np.ascontiguousarray(lengths, dtype="<u4").tobytes())
+    digest.update(data)
+    return digest.digest()
+
+
 def plain_predictions_ok(raw: bytes, *, max_rows: int = MAX_PREDICTION_ROWS) -> bool:
-    """True only if :func:`load_predictions` accepts `raw`, decided in about a millisecond for the
-    usual file: a CSV ``id,<name>`` of plain bytes (``_PLAIN_BYTES``), one comma on every line,
-    every line (the last included) ended by a newline, non-empty unique ids none of which pandas
-    reads as missing, and values that parse (Arrow's exact parser) to numbers in [0, 1]. False
-    says nothing: the caller then runs load_predictions, which accepts the file or names its
-    problem. The service's intake checks each upload this way first (the pandas reader costs
-    8 to 10 ms of CPU a file); tests/offchain/test_plain_predictions.py holds that whatever this
-    accepts, load_predictions accepts."""
+    """True only if :func:`load_predictions` accepts `raw` (see :func:`plain_predictions`)."""
+    return plain_predictions(raw, max_rows=max_rows) is not None
+
+
+def plain_predictions(raw: bytes, *, max_rows: int = MAX_PREDICTION_ROWS) -> PlainPredictions | None:
+    """The values and ids' fingerprint of `raw` only if :func:`load_predictions` accepts it,
+    decided in about a millisecond for the usual file: a CSV ``id,<name>`` of plain bytes
+    (``_PLAIN_BYTES``), one comma on every line, every line (the last included) ended by a
+    newline, non-empty unique ids none of which pandas reads as missing, and values that parse
+    (Arrow's exact parser) to numbers in [0, 1]. None says nothing: the caller then runs
+    load_predictions, which accepts the file or names its problem. The service's intake checks
+    each upload this way first (the pandas reader costs 8 to 10 ms of CPU a file) and keeps the
+    values (:mod:`nmrstake.prepared`); tests/offchain/test_plain_predictions.py holds that
+    whatever this accepts, load_predictions accepts, with the same values."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -642,21 +676,21 @@ def plain_predictions_ok(raw: bytes, *, max_rows: int = MAX_PREDICTION_ROWS) -> 
     fields = header.split(b",")
     if (len(fields) != 2 or fields[0] != b"id" or not fields[1] or fields[1] == b"id"
             or not raw.endswith(b"\n") or len(raw) >= 1 << 31):
-        return False
+        return None
     data = np.frombuffer(raw, dtype=np.uint8)
     if not _PLAIN_BYTES[data].all():
-        return False
+        return None
     newlines = np.flatnonzero(data == 10)
     commas = np.flatnonzero(data == 44)
     rows = len(newlines) - 1
     if not 1 <= rows <= max_rows or len(commas) != rows + 1:
-        return False
+        return None
     starts = np.empty(rows + 1, dtype=np.int64)
     starts[0] = 0
     starts[1:] = newlines[:-1] + 1
     # One comma on each line, with something before it (the id) and after it (the value).
     if not ((commas > starts) & (commas + 1 < newlines)).all():
-        return False
+        return None
     # The ids and the values as strings over the file's own bytes (string 2k of each array is row
     # k's, the strings between them null): no copy of the text.
     gaps = pa.py_buffer(np.packbits(np.arange(2 * rows - 1) % 2 == 0, bitorder="little"))
@@ -664,14 +698,21 @@ def plain_predictions_ok(raw: bytes, *, max_rows: int = MAX_PREDICTION_ROWS) -> 
     bounds[0::2], bounds[1::2] = starts[1:], commas[1:]
     ids = pa.StringArray.from_buffers(2 * rows - 1, pa.py_buffer(bounds), pa.py_buffer(raw), gaps).drop_null()
     if pc.count_distinct(ids).as_py() != rows or pc.any(pc.is_in(ids, pa.array(_PANDAS_NA_IDS))).as_py():
-        return False
+        return None
+    # Their fingerprint now: `bounds` is reused below, and a single row's array (no null to drop)
+    # still reads its offsets from it.
+    _, offsets_buffer, data_buffer = ids.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[ids.offset: ids.offset + rows + 1]
+    fingerprint = ids_fingerprint(np.diff(offsets), memoryview(data_buffer)[offsets[0]: offsets[-1]])
     bounds[0::2], bounds[1::2] = commas[1:] + 1, newlines[1:]
     spans = pa.StringArray.from_buffers(2 * rows - 1, pa.py_buffer(bounds), pa.py_buffer(raw), gaps).drop_null()
     try:
         values = pc.cast(spans, pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError):
-        return False
-    return bool(((values >= 0) & (values <= 1)).all())  # NaN fails both
+        return None
+    if not ((values >= 0) & (values <= 1)).all():  # NaN fails both
+        return None
+    return PlainPredictions(np.ascontiguousarray(values, dtype=np.float64), fingerprint)
 
 
 def fast_prediction_values(raw: bytes, template: IdTemplate) -> np.ndarray | None:

@@ -52,9 +52,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from nmrstake.errors import ConfigError
+from nmrstake.errors import ConfigError, NmrstakeError
 from nmrstake.fsutil import fsync_dir
 from nmrstake.hashing import bytes32_from_hex, checksum_address, to_hex
+from nmrstake.prepared import SUFFIX as PREPARED_SUFFIX
+from nmrstake.prepared import Prepared
+from nmrstake.prepared import encode as encode_prepared
 from nmrstake.signing import DeliveryReceipt
 from nmrstake.storage import RECEIPT_KEY_FILE_ENV, tables
 from nmrstake.storage.blobs import BlobNotFound, BlobStore, LocalBlobs
@@ -80,7 +83,8 @@ SHARED_PREFIX = "submissions"
 #: Seconds an object with no row is left alone before :meth:`SubmissionStore.sweep_orphans`
 #: deletes it: far longer than any upload takes from its object's write to its row's commit.
 ORPHAN_GRACE = 3600.0
-_FILE_KEY = re.compile(r"round-([0-9]+)/([a-z0-9_]{1,32})/(0x[0-9a-fA-F]{40})/(0x[0-9a-f]{64})(\.csv|\.parquet)")
+_FILE_KEY = re.compile(r"round-([0-9]+)/([a-z0-9_]{1,32})/(0x[0-9a-fA-F]{40})/(0x[0-9a-f]{64})(\.csv|\.parquet)"
+                       r"(?:\.values)?")  # a file, or its prepared values (nmrstake.prepared), which go with it
 
 
 def crash_point(name: str) -> None:
@@ -173,9 +177,10 @@ class SubmissionStore:
         """Where the file is on this machine (see :attr:`StoredUpload.path`)."""
         return self.blobs.local_path(self.file_key(round_id, model, staker, file_hash, extension))
 
-    def local_path(self, upload: StoredUpload) -> Path:
+    def local_path(self, upload: StoredUpload, *, with_prepared: bool = False) -> Path:
         """A local file holding `upload`'s bytes: the file itself on the local disk; a copy fetched
-        from the shared store (kept in the cache, fetched again only if the object changed). An
+        from the shared store (kept in the cache, fetched again only if the object changed), with
+        its prepared values beside it if it has some and `with_prepared` (the oracle's read). An
         acknowledged upload's object missing from the shared store is the store's failure, never
         the participant's (its row is committed only after the object was written): a ConfigError
         naming the URL and the key, so that the oracle stops rather than score a delivered file as
@@ -192,6 +197,11 @@ class SubmissionStore:
         if path.stat().st_size != upload.size:
             raise ConfigError(f"{self.blobs.where(upload.key)}: {path.stat().st_size} bytes, but upload "
                               f"{upload.upload_id} stored {upload.size}")
+        if with_prepared:
+            try:
+                self.blobs.fetch(upload.key + PREPARED_SUFFIX)
+            except NmrstakeError:
+                pass  # none (a Parquet or unusual file, or an upload from before them): the file is parsed
         return path
 
     def exists(self) -> bool:
@@ -352,12 +362,16 @@ class SubmissionStore:
             return conn.execute(sa.select(u.c.id).where(u.c.authorisation == to_hex(digest))).first() is not None
 
     def store(self, staged: Path, *, round_id: int, model: str, staker: str, file_hash: bytes, extension: str,
-              received_at: int, authorisation: bytes, signature: str, receipt: DeliveryReceipt) -> StoredUpload:
+              received_at: int, authorisation: bytes, signature: str, receipt: DeliveryReceipt,
+              prepared: Prepared | None = None) -> StoredUpload:
         """Move a fully received, checked file to its content-addressed key and log it. Returns
         once both are durable (the object first: a row never refers to a missing object); raises
         sqlalchemy.exc.IntegrityError if the authorisation was used (by any process sharing the
-        database), leaving the object, which a row of the same bytes may share."""
+        database), leaving the object, which a row of the same bytes may share. `prepared`: the
+        file's values for the oracle (:mod:`nmrstake.prepared`), written beside it first."""
         key = self.file_key(round_id, model, staker, file_hash, extension)
+        if prepared is not None:
+            self.blobs.put_bytes(key + PREPARED_SUFFIX, encode_prepared(prepared))
         size = self._put_file(staged, key)
         crash_point("stored")
         with self.database.write() as conn:
@@ -436,7 +450,7 @@ class SubmissionStore:
             referenced = {self.file_key(int(rid), str(m), str(who), bytes32_from_hex(str(h)), str(e))
                           for m, who, h, e in rows}
             for key, hold_key, digest, ext in files:
-                if key in referenced:
+                if key.removesuffix(PREPARED_SUFFIX) in referenced:
                     continue
                 st = self.blobs.stat(key)
                 if st is None:

@@ -24,8 +24,8 @@ PACKAGE = SRC / "nmrstake"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # Plain values and files: no chain, no network. The package root only holds __version__.
     ("base", ("nmrstake", "nmrstake.errors", "nmrstake.amounts", "nmrstake.hashing", "nmrstake.models",
-              "nmrstake.fsutil", "nmrstake.tables", "nmrstake.merkle", "nmrstake.scoring", "nmrstake.payouts",
-              "nmrstake.synth", "nmrstake.wallet", "nmrstake.jsontypes")),
+              "nmrstake.fsutil", "nmrstake.tables", "nmrstake.merkle", "nmrstake.scoring", "nmrstake.prepared",
+              "nmrstake.payouts", "nmrstake.synth", "nmrstake.wallet", "nmrstake.jsontypes")),
     # ape and the node: connecting, local nodes, the accounts that sign, the one transaction sender,
     # contract instances and logs, revert reasons.
     ("chain", ("nmrstake.localchain", "nmrstake.chain")),

@@ -1,30 +1,43 @@
 """`scoring.plain_predictions_ok`, the intake's quick check of an upload: whatever it accepts,
-`load_predictions` (the full check, through pandas) accepts too. It may refuse a good file (the
-full check then runs); it must never accept a bad one."""
+`load_predictions` (the full check, through pandas) accepts too, with the same values and ids (the
+values and the ids' fingerprint are what the service keeps for the oracle: nmrstake.prepared). It
+may refuse a good file (the full check then runs); it must never accept a bad one."""
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pandas._libs.parsers import STR_NA_VALUES
 
 from nmrstake.errors import InputError
-from nmrstake.scoring import _PANDAS_NA_IDS, _PLAIN_BYTES, load_predictions, plain_predictions_ok
+from nmrstake.scoring import (
+    _PANDAS_NA_IDS,
+    _PLAIN_BYTES,
+    IdTemplate,
+    load_predictions,
+    plain_predictions,
+    plain_predictions_ok,
+)
 
 
 def _csv(rows: list[tuple[str, str]], header: str = "id,prediction", end: str = "\n") -> bytes:
     return (header + "\n" + "\n".join(f"{i},{v}" for i, v in rows) + end).encode()
 
 
-def _accepted(tmp_path, raw: bytes) -> bool:
+def _loaded(tmp_path, raw: bytes) -> pd.Series | None:
     path = tmp_path / "p.csv"
     path.write_bytes(raw)
     try:
-        load_predictions(path)
+        return load_predictions(path)
     except InputError:
-        return False
-    return True
+        return None
+
+
+def _accepted(tmp_path, raw: bytes) -> bool:
+    return _loaded(tmp_path, raw) is not None
 
 
 def test_plain_predictions_ok__a_usual_file__is_accepted_as_load_predictions_accepts_it(tmp_path):
@@ -86,5 +99,11 @@ def test_plain_predictions_ok__whatever_it_accepts__load_predictions_accepts(tmp
         k = at % len(rows)
         rows[k] = (wild_id, rows[k][1]) if on_id else (rows[k][0], wild_value)
     raw = _csv(rows, header=header, end=end)
-    if plain_predictions_ok(raw):
-        assert _accepted(tmp_path_factory.mktemp("plain"), raw), raw
+    plain = plain_predictions(raw)
+    assert plain_predictions_ok(raw) == (plain is not None)
+    if plain is not None:
+        loaded = _loaded(tmp_path_factory.mktemp("plain"), raw)
+        assert loaded is not None, raw
+        # The same values in the file's order, and the fingerprint of the same ids in that order.
+        assert np.array_equal(plain.values, loaded.to_numpy(dtype=np.float64)), raw
+        assert plain.ids == IdTemplate([str(i) for i in loaded.index]).fingerprint, raw

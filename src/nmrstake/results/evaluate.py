@@ -17,6 +17,7 @@ from nmrstake.hashing import ZERO32, checksum_address, from_hex, keccak_bytes, t
 from nmrstake.merkle import LEAF_ENCODING, StandardMerkleTree, leaf_values
 from nmrstake.models import check_model_label, check_model_name, is_model_name, label_model_id
 from nmrstake.payouts import PayoutRow, PayoutSummary, RoundParams, StakeEntry, compute_payouts
+from nmrstake.prepared import read_beside
 from nmrstake.results.spec import (
     NOT_A_NAME,
     NOT_COMMITTED,
@@ -179,6 +180,13 @@ def evaluate_round(
         path = files.get(models[pos])
         if path is None or not Path(path).is_file():
             return None
+        if inputs.prepared and (prepared := read_beside(Path(path))) is not None:
+            # Parsed and hashed by the service at upload: its values go straight in when the file
+            # lists the targets' ids in their order; any other file is loaded below.
+            if prepared.ids == template.fingerprint and len(prepared.values) == template.count:
+                matrix[pos] = prepared.values if every_id_scored else prepared.values[scored_mask]
+                in_matrix[pos] = True
+            return InputDigest(prepared.keccak, prepared.size, False)
         try:
             raw = Path(path).read_bytes()
         except OSError as exc:

@@ -56,11 +56,15 @@ PredictionKey = str | tuple[str, str]
 class RoundInputs:
     """The files a round is scored from: targets, optional meta model, and predictions keyed by
     model (one file for every staker of it) or by (model, staker) (each staker's own file; the
-    service stores them so, and stakers who share a model name are then scored apart)."""
+    service stores them so, and stakers who share a model name are then scored apart).
+    `prepared`: the predictions are the submission store's files, whose prepared values
+    (:mod:`nmrstake.prepared`, written by the service at upload) may be used instead of parsing
+    and hashing them again; only the oracle reading its own store sets it."""
 
     targets: Path
     predictions: Mapping[PredictionKey, Path] = field(default_factory=dict)
     meta_model: Path | None = None
+    prepared: bool = False
 
 
 def prediction_label(key: PredictionKey) -> str:
