@@ -1,5 +1,6 @@
 """A 2-of-3 oracle committee as real processes on a real Anvil, exchanging attestations through a
-real `nmrstake serve`: an honest oracle with the submission store computes, publishes and attests;
+real `nmrstake serve`: an honest oracle with the submission store computes, publishes and attests
+(from the files themselves: a lying prepared file in the store changes nothing);
 a lying member (its totals perturbed by a test hook) attests other content, which is stored,
 shown, never agreed and never posted, and which the honest ones name in an ERROR line; a second
 honest member on another machine (only `--api`) downloads the published round, recomputes it and
@@ -14,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 import requests
@@ -26,6 +28,7 @@ from nmrstake.daemon import EventLog
 from nmrstake.hashing import bytes32_from_hex, to_hex
 from nmrstake.localchain import anvil_provider
 from nmrstake.oracle import CRASH_ENV, LIE_ENV, Oracle
+from nmrstake.prepared import SUFFIX, decode, encode
 from nmrstake.results.layout import DataLayout
 from nmrstake.results.read import load_published
 from nmrstake.tournament import RoundState
@@ -70,6 +73,14 @@ def test_committee_round__honest_members_post_by_signatures__the_liar_is_never_c
         with running_service(world.deployments, world.layout.root, tmp_path / "service.log") as service:
             api = service.url
             listing = f"{api}/v1/rounds/{ROUND}/attestations"
+
+            # A prepared file in the store that lies (whole, stating its file, other values): a
+            # committee's member parses and hashes every file itself, so its result is the files'
+            # own, which the remote member's recomputation from the published files agrees with.
+            [prepared, *_] = sorted(world.layout.store().files_dir.rglob(f"*.csv{SUFFIX}"))
+            honest = decode(prepared.read_bytes())
+            assert honest is not None
+            prepared.write_bytes(encode(replace(honest, values=honest.values[::-1].copy())))
 
             # The honest member with the store: computes, publishes, attests; one signature of two.
             out = run_oracle(world, HONEST, world.layout.root, api)
