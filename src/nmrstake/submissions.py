@@ -9,6 +9,8 @@ Layout under the store's root (``<data>/service/``)::
 
     service.sqlite3                                    the default database (WAL, synchronous=FULL)
     files/round-<id>/<model>/<staker>/<keccak>.<ext>   every accepted file, by its keccak-256 (no store URL)
+    files/round-<id>/<model>/<staker>/<keccak>.csv.values
+                                                       a plain CSV's values for the oracle (nmrstake.prepared)
     tmp/                                               files being received (never read by anyone)
     receipt-signer.key                                 the key that signs delivery receipts (0600)
 
