@@ -33,6 +33,7 @@ from nmrstake.hashing import keccak_file, to_hex
 from nmrstake.jsontypes import json_int, json_object
 from nmrstake.localchain import anvil_provider
 from nmrstake.participant import stake_predictions
+from nmrstake.prepared import SUFFIX, decode
 from nmrstake.results.read import load_published
 from nmrstake.signing import DeliveryReceipt, UploadAuthorisation
 from nmrstake.submissions import CRASH_ENV
@@ -126,7 +127,8 @@ class ServiceRound:
             db.close()
 
     def unreferenced_files(self) -> set[Path]:
-        referenced = {u.path for u in self.store.uploads(self.round_id)}
+        """Files and prepared values (nmrstake.prepared) no row refers to."""
+        referenced = {p for u in self.store.uploads(self.round_id) for p in (u.path, Path(f"{u.path}{SUFFIX}"))}
         return {p for p in self.store.files_dir.rglob("*") if p.is_file()} - referenced
 
     def check_nothing_lost_nothing_partial(self, service: Service) -> None:
@@ -146,7 +148,11 @@ class ServiceRound:
             assert row.path.stat().st_size == row.size
             assert row.receipt.signer(self.domain) == self.receipt_signer
         for path in self.store.files_dir.rglob("*"):
-            if path.is_file():
+            if path.is_file() and path.name.endswith(SUFFIX):  # whole, and its file's
+                prepared = decode(path.read_bytes())
+                assert prepared is not None, f"{path} is not a whole prepared file"
+                assert path.name.startswith(to_hex(prepared.keccak)), f"{path} is not its file's"
+            elif path.is_file():
                 assert path.stem == to_hex(keccak_file(path)), f"{path} is not a complete file"
         assert list(self.store.tmp_dir.iterdir()) == []
 
@@ -326,7 +332,7 @@ def test_crash_once_received_stored_or_while_writing_the_receipt_leaves_no_row_t
             assert leftovers == set()
         else:  # stored under its content address, but no row refers to it
             assert list(h.store.tmp_dir.iterdir()) == []
-            assert leftovers == {target}
+            assert leftovers == {target, Path(f"{target}{SUFFIX}")}  # and its prepared values, written first
             assert keccak_file(target) == auth.file_hash
         assert h.latest_id(model, acct.address) is None
 

@@ -38,6 +38,7 @@ from nmrstake.hashing import keccak_file, to_hex
 from nmrstake.intake import UploadAnswer
 from nmrstake.localchain import anvil_provider, free_port
 from nmrstake.participant import deliver
+from nmrstake.prepared import SUFFIX
 from nmrstake.signing import DeliveryReceipt
 from nmrstake.submissions import CRASH_ENV
 
@@ -235,7 +236,9 @@ class Arena:
         assert len(rows) == uploads and all(r.file_hash == commitment for r in rows)
         latest = self.store.latest(ROUND, model, who)
         assert latest is not None and latest.upload_id == answer["upload_id"] and latest.receipt == receipt
-        assert [p for p in self.store.files_dir.rglob(f"{to_hex(commitment)}.*")] == [latest.path]
+        # The file, and its prepared values (nmrstake.prepared) when it is a plain CSV.
+        assert sorted(self.store.files_dir.rglob(f"{to_hex(commitment)}.*")) == sorted(
+            [latest.path, *([Path(f"{latest.path}{SUFFIX}")] if latest.path.suffix == ".csv" else [])])
         assert keccak_file(latest.path) == commitment
         assert list(self.store.tmp_dir.iterdir()) == []
         seen = requests.get(f"{service.url}/v1/rounds/{ROUND}/submissions/{model}/{who}", timeout=30).json()
