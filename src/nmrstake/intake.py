@@ -464,9 +464,10 @@ def chain_intake(client: Any, store: SubmissionStore, *, max_bytes: int = DEFAUL
         min_stake = known.min_stake if known is not None else 0
 
         def read() -> Standing:
-            if client.stake_amount(round_id, model_id(model), staker) > 0:
+            staked, balance = client.stake_and_balance(round_id, model_id(model), staker)  # one request
+            if staked > 0:
                 return Standing(True, True, min_stake)
-            return Standing(False, client.nmr_balance(staker) >= min_stake, min_stake)
+            return Standing(False, balance >= min_stake, min_stake)
 
         found = guarded_chain_read(guard, read)
         if found.may_stake or owner_of(staker) is None or strategies is None:
