@@ -16,12 +16,21 @@ configuration gets its own Anvil, deployment, participants and round, a fresh da
 bucket and one receipt key, and N `nmrstake serve` processes on free ports, each with its own
 --data-dir (N machines) and `--database-url`, `--store-url s3://bench-rN/nmrstake`,
 `--receipt-key-file`. Each worker sends its uploads to the replicas in turn (a round-robin load
-balancer) and fetches its proofs from one of them; it sends its stakes once its uploads are in,
-so that the upload window measures the replicas rather than Anvil mining a thousand permit-and-
-stake transactions on the same two cores (the service takes an upload from an address holding
-the round's minimum stake, staked or not). Per configuration: uploads/s, p50/p99, each
-replica's CPU and the CPU of Anvil, PostgreSQL and SeaweedFS (process trees) and of the whole
-machine (/proc/stat: other users too) over the upload phase; storage growth over the round
+balancer) and fetches its proofs from one of them. The upload window measures the service, not
+its clients nor the chain: each worker signs its Uploads before the workers start together (a
+participant's client signs before it sends), its timed loop only POSTs them one after another,
+the bench checks every receipt (as `participant.deliver` does: this file, this key, signed by the
+service's receipt signer) once all uploads are in, and the stakes are a phase of their own after
+that (the service takes an upload from an address holding the round's minimum stake, staked or
+not), so that Anvil mining a thousand permit-and-stake transactions is not on the same two cores
+during the uploads. The 4 workers (`--workers`) are 4 uploads in flight: 2 per replica with two,
+enough to keep each replica's one core busy while the other upload waits on the database, the
+bucket or the chain, and few enough that the latency is the service's work rather than a queue
+(a closed loop: latency is about workers / throughput). Per configuration: uploads/s, p50/p99,
+each replica's CPU and the CPU of Anvil, PostgreSQL and SeaweedFS (process trees), the workers'
+and the whole machine's (/proc/stat: other users too) over the upload phase, and each of them
+per upload (`cpu_ms_per_upload`: with r a replica's and o everything else's, one replica is bound
+by its core at 1/r uploads a second and two by the machine's two cores at 2/(r+o)); storage growth over the round
 (objects and bytes in the bucket by prefix, pg_database_size and rows and bytes by table, each
 data folder); every acknowledged upload checked to be a row of the database with its file in the
 bucket or on a replica's disk; the oracle, on a data folder of its own with the same database and
@@ -48,7 +57,8 @@ happened. Phases (each timed):
                     `ServiceClient`, check the signed receipt), then `stakeWithPermit` with the file's
                     keccak as commitment (raw signed transaction, sent right after the receipt). Each
                     upload's latency is the POST, request to the 201 with its receipt. The workers start
-                    together (a barrier) once their imports and connections are ready.
+                    together (a barrier) once their imports and connections are ready. (With --replicas:
+                    signed before, receipts checked after, stakes a phase after, as above.)
 7. check_stakes:    the contract counts N stakes and their total; the service's store holds N uploads,
                     each received before close and hashing to its stake's commitment.
 8. resolve:         chain time past the resolve time, targets put at <data>/targets/round-<id>.csv, the
