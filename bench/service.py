@@ -30,7 +30,9 @@ bucket or the chain, and few enough that the latency is the service's work rathe
 each replica's CPU and the CPU of Anvil, PostgreSQL and SeaweedFS (process trees), the workers'
 and the whole machine's (/proc/stat: other users too) over the upload phase, and each of them
 per upload (`cpu_ms_per_upload`: with r a replica's and o everything else's, one replica is bound
-by its core at 1/r uploads a second and two by the machine's two cores at 2/(r+o)); storage growth over the round
+by its core at 1/r uploads a second and two by the machine's two cores at 2/(r+o); `bounds` gives
+r, o, those ceilings and the busy CPU none of them accounts for: other users of the machine);
+storage growth over the round
 (objects and bytes in the bucket by prefix, pg_database_size and rows and bytes by table, each
 data folder); every acknowledged upload checked to be a row of the database with its file in the
 bucket or on a replica's disk; the oracle, on a data folder of its own with the same database and
@@ -151,6 +153,26 @@ def stake_amounts(seed: int, participants: int) -> list[int]:
 
     rng = np.random.default_rng([seed, 11])
     return (rng.integers(10, 100_000, size=participants).astype(object) * 10**15).tolist()
+
+
+def cpu_bounds(replica_cpu: list[float | None], other_cpu: dict[str, float | None], workers_cpu: float,
+               busy: float | None, uploads: int) -> dict[str, Any] | None:
+    """The arithmetic of the upload window, from its CPU seconds: r, a replica's CPU per upload;
+    o, everything else the benchmark runs (Anvil, PostgreSQL, SeaweedFS, the workers) per upload;
+    the most uploads a second one replica's core allows (1/r) and the machine's cores allow with
+    every replica (cores/(r+o)), and the ratio they allow two replicas (2r/(r+o), at most 2); and
+    the machine's busy CPU that none of them account for (other users, the kernel's network
+    work, the bench's own process), which takes cores from all of them."""
+    if not uploads or None in replica_cpu or None in other_cpu.values() or busy is None:
+        return None
+    r = sum(x for x in replica_cpu if x is not None) / uploads
+    o = (sum(x for x in other_cpu.values() if x is not None) + workers_cpu) / uploads
+    cores = os.cpu_count() or 1
+    return {"r_ms": round(r * 1000, 1), "o_ms": round(o * 1000, 1),
+            "one_replica_core_uploads_per_s": round(1 / r, 1) if r else None,
+            "machine_cores_uploads_per_s": round(cores / (r + o), 1) if r + o else None,
+            "two_to_one_at_most": round(min(2.0, 2 * r / (r + o), cores * r / (r + o)), 2) if r + o else None,
+            "unaccounted_busy_cpu_ms": round((busy / uploads - r - o) * 1000, 1)}
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -911,7 +933,9 @@ def _run(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any]
                                       {**{f"replica-{r + 1}": x for r, x in enumerate(replica_cpu)}, **other_cpu,
                                        "workers": sum(d["cpu_seconds"] for d in done),
                                        "machine_busy": (busy1 - busy0) if busy0 is not None and busy1 is not None
-                                       else None}.items() if v is not None and uploads} ,
+                                       else None}.items() if v is not None and uploads},
+                "bounds": cpu_bounds(replica_cpu, other_cpu, sum(d["cpu_seconds"] for d in done),
+                                     (busy1 - busy0) if busy0 is not None and busy1 is not None else None, uploads),
                 "map_wall_s": round(map_wall, 2),
                 "workers_cpu_s": [round(d["cpu_seconds"], 2) for d in done],
                 "per_worker": [{"uploads": d["uploads"], "failures": d["upload_failures"],
@@ -1162,6 +1186,13 @@ def replicas_summary(result: dict[str, Any]) -> str:
     widths = [max(len(h), *(len(r[k]) for r in rows)) for k, h in enumerate(header)]
     lines.append("  " + "  ".join(h.rjust(w) for h, w in zip(header, widths)))
     lines += ["  " + "  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in rows]
+    for c in result["configurations"]:
+        b = (c.get("upload") or {}).get("bounds")
+        if b:
+            lines.append(f"  [{c['replicas']}] per upload r {b['r_ms']} ms (replicas), o {b['o_ms']} ms (the rest): one "
+                         f"replica's core allows {b['one_replica_core_uploads_per_s']}/s, the cores "
+                         f"{b['machine_cores_uploads_per_s']}/s, two to one at most {b['two_to_one_at_most']}x; "
+                         f"busy CPU no one here accounts for: {b['unaccounted_busy_cpu_ms']} ms per upload")
     ratio = result.get("ratio")
     if ratio:
         lines.append(f"  ratio {ratio['of']}: {ratio['uploads_per_s']}x uploads/s, p50 x{ratio['p50']}, "
