@@ -16,12 +16,23 @@ configuration gets its own Anvil, deployment, participants and round, a fresh da
 bucket and one receipt key, and N `nmrstake serve` processes on free ports, each with its own
 --data-dir (N machines) and `--database-url`, `--store-url s3://bench-rN/nmrstake`,
 `--receipt-key-file`. Each worker sends its uploads to the replicas in turn (a round-robin load
-balancer) and fetches its proofs from one of them; it sends its stakes once its uploads are in,
-so that the upload window measures the replicas rather than Anvil mining a thousand permit-and-
-stake transactions on the same two cores (the service takes an upload from an address holding
-the round's minimum stake, staked or not). Per configuration: uploads/s, p50/p99, each
-replica's CPU and the CPU of Anvil, PostgreSQL and SeaweedFS (process trees) and of the whole
-machine (/proc/stat: other users too) over the upload phase; storage growth over the round
+balancer) and fetches its proofs from one of them. The upload window measures the service, not
+its clients nor the chain: each worker signs its Uploads before the workers start together (a
+participant's client signs before it sends), its timed loop only POSTs them one after another,
+the bench checks every receipt (as `participant.deliver` does: this file, this key, signed by the
+service's receipt signer) once all uploads are in, and the stakes are a phase of their own after
+that (the service takes an upload from an address holding the round's minimum stake, staked or
+not), so that Anvil mining a thousand permit-and-stake transactions is not on the same two cores
+during the uploads. The 4 workers (`--workers`) are 4 uploads in flight: 2 per replica with two,
+enough to keep each replica's one core busy while the other upload waits on the database, the
+bucket or the chain, and few enough that the latency is the service's work rather than a queue
+(a closed loop: latency is about workers / throughput). Per configuration: uploads/s, p50/p99,
+each replica's CPU and the CPU of Anvil, PostgreSQL and SeaweedFS (process trees), the workers'
+and the whole machine's (/proc/stat: other users too) over the upload phase, and each of them
+per upload (`cpu_ms_per_upload`: with r a replica's and o everything else's, one replica is bound
+by its core at 1/r uploads a second and two by the machine's two cores at 2/(r+o); `bounds` gives
+r, o, those ceilings and the busy CPU none of them accounts for: other users of the machine);
+storage growth over the round
 (objects and bytes in the bucket by prefix, pg_database_size and rows and bytes by table, each
 data folder); every acknowledged upload checked to be a row of the database with its file in the
 bucket or on a replica's disk; the oracle, on a data folder of its own with the same database and
@@ -48,7 +59,8 @@ happened. Phases (each timed):
                     `ServiceClient`, check the signed receipt), then `stakeWithPermit` with the file's
                     keccak as commitment (raw signed transaction, sent right after the receipt). Each
                     upload's latency is the POST, request to the 201 with its receipt. The workers start
-                    together (a barrier) once their imports and connections are ready.
+                    together (a barrier) once their imports and connections are ready. (With --replicas:
+                    signed before, receipts checked after, stakes a phase after, as above.)
 7. check_stakes:    the contract counts N stakes and their total; the service's store holds N uploads,
                     each received before close and hashing to its stake's commitment.
 8. resolve:         chain time past the resolve time, targets put at <data>/targets/round-<id>.csv, the
@@ -143,6 +155,26 @@ def stake_amounts(seed: int, participants: int) -> list[int]:
     return (rng.integers(10, 100_000, size=participants).astype(object) * 10**15).tolist()
 
 
+def cpu_bounds(replica_cpu: list[float | None], other_cpu: dict[str, float | None], workers_cpu: float,
+               busy: float | None, uploads: int) -> dict[str, Any] | None:
+    """The arithmetic of the upload window, from its CPU seconds: r, a replica's CPU per upload;
+    o, everything else the benchmark runs (Anvil, PostgreSQL, SeaweedFS, the workers) per upload;
+    the most uploads a second one replica's core allows (1/r) and the machine's cores allow with
+    every replica (cores/(r+o)), and the ratio they allow two replicas (2r/(r+o), at most 2); and
+    the machine's busy CPU that none of them account for (other users, the kernel's network
+    work, the bench's own process), which takes cores from all of them."""
+    if not uploads or None in replica_cpu or None in other_cpu.values() or busy is None:
+        return None
+    r = sum(x for x in replica_cpu if x is not None) / uploads
+    o = (sum(x for x in other_cpu.values() if x is not None) + workers_cpu) / uploads
+    cores = os.cpu_count() or 1
+    return {"r_ms": round(r * 1000, 1), "o_ms": round(o * 1000, 1),
+            "one_replica_core_uploads_per_s": round(1 / r, 1) if r else None,
+            "machine_cores_uploads_per_s": round(cores / (r + o), 1) if r + o else None,
+            "two_to_one_at_most": round(min(2.0, 2 * r / (r + o), cores * r / (r + o)), 2) if r + o else None,
+            "unaccounted_busy_cpu_ms": round((busy / uploads - r - o) * 1000, 1)}
+
+
 def percentile(values: list[float], q: float) -> float | None:
     """Nearest-rank percentile (q in 0..100)."""
     if not values:
@@ -200,12 +232,18 @@ def _cpu_seconds() -> float:
 
 def upload_stake_job(job: dict[str, Any]) -> dict[str, Any]:
     """One worker: for each participant of its share, deliver the file to the service (signed
-    Upload, checked receipt), then stake on chain with the file's keccak as commitment."""
+    Upload, checked receipt), then stake on chain with the file's keccak as commitment.
+
+    With `job["stake_after"]` (--replicas) the worker only uploads, as a participant's client
+    would with its signatures made beforehand: every Upload is signed before the workers start
+    together, and the timed loop POSTs them one after another; the answers go back to the bench,
+    which checks every receipt once all the uploads are in (the same checks as
+    `participant.deliver`), and the stakes are :func:`stake_job`'s, a phase of their own after."""
     from nmrstake.chain.signers import key_account
     from nmrstake.client.http import ServiceClient
     from nmrstake.hashing import keccak_file
     from nmrstake.participant import deliver
-    from nmrstake.signing import Domain
+    from nmrstake.signing import Domain, UploadAuthorisation
 
     rpc = Rpc(job["uri"])
     chain_id, tournament, token, rid = job["chain_id"], job["tournament"], job["token"], job["round"]
@@ -213,10 +251,13 @@ def upload_stake_job(job: dict[str, Any]) -> dict[str, Any]:
     keys = {i: Account.from_key(participant_key(job["seed"], i)) for i in indices}
     addresses = {i: job["addresses"][i] for i in indices}
     assert all(keys[i].address == addresses[i] for i in indices)
-    accounts_by_index = {i: key_account(bytes(keys[i].key)) for i in indices}  # ape accounts sign the uploads
-    tx_nonce = dict(zip(indices, (int(x, 16) for x in rpc.batch(
-        [("eth_getTransactionCount", [addresses[i], "latest"]) for i in indices]))))
-    permit_nonce = dict(zip(indices, rpc.uint_calls(token, [SEL_NONCES + encode(["address"], [addresses[i]]) for i in indices])))
+    stake_after = bool(job.get("stake_after"))
+    accounts_by_index = {} if stake_after else {i: key_account(bytes(keys[i].key)) for i in indices}
+    if not stake_after:
+        tx_nonce = dict(zip(indices, (int(x, 16) for x in rpc.batch(
+            [("eth_getTransactionCount", [addresses[i], "latest"]) for i in indices]))))
+        permit_nonce = dict(zip(indices, rpc.uint_calls(token, [SEL_NONCES + encode(["address"], [addresses[i]])
+                                                                for i in indices])))
     domain = Domain(chain_id, tournament)
     deliveries = []  # one client per replica, used in turn: a round-robin load balancer
     for url in job["urls"]:
@@ -224,11 +265,18 @@ def upload_stake_job(job: dict[str, Any]) -> dict[str, Any]:
         service.check_deployment(domain)  # also fetches /v1/info (the receipt signer) once
         deliveries.append(TimedDelivery(service))
     files = Path(job["files"])
+    signed: dict[int, tuple[UploadAuthorisation, str, bytes]] = {}
+    if stake_after:  # sign every upload before the clock starts (an hour's validity: the whole run)
+        for i in indices:
+            commitment = keccak_file(files / f"{job['models'][i]}.csv")
+            auth = UploadAuthorisation.new(addresses[i], rid, job["models"][i], commitment, now=int(time.time()),
+                                           lifetime=3600)
+            signed[i] = (auth, auth.sign(domain, keys[i]), commitment)
 
     _BARRIER.wait(timeout=300)  # every worker ready: start together
     start_wall, cpu0 = time.time(), _cpu_seconds()
     latencies: list[float] = []  # the POST: request to 201 + receipt
-    deliver_seconds: list[float] = []  # sign + POST + receipt check
+    deliver_seconds: list[float] = []
     stake_send_seconds: list[float] = []
     errors: list[str] = []
     failed_uploads = 0
@@ -237,7 +285,8 @@ def upload_stake_job(job: dict[str, Any]) -> dict[str, Any]:
     upload_bytes = 0
     acknowledged: list[tuple[str, str, str]] = []  # (model, staker, commitment) of every 201
     per_replica = [0] * len(deliveries)
-    later: list[tuple[int, str, bytes]] = []
+    later: list[tuple[int, str, str]] = []  # (index, model, commitment) to stake after the uploads
+    answers: list[tuple[int, Any, Any]] = []  # (index, answer, delivery): receipts checked after the loop
 
     def stake(i: int, name: str, commitment: bytes) -> int:
         """The stake, committing to the acknowledged file: permit + stakeWithPermit in one
@@ -261,11 +310,16 @@ def upload_stake_job(job: dict[str, Any]) -> dict[str, Any]:
         delivery = deliveries[(job["offset"] + turn) % len(deliveries)]
         name = job["models"][i]
         path = files / f"{name}.csv"
-        commitment = keccak_file(path)
-        signer = accounts_by_index[i]
         t0 = time.perf_counter()
         try:
-            answer = deliver(delivery, domain, signer, rid, name, path, commitment)
+            if stake_after:
+                auth, signature, commitment = signed[i]
+                answer = delivery.upload(round_id=rid, model=name, staker=addresses[i], nonce=auth.nonce,
+                                         expiry=auth.expiry, signature=signature, path=path, file_hash=commitment)
+                answers.append((i, answer, delivery))
+            else:
+                commitment = keccak_file(path)
+                answer = deliver(delivery, domain, accounts_by_index[i], rid, name, path, commitment)
             if delivery.status != 201:
                 raise RuntimeError(f"HTTP {delivery.status} instead of 201")
             if answer.get("commitment") != "0x" + commitment.hex():
@@ -282,20 +336,64 @@ def upload_stake_job(job: dict[str, Any]) -> dict[str, Any]:
         per_replica[(job["offset"] + turn) % len(deliveries)] += 1
         upload_bytes += path.stat().st_size
 
-        if job.get("stake_after"):
-            later.append((i, name, commitment))
+        if stake_after:
+            later.append((i, name, "0x" + commitment.hex()))
         else:
             refused += stake(i, name, commitment)
     uploads_done_wall = time.time()
-    for i, name, commitment in later:  # --replicas: the stakes once this worker's uploads are in
-        refused += stake(i, name, commitment)
-    ok, reverted, gas = rpc.wait_receipts(hashes)
+    cpu_seconds = _cpu_seconds() - cpu0
+    ok, reverted, gas = rpc.wait_receipts(hashes) if hashes else (0, 0, 0)
     return {"uploads": len(latencies), "upload_failures": failed_uploads, "upload_bytes": upload_bytes,
+            "answers": [(i, answer, delivery.receipt_signer, "0x" + signed[i][2].hex()) for i, answer, delivery in answers],
             "latencies": latencies, "deliver_seconds": deliver_seconds, "stake_send_seconds": stake_send_seconds,
             "stakes_sent": len(hashes) + refused, "stakes_ok": ok, "stake_failures": refused + reverted, "gas": gas,
-            "errors": errors, "acknowledged": acknowledged, "per_replica": per_replica,
+            "errors": errors, "acknowledged": acknowledged, "per_replica": per_replica, "later": later,
             "start_wall": start_wall, "uploads_done_wall": uploads_done_wall,
-            "end_wall": time.time(), "cpu_seconds": _cpu_seconds() - cpu0}
+            "end_wall": time.time(), "cpu_seconds": cpu_seconds}
+
+
+def receipt_problem(answer: Any, domain: Any, receipt_signer: str, round_id: int, model: str, staker: str,
+                    commitment: bytes) -> str | None:
+    """What is wrong with an upload's answer, as `nmrstake.client.staking.deliver` checks it (a
+    receipt for this very file and stake key, signed by the service's receipt signer); None if
+    nothing."""
+    from nmrstake.signing import DeliveryReceipt
+
+    if not isinstance(answer, dict) or not isinstance(answer.get("receipt"), dict):
+        return "no receipt"
+    receipt = DeliveryReceipt.from_json(answer["receipt"])
+    if (receipt.round_id, receipt.model, receipt.staker, receipt.commitment) != (round_id, model, staker, commitment):
+        return f"a receipt for {receipt.round_id}/{receipt.model}/{receipt.staker}/0x{receipt.commitment.hex()}"
+    if receipt.signer(domain) != receipt_signer:
+        return "not signed by the service's receipt signer"
+    return None
+
+
+def stake_job(job: dict[str, Any]) -> dict[str, Any]:
+    """One worker (--replicas), once every worker's uploads are in: stake each acknowledged file
+    of its share (permit + stakeWithPermit, the file's keccak as commitment), sent in one JSON-RPC
+    batch, every receipt waited for."""
+    rpc = Rpc(job["uri"])
+    chain_id, tournament, token, rid = job["chain_id"], job["tournament"], job["token"], job["round"]
+    later = job["later"]
+    keys = {i: Account.from_key(participant_key(job["seed"], i)) for i, _, _ in later}
+    addresses = [keys[i].address for i, _, _ in later]
+    t0 = time.time()
+    tx_nonce = [int(x, 16) for x in rpc.batch([("eth_getTransactionCount", [a, "latest"]) for a in addresses])] \
+        if later else []
+    permit_nonce = rpc.uint_calls(token, [SEL_NONCES + encode(["address"], [a]) for a in addresses]) if later else []
+    raws = [stake_with_permit_tx(keys[i], chain_id, tx_nonce[k], tournament, job["permit_domain"], permit_nonce[k],
+                                 rid, name, job["amounts"][i], bytes.fromhex(commitment[2:]), job["deadline"])
+            for k, (i, name, commitment) in enumerate(later)]
+    errors: list[str] = []
+    try:
+        hashes, refused = rpc.send_raw(raws) if raws else ([], 0)
+    except Exception as exc:  # noqa: BLE001
+        hashes, refused = [], len(raws)
+        errors.append(f"stakes: {type(exc).__name__}: {str(exc)[:300]}")
+    ok, reverted, gas = rpc.wait_receipts(hashes) if hashes else (0, 0, 0)
+    return {"stakes_sent": len(raws), "stakes_ok": ok, "stake_failures": refused + reverted, "gas": gas,
+            "errors": errors, "start_wall": t0, "end_wall": time.time()}
 
 
 def claim_job(job: dict[str, Any]) -> dict[str, Any]:
@@ -656,6 +754,7 @@ def _run(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any]
     from nmrstake.results.layout import DataLayout
     from nmrstake.results.read import load_published
     from nmrstake.rounds import RoundSpec, fund_round, open_round
+    from nmrstake.signing import Domain
     from nmrstake.synth import generate
     from nmrstake.tournament import RoundState, TournamentClient
 
@@ -767,7 +866,25 @@ def _run(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any]
             for d in done:
                 errors.extend(d["errors"])
             failures["upload"] += sum(d["upload_failures"] for d in done)
+            # Every receipt, checked as participant.deliver checks it, once the uploads are in.
+            for d in done:
+                for i, answer, signer, commitment in d["answers"]:
+                    problem = receipt_problem(answer, Domain(chain_id, tournament), signer, rid, models[i],
+                                              addresses[i], bytes.fromhex(commitment[2:]))
+                    if problem:
+                        failures["receipt"] += 1
+                        errors.append(f"receipt {models[i]}: {problem}")
+            receipts_checked = sum(len(d["answers"]) for d in done)
             failures["stake"] += sum(d["stake_failures"] for d in done)
+            stake_phase = None
+            if shared:  # the stakes, a phase of their own once every upload is in
+                t_stakes = time.time()
+                staked = pool.map(stake_job, [{**job, "later": d["later"]} for job, d in zip(jobs, done)], chunksize=1)
+                for c in staked:
+                    errors.extend(c["errors"])
+                failures["stake"] += sum(c["stake_failures"] for c in staked)
+                stake_phase = {"sent": sum(c["stakes_sent"] for c in staked), "ok": sum(c["stakes_ok"] for c in staked),
+                               "gas": sum(c["gas"] for c in staked), "wall": time.time() - t_stakes}
             latencies = [x for d in done for x in d["latencies"]]
             delivers = [x for d in done for x in d["deliver_seconds"]]
             uploads = len(latencies)
@@ -775,6 +892,11 @@ def _run(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any]
             uploads_window = max(d["uploads_done_wall"] for d in done) - first
             stakes_window = max(d["end_wall"] for d in done) - first
             stakes_ok = sum(d["stakes_ok"] for d in done)
+            stakes_sent = sum(d["stakes_sent"] for d in done)
+            stakes_gas = sum(d["gas"] for d in done)
+            if stake_phase is not None:
+                stakes_window, stakes_ok = stake_phase["wall"], stake_phase["ok"]
+                stakes_sent, stakes_gas = stake_phase["sent"], stake_phase["gas"]
             upload_stats = {
                 "uploads": uploads,
                 "failures": sum(d["upload_failures"] for d in done),
@@ -793,27 +915,41 @@ def _run(args: argparse.Namespace, phase: Any, work: Path, notes: dict[str, Any]
                 "service_cpu_ms_per_upload": round((service_cpu1 - service_cpu0) * 1000 / uploads, 1)
                 if uploads and service_cpu0 is not None and service_cpu1 is not None else None,
                 "anvil_cpu_s": round(anvil_cpu1 - anvil_cpu0, 2) if anvil_cpu0 is not None and anvil_cpu1 is not None else None,
+                "receipts_checked": receipts_checked if shared else uploads,
                 "replicas": len(procs),
                 "replica_cpu_s": [None if x is None else round(x, 2) for x in replica_cpu],
                 "replica_uploads": [sum(d["per_replica"][r] for d in done) for r in range(len(urls))],
                 "other_cpu_s": other_cpu,
                 "machine_busy_cpu_s": round(busy1 - busy0, 2) if busy0 is not None and busy1 is not None else None,
                 "machine_cpu_s": round((os.cpu_count() or 1) * map_wall, 2),
-                "what_cpu": "CPU seconds over the upload and stake phase (map_wall_s): each replica, Anvil, "
-                            "PostgreSQL and SeaweedFS (their process trees), the workers; machine_busy_cpu_s is "
-                            "every process of the machine (other users too), machine_cpu_s the cores' total",
+                "what_cpu": ("CPU seconds over the upload phase (map_wall_s; the stakes are a phase of their own "
+                             "after it): each replica, Anvil, PostgreSQL and SeaweedFS (their process trees), the "
+                             "workers (their uploads and the receipts' checks); machine_busy_cpu_s is every process "
+                             "of the machine (other users too), machine_cpu_s the cores' total") if shared else
+                            ("CPU seconds over the upload and stake phase (map_wall_s): the service, Anvil, the "
+                             "workers; machine_busy_cpu_s is every process of the machine (other users too), "
+                             "machine_cpu_s the cores' total"),
+                "cpu_ms_per_upload": {k: round(v * 1000 / uploads, 1) for k, v in
+                                      {**{f"replica-{r + 1}": x for r, x in enumerate(replica_cpu)}, **other_cpu,
+                                       "workers": sum(d["cpu_seconds"] for d in done),
+                                       "machine_busy": (busy1 - busy0) if busy0 is not None and busy1 is not None
+                                       else None}.items() if v is not None and uploads},
+                "bounds": cpu_bounds(replica_cpu, other_cpu, sum(d["cpu_seconds"] for d in done),
+                                     (busy1 - busy0) if busy0 is not None and busy1 is not None else None, uploads),
                 "map_wall_s": round(map_wall, 2),
                 "workers_cpu_s": [round(d["cpu_seconds"], 2) for d in done],
                 "per_worker": [{"uploads": d["uploads"], "failures": d["upload_failures"],
                                 "p50_ms": ms(percentile(d["latencies"], 50)), "p99_ms": ms(percentile(d["latencies"], 99)),
                                 "seconds": round(d["end_wall"] - d["start_wall"], 2)} for d in done],
             }
-            stake_stats = {"sent": sum(d["stakes_sent"] for d in done), "ok": stakes_ok,
-                           "failures": sum(d["stake_failures"] for d in done),
+            stake_stats = {"sent": stakes_sent, "ok": stakes_ok,
+                           "failures": failures["stake"],
                            "stakes_per_s": round(stakes_ok / stakes_window, 2) if stakes_window > 0 else None,
                            "send_ms_p50": ms(percentile([x for d in done for x in d["stake_send_seconds"]], 50)),
-                           "gas_mean": sum(d["gas"] for d in done) // max(1, stakes_ok),
-                           "window_s": round(stakes_window, 2)}
+                           "gas_mean": stakes_gas // max(1, stakes_ok),
+                           "window_s": round(stakes_window, 2),
+                           "what": "a phase of its own after every upload (each worker's stakes in one JSON-RPC "
+                                   "batch)" if shared else "each stake sent right after its upload's receipt"}
             notes["upload_stake_wall_s"] = round(time.time() - t_phase, 2)
             phase("upload_stake")
 
@@ -1050,6 +1186,13 @@ def replicas_summary(result: dict[str, Any]) -> str:
     widths = [max(len(h), *(len(r[k]) for r in rows)) for k, h in enumerate(header)]
     lines.append("  " + "  ".join(h.rjust(w) for h, w in zip(header, widths)))
     lines += ["  " + "  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in rows]
+    for c in result["configurations"]:
+        b = (c.get("upload") or {}).get("bounds")
+        if b:
+            lines.append(f"  [{c['replicas']}] per upload r {b['r_ms']} ms (replicas), o {b['o_ms']} ms (the rest): one "
+                         f"replica's core allows {b['one_replica_core_uploads_per_s']}/s, the cores "
+                         f"{b['machine_cores_uploads_per_s']}/s, two to one at most {b['two_to_one_at_most']}x; "
+                         f"busy CPU no one here accounts for: {b['unaccounted_busy_cpu_ms']} ms per upload")
     ratio = result.get("ratio")
     if ratio:
         lines.append(f"  ratio {ratio['of']}: {ratio['uploads_per_s']}x uploads/s, p50 x{ratio['p50']}, "

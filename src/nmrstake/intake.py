@@ -86,6 +86,28 @@ class RoundWindow:
     min_stake: int = 0
 
 
+@dataclass(frozen=True)
+class Authorised:
+    """An upload signature checked before the file arrived (``nmrstake.service.upload.upload_key``):
+    recovered as the staker's own over these fields (`file_hash` the declared keccak), with
+    `authorisation` its EIP-712 digest, never stored and seen first by this request. `receive`
+    takes it for the same request instead of recovering the signature again once the file is in,
+    when the file hashes to `file_hash` and every other field is the same."""
+
+    key: tuple[int, str, str]
+    file_hash: bytes
+    nonce: int
+    expiry: int
+    signature: str
+    authorisation: bytes
+
+
+def in_progress(key: tuple[int, str, str]) -> RequestError:
+    """The 409 of an upload whose key another upload holds."""
+    return RequestError(409, "upload-in-progress", f"another upload for round {key[0]}, model {key[1]}, "
+                        f"staker {key[2]} is in progress; retry when it has finished")
+
+
 def _utc(ts: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
@@ -159,8 +181,7 @@ class Intake:
         starts to arrive, so the whole transfer counts as in progress. The hold is a row in the
         database, leased and renewed while held (:mod:`nmrstake.storage.holds`)."""
         if not self.holds.hold_key(key):
-            raise RequestError(409, "upload-in-progress", f"another upload for round {key[0]}, model {key[1]}, "
-                               f"staker {key[2]} is in progress; retry when it has finished")
+            raise in_progress(key)
         try:
             yield
         finally:
@@ -170,8 +191,29 @@ class Intake:
         """True the first time an upload signature asks to hold its key, False ever after: a
         signature seen once (replayed from the wire or a log, whether its upload was taken or
         refused), by this process or another sharing the database, never holds a key again.
-        Entries leave once the signature has expired."""
+        Entries count until the signature has expired (and are deleted now and then after)."""
         return self.holds.first_seen(to_hex(authorisation), expiry, int(self.wall_now()))
+
+    def first_hold_key(self, key: tuple[int, str, str], authorisation: bytes, expiry: int) -> bool | None:
+        """:meth:`first_hold` and :meth:`exclusive`'s hold in one database transaction, for an
+        upload signature already recovered as the staker's own: None if the signature was stored
+        or seen before (no hold: `receive` checks everything once the file is in); False if it is
+        seen first now (recorded so) but another upload holds the key (the caller answers 409);
+        True if the key is now held (give it back with :meth:`release`)."""
+        with self.store.database.write() as conn:
+            if self.store.authorisation_used(authorisation, conn=conn):
+                return None
+            if not self.holds.first_seen(to_hex(authorisation), expiry, int(self.wall_now()), conn=conn):
+                return None
+            taken = self.holds.take_key(conn, key)
+        if taken:
+            self.holds.started()
+        return taken
+
+    def release(self, *, key: tuple[int, str, str] | None = None, admission: int | None = None) -> None:
+        """Give back a hold taken by :meth:`first_hold_key` and end an admission of
+        :meth:`admit_in_flight`, in one database write."""
+        self.holds.release(key=key, admission=admission)
 
     @contextmanager
     def admitted(self, round_id: int, model: str, staker: str, size: int) -> Iterator[None]:
@@ -180,27 +222,50 @@ class Intake:
         stored or refused by then). Raises a RequestError naming the limit it would pass. The
         check and the entry in the ledger are one transaction under the database's "admissions"
         lock, so concurrent uploads, in any replicas, cannot pass a limit together."""
+        admission = self.admit_in_flight(round_id, model, staker, size)
+        try:
+            yield
+        finally:
+            self.holds.end_admission(admission)
+
+    def admit_in_flight(self, round_id: int, model: str, staker: str, size: int) -> int:
+        """:meth:`admitted`'s admission, left in flight: its id, for :meth:`release`."""
         standing = self.standing(round_id, model, staker) if self.standing is not None else Standing(True, True)
         key = (round_id, model, staker)
         with self.store.database.write("admissions") as conn:
             pending = self.holds.in_flight(conn, key)
-            usage = self.store.usage(round_id, model, staker)  # after the lock: every stored upload counts
+            usage = self.store.usage(round_id, model, staker, conn=conn)  # after the lock: every stored upload counts
             self._check_limits(round_id, model, staker, size, standing, replace(
                 usage, key_uploads=usage.key_uploads + pending.key_uploads,
                 staker_round_bytes=usage.staker_round_bytes + pending.staker_round_bytes,
                 total_bytes=usage.total_bytes + pending.total_bytes,
                 free_disk_bytes=usage.free_disk_bytes - pending.total_bytes))
-            admission = self.holds.add_admission(conn, key, size)
-        try:
-            yield
-        finally:
-            self.holds.end_admission(admission)
+            return self.holds.add_admission(conn, key, size)
 
     def admit(self, round_id: int, model: str, staker: str, size: int) -> None:
         """Raise the RequestError of the first limit an upload of `size` bytes would pass, if any
         (as :meth:`admitted`, without counting it in flight)."""
         with self.admitted(round_id, model, staker, size):
             pass
+
+    def _authorise(self, staker: str, round_id: int, model: str, digest: bytes, nonce: int, expiry: int,
+                   signature: str) -> bytes:
+        """The upload signature's EIP-712 digest, once it is found to be the staker's (or, for a
+        strategy, its owner's) and never used; else the RequestError that says why not."""
+        auth = UploadAuthorisation(staker, round_id, model, digest, nonce, expiry)
+        try:
+            signer, authorisation = auth.verify(self.domain, signature)
+        except InputError as exc:
+            raise RequestError(401, "bad-signature", exc.message, field="signature") from None
+        if signer != staker and signer != self.owner_of(staker):
+            raise RequestError(403, "wrong-signer", f"signature: signed by {signer}, not by staker {staker} (nor, "
+                               f"for a strategy, by its owner) for "
+                               f"this round, model, file, chain {self.domain.chain_id} and tournament "
+                               f"{self.domain.tournament}", field="signature")
+        if self.store.authorisation_used(authorisation):
+            raise RequestError(409, "signature-replayed", "signature: this upload signature was used already; "
+                               "each upload needs a fresh one", field="signature")
+        return authorisation
 
     def _check_limits(self, round_id: int, model: str, staker: str, size: int, standing: Standing,
                       usage: StoreUsage) -> None:
@@ -261,13 +326,15 @@ class Intake:
     def receive(self, *, round_id: int, model: str, staker: str, nonce: int, expiry: int, signature: str,
                 source: BinaryIO, file_hash: bytes | None = None,
                 held: tuple[int, str, str] | None = None, started_at: float | None = None,
-                admitted: tuple[int, str, str] | None = None) -> StoredUpload:
+                admitted: tuple[int, str, str] | None = None, authorised: Authorised | None = None) -> StoredUpload:
         """Check and store one upload read from `source`; returns it with its signed receipt.
         `held`: the key the caller already holds with `exclusive()`, if any; `started_at`: when the
         request began to arrive (the signature must have been valid then: a large file on a slow
         link does not expire on the way); `admitted`: the key the caller already passed through
-        :meth:`admit` with a size at least the file's (the request's declared length). Whether the round is open is decided once the file is
-        in, by the chain time then, which is also the time the receipt states."""
+        :meth:`admit` with a size at least the file's (the request's declared length); `authorised`: the
+        signature as the same request's early check found it (:class:`Authorised`), used if it is
+        this upload's. Whether the round is open is decided once the file is in, by the chain time
+        then, which is also the time the receipt states."""
         try:
             check_model_name(model, argument="model")
             staker = checksum_address(staker, argument="staker")
@@ -291,20 +358,14 @@ class Intake:
             if file_hash is not None and file_hash != digest:
                 raise RequestError(422, "file-hash-mismatch", f"file: keccak {to_hex(digest)} differs from file_hash "
                                    f"{to_hex(file_hash)} (a truncated or altered upload)", field="file")
-            auth = UploadAuthorisation(staker, round_id, model, digest, nonce, expiry)
-            try:
-                signer = auth.signer(self.domain, signature)
-            except InputError as exc:
-                raise RequestError(401, "bad-signature", exc.message, field="signature") from None
-            if signer != staker and signer != self.owner_of(staker):
-                raise RequestError(403, "wrong-signer", f"signature: signed by {signer}, not by staker {staker} (nor, "
-                                   f"for a strategy, by its owner) for "
-                                   f"this round, model, file, chain {self.domain.chain_id} and tournament "
-                                   f"{self.domain.tournament}", field="signature")
-            authorisation = auth.digest(self.domain)
-            if self.store.authorisation_used(authorisation):
-                raise RequestError(409, "signature-replayed", "signature: this upload signature was used already; "
-                                   "each upload needs a fresh one", field="signature")
+            if authorised is not None and authorised == Authorised(key, digest, nonce, expiry, signature,
+                                                                    authorised.authorisation):
+                # This request's signature, recovered as the staker's before the file came, over this
+                # very file, and neither stored nor seen before then: the store's UNIQUE authorisation
+                # still refuses a second use that raced it.
+                authorisation = authorised.authorisation
+            else:
+                authorisation = self._authorise(staker, round_id, model, digest, nonce, expiry, signature)
             with nullcontext() if admitted == key else self.admitted(round_id, model, staker, size):
                 return self._check_and_store(staged, size, round_id=round_id, model=model, staker=staker,
                                              digest=digest, authorisation=authorisation, signature=signature)
@@ -407,9 +468,10 @@ def chain_intake(client: Any, store: SubmissionStore, *, max_bytes: int = DEFAUL
         min_stake = known.min_stake if known is not None else 0
 
         def read() -> Standing:
-            if client.stake_amount(round_id, model_id(model), staker) > 0:
+            staked, balance = client.stake_and_balance(round_id, model_id(model), staker)  # one request
+            if staked > 0:
                 return Standing(True, True, min_stake)
-            return Standing(False, client.nmr_balance(staker) >= min_stake, min_stake)
+            return Standing(False, balance >= min_stake, min_stake)
 
         found = guarded_chain_read(guard, read)
         if found.may_stake or owner_of(staker) is None or strategies is None:
@@ -442,5 +504,5 @@ def guarded_chain_read(lock: Any, fn: Callable[..., Any], *args: Any) -> Any:
                            "try again shortly") from None
 
 
-__all__ = ["DEFAULT_LIMITS", "Intake", "RoundWindow", "Standing", "UploadLimits", "chain_intake", "describe", "parse_uint",
+__all__ = ["DEFAULT_LIMITS", "Authorised", "Intake", "RoundWindow", "Standing", "UploadLimits", "chain_intake", "describe", "parse_uint",
            "DEFAULT_MAX_UPLOAD_BYTES"]

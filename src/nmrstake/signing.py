@@ -134,8 +134,13 @@ class UploadAuthorisation:
 
     def signer(self, domain: Domain, signature: str) -> str:
         """The address that signed this authorisation (raises InputError if it is not a signature)."""
-        signable, _ = _digest(domain, UPLOAD_TYPES, self.message())
-        return _recover(signable, signature, "signature")
+        return self.verify(domain, signature)[0]
+
+    def verify(self, domain: Domain, signature: str) -> tuple[str, bytes]:
+        """(the address that signed this authorisation, its :meth:`digest`), the message encoded
+        once (raises InputError if `signature` is not a signature)."""
+        signable, digest = _digest(domain, UPLOAD_TYPES, self.message())
+        return _recover(signable, signature, "signature"), digest
 
     @classmethod
     def new(cls, staker: str, round_id: int, model: str, file_hash: bytes, *, now: int, lifetime: int = 600) -> UploadAuthorisation:

@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from nmrstake.errors import ConfigError, NmrstakeError
 from nmrstake.fsutil import fsync_dir
@@ -343,8 +344,9 @@ class SubmissionStore:
         """Free space on the disk uploads are received on (``tmp/``)."""
         return shutil.disk_usage(self.root).free
 
-    def usage(self, round_id: int, model: str, staker: str) -> StoreUsage:
-        """What the store holds that upload limits count (docs/service.md, "Limits")."""
+    def usage(self, round_id: int, model: str, staker: str, *, conn: Connection | None = None) -> StoreUsage:
+        """What the store holds that upload limits count (docs/service.md, "Limits"); read in
+        `conn`'s transaction if given (the admission's, under its lock), else in one of its own."""
         u = tables.uploads
         who, rid = checksum_address(staker), str(round_id)
         staker_round = sa.and_(u.c.round_id == rid, u.c.staker == who)
@@ -352,16 +354,24 @@ class SubmissionStore:
             sa.func.coalesce(sa.func.sum(sa.case((sa.and_(staker_round, u.c.model == model), 1), else_=0)), 0),
             sa.func.coalesce(sa.func.sum(sa.case((staker_round, u.c.size), else_=0)), 0),
             sa.func.coalesce(sa.func.sum(u.c.size), 0))
-        with self.database.read() as conn:
-            row: tuple[Any, ...] = tuple(conn.execute(query).one())
+        if conn is None:
+            with self.database.read() as own:
+                row: tuple[Any, ...] = tuple(own.execute(query).one())
+        else:
+            row = tuple(conn.execute(query).one())
         key_uploads, staker_bytes, total_bytes = row
         return StoreUsage(int(key_uploads), int(staker_bytes), int(total_bytes), int(self._free_bytes()),
                           store_on_disk=not self.shared)
 
-    def authorisation_used(self, digest: bytes) -> bool:
+    def authorisation_used(self, digest: bytes, *, conn: Connection | None = None) -> bool:
+        """Whether an upload with this authorisation (an upload signature's EIP-712 digest) is
+        stored; read in `conn`'s transaction if given."""
         u = tables.uploads
-        with self.database.read() as conn:
-            return conn.execute(sa.select(u.c.id).where(u.c.authorisation == to_hex(digest))).first() is not None
+        query = sa.select(u.c.id).where(u.c.authorisation == to_hex(digest))
+        if conn is None:
+            with self.database.read() as own:
+                return own.execute(query).first() is not None
+        return conn.execute(query).first() is not None
 
     def store(self, staged: Path, *, round_id: int, model: str, staker: str, file_hash: bytes, extension: str,
               received_at: int, authorisation: bytes, signature: str, receipt: DeliveryReceipt,

@@ -211,6 +211,14 @@ def _b32(value: Any) -> bytes:
     return bytes(value).rjust(32, b"\x00") if value else ZERO32
 
 
+def _block_time(found: object) -> int | None:
+    """A block's timestamp from a batch's answer to eth_getBlockByNumber (None: no such block, or
+    the node refused it, as some refuse "pending")."""
+    if not isinstance(found, dict) or found.get("timestamp") is None:
+        return None
+    return int(str(found["timestamp"]), 16)
+
+
 class TournamentClient:
     """The token and tournament of one deployment, on the connected chain."""
 
@@ -352,6 +360,28 @@ class TournamentClient:
         amount, prefix = self._light[0].functions.getStake(round_id, model_id, to_checksum_address(staker)).call()
         return StoredStake(int(amount), bytes(prefix))
 
+    def stake_and_balance(self, round_id: int, model_id: bytes, staker: str) -> tuple[int, int]:
+        """(:meth:`stake_amount`, :meth:`nmr_balance` of `staker`), read at the same block in one
+        request where the node speaks JSON-RPC (the service asks both for every upload)."""
+        batch = getattr(self.node, "batch", None)
+        if batch is None:
+            return self.stake_amount(round_id, model_id, staker), self.nmr_balance(staker)
+        who = to_checksum_address(staker)
+        stake = self._light[0].functions.getStake(round_id, model_id, who)
+        balance = self._light[1].functions.balanceOf(who)
+        from nmrstake.chain.node import abi_params, decode_values
+
+        found = batch([("eth_call", [{"to": call.contract.address, "data": "0x" + call.data.hex()}, "latest"])
+                       for call in (stake, balance)])
+        values: list[list[Any]] = []
+        for call, raw in zip((stake, balance), found):
+            if isinstance(raw, Exception):
+                raise raw
+            if not isinstance(raw, str) or len(raw) <= 2:
+                raise ChainError(f"{call.item['name']} on {call.contract.address} returned nothing (no such contract?)")
+            values.append(decode_values(abi_params(call.item, "outputs"), bytes.fromhex(raw[2:])))
+        return int(values[0][0]), int(values[1][0])
+
     def nmr_balance(self, address: str) -> int:
         """The NMR wei `address` holds now."""
         return int(self._light[1].functions.balanceOf(to_checksum_address(address)).call())
@@ -360,11 +390,16 @@ class TournamentClient:
         """The timestamp the next block will carry (the pending block's): what the contract will
         compare with a round's times if a transaction is sent now. A node that serves no pending
         block gives its latest block's time plus one second (the earliest the next can carry)."""
-        try:
-            pending = self.node.block_timestamp("pending")
-        except Exception:  # noqa: BLE001 - nodes refuse "pending" in several ways
-            pending = None
-        latest = self.node.block_timestamp("latest")
+        batch = getattr(self.node, "batch", None)
+        if batch is not None:  # a node over JSON-RPC: both blocks in one request
+            pending, latest = (_block_time(found) for found in batch(
+                [("eth_getBlockByNumber", ["pending", False]), ("eth_getBlockByNumber", ["latest", False])]))
+        else:
+            try:
+                pending = self.node.block_timestamp("pending")
+            except Exception:  # noqa: BLE001 - nodes refuse "pending" in several ways
+                pending = None
+            latest = self.node.block_timestamp("latest")
         if latest is None:
             raise ChainError("the node has no latest block")
         if pending is None:

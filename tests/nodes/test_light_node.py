@@ -125,3 +125,26 @@ def test_the_read_commands_by_node_url__load_neither_web3_ape_nor_pandas(staked,
         [loaded] = [line.removeprefix("LOADED ") for line in out.stderr.splitlines() if line.startswith("LOADED ")]
         assert json.loads(loaded) == {"ape": False, "web3": False, "pandas": False}, (args, loaded)
         assert json.loads(out.stdout), args
+
+
+def test_a_batch__answers_each_call_as_its_own_request_would__and_a_refused_call_with_its_error(staked):
+    world, url, _ = staked
+    node = RpcNode(url)
+    staker = str(world.stakers[0].address)
+    found = node.batch([("eth_getBalance", [staker, "latest"]), ("eth_chainId", []), ("nmrstake_no_such_method", [])])
+    assert found[:2] == [node.request("eth_getBalance", [staker, "latest"]), node.request("eth_chainId")]
+    assert isinstance(found[2], NodeError) and "nmrstake_no_such_method" in str(found[2])
+
+
+def test_the_services_reads_of_an_upload__in_one_request__are_the_reads_one_by_one(staked):
+    """A stake and its staker's NMR in one request (TournamentClient.stake_and_balance), and the
+    chain time from the pending and latest blocks in one: what the service asks for each upload."""
+    world = staked[0]
+    client = world.client
+    assert hasattr(client.node, "batch")  # a node by URL: the batched reads are the ones tested
+    for staker in world.stakers:
+        for model in ("model_00", "model_01", "model_99"):
+            mid = model_id(model)
+            assert client.stake_and_balance(ROUND, mid, str(staker.address)) == (
+                client.stake_amount(ROUND, mid, str(staker.address)), client.nmr_balance(str(staker.address)))
+    assert client.chain_time() >= client.node.block_timestamp("latest")

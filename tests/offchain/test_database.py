@@ -178,3 +178,45 @@ def test_store__the_sqlite_files_of_before_the_database__are_imported_once(tmp_p
     assert upload.upload_id == 5 and upload.staker == STAKER and upload.received_at == 100
     assert not (folder / "uploads.sqlite3").exists() and (folder / "uploads.sqlite3.imported").is_file()
     assert store.authorisation_used(bytes.fromhex(AUTH[2:]))
+
+
+def test_signature__seen_then_expired__is_first_again_and_its_row_is_deleted_at_most_every_period(database_url, folder):
+    database = open_database(database_url, folder).migrate()
+    now = int(time.time())
+    holds = Holds(database, prune_every=3600)
+    assert holds.first_seen(AUTH, now + 10, now)
+    assert not holds.first_seen(AUTH, now + 10, now + 5)
+    assert holds.first_seen(AUTH, now + 100, now + 10)  # its signature expired: a new one, no deletion needed
+    assert not holds.first_seen(AUTH, now + 100, now + 20)
+    other = "0x" + "43" * 32
+    assert holds.first_seen(other, now + 1, now)
+
+    def rows() -> set[str]:
+        with database.read() as conn:
+            return {str(r[0]) for r in conn.execute(sa.select(tables.seen_signatures.c.authorisation))}
+
+    assert rows() == {AUTH, other}  # expired or not, nothing was deleted within the period
+    newest = "0x" + "44" * 32
+    assert Holds(database, prune_every=0).first_seen(newest, now + 1000, now + 500)  # due: deletes the expired
+    assert rows() == {newest}
+
+
+def test_first_hold_key__holds_a_key_once_per_signature_never_for_a_stored_one_and_refuses_a_held_key(
+        database_url, folder):
+    store = SubmissionStore(folder, database_url=database_url).open_for_writing()
+    one, two = intake(store), intake(store)  # two holders, as two replicas
+    expiry = int(time.time()) + 3600
+    key = (7, "m", STAKER)
+    assert one.first_hold_key(key, b"\x51" * 32, expiry) is True
+    assert two.first_hold_key(key, b"\x51" * 32, expiry) is None  # seen once: never holds again
+    assert two.first_hold_key(key, b"\x52" * 32, expiry) is False  # fresh, but the key is held
+    assert two.first_hold(b"\x52" * 32, expiry) is False  # ... and it was seen so
+    one.release(key=key)
+    assert two.first_hold_key(key, b"\x53" * 32, expiry) is True
+    admission = two.admit_in_flight(7, "m", STAKER, 10)
+    two.release(key=key, admission=admission)  # one write ends both
+    with store.database.read() as conn:
+        for table in (tables.key_holds, tables.admissions):
+            assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one() == 0
+    assert db_worker.run("store", database_url, str(folder), AUTH) == "stored"
+    assert one.first_hold_key(key, bytes.fromhex(AUTH[2:]), expiry) is None  # stored: never holds

@@ -292,6 +292,43 @@ class RpcNode:
             raise NodeError(method, json_int(error.get("code", 0)), str(error.get("message", "")), error.get("data"))
         return json_object(body, f"{method}: the JSON-RPC answer").get("result")
 
+    def batch(self, calls: Sequence[tuple[str, Sequence[JsonValue]]]) -> list[JsonValue | NodeError]:
+        """The results of several JSON-RPC calls sent in one batch (one HTTP request), in order;
+        a call the node refused is its :class:`NodeError` in the list (not raised). A node that
+        does not answer, or answers something else than a batch of answers, is a ChainError."""
+        import requests
+
+        first = next(self._ids)
+        payload = [{"jsonrpc": "2.0", "id": first + k, "method": method, "params": list(params)}
+                   for k, (method, params) in enumerate(calls)]
+        for _ in calls[1:]:
+            next(self._ids)
+        what = ", ".join(method for method, _ in calls)
+        try:
+            answer = self._session.post(self.url, json=payload, timeout=self.timeout)
+            answer.raise_for_status()
+            body: JsonValue = answer.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise ChainError(f"the node at {self.url} did not answer {what} ({type(exc).__name__}); is it running, "
+                             "and is the URL right?") from None
+        if not isinstance(body, list):
+            raise ChainError(f"the node at {self.url} answered a batch ({what}) with no list of answers")
+        by_id = {json_int(item["id"]): item for item in body
+                 if isinstance(item, dict) and isinstance(item.get("id"), int)}
+        results: list[JsonValue | NodeError] = []
+        for (method, _), call in zip(calls, payload):
+            item = by_id.get(int(str(call["id"])))
+            if item is None:
+                raise ChainError(f"the node at {self.url} left {method} out of its answer to a batch")
+            error = item.get("error")
+            if error is not None:
+                error = json_object(error, f"{method}: the JSON-RPC error")
+                results.append(NodeError(method, json_int(error.get("code", 0)), str(error.get("message", "")),
+                                         error.get("data")))
+            else:
+                results.append(item.get("result"))
+        return results
+
     def chain_id(self) -> int:
         if self._chain_id is None:
             self._chain_id = json_hex_int(self.request("eth_chainId"))

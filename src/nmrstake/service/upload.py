@@ -22,7 +22,7 @@ from starlette.formparsers import MultiPartParser
 
 from nmrstake.errors import NmrstakeError, RequestError
 from nmrstake.hashing import bytes32_from_hex, checksum_address
-from nmrstake.intake import MAX_SIGNATURE_LIFETIME, Intake, parse_uint
+from nmrstake.intake import MAX_SIGNATURE_LIFETIME, Authorised, Intake, in_progress, parse_uint
 from nmrstake.models import check_model_name
 from nmrstake.service.context import ServiceContext
 from nmrstake.signing import UploadAuthorisation
@@ -58,27 +58,27 @@ class UploadParser(MultiPartParser):
         self.complete = True
 
 
-def upload_key(fields: dict[str, str], intake: Intake, now: float) -> tuple[int, str, str] | None:
-    """(round, model, checksummed staker) as Intake.receive keys an upload, if the fields sent
-    before the file carry the staker's own signature over the declared `file_hash`, unexpired,
-    never stored and never before asked to hold a key; else None (receive then checks everything
-    once the file is in). So only the staker, with a signature the service has never seen, can
-    hold its key: a stranger's slow upload, or a replay of a signature seen once (whether its
-    upload was taken or refused), never blocks the staker's."""
+def upload_key(fields: dict[str, str], intake: Intake, now: float) -> Authorised | None:
+    """The upload's signature as :class:`~nmrstake.intake.Authorised`, if the fields sent before
+    the file carry the staker's own signature over the declared `file_hash`, unexpired; else None
+    (receive then checks everything once the file is in). Only recovers the signature: whether it
+    was stored or seen before is :meth:`Intake.first_hold_key`'s, so that only the staker, with a
+    signature the service has never seen, can hold its key: a stranger's slow upload, or a replay
+    of a signature seen once (whether its upload was taken or refused), never blocks the
+    staker's."""
     try:
         key = (parse_uint(fields["round"], "round"), check_model_name(fields["model"]),
                checksum_address(fields["staker"]))
         expiry = parse_uint(fields["expiry"], "expiry")
         if not now < expiry <= now + MAX_SIGNATURE_LIFETIME:
             return None
-        auth = UploadAuthorisation(key[2], key[0], key[1], bytes32_from_hex(fields["file_hash"]),
-                                   parse_uint(fields["nonce"], "nonce"), expiry)
-        if auth.signer(intake.domain, fields["signature"]) != key[2]:
+        nonce = parse_uint(fields["nonce"], "nonce")
+        file_hash = bytes32_from_hex(fields["file_hash"])
+        auth = UploadAuthorisation(key[2], key[0], key[1], file_hash, nonce, expiry)
+        signer, digest = auth.verify(intake.domain, fields["signature"])
+        if signer != key[2]:
             return None
-        digest = auth.digest(intake.domain)
-        if intake.store.authorisation_used(digest) or not intake.first_hold(digest, expiry):
-            return None
-        return key
+        return Authorised(key, file_hash, nonce, expiry, fields["signature"], digest)
     except (KeyError, NmrstakeError):
         return None
 
@@ -106,6 +106,7 @@ class UploadBody:
         self.fields: dict[str, str] | None = None
         self.admitted: tuple[int, str, str] | None = None
         self.held_key: tuple[int, str, str] | None = None
+        self.authorised: Authorised | None = None
 
     def on_file(self, fields: dict[str, str]) -> None:
         self.fields = fields
@@ -115,12 +116,28 @@ class UploadBody:
         if key is None:
             return  # receive names what is wrong once the body is in
         intake = self.ctx.intake
-        # Counted in flight from now until the route ends (stored or refused by then).
-        await run_in_threadpool(self.held.enter_context, intake.admitted(*key, self.declared))
+        await run_in_threadpool(self._admit_and_hold, intake, key, fields)
+
+    def _admit_and_hold(self, intake: Intake, key: tuple[int, str, str], fields: dict[str, str]) -> None:
+        """(In a worker thread: database writes and the signature's recovery.) Admit the upload,
+        counted in flight from now until the route ends (stored or refused by then); then, if the
+        fields carry the staker's fresh signature, hold the key (a 409 if another upload holds
+        it). What is taken is given back by one database write when the route ends."""
+        admission = intake.admit_in_flight(*key, self.declared)
+        ends: dict[str, Any] = {"admission": admission}
+        self.held.callback(lambda: intake.release(**ends))
         self.admitted = key
-        if await run_in_threadpool(upload_key, fields, intake, self.started) == key:
-            await run_in_threadpool(self.held.enter_context, intake.exclusive(key))  # a database write
-            self.held_key = key
+        authorised = upload_key(fields, intake, self.started)
+        if authorised is None or authorised.key != key:
+            return
+        taken = intake.first_hold_key(key, authorised.authorisation, authorised.expiry)
+        if taken is None:
+            return
+        if not taken:
+            raise in_progress(key)
+        ends["key"] = key
+        self.held_key = key
+        self.authorised = authorised
 
     def _timeout(self) -> float:
         """Seconds the next byte may take before the body falls behind its minimum rate. Only the

@@ -318,6 +318,11 @@ class S3Location:
         return cls(parts.netloc, prefix)
 
 
+#: Files below this size go to S3 in one PUT; larger ones through boto3's multipart transfer (its
+#: own threshold is 8 MiB, so this is the size it would send in one request anyway).
+SINGLE_PUT_BYTES = 8 * 1024 * 1024
+
+
 def _timestamp(value: Any) -> float | None:
     """An S3 answer's LastModified (a datetime) in seconds since the epoch."""
     return float(value.timestamp()) if value is not None else None
@@ -427,6 +432,13 @@ class S3Blobs(BlobStore):
                 return there
         if not Path(path).is_file():
             raise InputError(f"{path}: not a file")
+        size = Path(path).stat().st_size
+        if size < SINGLE_PUT_BYTES:
+            # One PUT, whose answer carries the ETag: no transfer manager (its threads) and no HEAD
+            # after it, which cost an upload as much CPU as the PUT itself.
+            with open(path, "rb") as body:
+                answer = self._call(key, self.client.put_object, Bucket=self.location.bucket, Key=name, Body=body)
+            return BlobStat(size, str(answer["ETag"]))
         # upload_file goes multipart for a large file: still one object, visible when complete.
         self._call(key, self.client.upload_file, Filename=str(path), Bucket=self.location.bucket, Key=name)
         return self._stat_or_fail(key)

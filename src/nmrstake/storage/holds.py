@@ -15,10 +15,12 @@ received at once, both stored as they would be one after the other.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +34,10 @@ from nmrstake.storage.database import Database
 HOLD_LEASE = 30.0
 #: Seconds between renewals of this process's holds.
 RENEW_EVERY = 5.0
+#: Seconds between two deletions of expired rows (signatures seen, admissions) by one process:
+#: expired rows count for nothing, so they need not go at once, and a delete on every upload
+#: would be a statement more per upload.
+PRUNE_EVERY = 60.0
 
 Key = tuple[int, str, str]
 
@@ -49,10 +55,13 @@ class InFlight:
 class Holds:
     """This process's holds in `database`, under one holder name (host, pid and a random part)."""
 
-    def __init__(self, database: Database, *, lease: float = HOLD_LEASE, renew_every: float = RENEW_EVERY) -> None:
+    def __init__(self, database: Database, *, lease: float = HOLD_LEASE, renew_every: float = RENEW_EVERY,
+                 prune_every: float = PRUNE_EVERY) -> None:
         self.database = database
         self.lease = lease
         self.renew_every = renew_every
+        self.prune_every = prune_every
+        self._pruned: dict[str, float] = {}
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._lock = threading.Lock()
         self._live = 0
@@ -68,6 +77,15 @@ class Holds:
     def hold_key(self, key: Key, size: int = 0) -> bool:
         """Take the hold of (round, model, checksummed staker) if no live hold has it (a free key,
         or one whose lease expired); False if another upload holds it, in any process."""
+        with self.database.write() as conn:
+            taken = self.take_key(conn, key, size)
+        if taken:
+            self.started()
+        return taken
+
+    def take_key(self, conn: Connection, key: Key, size: int = 0) -> bool:
+        """:meth:`hold_key` in `conn`'s write transaction: the caller calls :meth:`started` once it
+        has committed a hold taken (True), and releases it as any other."""
         h = tables.key_holds
         expires = self._expiry()
         insert = self.database.insert(h).values(round_id=str(key[0]), model=key[1], staker=key[2],
@@ -76,34 +94,44 @@ class Holds:
             index_elements=[h.c.round_id, h.c.model, h.c.staker],
             set_={"holder": self.holder, "size": size, "expires_at": expires},
             where=h.c.expires_at < self.database.now()).returning(h.c.holder)
-        with self.database.write() as conn:
-            taken = conn.execute(stmt).first() is not None  # a row: inserted, or an expired one taken over
-        if taken:
-            self._started()
-        return taken
+        return conn.execute(stmt).first() is not None  # a row: inserted, or an expired one taken over
 
     def release_key(self, key: Key) -> None:
         """Give the hold back (only this process's: one that expired and was taken since stays)."""
-        h = tables.key_holds
+        self.release(key=key)
+
+    def release(self, *, key: Key | None = None, admission: int | None = None) -> None:
+        """Give back the hold of `key` and end the admission `admission` (either may be None), in
+        one transaction: an upload's end is one database write."""
+        h, a = tables.key_holds, tables.admissions
+        ended = (key is not None) + (admission is not None)
         try:
-            with self.database.write() as conn:
-                conn.execute(sa.delete(h).where(h.c.round_id == str(key[0]), h.c.model == key[1],
-                                                h.c.staker == key[2], h.c.holder == self.holder))
+            if ended:
+                with self.database.write() as conn:
+                    if key is not None:
+                        conn.execute(sa.delete(h).where(h.c.round_id == str(key[0]), h.c.model == key[1],
+                                                        h.c.staker == key[2], h.c.holder == self.holder))
+                    if admission is not None:
+                        conn.execute(sa.delete(a).where(a.c.id == admission))
         finally:
-            self._ended()
+            for _ in range(ended):
+                self._ended()
 
     # ------------------------------------------------------------------ the in-flight ledger
 
     def in_flight(self, conn: Connection, key: Key) -> InFlight:
-        """What live admissions count, read in `conn` (a write transaction holding "admissions")
-        after dropping the expired ones."""
+        """What live admissions count (expired ones count for nothing), read in `conn` (a write
+        transaction holding "admissions"); the expired rows are dropped at most every
+        `prune_every` seconds by this process (:meth:`_due`)."""
         a = tables.admissions
-        conn.execute(sa.delete(a).where(a.c.expires_at < self.database.now()))
+        if self._due("admissions"):
+            conn.execute(sa.delete(a).where(a.c.expires_at < self.database.now()))
+        live = a.c.expires_at >= self.database.now()
         staker_round = sa.and_(a.c.round_id == str(key[0]), a.c.staker == key[2])
         row: tuple[Any, ...] = tuple(conn.execute(sa.select(  # one round trip for the three
             sa.func.coalesce(sa.func.sum(sa.case((sa.and_(staker_round, a.c.model == key[1]), 1), else_=0)), 0),
             sa.func.coalesce(sa.func.sum(sa.case((staker_round, a.c.size), else_=0)), 0),
-            sa.func.coalesce(sa.func.sum(a.c.size), 0))).one())
+            sa.func.coalesce(sa.func.sum(a.c.size), 0)).where(live)).one())
         count, staker, total = row
         return InFlight(int(count), int(staker), int(total))
 
@@ -113,29 +141,41 @@ class Holds:
         new_id: int = conn.execute(sa.insert(a).values(
             round_id=str(key[0]), model=key[1], staker=key[2], holder=self.holder, size=size,
             expires_at=self._expiry()).returning(a.c.id)).scalar_one()
-        self._started()
+        self.started()
         return int(new_id)
 
     def end_admission(self, admission: int) -> None:
-        a = tables.admissions
-        try:
-            with self.database.write() as conn:
-                conn.execute(sa.delete(a).where(a.c.id == admission))
-        finally:
-            self._ended()
+        self.release(admission=admission)
 
     # ------------------------------------------------------------------ signatures seen once
 
-    def first_seen(self, authorisation: str, expiry: int, now: int) -> bool:
+    def first_seen(self, authorisation: str, expiry: int, now: int, *, conn: Connection | None = None) -> bool:
         """True the first time `authorisation` (0x-hex) is seen by any process sharing the
-        database, False ever after, until its signature's `expiry` has passed `now`."""
+        database, False ever after, until its signature's `expiry` has passed `now` (a row whose
+        signature has expired is taken over as a new one). `conn`: the caller's write transaction
+        (else one of its own). Expired rows are deleted at most every `prune_every` seconds by
+        this process (on the `expires_at` index), not on every call."""
+        if conn is None:
+            with self.database.write() as own:
+                return self.first_seen(authorisation, expiry, now, conn=own)
         s = tables.seen_signatures
-        with self.database.write() as conn:
+        if self._due("seen_signatures"):
             conn.execute(sa.delete(s).where(s.c.expires_at <= now))
-            inserted = conn.execute(self.database.insert(s).values(authorisation=authorisation, expires_at=expiry)
-                                    .on_conflict_do_nothing(index_elements=[s.c.authorisation])
-                                    .returning(s.c.authorisation))
-            return inserted.first() is not None  # no row: it was there already
+        inserted = conn.execute(self.database.insert(s).values(authorisation=authorisation, expires_at=expiry)
+                                .on_conflict_do_update(index_elements=[s.c.authorisation],
+                                                       set_={"expires_at": expiry}, where=s.c.expires_at <= now)
+                                .returning(s.c.authorisation))
+        return inserted.first() is not None  # no row: it was there already, unexpired
+
+    def _due(self, what: str) -> bool:
+        """True at most once every `prune_every` seconds per table and process: time to delete
+        the table's expired rows (which count for nothing meanwhile)."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._pruned.get(what, -math.inf) < self.prune_every:
+                return False
+            self._pruned[what] = now
+            return True
 
     # ------------------------------------------------------------------ renewing
 
@@ -146,7 +186,9 @@ class Holds:
             for table in (tables.key_holds, tables.admissions):
                 conn.execute(sa.update(table).where(table.c.holder == self.holder).values(expires_at=expires))
 
-    def _started(self) -> None:
+    def started(self) -> None:
+        """Count one more hold or admission of this process's as live (its lease is renewed
+        until it ends)."""
         with self._lock:
             self._live += 1
             if self._renewer is None:
@@ -175,4 +217,4 @@ class Holds:
                 pass
 
 
-__all__ = ["HOLD_LEASE", "RENEW_EVERY", "Holds", "InFlight", "Key"]
+__all__ = ["HOLD_LEASE", "PRUNE_EVERY", "RENEW_EVERY", "Holds", "InFlight", "Key"]

@@ -18,7 +18,7 @@ from fastapi.responses import FileResponse
 
 from nmrstake.errors import InputError, RequestError
 from nmrstake.hashing import bytes32_from_hex, checksum_address, to_hex
-from nmrstake.intake import describe, parse_uint
+from nmrstake.intake import Authorised, describe, parse_uint
 from nmrstake.service import schemas
 from nmrstake.service.args import ModelLabel, RoundId, StakerAddress, round_arg
 from nmrstake.service.context import ServiceContext
@@ -78,7 +78,7 @@ async def upload(request: Request, ctx: Context) -> Any:
             if not parser.complete:
                 raise RequestError(400, "malformed-multipart", "the multipart body ends before its closing "
                                    "boundary: the upload was cut short; send it again")
-            return await _receive(ctx, form, body.held_key, body.admitted, started)
+            return await _receive(ctx, form, body.held_key, body.admitted, started, body.authorised)
         finally:
             await form.close()
     finally:
@@ -86,7 +86,7 @@ async def upload(request: Request, ctx: Context) -> Any:
 
 
 async def _receive(ctx: ServiceContext, form: Any, held_key: tuple[int, str, str] | None,
-                   admitted: tuple[int, str, str] | None, started: float) -> Any:
+                   admitted: tuple[int, str, str] | None, started: float, authorised: Authorised | None) -> Any:
     """The complete form, checked field by field, then handed to the intake (in a thread)."""
     fields = {name: form.get(name) for name in (*UPLOAD_FIELDS, "file_hash")}
     upload_file = form.get("file")
@@ -111,7 +111,7 @@ async def _receive(ctx: ServiceContext, form: Any, held_key: tuple[int, str, str
             round_id=round_id, model=str(fields["model"]), staker=str(fields["staker"]),
             nonce=parse_uint(fields["nonce"], "nonce"), expiry=parse_uint(fields["expiry"], "expiry"),
             signature=str(fields["signature"]), source=upload_file.file, file_hash=file_hash, held=held_key,
-            started_at=started, admitted=admitted)
+            started_at=started, admitted=admitted, authorised=authorised)
         return describe(stored, ctx.intake.receipt_signer)
 
     return await run_in_threadpool(work)
