@@ -125,13 +125,13 @@ class WebhookStore:
         w = tables.webhooks
         with self.database.write("webhooks") as conn:
             self._use_signature(conn, digest, expiry)
-            found = conn.execute(sa.select(w.c.url).where(w.c.address == address)).scalars().all()
+            found = [str(r[0]) for r in conn.execute(sa.select(w.c.url).where(w.c.address == address)).all()]
             if url in found:
                 raise WebhookRefused("webhook-exists", f"url: {address} has this webhook already")
             if len(found) >= self.max_per_address:
                 raise WebhookRefused("too-many-webhooks", f"{address} has {len(found)} webhooks, the most the "
                                      f"service keeps per address ({self.max_per_address}); delete one first")
-            hook_id = conn.execute(sa.insert(w).values(address=address, url=url, since_block=since_block,
+            hook_id: int = conn.execute(sa.insert(w).values(address=address, url=url, since_block=since_block,
                                                        created_at=now).returning(w.c.id)).scalar_one()
         return Webhook(int(hook_id), address, url, since_block, now)
 
@@ -183,7 +183,8 @@ class WebhookStore:
         due = sa.or_(sa.and_(d.c.status == PENDING, d.c.next_at <= now),
                      sa.and_(d.c.status == SENDING, d.c.lease_until < now))
         with self.database.write("webhook-outbox") as conn:
-            ids = conn.execute(sa.select(d.c.id).where(due).order_by(d.c.next_at, d.c.id).limit(limit)).scalars().all()
+            picked = conn.execute(sa.select(d.c.id).where(due).order_by(d.c.next_at, d.c.id).limit(limit)).all()
+            ids = [int(r[0]) for r in picked]
             if not ids:
                 return []
             conn.execute(sa.update(d).where(d.c.id.in_(ids), due).values(status=SENDING, holder=holder,
