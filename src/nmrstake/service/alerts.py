@@ -23,6 +23,7 @@ import http.client
 import ipaddress
 import json
 import logging
+import re
 import socket
 import ssl
 import threading
@@ -142,7 +143,12 @@ def check_url(url: str, *, allow_private: bool, resolve: bool = False) -> Target
         literal = ipaddress.ip_address(host)
     except ValueError:
         literal = None
-        if not allow_private and (host == "localhost" or host.endswith((".localhost", ".local", ".internal"))):
+        name = host.rstrip(".")
+        if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)*", name) or not re.fullmatch(r"[a-z][a-z0-9-]*",
+                                                                                   name.rsplit(".", 1)[-1]):
+            # 127.1, 2130706433, 0x7f.1: the resolver reads them as addresses; a name ends in letters
+            raise InputError(f"url: {host!r} is neither an IP address nor a domain name") from None
+        if not allow_private and (name == "localhost" or name.endswith((".localhost", ".local", ".internal"))):
             raise InputError(f"url: {host} is a local name; the service does not call private addresses") from None
     if literal is not None and not allow_private and _private(literal):
         raise InputError(f"url: {host} is a loopback, private or reserved address; the service does not call those")

@@ -113,8 +113,9 @@ class WebhookStore:
     def _use_signature(self, conn: sa.Connection, digest: bytes, expiry: int) -> None:
         s = tables.seen_signatures
         inserted = conn.execute(self.database.insert(s).values(authorisation="0x" + digest.hex(), expires_at=expiry)
-                                .on_conflict_do_nothing())
-        if inserted.rowcount == 0:
+                                .on_conflict_do_nothing(index_elements=[s.c.authorisation])
+                                .returning(s.c.authorisation))
+        if inserted.first() is None:  # no row: it was there already
             raise WebhookRefused("signature-reused", "signature: this request was already used once; sign a new "
                                  "one (a fresh nonce)")
 
@@ -167,8 +168,9 @@ class WebhookStore:
         with self.database.write() as conn:
             done = conn.execute(self.database.insert(d).values(
                 hook_id=hook_id, event_key=event_key, event=event, payload=payload, status=PENDING, attempts=0,
-                next_at=now, created_at=now).on_conflict_do_nothing())
-        return bool(done.rowcount)
+                next_at=now, created_at=now).on_conflict_do_nothing(index_elements=[d.c.hook_id, d.c.event_key])
+                .returning(d.c.id))
+            return done.first() is not None  # no row: queued before
 
     def queued(self, hook_id: int) -> set[str]:
         """The event keys queued for hook `hook_id`, whatever their status."""
