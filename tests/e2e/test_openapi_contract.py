@@ -74,6 +74,8 @@ OPERATIONS = {
     "GET /v1/rounds/{round_id}/verification", "GET /v1/rounds/{round_id}/transactions",
     "GET /v1/rounds/{round_id}/chart", "GET /v1/models/{model}", "GET /v1/stakers/{staker}", "POST /v1/faucet",
     "POST /v1/rounds/{round_id}/attestations", "GET /v1/rounds/{round_id}/attestations",
+    "POST /v1/webhooks", "GET /v1/webhooks/{address}", "DELETE /v1/webhooks/{address}",
+    "GET /v1/feeds/models/{model}.atom", "GET /v1/feeds/addresses/{address}.atom",
 }
 
 

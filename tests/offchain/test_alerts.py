@@ -101,6 +101,8 @@ def test_delivery_body__signed_by_the_service__verifies_and_any_change_does_not(
     ("http://metadata.google.internal/", "local name"),
     ("http:///nohost", "no host"),
     ("https://example.com/a b", "spaces"),
+    ("https://example.com/\ud800", "non-ASCII"),  # a lone surrogate JSON can carry: never reaches the signature
+    ("https://exämple.com/", "non-ASCII"),
     ("https://example.com/" + "a" * 3000, "longer"),
     ("http://example.com:99999/", "not a URL"),
     ("", "empty"),

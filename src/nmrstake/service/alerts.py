@@ -123,8 +123,9 @@ def check_url(url: str, *, allow_private: bool, resolve: bool = False) -> Target
         raise InputError("url: empty")
     if len(url) > MAX_URL:
         raise InputError(f"url: longer than {MAX_URL} characters")
-    if any(ord(c) < 33 or ord(c) == 127 for c in url):
-        raise InputError("url: contains spaces or control characters")
+    if any(ord(c) < 33 or ord(c) >= 127 for c in url):
+        raise InputError("url: contains spaces, control or non-ASCII characters (percent-encode them; an "
+                         "internationalised host in its xn-- form)")
     try:
         parts = urllib.parse.urlsplit(url)
         port = parts.port
