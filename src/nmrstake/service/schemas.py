@@ -825,15 +825,15 @@ class WebhookRequestBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "address": "0x5d5c99EdF529335160FF180fA141Dd4967fc00D2", "url": "https://example.com/hook",
-        "nonce": "1", "expiry": "1800000000", "signature": "0x" + "00" * 65}]})
+        "nonce": "1", "expiry": "1765000000", "signature": "0x" + "00" * 65}]})
 
     address: str = Field(description="the address whose alerts are sent (the signer): 0x and 40 hex digits",
-                         max_length=42)
+                         pattern=ADDRESS_PATTERN)
     url: str = Field(description="http or https URL the service POSTs alerts to (no credentials; no loopback or "
                                  "private address unless the operator allows them)", max_length=2048)
-    nonce: str = Field(description="uint256, decimal: any number, distinct per request", max_length=78)
-    expiry: str = Field(description="uint256, decimal: Unix seconds after which the signature is refused",
-                        max_length=78)
+    nonce: str = Field(description="decimal: any number below 10**77, distinct per request", pattern="^[0-9]{1,77}$")
+    expiry: str = Field(description="decimal: Unix seconds (wall clock) after which the signature is refused, at "
+                                    "most a day ahead", pattern="^[0-9]{1,77}$")
     signature: str = Field(description="the address's EIP-712 signature of the Webhook message (0x-hex, 65 bytes)",
                            max_length=200)
 
