@@ -270,3 +270,90 @@ def test_atom_feed__the_same_events__give_the_same_entry_ids():
     one = atom_feed([event], title="t", feed_id="urn:x", self_url="u", chain_id=1, tournament="0xAA")
     two = atom_feed([event], title="t", feed_id="urn:x", self_url="u", chain_id=1, tournament="0xAA")
     assert one == two
+
+
+# ------------------------------------------------------------------------------------------ hostile receivers
+
+
+class _Hostile:
+    """A local receiver on a free port: `redirect` answers 302 to another local receiver (which
+    counts what it gets); `drip` sends its status line a byte at a time, for ever."""
+
+    def __init__(self, mode: str) -> None:
+        import socket
+
+        self.mode = mode
+        self.hits: list[bytes] = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import time
+
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                self.hits.append(conn.recv(65536))
+                try:
+                    if self.mode == "redirect":
+                        conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/elsewhere\r\n"
+                                     b"Content-Length: 0\r\n\r\n")
+                    elif self.mode == "drip":
+                        while not self.stop.is_set():
+                            conn.sendall(b"H")
+                            time.sleep(0.2)
+                    else:
+                        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
+@pytest.fixture
+def hostile(request):
+    made: list[_Hostile] = []
+
+    def make(mode: str) -> _Hostile:
+        made.append(_Hostile(mode))
+        return made[-1]
+
+    yield make
+    for h in made:
+        h.close()
+
+
+def test_post__a_redirect__is_a_failure_and_never_followed(hostile):
+    from nmrstake.service.alerts import DeliveryError, post
+
+    receiver = hostile("redirect")
+    with pytest.raises(DeliveryError, match="HTTP 302"):
+        post(f"http://127.0.0.1:{receiver.port}/hook", b"{}", {}, allow_private=True)
+    assert len(receiver.hits) == 1
+
+
+def test_post__a_receiver_that_drips_bytes_for_ever__is_cut_off_at_the_deadline(hostile):
+    from nmrstake.service.alerts import DeliveryError, post
+
+    receiver = hostile("drip")
+    with pytest.raises(DeliveryError):
+        post(f"http://127.0.0.1:{receiver.port}/hook", b"{}", {}, allow_private=True, timeout=5, deadline=1)
+
+
+def test_post__a_private_target_without_the_operators_allowance__is_never_connected_to(hostile):
+    from nmrstake.service.alerts import DeliveryError, post
+
+    receiver = hostile("ok")
+    with pytest.raises(DeliveryError, match="private"):
+        post(f"http://127.0.0.1:{receiver.port}/hook", b"{}", {}, allow_private=False)
+    post(f"http://127.0.0.1:{receiver.port}/hook", b"{}", {}, allow_private=True)
+    assert len(receiver.hits) == 1  # the allowed one only

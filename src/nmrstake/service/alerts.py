@@ -35,10 +35,11 @@ from typing import TYPE_CHECKING, Any
 
 from nmrstake.errors import InputError, NmrstakeError
 from nmrstake.jsontypes import JsonValue
+from nmrstake.storage.webhooks import Delivery
 
 if TYPE_CHECKING:
     from nmrstake.service.context import ServiceContext
-    from nmrstake.storage.webhooks import Delivery, Webhook, WebhookStore
+    from nmrstake.storage.webhooks import Webhook, WebhookStore
 
 log = logging.getLogger("nmrstake.service.alerts")
 
@@ -51,6 +52,10 @@ STATE_EVENTS = (NO_UPLOAD, CLAIMABLE)
 MAX_URL = 2048
 #: Seconds to connect, and for each read and write of a delivery.
 TIMEOUT = 10.0
+#: Seconds a whole delivery may take (a receiver that answers a byte at a time is cut off then).
+DEADLINE = 30.0
+#: Deliveries sent at once by one replica (a slow receiver holds one sender, not the others').
+SENDERS = 8
 #: Bytes of a receiver's answer read (its status is what counts).
 MAX_ANSWER = 4096
 
@@ -193,9 +198,11 @@ class _PinnedHTTP(http.client.HTTPConnection):
         self.sock = socket.create_connection((self._address, self.port), self.timeout)
 
 
-def post(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool, timeout: float = TIMEOUT) -> None:
+def post(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool, timeout: float = TIMEOUT,
+         deadline: float = DEADLINE) -> None:
     """POST `body` to `url`, checked again and pinned to the address checked; no redirect is
-    followed (a 3xx is a failure). Raises DeliveryError saying why it failed."""
+    followed (a 3xx is a failure); `timeout` seconds for each socket operation and `deadline` for
+    the whole delivery. Raises DeliveryError saying why it failed."""
     try:
         target = check_url(url, allow_private=allow_private, resolve=True)
     except InputError as exc:
@@ -203,6 +210,9 @@ def post(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool,
     assert target is not None
     kind = _PinnedHTTPS if target.scheme == "https" else _PinnedHTTP
     conn = kind(target.host, target.address, target.port, timeout)
+    watchdog = threading.Timer(deadline, _cut, (conn,))  # a receiver that drips bytes is cut off
+    watchdog.daemon = True
+    watchdog.start()
     try:
         conn.request("POST", target.path, body=body, headers={"Content-Type": "application/json",
                                                               "User-Agent": "nmrstake-alerts", **headers})
@@ -213,7 +223,18 @@ def post(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool,
     except (OSError, http.client.HTTPException) as exc:
         raise DeliveryError(f"{type(exc).__name__}: {exc}"[:300]) from None
     finally:
+        watchdog.cancel()
         conn.close()
+
+
+def _cut(conn: http.client.HTTPConnection) -> None:
+    """End a delivery past its deadline: a shutdown wakes the sending thread's blocked read."""
+    sock = conn.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 class DeliveryError(NmrstakeError):
@@ -223,11 +244,32 @@ class DeliveryError(NmrstakeError):
 # ------------------------------------------------------------------------------------------ events
 
 
+class EventCache:
+    """The events as :func:`collect` last read them, read again at most every `ttl` seconds and by
+    one thread at a time: the worker and every feed request share one reading, so that requests,
+    however many, cost no more reads of the index than the worker's own."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._read: tuple[float, list[AlertEvent]] | None = None
+
+    def events(self, ctx: ServiceContext, *, hours: float, address: str | None = None,
+               model: str | None = None) -> list[AlertEvent]:
+        with self._lock:
+            if self._read is None or time.monotonic() - self._read[0] >= self.ttl:
+                self._read = (time.monotonic(), collect(ctx, hours=hours))
+            found = self._read[1]
+        return [e for e in found if e.address is None or ((address is None or e.address == address)
+                                                          and (model is None or e.model == model))]
+
+
 def collect(ctx: ServiceContext, *, hours: float, address: str | None = None,
             model: str | None = None) -> list[AlertEvent]:
     """Every event the index, the published results and the submission store show now (of
     `address`, or of `model`, when given; a round's opening concerns everyone), in round order.
-    Empty where the service keeps no event index (a chain without a node URL)."""
+    Empty where the service keeps no event index (a chain without a node URL). The service reads
+    them through an :class:`EventCache`."""
     from nmrstake.hashing import checksum_address
     from nmrstake.index import queries
     from nmrstake.tournament import RoundState
@@ -315,6 +357,7 @@ class AlertWorker:
         self.settings = settings
         self.account = account
         self.signer = signer
+        self.cache = shared_cache(ctx)
         self.holder = f"{socket.gethostname()}:{uuid.uuid4().hex[:12]}"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -349,7 +392,7 @@ class AlertWorker:
         hooks = self.store.hooks()
         if not hooks:
             return 0
-        events = collect(self.ctx, hours=self.settings.hours)
+        events = self.cache.events(self.ctx, hours=self.settings.hours)
         domain = self.ctx.client.domain
         queued = 0
         now = time.time()
@@ -366,14 +409,17 @@ class AlertWorker:
 
     def send_due(self) -> int:
         """Send the deliveries due now; how many were delivered."""
+        from concurrent.futures import ThreadPoolExecutor
+
         from nmrstake.signing import sign_body
 
         hooks = {h.hook_id: h for h in self.store.hooks()}
-        done = 0
-        for delivery in self.store.claim(self.holder, now=time.time()):
-            hook = hooks.get(delivery.hook_id)
-            if hook is None:
-                continue  # deleted meanwhile (its rows go with it)
+        due = [d for d in self.store.claim(self.holder, now=time.time(), limit=2 * SENDERS) if d.hook_id in hooks]
+        if not due:
+            return 0  # (a delivery whose hook was deleted meanwhile went with it)
+
+        def send(delivery: Delivery) -> bool:
+            hook = hooks[delivery.hook_id]
             body = delivery.payload.encode()
             headers = {"X-Nmrstake-Event": delivery.event_key, "X-Nmrstake-Delivery": str(delivery.delivery_id),
                        "X-Nmrstake-Signer": self.signer, "X-Nmrstake-Signature": sign_body(body, self.account)}
@@ -383,9 +429,25 @@ class AlertWorker:
                 status = self.store.failed(delivery.delivery_id, self.holder, exc.message, now=time.time())
                 log.warning("alerts: delivery %s to hook %s failed (%s): %s", delivery.delivery_id, hook.hook_id,
                             exc.message, status)
-                continue
-            done += self.store.delivered(delivery.delivery_id, self.holder, now=time.time())
-        return done
+                return False
+            return self.store.delivered(delivery.delivery_id, self.holder, now=time.time())
+
+        with ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="nmrstake-alert-send") as pool:
+            return sum(pool.map(send, due))
+
+
+def shared_cache(ctx: ServiceContext) -> EventCache:
+    """The app's one EventCache (on the context), made on first use; its lifetime the worker's period."""
+    with _CACHE_LOCK:
+        cache: EventCache | None = ctx.alert_events
+        if cache is None:
+            settings: AlertSettings = ctx.alerts or AlertSettings()
+            cache = EventCache(ttl=settings.every)
+            ctx.alert_events = cache
+        return cache
+
+
+_CACHE_LOCK = threading.Lock()
 
 
 def delivery_json(d: Delivery) -> dict[str, JsonValue]:
@@ -394,5 +456,5 @@ def delivery_json(d: Delivery) -> dict[str, JsonValue]:
             "delivered_at": d.delivered_at}
 
 
-__all__ = ["AlertEvent", "AlertSettings", "AlertWorker", "DeliveryError", "Target", "check_url", "collect",
+__all__ = ["AlertEvent", "AlertSettings", "AlertWorker", "DeliveryError", "EventCache", "shared_cache", "Target", "check_url", "collect",
            "delivery_body", "delivery_json", "post"]

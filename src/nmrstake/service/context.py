@@ -40,6 +40,8 @@ class ServiceContext:
     webhooks: Any = None
     #: The alerts' options (nmrstake.service.alerts.AlertSettings); None: the defaults.
     alerts: Any = None
+    #: The alerts' events as last read (nmrstake.service.alerts.EventCache), shared by the worker and the feeds.
+    alert_events: Any = None
     _published: dict[int, tuple[Any, Any]] = field(default_factory=dict)
     _published_lock: threading.Lock = field(default_factory=threading.Lock)
 

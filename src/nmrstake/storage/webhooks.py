@@ -106,7 +106,7 @@ class WebhookStore:
     database: Database
     max_per_address: int = 5
     policy: RetryPolicy = RetryPolicy()
-    lease: float = 60.0
+    lease: float = 300.0
 
     # ------------------------------------------------------------------ registrations
 

@@ -22,7 +22,7 @@ from fastapi.responses import Response
 from nmrstake.errors import InputError, RequestError
 from nmrstake.intake import parse_uint
 from nmrstake.service import schemas
-from nmrstake.service.alerts import AlertSettings, check_url, collect, delivery_json
+from nmrstake.service.alerts import AlertSettings, check_url, delivery_json, shared_cache
 from nmrstake.service.args import AccountAddress, ModelLabel, staker_arg
 from nmrstake.service.context import ServiceContext
 from nmrstake.service.feeds import CONTENT_TYPE, atom_feed
@@ -159,7 +159,7 @@ _ATOM: dict[int | str, dict[str, Any]] = {200: {"description": "an Atom 1.0 feed
 def _feed(request: Request, ctx: ServiceContext, title: str, what: str, **which: str) -> Response:
     if ctx.index is None:
         raise RequestError(404, "alerts-off", "this service keeps no event index: no feeds")
-    events = ctx.indexed(collect, ctx, hours=_settings(ctx).hours, **which)
+    events = ctx.indexed(shared_cache(ctx).events, ctx, hours=_settings(ctx).hours, **which)
     domain = ctx.client.domain
     body = atom_feed(events, title=title, feed_id=f"urn:nmrstake:{domain.chain_id}:{domain.tournament.lower()}:{what}",
                      self_url=str(request.url), chain_id=domain.chain_id, tournament=domain.tournament)
