@@ -256,10 +256,19 @@ class EventCache:
 
     def events(self, ctx: ServiceContext, *, hours: float, address: str | None = None,
                model: str | None = None) -> list[AlertEvent]:
-        with self._lock:
-            if self._read is None or time.monotonic() - self._read[0] >= self.ttl:
-                self._read = (time.monotonic(), collect(ctx, hours=hours))
-            found = self._read[1]
+        read = self._read
+        if read is None or time.monotonic() - read[0] >= self.ttl:
+            # One reader at a time; while it reads, the others answer with the last reading (if any)
+            # rather than wait, so that a flood of feed requests never holds the request threads.
+            if self._lock.acquire(blocking=read is None):
+                try:
+                    read = self._read
+                    if read is None or time.monotonic() - read[0] >= self.ttl:
+                        read = self._read = (time.monotonic(), collect(ctx, hours=hours))
+                finally:
+                    self._lock.release()
+        assert read is not None
+        found = read[1]
         return [e for e in found if e.address is None or ((address is None or e.address == address)
                                                           and (model is None or e.model == model))]
 
@@ -282,6 +291,7 @@ def collect(ctx: ServiceContext, *, hours: float, address: str | None = None,
     state = queries.status(engine, stream)
     now = state.head_time if state else int(time.time())
     opened = {r.round_id: r for r in queries.opened_rounds(engine, stream)}
+    tournament = index.address("Tournament")
     found: list[AlertEvent] = []
 
     def mine(who: str, label: str) -> bool:
@@ -321,7 +331,8 @@ def collect(ctx: ServiceContext, *, hours: float, address: str | None = None,
         claims = {(c.model_id, checksum_address(c.staker)): c for c in queries.claims(engine, stream, rid)}
         taken = {(s.model_id, checksum_address(s.staker)) for s in stakes}
         exited = {(bytes.fromhex(str(e.args.get("modelId", "0x"))[2:]).rjust(32, b"\0"), str(e.args.get("staker")))
-                  for e in index.round_events(rid, ["StakeExited", "EmergencyWithdrawal"])}
+                  for e in queries.round_events(engine, stream, rid, ["StakeExited", "EmergencyWithdrawal"],
+                                                contract=tournament)}
         for (mid, who), c in claims.items():
             if (mid, who) in taken:
                 found.append(AlertEvent(f"claimed:{rid}:{mid.hex()}:{who}", CLAIMED, rid, who, c.model,
