@@ -404,7 +404,7 @@ class AlertWorker:
         if not hooks:
             return 0
         events = self.cache.events(self.ctx, hours=self.settings.hours)
-        domain = self.ctx.client.domain
+        domain = self.ctx.intake.domain
         queued = 0
         now = time.time()
         for hook in hooks:

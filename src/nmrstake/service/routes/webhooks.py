@@ -66,7 +66,7 @@ def _checked(ctx: ServiceContext, body: schemas.WebhookRequestBody, action: str)
     if expiry > now + MAX_LIFETIME:
         raise RequestError(422, "invalid-field", f"expiry: at most {MAX_LIFETIME} s from now", field="expiry")
     request = WebhookRequest(address, action, body.url, nonce, expiry)
-    domain = ctx.client.domain
+    domain = ctx.intake.domain
     try:
         signer = request.signer(domain, body.signature)
     except InputError as exc:
@@ -160,7 +160,7 @@ def _feed(request: Request, ctx: ServiceContext, title: str, what: str, **which:
     if ctx.index is None:
         raise RequestError(404, "alerts-off", "this service keeps no event index: no feeds")
     events = ctx.indexed(shared_cache(ctx).events, ctx, hours=_settings(ctx).hours, **which)
-    domain = ctx.client.domain
+    domain = ctx.intake.domain
     body = atom_feed(events, title=title, feed_id=f"urn:nmrstake:{domain.chain_id}:{domain.tournament.lower()}:{what}",
                      self_url=str(request.url), chain_id=domain.chain_id, tournament=domain.tournament)
     return Response(body, media_type=CONTENT_TYPE)
