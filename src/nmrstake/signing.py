@@ -65,6 +65,7 @@ WEBHOOK_TYPES = {
         {"name": "account", "type": "address"},
         {"name": "action", "type": "string"},
         {"name": "url", "type": "string"},
+        {"name": "models", "type": "string"},
         {"name": "nonce", "type": "uint256"},
         {"name": "expiry", "type": "uint256"},
     ]
@@ -162,19 +163,22 @@ class UploadAuthorisation:
 @dataclass(frozen=True)
 class WebhookRequest:
     """What an address signs to register (or delete) a webhook `url` for its own alerts: the
-    service takes it only signed by `account` itself, before `expiry`, and each signature once."""
+    service takes it only signed by `account` itself, before `expiry`, and each signature once.
+    `models`: the labels of the models whose alerts it wants (none: all of the address's); signed
+    as one string, the labels sorted and joined by commas."""
 
     account: str
     action: str
     url: str
     nonce: int
     expiry: int
+    models: tuple[str, ...] = ()
 
     def message(self) -> dict[str, Any]:
         if self.action not in WEBHOOK_ACTIONS:
             raise InputError(f"action: {self.action!r} is not one of {', '.join(WEBHOOK_ACTIONS)}")
         return {"account": checksum_address(self.account, argument="account"), "action": self.action,
-                "url": self.url, "nonce": self.nonce, "expiry": self.expiry}
+                "url": self.url, "models": ",".join(sorted(self.models)), "nonce": self.nonce, "expiry": self.expiry}
 
     def digest(self, domain: Domain) -> bytes:
         """The EIP-712 hash that is signed; unique per request (the replay key)."""
@@ -191,9 +195,11 @@ class WebhookRequest:
         return _recover(signable, signature, "signature")
 
     @classmethod
-    def new(cls, account: str, action: str, url: str, *, now: int, lifetime: int = 600) -> WebhookRequest:
+    def new(cls, account: str, action: str, url: str, *, now: int, lifetime: int = 600,
+            models: tuple[str, ...] = ()) -> WebhookRequest:
         """A fresh request: a random nonce, expiring `lifetime` seconds after `now`."""
-        return cls(checksum_address(account, argument="account"), action, url, secrets.randbits(64), now + lifetime)
+        return cls(checksum_address(account, argument="account"), action, url, secrets.randbits(64), now + lifetime,
+                   tuple(sorted(models)))
 
 
 def body_digest(body: bytes) -> bytes:

@@ -83,8 +83,9 @@ class Receiver:
         self._server.server_close()
         self._server = None
 
-    def of(self, event_id: str) -> list[Received]:
-        return [r for r in self.got if r.headers.get("x-nmrstake-event") == event_id]
+    def of(self, event_id: str, hook: int | None = None) -> list[Received]:
+        return [r for r in self.got if r.headers.get("x-nmrstake-event") == event_id
+                and (hook is None or r.json()["hook"] == hook)]
 
 
 def wait_for(what: str, check: Callable[[], Any], service: Service) -> Any:
@@ -106,6 +107,8 @@ class World:
     other: Any
     signer: str
     log: list[str]
+    hook: int = 0  # staker 0's webhook for all its models
+    filtered: int = 0  # staker 0's webhook for model_99 only
 
     @property
     def url(self) -> str:
@@ -122,10 +125,10 @@ class World:
 
 
 def register(url: str, domain: Domain, who: Any, hook: str, *, signer: Any = None, action: str = "register",
-             method: str = "POST", nonce: int = 1) -> requests.Response:
-    req = WebhookRequest(who.address, action, hook, nonce, int(time.time()) + 600)
+             method: str = "POST", nonce: int = 1, models: tuple[str, ...] = ()) -> requests.Response:
+    req = WebhookRequest(who.address, action, hook, nonce, int(time.time()) + 600, models)
     body = {"address": who.address, "url": hook, "nonce": str(req.nonce), "expiry": str(req.expiry),
-            "signature": req.sign(domain, signer or who)}
+            "signature": req.sign(domain, signer or who), "models": list(models)}
     path = "/v1/webhooks" if method == "POST" else f"/v1/webhooks/{who.address}"
     return requests.request(method, f"{url}{path}", json=body, timeout=30)
 
@@ -144,10 +147,15 @@ def world(project, tmp_path_factory) -> Any:
             ctx = World(service, receiver, w.client.domain, w.stakers[0], w.stakers[1], signer, log)
             answer = register(service.url, ctx.domain, ctx.staker, receiver.url)
             assert answer.status_code == 201, answer.text
+            ctx.hook = answer.json()["id"]
+            answer = register(service.url, ctx.domain, ctx.staker, receiver.url + "&only=99", models=("model_99",),
+                              nonce=2)
+            assert answer.status_code == 201 and answer.json()["models"] == ["model_99"], answer.text
+            ctx.filtered = answer.json()["id"]
             log.append("registered")
 
             open_funded_round(w, ROUND)  # closes in an hour: within --alert-hours
-            wait_for("the round-opened delivery", lambda: receiver.of(f"round-opened:{ROUND}"), service)
+            wait_for("the round-opened deliveries", lambda: len(receiver.of(f"round-opened:{ROUND}")) == 2, service)
             log.append("opened")
             inputs = synth_round(tmp, ROUND, models=len(w.stakers), rows=200)
             stake_all(w, ROUND, inputs, undelivered=(0,))  # staker 0's file never arrives
@@ -173,7 +181,7 @@ def world(project, tmp_path_factory) -> Any:
 
 
 def test_webhook__round_opened__delivered_signed_by_the_service(world):
-    (got,) = world.receiver.of(f"round-opened:{ROUND}")
+    (got,) = world.receiver.of(f"round-opened:{ROUND}", world.hook)
     body = got.json()
     assert (body["event"], body["round"], body["address"]) == ("round-opened", ROUND, None)
     assert body["chain_id"] == world.domain.chain_id and body["tournament"] == world.domain.tournament
@@ -190,7 +198,7 @@ def test_webhook__receiver_down_then_back__delivered_once_after_retries(world):
     resolved = f"resolved:{ROUND}:model_00:{world.staker.address}"
     failing = json.loads(next(e for e in world.log if e.startswith("failing:"))[len("failing:"):])
     assert failing["last_error"] and "Connection" in failing["last_error"], failing
-    (got,) = world.receiver.of(resolved)  # once, however many attempts failed before
+    (got,) = world.receiver.of(resolved)  # once, however many attempts failed before (and not to the other hook)
     body = got.json()
     assert body["address"] == world.staker.address and body["model"] == "model_00"
     assert {"score", "payout", "burn", "stake", "valid"} <= set(body["data"])
@@ -203,12 +211,20 @@ def test_webhook__receiver_down_then_back__delivered_once_after_retries(world):
 def test_webhook_list__shows_every_delivery_with_its_status_and_hides_the_urls_secret(world):
     answer = requests.get(f"{world.url}/v1/webhooks/{world.staker.address}", timeout=30).json()
     assert answer["signer"] == world.signer
-    (hook,) = answer["webhooks"]
-    assert "t0k3n" not in json.dumps(answer) and hook["url"] == f"http://127.0.0.1:{world.receiver.port}/…"
-    statuses = {d["event_id"]: d["status"] for d in answer["deliveries"]}
-    assert statuses[f"round-opened:{ROUND}"] == "delivered"
+    hooks = answer["webhooks"]
+    assert [(h["id"], h["models"]) for h in hooks] == [(world.hook, []), (world.filtered, ["model_99"])]
+    assert "t0k3n" not in json.dumps(answer)
+    assert {h["url"] for h in hooks} == {f"http://127.0.0.1:{world.receiver.port}/…"}
+    statuses = {(d["hook"], d["event_id"]): d["status"] for d in answer["deliveries"]}
+    assert statuses[(world.hook, f"round-opened:{ROUND}")] == "delivered"
     assert all(s == "delivered" for s in statuses.values()), statuses
-    assert len(world.receiver.got) == len({r.headers["x-nmrstake-event"] for r in world.receiver.got})  # none twice
+    sent = [(r.json()["hook"], r.headers["x-nmrstake-event"]) for r in world.receiver.got]
+    assert len(sent) == len(set(sent))  # no (hook, event) twice
+
+
+def test_webhook_for_some_models__gets_the_rounds_but_no_other_models_alerts(world):
+    theirs = [r.json() for r in world.receiver.got if r.json()["hook"] == world.filtered]
+    assert [(b["event"], b["round"]) for b in theirs] == [("round-opened", ROUND)]
 
 
 def test_webhook__registered_for_another_address__is_a_403_naming_both(world):
@@ -291,7 +307,7 @@ def test_webhook_cli__add_list_remove__signed_with_the_participants_key(world):
 def test_python_api__verify_alert__accepts_the_services_signature_and_refuses_a_changed_body(world):
     from nmrstake.client.http import ServiceClient
 
-    (got,) = world.receiver.of(f"round-opened:{ROUND}")
+    (got,) = world.receiver.of(f"round-opened:{ROUND}", world.hook)
     service = ServiceClient(world.url)
     assert service.verify_alert(got.body, got.headers["x-nmrstake-signature"])
     assert not service.verify_alert(got.body.replace(b"round-opened", b"round-closed"),

@@ -49,7 +49,7 @@ def test_webhook_request__signed_with_an_eth_account_key__recovers_the_same_addr
 
 
 @pytest.mark.parametrize("change", [{"action": "delete"}, {"url": URL + "x"}, {"nonce": 43}, {"expiry": 1_900_000_001},
-                                    {"account": OTHER.address}])
+                                    {"account": OTHER.address}, {"models": ("model_a",)}])
 def test_webhook_request__signature_for_other_fields__recovers_someone_else(change):
     signature = request().sign(DOMAIN, ACCOUNT)
     assert request(**change).signer(DOMAIN, signature) != ADDRESS
@@ -162,6 +162,21 @@ def test_register__more_hooks_than_the_bound__is_refused_naming_it(store):
         _register(store, URL + "3", 3)
     assert refused.value.kind == "too-many-webhooks"
     _register(store, URL + "1", 4, address=OTHER.address)  # another address has its own bound
+
+
+def test_register__with_models__keeps_them_and_the_hook_wants_only_theirs_and_the_rounds(store):
+    req = request()
+    hook = store.register(ADDRESS, URL, digest=req.digest(DOMAIN), expiry=req.expiry, since_block=0, now=1,
+                          models=("model_b", "model_a"))
+    (kept,) = store.hooks(ADDRESS)
+    assert kept == hook and kept.models == ("model_a", "model_b")
+    assert kept.wants("model_a") and kept.wants(None) and not kept.wants("model_c")
+    assert dataclasses.replace(kept, models=()).wants("model_c")
+
+
+def test_webhook_request__models_in_any_order__sign_the_same_message():
+    one, two = request(models=("b", "a")), request(models=("a", "b"))
+    assert one.digest(DOMAIN) == two.digest(DOMAIN)
 
 
 def test_delete__removes_the_hook_and_its_deliveries(store):

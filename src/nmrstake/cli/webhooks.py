@@ -31,7 +31,8 @@ def _signer(service: Any, wallet: str | None, account: str | None) -> Any:
     raise InputError("give --wallet NAME or --account ALIAS: whose alerts (the request is signed with its key)")
 
 
-def _send(action: str, url: str, api: str, wallet: str | None, account: str | None) -> Any:
+def _send(action: str, url: str, api: str, wallet: str | None, account: str | None,
+          models: tuple[str, ...] = ()) -> Any:
     from nmrstake.client.http import ServiceClient
     from nmrstake.jsontypes import json_int
     from nmrstake.signing import Domain, WebhookRequest
@@ -40,7 +41,7 @@ def _send(action: str, url: str, api: str, wallet: str | None, account: str | No
     key = _signer(service, wallet, account)
     info = service.info()
     domain = Domain(json_int(info["chain_id"]), str(info["tournament"]))
-    request = WebhookRequest.new(key.address, action, url, now=int(time.time()))
+    request = WebhookRequest.new(key.address, action, url, now=int(time.time()), models=models)
     signature = request.sign(domain, key)
     if action == "register":
         return service.register_webhook(request, signature)
@@ -55,13 +56,17 @@ def webhook() -> None:
 
 @webhook.command("add")
 @click.argument("url")
+@click.option("--model", "models", multiple=True, help="Only this model's alerts (repeat for several; default: "
+                                                        "all of my address's)")
 @_api_required
 @wallet_opt
 @account_opt
 @json_opt
-def add(url: str, api: str, wallet: str | None, account: str | None, as_json: bool) -> None:
+def add(url: str, models: tuple[str, ...], api: str, wallet: str | None, account: str | None, as_json: bool) -> None:
     """Register URL for my address's alerts (a request signed with my key)."""
-    hook = _send("register", url, api, wallet, account)
+    from nmrstake.models import check_model_label
+
+    hook = _send("register", url, api, wallet, account, tuple(check_model_label(m, argument="--model") for m in models))
     if as_json:
         emit_json(hook)
     else:
@@ -92,7 +97,7 @@ def remove(url: str, api: str, wallet: str | None, account: str | None, as_json:
 def list_(address: str | None, api: str, wallet: str | None, account: str | None, as_json: bool) -> None:
     """My webhooks and their latest deliveries: status, attempts, last error."""
     from nmrstake.client.http import ServiceClient
-    from nmrstake.jsontypes import json_objects
+    from nmrstake.jsontypes import json_list, json_objects
 
     service = ServiceClient(api)
     if address is None:
@@ -108,8 +113,9 @@ def list_(address: str | None, api: str, wallet: str | None, account: str | None
         return
     hooks = json_objects(found["webhooks"], "webhooks")
     click.echo(f"webhooks of {found['address']} (deliveries signed by {found['signer']}):")
-    click.echo(table([[str(h["id"]), str(h["url"]), fmt_time(int(str(h["created_at"])))] for h in hooks],
-                     ["id", "url", "since"]) if hooks else "  none")
+    click.echo(table([[str(h["id"]), str(h["url"]), ", ".join(str(m) for m in json_list(h["models"], "models"))
+                       or "all", fmt_time(int(str(h["created_at"])))] for h in hooks],
+                     ["id", "url", "models", "since"]) if hooks else "  none")
     rows = [[str(d["id"]), str(d["hook"]), str(d["event_id"]), str(d["status"]), str(d["attempts"]),
              str(d["last_error"] or "")] for d in json_objects(found["deliveries"], "deliveries")]
     if rows:

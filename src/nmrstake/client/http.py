@@ -481,7 +481,7 @@ class ServiceClient:
 
 def _webhook_body(request: WebhookRequest, signature: str) -> JsonObject:
     return {"address": request.account, "url": request.url, "nonce": str(request.nonce), "expiry": str(request.expiry),
-            "signature": signature}
+            "signature": signature, "models": list(request.models)}
 
 
 def _never_sent(exc: requests.RequestException) -> bool:

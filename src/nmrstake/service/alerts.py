@@ -410,7 +410,8 @@ class AlertWorker:
         for hook in hooks:
             have = self.store.queued(hook.hook_id)
             for event in events:
-                if event.key in have or (event.address is not None and event.address != hook.address):
+                if (event.key in have or (event.address is not None and event.address != hook.address)
+                        or not hook.wants(event.model)):
                     continue
                 if event.kind not in STATE_EVENTS and (event.block is None or event.block <= hook.since_block):
                     continue  # history from before the hook

@@ -818,8 +818,8 @@ MERKLE_LEAF_SCHEMA: dict[str, Any] = {
 
 
 class WebhookRequestBody(BaseModel):
-    """A signed `Webhook` request (EIP-712, ``Webhook(address account,string action,string url,uint256
-    nonce,uint256 expiry)`` in the domain of `/v1/info`): registering (POST /v1/webhooks, action
+    """A signed `Webhook` request (EIP-712, ``Webhook(address account,string action,string url,string
+    models,uint256 nonce,uint256 expiry)`` in the domain of `/v1/info`): registering (POST /v1/webhooks, action
     "register") or deleting (DELETE /v1/webhooks/{address}, action "delete") a webhook of the signer's
     own address."""
 
@@ -836,6 +836,9 @@ class WebhookRequestBody(BaseModel):
                                     "most a day ahead", pattern="^[0-9]{1,77}$")
     signature: str = Field(description="the address's EIP-712 signature of the Webhook message (0x-hex, 65 bytes)",
                            max_length=200)
+    models: list[str] = Field(default_factory=list, max_length=20,
+                              description="the models (labels) whose alerts it wants; none: all of the address's. "
+                                          "Signed as `models`: the labels sorted and joined by commas")
 
 
 class WebhookDelivery(_Strict):
@@ -859,6 +862,7 @@ class WebhookInfo(_Strict):
     id: int
     address: Address = _address("the address whose alerts it receives")
     url: str
+    models: list[str] = Field(description="the models whose alerts it receives; none: all of the address's")
     created_at: int
 
 

@@ -116,13 +116,15 @@ service_identity = sa.Table(
 )
 
 #: The webhooks participants registered for their own address's alerts (nmrstake.storage.webhooks):
-#: one row per (address, url); `since_block`, the event index's cursor when it was registered (the
+#: one row per (address, url); `models`, the labels of the models it wants, comma-separated ("": all of
+#: the address's); `since_block`, the event index's cursor when it was registered (the
 #: chain's events up to it are older than the hook: never sent to it).
 webhooks = sa.Table(
     "webhooks", metadata,
     sa.Column("id", Id, primary_key=True, autoincrement=True),
     sa.Column("address", sa.Text, nullable=False),
     sa.Column("url", sa.Text, nullable=False),
+    sa.Column("models", sa.Text, nullable=False),
     sa.Column("since_block", sa.BigInteger, nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.UniqueConstraint("address", "url", name="webhooks_once"),

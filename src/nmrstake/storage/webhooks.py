@@ -71,6 +71,12 @@ class Webhook:
     url: str
     since_block: int
     created_at: int
+    #: The labels of the models it wants alerts of; empty: all of the address's.
+    models: tuple[str, ...] = ()
+
+    def wants(self, model: str | None) -> bool:
+        """Whether an event of `model` (None: of no model, a round's opening) is for this hook."""
+        return model is None or not self.models or model in self.models
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,14 @@ class Delivery:
     last_error: str | None
     created_at: float
     delivered_at: float | None
+
+
+def _hook(row: sa.Row[tuple[object, ...]]) -> Webhook:
+    m = row._mapping
+    w = tables.webhooks.c
+    models = str(m[w.models])
+    return Webhook(int(m[w.id]), str(m[w.address]), str(m[w.url]), int(m[w.since_block]), int(m[w.created_at]),
+                   tuple(models.split(",")) if models else ())
 
 
 def _delivery(row: sa.Row[tuple[object, ...]]) -> Delivery:
@@ -119,7 +133,8 @@ class WebhookStore:
             raise WebhookRefused("signature-reused", "signature: this request was already used once; sign a new "
                                  "one (a fresh nonce)")
 
-    def register(self, address: str, url: str, *, digest: bytes, expiry: int, since_block: int, now: int) -> Webhook:
+    def register(self, address: str, url: str, *, digest: bytes, expiry: int, since_block: int, now: int,
+                 models: tuple[str, ...] = ()) -> Webhook:
         """Register `url` for `address` (checked and signed by the caller), using the signature
         whose EIP-712 digest is `digest` once; WebhookRefused if it was used, if `address` has
         :attr:`max_per_address` hooks, or this one already."""
@@ -132,9 +147,10 @@ class WebhookStore:
             if len(found) >= self.max_per_address:
                 raise WebhookRefused("too-many-webhooks", f"{address} has {len(found)} webhooks, the most the "
                                      f"service keeps per address ({self.max_per_address}); delete one first")
-            hook_id: int = conn.execute(sa.insert(w).values(address=address, url=url, since_block=since_block,
-                                                       created_at=now).returning(w.c.id)).scalar_one()
-        return Webhook(int(hook_id), address, url, since_block, now)
+            hook_id: int = conn.execute(sa.insert(w).values(address=address, url=url, models=",".join(sorted(models)),
+                                                            since_block=since_block, created_at=now)
+                                        .returning(w.c.id)).scalar_one()
+        return Webhook(int(hook_id), address, url, since_block, now, tuple(sorted(models)))
 
     def delete(self, address: str, url: str, *, digest: bytes, expiry: int) -> Webhook:
         """Delete `address`'s webhook `url` and its deliveries (the signature used once);
@@ -147,7 +163,7 @@ class WebhookStore:
                 raise WebhookRefused("no-such-webhook", f"url: {address} has no such webhook")
             conn.execute(sa.delete(d).where(d.c.hook_id == row.id))
             conn.execute(sa.delete(w).where(w.c.id == row.id))
-        return Webhook(int(row.id), str(row.address), str(row.url), int(row.since_block), int(row.created_at))
+        return _hook(row)
 
     def hooks(self, address: str | None = None) -> list[Webhook]:
         """Every webhook (of `address`, if given), oldest first."""
@@ -157,7 +173,7 @@ class WebhookStore:
             query = query.where(w.c.address == address)
         with self.database.read() as conn:
             rows = conn.execute(query).all()
-        return [Webhook(int(r.id), str(r.address), str(r.url), int(r.since_block), int(r.created_at)) for r in rows]
+        return [_hook(r) for r in rows]
 
     # ------------------------------------------------------------------ the outbox
 

@@ -23,12 +23,12 @@ from nmrstake.errors import InputError, RequestError
 from nmrstake.intake import parse_uint
 from nmrstake.service import schemas
 from nmrstake.service.alerts import AlertSettings, check_url, delivery_json, shared_cache
-from nmrstake.service.args import AccountAddress, ModelLabel, staker_arg
+from nmrstake.service.args import AccountAddress, ModelLabel, model_arg, staker_arg
 from nmrstake.service.context import ServiceContext
 from nmrstake.service.feeds import CONTENT_TYPE, atom_feed
 from nmrstake.service.routes.deps import Context
 from nmrstake.signing import WebhookRequest
-from nmrstake.storage.webhooks import WebhookRefused, WebhookStore
+from nmrstake.storage.webhooks import Webhook, WebhookRefused, WebhookStore
 
 router = APIRouter(tags=["alerts"])
 
@@ -59,13 +59,14 @@ def _checked(ctx: ServiceContext, body: schemas.WebhookRequestBody, action: str)
     except InputError as exc:
         raise RequestError(422, "invalid-field", exc.message, field="url") from None
     nonce, expiry = parse_uint(body.nonce, "nonce"), parse_uint(body.expiry, "expiry")
+    models = tuple(sorted({model_arg(m) for m in body.models}))
     now = int(time.time())
     if expiry < now:
         raise RequestError(401, "signature-expired", f"expiry: the request expired at {expiry} (now {now}); sign a "
                            "new one", field="expiry")
     if expiry > now + MAX_LIFETIME:
         raise RequestError(422, "invalid-field", f"expiry: at most {MAX_LIFETIME} s from now", field="expiry")
-    request = WebhookRequest(address, action, body.url, nonce, expiry)
+    request = WebhookRequest(address, action, body.url, nonce, expiry, models)
     domain = ctx.intake.domain
     try:
         signer = request.signer(domain, body.signature)
@@ -79,6 +80,11 @@ def _checked(ctx: ServiceContext, body: schemas.WebhookRequestBody, action: str)
 
 def _refused(exc: WebhookRefused) -> RequestError:
     return RequestError(_REFUSED.get(exc.kind, 409), exc.kind, exc.message)
+
+
+def _info(hook: Webhook, url: str) -> dict[str, Any]:
+    return {"id": hook.hook_id, "address": hook.address, "url": url, "models": list(hook.models),
+            "created_at": hook.created_at}
 
 
 def _shown(url: str) -> str:
@@ -108,10 +114,11 @@ async def register_webhook(body: schemas.WebhookRequestBody, ctx: Context) -> An
         state = ctx.indexed(queries.status, index.indexer.engine, index.indexer.stream)
         try:
             hook = store.register(request.account, request.url, digest=digest, expiry=request.expiry,
-                                  since_block=state.cursor if state else 0, now=int(time.time()))
+                                  since_block=state.cursor if state else 0, now=int(time.time()),
+                                  models=request.models)
         except WebhookRefused as exc:
             raise _refused(exc) from None
-        return {"id": hook.hook_id, "address": hook.address, "url": hook.url, "created_at": hook.created_at}
+        return _info(hook, hook.url)
 
     return await run_in_threadpool(work)
 
@@ -134,7 +141,7 @@ async def delete_webhook(address: AccountAddress, body: schemas.WebhookRequestBo
             hook = store.delete(request.account, request.url, digest=digest, expiry=request.expiry)
         except WebhookRefused as exc:
             raise _refused(exc) from None
-        return {"id": hook.hook_id, "address": hook.address, "url": hook.url, "created_at": hook.created_at}
+        return _info(hook, hook.url)
 
     return await run_in_threadpool(work)
 
@@ -147,8 +154,7 @@ def list_webhooks(address: AccountAddress, ctx: Context) -> Any:
     hooks = store.hooks(address)
     deliveries = store.deliveries([h.hook_id for h in hooks])
     return {"address": address, "signer": ctx.intake.receipt_signer,
-            "webhooks": [{"id": h.hook_id, "address": h.address, "url": _shown(h.url), "created_at": h.created_at}
-                         for h in hooks],
+            "webhooks": [_info(h, _shown(h.url)) for h in hooks],
             "deliveries": [delivery_json(d) for d in deliveries]}
 
 

@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("id", Id, primary_key=True, autoincrement=True),
         sa.Column("address", sa.Text, nullable=False),
         sa.Column("url", sa.Text, nullable=False),
+        sa.Column("models", sa.Text, nullable=False),
         sa.Column("since_block", sa.BigInteger, nullable=False),
         sa.Column("created_at", sa.BigInteger, nullable=False),
         sa.UniqueConstraint("address", "url", name="webhooks_once"),
