@@ -10,7 +10,11 @@ Tournament contract (so a signature for another chain or deployment never verifi
 * ``Receipt``: the service's proof that it received, at ``receivedAt`` (chain time, Unix seconds),
   a file hashing to ``commitment`` for (round, model, staker). The participant keeps it.
 
-A third message, in its own domain ``nmrstake oracle committee`` / ``1`` (chain id, the Tournament),
+* ``Webhook``: a participant registers (``action`` "register") or removes ("delete") a webhook
+  URL that the service calls with alerts about its address (docs/service.md, "Alerts"); a nonce and
+  an expiry as an upload's, and each signature accepted once.
+
+A fourth message, in its own domain ``nmrstake oracle committee`` / ``1`` (chain id, the Tournament),
 is the oracle committee's (contracts/OracleCommittee.sol, docs/committee.md):
 
 * ``Attestation``: a committee member attests one round's result exactly as it is posted (root,
@@ -56,6 +60,18 @@ RECEIPT_TYPES = {
         {"name": "receivedAt", "type": "uint256"},
     ]
 }
+WEBHOOK_TYPES = {
+    "Webhook": [
+        {"name": "account", "type": "address"},
+        {"name": "action", "type": "string"},
+        {"name": "url", "type": "string"},
+        {"name": "models", "type": "string"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "expiry", "type": "uint256"},
+    ]
+}
+#: What a `Webhook` message may ask.
+WEBHOOK_ACTIONS = ("register", "delete")
 
 COMMITTEE_DOMAIN_NAME = "nmrstake oracle committee"
 ATTESTATION_TYPES = {
@@ -147,6 +163,70 @@ class UploadAuthorisation:
         """A fresh authorisation: a random nonce, expiring `lifetime` seconds after `now`."""
         return cls(checksum_address(staker, argument="staker"), round_id, model, file_hash,
                    secrets.randbits(64), now + lifetime)
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """What an address signs to register (or delete) a webhook `url` for its own alerts: the
+    service takes it only signed by `account` itself, before `expiry`, and each signature once.
+    `models`: the labels of the models whose alerts it wants (none: all of the address's); signed
+    as one string, the labels sorted and joined by commas."""
+
+    account: str
+    action: str
+    url: str
+    nonce: int
+    expiry: int
+    models: tuple[str, ...] = ()
+
+    def message(self) -> dict[str, Any]:
+        if self.action not in WEBHOOK_ACTIONS:
+            raise InputError(f"action: {self.action!r} is not one of {', '.join(WEBHOOK_ACTIONS)}")
+        return {"account": checksum_address(self.account, argument="account"), "action": self.action,
+                "url": self.url, "models": ",".join(sorted(self.models)), "nonce": self.nonce, "expiry": self.expiry}
+
+    def digest(self, domain: Domain) -> bytes:
+        """The EIP-712 hash that is signed; unique per request (the replay key)."""
+        return _digest(domain, WEBHOOK_TYPES, self.message())[1]
+
+    def sign(self, domain: Domain, account: Any) -> str:
+        """The account's signature (0x-hex, 65 bytes), by an ape account or an eth-account LocalAccount."""
+        signable, _ = _digest(domain, WEBHOOK_TYPES, self.message())
+        return to_hex(sign_typed(account, signable, what=f"signing the webhook {self.action}").encode_rsv())
+
+    def signer(self, domain: Domain, signature: str) -> str:
+        """The address that signed this request (InputError if it is not a signature)."""
+        signable, _ = _digest(domain, WEBHOOK_TYPES, self.message())
+        return _recover(signable, signature, "signature")
+
+    @classmethod
+    def new(cls, account: str, action: str, url: str, *, now: int, lifetime: int = 600,
+            models: tuple[str, ...] = ()) -> WebhookRequest:
+        """A fresh request: a random nonce, expiring `lifetime` seconds after `now`."""
+        return cls(checksum_address(account, argument="account"), action, url, secrets.randbits(64), now + lifetime,
+                   tuple(sorted(models)))
+
+
+def body_digest(body: bytes) -> bytes:
+    """What the service signs of an alert's body (EIP-191, ``personal_sign``): its keccak-256."""
+    return keccak_bytes(body)
+
+
+def sign_body(body: bytes, account: Any) -> str:
+    """The service's EIP-191 signature (0x-hex, 65 bytes) of keccak-256(`body`), by `account` (an
+    ape account: the receipt signer, or an eth-account LocalAccount)."""
+    from eth_account.messages import encode_defunct
+
+    signable = encode_defunct(primitive=body_digest(body))
+    return to_hex(sign_typed(account, signable, what="signing an alert").encode_rsv())
+
+
+def body_signer(body: bytes, signature: str) -> str:
+    """The address whose EIP-191 signature of keccak-256(`body`) `signature` is (InputError if it
+    is not a signature): an alert is the service's when this is its receipt signer."""
+    from eth_account.messages import encode_defunct
+
+    return _recover(encode_defunct(primitive=body_digest(body)), signature, "X-Nmrstake-Signature")
 
 
 class ReceiptJson(TypedDict):

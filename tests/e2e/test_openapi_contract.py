@@ -74,6 +74,8 @@ OPERATIONS = {
     "GET /v1/rounds/{round_id}/verification", "GET /v1/rounds/{round_id}/transactions",
     "GET /v1/rounds/{round_id}/chart", "GET /v1/models/{model}", "GET /v1/stakers/{staker}", "POST /v1/faucet",
     "POST /v1/rounds/{round_id}/attestations", "GET /v1/rounds/{round_id}/attestations",
+    "POST /v1/webhooks", "GET /v1/webhooks/{address}", "DELETE /v1/webhooks/{address}",
+    "GET /v1/feeds/models/{model}.atom", "GET /v1/feeds/addresses/{address}.atom",
 }
 
 
@@ -163,7 +165,12 @@ def api_schema(world):
             # not asked of it; test_generated_client__uploads_checks_the_receipt_and_a_proof uploads.
             "include-operation-id": "upload",
             "checks": {"positive_data_acceptance": {"enabled": False}},
-        }],
+        }, *[{
+            # Likewise a webhook's registration and deletion: valid only signed by the address named,
+            # with an expiry within a day of now; tests/e2e/test_webhooks_e2e.py registers and deletes.
+            "include-operation-id": name,
+            "checks": {"positive_data_acceptance": {"enabled": False}},
+        } for name in ("register_webhook", "delete_webhook")]],
     })
     schema = schemathesis.openapi.from_url(f"{world.url}/openapi.json", config=config, timeout=30)
 
@@ -220,12 +227,15 @@ def test_every_read__of_what_exists__answers_as_declared(world, api_schema):
         *[("GET", "/v1/stakers/{staker}", {"staker": who}, {})
           for who in (staker, world.strategy, world.strategy_owner.address)],
         ("GET", "/v1/accounts/{address}", {"address": staker.lower()}, {}),
+        ("GET", "/v1/webhooks/{address}", {"address": staker}, {}),
+        ("GET", "/v1/feeds/models/{model}.atom", {"model": "model_00"}, {}),
+        ("GET", "/v1/feeds/addresses/{address}.atom", {"address": staker}, {}),
     ]
     # This world's deployment has no oracle committee: its attestations answer 404 no-committee (checked
     # by the fuzzing above); tests/offchain/test_attestation_route.py reads a committee's.
     assert {f"{m} {p}" for m, p, _, _ in calls} == OPERATIONS - {
         "POST /v1/submissions", "POST /v1/faucet", "POST /v1/rounds/{round_id}/attestations",
-        "GET /v1/rounds/{round_id}/attestations"}
+        "GET /v1/rounds/{round_id}/attestations", "POST /v1/webhooks", "DELETE /v1/webhooks/{address}"}
     for method, path, params, query in calls:
         case = api_schema[path][method].Case(path_parameters=params, query=query)
         response = case.call_and_validate(timeout=60)

@@ -47,8 +47,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # The participant's actions through ape (stake, deliver, claim) and the strategies' operator.
     ("actions", ("nmrstake.participant", "nmrstake.strategies")),
     # Processes: the tournament service, the oracle, the daemon loop they run in, the demo.
-    # In the service: the app, its context, an upload's body and the routes (one router per resource).
+    # In the service: the app, its context, an upload's body and the routes (one router per resource);
+    # the alerts (events, webhooks' deliveries) and their Atom feeds.
     ("processes", ("nmrstake.service", "nmrstake.service.context", "nmrstake.service.upload",
+                   "nmrstake.service.alerts", "nmrstake.service.feeds",
                    "nmrstake.service.routes", "nmrstake.oracle", "nmrstake.daemon", "nmrstake.demo")),
     # The `nmrstake` command.
     ("cli", ("nmrstake.cli",)),

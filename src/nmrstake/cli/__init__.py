@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from nmrstake import __version__
-from nmrstake.cli import data, demo, oracle, participant, rounds, service, strategy, wallet
+from nmrstake.cli import data, demo, oracle, participant, rounds, service, strategy, wallet, webhooks
 from nmrstake.errors import NmrstakeError
 
 
@@ -45,7 +45,7 @@ for _command in (
     wallet.wallet,
     rounds.faucet, rounds.rounds, rounds.round,
     participant.stake, participant.submit, participant.balance, participant.status, participant.claim,
-    participant.verify,
+    participant.verify, webhooks.webhook,
     oracle.score, oracle.oracle,
     service.serve,
     data.data,

@@ -32,7 +32,7 @@ from nmrstake.jsontypes import JsonObject, JsonValue, json_int
 if TYPE_CHECKING:
     from nmrstake.deploy import Deployment
     from nmrstake.intake import UploadAnswer
-    from nmrstake.signing import Domain
+    from nmrstake.signing import Domain, WebhookRequest
 
 CONNECT_TIMEOUT_ENV = "NMRSTAKE_API_CONNECT_TIMEOUT"
 READ_TIMEOUT_ENV = "NMRSTAKE_API_READ_TIMEOUT"
@@ -340,6 +340,35 @@ class ServiceClient:
     def receipt_signer(self) -> str:
         return checksum_address(str(self.info()["receipt_signer"]))
 
+    # ------------------------------------------------------------------ alerts (webhooks)
+
+    def webhooks(self, address: str) -> JsonObject:
+        """An address's webhooks (their URLs' origins) and their latest deliveries (``GET /v1/webhooks/{address}``)."""
+        return self.get_object(f"/v1/webhooks/{checksum_address(address, argument='address')}")
+
+    def register_webhook(self, request: WebhookRequest, signature: str) -> JsonObject:
+        """Register the signed `request` (action "register"): the webhook as the service keeps it."""
+        return self.post_object("/v1/webhooks", _webhook_body(request, signature))
+
+    def delete_webhook(self, request: WebhookRequest, signature: str) -> JsonObject:
+        """Delete a webhook with the signed `request` (action "delete")."""
+        path = f"/v1/webhooks/{checksum_address(request.account, argument='address')}"
+        answer = self._json(self._request("DELETE", path, json=_webhook_body(request, signature)))
+        if not isinstance(answer, dict):
+            raise ConfigError(f"{self.url}{path}: the service answered a JSON {type(answer).__name__}, not an object")
+        return answer
+
+    def verify_alert(self, body: bytes, signature: str) -> bool:
+        """Whether an alert's `body` (the bytes a webhook received) carries this service's
+        signature (its ``X-Nmrstake-Signature`` header): EIP-191 of keccak-256(body) by the receipt
+        signer of ``/v1/info``. A signature that is not one is False, never an error."""
+        from nmrstake.signing import body_signer
+
+        try:
+            return body_signer(body, signature) == self.receipt_signer
+        except InputError:
+            return False
+
     # ------------------------------------------------------------------ uploads
 
     def upload(self, *, round_id: int, model: str, staker: str, nonce: int, expiry: int, signature: str,
@@ -448,6 +477,11 @@ class ServiceClient:
                               f"(a JSON {type(found).__name__}, not an object)")
         return cast("ProofJson", found)  # the service's `Proof` document; its reader checks each field
 
+
+
+def _webhook_body(request: WebhookRequest, signature: str) -> JsonObject:
+    return {"address": request.account, "url": request.url, "nonce": str(request.nonce), "expiry": str(request.expiry),
+            "signature": signature, "models": list(request.models)}
 
 
 def _never_sent(exc: requests.RequestException) -> bool:

@@ -36,6 +36,12 @@ class ServiceContext:
     #: The event index the round routes and the dashboard read (nmrstake.index.live); None (a chain
     #: without a node URL: ape's embedded EVM): they read the chain.
     index: LiveIndex | None = None
+    #: The webhooks and their outbox (nmrstake.storage.webhooks.WebhookStore); None: alerts off.
+    webhooks: Any = None
+    #: The alerts' options (nmrstake.service.alerts.AlertSettings); None: the defaults.
+    alerts: Any = None
+    #: The alerts' events as last read (nmrstake.service.alerts.EventCache), shared by the worker and the feeds.
+    alert_events: Any = None
     _published: dict[int, tuple[Any, Any]] = field(default_factory=dict)
     _published_lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -814,6 +814,67 @@ MERKLE_LEAF_SCHEMA: dict[str, Any] = {
     },
 }
 
+# ------------------------------------------------------------------------------------------ alerts
+
+
+class WebhookRequestBody(BaseModel):
+    """A signed `Webhook` request (EIP-712, ``Webhook(address account,string action,string url,string
+    models,uint256 nonce,uint256 expiry)`` in the domain of `/v1/info`): registering (POST /v1/webhooks, action
+    "register") or deleting (DELETE /v1/webhooks/{address}, action "delete") a webhook of the signer's
+    own address."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "address": "0x5d5c99EdF529335160FF180fA141Dd4967fc00D2", "url": "https://example.com/hook",
+        "nonce": "1", "expiry": "1765000000", "signature": "0x" + "00" * 65}]})
+
+    address: str = Field(description="the address whose alerts are sent (the signer): 0x and 40 hex digits",
+                         pattern=ADDRESS_PATTERN)
+    url: str = Field(description="http or https URL the service POSTs alerts to (no credentials; no loopback or "
+                                 "private address unless the operator allows them)", max_length=2048)
+    nonce: str = Field(description="decimal: any number below 10**77, distinct per request", pattern="^[0-9]{1,77}$")
+    expiry: str = Field(description="decimal: Unix seconds (wall clock) after which the signature is refused, at "
+                                    "most a day ahead", pattern="^[0-9]{1,77}$")
+    signature: str = Field(description="the address's EIP-712 signature of the Webhook message (0x-hex, 65 bytes)",
+                           max_length=200)
+    models: list[str] = Field(default_factory=list, max_length=20,
+                              description="the models (labels) whose alerts it wants; none: all of the address's. "
+                                          "Signed as `models`: the labels sorted and joined by commas")
+
+
+class WebhookDelivery(_Strict):
+    """One (webhook, event) and where its delivery stands."""
+
+    id: int
+    hook: int
+    event_id: str = Field(description="the event's stable key (also the X-Nmrstake-Event header)")
+    event: str = Field(description="round-opened, no-upload, resolved, claimable or claimed")
+    status: str = Field(description="pending, sending, delivered or failed")
+    attempts: int
+    next_at: float = Field(description="Unix seconds of the next attempt (pending)")
+    last_error: str | None
+    created_at: float
+    delivered_at: float | None
+
+
+class WebhookInfo(_Strict):
+    """A registered webhook."""
+
+    id: int
+    address: Address = _address("the address whose alerts it receives")
+    url: str
+    models: list[str] = Field(description="the models whose alerts it receives; none: all of the address's")
+    created_at: int
+
+
+class WebhookList(_Strict):
+    """An address's webhooks and their latest deliveries (newest first)."""
+
+    address: Address = _address("the address")
+    webhooks: list[WebhookInfo]
+    deliveries: list[WebhookDelivery]
+    signer: Address = _address("the address that signs every delivery (X-Nmrstake-Signature), the receipt signer")
+
+
 API_DESCRIPTION = f"""\
 Uploads of predictions with signed receipts, rounds, results and claim proofs of one nmrstake
 tournament (one chain, one Tournament contract: `/v1/info`).

@@ -64,7 +64,8 @@ class OrphanSweeper:
 
 
 def service_context(client: Any, layout: Any, *, max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
-                    limits: UploadLimits = DEFAULT_LIMITS) -> ServiceContext:
+                    limits: UploadLimits = DEFAULT_LIMITS, alerts: Any = None,
+                    max_webhooks: int = 5, retry: Any = None) -> ServiceContext:
     """The service of one deployment: its store opened for writing (leftovers of a killed
     process cleared), an intake reading the chain under one lock shared with the read API, and
     the event index the round routes read, in the store's database (so that every replica on
@@ -73,8 +74,14 @@ def service_context(client: Any, layout: Any, *, max_bytes: int = DEFAULT_MAX_UP
     lock = threading.Lock()
     store = layout.store().open_for_writing(clean=True)
     intake = chain_intake(client, store, max_bytes=max_bytes, lock=lock, limits=limits)
-    return ServiceContext(client=client, layout=layout, intake=intake, chain_lock=lock,
-                          index=_index(client, store))
+    from nmrstake.service.alerts import AlertSettings
+    from nmrstake.storage.webhooks import RetryPolicy, WebhookStore
+
+    index = _index(client, store)
+    webhooks = None if index is None else WebhookStore(store.database, max_per_address=max_webhooks,
+                                                       policy=retry or RetryPolicy())
+    return ServiceContext(client=client, layout=layout, intake=intake, chain_lock=lock, index=index,
+                          webhooks=webhooks, alerts=alerts or AlertSettings())
 
 
 def _index(client: Any, store: Any) -> Any:
@@ -142,7 +149,8 @@ def serve(*, network: str, deployments_dir: Path | None, data_dir: Path | None, 
           max_bytes: int, limits: UploadLimits = DEFAULT_LIMITS, log: Any = print,
           faucet_account: str | None = None, faucet_wallet: str | None = None, faucet: Any = None,
           database_url: str | None = None, receipt_key_file: Path | None = None,
-          orphan_grace: float = ORPHAN_GRACE) -> None:
+          orphan_grace: float = ORPHAN_GRACE, alerts: Any = None, max_webhooks: int = 5,
+          retry: Any = None) -> None:
     """Serve until SIGTERM or SIGINT (uvicorn finishes the requests in flight, then exits).
     `faucet_account` (an ape alias or TEST::N) or `faucet_wallet` (an nmrstake wallet) names the
     account of POST /v1/faucet, with `faucet` its FaucetSettings; without either it is off.
@@ -151,7 +159,10 @@ def serve(*, network: str, deployments_dir: Path | None, data_dir: Path | None, 
     `database_url`: the metadata database the replicas share (else SQLite in the data folder);
     `receipt_key_file`: the receipt key they all sign with (else the data folder's own).
     `orphan_grace`: the age in seconds past which a submission file no row refers to is deleted
-    (at start, then every :data:`SWEEP_EVERY` seconds)."""
+    (at start, then every :data:`SWEEP_EVERY` seconds).
+    `alerts` (nmrstake.service.alerts.AlertSettings), `max_webhooks` and `retry`
+    (nmrstake.storage.webhooks.RetryPolicy): the webhooks' options; the alerts' worker runs where
+    the service keeps an event index."""
     import uvicorn
 
     from nmrstake.chain.connect import connect, load_project
@@ -168,7 +179,8 @@ def serve(*, network: str, deployments_dir: Path | None, data_dir: Path | None, 
             layout = replace(layout, database_url=database_url)
         if receipt_key_file:
             layout = replace(layout, receipt_key_file=receipt_key_file)
-        ctx = service_context(client, layout, max_bytes=max_bytes, limits=limits)
+        ctx = service_context(client, layout, max_bytes=max_bytes, limits=limits, alerts=alerts,
+                              max_webhooks=max_webhooks, retry=retry)
         if ctx.results.blobs is not None:
             ctx.results.blobs.check()
         ctx.faucet = _faucet(client, ctx.intake.store.database, ctx.chain_lock, faucet_account, faucet_wallet,
@@ -184,11 +196,18 @@ def serve(*, network: str, deployments_dir: Path | None, data_dir: Path | None, 
         sweeper = OrphanSweeper(ctx.intake.store, grace=orphan_grace, log=log)
         sweeper.start()  # the first sweep before listening
         previous = {s: signal.signal(s, _exit_cleanly) for s in (signal.SIGTERM, signal.SIGINT)}
+        worker = None
         if ctx.index is not None:
             ctx.index.start()
+            from nmrstake.service.alerts import AlertWorker
+
+            worker = AlertWorker(ctx, ctx.webhooks, ctx.alerts, account=ctx.intake.store.receipt_account(),
+                                 signer=ctx.intake.receipt_signer).start()
         try:
             uvicorn.Server(config).run()
         finally:
+            if worker is not None:
+                worker.stop()
             sweeper.stop()
             if ctx.index is not None:
                 ctx.index.stop()

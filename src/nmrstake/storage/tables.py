@@ -114,3 +114,43 @@ service_identity = sa.Table(
     sa.Column("name", sa.Text, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+
+#: The webhooks participants registered for their own address's alerts (nmrstake.storage.webhooks):
+#: one row per (address, url); `models`, the labels of the models it wants, comma-separated ("": all of
+#: the address's); `since_block`, the event index's cursor when it was registered (the
+#: chain's events up to it are older than the hook: never sent to it).
+webhooks = sa.Table(
+    "webhooks", metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("address", sa.Text, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("models", sa.Text, nullable=False),
+    sa.Column("since_block", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("address", "url", name="webhooks_once"),
+    sqlite_autoincrement=True,
+)
+
+#: The outbox: one row per (hook, event), UNIQUE, so that however many replicas see an event it is
+#: queued once. A replica sends a row only while it holds its lease (`holder`, `lease_until`, unix
+#: seconds); a failed attempt puts it back `pending` until `next_at` (exponential backoff, capped),
+#: and after the last attempt it is `failed`.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries", metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("hook_id", sa.BigInteger, nullable=False),
+    sa.Column("event_key", sa.Text, nullable=False),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_at", sa.Float, nullable=False),
+    sa.Column("holder", sa.Text, nullable=True),
+    sa.Column("lease_until", sa.Float, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("delivered_at", sa.Float, nullable=True),
+    sa.UniqueConstraint("hook_id", "event_key", name="webhook_deliveries_once"),
+    sa.Index("webhook_deliveries_due", "status", "next_at"),
+    sqlite_autoincrement=True,
+)

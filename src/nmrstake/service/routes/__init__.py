@@ -7,7 +7,8 @@ the paths in the OpenAPI document).
 * `accounts`: an address's balances; `rounds`: the rounds on chain;
 * `results`: a published round's leaderboard, files and proofs;
 * `dashboard`: the dashboard's JSON; `pages`: its web pages and the chart library's files;
-* `faucet`: ``POST /v1/faucet``; `attestations`: the oracle committee's attestations.
+* `faucet`: ``POST /v1/faucet``; `attestations`: the oracle committee's attestations;
+* `webhooks`: alerts: a participant's webhooks, their deliveries, the Atom feeds.
 
 The routes take what they serve through dependencies (`deps`: the ServiceContext and the
 Dashboard, from ``request.app.state``) and their path arguments checked (`nmrstake.service.args`:
@@ -29,10 +30,12 @@ from nmrstake.service.routes import (
     rounds,
     service,
     submissions,
+    webhooks,
 )
 
 #: Every router, in the order the app includes them.
 ROUTERS: tuple[APIRouter, ...] = (service.router, submissions.router, accounts.router, rounds.router, results.router,
-                                  dashboard.router, pages.router, faucet.router, attestations.router)
+                                  dashboard.router, pages.router, faucet.router, attestations.router,
+                                  webhooks.router)
 
 __all__ = ["ROUTERS"]
