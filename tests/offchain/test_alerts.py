@@ -112,13 +112,19 @@ def test_check_url__a_refused_target__is_an_input_error_saying_why(url, why):
         check_url(url, allow_private=False)
 
 
-def test_check_url__a_name_that_resolves_to_loopback__is_refused_before_delivery():
-    # the machine's own name resolves (/etc/hosts) to a loopback or private address: a name
-    # passes the syntax checks, the resolution's check refuses it
+def test_check_url__a_name_that_resolves_to_loopback__is_refused_before_delivery(monkeypatch):
+    # A public-looking name whose DNS answer is a loopback address (DNS rebinding): it passes the
+    # syntax checks, the resolution's check refuses it. The resolver answers as such a DNS would
+    # (this machine's own names are not the same everywhere the tests run).
     import socket
 
+    def rebinding(host, port, *args, **kwargs):
+        assert host == "hooks.example.com"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port or 80))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
     with pytest.raises(InputError, match="resolves to .*private"):
-        check_url(f"http://{socket.gethostname().lower()}/hook", allow_private=False, resolve=True)
+        check_url("http://hooks.example.com/hook", allow_private=False, resolve=True)
 
 
 def test_check_url__private_targets_allowed_by_the_operator__are_taken_and_pinned():

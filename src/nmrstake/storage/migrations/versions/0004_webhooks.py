@@ -1,7 +1,7 @@
 """Alerts without an account (issue 23, line 2): the webhooks participants register for their
 address, and the outbox of their deliveries (one row per (hook, event), UNIQUE).
 
-Revision ID: 0005
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-07
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
