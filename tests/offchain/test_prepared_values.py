@@ -14,23 +14,19 @@ import numpy as np
 import pytest
 from helpers.object_store import blob_url, object_store, s3_bucket, s3_env  # noqa: F401
 from helpers.scenario import synth_round
+from helpers.uploads import intake_upload, open_intake
 
-from nmrstake.chain.signers import key_account
 from nmrstake.hashing import keccak_bytes, keccak_file, to_hex
-from nmrstake.intake import DEFAULT_LIMITS, Intake, RoundWindow
 from nmrstake.payouts import RoundParams
 from nmrstake.prepared import SUFFIX, Prepared, decode, encode, prepare, read_beside
 from nmrstake.results.evaluate import evaluate_round
 from nmrstake.results.layout import DataLayout
 from nmrstake.results.spec import PredictionKey, RoundInputs, RoundStake
-from nmrstake.signing import Domain, UploadAuthorisation
 from nmrstake.submissions import ORPHAN_GRACE, SubmissionStore
 from nmrstake.synth import generate, write
 
 PARAMS = RoundParams(corr_multiplier_bps=5000, mmc_multiplier_bps=20000, clip_bps=500,
                      stake_threshold=72_000 * 10**18, funded=10**21)
-DOMAIN = Domain(31337, "0x" + "cc" * 20)
-STAKER_KEY = b"\x22" * 32
 
 
 def stored_as_the_service_stores(source: Path, folder: Path) -> Path:
@@ -146,28 +142,18 @@ def test_evaluate_round__uses_prepared_values_only_for_inputs_that_say_they_are_
     assert trusted.rows[0].corr != plain.rows[0].corr  # the prepared values were what was scored
 
 
-def upload(intake: Intake, path: Path, *, round_id: int = 7, model: str = "model_00"):
-    account = key_account(STAKER_KEY)
-    auth = UploadAuthorisation.new(account.address, round_id, model, keccak_file(path), now=int(time.time()))
-    with open(path, "rb") as fh:
-        return intake.receive(round_id=round_id, model=model, staker=account.address, nonce=auth.nonce,
-                              expiry=auth.expiry, signature=auth.sign(DOMAIN, account), source=fh)
-
-
 @pytest.fixture
 def intake_store(tmp_path, blob_url, database_url):  # noqa: F811
     layout = DataLayout(tmp_path / "data", store_url=blob_url, database_url=database_url)
     store = layout.store().open_for_writing(clean=True)
-    intake = Intake(store, DOMAIN, window=lambda r: RoundWindow(r, 0, 2**62), chain_now=lambda: int(time.time()),
-                    limits=DEFAULT_LIMITS)
-    return store, intake
+    return store, open_intake(store)
 
 
 def test_an_upload_of_a_plain_csv__has_its_prepared_values_beside_it_and_the_oracles_copy_brings_them(
         tmp_path, intake_store):
     store, intake = intake_store
     source = synth_round(tmp_path, 7, models=1) / "predictions" / "model_00.csv"
-    stored = upload(intake, source)
+    stored = intake_upload(intake, source)
     raw = source.read_bytes()
     got = decode(store.blobs.get_bytes(stored.key + SUFFIX))
     expected = prepare(raw, keccak_bytes(raw))
@@ -185,7 +171,7 @@ def test_an_upload_of_a_parquet_file__has_no_prepared_values_and_is_read_as_befo
     path = tmp_path / "p.parquet"
     data.predictions[[data.model_names[0]]].rename(columns={data.model_names[0]: "prediction"}).reset_index().to_parquet(
         path, index=False)
-    stored = upload(intake, path)
+    stored = intake_upload(intake, path)
     assert stored.key.endswith(".parquet") and store.blobs.stat(stored.key + SUFFIX) is None
     local = store.local_path(stored, with_prepared=True)
     assert local.read_bytes() == path.read_bytes() and read_beside(local) is None
@@ -194,7 +180,7 @@ def test_an_upload_of_a_parquet_file__has_no_prepared_values_and_is_read_as_befo
 def test_sweep__deletes_prepared_values_whose_file_no_row_refers_to_and_keeps_a_stored_files(tmp_path, intake_store):
     store, intake = intake_store
     source = synth_round(tmp_path, 7, models=1) / "predictions" / "model_00.csv"
-    stored = upload(intake, source)
+    stored = intake_upload(intake, source)
     orphan = store.file_key(7, "model_01", stored.staker, b"\x05" * 32, ".csv") + SUFFIX  # a writer killed after it
     store.blobs.put_bytes(orphan, b"left behind")
     later = time.time() + ORPHAN_GRACE + 60

@@ -18,32 +18,15 @@ from pathlib import Path
 import pytest
 from helpers.object_store import blob_url, object_store, s3_bucket, s3_env  # noqa: F401
 from helpers.scenario import synth_round
+from helpers.uploads import intake_upload, open_intake
 
-from nmrstake.chain.signers import key_account
-from nmrstake.hashing import keccak_bytes, keccak_file, to_hex
-from nmrstake.intake import DEFAULT_LIMITS, Intake, RoundWindow, UploadLimits
+from nmrstake.hashing import keccak_bytes, to_hex
+from nmrstake.intake import UploadLimits
 from nmrstake.results.layout import DataLayout
-from nmrstake.signing import Domain, UploadAuthorisation
 from nmrstake.storage.holds import Holds
 from nmrstake.submissions import CRASH_ENV, ORPHAN_GRACE, SubmissionStore, SweepReport
 
-DOMAIN = Domain(31337, "0x" + "cc" * 20)
-STAKER_KEY = b"\x11" * 32
 TESTS = Path(__file__).resolve().parents[1]
-
-
-def intake_of(store: SubmissionStore, limits: UploadLimits = DEFAULT_LIMITS) -> Intake:
-    """An intake of a round always open, on no chain (the files and rows are what is tested)."""
-    return Intake(store, DOMAIN, window=lambda r: RoundWindow(r, 0, 2**62), chain_now=lambda: int(time.time()),
-                  limits=limits)
-
-
-def upload(intake: Intake, path: Path, *, round_id: int = 7, model: str = "model_00"):
-    account = key_account(STAKER_KEY)
-    auth = UploadAuthorisation.new(account.address, round_id, model, keccak_file(path), now=int(time.time()))
-    with open(path, "rb") as fh:
-        return intake.receive(round_id=round_id, model=model, staker=account.address, nonce=auth.nonce,
-                              expiry=auth.expiry, signature=auth.sign(DOMAIN, account), source=fh)
 
 
 @pytest.fixture
@@ -55,7 +38,7 @@ def test_an_upload_through_the_intake__lands_in_the_store_and_its_row_points_to_
         tmp_path, blob_url, database_url, predictions):  # noqa: F811
     layout = DataLayout(tmp_path / "data", store_url=blob_url, database_url=database_url)
     store = layout.store().open_for_writing(clean=True)
-    stored = upload(intake_of(store), predictions / "model_00.csv")
+    stored = intake_upload(open_intake(store), predictions / "model_00.csv")
     content = (predictions / "model_00.csv").read_bytes()
 
     prefix = "submissions/" if blob_url else "files/"
@@ -82,7 +65,7 @@ def test_an_acknowledged_upload_whose_object_is_gone_from_the_bucket__stops_the_
 
     layout = DataLayout(tmp_path / "data", store_url=f"s3://{s3_bucket}/nmrstake", database_url=database_url)
     store = layout.store().open_for_writing(clean=True)
-    stored = upload(intake_of(store), predictions / "model_00.csv")
+    stored = intake_upload(open_intake(store), predictions / "model_00.csv")
     store.blobs.delete(stored.key)
     [row] = store.uploads(7, "model_00", stored.staker)
     with pytest.raises(ConfigError, match=f"{stored.key}.*acknowledged but its object is missing"):
@@ -101,16 +84,16 @@ def test_with_a_bucket__the_disk_kept_free_for_unstaked_models_does_not_apply__t
     unstaked = Standing(staked=False, may_stake=True)
     for url, refused in ((None, "store-full"), (f"s3://{s3_bucket}/t", None)):
         store = DataLayout(tmp_path / ("s3" if url else "local"), store_url=url).store().open_for_writing()
-        intake = intake_of(store, huge)
+        intake = open_intake(store, huge)
         intake.standing = lambda r, m, s: unstaked
         if refused:
             with pytest.raises(RequestError, match="store is full"):
-                upload(intake, predictions / "model_00.csv")
+                intake_upload(intake, predictions / "model_00.csv")
         else:
-            assert upload(intake, predictions / "model_00.csv").size > 0
+            assert intake_upload(intake, predictions / "model_00.csv").size > 0
         intake.limits = UploadLimits(reserved_disk=free * 4)
         with pytest.raises(RequestError, match="disk is full"):
-            upload(intake, predictions / "model_01.csv")
+            intake_upload(intake, predictions / "model_01.csv")
 
 
 CRASHING_WRITER = """
@@ -136,7 +119,7 @@ def test_a_writer_killed_between_the_object_and_its_row__leaves_an_orphan_the_sw
         tmp_path, blob_url, database_url, predictions):  # noqa: F811
     layout = DataLayout(tmp_path / "data", store_url=blob_url, database_url=database_url)
     store = layout.store().open_for_writing(clean=True)
-    kept = upload(intake_of(store), predictions / "model_00.csv")
+    kept = intake_upload(open_intake(store), predictions / "model_00.csv")
     staker = kept.staker
 
     writer = subprocess.run([sys.executable, "-c", CRASHING_WRITER, str(layout.root), blob_url or "", database_url,
