@@ -99,15 +99,16 @@ def _round(folder: Path, prepared: bool = False):
     `prepared`) as the oracle reads them from the service's store, each beside its prepared values."""
     from nmrstake.hashing import from_hex, to_hex
     from nmrstake.payouts import RoundParams
-    from nmrstake.results.spec import RoundInputs, RoundStake
+    from nmrstake.results.spec import PredictionKey, RoundInputs, RoundStake
 
     stakes = [RoundStake(s["model"], s["staker"], int(s["stake"]), from_hex(s["commitment"], length=32))
               for s in json.loads((folder / "stakes.json").read_text())]
-    if prepared:
-        store = stored(folder)
-        files = {s.model: store / f"{to_hex(s.commitment)}.csv" for s in stakes}
-    else:
-        files = {s.model: folder / "predictions" / f"{s.model}.csv" for s in stakes}
+    store = stored(folder) if prepared else None
+    files: dict[PredictionKey, Path] = {}
+    for s in stakes:
+        assert s.commitment is not None  # every synthetic stake commits to its file
+        files[s.model] = (store / f"{to_hex(s.commitment)}.csv" if store is not None
+                          else folder / "predictions" / f"{s.model}.csv")
     inputs = RoundInputs(folder / "targets.csv", files, prepared=prepared)
     total_staked = sum(s.stake for s in stakes)
     params = RoundParams(corr_multiplier_bps=5000, mmc_multiplier_bps=20000, clip_bps=500,

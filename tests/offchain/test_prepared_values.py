@@ -90,7 +90,7 @@ def test_evaluate_round__from_prepared_values__is_the_round_the_csv_files_give(t
     data = generate(rows=300, models=6, seed=11)
     folder = write(data, tmp_path / "round")
     names = data.model_names
-    plain = {m: folder / "predictions" / f"{m}.csv" for m in names}
+    plain: dict[PredictionKey, Path] = {m: folder / "predictions" / f"{m}.csv" for m in names}
     lines = plain[names[1]].read_text().splitlines()
     body = lines[1:]
     np.random.default_rng(2).shuffle(body)
