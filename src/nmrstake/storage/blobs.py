@@ -21,7 +21,9 @@ bucket, refused credentials or an unreachable endpoint.
 Content addressing (a key named by the hash of its bytes, as the submission store and the
 published inputs are) is the caller's: ``put_file(..., content_addressed=True)`` then skips the
 write when an object of the same size is already there, so storing the same bytes twice keeps
-the one object (and its identity) that is there. :meth:`BlobStore.move_file` stores a file its
+the one object (and its identity) that is there. On S3 a file sent in one PUT is not asked for
+first: the HEAD would cost what the PUT does, and the same bytes make the same object (the
+identity, the ETag, is the bytes' MD5). :meth:`BlobStore.move_file` stores a file its
 caller gives up (a staged upload): the local disk renames it into place (no copy; the file must be
 on the store's file system), S3 uploads it, then it is removed.
 """
@@ -426,13 +428,15 @@ class S3Blobs(BlobStore):
     def put_file(self, key: str, path: Path, *, content_addressed: bool = False) -> BlobStat:
         name = self.object_key(key)
         self._check_bucket()  # some servers (SeaweedFS) would make a missing bucket on a PUT
-        if content_addressed:
-            there = self.stat(key)
-            if there is not None and there.size == Path(path).stat().st_size:
-                return there
         if not Path(path).is_file():
             raise InputError(f"{path}: not a file")
         size = Path(path).stat().st_size
+        if content_addressed and size >= SINGLE_PUT_BYTES:
+            # Worth a HEAD only when it may spare a large transfer: a small file's PUT costs one
+            # request, as the HEAD would, and puts the same bytes under a key that names them.
+            there = self.stat(key)
+            if there is not None and there.size == size:
+                return there
         if size < SINGLE_PUT_BYTES:
             # One PUT, whose answer carries the ETag: no transfer manager (its threads) and no HEAD
             # after it, which cost an upload as much CPU as the PUT itself.
