@@ -48,6 +48,7 @@ from helpers.scenario import (
 )
 from helpers.service_process import running_service
 
+from nmrstake.client.positions import utc
 from nmrstake.hashing import keccak_bytes, keccak_file, to_hex
 from nmrstake.localchain import anvil_provider
 from nmrstake.models import model_id
@@ -494,6 +495,18 @@ def test_staker_page__history_claimable_pending_round_and_strategy(world, visit)
             assert text_of(page, f"{tr} [data-col=score]") == score_text(r["score"])
             total += int(r["stake"]) - int(r["burn"]) + int(r["payout"])
     assert wei_of(page, "#summary [data-col=claimable]") == total
+    # Stake and pending apart: the open round's stake is at stake until it closes; the final
+    # rounds' returns are claimable; nothing awaits a result or was claimed.
+    phase = "#phases tr[data-phase='{}'] [data-col={}]"
+    open_stake = int(world.client.tournament.getStake(R_OPEN, model_id("model_01"), who)[0])
+    close = world.client.round(R_OPEN).close_time
+    assert (text_of(page, phase.format("at stake now", "stakes")), wei_of(page, phase.format("at stake now", "amount"))) \
+        == ("1", open_stake)
+    assert text_of(page, phase.format("at stake now", "next")) == f"closes {utc(close)}"
+    assert (text_of(page, phase.format("claimable", "stakes")), wei_of(page, phase.format("claimable", "amount"))) == (
+        str(2 * MODELS), total)
+    for empty in ("awaiting results", "claimed"):
+        assert (text_of(page, phase.format(empty, "stakes")), wei_of(page, phase.format(empty, "amount"))) == ("0", 0)
     visit.shot("staker")
 
     # The strategy as a staker: its settings and idle NMR; its owner's page shows it too.

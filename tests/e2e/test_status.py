@@ -16,6 +16,7 @@ from helpers.service_process import running_service
 
 from nmrstake.amounts import format_nmr
 from nmrstake.client import Participant
+from nmrstake.client.positions import utc
 from nmrstake.hashing import keccak_file
 from nmrstake.localchain import anvil_provider
 from nmrstake.models import model_id
@@ -31,6 +32,11 @@ def _line(output: str, *parts: str) -> str:
     found = [line for line in output.splitlines() if all(p in line for p in parts)]
     assert len(found) == 1, (parts, output)
     return found[0]
+
+
+def _phases(status: dict) -> dict[str, tuple[int, str, int | None]]:
+    """`status --json`'s phases: stakes, NMR (wei) and next change, by phase."""
+    return {t["phase"]: (t["stakes"], t["amount"], t["next_change"]) for t in status["phases"]}
 
 
 def test_status_through_the_service(project, tmp_path, monkeypatch):
@@ -65,8 +71,16 @@ def test_status_through_the_service(project, tmp_path, monkeypatch):
 
         with running_service(world.deployments, world.layout.root, tmp_path / "service.log") as service:
             api = ["--api", service.url]
-            [a] = js("status", "--wallet", "ann", *api)["stakes"]
+            close_time = client.round(ROUND).close_time
+            ann_status = js("status", "--wallet", "ann", *api)
+            [a] = ann_status["stakes"]
             assert (a["upload"], a["claim"]) == ("matches", "pending") and a["uploaded_at_iso"]
+            # Stake and pending apart: the open round's 10 NMR are at stake until the round closes.
+            assert (a["phase"]["phase"], a["phase"]["amount"], a["phase"]["changes_at"], a["phase"]["event"]) == (
+                "at stake now", str(10 * WEI), close_time, "closes")
+            assert _phases(ann_status) == {"at stake now": (1, str(10 * WEI), close_time), "awaiting results": (0, "0", None),
+                                           "claimable": (0, "0", None), "claimed": (0, "0", None)}
+            assert f"closes {utc(close_time)}" in _line(run("status", "--wallet", "ann", *api).output, "at stake now")
             assert f"uploaded {a['uploaded_at_iso']}" in _line(run("status", "--wallet", "ann", *api).output, "model_00")
             [b] = js("status", "--wallet", "ben", *api)["stakes"]
             assert (b["upload"], b["uploaded_at"]) == ("none", None)
@@ -99,7 +113,12 @@ def test_status_through_the_service(project, tmp_path, monkeypatch):
                 [p] = me.positions()
                 assert p.upload == expected_upload, p
 
-            advance_to(client.round(ROUND).resolve_time)
+            resolve_time = client.round(ROUND).resolve_time
+            advance_to(close_time + 1)
+            [a] = js("status", "--wallet", "ann", *api)["stakes"]
+            assert (a["phase"]["phase"], a["phase"]["amount"], a["phase"]["changes_at"], a["phase"]["event"],
+                    a["phase"]["late"]) == ("awaiting results", str(10 * WEI), resolve_time, "results due", False)
+            advance_to(resolve_time)
             deliver_targets(world, ROUND, inputs)
             oracle_once(world)
             info = client.round(ROUND)
@@ -116,10 +135,22 @@ def test_status_through_the_service(project, tmp_path, monkeypatch):
             assert a["claimable"] == "0"
             assert (f"{format_nmr(expected)} NMR claimable from {a['final_at_iso']}"
                     in _line(run("status", "--wallet", "ann", *api).output, "model_00"))
+            # Posted, not final: awaiting results, at the result's expected return, final at final_at.
+            assert _phases(js("status", "--wallet", "ann", *api))["awaiting results"] == (1, str(expected), info.final_at)
+            assert (a["phase"]["expected"], a["phase"]["event"]) == (True, "final")
+            assert f"{format_nmr(expected)} (expected)" in _line(run("status", "--wallet", "ann", *api).output,
+                                                                 "awaiting results")
 
             advance_to(info.final_at)
             [a] = js("status", "--wallet", "ann", *api)["stakes"]
             assert (a["claim"], int(a["claimable"]), a["expected"]) == ("claimable", expected, None)
             assert f"claimable now: {format_nmr(expected)} NMR" in _line(
                 run("status", "--wallet", "ann", *api).output, "model_00")
+            assert _phases(js("status", "--wallet", "ann", *api))["claimable"] == (1, str(expected), None)
+            paid = Participant(service.url, os.environ["APE_FOUNDRY_HOST"], Account.from_key(ann.private_key),
+                               home=tmp_path / "home").claim(ROUND)
+            assert sum(c.amount for c in paid.claims) == expected and paid.txn
+            phases = _phases(js("status", "--wallet", "ann", *api))
+            assert (phases["claimable"], phases["claimed"]) == ((0, "0", None), (1, str(expected), None))
+            assert client.round(ROUND).claimed == expected  # the chain paid what the claimed phase says
         assert "Traceback" not in service.log_text(), service.log_text()

@@ -38,6 +38,8 @@ def test_status_upload_reason_and_claims(cli_world):
     [m] = mine["stakes"]
     assert (m["upload"], m["through_strategy"], m["claim"]) == ("matches", False, "pending")
     assert m["uploaded_at_iso"] and m["uploaded_at"] < client.round(51).close_time
+    assert (m["phase"]["phase"], m["phase"]["amount"], m["phase"]["changes_at"]) == (
+        "at stake now", str(10 * WEI), client.round(51).close_time)
     assert f"uploaded {m['uploaded_at_iso']}" in _line(run("status", "--wallet", "alice", *common, *data).output,
                                                        "model_00")
     [b] = js("status", "--account", "TEST::2", *common, *data)["stakes"]
@@ -60,6 +62,8 @@ def test_status_upload_reason_and_claims(cli_world):
     assert m["valid"] is True and m["final_at"] == info.final_at and int(m["claimable"]) == 0
     expected = 10 * WEI - int(m["burn"]) + int(m["payout"])
     assert int(m["expected"]) == expected and int(m["payout"]) > 0
+    assert (m["phase"]["phase"], int(m["phase"]["amount"]), m["phase"]["changes_at"], m["phase"]["expected"]) == (
+        "awaiting results", expected, info.final_at, True)
     row = _line(run("status", "--wallet", "alice", *common, *data).output, "model_00")
     assert f"{format_nmr(expected)} NMR claimable from {m['final_at_iso']}" in row and "valid" in row
     assert "nothing to claim" in run("claim", "--all", "--wallet", "alice", *common, *data).output
@@ -73,8 +77,13 @@ def test_status_upload_reason_and_claims(cli_world):
     before = int(client.token.balanceOf(alice))
     js("claim", "--all", "--wallet", "alice", *common, *data)
     assert int(client.token.balanceOf(alice)) - before == expected
-    [m] = js("status", "--wallet", "alice", *common, *data)["stakes"]
+    claimed = js("status", "--wallet", "alice", *common, *data)
+    [m] = claimed["stakes"]
     assert (m["claim"], m["claimable"]) == ("claimed", "0")
+    # Stake and pending apart: what was paid is in "claimed", nothing is left in another phase.
+    assert [(t["phase"], t["stakes"], int(t["amount"])) for t in claimed["phases"]] == [
+        ("at stake now", 0, 0), ("awaiting results", 0, 0), ("claimable", 0, 0), ("claimed", 1, expected)]
+    assert format_nmr(expected) in _line(run("status", "--wallet", "alice", *common, *data).output, "claimed ", "1")
 
 
 def test_status_of_a_strategy_owner_lists_the_strategy_stakes(cli_world):

@@ -16,6 +16,7 @@ from nmrstake.errors import InputError
 
 if TYPE_CHECKING:
     from nmrstake.client.api import Participant
+    from nmrstake.client.positions import PhaseTotal
     from nmrstake.client.staking import StakeJson
     from nmrstake.results.layout import DataLayout
 
@@ -130,7 +131,9 @@ def balance(address: str | None, wallet: str | None, account: str | None, networ
 @participant_opts
 def status(wallet: str | None, account: str | None, network: str, deployments_dir: Path | None,
            api: str | None, data_dir: Path | None, as_json: bool) -> None:
-    """Rounds, and my stakes per round (those through my allocation strategy too): for an open
+    """Rounds, where my NMR stands (stake and pending apart: at stake now, awaiting results,
+    claimable, claimed, and when each changes), and my stakes per round (those through my
+    allocation strategy too): for an open
     round whether the service holds the committed file, after resolution the score, payout and
     burn (the reason of an invalid stake), what is claimable now and what becomes claimable when
     (with --api, all read through the service: no chain connection here)."""
@@ -141,12 +144,14 @@ def status(wallet: str | None, account: str | None, network: str, deployments_di
     # Positions and rounds as the JSON documents that --json prints: the service's own, or ours.
     positions: list[Mapping[str, object]] = []
     rounds_json: Sequence[Mapping[str, object]]
+    now: int | None = None
     if api and account is None:
         from nmrstake.client.http import ServiceClient
-        from nmrstake.jsontypes import json_object, json_objects
+        from nmrstake.jsontypes import json_int, json_object, json_objects
 
         service = ServiceClient(api)
         rounds_json = json_objects(service.get("/v1/rounds"), f"{api}/v1/rounds")
+        now = json_int(service.get_object("/healthz")["chain_time"])
         if address:
             mine = service.get_object(f"/v1/stakers/{address}")
             positions = [{**p, "through_strategy": False} for p in json_objects(mine["stakes"], "stakes")]
@@ -157,14 +162,21 @@ def status(wallet: str | None, account: str | None, network: str, deployments_di
     else:
         with participant_session(network, deployments_dir, api, data_dir, account=account) as me:
             rounds_json = [i.to_json() for i in me.rounds()]
+            now = me.chain.chain_time()
             address = address or me.address
             if address:
                 strategy = me.strategy_address(address)
                 positions = [p.to_json() for p in me.positions(address)]
+    from nmrstake.client.positions import phase_totals, stake_phase
+
+    by_round = {str(r["round"]): r for r in rounds_json}
+    positions = [{**p, "phase": stake_phase(p, by_round.get(str(p["round"])), now).to_json()} for p in positions]
+    phases = phase_totals(positions, rounds_json, now) if address else []
     if as_json:
-        emit_json({"rounds": rounds_json, "address": address, "strategy": strategy, "stakes": positions})
+        emit_json({"rounds": rounds_json, "address": address, "strategy": strategy, "chain_time": now,
+                   "phases": [t.to_json() for t in phases], "stakes": positions})
         return
-    _print_status(rounds_json, address, strategy, positions)
+    _print_status(rounds_json, address, strategy, positions, phases)
 
 
 def _claim_cell(p: Mapping[str, object]) -> str:
@@ -182,8 +194,24 @@ def _claim_cell(p: Mapping[str, object]) -> str:
     return claim
 
 
+def _phase_rows(phases: Sequence[PhaseTotal]) -> str:
+    """Stake and pending apart: each phase's stakes and NMR, and when the next of them moves on."""
+    from nmrstake.amounts import format_nmr
+    from nmrstake.client.positions import utc
+
+    def nmr(t: PhaseTotal) -> str:
+        return f"{format_nmr(t.amount)}{' (expected)' if t.expected else ''}"
+
+    def change(t: PhaseTotal) -> str:
+        late = f"{t.late} past their results' due time, none posted" if t.late else ""
+        coming = f"{t.event} {utc(t.next_change)}" if t.next_change else ""
+        return "; ".join(x for x in (coming, late) if x)
+
+    return table([(t.name, t.count, nmr(t), change(t)) for t in phases], ["", "stakes", "NMR", "next change"])
+
+
 def _print_status(rounds_json: Sequence[Mapping[str, object]], address: str | None, strategy: str | None,
-                  positions: Sequence[Mapping[str, object]]) -> None:
+                  positions: Sequence[Mapping[str, object]], phases: Sequence[PhaseTotal] = ()) -> None:
     from nmrstake.amounts import format_nmr
     from nmrstake.client.positions import position_note
     from nmrstake.jsontypes import json_int
@@ -208,6 +236,9 @@ def _print_status(rounds_json: Sequence[Mapping[str, object]], address: str | No
                       for p in ps],
                      ["round", "model", "stake", "state", "upload / result", "score", "payout", "burn", "claim"])
 
+    if phases and positions:
+        click.echo(f"\nwhere the NMR of {address}{' and its strategy' if strategy else ''} stands:")
+        click.echo(_phase_rows(phases))
     own = [p for p in positions if not p.get("through_strategy")]
     through = [p for p in positions if p.get("through_strategy")]
     click.echo(f"\nstakes of {address}:")

@@ -517,7 +517,7 @@ class Dashboard:
         one read of it: a page of a staker with many stakes costs no chain read per stake, and its
         numbers are of one snapshot. Without it, from the `Staked` logs, a round read per round and
         a `getStake` per stake not pending."""
-        from nmrstake.client.positions import upload_state, utc
+        from nmrstake.client.positions import phase_totals, stake_phase, upload_state, utc
         from nmrstake.models import label_model_id, model_label
         from nmrstake.tournament import RoundState
 
@@ -608,8 +608,14 @@ class Dashboard:
                 cumulative += payout - burn
                 item.update(payout=str(payout), burn=str(burn), net=str(payout - burn), cumulative_net=str(cumulative))
             rounds.append(item)
+        # Stake and pending apart: each stake's phase and the phases' totals, at the chain's time.
+        now = int(self.chain(client.chain_time)) if entries else None
+        round_docs = {rid: info.to_json() for rid, info in infos.items()}
+        for e in entries:
+            e["phase"] = stake_phase(e, round_docs.get(e["round"]), now).to_json()
+        phases = [t.to_json() for t in phase_totals(entries, list(round_docs.values()), now)] if entries else []
         claimable = [e for e in entries if int(e["claimable"])]
-        return {"stakes": entries, "rounds": rounds,
+        return {"stakes": entries, "rounds": rounds, "phases": phases, "chain_time": now,
                 "claimable": {"total": str(sum(int(e["claimable"]) for e in claimable)),
                               "stakes": [{"round": e["round"], "model": e["model"], "staker": e["staker"],
                                           "amount": e["claimable"], "how": e["claim"]} for e in claimable]},

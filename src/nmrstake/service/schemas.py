@@ -532,6 +532,37 @@ class Chart(_Strict):
 ClaimState = Literal["pending", "in challenge period", "claimable", "claimed", "withdrawable", "withdrawn"]
 
 
+PhaseName = Literal["at stake now", "awaiting results", "claimable", "claimed"]
+PhaseEvent = Literal["closes", "results due", "final"]
+
+
+class StakePhase(_Strict):
+    """Where a stake's NMR stands (stake and pending apart) and when that changes."""
+
+    phase: PhaseName
+    amount: str = _wei("the stake (at stake, awaiting results), the posted result's expected return "
+                       "(`expected`), what can be claimed, or what the claim paid")
+    expected: bool = Field(description="the amount is a posted result's expected return, final at `changes_at`")
+    changes_at: int | None = Field(description="when it moves on (chain time, Unix seconds); null: it does not "
+                                   "by itself")
+    changes_at_iso: str | None
+    event: PhaseEvent | None = Field(description="what happens at `changes_at`")
+    late: bool = Field(description="the results were due before the chain's time and none is posted")
+
+
+class PhaseTotal(_Strict):
+    """One phase's stakes and NMR, and the next time one of them moves on."""
+
+    phase: PhaseName
+    stakes: int = Field(ge=0)
+    amount: str = _wei("the phase's NMR")
+    expected: bool = Field(description="some of it is a posted result's expected return")
+    next_change: int | None = Field(description="the earliest time one of its stakes moves on (chain time)")
+    next_change_iso: str | None
+    event: PhaseEvent | None
+    late: int = Field(description="stakes whose results were due with none posted", ge=0)
+
+
 class HistoryStake(_Strict):
     """One stake across the history: its result once posted, and what can be claimed now."""
 
@@ -560,6 +591,7 @@ class HistoryStake(_Strict):
                     "(received before close), only other files, or nothing; null once resolved")
     uploaded_at: int | None = Field(description="when the matching upload was received (chain time)")
     uploaded_at_iso: str | None
+    phase: StakePhase
 
 
 class HistoryRound(_Strict):
@@ -619,6 +651,9 @@ class Strategy(_Strict):
 class _History(_Strict):
     stakes: list[HistoryStake]
     rounds: list[HistoryRound]
+    phases: list[PhaseTotal] = Field(description="stake and pending apart: every phase, in order, with its "
+                                     "stakes' totals (empty without stakes)")
+    chain_time: int | None = Field(description="the chain's time the phases are of (null without stakes)")
     claimable: Claimable
     totals: Totals
 
