@@ -507,6 +507,10 @@ def test_staker_page__history_claimable_pending_round_and_strategy(world, visit)
         str(2 * MODELS), total)
     for empty in ("awaiting results", "claimed"):
         assert (text_of(page, phase.format(empty, "stakes")), wei_of(page, phase.format(empty, "amount"))) == ("0", 0)
+    # The wallet's context: its NMR balance, and what is at risk now (the open stake, not every
+    # round's stakes added up).
+    assert wei_of(page, "#summary [data-col=balance]") == int(world.client.token.balanceOf(who))
+    assert wei_of(page, "#summary [data-col=at_risk]") == open_stake
     visit.shot("staker")
 
     # The strategy as a staker: its settings and idle NMR; its owner's page shows it too.
@@ -520,6 +524,22 @@ def test_staker_page__history_claimable_pending_round_and_strategy(world, visit)
         assert wei_of(page, f"{box} tr[data-model='{STRATEGY_MODEL}'] [data-col=per_round]") == \
             int(strategy.model(model_id(STRATEGY_MODEL)).perRound)
     visit.shot("strategy")
+
+    # The owner's own page: no stakes of its own, but what its strategy did with its NMR.
+    page = visit.goto(f"/stakers/{world.strategy_owner.address}")
+    assert "its allocation strategy stakes for it" in text_of(page, "#no-stakes")
+    box = f"#owned-strategy-history[data-strategy='{world.strategy}']"
+    rows = [r for rid in (R1, R2) for r in published_rows(world.data, rid) if r["staker"] == world.strategy]
+    assert len(rows) == 2
+    net = sum(int(r["payout"]) - int(r["burn"]) for r in rows)
+    claimable = sum(int(r["stake"]) - int(r["burn"]) + int(r["payout"]) for r in rows)  # neither claimed
+    assert wei_of(page, f"{box} .cards [data-col=net]") == net
+    assert wei_of(page, f"{box} .cards [data-col=claimable]") == claimable
+    assert wei_of(page, f"{box} .cards [data-col=at_risk]") == 0
+    assert wei_of(page, f"{box} .cards [data-col=value]") == idle + claimable
+    assert wei_of(page, f"{box} tr[data-phase='claimable'] [data-col=amount]") == claimable
+    assert wei_of(page, f"{box} #strategy-rounds tr[data-round='{R2}'] [data-col=cumulative]") == net
+    visit.shot("strategy-owner")
 
 
 def test_phone_width__every_page_fits_the_screen_and_the_leaderboard_works(world, browser):

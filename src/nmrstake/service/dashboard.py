@@ -620,6 +620,7 @@ class Dashboard:
                               "stakes": [{"round": e["round"], "model": e["model"], "staker": e["staker"],
                                           "amount": e["claimable"], "how": e["claim"]} for e in claimable]},
                 "totals": {"stake": str(sum(int(e["stake"]) for e in entries)),
+                           "at_risk": str(sum(int(e["stake"]) for e in entries if e["state"] in UNSETTLED)),
                            "payout": str(sum(int(e["payout"] or 0) for e in entries)),
                            "burn": str(sum(int(e["burn"] or 0) for e in entries)), "net": str(cumulative)}}
 
@@ -641,8 +642,11 @@ class Dashboard:
         return {"model": name, **hist, "strategies": settings}
 
     def staker_json(self, address: str) -> dict[str, Any]:
+        """A staker's history (:meth:`history`), its NMR balance, and its allocation strategy: its
+        settings if it is one; if it owns one, that strategy's settings and history (the owner's
+        NMR at work there, which the strategy, not the owner, stakes)."""
         hist = self.history(staker=address)
-        strategy = owned = None
+        strategy = owned = owned_history = None
         strategies = self.strategies()
         if strategies is not None:
             if self.chain(strategies.is_strategy, address):
@@ -650,7 +654,14 @@ class Dashboard:
             mine = self.chain(strategies.strategy_of, address)
             if mine is not None:
                 owned = self.chain(strategies.view, mine).to_json()
-        return {"staker": address, **hist, "strategy": strategy, "owned_strategy": owned}
+                owned_history = self.history(staker=mine)
+        balance = int(self.chain(self.ctx.client.nmr_balance, address))
+        return {"staker": address, "balance": str(balance), **hist, "strategy": strategy, "owned_strategy": owned,
+                "owned_strategy_history": owned_history}
+
+
+#: The states of a round whose stakes may still be burned: their results are not final.
+UNSETTLED = frozenset({"scheduled", "open", "closed", "posted"})
 
 
 def _json_arg(value: Any) -> Any:

@@ -620,7 +620,9 @@ class Claimable(_Strict):
 
 
 class Totals(_Strict):
-    stake: str = _wei("stakes")
+    stake: str = _wei("stakes, every round's added up")
+    at_risk: str = _wei("the stakes whose result is not final yet (open, closed and posted rounds): what may "
+                        "still be burned")
     payout: str = _wei("payouts")
     burn: str = _wei("burns")
     net: str = Field(description="payout - burn (wei, may be negative)", pattern=SIGNED_WEI_PATTERN)
@@ -665,10 +667,17 @@ class ModelHistory(_History):
     strategies: list[StrategySetting]
 
 
+class StrategyHistory(_History):
+    """The history of the allocation strategy an address owns: the stakes it made with the owner's NMR."""
+
+
 class StakerHistory(_History):
-    """A staker's stakes across rounds, what it can claim now, and its allocation strategy."""
+    """A staker's stakes across rounds, what it can claim now, its NMR balance and its allocation strategy."""
 
     staker: Address = _address("the staker")
+    balance: str = _wei("the NMR it holds now (the token's balanceOf)")
+    owned_strategy_history: StrategyHistory | None = Field(
+        description="the history of the allocation strategy it owns (its stakes, phases and totals), if any")
     strategy: Strategy | None = Field(description="the staker's settings if it is an allocation strategy")
     owned_strategy: Strategy | None = Field(description="the allocation strategy the staker owns, if any")
 
