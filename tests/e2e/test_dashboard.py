@@ -459,6 +459,31 @@ def test_model_page__history_one_chart_point_per_round_claimable_and_strategy_se
                 assert wei_of(page, f"{tr} [data-col=claimable]") == due
                 claimable += due
     assert wei_of(page, "#summary [data-col=claimable]") == claimable
+    # Performance over time: per round the mean score, CORR and MMC of the model's stakes, its
+    # best rank among the round's scored stakes and its return on stake; per stake its rank and
+    # return. Ranks are recomputed here from every published row: by score, best first, ties
+    # sharing the better rank.
+    means = {}
+    for rid in (R1, R2):
+        everyone = published_rows(world.data, rid)
+        scores = sorted((float(r["score"]) for r in everyone if r["score"] not in ("", None)), reverse=True)
+        rank_of = {r["staker"]: 1 + sum(1 for x in scores if x > float(r["score"])) for r in rows[rid] if r["score"]}
+        scored = [r for r in rows[rid] if r["score"]]
+        means[rid] = [sum(float(r[k]) for r in scored) / len(scored) for k in ("score", "corr", "mmc")]
+        tr = f"#history-rounds tr[data-round='{rid}']"
+        assert text_of(page, f"{tr} [data-col=score]") == score_text(repr(means[rid][0]))
+        assert text_of(page, f"{tr} [data-col=rank]") == f"{min(rank_of.values())} of {len(scores)}"
+        stake = sum(int(r["stake"]) for r in rows[rid])
+        net = sum(int(r["payout"]) - int(r["burn"]) for r in rows[rid])
+        assert float(page.get_attribute(f"{tr} [data-col=return] [data-pct]", "data-pct")) == round(100 * net / stake, 2)
+        for r in scored:
+            cell = text_of(page, f"#history-stakes tr[data-round='{rid}'][data-staker='{r['staker']}'] [data-col=rank]")
+            assert cell.startswith(f"{rank_of[r['staker']]} of {len(scores)}"), cell
+    page.wait_for_selector("#performance-chart[data-state=ready]")
+    chart = page.evaluate("() => window.nmrstake.charts.performance.data")
+    assert chart[0] == [R1, R2]
+    for k in range(3):
+        assert chart[1 + k] == pytest.approx([means[R1][k], means[R2][k]])
     visit.shot("model")
 
     # The strategy's model: its settings, as the strategy contract holds them.

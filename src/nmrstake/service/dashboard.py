@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -116,6 +116,10 @@ class _BoardIndex:
     order: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     haystack: list[str] = field(default_factory=list)
     by_key: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # (model, staker) -> its rank by score in the round, best first, ties sharing the better rank
+    # ("1, 2, 2, 4"), over the stakes with a score (the valid ones); `ranked` is how many.
+    rank: dict[tuple[str, str], int] = field(default_factory=dict)
+    ranked: int = 0
 
 
 class Dashboard:
@@ -170,6 +174,7 @@ class Dashboard:
                     who = stakers[r.staker]
                     if who is not None:
                         index.by_key[(r.model, who)] = r
+                index.rank, index.ranked = score_ranks(index.by_key)
                 self._boards[round_id] = index
             return index
 
@@ -567,12 +572,16 @@ class Dashboard:
             entry: dict[str, Any] = {
                 "round": rid, "model": m, "staker": who, "state": info.state.label, "stake": str(at_close),
                 "result": row is not None, "valid": None, "reason": None, "corr": None, "mmc": None, "score": None,
+                "return_pct": None, "rank": None, "ranked": None, "percentile": None,
                 "payout": None, "burn": None, "net": None, "claim": None, "claimable": "0", "expected": None,
                 "final_at": None, "final_at_iso": None, "upload": None, "uploaded_at": None, "uploaded_at_iso": None}
             if row is not None:
+                board = self.board(rid, pub)
                 entry.update(stake=str(row.stake), valid=row.valid, reason=row.reason, corr=row.corr, mmc=row.mmc,
                              score=row.score, payout=str(row.payout), burn=str(row.burn),
-                             net=str(row.payout - row.burn))
+                             net=str(row.payout - row.burn), return_pct=return_pct(row.payout - row.burn, row.stake),
+                             rank=board.rank.get((m, who)), ranked=board.ranked or None,
+                             percentile=percentile(board.rank.get((m, who)), board.ranked))
             if info.state in (RoundState.OPEN, RoundState.CLOSED):
                 uploads = [(u.file_hash, u.received_at) for u in self.ctx.intake.store.uploads(rid, m, who)]
                 entry.update(upload_state(held_now(rid, m, who)[1], uploads, info.close_time))
@@ -601,12 +610,20 @@ class Dashboard:
             with_result = [e for e in mine if e["result"]]
             item: dict[str, Any] = {"round": rid, "state": infos[rid].state.label, "stakes": len(mine),
                                     "stake": str(sum(int(e["stake"]) for e in mine)), "result": bool(with_result),
-                                    "payout": None, "burn": None, "net": None, "cumulative_net": None}
+                                    "payout": None, "burn": None, "net": None, "cumulative_net": None,
+                                    "corr": None, "mmc": None, "score": None, "return_pct": None, "best_rank": None,
+                                    "ranked": None}
             if with_result:
                 payout = sum(int(e["payout"]) for e in with_result)
                 burn = sum(int(e["burn"]) for e in with_result)
                 cumulative += payout - burn
-                item.update(payout=str(payout), burn=str(burn), net=str(payout - burn), cumulative_net=str(cumulative))
+                ranks = [e["rank"] for e in with_result if e["rank"] is not None]
+                item.update(payout=str(payout), burn=str(burn), net=str(payout - burn), cumulative_net=str(cumulative),
+                            corr=mean_of(e["corr"] for e in with_result), mmc=mean_of(e["mmc"] for e in with_result),
+                            score=mean_of(e["score"] for e in with_result),
+                            return_pct=return_pct(payout - burn, sum(int(e["stake"]) for e in with_result)),
+                            best_rank=min(ranks) if ranks else None,
+                            ranked=with_result[0]["ranked"] if ranks else None)
             rounds.append(item)
         # Stake and pending apart: each stake's phase and the phases' totals, at the chain's time.
         now = int(self.chain(client.chain_time)) if entries else None
@@ -658,6 +675,34 @@ class Dashboard:
         balance = int(self.chain(self.ctx.client.nmr_balance, address))
         return {"staker": address, "balance": str(balance), **hist, "strategy": strategy, "owned_strategy": owned,
                 "owned_strategy_history": owned_history}
+
+
+def score_ranks(rows: dict[tuple[str, str], Any]) -> tuple[dict[tuple[str, str], int], int]:
+    """Each scored row's rank by score, best first, ties sharing the better rank ("1, 2, 2, 4"),
+    and how many rows are ranked (those with a score: the valid stakes)."""
+    scored = sorted(((r.score, key) for key, r in rows.items() if r.score is not None), key=lambda x: -x[0])
+    rank: dict[tuple[str, str], int] = {}
+    for i, (score, key) in enumerate(scored):
+        rank[key] = rank[scored[i - 1][1]] if i and scored[i - 1][0] == score else i + 1
+    return rank, len(scored)
+
+
+def percentile(rank: int | None, ranked: int) -> float | None:
+    """The share of the round's ranked stakes scoring at most as well, in percent (100: the best;
+    with one stake, 100), to one decimal."""
+    if rank is None or ranked == 0:
+        return None
+    return round(100.0 * (ranked - rank + 1) / ranked, 1)
+
+
+def return_pct(net: int, stake: int) -> float | None:
+    """payout - burn as a percentage of the stake, to two decimals (None for no stake)."""
+    return round(100.0 * net / stake, 2) if stake else None
+
+
+def mean_of(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
 
 
 #: The states of a round whose stakes may still be burned: their results are not final.

@@ -580,6 +580,12 @@ class HistoryStake(_Strict):
     payout: str | None = Field(pattern=WEI_PATTERN)
     burn: str | None = Field(pattern=WEI_PATTERN)
     net: str | None = Field(description="payout - burn (wei, may be negative)", pattern=SIGNED_WEI_PATTERN)
+    return_pct: float | None = Field(description="payout - burn as a percentage of the stake, once posted")
+    rank: int | None = Field(description="its rank by score in the round, best first (ties share the better "
+                             "rank); null without a score", ge=1)
+    ranked: int | None = Field(description="how many stakes of the round have a score", ge=1)
+    percentile: float | None = Field(description="the share of the round's ranked stakes it scored at least as "
+                                     "well as, in percent (100: the best)", ge=0, le=100)
     claim: ClaimState
     claimable: str = _wei("what can be claimed now")
     expected: str | None = Field(description="a posted round in its challenge period: stake - burn + payout, "
@@ -604,6 +610,12 @@ class HistoryRound(_Strict):
     burn: str | None = Field(pattern=WEI_PATTERN)
     net: str | None = Field(pattern=SIGNED_WEI_PATTERN)
     cumulative_net: str | None = Field(description="net over the rounds with a result so far", pattern=SIGNED_WEI_PATTERN)
+    corr: float | None = Field(description="the mean CORR of its stakes with a result in the round")
+    mmc: float | None = Field(description="the mean MMC of its stakes with a result in the round")
+    score: float | None = Field(description="the mean score of its stakes with a result in the round")
+    return_pct: float | None = Field(description="the round's net as a percentage of its stakes with a result")
+    best_rank: int | None = Field(description="the best rank of its stakes in the round", ge=1)
+    ranked: int | None = Field(description="how many stakes of the round have a score", ge=1)
 
 
 class ClaimableStake(_Strict):

@@ -273,6 +273,35 @@
     }, [x, y]);
   }
 
+  /* Score, CORR and MMC per round with a result (the means of the page's stakes in the round),
+   * from the same JSON as the Rounds table, which is the chart's text alternative. */
+  async function performanceChart(box) {
+    await loadChartLibrary();
+    const rounds = JSON.parse(document.getElementById("history-data").textContent).filter((r) => r.result);
+    if (!rounds.length) {
+      box.textContent = "No round with a result yet.";
+      box.dataset.state = "ready";
+      box.dataset.points = "0";
+      return;
+    }
+    const pick = (k) => rounds.map((r) => (r[k] === null ? null : r[k]));
+    const scoreAxis = (u, vals) => vals.map((v) => (v === null ? "" : +v.toFixed(4) + ""));
+    mountChart("performance", box, {
+      scales: { x: { time: false, range: (u, lo, hi) => [lo - 0.5, hi + 0.5] }, y: {} },
+      legend: { show: true },
+      axes: [
+        { label: "round", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], values: (u, vals) => vals.map((v) => (Number.isInteger(v) ? String(v) : "")) },
+        { label: "score / CORR / MMC", values: scoreAxis, size: 70 },
+      ],
+      series: [
+        { label: "round" },
+        { label: "score", stroke: "#1f4e79", width: 2, points: { show: true, size: 7, fill: "#1f4e79" } },
+        { label: "CORR", stroke: "#2e7d32", width: 1, dash: [6, 4], points: { show: true, size: 5 } },
+        { label: "MMC", stroke: "#b26a00", width: 1, dash: [2, 3], points: { show: true, size: 5 } },
+      ],
+    }, [rounds.map((r) => r.round), pick("score"), pick("corr"), pick("mmc")]);
+  }
+
   // ------------------------------------------------------------------ start
 
   function start() {
@@ -287,6 +316,8 @@
     }
     const historyBox = document.getElementById("history-chart");
     if (historyBox) historyChart(historyBox).catch((err) => { historyBox.dataset.state = "error"; throw err; });
+    const performanceBox = document.getElementById("performance-chart");
+    if (performanceBox) performanceChart(performanceBox).catch((err) => { performanceBox.dataset.state = "error"; throw err; });
   }
 
   state.nmrShort = nmrShort;
