@@ -293,6 +293,19 @@ def test_rounds_page__every_round_with_state_local_times_totals_funding_stakes_a
             assert int(manifest["totals"]["total_burn"]) == info.total_burn
             assert badge == "true", rid
     assert world.client.round(R1).stake_count == 3 * MODELS + 1
+    # The tournament as a whole: totals over every round and the trend per round, the chain's.
+    infos = [world.client.round(rid) for rid in (R1, R2, R_OPEN)]
+    for col, wei in (("staked", sum(i.total_staked for i in infos)), ("payout", sum(i.total_payout for i in infos)),
+                     ("burn", sum(i.total_burn for i in infos)), ("at_risk", infos[2].total_staked)):
+        assert wei_of(page, f"#tournament [data-col={col}]") == wei, col
+    assert sum(i.total_burn for i in infos) > 0
+    page.wait_for_selector("#trend-chart[data-state=ready]")
+    trend = page.evaluate("() => window.nmrstake.charts.trend.data")
+    assert trend[0] == [R1, R2, R_OPEN]
+    assert trend[1] == pytest.approx([i.total_staked / WEI for i in infos])
+    assert trend[2] == pytest.approx([i.total_payout / WEI for i in infos])
+    assert trend[3] == pytest.approx([i.total_burn / WEI for i in infos])
+    assert page.query_selector("#late-rounds") is None  # the open round resolves long after now
     visit.shot("rounds")
 
 

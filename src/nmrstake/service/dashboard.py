@@ -641,6 +641,21 @@ class Dashboard:
                            "payout": str(sum(int(e["payout"] or 0) for e in entries)),
                            "burn": str(sum(int(e["burn"] or 0) for e in entries)), "net": str(cumulative)}}
 
+    def tournament_view(self, infos: list[Any]) -> dict[str, Any]:
+        """The tournament as a whole for the rounds page: totals over every round (staked, paid,
+        burned; staked in rounds whose result is not final), per round its staked, payout and
+        burn (the trend chart's data, oldest first), the chain's time, and the rounds past their
+        resolve time with no result posted (late)."""
+        now = int(self.chain(self.ctx.client.chain_time)) if infos else None
+        trend = [{"round": i.round_id, "staked": str(i.total_staked), "payout": str(i.total_payout),
+                  "burn": str(i.total_burn), "posted": bool(i.posted_at)} for i in infos]
+        late = [i.round_id for i in infos
+                if now is not None and not i.posted_at and i.state.label in UNSETTLED and now > i.resolve_time]
+        return {"chain_time": now, "trend": trend, "late": late, "rounds": len(infos),
+                "staked": str(sum(i.total_staked for i in infos)),
+                "at_risk": str(sum(i.total_staked for i in infos if i.state.label in UNSETTLED)),
+                "payout": str(sum(i.total_payout for i in infos)), "burn": str(sum(i.total_burn for i in infos))}
+
     def model_json(self, name: str) -> dict[str, Any]:
         hist = self.history(model=name)
         settings = []

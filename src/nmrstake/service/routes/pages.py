@@ -82,7 +82,7 @@ def rounds_page(ctx: Context, dash: Dash, to: str | None = None) -> Any:
     infos = ctx.rounds()
     rounds = [{"info": i, "json": i.to_json(), "verification": dash.verification(i)} for i in infos]
     rounds.reverse()  # the newest first
-    return _page(ctx, "rounds.html", title="Rounds", rounds=rounds)
+    return _page(ctx, "rounds.html", title="Rounds", rounds=rounds, whole=dash.tournament_view(infos))
 
 
 @router.get("/rounds/{round_id}", response_class=HTMLResponse)

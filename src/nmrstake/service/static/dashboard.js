@@ -302,6 +302,28 @@
     }, [rounds.map((r) => r.round), pick("score"), pick("corr"), pick("mmc")]);
   }
 
+  /* The tournament per round, oldest first: NMR staked, paid and burned (the rounds table below
+   * holds the same numbers). */
+  async function trendChart(box) {
+    await loadChartLibrary();
+    const rounds = JSON.parse(document.getElementById("trend-data").textContent);
+    const nmr = (k) => rounds.map((r) => Number(BigInt(r[k])) / 1e18);
+    mountChart("trend", box, {
+      scales: { x: { time: false, range: (u, lo, hi) => [lo - 0.5, hi + 0.5] }, y: {} },
+      legend: { show: true },
+      axes: [
+        { label: "round", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], values: (u, vals) => vals.map((v) => (Number.isInteger(v) ? String(v) : "")) },
+        { label: "NMR", values: nmrAxis, size: 70 },
+      ],
+      series: [
+        { label: "round" },
+        { label: "staked", stroke: "#1f4e79", width: 2, points: { show: true, size: 7, fill: "#1f4e79" } },
+        { label: "paid", stroke: "#2e7d32", width: 2, points: { show: true, size: 5 } },
+        { label: "burned", stroke: "#b42318", width: 2, dash: [4, 3], points: { show: true, size: 5 } },
+      ],
+    }, [rounds.map((r) => r.round), nmr("staked"), nmr("payout"), nmr("burn")]);
+  }
+
   // ------------------------------------------------------------------ start
 
   function start() {
@@ -316,6 +338,8 @@
     }
     const historyBox = document.getElementById("history-chart");
     if (historyBox) historyChart(historyBox).catch((err) => { historyBox.dataset.state = "error"; throw err; });
+    const trendBox = document.getElementById("trend-chart");
+    if (trendBox) trendChart(trendBox).catch((err) => { trendBox.dataset.state = "error"; throw err; });
     const performanceBox = document.getElementById("performance-chart");
     if (performanceBox) performanceChart(performanceBox).catch((err) => { performanceBox.dataset.state = "error"; throw err; });
   }
