@@ -8,6 +8,12 @@ resolved by the oracle and published; the "resolved" delivery fails and is retri
 receiver is back on the same port, then delivered once. Every delivery's signature verifies to the
 service's receipt signer; the delivery list shows statuses, attempts and the last error; the Atom
 feeds carry the same events.
+
+Then an allocation strategy's owner (its own webhook, for its own address): round 32 opens while
+the owner's strategy has model_s enabled but not staked (a "no upload" to the owner); the strategy
+stakes it and the owner uploads; the result is posted, rejected by the guardian and posted again
+with corrected targets (a "resolved" for each posting); the round becomes final (a "claimable"),
+and well after that the stake is claimed (a "claimed" at the claim's block time).
 """
 
 from __future__ import annotations
@@ -24,16 +30,34 @@ from typing import Any
 
 import pytest
 import requests
-from helpers.scenario import advance_to, deliver_targets, make_world, open_funded_round, oracle_once, stake_all, synth_round
+from helpers.scenario import (
+    HOUR,
+    WEI,
+    advance_to,
+    advance_to_final,
+    deliver_targets,
+    make_world,
+    open_funded_round,
+    oracle_once,
+    stake_all,
+    synth_round,
+)
 from helpers.service_process import Service, running_service
 
+from nmrstake.client.results import LocalResults
+from nmrstake.hashing import keccak_file, to_hex
 from nmrstake.localchain import anvil_provider, free_port
+from nmrstake.models import model_id
+from nmrstake.participant import LocalDelivery, deliver
 from nmrstake.service.feeds import ATOM
 from nmrstake.signing import Domain, WebhookRequest, body_signer
+from nmrstake.strategies.chain import ZERO_ADDRESS
 
 pytestmark = pytest.mark.nodes  # real Anvil and a real service process: run after the embedded-EVM tests
 
 ROUND = 31
+STRATEGY_ROUND = 32
+STRATEGY_MODEL = "model_s"
 WAIT = 180.0  # a bound on each wait, not a timing any test asserts
 
 
@@ -109,6 +133,13 @@ class World:
     log: list[str]
     hook: int = 0  # staker 0's webhook for all its models
     filtered: int = 0  # staker 0's webhook for model_99 only
+    owner: Any = None  # a strategy's owner (stakes nothing itself)
+    owner_hook: int = 0  # the owner's webhook for its address
+    strategy: str = ""  # the owner's allocation strategy
+    resolved: str = ""  # the id of round 31's "resolved" for staker 0's model_00
+    roots: tuple[str, str] = ("", "")  # round 32's rejected and reposted roots
+    claim_time: int = 0  # the block time of the strategy's claim of round 32
+    final_at: int = 0  # round 32's final time
 
     @property
     def url(self) -> str:
@@ -138,6 +169,8 @@ def world(project, tmp_path_factory) -> Any:
     tmp = tmp_path_factory.mktemp("webhooks_e2e")
     receiver = Receiver(free_port()).up()
     log: list[str] = []
+    from ape import accounts
+
     with anvil_provider():
         w = make_world(project, tmp)
         with running_service(w.deployments, w.layout.root, tmp / "service.log", "--allow-private-webhooks",
@@ -152,10 +185,14 @@ def world(project, tmp_path_factory) -> Any:
                               nonce=2)
             assert answer.status_code == 201 and answer.json()["models"] == ["model_99"], answer.text
             ctx.filtered = answer.json()["id"]
+            ctx.owner = accounts.test_accounts[6]
+            answer = register(service.url, ctx.domain, ctx.owner, receiver.url + "&owner=1", nonce=3)
+            assert answer.status_code == 201, answer.text
+            ctx.owner_hook = answer.json()["id"]
             log.append("registered")
 
             open_funded_round(w, ROUND)  # closes in an hour: within --alert-hours
-            wait_for("the round-opened deliveries", lambda: len(receiver.of(f"round-opened:{ROUND}")) == 2, service)
+            wait_for("the round-opened deliveries", lambda: len(receiver.of(f"round-opened:{ROUND}")) == 3, service)
             log.append("opened")
             inputs = synth_round(tmp, ROUND, models=len(w.stakers), rows=200)
             stake_all(w, ROUND, inputs, undelivered=(0,))  # staker 0's file never arrives
@@ -167,17 +204,84 @@ def world(project, tmp_path_factory) -> Any:
             advance_to(w.client.round(ROUND).resolve_time)
             deliver_targets(w, ROUND, inputs)
             oracle_once(w)
-            resolved = f"resolved:{ROUND}:model_00:{ctx.staker.address}"
+            resolved = ctx.resolved = f"resolved:{ROUND}:model_00:{ctx.staker.address}:{to_hex(w.client.round(ROUND).root)}"
             failing = wait_for("the resolved delivery failing twice", lambda: (d := ctx.delivery(resolved)) is not None
                                and d["attempts"] >= 2 and d["status"] == "pending" and d, service)
             log.append(f"failing:{json.dumps(failing)}")
             receiver.up()
             wait_for("the resolved delivery delivered", lambda: (d := ctx.delivery(resolved)) is not None
                      and d["status"] == "delivered", service)
+            strategy_round(ctx, w, tmp)
             time.sleep(2)  # several worker passes more: nothing may be sent again
             yield ctx
         assert "Traceback" not in service.log_text(), service.log_text()[-3000:]
     receiver.down()
+
+
+def strategy_round(ctx: World, w: Any, tmp: Path) -> None:
+    """Round 32 with the owner's strategy (see the module), each step waited for."""
+    from nmrstake.strategies.chain import StrategyClient
+    from nmrstake.strategies.operator import StrategyOperator
+
+    service, receiver, owner = ctx.service, ctx.receiver, ctx.owner
+    strategies = StrategyClient(w.client)
+    strategies.factory.create(ZERO_ADDRESS, sender=owner)
+    ctx.strategy = strategies.require_strategy_of(owner.address)
+    contract = strategies.contract(ctx.strategy)
+    w.client.token.mint(owner, 20 * WEI, sender=w.owner)
+    w.client.token.approve(ctx.strategy, 20 * WEI, sender=owner)
+    contract.deposit(20 * WEI, sender=owner)
+    mid = model_id(STRATEGY_MODEL)
+    contract.setModel(mid, 10 * WEI, 1, sender=owner)  # Fixed: the strategy will stake it every round
+
+    open_funded_round(w, STRATEGY_ROUND)  # closes in an hour: within --alert-hours
+    no_upload = f"no-upload:{STRATEGY_ROUND}:{mid.hex()}:{ctx.strategy}"
+    wait_for("the owner's no-upload for its enabled, unstaked model", lambda: receiver.of(no_upload, ctx.owner_hook),
+             service)
+    wait_for("round 32's openings", lambda: len(receiver.of(f"round-opened:{STRATEGY_ROUND}")) == 3, service)
+    ctx.log.append("strategy-no-upload")
+
+    inputs = synth_round(tmp, STRATEGY_ROUND, models=1, rows=200)
+    predictions = inputs / "predictions" / "model_00.csv"
+    contract.stake(STRATEGY_ROUND, mid, keccak_file(predictions), sender=owner)
+    deliver(LocalDelivery(w.client, w.layout), w.client.domain, owner, STRATEGY_ROUND, STRATEGY_MODEL, predictions,
+            keccak_file(predictions), staker=ctx.strategy)
+
+    advance_to(w.client.round(STRATEGY_ROUND).resolve_time)
+    deliver_targets(w, STRATEGY_ROUND, inputs)
+    oracle_once(w)
+    first = to_hex(w.client.round(STRATEGY_ROUND).root)
+    resolved = f"resolved:{STRATEGY_ROUND}:{STRATEGY_MODEL}:{ctx.strategy}:"
+    wait_for("the first posting's resolved", lambda: receiver.of(resolved + first, ctx.owner_hook), service)
+    w.client.tournament.rejectResult(STRATEGY_ROUND, "wrong targets", sender=w.owner)
+    targets = w.layout.targets_dir / f"round-{STRATEGY_ROUND}.csv"
+    header, *lines = targets.read_text().splitlines()
+    targets.write_text("\n".join([header, *(f"{i},{1 - float(v)!r}" for i, v in (x.split(",") for x in lines))]) + "\n")
+    oracle_once(w)  # corrected targets: a new result, posted in the rejected one's place
+    second = to_hex(w.client.round(STRATEGY_ROUND).root)
+    assert second != first
+    ctx.roots = (first, second)
+    wait_for("the second posting's resolved", lambda: receiver.of(resolved + second, ctx.owner_hook), service)
+
+    info = w.client.round(STRATEGY_ROUND)
+    assert info.final_at is not None
+    ctx.final_at = info.final_at
+    advance_to_final(info)
+    claimable = f"claimable:{STRATEGY_ROUND}:{mid.hex()}:{ctx.strategy}"
+    wait_for("the owner's claimable", lambda: receiver.of(claimable, ctx.owner_hook), service)
+    wait_for("round 31's claimable for staker 0",
+             lambda: (d := ctx.delivery(f"claimable:{ROUND}:{model_id('model_00').hex()}:{ctx.staker.address}"))
+             is not None and d["status"] == "delivered", service)
+    advance_to(info.final_at + 5 * HOUR)  # the claim comes well after the round became final
+    operator = StrategyOperator(w.client, LocalResults(w.layout), None, log=lambda *a, **k: None)
+    (claim,) = [c for c in operator.unclaimed(w.client.round(STRATEGY_ROUND)) if c.staker == ctx.strategy]
+    receipt = contract.settle(STRATEGY_ROUND, mid, claim.payout, claim.burn, list(claim.proof), sender=owner)
+    from ape import chain
+
+    ctx.claim_time = int(chain.blocks[receipt.block_number].timestamp)
+    wait_for("the owner's claimed", lambda: receiver.of(f"claimed:{STRATEGY_ROUND}:{mid.hex()}:{ctx.strategy}",
+                                                        ctx.owner_hook), service)
+    ctx.log.append("strategy-claimed")
 
 
 def test_webhook__round_opened__delivered_signed_by_the_service(world):
@@ -190,12 +294,12 @@ def test_webhook__round_opened__delivered_signed_by_the_service(world):
 
 
 def test_webhook__staked_model_without_upload_near_close__delivered_for_that_model_only(world):
-    found = [r.json() for r in world.receiver.got if r.json()["event"] == "no-upload"]
+    found = [r.json() for r in world.receiver.got if r.json()["event"] == "no-upload" and r.json()["hook"] == world.hook]
     assert [(b["round"], b["model"], b["address"]) for b in found] == [(ROUND, "model_00", world.staker.address)]
 
 
 def test_webhook__receiver_down_then_back__delivered_once_after_retries(world):
-    resolved = f"resolved:{ROUND}:model_00:{world.staker.address}"
+    resolved = world.resolved
     failing = json.loads(next(e for e in world.log if e.startswith("failing:"))[len("failing:"):])
     assert failing["last_error"] and "Connection" in failing["last_error"], failing
     (got,) = world.receiver.of(resolved)  # once, however many attempts failed before (and not to the other hook)
@@ -224,7 +328,55 @@ def test_webhook_list__shows_every_delivery_with_its_status_and_hides_the_urls_s
 
 def test_webhook_for_some_models__gets_the_rounds_but_no_other_models_alerts(world):
     theirs = [r.json() for r in world.receiver.got if r.json()["hook"] == world.filtered]
-    assert [(b["event"], b["round"]) for b in theirs] == [("round-opened", ROUND)]
+    assert [(b["event"], b["round"]) for b in theirs] == [("round-opened", ROUND), ("round-opened", STRATEGY_ROUND)]
+
+
+def _owners(world: World, kind: str) -> list[dict[str, Any]]:
+    return [r.json() for r in world.receiver.got if r.json()["hook"] == world.owner_hook and r.json()["event"] == kind]
+
+
+def test_webhook__strategy_enabled_model_not_yet_staked__owner_gets_no_upload_once(world):
+    found = _owners(world, "no-upload")
+    assert [(b["round"], b["model"], b["address"], b["owner"]) for b in found] == [
+        (STRATEGY_ROUND, STRATEGY_MODEL, world.strategy, world.owner.address)]  # once: staking it kept its id
+    assert found[0]["data"]["stake"] == "0" and found[0]["data"]["strategy_per_round"] == str(10 * WEI)
+
+
+def test_webhook__strategy_owner__gets_resolved_claimable_and_claimed_for_its_strategys_stakes(world):
+    for kind in ("resolved", "claimable", "claimed"):
+        found = _owners(world, kind)
+        assert found and all((b["round"], b["model"], b["address"], b["owner"]) == (
+            STRATEGY_ROUND, STRATEGY_MODEL, world.strategy, world.owner.address) for b in found), (kind, found)
+    assert not [r for r in world.receiver.got if r.json()["hook"] != world.owner_hook
+                and r.json()["address"] == world.strategy]  # nobody else's webhook gets the strategy's stakes
+    statuses = {d["event_id"]: d["status"] for d in requests.get(
+        f"{world.url}/v1/webhooks/{world.owner.address}", timeout=30).json()["deliveries"]}
+    assert statuses and all(s == "delivered" for s in statuses.values()), statuses
+
+
+def test_webhook__result_rejected_and_posted_again__each_posting_delivered_once_with_its_numbers(world):
+    found = _owners(world, "resolved")
+    first, second = world.roots
+    prefix = f"resolved:{STRATEGY_ROUND}:{STRATEGY_MODEL}:{world.strategy}:"
+    assert [b["id"] for b in found] == [prefix + first, prefix + second]
+    assert [b["data"]["root"] for b in found] == [first, second]
+    assert found[0]["data"]["score"] != found[1]["data"]["score"]  # the corrected targets' numbers
+    assert all(b["data"]["valid"] for b in found)
+
+
+def test_webhook__claimed__is_at_the_claims_block_time_not_the_rounds_final_time(world):
+    (claimed,) = _owners(world, "claimed")
+    assert claimed["at"] == world.claim_time and claimed["at"] != world.final_at
+    (claimable,) = _owners(world, "claimable")
+    assert claimable["at"] == world.final_at
+
+
+def test_feed__of_a_strategys_owner__has_its_strategys_stakes(world):
+    answer = requests.get(f"{world.url}/v1/feeds/addresses/{world.owner.address}.atom", timeout=60)
+    assert answer.status_code == 200, answer.text
+    ids = [e.findtext(f"{{{ATOM}}}id") or "" for e in ET.fromstring(answer.content).findall(f"{{{ATOM}}}entry")]
+    for kind in ("resolved", "claimed"):  # (claimable no longer: it was claimed)
+        assert any(f":{kind}:{STRATEGY_ROUND}:" in i and world.strategy in i for i in ids), (kind, ids)
 
 
 def test_webhook__registered_for_another_address__is_a_403_naming_both(world):
@@ -267,7 +419,7 @@ def test_feed__atom_of_an_address_and_of_a_model__has_the_same_events_with_stabl
     assert first.headers["content-type"].startswith("application/atom+xml")
     root = ET.fromstring(first.content)
     ids = [e.findtext(f"{{{ATOM}}}id") for e in root.findall(f"{{{ATOM}}}entry")]
-    assert any(i and i.endswith(f"resolved:{ROUND}:model_00:{world.staker.address}") for i in ids), ids
+    assert any(i and i.endswith(world.resolved) for i in ids), ids
     assert any(i and i.endswith(f"round-opened:{ROUND}") for i in ids), ids
     assert ids == [e.findtext(f"{{{ATOM}}}id") for e in ET.fromstring(second.content).findall(f"{{{ATOM}}}entry")]
 

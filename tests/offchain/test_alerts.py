@@ -293,6 +293,15 @@ def test_atom_feed__the_same_events__give_the_same_entry_ids():
     assert one == two
 
 
+def test_alert_event__of_a_strategys_stake__concerns_the_strategy_and_its_owner_only():
+    strategy, owner = "0x" + "5e" * 20, ADDRESS
+    event = AlertEvent("claimed:3:ab:" + strategy, "claimed", 3, strategy, "m", 5, 9, {}, owner)
+    assert event.concerns(strategy) and event.concerns(owner) and not event.concerns(OTHER.address)
+    assert event.to_json()["owner"] == owner and owner in event.title()
+    opened = AlertEvent("round-opened:3", "round-opened", 3, None, None, 5, 9, {})
+    assert opened.concerns(OTHER.address) and opened.to_json()["owner"] is None
+
+
 # ------------------------------------------------------------------------------------------ hostile receivers
 
 

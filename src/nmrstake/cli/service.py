@@ -59,7 +59,7 @@ from nmrstake.cli.options import data_opt, database_opt, deployments_opt, networ
               envvar="NMRSTAKE_MAX_WEBHOOKS", help="Webhooks one address may register")
 @click.option("--alert-hours", default=24.0, show_default=True, type=click.FloatRange(0, None),
               envvar="NMRSTAKE_ALERT_HOURS",
-              help="Hours before a round's close from which a staked model with no upload is an alert")
+              help="Hours before a round's close from which a staked or strategy-enabled model with no upload is an alert")
 @click.option("--webhook-retry-seconds", default=30.0, show_default=True, type=click.FloatRange(0.1, None),
               envvar="NMRSTAKE_WEBHOOK_RETRY_SECONDS",
               help="Seconds before a failed delivery's first retry; doubled each time, at most an hour, 10 "

@@ -2,7 +2,10 @@
 :class:`~nmrstake.index.indexer.Indexer` running in a background thread and answers the round
 routes (``GET /v1/rounds``, ``GET /v1/rounds/{id}``) and the dashboard (its rounds, a round's
 transactions, the committee's attestations and the disputes of a round, a model's or a staker's
-stakes across rounds) from the database.
+stakes across rounds) from the database. The alerts (`nmrstake.service.alerts`) read two things
+the index does not keep from its node: the `ModelSet` logs of the strategies the factory made
+(:meth:`LiveIndex.strategy_models`), and the time of an indexed event's block
+(:meth:`LiveIndex.block_time`).
 
 Read-your-writes: before it answers, :meth:`LiveIndex.fresh` asks the node for its block number
 (one ``eth_blockNumber``, not a log scan) and, when blocks have arrived since the index last
@@ -13,12 +16,13 @@ its period (two seconds by default).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from nmrstake.index import queries
-from nmrstake.index.indexer import Indexer, IndexThread
-from nmrstake.jsontypes import json_hex_int
+from nmrstake.index.indexer import BATCH_BLOCKS, KEEP_BLOCKS, Indexer, IndexThread
+from nmrstake.jsontypes import json_hex_int, json_object, json_objects
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -26,7 +30,18 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
 
     from nmrstake.index.queries import IndexedLog, IndexedPosition
+    from nmrstake.jsontypes import JsonValue
     from nmrstake.tournament import RoundInfo, TournamentClient
+
+
+@dataclass(frozen=True)
+class _ModelSets:
+    """The `ModelSet` logs of a set of strategies read up to block `scanned_to`, each as (block,
+    log index, strategy, model id, per round, mode)."""
+
+    strategies: frozenset[str]
+    scanned_to: int
+    logs: tuple[tuple[int, int, str, bytes, int, int], ...]
 
 
 @dataclass
@@ -39,6 +54,9 @@ class LiveIndex:
     grace_period: int
     every: float = 2.0
     _thread: IndexThread | None = field(default=None, repr=False)
+    _model_sets: _ModelSets | None = field(default=None, repr=False)
+    _block_times: dict[str, int] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def for_client(cls, engine: sa.Engine, client: TournamentClient, *, every: float = 2.0) -> LiveIndex | None:
@@ -99,6 +117,63 @@ class LiveIndex:
             return []
         self.fresh()
         return queries.round_events(self.indexer.engine, self.indexer.stream, round_id, names, contract=address)
+
+    def strategy_models(self, strategies: Iterable[str], up_to: int) -> dict[str, dict[bytes, tuple[int, int]]]:
+        """The models each of `strategies` (addresses the index's `StrategyCreated` names) was set
+        on, with the (per round, mode) of its last `ModelSet` (mode 0: off) up to block `up_to`.
+
+        The index follows the factory, not the strategies it makes: their `ModelSet` logs are read
+        from the node (``eth_getLogs`` of those addresses and that topic, in `BATCH_BLOCKS` ranges),
+        once; after that only the blocks since, and the last `KEEP_BLOCKS` again (a reorganisation
+        the index walks back is walked back here too). A new strategy reads them all again."""
+        from nmrstake import abi
+        from nmrstake.chain.node import decode_log_args, keccak_bytes, signature
+        from nmrstake.hashing import checksum_address
+
+        wanted = frozenset(checksum_address(s) for s in strategies)
+        start = next((c.block for c in self.indexer.contracts if c.name == "StrategyFactory"), None)
+        if not wanted or start is None:
+            return {}
+        item = next(i for i in abi.load("AllocationStrategy") if i.get("type") == "event" and i["name"] == "ModelSet")
+        topic = "0x" + keccak_bytes(signature(item).encode()).hex()
+        with self._lock:
+            known = self._model_sets
+            first = start if known is None or known.strategies != wanted else max(start, known.scanned_to - KEEP_BLOCKS + 1)
+            logs = [entry for entry in (known.logs if known is not None and known.strategies == wanted else ())
+                    if entry[0] < first]
+            addresses: list[JsonValue] = [*sorted(wanted)]
+            topics: list[JsonValue] = [topic]
+            for low in range(first, up_to + 1, BATCH_BLOCKS):
+                query: dict[str, JsonValue] = {"address": addresses, "topics": topics, "fromBlock": hex(low),
+                                               "toBlock": hex(min(up_to, low + BATCH_BLOCKS - 1))}
+                for raw in json_objects(self.indexer.node.request("eth_getLogs", [query]), "eth_getLogs"):
+                    if raw.get("removed"):
+                        continue
+                    args = decode_log_args(item, raw)
+                    mid = args["modelId"]
+                    assert isinstance(mid, bytes)
+                    logs.append((json_hex_int(raw["blockNumber"]), json_hex_int(raw["logIndex"]),
+                                 checksum_address(str(raw["address"])), mid.rjust(32, b"\0"),
+                                 int(str(args["perRound"])), int(str(args["mode"]))))
+            logs.sort()
+            self._model_sets = _ModelSets(wanted, up_to, tuple(logs))
+        found: dict[str, dict[bytes, tuple[int, int]]] = {}
+        for _block, _index, strategy, mid, per_round, mode in logs:
+            found.setdefault(strategy, {})[mid] = (per_round, mode)
+        return found
+
+    def block_time(self, block_hash: str) -> int:
+        """The timestamp of the block `block_hash` (an indexed event's), read from the node once."""
+        with self._lock:
+            known = self._block_times.get(block_hash)
+        if known is None:
+            block = self.indexer.node.request("eth_getBlockByHash", [block_hash, False])
+            known = json_hex_int(json_object(block, f"block {block_hash}")["timestamp"])
+            with self._lock:
+                if len(self._block_times) >= 10_000:
+                    self._block_times.clear()
+                self._block_times[block_hash] = known
+        return known
 
     def history(self, *, model_id: bytes | None = None,
                 staker: str | None = None) -> tuple[list[IndexedPosition], dict[int, RoundInfo]]:

@@ -115,6 +115,18 @@ class IndexedClaim:
     caller: str
     block_number: int
     tx_hash: str
+    #: The hash of the claim's block (its time is that block's: :meth:`nmrstake.index.live.LiveIndex.block_time`).
+    block_hash: str = ""
+
+
+@dataclass(frozen=True)
+class IndexedStrategy:
+    """A `StrategyCreated` of the strategy factory: the strategy's address, its owner (fixed at
+    creation) and the block it was made in."""
+
+    strategy: str
+    owner: str
+    block_number: int
 
 
 @dataclass(frozen=True)
@@ -142,6 +154,7 @@ class _Event:
     log_index: int
     tx_hash: str
     contract_name: str = ""
+    block_hash: str = ""
 
     def int(self, name: str) -> int:
         return int(str(self.args[name]))
@@ -171,7 +184,7 @@ def _read(engine: sa.Engine, stream: str, names: Iterable[str], *, round_id: int
     if confirmations < 0:
         raise ValueError(f"confirmations: must be 0 or more, got {confirmations}")
     query = sa.select(events.c.event, events.c.args, events.c.round_id, events.c.block_number, events.c.log_index,
-                      events.c.tx_hash, events.c.contract_name).where(events.c.stream == stream,
+                      events.c.tx_hash, events.c.contract_name, events.c.block_hash).where(events.c.stream == stream,
                                                                       events.c.event.in_(list(names)))
     if round_id is not None:
         round_ids = [round_id]
@@ -198,7 +211,7 @@ def _read(engine: sa.Engine, stream: str, names: Iterable[str], *, round_id: int
             query = query.where(events.c.block_number <= (state.head if state else -1) - confirmations + 1)
         rows = conn.execute(query.order_by(events.c.block_number, events.c.log_index)).all()
     return [_Event(str(r[0]), dict(r[1]), None if r[2] is None else int(r[2]), int(r[3]), int(r[4]), str(r[5]),
-                   str(r[6])) for r in rows], state
+                   str(r[6]), str(r[7])) for r in rows], state
 
 
 def _terms(e: _Event) -> RoundTerms:
@@ -369,8 +382,14 @@ def claims(engine: sa.Engine, stream: str, round_id: int, *, confirmations: int 
     """The round's `Claimed` events, in chain order."""
     found, _ = _read(engine, stream, ["Claimed"], round_id=round_id, confirmations=confirmations)
     return [IndexedClaim(round_id, model_label(e.b32("modelId")), e.b32("modelId"), e.text("staker"), e.int("payout"),
-                         e.int("burn"), e.int("amountSent"), e.text("caller"), e.block_number, e.tx_hash)
-            for e in found]
+                         e.int("burn"), e.int("amountSent"), e.text("caller"), e.block_number, e.tx_hash,
+                         e.block_hash) for e in found]
+
+
+def strategies(engine: sa.Engine, stream: str, *, factory: str, confirmations: int = 0) -> list[IndexedStrategy]:
+    """Every strategy the factory at `factory` made (its `StrategyCreated` events), in chain order."""
+    found, _ = _read(engine, stream, ["StrategyCreated"], contract=factory, confirmations=confirmations)
+    return [IndexedStrategy(e.text("strategy"), e.text("owner"), e.block_number) for e in found]
 
 
 def results(engine: sa.Engine, stream: str, round_id: int, *, confirmations: int = 0) -> list[IndexedResult]:
@@ -391,6 +410,6 @@ def results(engine: sa.Engine, stream: str, round_id: int, *, confirmations: int
     return posted
 
 
-__all__ = ["IndexStatus", "IndexedClaim", "IndexedLog", "IndexedPosition", "IndexedResult", "IndexedStake", "OpenedRound",
-           "claims", "opened_rounds", "positions", "round_events", "round_ids", "round_info", "round_infos", "results",
-           "stakes", "status"]
+__all__ = ["IndexStatus", "IndexedClaim", "IndexedLog", "IndexedPosition", "IndexedResult", "IndexedStake",
+           "IndexedStrategy", "OpenedRound", "claims", "opened_rounds", "positions", "round_events", "round_ids",
+           "round_info", "round_infos", "results", "stakes", "status", "strategies"]

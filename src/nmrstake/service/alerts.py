@@ -2,9 +2,11 @@
 address's stakes, sent to the webhooks it registered and listed in Atom feeds.
 
 * :func:`collect` derives the events from the event index (`nmrstake.index`), the published
-  results and the submission store: a round opened (for every address); a staked model without an
-  upload within `hours` of the round's close; a stake's result (score, payout, burn); a stake
-  claimable; a stake claimed. Each has a stable key (its id in deliveries and feeds).
+  results and the submission store: a round opened (for every address); a staked model, or a model
+  an allocation strategy has enabled (it will stake it), without an upload within `hours` of the
+  round's close; a stake's result (score, payout, burn) as each posting has it; a stake claimable;
+  a stake claimed. Each has a stable key (its id in deliveries and feeds). An event of a
+  strategy's stake concerns the strategy's owner too (`owner`): its webhooks and feeds get it.
 * :func:`check_url` refuses what a webhook may not be (SSRF): any scheme but http and https,
   credentials in the URL, and, unless the operator allows private targets, a host that is or
   resolves to a loopback, private, link-local, reserved or multicast address. It is checked at
@@ -64,7 +66,7 @@ MAX_ANSWER = 4096
 class AlertSettings:
     """The service's alert options (`nmrstake serve`, docs/service.md)."""
 
-    #: Hours before a round's close from which a staked model without an upload is an alert.
+    #: Hours before a round's close from which a staked or strategy-enabled model without an upload is an alert.
     hours: float = 24.0
     #: Webhooks may target loopback and private addresses (tests, a private network): off by default.
     allow_private: bool = False
@@ -76,7 +78,8 @@ class AlertSettings:
 class AlertEvent:
     """One event: `key` is stable (the same event always has the same key), `address` the
     staker it concerns (None: every address), `at` its chain time (unix seconds), `block` the
-    block of its log for the events of the chain's history (None for the state events)."""
+    block of its log for the events of the chain's history (None for the state events), `owner`
+    the owner of the staker when the staker is an allocation strategy (it concerns the owner too)."""
 
     key: str
     kind: str
@@ -86,9 +89,16 @@ class AlertEvent:
     at: int
     block: int | None
     data: dict[str, JsonValue] = field(default_factory=dict)
+    owner: str | None = None
+
+    def concerns(self, address: str) -> bool:
+        """Whether the event is for `address`: everyone's, its staker's, or its strategy's owner's."""
+        return self.address is None or address in (self.address, self.owner)
 
     def title(self) -> str:
         who = f"{self.model} of {self.address}" if self.model else (self.address or "everyone")
+        if self.owner:
+            who += f" (the strategy of {self.owner})"
         return {ROUND_OPENED: f"round {self.round_id} opened",
                 NO_UPLOAD: f"round {self.round_id}: no upload yet for {who}",
                 RESOLVED: f"round {self.round_id} resolved for {who}",
@@ -97,7 +107,7 @@ class AlertEvent:
 
     def to_json(self) -> dict[str, JsonValue]:
         return {"id": self.key, "event": self.kind, "round": self.round_id, "address": self.address,
-                "model": self.model, "at": self.at, "data": self.data}
+                "owner": self.owner, "model": self.model, "at": self.at, "data": self.data}
 
 
 # ------------------------------------------------------------------------------------------ URLs
@@ -269,7 +279,7 @@ class EventCache:
                     self._lock.release()
         assert read is not None
         found = read[1]
-        return [e for e in found if e.address is None or ((address is None or e.address == address)
+        return [e for e in found if e.address is None or ((address is None or e.concerns(address))
                                                           and (model is None or e.model == model))]
 
 
@@ -278,9 +288,18 @@ def collect(ctx: ServiceContext, *, hours: float, address: str | None = None,
     """Every event the index, the published results and the submission store show now (of
     `address`, or of `model`, when given; a round's opening concerns everyone), in round order.
     Empty where the service keeps no event index (a chain without a node URL). The service reads
-    them through an :class:`EventCache`."""
+    them through an :class:`EventCache`.
+
+    The stakes of an allocation strategy (the staker is the strategy's contract) concern its owner
+    too, from the factory's `StrategyCreated` in the index. A model a strategy has enabled (its
+    last `ModelSet` not off) is one the strategy will stake: near a round's close without an upload
+    it is a ``no-upload`` before the strategy stakes it, with the key it keeps once staked. A
+    ``resolved`` is one posting's (its root in the key): a result rejected and posted again is a
+    new event, sent once the new posting's rows are published here. A ``claimed`` is at its
+    block's time."""
     from nmrstake.hashing import checksum_address
     from nmrstake.index import queries
+    from nmrstake.models import model_label
     from nmrstake.tournament import RoundState
 
     index = ctx.index
@@ -292,10 +311,14 @@ def collect(ctx: ServiceContext, *, hours: float, address: str | None = None,
     now = state.head_time if state else int(time.time())
     opened = {r.round_id: r for r in queries.opened_rounds(engine, stream)}
     tournament = index.address("Tournament")
+    factory = index.address("StrategyFactory")
+    owners = {checksum_address(s.strategy): checksum_address(s.owner)
+              for s in (queries.strategies(engine, stream, factory=factory) if factory else [])}
+    enabled: dict[str, dict[bytes, tuple[int, int]]] | None = None  # read only when a round is near its close
     found: list[AlertEvent] = []
 
     def mine(who: str, label: str) -> bool:
-        return (address is None or who == address) and (model is None or label == model)
+        return (address is None or who == address or owners.get(who) == address) and (model is None or label == model)
 
     for info in index.rounds():
         rid = info.round_id
@@ -304,30 +327,49 @@ def collect(ctx: ServiceContext, *, hours: float, address: str | None = None,
                                     opened[rid].block_number,
                                     {"open_time": info.open_time, "close_time": info.close_time,
                                      "resolve_time": info.resolve_time}))
-        stakes = [s for s in queries.stakes(engine, stream, rid) if mine(checksum_address(s.staker), s.model)]
-        if not stakes:
-            continue
+        all_stakes = queries.stakes(engine, stream, rid)
+        stakes = [s for s in all_stakes if mine(checksum_address(s.staker), s.model)]
         if info.state == RoundState.OPEN and info.close_time - now <= hours * 3600:
+            due = max(info.close_time - int(hours * 3600), info.open_time)
+            staked = {(s.model_id, checksum_address(s.staker)) for s in all_stakes}
             for s in stakes:
                 who = checksum_address(s.staker)
                 if ctx.intake.store.latest(rid, s.model, who) is None:
                     found.append(AlertEvent(f"no-upload:{rid}:{s.model_id.hex()}:{who}", NO_UPLOAD, rid, who, s.model,
-                                            max(info.close_time - int(hours * 3600), info.open_time), None,
-                                            {"close_time": info.close_time, "stake": str(s.amount)}))
+                                            due, None, {"close_time": info.close_time, "stake": str(s.amount)},
+                                            owners.get(who)))
+            if owners:
+                if enabled is None:
+                    enabled = index.strategy_models(owners, state.cursor if state else 0)
+                for who, models in enabled.items():
+                    for mid, (per_round, mode) in models.items():
+                        label = model_label(mid)
+                        if (mode == 0 or (mid, who) in staked or not mine(who, label)
+                                or ctx.intake.store.latest(rid, label, who) is not None):
+                            continue
+                        found.append(AlertEvent(f"no-upload:{rid}:{mid.hex()}:{who}", NO_UPLOAD, rid, who, label, due,
+                                                None, {"close_time": info.close_time, "stake": "0",
+                                                       "strategy_per_round": str(per_round)}, owners.get(who)))
+        if not stakes:
+            continue
         posted = [r for r in queries.results(engine, stream, rid) if r.rejected is None]
         if posted and info.posted_at:
+            root = "0x" + posted[-1].root.hex()
             try:
-                rows = ctx.published(rid).rows
+                pub = ctx.published(rid)
+                # the rows of this posting: until the new posting's rows are published, none
+                rows = pub.rows if str(pub.merkle_root).lower() == root else []
             except NmrstakeError:
                 rows = []  # posted but not published here (yet): the result's event waits for the rows
             for row in rows:
                 who = checksum_address(row.staker)
                 if mine(who, row.model):
                     found.append(AlertEvent(
-                        f"resolved:{rid}:{row.model}:{who}", RESOLVED, rid, who, row.model, info.posted_at,
+                        f"resolved:{rid}:{row.model}:{who}:{root}", RESOLVED, rid, who, row.model, info.posted_at,
                         posted[-1].block_number,
                         {"stake": str(row.stake), "valid": row.valid, "reason": row.reason, "score": row.score,
-                         "payout": str(row.payout), "burn": str(row.burn), "final_at": info.final_at}))
+                         "payout": str(row.payout), "burn": str(row.burn), "final_at": info.final_at, "root": root},
+                        owners.get(who)))
         claims = {(c.model_id, checksum_address(c.staker)): c for c in queries.claims(engine, stream, rid)}
         taken = {(s.model_id, checksum_address(s.staker)) for s in stakes}
         exited = {(bytes.fromhex(str(e.args.get("modelId", "0x"))[2:]).rjust(32, b"\0"), str(e.args.get("staker")))
@@ -336,15 +378,16 @@ def collect(ctx: ServiceContext, *, hours: float, address: str | None = None,
         for (mid, who), c in claims.items():
             if (mid, who) in taken:
                 found.append(AlertEvent(f"claimed:{rid}:{mid.hex()}:{who}", CLAIMED, rid, who, c.model,
-                                        info.final_at or info.posted_at, c.block_number,
+                                        index.block_time(c.block_hash), c.block_number,
                                         {"payout": str(c.payout), "burn": str(c.burn),
-                                         "amount_sent": str(c.amount_sent), "tx": c.tx_hash}))
+                                         "amount_sent": str(c.amount_sent), "tx": c.tx_hash}, owners.get(who)))
         if info.state == RoundState.FINAL:
             for s in stakes:
                 key = (s.model_id, checksum_address(s.staker))
                 if key not in claims and key not in exited:
                     found.append(AlertEvent(f"claimable:{rid}:{s.model_id.hex()}:{key[1]}", CLAIMABLE, rid, key[1],
-                                            s.model, info.final_at or now, None, {"stake": str(s.amount)}))
+                                            s.model, info.final_at or now, None, {"stake": str(s.amount)},
+                                            owners.get(key[1])))
     return found
 
 
@@ -410,8 +453,7 @@ class AlertWorker:
         for hook in hooks:
             have = self.store.queued(hook.hook_id)
             for event in events:
-                if (event.key in have or (event.address is not None and event.address != hook.address)
-                        or not hook.wants(event.model)):
+                if event.key in have or not event.concerns(hook.address) or not hook.wants(event.model):
                     continue
                 if event.kind not in STATE_EVENTS and (event.block is None or event.block <= hook.since_block):
                     continue  # history from before the hook
