@@ -464,8 +464,14 @@ def test_model_page__history_one_chart_point_per_round_claimable_and_strategy_se
             left = int(world.client.tournament.getStake(rid, model_id("model_00"), r["staker"])[0])
             tr = f"#history-stakes tr[data-round='{rid}'][data-staker='{r['staker']}']"
             if (rid, "model_00", r["staker"]) == world.claimed:
-                assert left == 0 and text_of(page, f"{tr} [data-col=claim]") == "claimed"
+                assert left == 0 and text_of(page, f"{tr} [data-col=claim]").startswith("claimed")
                 assert wei_of(page, f"{tr} [data-col=claimable]") == 0
+                # The claim's transaction, as the chain's Claimed log names it.
+                [claim_log] = [log for log in world.client.logs("Claimed", {"roundId": rid})
+                               if log.staker == r["staker"]]
+                txn = claim_log.transaction_hash
+                assert page.get_attribute(f"{tr} [data-col=claim_txn]", "title") == (
+                    txn if isinstance(txn, str) else to_hex(txn))
             else:
                 due = int(r["stake"]) - int(r["burn"]) + int(r["payout"])
                 assert left == int(r["stake"]) and text_of(page, f"{tr} [data-col=claim]") == "claimable"

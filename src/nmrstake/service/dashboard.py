@@ -372,6 +372,35 @@ class Dashboard:
                 self._transactions[rid] = (head, merged)
         return [{**t, "url": f"{self.explorer}/tx/{t['transaction_hash']}" if self.explorer else None} for t in merged]
 
+    def claim_transactions(self, round_id: int) -> dict[tuple[str, str], dict[str, Any]]:
+        """Per (model, staker) of the round, the transaction that took its stake out (a `Claimed`,
+        an `EmergencyWithdrawal`), with who sent it (`caller`: the staker, or the operator's push;
+        null for a withdrawal) and its explorer link: from the event index, else the chain's logs."""
+        from nmrstake.models import model_label
+
+        names = ("Claimed", "EmergencyWithdrawal")
+        found: list[tuple[str, str, str | None, str]] = []  # (model id hex, staker, caller, tx)
+        index = self.ctx.index
+        if index is not None:
+            for e in self.ctx.indexed(index.round_events, round_id, names):
+                caller = e.args.get("caller")
+                found.append((str(e.args["modelId"]), str(e.args["staker"]), None if caller is None else str(caller),
+                              e.tx_hash))
+        else:
+            client = self.ctx.client
+
+            def read() -> list[tuple[str, str, str | None, str]]:
+                return [(_hex(log.modelId), str(log.staker), str(getattr(log, "caller", "")) or None,
+                         _hex(log.transaction_hash)) for name in names for log in client.logs(name, {"roundId": round_id})]
+
+            found = self.chain(read)
+        out = {}
+        for mid, staker, caller, tx in found:
+            key = (model_label(bytes.fromhex(mid.removeprefix("0x")).rjust(32, b"\0")), checksum_address(staker))
+            out[key] = {"transaction_hash": tx, "caller": checksum_address(caller) if caller else None,
+                        "url": f"{self.explorer}/tx/{tx}" if self.explorer else None}
+        return out
+
     def chart(self, round_id: int) -> dict[str, Any]:
         """Score against net result (payout - burn, NMR) of every scored stake, by score."""
         pub = self.ctx.published(round_id)
@@ -565,6 +594,7 @@ class Dashboard:
             held_now = from_chain
 
         entries = []
+        taken_out: dict[int, dict[tuple[str, str], dict[str, Any]]] = {}  # round -> its claims' transactions
         for (rid, m, who), at_close in sorted(stakes.items()):
             info = infos[rid]
             pub = self.published_or_none(rid) if info.state in (RoundState.POSTED, RoundState.FINAL) else None
@@ -572,7 +602,7 @@ class Dashboard:
             entry: dict[str, Any] = {
                 "round": rid, "model": m, "staker": who, "state": info.state.label, "stake": str(at_close),
                 "result": row is not None, "valid": None, "reason": None, "corr": None, "mmc": None, "score": None,
-                "return_pct": None, "rank": None, "ranked": None, "percentile": None,
+                "return_pct": None, "rank": None, "ranked": None, "percentile": None, "claim_txn": None,
                 "payout": None, "burn": None, "net": None, "claim": None, "claimable": "0", "expected": None,
                 "final_at": None, "final_at_iso": None, "upload": None, "uploaded_at": None, "uploaded_at_iso": None}
             if row is not None:
@@ -587,6 +617,10 @@ class Dashboard:
                 entry.update(upload_state(held_now(rid, m, who)[1], uploads, info.close_time))
             if info.state in (RoundState.FINAL, RoundState.EXPIRED):
                 left = held_now(rid, m, who)[0]
+                if not left:
+                    if rid not in taken_out:
+                        taken_out[rid] = self.claim_transactions(rid)
+                    entry["claim_txn"] = taken_out[rid].get((m, who))
                 if info.state is RoundState.FINAL:
                     entry["claim"] = "claimable" if left else "claimed"
                     if left and row is not None:

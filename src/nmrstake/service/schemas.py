@@ -563,6 +563,15 @@ class PhaseTotal(_Strict):
     late: int = Field(description="stakes whose results were due with none posted", ge=0)
 
 
+class ClaimTransaction(_Strict):
+    """The transaction that took a stake out of its round."""
+
+    transaction_hash: Hash = _hash("the claim's (or the emergency withdrawal's) transaction")
+    caller: Address | None = Field(description="who sent it: the staker, or the operator claiming for it (null for "
+                                   "an emergency withdrawal)", pattern=ADDRESS_PATTERN)
+    url: str | None = Field(description="the transaction on the block explorer, if the service knows one")
+
+
 class HistoryStake(_Strict):
     """One stake across the history: its result once posted, and what can be claimed now."""
 
@@ -587,6 +596,7 @@ class HistoryStake(_Strict):
     percentile: float | None = Field(description="the share of the round's ranked stakes it scored at least as "
                                      "well as, in percent (100: the best)", ge=0, le=100)
     claim: ClaimState
+    claim_txn: ClaimTransaction | None = Field(description="claimed or withdrawn: the transaction that took it out")
     claimable: str = _wei("what can be claimed now")
     expected: str | None = Field(description="a posted round in its challenge period: stake - burn + payout, "
                                  "claimable once final (wei)", pattern=WEI_PATTERN)
