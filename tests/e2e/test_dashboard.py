@@ -787,3 +787,50 @@ def test_pages__unknown_round_and_bad_names_are_error_pages__the_search_box_redi
     assert api(world, "/static/nothing.css", 404)["type"] == "urn:nmrstake:problem:not-found"
     css = api(world, "/static/dashboard.css")
     assert css.headers["content-type"].startswith("text/css") and b"@media" in css.content
+
+
+def test_round_page__open_round__lists_its_stakes_and_counts_down_to_its_close(world, visit):
+    from nmrstake.service.dashboard import duration_text
+
+    info = world.client.round(R_OPEN)
+    page = visit.goto(f"/rounds/{R_OPEN}")
+    # No result yet, but the staked models are listed, as the chain holds them.
+    rows = page.eval_on_selector_all("#staked tbody tr", "rs => rs.map(r => [r.dataset.model, r.dataset.staker])")
+    assert rows == [["model_01", world.stakers[1].address]]
+    tr = f"#staked tr[data-model='model_01'][data-staker='{world.stakers[1].address}']"
+    assert wei_of(page, f"{tr} [data-col=stake]") == int(world.client.tournament.getStake(
+        R_OPEN, model_id("model_01"), world.stakers[1].address)[0]) == info.total_staked
+    # The countdown: to the close, from the chain's time (not the reader's clock).
+    clock = page.query_selector("#round-clock")
+    assert clock.get_attribute("data-event") == "closes" and int(clock.get_attribute("data-at")) == info.close_time
+    assert int(clock.get_attribute("data-now")) >= world.client.now()
+    assert text_of(page, "#round-clock [data-col=left]").startswith("in ")
+    assert page.query_selector("#round-late") is None
+    # The page's ticking countdown says durations as the server does.
+    for seconds in (0, 1, 59, 61, 3_661, 90_061, 2_591_995, -7_260, -86_400):
+        assert page.evaluate(f"() => window.nmrstake.durationText({seconds})") == duration_text(seconds)
+    visit.shot("round-open")
+
+
+def test_a_round_past_its_resolve_time_without_a_result__is_flagged_late_on_both_pages(world, visit):
+    """Last in the module: it moves the chain's clock (the open round stays open: it closes in 30 days)."""
+    late = 204
+    open_round(world.client, accounts_owner(), RoundSpec(round_id=late, open_in=0, close_after=HOUR, resolve_after=HOUR,
+                                                         min_stake=WEI // 10, stake_cap=1_000 * WEI))
+    info = world.client.round(late)
+    advance_to(info.resolve_time + 60)
+    page = visit.goto("/")
+    assert page.eval_on_selector_all("#late-rounds a", "as => as.map(a => a.getAttribute('href'))") == [f"/rounds/{late}"]
+    assert page.get_attribute(f"#rounds tr[data-round='{late}'] [data-late]", "data-late") == "true"
+    assert page.query_selector(f"#rounds tr[data-round='{R_OPEN}'] [data-late]") is None
+    page = visit.goto(f"/rounds/{late}")
+    assert page.query_selector("#round-late") is not None
+    clock = page.query_selector("#round-clock")
+    assert clock.get_attribute("data-event") == "expires" and int(clock.get_attribute("data-at")) == info.expires_at
+    visit.shot("round-late")
+
+
+def accounts_owner() -> Any:
+    from ape import accounts
+
+    return accounts.test_accounts[0]  # the deployer (helpers.scenario.make_world), who opens rounds

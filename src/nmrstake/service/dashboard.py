@@ -95,6 +95,23 @@ def float_text(value: float | None, places: int = 4) -> str:
     return "" if value is None else f"{value:.{places}f}"
 
 
+def duration_text(seconds: int) -> str:
+    """A span of chain time as a reader counts it: "in 2 d 3 h", "in 5 min", "3 h 10 min ago"
+    (the two largest units; "now" within a second)."""
+    left = abs(int(seconds))
+    if left == 0:
+        return "now"
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1)):
+        if left >= size or (parts and len(parts) < 2):
+            parts.append(f"{left // size} {unit}")
+            left %= size
+        if len(parts) == 2:
+            break
+    text = " ".join(p for p in parts if not p.startswith("0 ")) or parts[0]
+    return f"in {text}" if seconds > 0 else f"{text} ago"
+
+
 def vendor_dir() -> Path | None:
     """Where the chart library's files are: the package's ``static/vendor/`` (``make install``
     copies them there, so an installed package serves them), else ``node_modules/uplot/dist`` of
@@ -371,6 +388,51 @@ class Dashboard:
             if head >= self._transactions.get(rid, (-1, []))[0]:
                 self._transactions[rid] = (head, merged)
         return [{**t, "url": f"{self.explorer}/tx/{t['transaction_hash']}" if self.explorer else None} for t in merged]
+
+    def round_clock(self, info: Any) -> dict[str, Any]:
+        """Where a round stands in time, for its page: the chain's time (`now`), the next thing
+        due (`event`: "opens", "closes", "results due", "final", "expires" or None once final)
+        and when (`at`, chain time), and `late`: past its resolve time with no result posted
+        (every stake is refunded if no result is final by `expires_at`)."""
+        now = int(self.chain(self.ctx.client.chain_time))
+        label = info.state.label
+        late = not info.posted_at and label in UNSETTLED and now > info.resolve_time
+        event, at = {"scheduled": ("opens", info.open_time), "open": ("closes", info.close_time),
+                     "closed": ("results due", info.resolve_time), "posted": ("final", info.final_at)}.get(
+            label, (None, None))
+        if label == "open" and now >= info.close_time:  # closed by the clock, not yet by a transaction
+            event, at = "results due", info.resolve_time
+        if late:
+            event, at = "expires", info.expires_at
+        return {"now": now, "event": event, "at": at, "late": late, "expires_at": info.expires_at}
+
+    def round_stakes(self, round_id: int) -> list[dict[str, Any]]:
+        """The round's stakes as the chain holds them before a result is published (model,
+        staker, stake: each key's last `Staked` total), largest first: from the event index,
+        else the chain's logs."""
+        from nmrstake.models import model_label
+
+        # (model id hex, staker, new total; 0 for a stake that left), in chain order
+        found: list[tuple[str, str, int]] = []
+        index = self.ctx.index
+        if index is not None:
+            found = [(str(e.args["modelId"]), str(e.args["staker"]),
+                      int(str(e.args["newTotal"])) if e.event == "Staked" else 0)
+                     for e in self.ctx.indexed(index.round_events, round_id, ("Staked", "StakeExited"))]
+        else:
+            client = self.ctx.client
+
+            def read() -> list[tuple[str, str, int, int, int]]:
+                return [(_hex(log.modelId), str(log.staker), int(log.newTotal) if name == "Staked" else 0,
+                         int(log.block_number), int(log.log_index))
+                        for name in ("Staked", "StakeExited") for log in client.logs(name, {"roundId": round_id})]
+
+            found = [(m, who, total) for m, who, total, _, _ in sorted(self.chain(read), key=lambda x: (x[3], x[4]))]
+        stakes: dict[tuple[str, str], int] = {}
+        for mid, staker, total in found:
+            stakes[(model_label(bytes.fromhex(mid.removeprefix("0x")).rjust(32, b"\0")), checksum_address(staker))] = total
+        return [{"model": m, "staker": who, "stake": str(v)}
+                for (m, who), v in sorted(stakes.items(), key=lambda kv: (-kv[1], kv[0])) if v]
 
     def claim_transactions(self, round_id: int) -> dict[tuple[str, str], dict[str, Any]]:
         """Per (model, staker) of the round, the transaction that took its stake out (a `Claimed`,

@@ -36,13 +36,16 @@ def templates() -> Environment:
 
     from nmrstake import __version__
     from nmrstake.rounds import NO_THRESHOLD
-    from nmrstake.service.dashboard import float_text, nmr_exact, nmr_short
+    from nmrstake.service.dashboard import duration_text, float_text, nmr_exact, nmr_short
+    from nmrstake.tournament import iso_time
 
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["nmr"] = nmr_short
     env.filters["nmr_exact"] = nmr_exact
     env.filters["num"] = float_text
+    env.filters["duration"] = duration_text
+    env.filters["iso"] = iso_time
     env.globals["version"] = __version__
     env.globals["NO_THRESHOLD"] = NO_THRESHOLD
     return env
@@ -96,7 +99,8 @@ def round_page(round_id: str, ctx: Context, dash: Dash, rows: int = PAGE_SIZE) -
                  page_size=min(max(rows, 1), 1000),
                  verification=dash.verification(info), transactions=dash.transactions(info),
                  files=dash.files(info.round_id), pub=pub, explorer=dash.explorer,
-                 committee=dash.committee_view(info), disputes=dash.disputes_view(info))
+                 committee=dash.committee_view(info), disputes=dash.disputes_view(info),
+                 clock=dash.round_clock(info), staked=dash.round_stakes(info.round_id) if pub is None else [])
 
 
 @router.get("/models/{model}", response_class=HTMLResponse)

@@ -324,6 +324,34 @@
     }, [rounds.map((r) => r.round), nmr("staked"), nmr("payout"), nmr("burn")]);
   }
 
+  // ------------------------------------------------------------------ the round's countdown
+
+  /* The server's duration_text: the two largest units, "in …" or "… ago". */
+  function durationText(seconds) {
+    let left = Math.abs(Math.trunc(seconds));
+    if (left === 0) return "now";
+    const parts = [];
+    for (const [unit, size] of [["d", 86400], ["h", 3600], ["min", 60], ["s", 1]]) {
+      if (left >= size || (parts.length && parts.length < 2)) {
+        parts.push(`${Math.floor(left / size)} ${unit}`);
+        left %= size;
+      }
+      if (parts.length === 2) break;
+    }
+    const text = parts.filter((p) => !p.startsWith("0 ")).join(" ") || parts[0];
+    return seconds > 0 ? `in ${text}` : `${text} ago`;
+  }
+
+  /* Counts down from the chain's time the page was rendered at (data-now), by the reader's
+   * clock since: the chain's clock, not the reader's, decides when a round closes. */
+  function countdown(box) {
+    const at = Number(box.dataset.at), now = Number(box.dataset.now), loaded = Date.now();
+    const left = box.querySelector("[data-col=left]");
+    const tick = () => { left.textContent = durationText(at - now - Math.floor((Date.now() - loaded) / 1000)); };
+    tick();
+    state.countdown = setInterval(tick, 1000);
+  }
+
   // ------------------------------------------------------------------ start
 
   function start() {
@@ -338,6 +366,8 @@
     }
     const historyBox = document.getElementById("history-chart");
     if (historyBox) historyChart(historyBox).catch((err) => { historyBox.dataset.state = "error"; throw err; });
+    const clock = document.getElementById("round-clock");
+    if (clock) countdown(clock);
     const trendBox = document.getElementById("trend-chart");
     if (trendBox) trendChart(trendBox).catch((err) => { trendBox.dataset.state = "error"; throw err; });
     const performanceBox = document.getElementById("performance-chart");
@@ -345,6 +375,7 @@
   }
 
   state.nmrShort = nmrShort;
+  state.durationText = durationText;
   state.localTime = localTime;
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
