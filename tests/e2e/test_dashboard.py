@@ -320,6 +320,10 @@ def test_round_page__leaderboard_totals_verification_files_and_transactions_matc
         assert wei_of(page, f"#totals [data-col={col}]") == wei, col
         assert text_of(page, f"#totals [data-col={col}] [data-wei]") == nmr_short(wei), col
     assert info.claimed > 0  # staker 0 claimed one stake
+    # Stake and pending apart: a final round's stakes are claimable, with what was claimed and what is left.
+    assert page.get_attribute("#round-phase", "data-phase") == "claimable"
+    assert wei_of(page, "#round-phase [data-col=claimed]") == info.claimed
+    assert wei_of(page, "#round-phase [data-col=left]") == info.claimable
     assert text_of(page, "#totals [data-col=stakes]") == str(info.stake_count)
     for col, ts in (("open", info.open_time), ("close", info.close_time), ("posted", info.posted_at),
                     ("final", info.final_at)):
@@ -806,6 +810,7 @@ def test_round_page__open_round__lists_its_stakes_and_counts_down_to_its_close(w
     assert int(clock.get_attribute("data-now")) >= world.client.now()
     assert text_of(page, "#round-clock [data-col=left]").startswith("in ")
     assert page.query_selector("#round-late") is None
+    assert page.get_attribute("#round-phase", "data-phase") == "at stake now"
     # The page's ticking countdown says durations as the server does.
     for seconds in (0, 1, 59, 61, 3_661, 90_061, 2_591_995, -7_260, -86_400):
         assert page.evaluate(f"() => window.nmrstake.durationText({seconds})") == duration_text(seconds)
@@ -825,6 +830,7 @@ def test_a_round_past_its_resolve_time_without_a_result__is_flagged_late_on_both
     assert page.query_selector(f"#rounds tr[data-round='{R_OPEN}'] [data-late]") is None
     page = visit.goto(f"/rounds/{late}")
     assert page.query_selector("#round-late") is not None
+    assert page.get_attribute("#round-phase", "data-phase") == "awaiting results"
     clock = page.query_selector("#round-clock")
     assert clock.get_attribute("data-event") == "expires" and int(clock.get_attribute("data-at")) == info.expires_at
     visit.shot("round-late")

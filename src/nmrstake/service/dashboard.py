@@ -36,6 +36,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nmrstake.client.positions import AT_STAKE, AWAITING, CLAIMABLE
 from nmrstake.errors import ConfigError, InputError, NmrstakeError, RequestError
 from nmrstake.hashing import ZERO32, checksum_address, to_hex
 
@@ -101,7 +102,7 @@ def duration_text(seconds: int) -> str:
     left = abs(int(seconds))
     if left == 0:
         return "now"
-    parts = []
+    parts: list[str] = []
     for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1)):
         if left >= size or (parts and len(parts) < 2):
             parts.append(f"{left // size} {unit}")
@@ -404,7 +405,11 @@ class Dashboard:
             event, at = "results due", info.resolve_time
         if late:
             event, at = "expires", info.expires_at
-        return {"now": now, "event": event, "at": at, "late": late, "expires_at": info.expires_at}
+        # Where its stakes' NMR stands (nmrstake.client.positions: stake and pending apart).
+        phase = {"scheduled": AT_STAKE, "open": AT_STAKE, "closed": AWAITING, "posted": AWAITING}.get(label, CLAIMABLE)
+        if label == "open" and now >= info.close_time:
+            phase = AWAITING
+        return {"now": now, "event": event, "at": at, "late": late, "expires_at": info.expires_at, "phase": phase}
 
     def round_stakes(self, round_id: int) -> list[dict[str, Any]]:
         """The round's stakes as the chain holds them before a result is published (model,
