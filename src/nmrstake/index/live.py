@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     import sqlalchemy as sa
 
-    from nmrstake.index.queries import IndexedLog, IndexedPosition
+    from nmrstake.index.queries import IndexedLog, IndexedPosition, IndexedStake
     from nmrstake.tournament import RoundInfo, TournamentClient
 
 
@@ -99,6 +99,11 @@ class LiveIndex:
             return []
         self.fresh()
         return queries.round_events(self.indexer.engine, self.indexer.stream, round_id, names, contract=address)
+
+    def stakes(self, round_id: int) -> list[IndexedStake]:
+        """The round's stakes as they stood at close (:func:`queries.stakes`), after one :meth:`fresh`."""
+        self.fresh()
+        return queries.stakes(self.indexer.engine, self.indexer.stream, round_id)
 
     def history(self, *, model_id: bytes | None = None,
                 staker: str | None = None) -> tuple[list[IndexedPosition], dict[int, RoundInfo]]:

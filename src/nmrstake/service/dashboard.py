@@ -9,7 +9,9 @@ of ``'self'`` only), and no wallet is needed.
 
 Routes (in :mod:`nmrstake.service.routes`: ``pages`` and ``dashboard``):
 
-- pages: ``/`` (rounds), ``/rounds/{id}``, ``/models/{name}``, ``/stakers/{address}``;
+- pages: ``/`` (rounds), ``/standings`` (every model that ever staked, all rounds), ``/rounds/{id}``,
+  ``/models/{name}``, ``/stakers/{address}``; any other path outside ``/v1/`` and ``/static/`` is
+  an HTML 404 page (the API's stay JSON problems);
 - static files: ``/static/...`` (the package's ``static/`` folder; the chart library's files are
   copied into ``static/vendor/`` by ``make install``, or read from ``node_modules/uplot/dist`` of a
   source checkout when they were not);
@@ -85,6 +87,15 @@ def nmr_short(wei: int, places: int = 4) -> str:
     return text if text == "0" or wei >= 0 else "-" + text
 
 
+def nmr_fixed(wei: int, places: int = 4) -> str:
+    """Wei as NMR rounded half away from zero to exactly `places` decimals (``41.9344``,
+    ``78.7340``): what the tables and cards show, so that a column's decimals line up.
+    ``static/dashboard.js`` has the same function (``nmrFixed``)."""
+    value = (Decimal(abs(int(wei))) / WEI).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    text = format(value, "f")
+    return "-" + text if wei < 0 and value != 0 else text
+
+
 def nmr_exact(wei: int) -> str:
     from nmrstake.amounts import format_nmr
 
@@ -116,6 +127,7 @@ class _BoardIndex:
     order: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     haystack: list[str] = field(default_factory=list)
     by_key: dict[tuple[str, str], Any] = field(default_factory=dict)
+    ranks: dict[int, int] | None = None  # leaf_index -> rank by net result (payout - burn), 1 the best
 
 
 class Dashboard:
@@ -130,6 +142,7 @@ class Dashboard:
         self._boards: dict[int, _BoardIndex] = {}
         self._verified: dict[int, tuple[Any, tuple[Any, ...], dict[str, Any]]] = {}
         self._transactions: dict[int, tuple[int, list[dict[str, Any]]]] = {}
+        self._stakes: dict[int, tuple[Any, Any, list[dict[str, Any]]]] = {}  # round -> (key, pub, stakes)
         self._strategies: Any = None
         self._warmed: dict[int, Any] = {}  # round -> the reading warm() last prepared
         self._attestations: Any = None  # the service's attestation store, opened once it exists
@@ -258,6 +271,24 @@ class Dashboard:
             hay = index.haystack
             ids = [i for i in ids if needle in hay[i]]
         return [rows[i] for i in ids[offset:offset + limit]], len(ids)
+
+    def ranks(self, round_id: int, pub: Any) -> dict[int, int]:
+        """Each published row's rank in the round by net result (payout - burn), highest first,
+        by leaf_index: 1 for the best; rows with the same net share a rank (1, 2, 2, 4), whatever
+        the leaderboard's sort or search."""
+        index = self.board(round_id, pub)
+        if index.ranks is None:
+            rows = pub.rows
+            ranks: dict[int, int] = {}
+            previous: int | None = None
+            rank = 0
+            for position, i in enumerate(self._order(index, "net", True), start=1):
+                net = rows[i].payout - rows[i].burn
+                if net != previous:
+                    rank, previous = position, net
+                ranks[rows[i].leaf_index] = rank
+            index.ranks = ranks
+        return index.ranks
 
     # ------------------------------------------------------------------ a round
 
@@ -491,6 +522,71 @@ class Dashboard:
         chain_logs: list[IndexedLog] = self.chain(read)
         return chain_logs
 
+    # ------------------------------------------------------------------ all models
+
+    def _round_stakes(self, info: Any) -> list[dict[str, Any]]:
+        """A round's stakes, one per (model, staker): the stake at close and, once the result is
+        posted and its files read, the published row's payout, burn, CORR and score (the rows of
+        a posted result are exactly the stakes at close); else from the chain's `Staked` events
+        (the event index's where the service keeps one). Kept while the round's state, stake count
+        and total staked are as they were (and its published files, once read, the same)."""
+        from nmrstake.tournament import RoundState
+
+        rid = info.round_id
+        pub = self.published_or_none(rid) if info.state in (RoundState.POSTED, RoundState.FINAL) else None
+        key = (info.state, info.stake_count, info.total_staked)
+        cached = self._stakes.get(rid)
+        if cached is not None and cached[0] == key and cached[1] is pub:
+            return cached[2]
+        if pub is not None:
+            out = [{"model": r.model, "staker": r.staker, "stake": r.stake, "result": True, "payout": r.payout,
+                    "burn": r.burn, "corr": r.corr, "score": r.score} for r in pub.rows]
+        else:
+            index = self.ctx.index
+            if index is not None:
+                found = self.ctx.indexed(index.stakes, rid)
+            else:
+                found = self.chain(self.ctx.client.stakes_at_close, rid)
+            out = [{"model": s.model, "staker": s.staker, "stake": s.amount, "result": False, "payout": 0, "burn": 0,
+                    "corr": None, "score": None} for s in found]
+        self._stakes[rid] = (key, pub, out)
+        return out
+
+    def standings(self) -> dict[str, Any]:
+        """Every model (by name, whoever staked it) that ever staked, over every round: the rounds
+        it staked in, its stakes and their total at close, and over the rounds with a published
+        result its payout, burn and net result (payout - burn) and its mean CORR and score (of its
+        valid stakes). Sorted by net result, highest first (then total staked, then name)."""
+        models: dict[str, dict[str, Any]] = {}
+        infos = self.ctx.rounds()
+        for info in infos:
+            for s in self._round_stakes(info):
+                m = models.setdefault(s["model"], {"model": s["model"], "rounds": set(), "stakes": 0, "stake": 0,
+                                                   "scored_rounds": set(), "payout": 0, "burn": 0, "corr": [],
+                                                   "score": [], "last_round": 0})
+                m["rounds"].add(info.round_id)
+                m["last_round"] = max(m["last_round"], info.round_id)
+                m["stakes"] += 1
+                m["stake"] += s["stake"]
+                if s["result"]:
+                    m["scored_rounds"].add(info.round_id)
+                    m["payout"] += s["payout"]
+                    m["burn"] += s["burn"]
+                    if s["corr"] is not None:
+                        m["corr"].append(s["corr"])
+                    if s["score"] is not None:
+                        m["score"].append(s["score"])
+        out = []
+        for m in models.values():
+            out.append({"model": m["model"], "rounds": len(m["rounds"]), "stakes": m["stakes"],
+                        "stake": str(m["stake"]), "rounds_with_result": len(m["scored_rounds"]),
+                        "payout": str(m["payout"]), "burn": str(m["burn"]), "net": str(m["payout"] - m["burn"]),
+                        "mean_corr": sum(m["corr"]) / len(m["corr"]) if m["corr"] else None,
+                        "mean_score": sum(m["score"]) / len(m["score"]) if m["score"] else None,
+                        "last_round": m["last_round"]})
+        out.sort(key=lambda e: (-int(e["net"]), -int(e["stake"]), e["model"]))
+        return {"rounds": len(infos), "models": out}
+
     # ------------------------------------------------------------------ models and stakers
 
     def strategies(self) -> Any:
@@ -683,4 +779,4 @@ def _hex(value: Any) -> str:
     return text if text.startswith("0x") else "0x" + text
 
 
-__all__ = ["CSP", "Dashboard", "SORT_KEYS", "nmr_short", "vendor_dir"]
+__all__ = ["CSP", "Dashboard", "SORT_KEYS", "nmr_fixed", "nmr_short", "vendor_dir"]

@@ -436,6 +436,14 @@ class ResultRow(_Strict):
     leaf_index: int = Field(description="the row's index in results.csv and the tree's values")
 
 
+class LeaderboardRow(ResultRow):
+    """A stake's published result on the leaderboard: with its net result and its rank by it."""
+
+    net: str = Field(description="payout - burn (wei, may be negative)", pattern=SIGNED_WEI_PATTERN)
+    rank: int = Field(description="the stake's rank in the round by net result, highest first (1 the best; "
+                                  "equal nets share a rank), whatever the page's sort or search")
+
+
 class Leaderboard(_Strict):
     """A page of the round's published rows."""
 
@@ -445,7 +453,7 @@ class Leaderboard(_Strict):
     total: int = Field(description="every row of the round")
     matched: int = Field(description="the rows that match `q` (all of them without it)")
     offset: int
-    rows: list[ResultRow]
+    rows: list[LeaderboardRow]
 
 
 class FileEntry(_Strict):
@@ -592,6 +600,30 @@ class Totals(_Strict):
     payout: str = _wei("payouts")
     burn: str = _wei("burns")
     net: str = Field(description="payout - burn (wei, may be negative)", pattern=SIGNED_WEI_PATTERN)
+
+
+class Standing(_Strict):
+    """A model's all-time standing: every stake of its name (whoever staked it) over every round."""
+
+    model: str = _label("the model")
+    rounds: int = Field(description="the rounds it staked in")
+    stakes: int = Field(description="its stakes (one per round and staker)")
+    stake: str = _wei("its stakes at close, in total")
+    rounds_with_result: int = Field(description="the rounds it staked in whose result is posted and published")
+    payout: str = _wei("its payouts")
+    burn: str = _wei("its burns")
+    net: str = Field(description="payout - burn over the rounds with a result (wei, may be negative)",
+                     pattern=SIGNED_WEI_PATTERN)
+    mean_corr: float | None = Field(description="the mean CORR of its valid stakes with a result; null if none")
+    mean_score: float | None = Field(description="the mean score of its valid stakes with a result; null if none")
+    last_round: int = Field(description="the last round it staked in")
+
+
+class Standings(_Strict):
+    """Every model that ever staked, by net result (highest first), then total staked."""
+
+    rounds: int = Field(description="the rounds opened")
+    models: list[Standing]
 
 
 class ModelSetting(_Strict):
