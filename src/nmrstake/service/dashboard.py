@@ -65,7 +65,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 WEI = 10**18
 #: The pages' templates (in ``templates/``).
-PAGE_TEMPLATES = ("rounds.html", "round.html", "history.html", "error.html")
+PAGE_TEMPLATES = ("rounds.html", "round.html", "history.html", "standings.html", "error.html")
 #: How often the service looks for rounds published (or changed) since it last looked, to read
 #: them before their first visitor (a few stat calls a round when nothing changed).
 WATCH_SECONDS = 2.0
