@@ -200,8 +200,8 @@ class Dashboard:
     def warm(self) -> list[int]:
         """Read every published round not read yet (or changed since), newest first, with what
         its first page view needs (the rows, the Merkle root recomputed from them, the
-        leaderboard's index, the verification against the chain and the round's transactions),
-        so that no visitor waits for it. A round whose files are as they were costs a few stat
+        leaderboard's index and its default order, by net, the verification against the chain
+        and the round's transactions), so that no visitor waits for it. A round whose files are as they were costs a few stat
         calls and nothing on the chain. Returns the rounds it read."""
         try:
             found = self.ctx.results.rounds()  # the results folder's, or the shared store's
@@ -215,7 +215,7 @@ class Dashboard:
             self._warmed[rid] = pub
             read.append(rid)
             pub.rows_root()
-            self.board(rid, pub)
+            self.ranks(rid, pub)  # the leaderboard's index and its default order: by net, highest first
             try:
                 info = self.ctx.round(rid)
                 self.verification(info)

@@ -121,7 +121,8 @@
     this.seq = 0;
     const self = this;
     for (const th of table.querySelectorAll("th[data-sort]")) {
-      th.querySelector("button").addEventListener("click", () => self.sortBy(th.dataset.sort));
+      // On the <th>: its button's click (a tap, Enter or Space) reaches it, and so does a click on the cell.
+      th.addEventListener("click", () => self.sortBy(th.dataset.sort));
     }
     let timer = null;
     this.search.addEventListener("input", () => {
@@ -214,7 +215,7 @@
     this.order = sorted && sorted.getAttribute("aria-sort") === "ascending" ? "asc" : "desc";
     const self = this;
     for (const th of table.querySelectorAll("th[data-sort]")) {
-      th.querySelector("button").addEventListener("click", () => self.sortBy(th.dataset.sort, th.dataset.type));
+      th.addEventListener("click", () => self.sortBy(th.dataset.sort, th.dataset.type));
     }
     table.dataset.state = "ready";
   }
