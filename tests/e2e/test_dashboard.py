@@ -71,10 +71,11 @@ TZ = "Asia/Kathmandu"  # UTC+05:45: a reader's time zone no server default would
 
 
 def nmr_short(wei: int) -> str:
-    """What the pages show for an amount: NMR to 4 decimals, half away from zero, zeros trimmed."""
+    """What the pages' tables and cards show for an amount: NMR to exactly 4 decimals, half away
+    from zero (a column's decimals line up: 78.7340 beside 41.9344)."""
     value = (Decimal(abs(wei)) / WEI).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
-    text = format(value, "f").rstrip("0").rstrip(".")
-    return "-" + text if wei < 0 and text != "0" else text
+    text = format(value, "f")
+    return "-" + text if wei < 0 and value != 0 else text
 
 
 def local_time(ts: int, tz: str = TZ) -> str:
@@ -84,6 +85,10 @@ def local_time(ts: int, tz: str = TZ) -> str:
     minutes = int(offset.total_seconds() // 60)
     sign = "-" if minutes < 0 else "+"
     return f"{d:%Y-%m-%d %H:%M} UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def net_of(row: dict[str, str]) -> int:
+    return int(row["payout"]) - int(row["burn"])
 
 
 def score_text(value: str) -> str:
@@ -137,7 +142,7 @@ def world(project, tmp_path_factory) -> Iterator[World]:
             for s, acct in enumerate(w.stakers):
                 for k in range(MODELS):
                     undelivered = rid == R1 and (s, k) == (2, 3)
-                    # 0.00005678 NMR more than a round amount: shown rounded to 4 decimals, "x.0001"
+                    # 0.00005678 NMR more than a round amount: shown rounded to 4 decimals, "x.0001" or "x.5001"
                     amount = ((s + 1) * (k + 2) + (5 if rid == R2 else 0)) * WEI // 2 + 56_780_000_000_000
                     stake_predictions(client, acct, None if undelivered else delivery, rid, f"model_{k:02d}",
                                       amount, inputs[rid] / "predictions" / f"model_{s * MODELS + k:02d}.csv")
@@ -249,6 +254,7 @@ def board_rows(page: Any) -> list[dict[str, Any]]:
         const cell = c => tr.querySelector(`[data-col=${c}]`);
         const wei = c => cell(c).querySelector('[data-wei]').dataset.wei;
         return {leaf: tr.dataset.leaf, model: tr.dataset.model, staker: tr.dataset.staker,
+                rank: cell('rank').innerText.trim(), net: wei('net'), net_text: cell('net').innerText.trim(),
                 staker_link: cell('staker').querySelector('a').getAttribute('href'),
                 stake: wei('stake'), stake_text: cell('stake').innerText.trim(),
                 corr: cell('corr').innerText.trim(), mmc: cell('mmc').innerText.trim(),
@@ -309,7 +315,7 @@ def test_rounds_page__every_round_with_state_local_times_totals_funding_stakes_a
     visit.shot("rounds")
 
 
-def test_round_page__leaderboard_totals_verification_files_and_transactions_match_chain_and_published_files(
+def test_round_page__leaderboard_ranked_by_net_totals_verification_files_and_transactions_match_chain_and_published(
         world, visit):
     info = world.client.round(R1)
     page = visit.goto(f"/rounds/{R1}")
@@ -328,12 +334,18 @@ def test_round_page__leaderboard_totals_verification_files_and_transactions_matc
     for col, ts in (("open", info.open_time), ("close", info.close_time), ("posted", info.posted_at),
                     ("final", info.final_at)):
         assert text_of(page, f"#times [data-col={col}]") == local_time(ts), col
-    # Every row of results.csv, in published order, with its numbers.
+    # Every row of results.csv, by net result (payout - burn) highest first, each with its rank by
+    # it (equal nets share one) and its numbers.
     published = published_rows(world.data, R1)
     shown = board_rows(page)
     assert len(shown) == len(published) == info.stake_count
     assert text_of(page, "#board-status") == f"1–{len(published)} of {len(published)}"
-    for got, want in zip(shown, published):
+    assert page.get_attribute("#board th[data-sort=net]", "aria-sort") == "descending"
+    by_net = sorted(published, key=lambda r: (net_of(r), int(r["leaf_index"])), reverse=True)
+    nets = [net_of(r) for r in published]
+    for got, want in zip(shown, by_net):
+        assert got["rank"] == str(1 + sum(n > net_of(want) for n in nets))
+        assert got["net"] == str(net_of(want)) and got["net_text"] == nmr_short(net_of(want))
         assert (got["leaf"], got["model"], got["staker"]) == (want["leaf_index"], want["model"], want["staker"])
         assert got["staker_link"] == f"/stakers/{want['staker']}"
         assert (got["stake"], got["payout"], got["burn"]) == (want["stake"], want["payout"], want["burn"])
@@ -594,8 +606,7 @@ def test_phone_width__every_page_fits_the_screen_and_the_leaderboard_works(world
     phone = Visit(browser, world.url, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
                   device_scale_factor=2)
     try:
-        for path, name in (("/", "rounds"), (f"/rounds/{R1}", "round"), ("/models/model_00", "model"),
-                           (f"/stakers/{world.stakers[0].address}", "staker")):
+        for path, name in phone_pages(world):
             page = phone.goto(path)
             if name == "round":
                 wait_board(page)
@@ -608,6 +619,287 @@ def test_phone_width__every_page_fits_the_screen_and_the_leaderboard_works(world
             phone.shot(f"{name}-phone")
     finally:
         phone.close()
+
+
+# ---------------------------------------------------------------------------------------- all-time standings
+
+
+def expected_standings(world: World) -> dict[str, dict[str, Any]]:
+    """Every model that ever staked, from the chain (each round's stakes at close, `Staked` events)
+    and the published results (payout, burn, CORR and score of the rounds with a result)."""
+    out: dict[str, dict[str, Any]] = {}
+    for rid in world.client.round_ids():
+        rows = {(r["model"], r["staker"]): r for r in published_rows(world.data, rid)} \
+            if world.client.round(rid).state in (RoundState.POSTED, RoundState.FINAL) else {}
+        for s in world.client.stakes_at_close(rid):
+            m = out.setdefault(s.model, {"rounds": set(), "stake": 0, "payout": 0, "burn": 0, "corr": [], "score": []})
+            m["rounds"].add(rid)
+            m["stake"] += s.amount
+            row = rows.get((s.model, s.staker))
+            if row is not None:
+                assert int(row["stake"]) == s.amount
+                m["payout"] += int(row["payout"])
+                m["burn"] += int(row["burn"])
+                m["corr"] += [float(row["corr"])] if row["corr"] else []
+                m["score"] += [float(row["score"])] if row["score"] else []
+    return out
+
+
+def mean_text(values: list[float]) -> str:
+    return f"{sum(values) / len(values):.4f}" if values else "—"
+
+
+def standings_rows(page: Any) -> list[dict[str, Any]]:
+    return page.eval_on_selector_all("#standings tbody tr", """rows => rows.map(tr => {
+        const cell = c => tr.querySelector(`[data-col=${c}]`);
+        const wei = c => cell(c).querySelector('[data-wei]').dataset.wei;
+        return {model: tr.dataset.model, rank: cell('rank').innerText.trim(),
+                link: cell('model').querySelector('a').getAttribute('href'), rounds: cell('rounds').innerText.trim(),
+                stake: wei('stake'), stake_text: cell('stake').innerText.trim(), net: wei('net'),
+                net_text: cell('net').innerText.trim(), payout: wei('payout'), burn: wei('burn'),
+                mean_score: cell('mean_score').innerText.trim(), mean_corr: cell('mean_corr').innerText.trim()};
+    })""")
+
+
+def test_standings_page__every_model_that_ever_staked_with_rounds_stake_net_and_mean_scores_from_chain_and_files(
+        world, visit):
+    expected = expected_standings(world)
+    assert len(expected) == MODELS + 1 and len(expected["model_01"]["rounds"]) == 3  # model_01 staked round 203 too
+    page = visit.goto("/")
+    page.click("header nav a:text('Standings')")  # linked from the navigation
+    page.wait_for_url(f"{world.url}/standings")
+    page.wait_for_selector("#standings[data-state=ready]")
+    shown = standings_rows(page)
+    assert {r["model"] for r in shown} == set(expected)
+    # By net result, highest first; equal nets share a rank.
+    nets = [int(r["net"]) for r in shown]
+    assert nets == sorted(nets, reverse=True)
+    assert page.get_attribute("#standings th[data-sort=net]", "aria-sort") == "descending"
+    for r in shown:
+        want = expected[r["model"]]
+        net = want["payout"] - want["burn"]
+        assert r["rank"] == str(1 + sum(e["payout"] - e["burn"] > net for e in expected.values())), r
+        assert r["link"] == f"/models/{r['model']}"
+        assert r["rounds"] == str(len(want["rounds"]))
+        assert (int(r["stake"]), int(r["payout"]), int(r["burn"]), int(r["net"])) == \
+            (want["stake"], want["payout"], want["burn"], net), r["model"]
+        assert (r["stake_text"], r["net_text"]) == (nmr_short(want["stake"]), nmr_short(net))
+        assert (r["mean_score"], r["mean_corr"]) == (mean_text(want["score"]), mean_text(want["corr"])), r["model"]
+    # The same numbers as JSON.
+    doc = api(world, "/v1/standings")
+    assert doc["rounds"] == 3 and [m["model"] for m in doc["models"]] == [r["model"] for r in shown]
+    assert {m["model"]: int(m["net"]) for m in doc["models"]} == {r["model"]: int(r["net"]) for r in shown}
+    visit.shot("standings")
+    # Sortable: by total staked, highest first, then lowest first; by model name.
+    page.click("#standings th[data-sort=stake] button")
+    assert page.get_attribute("#standings th[data-sort=stake]", "aria-sort") == "descending"
+    assert page.get_attribute("#standings th[data-sort=net]", "aria-sort") == "none"
+    stakes = [int(r["stake"]) for r in standings_rows(page)]
+    assert stakes == sorted((e["stake"] for e in expected.values()), reverse=True)
+    page.click("#standings th[data-sort=stake] button")
+    assert page.get_attribute("#standings th[data-sort=stake]", "aria-sort") == "ascending"
+    assert [int(r["stake"]) for r in standings_rows(page)] == sorted(stakes)
+    page.click("#standings th[data-sort=model] button")
+    assert [r["model"] for r in standings_rows(page)] == sorted(expected)
+    # A model's row opens its page.
+    page.click("#standings tr[data-model='model_02'] [data-col=model] a")
+    page.wait_for_url(f"{world.url}/models/model_02")
+    assert text_of(page, "#subject") == "model_02"
+    loaded(page, "model")
+    assert wei_of(page, "#summary [data-col=net]") == expected["model_02"]["payout"] - expected["model_02"]["burn"]
+
+
+# ---------------------------------------------------------------------------------------- phone and accessibility
+
+
+def phone_pages(world: World) -> list[tuple[str, str]]:
+    return [("/", "rounds"), (f"/rounds/{R1}", "round"), ("/standings", "standings"), ("/models/model_00", "model"),
+            (f"/stakers/{world.stakers[0].address}", "staker")]
+
+
+@pytest.fixture
+def phone(browser, world) -> Iterator[Visit]:
+    v = Visit(browser, world.url, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+              device_scale_factor=2)
+    yield v
+    v.close()
+
+
+def loaded(page: Any, name: str) -> None:
+    if name == "round":
+        wait_board(page)
+        page.wait_for_selector("#round-chart[data-state=ready]", timeout=30_000)
+    if name in ("model", "staker"):
+        page.wait_for_selector("#history-chart[data-state=ready]", timeout=30_000)
+
+
+def test_phone_width__a_wide_table_scrolls_in_its_box_to_its_last_column_with_its_first_column_in_view(world, phone):
+    for path, name in phone_pages(world):
+        page = phone.goto(path)
+        loaded(page, name)
+        tables = page.eval_on_selector_all("div.scroll > table.grid", "ts => ts.map(t => t.id || '')")
+        assert tables, path
+        for i in range(len(tables)):
+            result = page.evaluate("""i => {
+                const box = document.querySelectorAll('div.scroll')[i];
+                box.scrollIntoView({block: 'center'});
+                const table = box.querySelector('table.grid');
+                const row = table.tBodies[0].rows[0] || table.tHead.rows[0];
+                const first = row.cells[0], last = row.cells[row.cells.length - 1];
+                const before = last.getBoundingClientRect().right;
+                box.scrollLeft = box.scrollWidth;
+                const b = box.getBoundingClientRect(), f = first.getBoundingClientRect(), l = last.getBoundingClientRect();
+                const seen = document.elementFromPoint(f.left + 4, f.top + f.height / 2);
+                return {wide: box.scrollWidth > box.clientWidth, before, boxLeft: b.left, boxRight: b.right,
+                        firstLeft: f.left, lastLeft: l.left, lastRight: l.right, firstOnTop: first.contains(seen),
+                        sticky: getComputedStyle(first).position};
+            }""", i)
+            where = (path, tables[i])
+            assert result["sticky"] == "sticky" or tables[i] == "attestations", where
+            if not result["wide"]:
+                continue
+            assert result["before"] > 390, where  # the last column starts off-screen ...
+            assert result["boxLeft"] - 1 <= result["lastLeft"] and result["lastRight"] <= result["boxRight"] + 1, where
+            assert abs(result["firstLeft"] - result["boxLeft"]) <= 2, where  # ... the first stays at the box's edge
+            assert result["firstOnTop"], where  # and is drawn over the scrolled cells
+        if name == "round":  # the leaderboard's Payout and Burn are reachable: scrolled into view in the box
+            for col in ("payout", "burn"):
+                cell = page.locator(f"#board tbody tr:first-child [data-col={col}]")
+                cell.scroll_into_view_if_needed()
+                box = cell.bounding_box()
+                assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= 391, (col, box)
+        phone.shot(f"{name}-phone-scrolled")
+
+
+def test_phone_width__every_link_and_button_is_at_least_24_px_tall(world, phone):
+    for path, name in phone_pages(world):
+        page = phone.goto(path)
+        loaded(page, name)
+        small = page.eval_on_selector_all("a, button", """els => els
+            .filter(e => e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden')
+            .map(e => [e.textContent.trim().slice(0, 40), e.getBoundingClientRect().height])
+            .filter(([, h]) => h < 24)""")
+        assert small == [], (path, small)
+        assert page.eval_on_selector_all("a", "as => as.length") > 3
+
+
+def test_sortable_headers__stay_th_with_aria_sort_and_sort_by_a_button_inside_also_from_the_keyboard(world, visit):
+    for path, table in ((f"/rounds/{R1}", "#board"), ("/standings", "#standings")):
+        page = visit.goto(path)
+        page.wait_for_selector(f"{table}[data-state=ready]", timeout=30_000)
+        loaded(page, "round" if table == "#board" else "standings")
+        heads = page.eval_on_selector_all(f"{table} th[data-sort]", """ths => ths.map(th => ({
+            key: th.dataset.sort, tag: th.tagName, role: th.getAttribute('role'), sort: th.getAttribute('aria-sort'),
+            tabindex: th.getAttribute('tabindex'), buttons: th.querySelectorAll('button').length}))""")
+        assert len(heads) >= 8
+        for h in heads:
+            assert h["tag"] == "TH" and h["role"] is None and h["tabindex"] is None and h["buttons"] == 1, (path, h)
+        assert [h["sort"] for h in heads if h["sort"] != "none"] == ["descending"], path  # one sorted column: net
+        assert page.eval_on_selector(f"{table} thead tr", "tr => [...tr.cells].every(c => c.tagName === 'TH')")
+        # The keyboard: the score header's button takes the focus (a native button: a tab stop) and Enter sorts.
+        key = "score" if table == "#board" else "mean_score"
+        page.focus(f"{table} th[data-sort={key}] button")
+        page.keyboard.press("Enter")
+        page.wait_for_selector(f"{table} th[data-sort={key}][aria-sort=descending]")
+        assert page.get_attribute(f"{table} th[data-sort=net]", "aria-sort") == "none"
+        if table == "#board":
+            wait_board(page)
+            published = published_rows(world.data, R1)
+            best = max(published, key=lambda r: float(r["score"]) if r["score"] else -1e9)
+            assert board_rows(page)[0]["model"] == best["model"]
+            assert board_rows(page)[0]["staker"] == best["staker"]
+        else:
+            scores = page.eval_on_selector_all("#standings tbody [data-col=mean_score]", "cs => cs.map(c => c.dataset.value)")
+            numbers = [float(v) for v in scores if v]
+            assert numbers == sorted(numbers, reverse=True) and all(scores[: len(numbers)])
+
+
+def test_charts__have_a_text_alternative_with_their_numbers(world, visit):
+    page = visit.goto(f"/rounds/{R1}")
+    page.wait_for_selector("#round-chart[data-state=ready]", timeout=30_000)
+    published = published_rows(world.data, R1)
+    scored = [r for r in published if r["score"]]
+    assert page.get_attribute("#round-chart", "role") == "img"
+    label = page.get_attribute("#round-chart", "aria-label")
+    assert f"for {len(scored)} scored stakes" in label, label
+    lowest = min(float(r["score"]) for r in scored)
+    assert f"scores from {lowest:.4f}" in label, label
+    gained = sum(net_of(r) > 0 for r in scored)
+    assert f"{gained} gained" in label, label
+    described = page.get_attribute("#round-chart", "aria-describedby")
+    assert "leaderboard" in text_of(page, f"#{described}")
+    page = visit.goto("/models/model_00")
+    page.wait_for_selector("#history-chart[data-state=ready]")
+    label = page.get_attribute("#history-chart", "aria-label")
+    cumulative = 0
+    for rid in (R1, R2):
+        cumulative += sum(net_of(r) for r in published_rows(world.data, rid) if r["model"] == "model_00")
+        assert f"round {rid}, {nmr_short(cumulative)}" in label, label
+    assert page.get_attribute("#history-chart", "role") == "img"
+
+
+def test_skip_link__is_the_first_tab_stop_and_moves_focus_to_the_content(world, visit):
+    page = visit.goto(f"/rounds/{R1}")
+    loaded(page, "round")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => [document.activeElement.id, document.activeElement.textContent.trim()]") == \
+        ["skip", "Skip to content"]
+    box = page.locator("#skip").bounding_box()
+    assert box is not None and box["y"] >= 0 and box["height"] >= 24  # visible once focused
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.activeElement.id === 'content'")
+    assert page.evaluate("() => document.activeElement.tagName") == "MAIN"
+
+
+def test_cards_show_their_unit_and_amount_columns_have_four_decimals_in_every_row(world, visit):
+    for path, name in phone_pages(world):
+        page = visit.goto(path)
+        loaded(page, name)
+        cards = page.eval_on_selector_all(".card p", "ps => ps.map(p => p.innerText.trim())")
+        if name != "rounds" and name != "standings":
+            assert cards, path
+        for text in cards:
+            assert re.fullmatch(r"-?\d+\.\d{4} NMR", text), (path, text)
+        amounts = page.eval_on_selector_all("table.grid td .nmr", "ns => ns.map(n => n.innerText.trim())")
+        assert amounts, path
+        for text in amounts:
+            assert re.fullmatch(r"-?\d+\.\d{4}", text), (path, text)
+
+
+def test_a_path_that_is_no_page__is_an_html_404_page__while_api_paths_stay_json(world, browser):
+    reader = Visit(browser, world.url, viewport={"width": 1280, "height": 900})
+    try:
+        response = reader.page.goto(world.url + "/no/such/page", wait_until="load")
+        assert response is not None and response.status == 404
+        assert response.headers["content-type"].startswith("text/html")
+        assert text_of(reader.page, "h1") == "Page not found"
+        assert "/no/such/page" in text_of(reader.page, "#error")
+        reader.page.click("main a[href='/standings']")  # a way on from it
+        reader.page.wait_for_selector("#standings")
+    finally:
+        # Chromium logs the 404 document's status as a console error: that one is expected.
+        reader.errors = [e for e in reader.errors if "status of 404" not in e]
+        reader.close()
+    for path in ("/v1/no-such-thing", "/v1/rounds/201/nothing", "/static/nothing.css"):
+        problem = api(world, path, 404)
+        assert problem["type"] == "urn:nmrstake:problem:not-found", path
+    html = requests.get(world.url + "/rounds", timeout=30, headers={"Accept": "text/html"})
+    assert html.status_code == 404 and html.headers["content-type"].startswith("text/html")
+
+
+def test_search_box__a_round_number_opens_the_round_an_address_the_staker_anything_else_the_model(world, visit):
+    who = world.stakers[2].address
+    for typed, landing, heading, kind in ((str(R2), f"/rounds/{R2}", f"Round {R2}", "round"),
+                                          (f" round {R1} ", f"/rounds/{R1}", f"Round {R1}", "round"),
+                                          (who.lower(), f"/stakers/{who.lower()}", who, "staker"),
+                                          ("Model_03", "/models/model_03", "model_03", "model")):
+        page = visit.goto("/standings")
+        page.fill("#jump-to", typed)
+        page.press("#jump-to", "Enter")
+        page.wait_for_url(world.url + landing)
+        assert heading in text_of(page, "h1"), (typed, text_of(page, "h1"))
+        loaded(page, kind)  # the page's own requests done before the next visit
+    assert api(world, "/?to=%23202", 303).headers["location"] == "/rounds/202"
 
 
 def test_a_published_file_that_differs_from_the_chain__is_shown_as_not_verifying(world, visit):
@@ -717,6 +1009,11 @@ def test_api_leaderboard__without_new_parameters_is_unchanged__with_them_sorts_s
     by_net = api(world, f"/v1/rounds/{R1}/leaderboard?sort=net&order=asc&limit=100")["rows"]
     nets = [int(r["payout"]) - int(r["burn"]) for r in by_net]
     assert nets == sorted(nets) and len(nets) == len(published)
+    # Each row's net result and its rank in the round by it, whatever the sort or search.
+    assert [int(r["net"]) for r in by_net] == nets
+    every_net = [net_of(r) for r in published]
+    for r in [*by_net, *plain["rows"]]:
+        assert r["rank"] == 1 + sum(n > int(r["net"]) for n in every_net), r
     by_corr = api(world, f"/v1/rounds/{R1}/leaderboard?sort=corr&order=asc&limit=100")["rows"]
     assert by_corr[-1]["corr"] is None and not by_corr[-1]["valid"]  # missing values last
     assert [r["corr"] for r in by_corr[:-1]] == sorted(float(r["corr"]) for r in published if r["corr"])

@@ -98,7 +98,7 @@ def served(project, tmp_path_factory) -> Iterator[Served]:
 
 def pages(s: Served) -> list[str]:
     stakers = [str(a.address) for a in s.world.stakers]
-    return ["/", f"/rounds/{R_DONE}", f"/rounds/{R_OPEN}", "/models/model_00", f"/models/{OPEN_MODEL}",
+    return ["/", "/standings", f"/rounds/{R_DONE}", f"/rounds/{R_OPEN}", "/models/model_00", f"/models/{OPEN_MODEL}",
             "/models/model_02", *(f"/stakers/{who}" for who in stakers)]
 
 
@@ -119,7 +119,7 @@ def test_pages_on_the_index__read_exactly_as_the_pages_reading_the_chain(served)
 def test_json_on_the_index__transactions_and_histories_equal_the_chain_readers(served):
     w = served.world
     for path in (f"/v1/rounds/{R_DONE}/transactions", f"/v1/rounds/{R_OPEN}/transactions",
-                 f"/v1/rounds/{R_DONE}/verification", "/v1/models/model_00", f"/v1/models/{OPEN_MODEL}",
+                 f"/v1/rounds/{R_DONE}/verification", "/v1/standings", "/v1/models/model_00", f"/v1/models/{OPEN_MODEL}",
                  *(f"/v1/stakers/{a.address}" for a in w.stakers)):
         assert served.served(path).json() == served.on_chain(path).json(), path
     # ... and what they say is the chain's: the round's own events, the claim, the upload.

@@ -72,7 +72,8 @@ OPERATIONS = {
     "GET /v1/rounds/{round_id}", "GET /v1/rounds/{round_id}/leaderboard", "GET /v1/rounds/{round_id}/files",
     "GET /v1/rounds/{round_id}/files/{path}", "GET /v1/rounds/{round_id}/proofs/{model}/{staker}",
     "GET /v1/rounds/{round_id}/verification", "GET /v1/rounds/{round_id}/transactions",
-    "GET /v1/rounds/{round_id}/chart", "GET /v1/models/{model}", "GET /v1/stakers/{staker}", "POST /v1/faucet",
+    "GET /v1/rounds/{round_id}/chart", "GET /v1/standings", "GET /v1/models/{model}", "GET /v1/stakers/{staker}",
+    "POST /v1/faucet",
     "POST /v1/rounds/{round_id}/attestations", "GET /v1/rounds/{round_id}/attestations",
     "POST /v1/webhooks", "GET /v1/webhooks/{address}", "DELETE /v1/webhooks/{address}",
     "GET /v1/feeds/models/{model}.atom", "GET /v1/feeds/addresses/{address}.atom",
@@ -223,6 +224,7 @@ def test_every_read__of_what_exists__answers_as_declared(world, api_schema):
         *[("GET", f"/v1/rounds/{{round_id}}/{what}", {"round_id": r}, {})
           for what in ("verification", "transactions") for r in (R_PUB, R_OPEN)],
         ("GET", "/v1/rounds/{round_id}/chart", {"round_id": R_PUB}, {}),
+        ("GET", "/v1/standings", {}, {}),
         ("GET", "/v1/models/{model}", {"model": "model_00"}, {}),
         *[("GET", "/v1/stakers/{staker}", {"staker": who}, {})
           for who in (staker, world.strategy, world.strategy_owner.address)],

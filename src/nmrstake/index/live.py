@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     import sqlalchemy as sa
 
-    from nmrstake.index.queries import IndexedLog, IndexedPosition
+    from nmrstake.index.queries import IndexedLog, IndexedPosition, IndexedStake
     from nmrstake.jsontypes import JsonValue
     from nmrstake.tournament import RoundInfo, TournamentClient
 
@@ -174,6 +174,11 @@ class LiveIndex:
                     self._block_times.clear()
                 self._block_times[block_hash] = known
         return known
+
+    def stakes(self, round_id: int) -> list[IndexedStake]:
+        """The round's stakes as they stood at close (:func:`queries.stakes`), after one :meth:`fresh`."""
+        self.fresh()
+        return queries.stakes(self.indexer.engine, self.indexer.stream, round_id)
 
     def history(self, *, model_id: bytes | None = None,
                 staker: str | None = None) -> tuple[list[IndexedPosition], dict[int, RoundInfo]]:

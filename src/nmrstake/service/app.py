@@ -22,7 +22,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
@@ -34,7 +34,7 @@ from nmrstake.service.context import ServiceContext
 from nmrstake.service.dashboard import STATIC, WATCH_SECONDS, Dashboard
 from nmrstake.service.routes import ROUTERS
 from nmrstake.service.routes.attestations import Committee
-from nmrstake.service.routes.pages import compile_templates
+from nmrstake.service.routes.pages import compile_templates, is_page_path, not_found_page
 from nmrstake.service.schemas import problem
 
 
@@ -101,7 +101,9 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         return problem(500, "misconfigured", exc.message, instance=request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and exc.detail == "Not Found" and is_page_path(request):
+            return not_found_page(ctx, request)  # a reader's mistyped path: a page, not JSON
         kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         headers = exc.headers

@@ -9,7 +9,9 @@ of ``'self'`` only), and no wallet is needed.
 
 Routes (in :mod:`nmrstake.service.routes`: ``pages`` and ``dashboard``):
 
-- pages: ``/`` (rounds), ``/rounds/{id}``, ``/models/{name}``, ``/stakers/{address}``;
+- pages: ``/`` (rounds), ``/standings`` (every model that ever staked, all rounds), ``/rounds/{id}``,
+  ``/models/{name}``, ``/stakers/{address}``; any other path outside ``/v1/`` and ``/static/`` is
+  an HTML 404 page (the API's stay JSON problems);
 - static files: ``/static/...`` (the package's ``static/`` folder; the chart library's files are
   copied into ``static/vendor/`` by ``make install``, or read from ``node_modules/uplot/dist`` of a
   source checkout when they were not);
@@ -64,7 +66,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 WEI = 10**18
 #: The pages' templates (in ``templates/``).
-PAGE_TEMPLATES = ("rounds.html", "round.html", "history.html", "error.html")
+PAGE_TEMPLATES = ("rounds.html", "round.html", "history.html", "standings.html", "error.html")
 #: How often the service looks for rounds published (or changed) since it last looked, to read
 #: them before their first visitor (a few stat calls a round when nothing changed).
 WATCH_SECONDS = 2.0
@@ -84,6 +86,15 @@ def nmr_short(wei: int, places: int = 4) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text if text == "0" or wei >= 0 else "-" + text
+
+
+def nmr_fixed(wei: int, places: int = 4) -> str:
+    """Wei as NMR rounded half away from zero to exactly `places` decimals (``41.9344``,
+    ``78.7340``): what the tables and cards show, so that a column's decimals line up.
+    ``static/dashboard.js`` has the same function (``nmrFixed``)."""
+    value = (Decimal(abs(int(wei))) / WEI).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    text = format(value, "f")
+    return "-" + text if wei < 0 and value != 0 else text
 
 
 def nmr_exact(wei: int) -> str:
@@ -138,6 +149,7 @@ class _BoardIndex:
     # ("1, 2, 2, 4"), over the stakes with a score (the valid ones); `ranked` is how many.
     rank: dict[tuple[str, str], int] = field(default_factory=dict)
     ranked: int = 0
+    ranks: dict[int, int] | None = None  # leaf_index -> rank by net result (payout - burn), 1 the best
 
 
 class Dashboard:
@@ -152,6 +164,7 @@ class Dashboard:
         self._boards: dict[int, _BoardIndex] = {}
         self._verified: dict[int, tuple[Any, tuple[Any, ...], dict[str, Any]]] = {}
         self._transactions: dict[int, tuple[int, list[dict[str, Any]]]] = {}
+        self._stakes: dict[int, tuple[Any, Any, list[dict[str, Any]]]] = {}  # round -> (key, pub, stakes)
         self._strategies: Any = None
         self._warmed: dict[int, Any] = {}  # round -> the reading warm() last prepared
         self._attestations: Any = None  # the service's attestation store, opened once it exists
@@ -210,8 +223,8 @@ class Dashboard:
     def warm(self) -> list[int]:
         """Read every published round not read yet (or changed since), newest first, with what
         its first page view needs (the rows, the Merkle root recomputed from them, the
-        leaderboard's index, the verification against the chain and the round's transactions),
-        so that no visitor waits for it. A round whose files are as they were costs a few stat
+        leaderboard's index and its default order, by net, the verification against the chain
+        and the round's transactions), so that no visitor waits for it. A round whose files are as they were costs a few stat
         calls and nothing on the chain. Returns the rounds it read."""
         try:
             found = self.ctx.results.rounds()  # the results folder's, or the shared store's
@@ -225,7 +238,7 @@ class Dashboard:
             self._warmed[rid] = pub
             read.append(rid)
             pub.rows_root()
-            self.board(rid, pub)
+            self.ranks(rid, pub)  # the leaderboard's index and its default order: by net, highest first
             try:
                 info = self.ctx.round(rid)
                 self.verification(info)
@@ -281,6 +294,24 @@ class Dashboard:
             hay = index.haystack
             ids = [i for i in ids if needle in hay[i]]
         return [rows[i] for i in ids[offset:offset + limit]], len(ids)
+
+    def ranks(self, round_id: int, pub: Any) -> dict[int, int]:
+        """Each published row's rank in the round by net result (payout - burn), highest first,
+        by leaf_index: 1 for the best; rows with the same net share a rank (1, 2, 2, 4), whatever
+        the leaderboard's sort or search."""
+        index = self.board(round_id, pub)
+        if index.ranks is None:
+            rows = pub.rows
+            ranks: dict[int, int] = {}
+            previous: int | None = None
+            rank = 0
+            for position, i in enumerate(self._order(index, "net", True), start=1):
+                net = rows[i].payout - rows[i].burn
+                if net != previous:
+                    rank, previous = position, net
+                ranks[rows[i].leaf_index] = rank
+            index.ranks = ranks
+        return index.ranks
 
     # ------------------------------------------------------------------ a round
 
@@ -395,7 +426,7 @@ class Dashboard:
         due (`event`: "opens", "closes", "results due", "final", "expires" or None once final)
         and when (`at`, chain time), and `late`: past its resolve time with no result posted
         (every stake is refunded if no result is final by `expires_at`)."""
-        now = int(self.chain(self.ctx.client.chain_time))
+        now = int(self.chain(self.ctx.client.now))
         label = info.state.label
         late = not info.posted_at and label in UNSETTLED and now > info.resolve_time
         event, at = {"scheduled": ("opens", info.open_time), "open": ("closes", info.close_time),
@@ -592,6 +623,71 @@ class Dashboard:
         chain_logs: list[IndexedLog] = self.chain(read)
         return chain_logs
 
+    # ------------------------------------------------------------------ all models
+
+    def _round_stakes(self, info: Any) -> list[dict[str, Any]]:
+        """A round's stakes, one per (model, staker): the stake at close and, once the result is
+        posted and its files read, the published row's payout, burn, CORR and score (the rows of
+        a posted result are exactly the stakes at close); else from the chain's `Staked` events
+        (the event index's where the service keeps one). Kept while the round's state, stake count
+        and total staked are as they were (and its published files, once read, the same)."""
+        from nmrstake.tournament import RoundState
+
+        rid = info.round_id
+        pub = self.published_or_none(rid) if info.state in (RoundState.POSTED, RoundState.FINAL) else None
+        key = (info.state, info.stake_count, info.total_staked)
+        cached = self._stakes.get(rid)
+        if cached is not None and cached[0] == key and cached[1] is pub:
+            return cached[2]
+        if pub is not None:
+            out = [{"model": r.model, "staker": r.staker, "stake": r.stake, "result": True, "payout": r.payout,
+                    "burn": r.burn, "corr": r.corr, "score": r.score} for r in pub.rows]
+        else:
+            index = self.ctx.index
+            if index is not None:
+                found = self.ctx.indexed(index.stakes, rid)
+            else:
+                found = self.chain(self.ctx.client.stakes_at_close, rid)
+            out = [{"model": s.model, "staker": s.staker, "stake": s.amount, "result": False, "payout": 0, "burn": 0,
+                    "corr": None, "score": None} for s in found]
+        self._stakes[rid] = (key, pub, out)
+        return out
+
+    def standings(self) -> dict[str, Any]:
+        """Every model (by name, whoever staked it) that ever staked, over every round: the rounds
+        it staked in, its stakes and their total at close, and over the rounds with a published
+        result its payout, burn and net result (payout - burn) and its mean CORR and score (of its
+        valid stakes). Sorted by net result, highest first (then total staked, then name)."""
+        models: dict[str, dict[str, Any]] = {}
+        infos = self.ctx.rounds()
+        for info in infos:
+            for s in self._round_stakes(info):
+                m = models.setdefault(s["model"], {"model": s["model"], "rounds": set(), "stakes": 0, "stake": 0,
+                                                   "scored_rounds": set(), "payout": 0, "burn": 0, "corr": [],
+                                                   "score": [], "last_round": 0})
+                m["rounds"].add(info.round_id)
+                m["last_round"] = max(m["last_round"], info.round_id)
+                m["stakes"] += 1
+                m["stake"] += s["stake"]
+                if s["result"]:
+                    m["scored_rounds"].add(info.round_id)
+                    m["payout"] += s["payout"]
+                    m["burn"] += s["burn"]
+                    if s["corr"] is not None:
+                        m["corr"].append(s["corr"])
+                    if s["score"] is not None:
+                        m["score"].append(s["score"])
+        out = []
+        for m in models.values():
+            out.append({"model": m["model"], "rounds": len(m["rounds"]), "stakes": m["stakes"],
+                        "stake": str(m["stake"]), "rounds_with_result": len(m["scored_rounds"]),
+                        "payout": str(m["payout"]), "burn": str(m["burn"]), "net": str(m["payout"] - m["burn"]),
+                        "mean_corr": sum(m["corr"]) / len(m["corr"]) if m["corr"] else None,
+                        "mean_score": sum(m["score"]) / len(m["score"]) if m["score"] else None,
+                        "last_round": m["last_round"]})
+        out.sort(key=lambda e: (-int(e["net"]), -int(e["stake"]), e["model"]))
+        return {"rounds": len(infos), "models": out}
+
     # ------------------------------------------------------------------ models and stakers
 
     def strategies(self) -> Any:
@@ -669,7 +765,7 @@ class Dashboard:
             entry: dict[str, Any] = {
                 "round": rid, "model": m, "staker": who, "state": info.state.label, "stake": str(at_close),
                 "result": row is not None, "valid": None, "reason": None, "corr": None, "mmc": None, "score": None,
-                "return_pct": None, "rank": None, "ranked": None, "percentile": None, "claim_txn": None,
+                "return_pct": None, "score_rank": None, "ranked": None, "percentile": None, "claim_txn": None,
                 "payout": None, "burn": None, "net": None, "claim": None, "claimable": "0", "expected": None,
                 "final_at": None, "final_at_iso": None, "upload": None, "uploaded_at": None, "uploaded_at_iso": None}
             if row is not None:
@@ -677,7 +773,7 @@ class Dashboard:
                 entry.update(stake=str(row.stake), valid=row.valid, reason=row.reason, corr=row.corr, mmc=row.mmc,
                              score=row.score, payout=str(row.payout), burn=str(row.burn),
                              net=str(row.payout - row.burn), return_pct=return_pct(row.payout - row.burn, row.stake),
-                             rank=board.rank.get((m, who)), ranked=board.ranked or None,
+                             score_rank=board.rank.get((m, who)), ranked=board.ranked or None,
                              percentile=percentile(board.rank.get((m, who)), board.ranked))
             if info.state in (RoundState.OPEN, RoundState.CLOSED):
                 uploads = [(u.file_hash, u.received_at) for u in self.ctx.intake.store.uploads(rid, m, who)]
@@ -718,7 +814,7 @@ class Dashboard:
                 payout = sum(int(e["payout"]) for e in with_result)
                 burn = sum(int(e["burn"]) for e in with_result)
                 cumulative += payout - burn
-                ranks = [e["rank"] for e in with_result if e["rank"] is not None]
+                ranks = [e["score_rank"] for e in with_result if e["score_rank"] is not None]
                 item.update(payout=str(payout), burn=str(burn), net=str(payout - burn), cumulative_net=str(cumulative),
                             corr=mean_of(e["corr"] for e in with_result), mmc=mean_of(e["mmc"] for e in with_result),
                             score=mean_of(e["score"] for e in with_result),
@@ -727,7 +823,7 @@ class Dashboard:
                             ranked=with_result[0]["ranked"] if ranks else None)
             rounds.append(item)
         # Stake and pending apart: each stake's phase and the phases' totals, at the chain's time.
-        now = int(self.chain(client.chain_time)) if entries else None
+        now = int(self.chain(client.now)) if entries else None  # the latest block's: the same for every reader
         round_docs = {rid: info.to_json() for rid, info in infos.items()}
         for e in entries:
             e["phase"] = stake_phase(e, round_docs.get(e["round"]), now).to_json()
@@ -747,7 +843,7 @@ class Dashboard:
         burned; staked in rounds whose result is not final), per round its staked, payout and
         burn (the trend chart's data, oldest first), the chain's time, and the rounds past their
         resolve time with no result posted (late)."""
-        now = int(self.chain(self.ctx.client.chain_time)) if infos else None
+        now = int(self.chain(self.ctx.client.now)) if infos else None
         trend = [{"round": i.round_id, "staked": str(i.total_staked), "payout": str(i.total_payout),
                   "burn": str(i.total_burn), "posted": bool(i.posted_at)} for i in infos]
         late = [i.round_id for i in infos
@@ -861,4 +957,4 @@ def _hex(value: Any) -> str:
     return text if text.startswith("0x") else "0x" + text
 
 
-__all__ = ["CSP", "Dashboard", "SORT_KEYS", "nmr_short", "vendor_dir"]
+__all__ = ["CSP", "Dashboard", "SORT_KEYS", "nmr_fixed", "nmr_short", "vendor_dir"]

@@ -436,6 +436,14 @@ class ResultRow(_Strict):
     leaf_index: int = Field(description="the row's index in results.csv and the tree's values")
 
 
+class LeaderboardRow(ResultRow):
+    """A stake's published result on the leaderboard: with its net result and its rank by it."""
+
+    net: str = Field(description="payout - burn (wei, may be negative)", pattern=SIGNED_WEI_PATTERN)
+    rank: int = Field(description="the stake's rank in the round by net result, highest first (1 the best; "
+                                  "equal nets share a rank), whatever the page's sort or search")
+
+
 class Leaderboard(_Strict):
     """A page of the round's published rows."""
 
@@ -445,7 +453,7 @@ class Leaderboard(_Strict):
     total: int = Field(description="every row of the round")
     matched: int = Field(description="the rows that match `q` (all of them without it)")
     offset: int
-    rows: list[ResultRow]
+    rows: list[LeaderboardRow]
 
 
 class FileEntry(_Strict):
@@ -590,8 +598,8 @@ class HistoryStake(_Strict):
     burn: str | None = Field(pattern=WEI_PATTERN)
     net: str | None = Field(description="payout - burn (wei, may be negative)", pattern=SIGNED_WEI_PATTERN)
     return_pct: float | None = Field(description="payout - burn as a percentage of the stake, once posted")
-    rank: int | None = Field(description="its rank by score in the round, best first (ties share the better "
-                             "rank); null without a score", ge=1)
+    score_rank: int | None = Field(description="its rank by score in the round, best first (ties share the "
+                                   "better rank); null without a score (the leaderboard's `rank` is by net)", ge=1)
     ranked: int | None = Field(description="how many stakes of the round have a score", ge=1)
     percentile: float | None = Field(description="the share of the round's ranked stakes it scored at least as "
                                      "well as, in percent (100: the best)", ge=0, le=100)
@@ -624,7 +632,7 @@ class HistoryRound(_Strict):
     mmc: float | None = Field(description="the mean MMC of its stakes with a result in the round")
     score: float | None = Field(description="the mean score of its stakes with a result in the round")
     return_pct: float | None = Field(description="the round's net as a percentage of its stakes with a result")
-    best_rank: int | None = Field(description="the best rank of its stakes in the round", ge=1)
+    best_rank: int | None = Field(description="the best score rank of its stakes in the round", ge=1)
     ranked: int | None = Field(description="how many stakes of the round have a score", ge=1)
 
 
@@ -648,6 +656,30 @@ class Totals(_Strict):
     payout: str = _wei("payouts")
     burn: str = _wei("burns")
     net: str = Field(description="payout - burn (wei, may be negative)", pattern=SIGNED_WEI_PATTERN)
+
+
+class Standing(_Strict):
+    """A model's all-time standing: every stake of its name (whoever staked it) over every round."""
+
+    model: str = _label("the model")
+    rounds: int = Field(description="the rounds it staked in")
+    stakes: int = Field(description="its stakes (one per round and staker)")
+    stake: str = _wei("its stakes at close, in total")
+    rounds_with_result: int = Field(description="the rounds it staked in whose result is posted and published")
+    payout: str = _wei("its payouts")
+    burn: str = _wei("its burns")
+    net: str = Field(description="payout - burn over the rounds with a result (wei, may be negative)",
+                     pattern=SIGNED_WEI_PATTERN)
+    mean_corr: float | None = Field(description="the mean CORR of its valid stakes with a result; null if none")
+    mean_score: float | None = Field(description="the mean score of its valid stakes with a result; null if none")
+    last_round: int = Field(description="the last round it staked in")
+
+
+class Standings(_Strict):
+    """Every model that ever staked, by net result (highest first), then total staked."""
+
+    rounds: int = Field(description="the rounds opened")
+    models: list[Standing]
 
 
 class ModelSetting(_Strict):
@@ -677,7 +709,7 @@ class _History(_Strict):
     rounds: list[HistoryRound]
     phases: list[PhaseTotal] = Field(description="stake and pending apart: every phase, in order, with its "
                                      "stakes' totals (empty without stakes)")
-    chain_time: int | None = Field(description="the chain's time the phases are of (null without stakes)")
+    chain_time: int | None = Field(description="the chain's time the phases are of, its latest block's (null without stakes)")
     claimable: Claimable
     totals: Totals
 

@@ -1,5 +1,6 @@
 """The dashboard's JSON (docs/dashboard.md): a round's verification against the chain, its
-transactions and its chart; a model's and a staker's stakes across rounds. The numbers come from
+transactions and its chart; every model's all-time standing; a model's and a staker's stakes
+across rounds. The numbers come from
 the app's `nmrstake.service.dashboard.Dashboard`, which the pages (`pages`) read too; the rounds,
 transactions and histories from the event index where the service keeps one (`ServiceContext.index`)."""
 
@@ -39,6 +40,13 @@ def transactions(round_id: RoundId, ctx: Context, dash: Dash) -> Any:
             response_model=schemas.Chart, responses=problems(404, 422, s404="not-published"))
 def chart(round_id: RoundId, dash: Dash) -> Any:
     return dash.chart(round_id)
+
+
+@router.get("/v1/standings",
+            summary="Every model that ever staked, all rounds: rounds, total staked, payout, burn, net, mean scores",
+            response_model=schemas.Standings, responses=problems(502, 503))
+def standings(dash: Dash) -> Any:
+    return dash.standings()
 
 
 @router.get("/v1/models/{model}",

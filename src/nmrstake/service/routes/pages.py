@@ -1,19 +1,22 @@
 """The dashboard's web pages, server-rendered from the Jinja2 templates in the service's
-``templates/`` (``/``, ``/rounds/{id}``, ``/models/{name}``, ``/stakers/{address}``), and the chart
-library's files (``/static/vendor/...``). Each page carries the Content-Security-Policy of
-`nmrstake.service.dashboard.CSP` (this origin only); none is in the OpenAPI document. A page that
-cannot be shown is an HTML error page with the status a JSON route would answer.
+``templates/`` (``/``, ``/standings``, ``/rounds/{id}``, ``/models/{name}``, ``/stakers/{address}``),
+and the chart library's files (``/static/vendor/...``). Each page carries the Content-Security-Policy
+of `nmrstake.service.dashboard.CSP` (this origin only); none is in the OpenAPI document. A page that
+cannot be shown is an HTML error page with the status a JSON route would answer, and a path that is
+no page (outside the API's ``/v1/`` and ``/static/``) an HTML 404 page (`not_found_page`, which the
+app's 404 handler answers with; see `is_page_path`).
 
 The rest of ``/static/`` is the package's ``static/`` folder, mounted by the app.
 """
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from nmrstake.errors import NmrstakeError, RequestError, UnknownRoundError
@@ -36,12 +39,13 @@ def templates() -> Environment:
 
     from nmrstake import __version__
     from nmrstake.rounds import NO_THRESHOLD
-    from nmrstake.service.dashboard import duration_text, float_text, nmr_exact, nmr_short
+    from nmrstake.service.dashboard import duration_text, float_text, nmr_exact, nmr_fixed, nmr_short
     from nmrstake.tournament import iso_time
 
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters["nmr"] = nmr_short
+    env.filters["nmr"] = nmr_fixed
+    env.filters["nmr_trim"] = nmr_short
     env.filters["nmr_exact"] = nmr_exact
     env.filters["num"] = float_text
     env.filters["duration"] = duration_text
@@ -74,18 +78,60 @@ def _error_page(ctx: ServiceContext, exc: NmrstakeError, what: str) -> HTMLRespo
     return _page(ctx, "error.html", status=status, title=what, message=exc.message)
 
 
+#: What the header's search box takes for a round: "12", "#12", "round 12" (not a model's name).
+ROUND_QUERY = re.compile(r"(?:round\s+|#\s*)?([0-9]{1,18})", re.IGNORECASE)
+#: Paths that are not pages: the API's and the static files'; a 404 there stays a JSON problem.
+API_PREFIXES = ("/v1/", "/static/")
+API_PATHS = ("/openapi.json", "/healthz", "/docs", "/redoc")
+
+
+def search_target(text: str) -> str:
+    """Where the header's search box sends `text`: a round number to the round's page, an address
+    (0x...) to the staker's page, anything else to the model's page (a model id, 0x and 64 hex
+    digits, is a model's label)."""
+    target = text.strip()
+    found = ROUND_QUERY.fullmatch(target)
+    if found:
+        return f"/rounds/{int(found.group(1))}"
+    if target.lower().startswith("0x") and len(target) != 66:
+        return quote(f"/stakers/{target}")
+    return quote(f"/models/{target.lower()}")
+
+
+def is_page_path(request: Request) -> bool:
+    """Whether a path no route answers is a reader's (a browser's): not the API's (``/v1/...``,
+    the OpenAPI document, the health check), not a static file's, and asked for with a GET or
+    HEAD by a client that does not ask for JSON only."""
+    path = request.url.path
+    if request.method not in ("GET", "HEAD") or path.startswith(API_PREFIXES) or path in API_PATHS:
+        return False
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept or "json" not in accept
+
+
+def not_found_page(ctx: ServiceContext, request: Request) -> HTMLResponse:
+    """The HTML 404 page of a path that is no page."""
+    return _page(ctx, "error.html", status=404, title="Page not found",
+                 message=f"There is no page at {request.url.path}.", not_found=True)
+
+
 @router.get("/", response_class=HTMLResponse)
 def rounds_page(ctx: Context, dash: Dash, to: str | None = None) -> Any:
-    if to and to.strip():  # the header's box: a staker's address or a model's name
-        target = to.strip()
-        # 0x and 40 hex digits: an address; 0x and 64: a model id that is not a name (its label)
-        address = target.lower().startswith("0x") and len(target) != 66
-        where = f"/stakers/{target}" if address else f"/models/{target.lower()}"
-        return RedirectResponse(quote(where), status_code=303)
+    if to and to.strip():  # the header's box: a round's number, a staker's address or a model's name
+        return RedirectResponse(search_target(to), status_code=303)
     infos = ctx.rounds()
     rounds = [{"info": i, "json": i.to_json(), "verification": dash.verification(i)} for i in infos]
     rounds.reverse()  # the newest first
     return _page(ctx, "rounds.html", title="Rounds", rounds=rounds, whole=dash.tournament_view(infos))
+
+
+@router.get("/standings", response_class=HTMLResponse)
+def standings_page(ctx: Context, dash: Dash) -> Any:
+    try:
+        data = dash.standings()
+    except NmrstakeError as exc:
+        return _error_page(ctx, exc, "Standings")
+    return _page(ctx, "standings.html", title="All-time standings", data=data)
 
 
 @router.get("/rounds/{round_id}", response_class=HTMLResponse)
@@ -132,4 +178,4 @@ def vendor(name: str) -> Any:
     return FileResponse(folder / name, headers={"Cache-Control": "public, max-age=86400"})
 
 
-__all__ = ["compile_templates", "router", "templates"]
+__all__ = ["compile_templates", "is_page_path", "not_found_page", "router", "search_target", "templates"]

@@ -30,6 +30,11 @@ def _row_json(row: Any) -> dict[str, Any]:
             "payout": str(row.payout), "burn": str(row.burn), "leaf_index": row.leaf_index}
 
 
+def _ranked_json(row: Any, rank: int) -> dict[str, Any]:
+    """A leaderboard row: the published row, its net result and its rank in the round by it."""
+    return {**_row_json(row), "net": str(row.payout - row.burn), "rank": rank}
+
+
 @router.get("/v1/rounds/{round_id}/leaderboard",
             summary="The rows of the round's published results; optionally sorted (sort, order) and searched (q)",
             response_model=schemas.Leaderboard, responses=problems(404, 422, s404="not-published"))
@@ -53,8 +58,10 @@ def leaderboard(round_id: RoundId, ctx: Context, dash: Dash,
         raise RequestError(422, "invalid-field", f"limit: must be 1 to 10000, got {limit}", field="limit")
     pub = ctx.published(rid)
     rows, matched = dash.leaderboard(rid, offset=offset, limit=limit, sort=sort, order=order, q=q)
+    ranks = dash.ranks(rid, pub)
     return {"round": rid, "merkle_root": pub.merkle_root, "results_hash": pub.results_hash,
-            "total": len(pub.rows), "matched": matched, "offset": offset, "rows": [_row_json(r) for r in rows]}
+            "total": len(pub.rows), "matched": matched, "offset": offset,
+            "rows": [_ranked_json(r, ranks[r.leaf_index]) for r in rows]}
 
 
 @router.get("/v1/rounds/{round_id}/files", summary="The published files, manifest.json first, each with its keccak-256",

@@ -29,6 +29,22 @@
     return negative && text !== "0" ? "-" + text : text;
   }
 
+  /* Wei as NMR to exactly `places` decimals (4 by default): what tables and cards show, so that
+   * a column's decimals line up. The server's nmr_fixed, exactly. */
+  function nmrFixed(wei, places) {
+    places = places === undefined ? 4 : places;
+    let v = BigInt(wei);
+    const negative = v < 0n;
+    if (negative) v = -v;
+    const scale = 10n ** (WEI_DECIMALS - BigInt(places));
+    let q = v / scale;
+    if ((v % scale) * 2n >= scale) q += 1n;
+    const unit = 10n ** BigInt(places);
+    let text = (q / unit).toString();
+    if (places > 0) text += "." + (q % unit).toString().padStart(places, "0");
+    return negative && q !== 0n ? "-" + text : text;
+  }
+
   function nmrExact(wei) {
     let v = BigInt(wei);
     const negative = v < 0n;
@@ -70,7 +86,7 @@
   }
 
   function nmrCell(wei, col) {
-    return el("td", { className: "num", "data-col": col }, [el("span", { className: "nmr", "data-wei": wei, title: nmrExact(wei) + " NMR", text: nmrShort(wei) })]);
+    return el("td", { className: "num", "data-col": col }, [el("span", { className: "nmr", "data-wei": wei, title: nmrExact(wei) + " NMR", text: nmrFixed(wei) })]);
   }
 
   function scoreCell(value, col) {
@@ -98,18 +114,15 @@
     this.next = document.getElementById("board-next");
     this.offset = 0;
     this.limit = parseInt(table.dataset.pageSize, 10) || PAGE_SIZE;
-    this.sort = null;
-    this.order = "asc";
+    this.sort = table.dataset.sort || null; // the page's default: net result, highest first
+    this.order = table.dataset.order || "asc";
     this.q = "";
     this.matched = 0;
     this.seq = 0;
     const self = this;
     for (const th of table.querySelectorAll("th[data-sort]")) {
-      th.setAttribute("tabindex", "0");
-      th.setAttribute("role", "button");
-      const go = () => self.sortBy(th.dataset.sort);
-      th.addEventListener("click", go);
-      th.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); go(); } });
+      // On the <th>: its button's click (a tap, Enter or Space) reaches it, and so does a click on the cell.
+      th.addEventListener("click", () => self.sortBy(th.dataset.sort));
     }
     let timer = null;
     this.search.addEventListener("input", () => {
@@ -123,10 +136,7 @@
   Board.prototype.sortBy = function (key) {
     if (this.sort === key) this.order = this.order === "asc" ? "desc" : "asc";
     else { this.sort = key; this.order = NUMERIC.has(key) && key !== "leaf_index" ? "desc" : "asc"; }
-    for (const th of this.table.querySelectorAll("th[data-sort]")) {
-      if (th.dataset.sort === this.sort) th.setAttribute("aria-sort", this.order === "asc" ? "ascending" : "descending");
-      else th.removeAttribute("aria-sort");
-    }
+    markSorted(this.table, this.sort, this.order);
     this.offset = 0;
     this.load();
   };
@@ -158,14 +168,15 @@
     const rows = page.rows.map((r) => {
       const tr = el("tr", { "data-model": r.model, "data-staker": r.staker, "data-leaf": String(r.leaf_index) });
       tr.append(
-        el("td", { className: "num", "data-col": "leaf_index", text: String(r.leaf_index) }),
+        el("td", { className: "num rank", "data-col": "rank", text: String(r.rank) }),
         el("td", { "data-col": "model" }, [el("a", { href: `/models/${r.model}`, text: r.model })]),
+        nmrCell(r.net, "net"),
+        scoreCell(r.score, "score"), scoreCell(r.corr, "corr"), scoreCell(r.mmc, "mmc"),
+        nmrCell(r.stake, "stake"), nmrCell(r.payout, "payout"), nmrCell(r.burn, "burn"),
         el("td", { "data-col": "staker" }, [el("a", { className: "hash", href: `/stakers/${r.staker}`, title: r.staker, text: shortAddress(r.staker) })]),
-        nmrCell(r.stake, "stake"),
-        scoreCell(r.corr, "corr"), scoreCell(r.mmc, "mmc"), scoreCell(r.score, "score"),
-        nmrCell(r.payout, "payout"), nmrCell(r.burn, "burn"),
         r.valid ? el("td", { "data-col": "valid", text: "yes" })
           : el("td", { "data-col": "valid", className: "reason", title: r.reason, text: "no: " + r.reason }),
+        el("td", { className: "num", "data-col": "leaf_index", text: String(r.leaf_index) }),
       );
       return tr;
     });
@@ -182,6 +193,51 @@
     if (!this.shown) { this.shown = true; performance.mark("nmrstake:board-ready"); } // for bench/dashboard.py
     this.table.dataset.offset = String(page.offset);
     this.table.dataset.matched = String(page.matched);
+  };
+
+  /* aria-sort on every sortable header: "ascending" or "descending" on the sorted one, "none" on
+   * the others (the headers stay <th>; the button inside each sorts). */
+  function markSorted(table, key, order) {
+    for (const th of table.querySelectorAll("th[data-sort]")) {
+      th.setAttribute("aria-sort", th.dataset.sort === key ? (order === "asc" ? "ascending" : "descending") : "none");
+    }
+  }
+
+  // ------------------------------------------------------------------ a table sorted in the page
+
+  /* A table whose rows are all in the page (the standings): sorted here, by each cell's
+   * data-value (wei: BigInt; num: number; text: as text); empty values last whatever the order. */
+  function SortableTable(table) {
+    this.table = table;
+    this.body = table.querySelector("tbody");
+    const sorted = table.querySelector("th[data-sort][aria-sort=ascending], th[data-sort][aria-sort=descending]");
+    this.sort = sorted ? sorted.dataset.sort : null;
+    this.order = sorted && sorted.getAttribute("aria-sort") === "ascending" ? "asc" : "desc";
+    const self = this;
+    for (const th of table.querySelectorAll("th[data-sort]")) {
+      th.addEventListener("click", () => self.sortBy(th.dataset.sort, th.dataset.type));
+    }
+    table.dataset.state = "ready";
+  }
+
+  SortableTable.prototype.sortBy = function (key, type) {
+    if (this.sort === key) this.order = this.order === "asc" ? "desc" : "asc";
+    else { this.sort = key; this.order = type === "text" ? "asc" : "desc"; }
+    const value = (tr) => {
+      const text = tr.querySelector(`[data-col="${key}"]`).dataset.value;
+      if (text === undefined || text === "") return null;
+      return type === "wei" ? BigInt(text) : type === "num" ? Number(text) : text;
+    };
+    const sign = this.order === "asc" ? 1 : -1;
+    const rows = Array.from(this.body.rows).map((tr, i) => ({ tr, i, v: value(tr) }));
+    rows.sort((a, b) => {
+      if (a.v === null || b.v === null) return a.v === b.v ? a.i - b.i : a.v === null ? 1 : -1;
+      if (a.v < b.v) return -sign;
+      if (a.v > b.v) return sign;
+      return a.i - b.i;
+    });
+    this.body.replaceChildren(...rows.map((r) => r.tr));
+    markSorted(this.table, this.sort, this.order);
   };
 
   // ------------------------------------------------------------------ charts
@@ -233,6 +289,12 @@
       box.dataset.points = "0";
       return;
     }
+    const nets = data.net;
+    const gains = nets.filter((n) => n > 0).length;
+    const low = nets.reduce((a, b) => Math.min(a, b)), high = nets.reduce((a, b) => Math.max(a, b));
+    box.setAttribute("aria-label", `Chart: net result (payout − burn, NMR) against score for ${data.score.length} scored stakes; ` +
+      `scores from ${data.score[0].toFixed(4)} to ${data.score[data.score.length - 1].toFixed(4)}, ` +
+      `net from ${low.toFixed(4)} to ${high.toFixed(4)} NMR; ${gains} gained, ${nets.length - gains} did not.`);
     mountChart("round", box, {
       scales: { x: { time: false }, y: {} },
       legend: { show: false },
@@ -259,6 +321,8 @@
       box.dataset.points = "0";
       return;
     }
+    box.setAttribute("aria-label", `Chart: cumulative net result (payout − burn, NMR) after each of ${x.length} rounds with a result: ` +
+      rounds.map((r) => `round ${r.round}, ${nmrFixed(r.cumulative_net)}`).join("; ") + ".");
     mountChart("history", box, {
       scales: { x: { time: false, range: (u, lo, hi) => [lo - 0.5, hi + 0.5] }, y: {} },
       legend: { show: false },
@@ -356,6 +420,10 @@
 
   function start() {
     localiseTimes();
+    const skip = document.getElementById("skip");
+    const content = document.getElementById("content");
+    // The skip link moves the keyboard's focus too, not only the view, in every browser.
+    if (skip && content) skip.addEventListener("click", () => content.focus());
     const table = document.getElementById("board");
     const roundBox = document.getElementById("round-chart");
     if (table) {
@@ -364,6 +432,7 @@
       // The chart after the first page of rows: the table is what a reader waits for.
       if (roundBox) loaded.then(() => roundChart(roundBox)).catch((err) => { roundBox.dataset.state = "error"; throw err; });
     }
+    for (const sortable of document.querySelectorAll("table.sortable")) new SortableTable(sortable);
     const historyBox = document.getElementById("history-chart");
     if (historyBox) historyChart(historyBox).catch((err) => { historyBox.dataset.state = "error"; throw err; });
     const clock = document.getElementById("round-clock");
@@ -376,6 +445,7 @@
 
   state.nmrShort = nmrShort;
   state.durationText = durationText;
+  state.nmrFixed = nmrFixed;
   state.localTime = localTime;
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
