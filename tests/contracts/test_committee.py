@@ -319,10 +319,13 @@ def test_post_signed__unrecoverable_signature__reverts_invalid(s23, corrupt):
 
 
 def test_post_signed__existing_checks_apply__too_early(s23):
+    # Signed first, as `post` does: the signing reads the committee's epoch, and a read between
+    # setting the next block's time and sending could leave that time equal to the head's.
+    signatures = s23.sigs(s23.keys[:2])
     s23.harness.at(s23.harness.chain.blocks.head.timestamp + 1)
     assert s23.harness.now() < s23.rnd.resolve
     with ape.reverts(s23.tour.PostingTooEarly):
-        s23.tour.postResultSigned(*s23.posting.args(), s23.sigs(s23.keys[:2]), sender=s23.harness.manager)
+        s23.tour.postResultSigned(*s23.posting.args(), signatures, sender=s23.harness.manager)
 
 
 def test_post_signed__existing_checks_apply__already_posted(s23):
