@@ -13,7 +13,7 @@ ARGS ?=
 help:
 	@echo "make demo   set everything up, then run the whole system (local Anvil, service, oracle and operator daemons, 20 participants x 3 rounds)"
 	@echo "make test   set everything up, then run the whole test suite"
-	@echo "make install (what running needs) | install-test (plus Slither and Chromium) | compile | bench | fuzz | clean"
+	@echo "make install (what running needs) | install-test (plus Slither and Chromium) | compile | bench | fuzz | screenshots | clean"
 
 # Python: a virtualenv with the pinned packages; stamp = hash of what decides its contents.
 $(VENV)/.stamp: pyproject.toml requirements.lock
@@ -137,6 +137,16 @@ bench: install-test compile
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/demo.py
 	$(BIN)/python bench/cli.py
+
+# The dashboard's pages at desktop and phone width, as its browser tests shoot them (out/dashboard/),
+# copied into docs/screenshots/ for docs/dashboard.md.
+SCREENSHOTS := rounds round round-open round-late standings model staker strategy-owner
+.PHONY: screenshots
+screenshots: install-test compile
+	$(BIN)/ape test tests/e2e/test_dashboard.py -p no:cacheprovider -m nodes -q
+	mkdir -p docs/screenshots
+	for name in $(SCREENSHOTS); do for shot in $$name $$name-phone; do \
+	  if [ -f out/dashboard/$$shot.png ]; then cp out/dashboard/$$shot.png docs/screenshots/; fi; done; done
 
 # A longer stateful fuzzing campaign than the one in `make test` (set FUZZ_EXAMPLES).
 FUZZ_EXAMPLES ?= 500
