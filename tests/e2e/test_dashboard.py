@@ -177,7 +177,8 @@ def world(project, tmp_path_factory) -> Iterator[World]:
 
         with running_service(w.deployments, w.layout.root, tmp / "service.log") as service:
             yield World(service.url, w.layout.root, client, w.stakers, str(strategy.address), owner7,
-                        (R1, "model_00", who.address), tmp / "service.log")
+                        (R1, "model_00", who.address), tmp / "service.log",
+                        extra={"scenario": w, "delivery": delivery, "tmp": tmp})
         assert "Traceback" not in service.log_text(), service.log_text()
 
 
@@ -1117,11 +1118,15 @@ def test_round_page__open_round__lists_its_stakes_and_counts_down_to_its_close(w
     visit.shot("round-open")
 
 
-def test_a_round_past_its_resolve_time_without_a_result__is_flagged_late_on_both_pages(world, visit):
+def test_a_late_round__is_flagged_on_both_pages__then_posted__its_stake_awaits_final_at_its_expected_return(
+        world, visit):
     """Last in the module: it moves the chain's clock (the open round stays open: it closes in 30 days)."""
-    late = 204
-    open_round(world.client, accounts_owner(), RoundSpec(round_id=late, open_in=0, close_after=HOUR, resolve_after=HOUR,
-                                                         min_stake=WEI // 10, stake_cap=1_000 * WEI))
+    late, w = 204, world.extra["scenario"]
+    who = world.stakers[2]
+    open_funded_round(w, late, fund=20 * WEI)
+    inputs = synth_round(world.extra["tmp"], late, models=1, rows=300, seed=late)
+    stake_predictions(world.client, who, world.extra["delivery"], late, "model_00", 4 * WEI,
+                      inputs / "predictions" / "model_00.csv")
     info = world.client.round(late)
     advance_to(info.resolve_time + 60)
     page = visit.goto("/")
@@ -1134,6 +1139,25 @@ def test_a_round_past_its_resolve_time_without_a_result__is_flagged_late_on_both
     clock = page.query_selector("#round-clock")
     assert clock.get_attribute("data-event") == "expires" and int(clock.get_attribute("data-at")) == info.expires_at
     visit.shot("round-late")
+
+    # Posted at last: in its challenge period the stake awaits its expected return, final at the
+    # chain's final time; nothing is claimable yet.
+    deliver_targets(w, late, inputs)
+    oracle_once(w)
+    info = world.client.round(late)
+    assert info.state is RoundState.POSTED
+    [row] = [r for r in published_rows(world.data, late) if r["staker"] == who.address]
+    expected = int(row["stake"]) - int(row["burn"]) + int(row["payout"])
+    page = visit.goto(f"/stakers/{who.address}")
+    phase = "#phases tr[data-phase='awaiting results'] [data-col={}]"
+    assert (text_of(page, phase.format("stakes")), wei_of(page, phase.format("amount"))) == ("1", expected)
+    assert "(expected)" in text_of(page, phase.format("amount"))
+    assert text_of(page, phase.format("next")) == f"final {utc(info.final_at)}"
+    tr = f"#history-stakes tr[data-round='{late}'][data-model='model_00']"
+    assert wei_of(page, f"{tr} [data-col=expected]") == expected
+    assert utc(info.final_at) in text_of(page, f"{tr} [data-col=claimable]")
+    page = visit.goto("/")
+    assert page.query_selector("#late-rounds") is None  # posted: no longer late
 
 
 def accounts_owner() -> Any:
