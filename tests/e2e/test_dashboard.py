@@ -600,6 +600,20 @@ def test_staker_page__history_claimable_pending_round_and_strategy(world, visit)
     assert wei_of(page, f"{box} .cards [data-col=value]") == idle + claimable
     assert wei_of(page, f"{box} tr[data-phase='claimable'] [data-col=amount]") == claimable
     assert wei_of(page, f"{box} #strategy-rounds tr[data-round='{R2}'] [data-col=cumulative]") == net
+    # The strategy's idle NMR over time: after each transfer in or out, what the token held for it
+    # at that block (read back from the chain's state at each block), ending at its balance now.
+    page.wait_for_selector("#idle-chart[data-state=ready]")
+    xs, ys = page.evaluate("() => window.nmrstake.charts.idle.data")
+    moves = api(world, f"/v1/stakers/{world.strategy_owner.address}")["strategy_nmr_history"]
+    assert len(moves) == len(xs) == len(ys) >= 3  # the deposit, the two stakes (no claim yet)
+    token = world.client.token
+    for mv, x, y in zip(moves, xs, ys):
+        held = int(token.balanceOf(world.strategy, block_id=mv["block"]))
+        assert int(mv["balance"]) == held and y == pytest.approx(held / WEI)
+        assert x == mv["time"] == world.client.provider.get_block(mv["block"]).timestamp
+    assert int(moves[-1]["balance"]) == idle
+    last = f"#idle-moves tr[data-block='{moves[-1]['block']}'] [data-col=balance]"
+    assert wei_of(page, last) == idle
     visit.shot("strategy-owner")
 
 

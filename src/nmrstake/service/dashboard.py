@@ -470,6 +470,39 @@ class Dashboard:
         return [{"model": m, "staker": who, "stake": str(v)}
                 for (m, who), v in sorted(stakes.items(), key=lambda kv: (-kv[1], kv[0])) if v]
 
+    def nmr_history(self, address: str) -> list[dict[str, Any]] | None:
+        """An allocation strategy's NMR (what it holds idle) after each transfer in or out, oldest
+        first: `block`, `time` (its block's), `change` and `balance` (wei), from the token's
+        `Transfer` logs since the tournament's deployment (a strategy is made after it, so they
+        are its whole history). None if those do not add up to its balance now (a transfer the
+        logs missed): no history rather than a wrong one."""
+        from nmrstake.chain.contracts import event_logs
+
+        client = self.ctx.client
+        who = checksum_address(address)
+
+        def read() -> tuple[list[tuple[int, int, int]], dict[int, int], int]:
+            transfer = client.token.Transfer
+            names = [i.name for i in transfer.abi.inputs]  # (from, to, value): the mainnet NMR's are _from, _to, _value
+            head = client.head()
+            moves: dict[tuple[int, int], int] = {}
+            for side, sign in ((names[1], 1), (names[0], -1)):
+                for log in event_logs(transfer, client.start_block, head, {side: who}):
+                    args = list(log.event_arguments.values())
+                    if checksum_address(str(args[0])) == checksum_address(str(args[1])):
+                        continue  # to itself: no change
+                    moves[(int(log.block_number), int(log.log_index))] = sign * int(args[2])
+            times = {b: int(client.provider.get_block(b).timestamp) for b in sorted({b for b, _ in moves})}
+            ordered = [(b, i, v) for (b, i), v in sorted(moves.items())]
+            return ordered, times, int(client.nmr_balance(who))
+
+        ordered, times, now = self.chain(read)
+        out, balance = [], 0
+        for block, _index, change in ordered:
+            balance += change
+            out.append({"block": block, "time": times[block], "change": str(change), "balance": str(balance)})
+        return out if balance == now else None
+
     def claim_transactions(self, round_id: int) -> dict[tuple[str, str], dict[str, Any]]:
         """Per (model, staker) of the round, the transaction that took its stake out (a `Claimed`,
         an `EmergencyWithdrawal`), with who sent it (`caller`: the staker, or the operator's push;
@@ -875,18 +908,20 @@ class Dashboard:
         settings if it is one; if it owns one, that strategy's settings and history (the owner's
         NMR at work there, which the strategy, not the owner, stakes)."""
         hist = self.history(staker=address)
-        strategy = owned = owned_history = None
+        strategy = owned = owned_history = idle = None
         strategies = self.strategies()
         if strategies is not None:
             if self.chain(strategies.is_strategy, address):
                 strategy = self.chain(strategies.view, address).to_json()
+                idle = self.nmr_history(address)
             mine = self.chain(strategies.strategy_of, address)
             if mine is not None:
                 owned = self.chain(strategies.view, mine).to_json()
                 owned_history = self.history(staker=mine)
+                idle = self.nmr_history(mine)
         balance = int(self.chain(self.ctx.client.nmr_balance, address))
         return {"staker": address, "balance": str(balance), **hist, "strategy": strategy, "owned_strategy": owned,
-                "owned_strategy_history": owned_history}
+                "owned_strategy_history": owned_history, "strategy_nmr_history": idle}
 
 
 def score_ranks(rows: dict[tuple[str, str], Any]) -> tuple[dict[tuple[str, str], int], int]:

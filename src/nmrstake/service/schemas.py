@@ -721,6 +721,15 @@ class ModelHistory(_History):
     strategies: list[StrategySetting]
 
 
+class NmrMove(_Strict):
+    """A transfer of NMR in or out of an allocation strategy, and what it held after it."""
+
+    block: int
+    time: int = Field(description="its block's time (Unix seconds)")
+    change: str = Field(description="wei in (positive) or out (negative)", pattern=SIGNED_WEI_PATTERN)
+    balance: str = _wei("the strategy's NMR after it (idle, not staked)")
+
+
 class StrategyHistory(_History):
     """The history of the allocation strategy an address owns: the stakes it made with the owner's NMR."""
 
@@ -732,6 +741,9 @@ class StakerHistory(_History):
     balance: str = _wei("the NMR it holds now (the token's balanceOf)")
     owned_strategy_history: StrategyHistory | None = Field(
         description="the history of the allocation strategy it owns (its stakes, phases and totals), if any")
+    strategy_nmr_history: list[NmrMove] | None = Field(
+        description="the idle NMR of the allocation strategy it is or owns, after each transfer in or out, oldest "
+                    "first (null without a strategy, or if the token's logs do not add up to its balance now)")
     strategy: Strategy | None = Field(description="the staker's settings if it is an allocation strategy")
     owned_strategy: Strategy | None = Field(description="the allocation strategy the staker owns, if any")
 

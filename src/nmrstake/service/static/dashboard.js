@@ -388,6 +388,21 @@
     }, [rounds.map((r) => r.round), nmr("staked"), nmr("payout"), nmr("burn")]);
   }
 
+  /* An allocation strategy's idle NMR after each transfer in or out (a step line over time). */
+  async function idleChart(box) {
+    await loadChartLibrary();
+    const moves = JSON.parse(document.getElementById("idle-data").textContent);
+    mountChart("idle", box, {
+      scales: { x: { time: true }, y: {} },
+      legend: { show: false },
+      axes: [{}, { label: "idle NMR", values: nmrAxis, size: 70 }],
+      series: [
+        { label: "time" },
+        { label: "idle NMR", stroke: "#1f4e79", width: 2, paths: window.uPlot.paths.stepped({ align: 1 }), points: { show: true, size: 6, fill: "#1f4e79" } },
+      ],
+    }, [moves.map((mv) => mv.time), moves.map((mv) => Number(BigInt(mv.balance)) / 1e18)]);
+  }
+
   // ------------------------------------------------------------------ the round's countdown
 
   /* The server's duration_text: the two largest units, "in …" or "… ago". */
@@ -435,6 +450,8 @@
     for (const sortable of document.querySelectorAll("table.sortable")) new SortableTable(sortable);
     const historyBox = document.getElementById("history-chart");
     if (historyBox) historyChart(historyBox).catch((err) => { historyBox.dataset.state = "error"; throw err; });
+    const idleBox = document.getElementById("idle-chart");
+    if (idleBox) idleChart(idleBox).catch((err) => { idleBox.dataset.state = "error"; throw err; });
     const clock = document.getElementById("round-clock");
     if (clock) countdown(clock);
     const trendBox = document.getElementById("trend-chart");
