@@ -313,6 +313,18 @@ def test_rounds_page__every_round_with_state_local_times_totals_funding_stakes_a
     assert trend[2] == pytest.approx([i.total_payout / WEI for i in infos])
     assert trend[3] == pytest.approx([i.total_burn / WEI for i in infos])
     assert page.query_selector("#late-rounds") is None  # the open round resolves long after now
+    # Stake and pending apart for the whole tournament, by round: the open round's stakes at stake
+    # until it closes; the final rounds' returns claimable (every published row the chain still
+    # holds, at stake - burn + payout) and claimed (what the chain counts as claimed).
+    phase = "#tournament-phases tr[data-phase='{}'] [data-col={}]"
+    assert (text_of(page, phase.format("at stake now", "stakes")), wei_of(page, phase.format("at stake now", "amount"))) \
+        == ("1", infos[2].total_staked)
+    assert text_of(page, phase.format("at stake now", "next")) == f"closes {utc(infos[2].close_time)}"
+    held = sum(int(r["stake"]) - int(r["burn"]) + int(r["payout"]) for rid in (R1, R2) for r in published_rows(world.data, rid)
+               if int(world.client.tournament.getStake(rid, model_id(r["model"]), r["staker"])[0]) > 0)
+    assert wei_of(page, phase.format("claimable", "amount")) == held
+    assert wei_of(page, phase.format("claimed", "amount")) == infos[0].claimed + infos[1].claimed > 0
+    assert wei_of(page, phase.format("awaiting results", "amount")) == 0
     visit.shot("rounds")
 
 
@@ -330,7 +342,10 @@ def test_round_page__leaderboard_ranked_by_net_totals_verification_files_and_tra
     # Stake and pending apart: a final round's stakes are claimable, with what was claimed and what is left.
     assert page.get_attribute("#round-phase", "data-phase") == "claimable"
     assert wei_of(page, "#round-phase [data-col=claimed]") == info.claimed
-    assert wei_of(page, "#round-phase [data-col=left]") == info.claimable
+    # What is left: every published row whose stake the chain still holds, at stake - burn + payout.
+    left = sum(int(r["stake"]) - int(r["burn"]) + int(r["payout"]) for r in published_rows(world.data, R1)
+               if int(world.client.tournament.getStake(R1, model_id(r["model"]), r["staker"])[0]) > 0)
+    assert wei_of(page, "#round-phase [data-col=left]") == left == info.claimable - info.claimed
     assert text_of(page, "#totals [data-col=stakes]") == str(info.stake_count)
     for col, ts in (("open", info.open_time), ("close", info.close_time), ("posted", info.posted_at),
                     ("final", info.final_at)):

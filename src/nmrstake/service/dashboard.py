@@ -38,7 +38,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nmrstake.client.positions import AT_STAKE, AWAITING, CLAIMABLE
+from nmrstake.client.positions import AT_STAKE, AWAITING, CLAIMABLE, CLAIMED, PHASES, PhaseTotal
 from nmrstake.errors import ConfigError, InputError, NmrstakeError, RequestError
 from nmrstake.hashing import ZERO32, checksum_address, to_hex
 
@@ -882,6 +882,7 @@ class Dashboard:
         late = [i.round_id for i in infos
                 if now is not None and not i.posted_at and i.state.label in UNSETTLED and now > i.resolve_time]
         return {"chain_time": now, "trend": trend, "late": late, "rounds": len(infos),
+                "phases": [t.to_json() for t in round_phase_totals(infos, now)] if infos else [],
                 "staked": str(sum(i.total_staked for i in infos)),
                 "at_risk": str(sum(i.total_staked for i in infos if i.state.label in UNSETTLED)),
                 "payout": str(sum(i.total_payout for i in infos)), "burn": str(sum(i.total_burn for i in infos))}
@@ -950,6 +951,36 @@ def return_pct(net: int, stake: int) -> float | None:
 def mean_of(values: Iterable[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return sum(present) / len(present) if present else None
+
+
+def round_phase_totals(infos: list[Any], now: int | None) -> list[PhaseTotal]:
+    """Stake and pending apart for the tournament as a whole, by round (`count`: rounds): at stake
+    now (open rounds, until they close), awaiting results (closed rounds until results are due;
+    posted ones at their expected return, stake - burn + payout, until final), claimable (final
+    rounds' returns not claimed yet; an expired round's stakes not withdrawn) and claimed."""
+    phases: dict[str, list[tuple[int, int | None, str | None, bool, bool]]] = {n: [] for n in PHASES}
+    for i in infos:
+        label = i.state.label
+        if label in ("scheduled", "open") and not (now is not None and now >= i.close_time):
+            phases[AT_STAKE].append((i.total_staked, i.close_time, "closes", False, False))
+        elif label in ("open", "closed"):
+            late = now is not None and now > i.resolve_time
+            phases[AWAITING].append((i.total_staked, None if late else i.resolve_time, "results due", False, late))
+        elif label == "posted":
+            phases[AWAITING].append((i.claimable, i.final_at, "final", True, False))
+        else:
+            due = i.claimable if label == "final" else i.total_staked
+            if due - i.claimed > 0:
+                phases[CLAIMABLE].append((due - i.claimed, None, None, False, False))
+            if i.claimed > 0:
+                phases[CLAIMED].append((i.claimed, None, None, False, False))
+    out = []
+    for name, items in phases.items():
+        coming = sorted((at, event or "") for _, at, event, _, _ in items if at)
+        out.append(PhaseTotal(name, len(items), sum(x[0] for x in items), any(x[3] for x in items),
+                              coming[0][0] if coming else None, coming[0][1] or None if coming else None,
+                              sum(1 for x in items if x[4])))
+    return out
 
 
 #: The states of a round whose stakes may still be burned: their results are not final.
