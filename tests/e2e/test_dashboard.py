@@ -1144,6 +1144,13 @@ def test_round_page__open_round__lists_its_stakes_and_counts_down_to_its_close(w
     # The page's ticking countdown says durations as the server does.
     for seconds in (0, 1, 59, 61, 3_661, 90_061, 2_591_995, -7_260, -86_400):
         assert page.evaluate(f"() => window.nmrstake.durationText({seconds})") == duration_text(seconds)
+    # ... and amounts as the server does, trimmed and fixed, halves away from zero, no "-0".
+    from nmrstake.service.dashboard import nmr_fixed, nmr_short
+
+    for wei in (0, 1, 49_999_999_999_999, 50_000_000_000_000, -50_000_000_000_000, -49_999_999_999_999, WEI,
+                78_734 * 10**14, 123 * WEI + 5 * 10**13, -(10**24) - 1):
+        got = page.evaluate(f"() => [window.nmrstake.nmrShort('{wei}'), window.nmrstake.nmrFixed('{wei}')]")
+        assert got == [nmr_short(wei), nmr_fixed(wei)], wei
     visit.shot("round-open")
 
 

@@ -10,9 +10,11 @@
   const state = { charts: {}, board: null };
   window.nmrstake = state;
 
-  /* Wei (decimal string) as NMR rounded half away from zero to `places` decimals, trailing
-   * zeros trimmed: the server's nmr_short, exactly (BigInt, no floating point). */
-  function nmrShort(wei, places) {
+  /* Wei (decimal string) as NMR rounded half away from zero to `places` decimals (4 by default),
+   * with its trailing zeros trimmed (`trim`: the server's nmr_short, in sentences) or kept (the
+   * server's nmr_fixed, in tables and cards, so that a column's decimals line up). Exactly as the
+   * server: BigInt, no floating point. */
+  function nmrText(wei, places, trim) {
     places = places === undefined ? 4 : places;
     let v = BigInt(wei);
     const negative = v < 0n;
@@ -23,27 +25,16 @@
     const unit = 10n ** BigInt(places);
     let text = (q / unit).toString();
     if (places > 0) {
-      const frac = (q % unit).toString().padStart(places, "0").replace(/0+$/, "");
-      if (frac) text += "." + frac;
+      const frac = (q % unit).toString().padStart(places, "0");
+      const shown = trim ? frac.replace(/0+$/, "") : frac;
+      if (shown) text += "." + shown;
     }
-    return negative && text !== "0" ? "-" + text : text;
-  }
-
-  /* Wei as NMR to exactly `places` decimals (4 by default): what tables and cards show, so that
-   * a column's decimals line up. The server's nmr_fixed, exactly. */
-  function nmrFixed(wei, places) {
-    places = places === undefined ? 4 : places;
-    let v = BigInt(wei);
-    const negative = v < 0n;
-    if (negative) v = -v;
-    const scale = 10n ** (WEI_DECIMALS - BigInt(places));
-    let q = v / scale;
-    if ((v % scale) * 2n >= scale) q += 1n;
-    const unit = 10n ** BigInt(places);
-    let text = (q / unit).toString();
-    if (places > 0) text += "." + (q % unit).toString().padStart(places, "0");
     return negative && q !== 0n ? "-" + text : text;
   }
+
+  function nmrShort(wei, places) { return nmrText(wei, places, true); }
+
+  function nmrFixed(wei, places) { return nmrText(wei, places, false); }
 
   function nmrExact(wei) {
     let v = BigInt(wei);
