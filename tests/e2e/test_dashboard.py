@@ -1156,7 +1156,7 @@ def test_round_page__open_round__lists_its_stakes_and_counts_down_to_its_close(w
 
 def test_a_late_round__is_flagged_on_both_pages__then_posted__its_stake_awaits_final_at_its_expected_return(
         world, visit):
-    """Last in the module: it moves the chain's clock (the open round stays open: it closes in 30 days)."""
+    """Near the end of the module: it moves the chain's clock (the open round stays open: it closes in 30 days)."""
     late, w = 204, world.extra["scenario"]
     who = world.stakers[2]
     open_funded_round(w, late, fund=20 * WEI)
@@ -1194,6 +1194,24 @@ def test_a_late_round__is_flagged_on_both_pages__then_posted__its_stake_awaits_f
     assert utc(info.final_at) in text_of(page, f"{tr} [data-col=claimable]")
     page = visit.goto("/")
     assert page.query_selector("#late-rounds") is None  # posted: no longer late
+
+
+def test_dust_sent_to_a_strategy__its_page_shows_the_latest_transfers_counted_back_from_its_balance_now(world):
+    """Someone sends a strategy many tiny transfers to weigh its page down: the page reads only the
+    latest NMR_MOVES_SHOWN of them, each balance still the chain's at that block. Last in the module:
+    its two hundred blocks would only slow the tests after it."""
+    from nmrstake.service.dashboard import NMR_MOVES_SHOWN
+
+    sender = world.stakers[2]
+    for _ in range(NMR_MOVES_SHOWN + 5):
+        world.client.token.transfer(world.strategy, 1, sender=sender)
+    moves = api(world, f"/v1/stakers/{world.strategy}")["strategy_nmr_history"]
+    assert len(moves) == NMR_MOVES_SHOWN
+    assert [int(mv["change"]) for mv in moves] == [1] * NMR_MOVES_SHOWN
+    token = world.client.token
+    assert int(moves[-1]["balance"]) == int(token.balanceOf(world.strategy))
+    for mv in (moves[0], moves[len(moves) // 2], moves[-1]):
+        assert int(mv["balance"]) == int(token.balanceOf(world.strategy, block_id=mv["block"]))
 
 
 def accounts_owner() -> Any:

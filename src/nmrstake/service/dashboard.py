@@ -168,6 +168,7 @@ class Dashboard:
         self._strategies: Any = None
         self._warmed: dict[int, Any] = {}  # round -> the reading warm() last prepared
         self._attestations: Any = None  # the service's attestation store, opened once it exists
+        self._block_times: dict[str, int] = {}  # block hash -> timestamp (nmr_history)
         self.explorer = os.environ.get(EXPLORER_ENV, "").rstrip("/") or None
 
     # ------------------------------------------------------------------ chain and published data
@@ -471,37 +472,58 @@ class Dashboard:
                 for (m, who), v in sorted(stakes.items(), key=lambda kv: (-kv[1], kv[0])) if v]
 
     def nmr_history(self, address: str) -> list[dict[str, Any]] | None:
-        """An allocation strategy's NMR (what it holds idle) after each transfer in or out, oldest
-        first: `block`, `time` (its block's), `change` and `balance` (wei), from the token's
-        `Transfer` logs since the tournament's deployment (a strategy is made after it, so they
-        are its whole history). None if those do not add up to its balance now (a transfer the
-        logs missed): no history rather than a wrong one."""
+        """An allocation strategy's NMR (what it holds idle) after each of its latest
+        `NMR_MOVES_SHOWN` transfers in or out, oldest first: `block`, `time` (its block's),
+        `change` and `balance` (wei). Read from the token's `Transfer` logs backwards from the
+        head, `LOG_WINDOW` blocks at a time, until that many are found or the deployment's block
+        is reached, and the balances counted back from the balance now: however many transfers
+        someone sends the address (dust, to weigh its page down), a page reads at most about that
+        many logs and that many blocks' times (kept, by block hash). None if the count back goes
+        below zero (logs that miss a change of its balance): no history rather than a wrong one."""
         from nmrstake.chain.contracts import event_logs
 
         client = self.ctx.client
         who = checksum_address(address)
 
-        def read() -> tuple[list[tuple[int, int, int]], dict[int, int], int]:
+        def read() -> tuple[list[tuple[int, int, int, str]], int]:
             transfer = client.token.Transfer
             names = [i.name for i in transfer.abi.inputs]  # (from, to, value): the mainnet NMR's are _from, _to, _value
-            head = client.head()
-            moves: dict[tuple[int, int], int] = {}
-            for side, sign in ((names[1], 1), (names[0], -1)):
-                for log in event_logs(transfer, client.start_block, head, {side: who}):
-                    args = list(log.event_arguments.values())
-                    if checksum_address(str(args[0])) == checksum_address(str(args[1])):
-                        continue  # to itself: no change
-                    moves[(int(log.block_number), int(log.log_index))] = sign * int(args[2])
-            times = {b: int(client.provider.get_block(b).timestamp) for b in sorted({b for b, _ in moves})}
-            ordered = [(b, i, v) for (b, i), v in sorted(moves.items())]
-            return ordered, times, int(client.nmr_balance(who))
+            now = int(client.nmr_balance(who))
+            moves: dict[tuple[int, int], tuple[int, str]] = {}
+            high = client.head()
+            while high >= client.start_block and len(moves) < NMR_MOVES_SHOWN:
+                low = max(client.start_block, high - LOG_WINDOW + 1)
+                for side, sign in ((names[1], 1), (names[0], -1)):
+                    for log in event_logs(transfer, low, high, {side: who}):
+                        args = list(log.event_arguments.values())
+                        if checksum_address(str(args[0])) == checksum_address(str(args[1])):
+                            continue  # to itself: no change
+                        moves[(int(log.block_number), int(log.log_index))] = (sign * int(args[2]), _hex(log.block_hash))
+                high = low - 1
+            latest = sorted(moves.items())[-NMR_MOVES_SHOWN:]
+            return [(b, i, v, h) for (b, i), (v, h) in latest], now
 
-        ordered, times, now = self.chain(read)
-        out, balance = [], 0
-        for block, _index, change in ordered:
-            balance += change
-            out.append({"block": block, "time": times[block], "change": str(change), "balance": str(balance)})
-        return out if balance == now else None
+        latest, balance = self.chain(read)
+        out: list[dict[str, Any]] = []
+        for block, _index, change, block_hash in reversed(latest):
+            if balance < 0:
+                return None
+            out.append({"block": block, "time": self.block_time(block_hash), "change": str(change),
+                        "balance": str(balance)})
+            balance -= change
+        return None if balance < 0 else out[::-1]
+
+    def block_time(self, block_hash: str) -> int:
+        """A block's timestamp, by its hash (which names its contents: kept for good)."""
+        with self._lock:
+            known = self._block_times.get(block_hash)
+        if known is None:
+            known = int(self.chain(self.ctx.client.provider.get_block, block_hash).timestamp)
+            with self._lock:
+                if len(self._block_times) >= 100_000:
+                    self._block_times.clear()
+                self._block_times[block_hash] = known
+        return known
 
     def claim_transactions(self, round_id: int) -> dict[tuple[str, str], dict[str, Any]]:
         """Per (model, staker) of the round, the transaction that took its stake out (a `Claimed`,
@@ -951,6 +973,14 @@ def return_pct(net: int, stake: int) -> float | None:
 def mean_of(values: Iterable[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return sum(present) / len(present) if present else None
+
+
+#: An allocation strategy's page shows its idle NMR after at most this many latest transfers.
+NMR_MOVES_SHOWN = 200
+#: Blocks a `Transfer` log query covers at most (a node's eth_getLogs limits are of this order).
+LOG_WINDOW = 50_000
+#: A round's page lists at most this many of its stakes (the largest) before results are published.
+STAKES_SHOWN = 500
 
 
 def round_phase_totals(infos: list[Any], now: int | None) -> list[PhaseTotal]:

@@ -22,7 +22,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from nmrstake.errors import NmrstakeError, RequestError, UnknownRoundError
 from nmrstake.service.args import model_arg, round_arg, staker_arg
 from nmrstake.service.context import ServiceContext
-from nmrstake.service.dashboard import CSP, PAGE_SIZE, PAGE_TEMPLATES, TEMPLATES, VENDOR_FILES, vendor_dir
+from nmrstake.service.dashboard import CSP, PAGE_SIZE, PAGE_TEMPLATES, STAKES_SHOWN, TEMPLATES, VENDOR_FILES, vendor_dir
 from nmrstake.service.routes.deps import Context, Dash
 
 if TYPE_CHECKING:
@@ -146,7 +146,8 @@ def round_page(round_id: str, ctx: Context, dash: Dash, rows: int = PAGE_SIZE) -
                  verification=dash.verification(info), transactions=dash.transactions(info),
                  files=dash.files(info.round_id), pub=pub, explorer=dash.explorer,
                  committee=dash.committee_view(info), disputes=dash.disputes_view(info),
-                 clock=dash.round_clock(info), staked=dash.round_stakes(info.round_id) if pub is None else [])
+                 clock=dash.round_clock(info), staked=dash.round_stakes(info.round_id) if pub is None else [],
+                 stakes_shown=STAKES_SHOWN)
 
 
 @router.get("/models/{model}", response_class=HTMLResponse)
