@@ -213,10 +213,36 @@ class Visit:
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.requests: list[str] = []
+        # A request the browser drops because the page navigated away (the favicon Chromium
+        # fetches after load, when a test types into the search box at once) is not the page's
+        # failure; a request aborted with no navigation after it is.
+        self.navigations = 0
+        self.issued_at: dict[Any, int] = {}
+        self.aborted: list[tuple[str, int]] = []
         self.page.on("console", lambda m: self.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
-        self.page.on("requestfailed", lambda r: self.errors.append(f"request failed: {r.url} {r.failure}"))
-        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("framenavigated", self._navigated)
+        self.page.on("requestfailed", self._failed)
+        self.page.on("request", self._issued)
+
+    def _navigated(self, frame: Any) -> None:
+        if frame == self.page.main_frame:
+            self.navigations += 1
+
+    def _issued(self, request: Any) -> None:
+        self.requests.append(request.url)
+        self.issued_at[request] = self.navigations
+
+    def _failed(self, request: Any) -> None:
+        message = f"request failed: {request.url} {request.failure}"
+        if "ERR_ABORTED" in (request.failure or ""):
+            self.aborted.append((message, self.issued_at.get(request, self.navigations)))
+        else:
+            self.errors.append(message)
+
+    def failures(self) -> list[str]:
+        """Every error so far, with aborted requests counted only when no navigation followed them."""
+        return self.errors + [m for m, at in self.aborted if at == self.navigations]
 
     def goto(self, path: str) -> Any:
         response = self.page.goto(self.origin + path, wait_until="load")
@@ -233,8 +259,9 @@ class Visit:
         return path
 
     def close(self) -> None:
+        failures = self.failures()
         self.context.close()
-        assert not self.errors, self.errors
+        assert not failures, failures
         foreign = [u for u in self.requests if not (u.startswith(self.origin + "/") or u.startswith("data:"))]
         assert not foreign, f"requests that left the service's origin: {foreign}"
 
