@@ -199,15 +199,17 @@ class Oracle:
         signer = store.receipt_signer(create=False) if store.exists() else None
         service = {"receipt_signer": signer} if signer else None
         # A lone oracle is the service's operator: it scores from the values the service prepared
-        # at upload. A committee's member reads, parses and hashes every file itself, so that no
-        # member's result rests on the service's parse (nmrstake.prepared).
+        # at upload, where the store is the local disk (a shared store keeps none: the oracle
+        # parses the CSVs it fetches; SubmissionStore.store says why). A committee's member reads,
+        # parses and hashes every file itself, so that no member's result rests on the service's
+        # parse (nmrstake.prepared).
         prepared = not self.client.has_committee
         if store.exists():
             for s in chain_stakes:
                 # Only what the service received before close counts (see the module's docstring).
                 upload = store.delivered(rid, s.model, s.staker, s.commitment, info.close_time)
                 if upload is not None:  # fetched from the shared store, if the files are there
-                    predictions[(s.model, s.staker)] = store.local_path(upload, with_prepared=prepared)
+                    predictions[(s.model, s.staker)] = store.local_path(upload)
         stakes = [RoundStake(s.model, s.staker, s.amount, s.commitment) for s in chain_stakes]
         inputs = RoundInputs(targets=targets, predictions=predictions, meta_model=self.layout.meta_model_file(rid),
                              prepared=prepared)

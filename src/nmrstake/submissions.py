@@ -55,7 +55,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from nmrstake.errors import ConfigError, NmrstakeError
+from nmrstake.errors import ConfigError
 from nmrstake.fsutil import fsync_dir
 from nmrstake.hashing import bytes32_from_hex, checksum_address, to_hex
 from nmrstake.prepared import SUFFIX as PREPARED_SUFFIX
@@ -180,10 +180,11 @@ class SubmissionStore:
         """Where the file is on this machine (see :attr:`StoredUpload.path`)."""
         return self.blobs.local_path(self.file_key(round_id, model, staker, file_hash, extension))
 
-    def local_path(self, upload: StoredUpload, *, with_prepared: bool = False) -> Path:
-        """A local file holding `upload`'s bytes: the file itself on the local disk; a copy fetched
-        from the shared store (kept in the cache, fetched again only if the object changed), with
-        its prepared values beside it if it has some and `with_prepared` (the oracle's read). An
+    def local_path(self, upload: StoredUpload) -> Path:
+        """A local file holding `upload`'s bytes: the file itself on the local disk (with its
+        prepared values beside it, if the service wrote some); a copy fetched from the shared
+        store (kept in the cache, fetched again only if the object changed), which the oracle
+        parses and hashes itself (a shared store keeps no prepared values: :meth:`store`). An
         acknowledged upload's object missing from the shared store is the store's failure, never
         the participant's (its row is committed only after the object was written): a ConfigError
         naming the URL and the key, so that the oracle stops rather than score a delivered file as
@@ -200,11 +201,6 @@ class SubmissionStore:
         if path.stat().st_size != upload.size:
             raise ConfigError(f"{self.blobs.where(upload.key)}: {path.stat().st_size} bytes, but upload "
                               f"{upload.upload_id} stored {upload.size}")
-        if with_prepared:
-            try:
-                self.blobs.fetch(upload.key + PREPARED_SUFFIX)
-            except NmrstakeError:
-                pass  # none (a Parquet or unusual file, or an upload from before them): the file is parsed
         return path
 
     def exists(self) -> bool:
@@ -380,9 +376,12 @@ class SubmissionStore:
         once both are durable (the object first: a row never refers to a missing object); raises
         sqlalchemy.exc.IntegrityError if the authorisation was used (by any process sharing the
         database), leaving the object, which a row of the same bytes may share. `prepared`: the
-        file's values for the oracle (:mod:`nmrstake.prepared`), written beside it first."""
+        file's values for the oracle (:mod:`nmrstake.prepared`), written beside it first on the
+        local disk. A shared store keeps none: the oracle fetches the CSV itself in any case, and
+        a second object (its PUT here, its GET there) costs the service and the store more than
+        the oracle's parse and hash of the CSV it has fetched (about a millisecond)."""
         key = self.file_key(round_id, model, staker, file_hash, extension)
-        if prepared is not None:
+        if prepared is not None and not self.shared:
             self.blobs.put_bytes(key + PREPARED_SUFFIX, encode_prepared(prepared))
         size = self._put_file(staged, key)
         crash_point("stored")

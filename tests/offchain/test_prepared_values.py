@@ -149,18 +149,24 @@ def intake_store(tmp_path, blob_url, database_url):  # noqa: F811
     return store, open_intake(store)
 
 
-def test_an_upload_of_a_plain_csv__has_its_prepared_values_beside_it_and_the_oracles_copy_brings_them(
+def test_an_upload_of_a_plain_csv__has_its_prepared_values_beside_it_on_the_local_disk_and_none_in_a_shared_store(
         tmp_path, intake_store):
+    """On the local disk the oracle reads the values beside the file for free; from a shared store
+    it fetches the CSV anyway, so a second object would cost a PUT and a GET for a parse it saves."""
     store, intake = intake_store
     source = synth_round(tmp_path, 7, models=1) / "predictions" / "model_00.csv"
     stored = intake_upload(intake, source)
     raw = source.read_bytes()
+    path = store.local_path(stored)
+    assert path.read_bytes() == raw
+    if store.shared:
+        assert store.blobs.stat(stored.key + SUFFIX) is None and read_beside(path) is None
+        return
     got = decode(store.blobs.get_bytes(stored.key + SUFFIX))
     expected = prepare(raw, keccak_bytes(raw))
     assert got is not None and expected is not None
     assert (got.keccak, got.size, got.ids) == (expected.keccak, expected.size, expected.ids)
     assert np.array_equal(got.values, expected.values)
-    path = store.local_path(stored, with_prepared=True)
     beside = read_beside(path)
     assert beside is not None and np.array_equal(beside.values, expected.values)
 
@@ -173,7 +179,7 @@ def test_an_upload_of_a_parquet_file__has_no_prepared_values_and_is_read_as_befo
         path, index=False)
     stored = intake_upload(intake, path)
     assert stored.key.endswith(".parquet") and store.blobs.stat(stored.key + SUFFIX) is None
-    local = store.local_path(stored, with_prepared=True)
+    local = store.local_path(stored)
     assert local.read_bytes() == path.read_bytes() and read_beside(local) is None
 
 
@@ -183,6 +189,8 @@ def test_sweep__deletes_prepared_values_whose_file_no_row_refers_to_and_keeps_a_
     stored = intake_upload(intake, source)
     orphan = store.file_key(7, "model_01", stored.staker, b"\x05" * 32, ".csv") + SUFFIX  # a writer killed after it
     store.blobs.put_bytes(orphan, b"left behind")
+    if store.shared:  # the service writes none there now; an older one did, beside a stored file
+        store.blobs.put_bytes(stored.key + SUFFIX, b"an older writer's")
     later = time.time() + ORPHAN_GRACE + 60
     swept = store.sweep_orphans(now=later)
     assert swept.deleted == (orphan,)
