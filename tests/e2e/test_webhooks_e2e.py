@@ -221,7 +221,7 @@ def world(project, tmp_path_factory) -> Any:
 def strategy_round(ctx: World, w: Any, tmp: Path) -> None:
     """Round 32 with the owner's strategy (see the module), each step waited for."""
     from nmrstake.strategies.chain import StrategyClient
-    from nmrstake.strategies.operator import StrategyOperator
+    from nmrstake.strategy_operator import StrategyOperator
 
     service, receiver, owner = ctx.service, ctx.receiver, ctx.owner
     strategies = StrategyClient(w.client)

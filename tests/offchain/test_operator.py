@@ -20,7 +20,7 @@ from nmrstake.oracle import Oracle
 from nmrstake.participant import LocalDelivery, deliver, stake_predictions
 from nmrstake.results.read import load_published
 from nmrstake.strategies.chain import Mode, StrategyClient
-from nmrstake.strategies.operator import Action, StrategyOperator
+from nmrstake.strategy_operator import Action, StrategyOperator
 
 
 class Log:

@@ -95,7 +95,7 @@ def test_describe_revert__any_project_contracts_error_by_selector_with_its_argum
 def test_operator__a_failed_batch_entry__is_logged_with_its_error_and_arguments(project, tmp_path):
     from nmrstake.client.results import LocalResults
     from nmrstake.models import model_id
-    from nmrstake.strategies.operator import StrategyOperator
+    from nmrstake.strategy_operator import StrategyOperator
 
     world = make_world(project, tmp_path)
     strategies = StrategyClient(world.client)

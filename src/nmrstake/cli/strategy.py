@@ -3,7 +3,7 @@
 The owner's commands stand on web3.py and eth-account alone (:mod:`nmrstake.client.strategy`):
 with `--network` a node's URL, none of them imports ape (only `strategy submit` without `--api`,
 which uploads into the operator's own store on the operator's machine, connects through ape).
-The operator's daemon (:mod:`nmrstake.strategies.operator`) stays on ape."""
+The operator's daemon (:mod:`nmrstake.strategy_operator`) stays on ape."""
 
 from __future__ import annotations
 
@@ -333,7 +333,7 @@ def operator_run(network: str, account: str | None, wallet: str | None, deployme
     from nmrstake.chain.connect import connect, load_project
     from nmrstake.chain.signers import resolve_account
     from nmrstake.daemon import EventLog, run_daemon
-    from nmrstake.strategies.operator import StrategyOperator
+    from nmrstake.strategy_operator import StrategyOperator
     from nmrstake.tournament import TournamentClient
 
     if batch_size < 1:
@@ -362,7 +362,7 @@ def operator_run(network: str, account: str | None, wallet: str | None, deployme
 def operator_status(network: str, deployments_dir: Path | None, api: str | None, data_dir: Path | None,
                     as_json: bool) -> None:
     """What the operator would do now, round by round (sends nothing)."""
-    from nmrstake.strategies.operator import StrategyOperator
+    from nmrstake.strategy_operator import StrategyOperator
 
     with chain_session(network, deployments_dir, api) as client:
         steps = StrategyOperator(client, _source(client, api, data_dir), None, log=lambda *a, **k: None).tick()

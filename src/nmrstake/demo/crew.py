@@ -47,7 +47,7 @@ class InProcessCrew:
         from nmrstake.daemon import EventLog
         from nmrstake.oracle import Oracle
         from nmrstake.participant import LocalDelivery
-        from nmrstake.strategies.operator import StrategyOperator
+        from nmrstake.strategy_operator import StrategyOperator
 
         self.delivery = LocalDelivery(client, layout)
         self.oracle = Oracle(client, oracle_account, layout, log=EventLog(out=_quiet))
