@@ -24,6 +24,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
@@ -36,6 +38,9 @@ from nmrstake.service.routes import ROUTERS
 from nmrstake.service.routes.attestations import Committee
 from nmrstake.service.routes.pages import compile_templates, is_page_path, not_found_page
 from nmrstake.service.schemas import problem
+
+#: Seconds a client is told to wait (Retry-After) when the service's database does not answer.
+DATABASE_RETRY_AFTER = 5
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -99,6 +104,21 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         if isinstance(exc, InputError):  # e.g. a malformed published folder: the operator's, not the client's
             return problem(500, "bad-published-data", exc.message, instance=request.url.path)
         return problem(500, "misconfigured", exc.message, instance=request.url.path)
+
+    async def _database_away(request: Request, exc: Exception) -> JSONResponse:
+        """The service's database (SQLite, or PostgreSQL shared by the replicas) does not answer:
+        the request may succeed on a retry, so a 503, never a 500; nothing was stored (the
+        transaction did not commit)."""
+        import logging
+
+        logging.getLogger("nmrstake.service").warning("the database does not answer on %s: %s",
+                                                      request.url.path, exc)
+        return problem(503, "database-unavailable", f"the service's database does not answer "
+                       f"({type(exc).__name__}); try again shortly", instance=request.url.path,
+                       headers={"Retry-After": str(DATABASE_RETRY_AFTER)})
+
+    for away in (OperationalError, InterfaceError, PoolTimeout):  # not IntegrityError: that is a bug, a 500
+        app.add_exception_handler(away, _database_away)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

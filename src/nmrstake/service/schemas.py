@@ -125,7 +125,8 @@ class Problem(BaseModel):
                                   "staker-quota-exceeded, store-full, file-too-large, unsupported-media-type, "
                                   "unsupported-format, missing-field, invalid-field, empty-file, invalid-file, "
                                   "file-hash-mismatch, internal-error, bad-published-data, misconfigured, "
-                                  "chain-error, chain-unavailable, index-unavailable, http-error, faucet-off, faucet-limit, "
+                                  "chain-error, chain-unavailable, index-unavailable, database-unavailable, http-error, "
+                                  "faucet-off, faucet-limit, "
                                   "no-committee, not-committee-member, wrong-epoch, too-many-attestations",
                       pattern=r"^urn:nmrstake:problem:[a-z0-9-]+$")
     title: str = Field(description="the same for every problem of a status")
@@ -150,16 +151,17 @@ PROBLEM_STATUSES: dict[int, str] = {
     429: "too-many-uploads, staker-quota-exceeded, store-full",
     500: "internal-error, bad-published-data, misconfigured",
     502: "chain-error: the chain refused a read or disagrees with the deployment",
-    503: "chain-unavailable: the chain does not answer; try again shortly",
+    503: "chain-unavailable: the chain does not answer; index-unavailable, database-unavailable: the "
+         "service's database does not answer; try again shortly",
 }
 
 
 def problems(*statuses: int, **kinds: str) -> dict[int | str, dict[str, Any]]:
     """The `responses` of a route that can answer these statuses with a problem document; a keyword
     `s404="..."` says which kinds of that status this route gives (default: PROBLEM_STATUSES). 500
-    (an unexpected failure) is declared for every route."""
+    (an unexpected failure) and 503 (the database or the chain away) are declared for every route."""
     out: dict[int | str, dict[str, Any]] = {}
-    for status in sorted({*statuses, 500}):
+    for status in sorted({*statuses, 500, 503}):
         out[status] = {"description": "Problem: " + kinds.get(f"s{status}", PROBLEM_STATUSES[status]),
                        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     return out
