@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from nmrstake.errors import InputError
 
@@ -21,7 +21,8 @@ except ImportError:  # pragma: no cover - fall back on eth-hash's pluggable back
 
     _new = _eth_keccak.new
 
-__all__ = ["keccak_bytes", "keccak_file", "to_hex", "from_hex", "bytes32_from_hex", "checksum_address", "ZERO32"]
+__all__ = ["KeccakHasher", "keccak_bytes", "keccak_file", "keccak_hasher", "to_hex", "from_hex", "bytes32_from_hex",
+           "checksum_address", "ZERO32"]
 
 ZERO32 = b"\x00" * 32
 _CHUNK = 1 << 20
@@ -30,6 +31,20 @@ _CHUNK = 1 << 20
 def keccak_bytes(data: bytes | bytearray | memoryview) -> bytes:
     """Keccak-256 of ``data`` (32 bytes)."""
     return _new(bytes(data)).digest()
+
+
+class KeccakHasher(Protocol):
+    """A running keccak-256: bytes given to `update` piece by piece, then their `digest`."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+    def digest(self) -> bytes: ...
+
+
+def keccak_hasher() -> KeccakHasher:
+    """A running keccak-256, for bytes that arrive in pieces (an upload's body as it streams in)."""
+    hasher: KeccakHasher = _new(b"")
+    return hasher
 
 
 def keccak_file(path: str | os.PathLike[str]) -> bytes:

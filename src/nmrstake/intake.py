@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, NotRequired, TypedDict
 from sqlalchemy.exc import IntegrityError
 
 from nmrstake.errors import InputError, NmrstakeError, RequestError, UnknownRoundError
-from nmrstake.hashing import checksum_address, keccak_file, to_hex
+from nmrstake.hashing import checksum_address, keccak_hasher, to_hex
 from nmrstake.models import check_model_name
 from nmrstake.prepared import Prepared
 from nmrstake.signing import DeliveryReceipt, Domain, ReceiptJson, UploadAuthorisation
@@ -353,8 +353,7 @@ class Intake:
         self.known_window(round_id)
         key = (round_id, model, staker)
         with nullcontext() if held == key else self.exclusive(key), self.store.staging() as staged:
-            size = self._receive_bytes(source, staged)
-            digest = keccak_file(staged)
+            size, digest = self._receive_bytes(source, staged)
             if file_hash is not None and file_hash != digest:
                 raise RequestError(422, "file-hash-mismatch", f"file: keccak {to_hex(digest)} differs from file_hash "
                                    f"{to_hex(file_hash)} (a truncated or altered upload)", field="file")
@@ -385,16 +384,20 @@ class Intake:
             raise RequestError(409, "signature-replayed", "signature: this upload signature was used already",
                                field="signature") from None
 
-    def _receive_bytes(self, source: BinaryIO, staged: Path) -> int:
+    def _receive_bytes(self, source: BinaryIO, staged: Path) -> tuple[int, bytes]:
+        """Copy the file to `staged`, hashed on the way (it is not read again for its hash): its
+        size and keccak-256."""
         size = 0
+        hasher = keccak_hasher()
         with open(staged, "wb") as out:
             while chunk := source.read(_CHUNK):
                 size += len(chunk)
                 if size > self.max_bytes:
                     raise RequestError(413, "file-too-large", f"file: larger than the service's limit of "
                                        f"{self.max_bytes} bytes", field="file")
+                hasher.update(chunk)
                 out.write(chunk)
-        return size
+        return size, hasher.digest()
 
 
 class UploadAnswer(TypedDict):
