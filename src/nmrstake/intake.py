@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO, NotRequired, TypedDict
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from nmrstake.errors import InputError, NmrstakeError, RequestError, UnknownRoundError
@@ -100,6 +101,18 @@ class Authorised:
     expiry: int
     signature: str
     authorisation: bytes
+
+
+@dataclass
+class Admitted:
+    """What an HTTP upload holds while its body streams in (:meth:`Intake.admit_and_hold`): its
+    admission in the in-flight ledger and, when the fields before its file carried the staker's
+    fresh signature, its key's hold (`key`). Both end in the transaction that commits the upload's
+    row (:meth:`Intake.receive`, `release`), else by :meth:`Intake.end` when the request ends."""
+
+    admission: int
+    key: tuple[int, str, str] | None = None
+    ended: bool = False
 
 
 def in_progress(key: tuple[int, str, str]) -> RequestError:
@@ -201,14 +214,18 @@ class Intake:
         seen first now (recorded so) but another upload holds the key (the caller answers 409);
         True if the key is now held (give it back with :meth:`release`)."""
         with self.store.database.write() as conn:
-            if self.store.authorisation_used(authorisation, conn=conn):
-                return None
-            if not self.holds.first_seen(to_hex(authorisation), expiry, int(self.wall_now()), conn=conn):
-                return None
-            taken = self.holds.take_key(conn, key)
+            taken = self._hold_in(conn, key, authorisation, expiry)
         if taken:
             self.holds.started()
         return taken
+
+    def _hold_in(self, conn: Connection, key: tuple[int, str, str], authorisation: bytes, expiry: int) -> bool | None:
+        """:meth:`first_hold_key`'s statements in `conn`'s write transaction."""
+        if self.store.authorisation_used(authorisation, conn=conn):
+            return None
+        if not self.holds.first_seen(to_hex(authorisation), expiry, int(self.wall_now()), conn=conn):
+            return None
+        return self.holds.take_key(conn, key)
 
     def release(self, *, key: tuple[int, str, str] | None = None, admission: int | None = None) -> None:
         """Give back a hold taken by :meth:`first_hold_key` and end an admission of
@@ -230,6 +247,16 @@ class Intake:
 
     def admit_in_flight(self, round_id: int, model: str, staker: str, size: int) -> int:
         """:meth:`admitted`'s admission, left in flight: its id, for :meth:`release`."""
+        admission, _ = self.admit_and_hold(round_id, model, staker, size, None)
+        return admission
+
+    def admit_and_hold(self, round_id: int, model: str, staker: str, size: int,
+                       authorised: Authorised | None) -> tuple[int, bool | None]:
+        """:meth:`admit_in_flight` and, when `authorised` is an upload signature already recovered
+        as the staker's own for this key, :meth:`first_hold_key`, in one database transaction (an
+        HTTP upload's, once the fields before its file are in): the admission's id, and the hold
+        as :meth:`first_hold_key` answers it (None when not asked). A refused admission (its
+        RequestError) records nothing, the signature included."""
         standing = self.standing(round_id, model, staker) if self.standing is not None else Standing(True, True)
         key = (round_id, model, staker)
         with self.store.database.write("admissions") as conn:
@@ -240,7 +267,21 @@ class Intake:
                 staker_round_bytes=usage.staker_round_bytes + pending.staker_round_bytes,
                 total_bytes=usage.total_bytes + pending.total_bytes,
                 free_disk_bytes=usage.free_disk_bytes - pending.total_bytes))
-            return self.holds.add_admission(conn, key, size)
+            admission = self.holds.add_admission(conn, key, size)
+            taken = None
+            if authorised is not None and authorised.key == key:
+                taken = self._hold_in(conn, key, authorised.authorisation, authorised.expiry)
+        self.holds.started()
+        if taken:
+            self.holds.started()
+        return admission, taken
+
+    def end(self, admitted: Admitted) -> None:
+        """Give back what an HTTP upload holds (:class:`Admitted`), unless its row's transaction
+        already did: one database write at most."""
+        if not admitted.ended:
+            admitted.ended = True
+            self.holds.release(key=admitted.key, admission=admitted.admission)
 
     def admit(self, round_id: int, model: str, staker: str, size: int) -> None:
         """Raise the RequestError of the first limit an upload of `size` bytes would pass, if any
@@ -326,15 +367,17 @@ class Intake:
     def receive(self, *, round_id: int, model: str, staker: str, nonce: int, expiry: int, signature: str,
                 source: BinaryIO, file_hash: bytes | None = None,
                 held: tuple[int, str, str] | None = None, started_at: float | None = None,
-                admitted: tuple[int, str, str] | None = None, authorised: Authorised | None = None) -> StoredUpload:
+                admitted: tuple[int, str, str] | None = None, authorised: Authorised | None = None,
+                release: Admitted | None = None) -> StoredUpload:
         """Check and store one upload read from `source`; returns it with its signed receipt.
         `held`: the key the caller already holds with `exclusive()`, if any; `started_at`: when the
         request began to arrive (the signature must have been valid then: a large file on a slow
         link does not expire on the way); `admitted`: the key the caller already passed through
         :meth:`admit` with a size at least the file's (the request's declared length); `authorised`: the
         signature as the same request's early check found it (:class:`Authorised`), used if it is
-        this upload's. Whether the round is open is decided once the file is in, by the chain time
-        then, which is also the time the receipt states."""
+        this upload's; `release`: what the caller holds for this upload, ended in the transaction
+        that commits its row. Whether the round is open is decided once the file is in, by the chain
+        time then, which is also the time the receipt states."""
         try:
             check_model_name(model, argument="model")
             staker = checksum_address(staker, argument="staker")
@@ -367,22 +410,34 @@ class Intake:
                 authorisation = self._authorise(staker, round_id, model, digest, nonce, expiry, signature)
             with nullcontext() if admitted == key else self.admitted(round_id, model, staker, size):
                 return self._check_and_store(staged, size, round_id=round_id, model=model, staker=staker,
-                                             digest=digest, authorisation=authorisation, signature=signature)
+                                             digest=digest, authorisation=authorisation, signature=signature,
+                                             release=release)
 
     def _check_and_store(self, staged: Path, size: int, *, round_id: int, model: str, staker: str, digest: bytes,
-                         authorisation: bytes, signature: str) -> StoredUpload:
+                         authorisation: bytes, signature: str, release: Admitted | None = None) -> StoredUpload:
         with self._checks:  # parsing is bounded work, but a round's worth at once would share the cores
             extension, prepared = self._check_file(staged, size, f"model {model} of round {round_id}", digest)
         crash_point("received")
         _, now = self.open_window(round_id)  # by chain time now that the whole file is in
         receipt = DeliveryReceipt(staker, round_id, model, digest, now).signed(self.domain, self._receipt_account)
+        ended = 0
+
+        def end_with_row(conn: Connection) -> None:
+            nonlocal ended
+            if release is not None and not release.ended:
+                ended = self.holds.release_rows(conn, key=release.key, admission=release.admission)
+
         try:
-            return self.store.store(staged, round_id=round_id, model=model, staker=staker, file_hash=digest,
-                                    extension=extension, received_at=now, authorisation=authorisation,
-                                    signature=signature, receipt=receipt, prepared=prepared)
+            stored = self.store.store(staged, round_id=round_id, model=model, staker=staker, file_hash=digest,
+                                      extension=extension, received_at=now, authorisation=authorisation,
+                                      signature=signature, receipt=receipt, prepared=prepared, also=end_with_row)
         except IntegrityError:
             raise RequestError(409, "signature-replayed", "signature: this upload signature was used already",
                                field="signature") from None
+        if ended and release is not None:  # committed with the row
+            release.ended = True
+            self.holds.ended(ended)
+        return stored
 
     def _receive_bytes(self, source: BinaryIO, staged: Path) -> tuple[int, bytes]:
         """Copy the file to `staged`, hashed on the way (it is not read again for its hash): its
@@ -507,5 +562,5 @@ def guarded_chain_read(lock: Any, fn: Callable[..., Any], *args: Any) -> Any:
                            "try again shortly") from None
 
 
-__all__ = ["DEFAULT_LIMITS", "Authorised", "Intake", "RoundWindow", "Standing", "UploadLimits", "chain_intake", "describe", "parse_uint",
-           "DEFAULT_MAX_UPLOAD_BYTES"]
+__all__ = ["DEFAULT_LIMITS", "Admitted", "Authorised", "Intake", "RoundWindow", "Standing", "UploadLimits", "chain_intake", "describe",
+           "parse_uint", "DEFAULT_MAX_UPLOAD_BYTES"]

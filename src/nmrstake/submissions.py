@@ -46,7 +46,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -371,7 +371,7 @@ class SubmissionStore:
 
     def store(self, staged: Path, *, round_id: int, model: str, staker: str, file_hash: bytes, extension: str,
               received_at: int, authorisation: bytes, signature: str, receipt: DeliveryReceipt,
-              prepared: Prepared | None = None) -> StoredUpload:
+              prepared: Prepared | None = None, also: Callable[[Connection], None] | None = None) -> StoredUpload:
         """Move a fully received, checked file to its content-addressed key and log it. Returns
         once both are durable (the object first: a row never refers to a missing object); raises
         sqlalchemy.exc.IntegrityError if the authorisation was used (by any process sharing the
@@ -379,7 +379,8 @@ class SubmissionStore:
         file's values for the oracle (:mod:`nmrstake.prepared`), written beside it first on the
         local disk. A shared store keeps none: the oracle fetches the CSV itself in any case, and
         a second object (its PUT here, its GET there) costs the service and the store more than
-        the oracle's parse and hash of the CSV it has fetched (about a millisecond)."""
+        the oracle's parse and hash of the CSV it has fetched (about a millisecond). `also`: more
+        statements for the row's transaction (the end of the upload's hold, in one commit with it)."""
         key = self.file_key(round_id, model, staker, file_hash, extension)
         if prepared is not None and not self.shared:
             self.blobs.put_bytes(key + PREPARED_SUFFIX, encode_prepared(prepared))
@@ -390,6 +391,8 @@ class SubmissionStore:
                 round_id=str(round_id), model=model, staker=checksum_address(staker), file_hash=to_hex(file_hash),
                 extension=extension, size=size, received_at=received_at, authorisation=to_hex(authorisation),
                 signature=signature, receipt_signature=receipt.signature).returning(tables.uploads.c.id)).scalar_one()
+            if also is not None:
+                also(conn)
             crash_point("signed")
         receipt = replace(receipt, staker=checksum_address(receipt.staker))
         return StoredUpload(int(upload_id), round_id, model, checksum_address(staker), file_hash, size,

@@ -22,7 +22,7 @@ from starlette.formparsers import MultiPartParser
 
 from nmrstake.errors import NmrstakeError, RequestError
 from nmrstake.hashing import bytes32_from_hex, checksum_address
-from nmrstake.intake import MAX_SIGNATURE_LIFETIME, Authorised, Intake, in_progress, parse_uint
+from nmrstake.intake import MAX_SIGNATURE_LIFETIME, Admitted, Authorised, Intake, in_progress, parse_uint
 from nmrstake.models import check_model_name
 from nmrstake.service.context import ServiceContext
 from nmrstake.signing import UploadAuthorisation
@@ -107,6 +107,7 @@ class UploadBody:
         self.admitted: tuple[int, str, str] | None = None
         self.held_key: tuple[int, str, str] | None = None
         self.authorised: Authorised | None = None
+        self.release: Admitted | None = None
 
     def on_file(self, fields: dict[str, str]) -> None:
         self.fields = fields
@@ -119,23 +120,24 @@ class UploadBody:
         await run_in_threadpool(self._admit_and_hold, intake, key, fields)
 
     def _admit_and_hold(self, intake: Intake, key: tuple[int, str, str], fields: dict[str, str]) -> None:
-        """(In a worker thread: database writes and the signature's recovery.) Admit the upload,
-        counted in flight from now until the route ends (stored or refused by then); then, if the
-        fields carry the staker's fresh signature, hold the key (a 409 if another upload holds
-        it). What is taken is given back by one database write when the route ends."""
-        admission = intake.admit_in_flight(*key, self.declared)
-        ends: dict[str, Any] = {"admission": admission}
-        self.held.callback(lambda: intake.release(**ends))
-        self.admitted = key
+        """(In a worker thread: the signature's recovery, then one database transaction.) Admit
+        the upload, counted in flight from now until it is stored or refused; and, if the fields
+        carry the staker's fresh signature, hold the key (a 409 if another upload holds it). What
+        is taken ends in the transaction that commits the upload's row, else by one database write
+        when the route ends."""
         authorised = upload_key(fields, intake, self.started)
-        if authorised is None or authorised.key != key:
-            return
-        taken = intake.first_hold_key(key, authorised.authorisation, authorised.expiry)
+        if authorised is not None and authorised.key != key:
+            authorised = None
+        admission, taken = intake.admit_and_hold(*key, self.declared, authorised)
+        release = Admitted(admission)
+        self.release = release
+        self.held.callback(lambda: intake.end(release))
+        self.admitted = key
         if taken is None:
             return
         if not taken:
             raise in_progress(key)
-        ends["key"] = key
+        release.key = key
         self.held_key = key
         self.authorised = authorised
 

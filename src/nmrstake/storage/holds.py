@@ -103,19 +103,30 @@ class Holds:
     def release(self, *, key: Key | None = None, admission: int | None = None) -> None:
         """Give back the hold of `key` and end the admission `admission` (either may be None), in
         one transaction: an upload's end is one database write."""
-        h, a = tables.key_holds, tables.admissions
         ended = (key is not None) + (admission is not None)
         try:
             if ended:
                 with self.database.write() as conn:
-                    if key is not None:
-                        conn.execute(sa.delete(h).where(h.c.round_id == str(key[0]), h.c.model == key[1],
-                                                        h.c.staker == key[2], h.c.holder == self.holder))
-                    if admission is not None:
-                        conn.execute(sa.delete(a).where(a.c.id == admission))
+                    self.release_rows(conn, key=key, admission=admission)
         finally:
-            for _ in range(ended):
-                self._ended()
+            self.ended(ended)
+
+    def release_rows(self, conn: Connection, *, key: Key | None = None, admission: int | None = None) -> int:
+        """:meth:`release`'s deletes in `conn`'s write transaction (an upload's row's, so that the
+        row and the end of its hold are one commit); how many ended, for :meth:`ended` once the
+        transaction has committed."""
+        h, a = tables.key_holds, tables.admissions
+        if key is not None:
+            conn.execute(sa.delete(h).where(h.c.round_id == str(key[0]), h.c.model == key[1],
+                                            h.c.staker == key[2], h.c.holder == self.holder))
+        if admission is not None:
+            conn.execute(sa.delete(a).where(a.c.id == admission))
+        return (key is not None) + (admission is not None)
+
+    def ended(self, count: int) -> None:
+        """Count `count` holds or admissions of this process's as ended (their rows deleted)."""
+        for _ in range(count):
+            self._ended()
 
     # ------------------------------------------------------------------ the in-flight ledger
 
@@ -136,12 +147,12 @@ class Holds:
         return InFlight(int(count), int(staker), int(total))
 
     def add_admission(self, conn: Connection, key: Key, size: int) -> int:
-        """Record an admitted upload in `conn`'s transaction; its id, for :meth:`end_admission`."""
+        """Record an admitted upload in `conn`'s transaction; its id, for :meth:`end_admission`.
+        The caller calls :meth:`started` once the transaction has committed."""
         a = tables.admissions
         new_id: int = conn.execute(sa.insert(a).values(
             round_id=str(key[0]), model=key[1], staker=key[2], holder=self.holder, size=size,
             expires_at=self._expiry()).returning(a.c.id)).scalar_one()
-        self.started()
         return int(new_id)
 
     def end_admission(self, admission: int) -> None:

@@ -18,7 +18,7 @@ from fastapi.responses import FileResponse
 
 from nmrstake.errors import InputError, RequestError
 from nmrstake.hashing import bytes32_from_hex, checksum_address, to_hex
-from nmrstake.intake import Authorised, describe, parse_uint
+from nmrstake.intake import Admitted, Authorised, describe, parse_uint
 from nmrstake.service import schemas
 from nmrstake.service.args import ModelLabel, RoundId, StakerAddress, round_arg
 from nmrstake.service.context import ServiceContext
@@ -60,6 +60,7 @@ async def upload(request: Request, ctx: Context) -> Any:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise RequestError(415, "unsupported-media-type", "the upload must be multipart/form-data")
     held = ExitStack()  # the upload's key, held from the file part's first byte (a 409 meanwhile)
+    body: UploadBody | None = None
     try:
         body = UploadBody(request, declared, ctx, held, started)
         parser = UploadParser(request.headers, body.chunks(), max_files=1,
@@ -78,15 +79,19 @@ async def upload(request: Request, ctx: Context) -> Any:
             if not parser.complete:
                 raise RequestError(400, "malformed-multipart", "the multipart body ends before its closing "
                                    "boundary: the upload was cut short; send it again")
-            return await _receive(ctx, form, body.held_key, body.admitted, started, body.authorised)
+            return await _receive(ctx, form, body.held_key, body.admitted, started, body.authorised, body.release)
         finally:
             await form.close()
     finally:
-        await run_in_threadpool(held.close)  # releasing a hold is a database write: not on the event loop
+        if body is not None and body.release is not None and body.release.ended:
+            held.close()  # ended in the upload's row's transaction: nothing left to write
+        else:
+            await run_in_threadpool(held.close)  # releasing a hold is a database write: not on the event loop
 
 
 async def _receive(ctx: ServiceContext, form: Any, held_key: tuple[int, str, str] | None,
-                   admitted: tuple[int, str, str] | None, started: float, authorised: Authorised | None) -> Any:
+                   admitted: tuple[int, str, str] | None, started: float, authorised: Authorised | None,
+                   release: Admitted | None) -> Any:
     """The complete form, checked field by field, then handed to the intake (in a thread)."""
     fields = {name: form.get(name) for name in (*UPLOAD_FIELDS, "file_hash")}
     upload_file = form.get("file")
@@ -111,7 +116,7 @@ async def _receive(ctx: ServiceContext, form: Any, held_key: tuple[int, str, str
             round_id=round_id, model=str(fields["model"]), staker=str(fields["staker"]),
             nonce=parse_uint(fields["nonce"], "nonce"), expiry=parse_uint(fields["expiry"], "expiry"),
             signature=str(fields["signature"]), source=upload_file.file, file_hash=file_hash, held=held_key,
-            started_at=started, admitted=admitted, authorised=authorised)
+            started_at=started, admitted=admitted, authorised=authorised, release=release)
         return describe(stored, ctx.intake.receipt_signer)
 
     return await run_in_threadpool(work)
