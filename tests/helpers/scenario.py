@@ -88,6 +88,18 @@ def open_funded_round(world: World, round_id: int, *, fund: int = 100 * WEI, clo
         fund_round(world.client, ape.accounts.test_accounts[2], round_id, fund)
 
 
+def deployed_with_open_round(project: Any, owner: Any, tmp: Path, round_id: int, **deploy_options: Any) -> TournamentClient:
+    """A fresh deployment (SETTINGS, in `tmp`/deployments; `deploy_options` as deploy takes them: a
+    committee) with round `round_id` open for an hour and unfunded: a service's routes to call."""
+    dep, _ = deploy(project, owner, directory=tmp / "deployments", force=True, settings=SETTINGS,
+                    log=lambda m: None, **deploy_options)
+    client = TournamentClient(project, dep)
+    open_round(client, owner, RoundSpec(round_id=round_id, open_in=0, close_after=HOUR, resolve_after=HOUR,
+                                        corr_multiplier_bps=5000, mmc_multiplier_bps=0, clip_bps=500,
+                                        stake_threshold=0, stake_cap=1_000 * WEI, min_stake=WEI // 10))
+    return client
+
+
 def synth_round(tmp: Path, round_id: int, models: int, rows: int = 400, seed: int = 7) -> Path:
     """Write a synthetic data set for a round; returns its folder (targets.csv, predictions/)."""
     folder = tmp / "inputs" / f"round-{round_id}"

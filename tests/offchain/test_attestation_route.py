@@ -11,17 +11,14 @@ import dataclasses
 
 import pytest
 from fastapi.testclient import TestClient
-from helpers.scenario import HOUR, SETTINGS, WEI
+from helpers.scenario import WEI, deployed_with_open_round
 
-from nmrstake.deploy import deploy
 from nmrstake.hashing import to_hex
 from nmrstake.results.layout import DataLayout
-from nmrstake.rounds import RoundSpec, open_round
 from nmrstake.service.app import create_app
 from nmrstake.service.attestations import MAX_PER_SIGNER, AttestationStore
 from nmrstake.service.server import service_context
 from nmrstake.signing import Attestation
-from nmrstake.tournament import TournamentClient
 
 ROUND = 7
 
@@ -32,13 +29,9 @@ def committee(accounts):
 
 
 def _service(project, owner, tmp_path, committee, threshold=2):
-    dep, _ = deploy(project, owner, directory=tmp_path / "deployments", force=True, settings=SETTINGS,
-                    committee=[m.address for m in committee] if committee else None,
-                    threshold=threshold if committee else None, log=lambda m: None)
-    client = TournamentClient(project, dep)
-    open_round(client, owner, RoundSpec(round_id=ROUND, open_in=0, close_after=HOUR, resolve_after=HOUR,
-                                        corr_multiplier_bps=5000, mmc_multiplier_bps=0, clip_bps=500,
-                                        stake_threshold=0, stake_cap=1_000 * WEI, min_stake=WEI // 10))
+    client = deployed_with_open_round(project, owner, tmp_path, ROUND,
+                                      committee=[m.address for m in committee] if committee else None,
+                                      threshold=threshold if committee else None)
     layout = DataLayout(tmp_path / "data")
     return client, layout, TestClient(create_app(service_context(client, layout)))
 

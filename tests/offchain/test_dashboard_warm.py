@@ -9,31 +9,23 @@ import threading
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from helpers.scenario import HOUR, SETTINGS, WEI
+from helpers.scenario import WEI, deployed_with_open_round
 
-from nmrstake.deploy import deploy
 from nmrstake.hashing import checksum_address, keccak_file
 from nmrstake.payouts import RoundParams
 from nmrstake.results.evaluate import evaluate_round
 from nmrstake.results.layout import DataLayout
 from nmrstake.results.publish import publish_round
 from nmrstake.results.spec import PredictionKey, RoundInputs, RoundStake
-from nmrstake.rounds import RoundSpec, open_round
 from nmrstake.service.app import create_app
 from nmrstake.service.server import service_context
-from nmrstake.tournament import TournamentClient
 
 ROUND = 7
 PARAMS = RoundParams(corr_multiplier_bps=5_000, mmc_multiplier_bps=0, clip_bps=500, stake_threshold=0, funded=0)
 
 
 def service(project, owner, tmp_path: Path) -> tuple[DataLayout, TestClient]:
-    dep, _ = deploy(project, owner, directory=tmp_path / "deployments", force=True, settings=SETTINGS,
-                    log=lambda m: None)
-    client = TournamentClient(project, dep)
-    open_round(client, owner, RoundSpec(round_id=ROUND, open_in=0, close_after=HOUR, resolve_after=HOUR,
-                                        corr_multiplier_bps=5000, mmc_multiplier_bps=0, clip_bps=500,
-                                        stake_threshold=0, stake_cap=1_000 * WEI, min_stake=WEI // 10))
+    client = deployed_with_open_round(project, owner, tmp_path, ROUND)
     layout = DataLayout(tmp_path / "data")
     return layout, TestClient(create_app(service_context(client, layout)))
 

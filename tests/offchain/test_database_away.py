@@ -7,26 +7,18 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from helpers.scenario import HOUR, SETTINGS, WEI
+from helpers.scenario import deployed_with_open_round
 
-from nmrstake.deploy import deploy
 from nmrstake.results.layout import DataLayout
-from nmrstake.rounds import RoundSpec, open_round
 from nmrstake.service.app import DATABASE_RETRY_AFTER, create_app
 from nmrstake.service.server import service_context
-from nmrstake.tournament import TournamentClient
 
 ROUND = 3
 
 
 @pytest.fixture
 def service(project, owner, tmp_path):
-    dep, _ = deploy(project, owner, directory=tmp_path / "deployments", force=True, settings=SETTINGS,
-                    log=lambda m: None)
-    client = TournamentClient(project, dep)
-    open_round(client, owner, RoundSpec(round_id=ROUND, open_in=0, close_after=HOUR, resolve_after=HOUR,
-                                        corr_multiplier_bps=5000, mmc_multiplier_bps=0, clip_bps=500,
-                                        stake_threshold=0, stake_cap=1_000 * WEI, min_stake=WEI // 10))
+    client = deployed_with_open_round(project, owner, tmp_path, ROUND)
     ctx = service_context(client, DataLayout(tmp_path / "data"))
     return ctx, TestClient(create_app(ctx), raise_server_exceptions=False)
 

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from helpers.object_store import blob_url, object_store, s3_bucket, s3_env  # noqa: F401
-from helpers.scenario import HOUR, SETTINGS, WEI
+from helpers.scenario import WEI, deployed_with_open_round
 
-from nmrstake.deploy import deploy
 from nmrstake.errors import ConfigError
 from nmrstake.hashing import checksum_address, keccak_file
 from nmrstake.payouts import RoundParams
@@ -21,10 +20,8 @@ from nmrstake.results.layout import DataLayout
 from nmrstake.results.publish import publish_round
 from nmrstake.results.read import load_published
 from nmrstake.results.spec import PredictionKey, RoundInputs, RoundStake
-from nmrstake.rounds import RoundSpec, open_round
 from nmrstake.service.app import create_app
 from nmrstake.service.server import service_context
-from nmrstake.tournament import TournamentClient
 
 ROUND = 7
 PARAMS = RoundParams(corr_multiplier_bps=5_000, mmc_multiplier_bps=0, clip_bps=500, stake_threshold=0, funded=0)
@@ -115,12 +112,7 @@ def test_a_service_with_another_data_folder__serves_the_round_an_oracle_pushed(
     """The oracle's machine publishes and pushes; the service's machine (its own data folder) reads
     the store: the listing, every file byte for byte, the leaderboard, a staker's file and the
     dashboard's read-ahead. On the local disk (no store URL) both share one data folder, as today."""
-    dep, _ = deploy(project, owner, directory=tmp_path / "deployments", force=True, settings=SETTINGS,
-                    log=lambda m: None)
-    client = TournamentClient(project, dep)
-    open_round(client, owner, RoundSpec(round_id=ROUND, open_in=0, close_after=HOUR, resolve_after=HOUR,
-                                        corr_multiplier_bps=5000, mmc_multiplier_bps=0, clip_bps=500,
-                                        stake_threshold=0, stake_cap=1_000 * WEI, min_stake=WEI // 10))
+    client = deployed_with_open_round(project, owner, tmp_path, ROUND)
     oracle = DataLayout(tmp_path / "oracle-data", store_url=blob_url)
     served = DataLayout(tmp_path / ("service-data" if blob_url else "oracle-data"), store_url=blob_url)
     http = TestClient(create_app(service_context(client, served)))
