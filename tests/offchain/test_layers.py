@@ -44,8 +44,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # The participant's side on web3.py, eth-account and HTTP: the Python API, its chain access,
     # the key, the service's HTTP client, the faucet request, the strategy owner's actions.
     ("client", ("nmrstake.client",)),
-    # The participant's actions through ape (stake, deliver, claim) and the strategies' operator.
-    ("actions", ("nmrstake.participant", "nmrstake.strategies")),
+    # The participant's actions through ape (stake, deliver, claim) and the strategies' operator
+    # daemon (`strategy_operator`: it reads the service through the client's Results).
+    ("actions", ("nmrstake.participant", "nmrstake.strategies", "nmrstake.strategy_operator")),
     # Processes: the tournament service, the oracle, the daemon loop they run in, the demo.
     # In the service: the app, its context, an upload's body and the routes (one router per resource);
     # the alerts (events, webhooks' deliveries) and their Atom feeds.
