@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO, NotRequired, TypedDict
 
@@ -106,13 +107,18 @@ class Authorised:
 @dataclass
 class Admitted:
     """What an HTTP upload holds while its body streams in (:meth:`Intake.admit_and_hold`): its
-    admission in the in-flight ledger and, when the fields before its file carried the staker's
-    fresh signature, its key's hold (`key`). Both end in the transaction that commits the upload's
-    row (:meth:`Intake.receive`, `release`), else by :meth:`Intake.end` when the request ends."""
+    admission of `key` in the in-flight ledger and, when the fields before its file carried the
+    staker's fresh signature, the key's hold (`held`). Both end in the transaction that commits the
+    upload's row (:meth:`Intake.receive`), else by :meth:`Intake.end` when the request ends."""
 
+    key: tuple[int, str, str]
     admission: int
-    key: tuple[int, str, str] | None = None
+    held: bool = False
     ended: bool = False
+
+    @property
+    def held_key(self) -> tuple[int, str, str] | None:
+        return self.key if self.held else None
 
 
 def in_progress(key: tuple[int, str, str]) -> RequestError:
@@ -190,7 +196,7 @@ class Intake:
     def exclusive(self, key: tuple[int, str, str]) -> Iterator[None]:
         """Hold (round, model, checksummed staker) while one upload for it is received: a second
         upload for the same key meanwhile is refused with 409. `receive` holds the key itself
-        unless its caller already does (`held`): the HTTP route holds it from the moment the file
+        unless its caller already does (`holding`): the HTTP route holds it from the moment the file
         starts to arrive, so the whole transfer counts as in progress. The hold is a row in the
         database, leased and renewed while held (:mod:`nmrstake.storage.holds`)."""
         if not self.holds.hold_key(key):
@@ -281,7 +287,7 @@ class Intake:
         already did: one database write at most."""
         if not admitted.ended:
             admitted.ended = True
-            self.holds.release(key=admitted.key, admission=admitted.admission)
+            self.holds.release(key=admitted.held_key, admission=admitted.admission)
 
     def admit(self, round_id: int, model: str, staker: str, size: int) -> None:
         """Raise the RequestError of the first limit an upload of `size` bytes would pass, if any
@@ -365,19 +371,16 @@ class Intake:
     # ------------------------------------------------------------------ the upload
 
     def receive(self, *, round_id: int, model: str, staker: str, nonce: int, expiry: int, signature: str,
-                source: BinaryIO, file_hash: bytes | None = None,
-                held: tuple[int, str, str] | None = None, started_at: float | None = None,
-                admitted: tuple[int, str, str] | None = None, authorised: Authorised | None = None,
-                release: Admitted | None = None) -> StoredUpload:
+                source: BinaryIO, file_hash: bytes | None = None, started_at: float | None = None,
+                authorised: Authorised | None = None, holding: Admitted | None = None) -> StoredUpload:
         """Check and store one upload read from `source`; returns it with its signed receipt.
-        `held`: the key the caller already holds with `exclusive()`, if any; `started_at`: when the
-        request began to arrive (the signature must have been valid then: a large file on a slow
-        link does not expire on the way); `admitted`: the key the caller already passed through
-        :meth:`admit` with a size at least the file's (the request's declared length); `authorised`: the
-        signature as the same request's early check found it (:class:`Authorised`), used if it is
-        this upload's; `release`: what the caller holds for this upload, ended in the transaction
-        that commits its row. Whether the round is open is decided once the file is in, by the chain
-        time then, which is also the time the receipt states."""
+        `started_at`: when the request began to arrive (the signature must have been valid then: a
+        large file on a slow link does not expire on the way); `authorised`: the signature as the
+        same request's early check found it (:class:`Authorised`), used if it is this upload's;
+        `holding`: what the request already holds (:meth:`admit_and_hold`, admitted with a size at
+        least the file's: the request's declared length), which this upload then neither takes again
+        nor keeps past the transaction that commits its row. Whether the round is open is decided
+        once the file is in, by the chain time then, which is also the time the receipt states."""
         try:
             check_model_name(model, argument="model")
             staker = checksum_address(staker, argument="staker")
@@ -395,6 +398,8 @@ class Intake:
                                field="expiry")
         self.known_window(round_id)
         key = (round_id, model, staker)
+        held = holding.held_key if holding is not None else None
+        in_ledger = holding.key if holding is not None else None
         with nullcontext() if held == key else self.exclusive(key), self.store.staging() as staged:
             size, digest = self._receive_bytes(source, staged)
             if file_hash is not None and file_hash != digest:
@@ -408,35 +413,31 @@ class Intake:
                 authorisation = authorised.authorisation
             else:
                 authorisation = self._authorise(staker, round_id, model, digest, nonce, expiry, signature)
-            with nullcontext() if admitted == key else self.admitted(round_id, model, staker, size):
+            with nullcontext() if in_ledger == key else self.admitted(round_id, model, staker, size):
                 return self._check_and_store(staged, size, round_id=round_id, model=model, staker=staker,
                                              digest=digest, authorisation=authorisation, signature=signature,
-                                             release=release)
+                                             holding=holding)
 
     def _check_and_store(self, staged: Path, size: int, *, round_id: int, model: str, staker: str, digest: bytes,
-                         authorisation: bytes, signature: str, release: Admitted | None = None) -> StoredUpload:
+                         authorisation: bytes, signature: str, holding: Admitted | None = None) -> StoredUpload:
         with self._checks:  # parsing is bounded work, but a round's worth at once would share the cores
             extension, prepared = self._check_file(staged, size, f"model {model} of round {round_id}", digest)
         crash_point("received")
         _, now = self.open_window(round_id)  # by chain time now that the whole file is in
         receipt = DeliveryReceipt(staker, round_id, model, digest, now).signed(self.domain, self._receipt_account)
-        ended = 0
-
-        def end_with_row(conn: Connection) -> None:
-            nonlocal ended
-            if release is not None and not release.ended:
-                ended = self.holds.release_rows(conn, key=release.key, admission=release.admission)
-
+        ending = holding if holding is not None and not holding.ended else None
+        also = None if ending is None else partial(self.holds.release_rows, key=ending.held_key,
+                                                   admission=ending.admission)
         try:
             stored = self.store.store(staged, round_id=round_id, model=model, staker=staker, file_hash=digest,
                                       extension=extension, received_at=now, authorisation=authorisation,
-                                      signature=signature, receipt=receipt, prepared=prepared, also=end_with_row)
+                                      signature=signature, receipt=receipt, prepared=prepared, also=also)
         except IntegrityError:
             raise RequestError(409, "signature-replayed", "signature: this upload signature was used already",
                                field="signature") from None
-        if ended and release is not None:  # committed with the row
-            release.ended = True
-            self.holds.ended(ended)
+        if ending is not None:  # ended in the row's commit
+            ending.ended = True
+            self.holds.ended(1 + ending.held)
         return stored
 
     def _receive_bytes(self, source: BinaryIO, staged: Path) -> tuple[int, bytes]:

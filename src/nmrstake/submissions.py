@@ -371,7 +371,7 @@ class SubmissionStore:
 
     def store(self, staged: Path, *, round_id: int, model: str, staker: str, file_hash: bytes, extension: str,
               received_at: int, authorisation: bytes, signature: str, receipt: DeliveryReceipt,
-              prepared: Prepared | None = None, also: Callable[[Connection], None] | None = None) -> StoredUpload:
+              prepared: Prepared | None = None, also: Callable[[Connection], object] | None = None) -> StoredUpload:
         """Move a fully received, checked file to its content-addressed key and log it. Returns
         once both are durable (the object first: a row never refers to a missing object); raises
         sqlalchemy.exc.IntegrityError if the authorisation was used (by any process sharing the

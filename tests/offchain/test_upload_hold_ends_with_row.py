@@ -51,8 +51,8 @@ def admit(intake: Intake, authorised: Authorised, size: int) -> tuple[int, bool 
 def receive(intake, path, auth, authorised, release):
     with open(path, "rb") as fh:
         return intake.receive(round_id=ROUND, model=MODEL, staker=authorised.key[2], nonce=auth.nonce,
-                              expiry=auth.expiry, signature=authorised.signature, source=fh, held=release.key,
-                              admitted=authorised.key, authorised=authorised, release=release)
+                              expiry=auth.expiry, signature=authorised.signature, source=fh, authorised=authorised,
+                              holding=release)
 
 
 def test_receive__with_what_the_route_holds__ends_the_hold_and_admission_with_the_rows_commit(
@@ -62,7 +62,7 @@ def test_receive__with_what_the_route_holds__ends_the_hold_and_admission_with_th
     intake = open_intake(store)
     admission, taken = admit(intake, authorised, path.stat().st_size)
     assert taken is True and held_rows(store) == (1, 1)
-    release = Admitted(admission, authorised.key)
+    release = Admitted(authorised.key, admission, held=True)
     stored = receive(intake, path, auth, authorised, release)
     assert release.ended and held_rows(store) == (0, 0)
     assert store.uploads(ROUND, MODEL, authorised.key[2])[-1].upload_id == stored.upload_id
@@ -75,11 +75,11 @@ def test_receive__refused_before_its_row__keeps_what_it_holds_until_the_request_
     store = SubmissionStore(tmp_path / "service", database_url=database_url).open_for_writing(clean=True)
     intake = open_intake(store)
     admission, _ = admit(intake, authorised, path.stat().st_size)
-    receive(intake, path, auth, authorised, Admitted(admission, authorised.key))
+    receive(intake, path, auth, authorised, Admitted(authorised.key, admission, held=True))
     # The same signature again: seen and stored, so it holds nothing; its upload is refused before a row.
     admission, taken = admit(intake, authorised, path.stat().st_size)
     assert taken is None and held_rows(store) == (0, 1)
-    release = Admitted(admission)
+    release = Admitted(authorised.key, admission)
     with pytest.raises(RequestError) as refused:
         receive(intake, path, auth, authorised, release)
     assert (refused.value.status, refused.value.kind) == (409, "signature-replayed")

@@ -104,10 +104,8 @@ class UploadBody:
         self.waited = 0.0  # seconds spent waiting for the client's bytes (never the service's own work)
         self.complete = False
         self.fields: dict[str, str] | None = None
-        self.admitted: tuple[int, str, str] | None = None
-        self.held_key: tuple[int, str, str] | None = None
         self.authorised: Authorised | None = None
-        self.release: Admitted | None = None
+        self.holding: Admitted | None = None  # the admission, and the key's hold, while the body streams in
 
     def on_file(self, fields: dict[str, str]) -> None:
         self.fields = fields
@@ -129,16 +127,14 @@ class UploadBody:
         if authorised is not None and authorised.key != key:
             authorised = None
         admission, taken = intake.admit_and_hold(*key, self.declared, authorised)
-        release = Admitted(admission)
-        self.release = release
-        self.held.callback(lambda: intake.end(release))
-        self.admitted = key
+        holding = Admitted(key, admission)
+        self.holding = holding
+        self.held.callback(lambda: intake.end(holding))
         if taken is None:
             return
         if not taken:
             raise in_progress(key)
-        release.key = key
-        self.held_key = key
+        holding.held = True
         self.authorised = authorised
 
     def _timeout(self) -> float:

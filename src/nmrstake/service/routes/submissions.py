@@ -79,19 +79,18 @@ async def upload(request: Request, ctx: Context) -> Any:
             if not parser.complete:
                 raise RequestError(400, "malformed-multipart", "the multipart body ends before its closing "
                                    "boundary: the upload was cut short; send it again")
-            return await _receive(ctx, form, body.held_key, body.admitted, started, body.authorised, body.release)
+            return await _receive(ctx, form, started, body.authorised, body.holding)
         finally:
             await form.close()
     finally:
-        if body is not None and body.release is not None and body.release.ended:
+        if body is not None and body.holding is not None and body.holding.ended:
             held.close()  # ended in the upload's row's transaction: nothing left to write
         else:
             await run_in_threadpool(held.close)  # releasing a hold is a database write: not on the event loop
 
 
-async def _receive(ctx: ServiceContext, form: Any, held_key: tuple[int, str, str] | None,
-                   admitted: tuple[int, str, str] | None, started: float, authorised: Authorised | None,
-                   release: Admitted | None) -> Any:
+async def _receive(ctx: ServiceContext, form: Any, started: float, authorised: Authorised | None,
+                   holding: Admitted | None) -> Any:
     """The complete form, checked field by field, then handed to the intake (in a thread)."""
     fields = {name: form.get(name) for name in (*UPLOAD_FIELDS, "file_hash")}
     upload_file = form.get("file")
@@ -115,8 +114,8 @@ async def _receive(ctx: ServiceContext, form: Any, held_key: tuple[int, str, str
         stored = ctx.intake.receive(
             round_id=round_id, model=str(fields["model"]), staker=str(fields["staker"]),
             nonce=parse_uint(fields["nonce"], "nonce"), expiry=parse_uint(fields["expiry"], "expiry"),
-            signature=str(fields["signature"]), source=upload_file.file, file_hash=file_hash, held=held_key,
-            started_at=started, admitted=admitted, authorised=authorised, release=release)
+            signature=str(fields["signature"]), source=upload_file.file, file_hash=file_hash,
+            started_at=started, authorised=authorised, holding=holding)
         return describe(stored, ctx.intake.receipt_signer)
 
     return await run_in_threadpool(work)
