@@ -3,12 +3,24 @@ server (SeaweedFS, tests/helpers/object_store.py) alike."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import requests
 from helpers.object_store import blob_url, object_store, s3_bucket, s3_env  # noqa: F401
 
 from nmrstake.errors import ConfigError, InputError
-from nmrstake.storage.blobs import BlobNotFound, BlobStore, LocalBlobs, S3Blobs, open_blobs
+from nmrstake.storage import blobs as blobs_module
+from nmrstake.storage.blobs import (
+    BYTES_CONTENT_TYPE,
+    ZSTD_CONTENT_TYPE,
+    BlobNotFound,
+    BlobStore,
+    LocalBlobs,
+    S3Blobs,
+    encode_object,
+    open_blobs,
+)
 
 
 @pytest.fixture
@@ -125,3 +137,66 @@ def test_presigned_put_then_get__move_the_bytes_without_credentials(s3_env, s3_b
     assert store.get_bytes("files/p.csv") == b"id,m\n1,0.5\n"
     got = requests.get(store.presign_get("files/p.csv"), timeout=30)
     assert got.status_code == 200 and got.content == b"id,m\n1,0.5\n"
+
+
+def _stored(store: S3Blobs, key: str) -> dict:
+    """The object as the bucket holds it (its HEAD), beside what the store reads of it."""
+    return store.client.head_object(Bucket=store.location.bucket, Key=store.object_key(key))
+
+
+def test_on_s3__a_file_that_compresses__is_kept_as_a_zstd_frame_and_read_back_as_its_bytes(s3_env, s3_bucket, tmp_path):  # noqa: F811
+    store = open_blobs(f"s3://{s3_bucket}/z", root=tmp_path, cache=tmp_path / "cache")
+    assert isinstance(store, S3Blobs)
+    source = tmp_path / "predictions.csv"
+    source.write_bytes(b"id,prediction\n" + b"".join(b"n%06d,0.%06d\n" % (i, i * 7919 % 10**6) for i in range(5000)))
+    written = store.put_file("submissions/p.csv", source)
+    head = _stored(store, "submissions/p.csv")
+    assert head["ContentType"] == ZSTD_CONTENT_TYPE
+    assert head["ContentLength"] * 2 < source.stat().st_size  # at rest: less than half
+    assert written.size == source.stat().st_size == store.stat("submissions/p.csv").size
+    assert store.get_bytes("submissions/p.csv") == source.read_bytes()
+    assert store.fetch("submissions/p.csv").read_bytes() == source.read_bytes()
+    # the same bytes again: the same object (content addressing keeps its identity)
+    assert store.put_file("submissions/p.csv", source, content_addressed=True) == written
+
+
+def test_on_s3__bytes_that_do_not_compress__are_kept_as_they_are(s3_env, s3_bucket, tmp_path):  # noqa: F811
+    store = open_blobs(f"s3://{s3_bucket}/z", root=tmp_path, cache=tmp_path / "cache")
+    assert isinstance(store, S3Blobs)
+    noise = os.urandom(50_000)
+    store.put_bytes("files/noise.bin", noise)
+    head = _stored(store, "files/noise.bin")
+    assert head["ContentType"] == BYTES_CONTENT_TYPE and head["ContentLength"] == len(noise)
+    assert store.get_bytes("files/noise.bin") == noise
+    assert store.fetch("files/noise.bin").read_bytes() == noise
+
+
+def test_on_s3__a_large_file__goes_multipart_compressed_and_reads_back_whole(s3_env, s3_bucket, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(blobs_module, "SINGLE_PUT_BYTES", 64 * 1024)  # "large" without writing 8 MiB
+    store = open_blobs(f"s3://{s3_bucket}/z", root=tmp_path, cache=tmp_path / "cache")
+    source = tmp_path / "big.csv"
+    source.write_bytes(b"".join(b"row %d,%d\n" % (i, i * i) for i in range(40_000)))
+    assert store.put_file("files/big.csv", source).size == source.stat().st_size
+    assert _stored(store, "files/big.csv")["ContentType"] == ZSTD_CONTENT_TYPE
+    assert store.fetch("files/big.csv").read_bytes() == source.read_bytes()
+    assert not list((tmp_path / "cache").glob(".put.*"))  # its compressed copy is gone
+
+
+def test_on_s3__a_compressed_object_whose_frame_is_damaged__is_a_config_error_naming_it(s3_env, s3_bucket, tmp_path):  # noqa: F811
+    store = open_blobs(f"s3://{s3_bucket}/z", root=tmp_path, cache=tmp_path / "cache")
+    assert isinstance(store, S3Blobs)
+    frame = encode_object(b"id,prediction\n" + b"n1,0.5\n" * 1000)
+    store.client.put_object(Bucket=s3_bucket, Key=store.object_key("files/bad.csv"), Body=frame.body[:-8] + b"\0" * 8,
+                            ContentType=frame.content_type, Metadata=frame.metadata)
+    with pytest.raises(ConfigError, match="files/bad.csv"):
+        store.get_bytes("files/bad.csv")
+    with pytest.raises(ConfigError, match="files/bad.csv"):
+        store.fetch("files/bad.csv")
+    assert not store.cache_path("files/bad.csv").exists()
+    # a frame that holds more than its metadata states stops there, naming the object
+    store.client.put_object(Bucket=s3_bucket, Key=store.object_key("files/long.csv"), Body=frame.body,
+                            ContentType=frame.content_type, Metadata=frame.metadata | {"nmrstake-size": "100"})
+    with pytest.raises(ConfigError, match="files/long.csv.*100"):
+        store.fetch("files/long.csv")
+    with pytest.raises(ConfigError, match="files/long.csv"):
+        store.get_bytes("files/long.csv")

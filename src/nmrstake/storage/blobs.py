@@ -23,9 +23,19 @@ published inputs are) is the caller's: ``put_file(..., content_addressed=True)``
 write when an object of the same size is already there, so storing the same bytes twice keeps
 the one object (and its identity) that is there. On S3 a file sent in one PUT is not asked for
 first: the HEAD would cost what the PUT does, and the same bytes make the same object (the
-identity, the ETag, is the bytes' MD5). :meth:`BlobStore.move_file` stores a file its
-caller gives up (a staged upload): the local disk renames it into place (no copy; the file must be
-on the store's file system), S3 uploads it, then it is removed.
+identity, the ETag, is the MD5 of what is stored, and the same bytes compress the same).
+:meth:`BlobStore.move_file` stores a file its caller gives up (a staged upload): the local disk
+renames it into place (no copy; the file must be on the store's file system), S3 uploads it,
+then it is removed.
+
+On S3 an object is kept compressed when that pays (:func:`encode_object`): a file that zstd makes
+at least a tenth smaller is stored as one zstd frame (``Content-Type: application/zstd``) with
+its own size in the object's metadata; anything else as its bytes (``binary/octet-stream``). Every
+read (:meth:`S3Blobs.get_bytes`, :meth:`S3Blobs.fetch`, :meth:`S3Blobs.stat`) gives the file's
+own bytes and size, so callers never see the difference. A prediction CSV shrinks to about half,
+which halves a round's bucket and spares the object server compressing the file itself (SeaweedFS
+gzips any text it is sent, at twice the CPU of a PUT of bytes). An object without the metadata
+(written by a presigned PUT, or by an earlier version) is read as it is.
 """
 
 from __future__ import annotations
@@ -325,6 +335,71 @@ class S3Location:
 SINGLE_PUT_BYTES = 8 * 1024 * 1024
 
 
+#: zstd's level for objects kept compressed: its fastest (a 120 kB prediction CSV in 0.3 ms, to
+#: about half; level 3 takes twice the time for 4 % less).
+ZSTD_LEVEL = 1
+#: The object metadata (``x-amz-meta-...``) of a compressed object: its encoding, and the size of the
+#: bytes it holds.
+ENCODING_META = "nmrstake-encoding"
+SIZE_META = "nmrstake-size"
+ZSTD = "zstd"
+#: The Content-Type of a compressed object, and of one kept as its bytes (S3's own default type:
+#: the object server takes it as opaque bytes and does not try to compress it).
+ZSTD_CONTENT_TYPE = "application/zstd"
+BYTES_CONTENT_TYPE = "binary/octet-stream"
+
+
+@dataclass(frozen=True)
+class EncodedObject:
+    """What :func:`encode_object` stores for some bytes: the body and the PUT's headers."""
+
+    body: bytes
+    content_type: str
+    metadata: dict[str, str]
+
+
+def encode_object(data: bytes) -> EncodedObject:
+    """`data` as one zstd frame (with its size in the metadata) if that is at most nine tenths of
+    it, else as it is. Deterministic: the same bytes give the same object (and ETag)."""
+    import zstandard
+
+    frame = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(data)
+    if len(frame) * 10 <= len(data) * 9:
+        return EncodedObject(frame, ZSTD_CONTENT_TYPE, {ENCODING_META: ZSTD, SIZE_META: str(len(data))})
+    return EncodedObject(data, BYTES_CONTENT_TYPE, {})
+
+
+def _is_compressed(metadata: dict[str, str] | None) -> bool:
+    return metadata is not None and ENCODING_META in metadata
+
+
+def _object_size(metadata: dict[str, str] | None, stored: int, where: str) -> int:
+    """The size of the bytes an object holds: its metadata's for a compressed one, else `stored`."""
+    if metadata is None or ENCODING_META not in metadata:
+        return stored
+    encoding, size = metadata.get(ENCODING_META), metadata.get(SIZE_META, "")
+    if encoding != ZSTD or not size.isdigit():
+        raise ConfigError(f"{where}: an object this store cannot read (encoding {encoding!r}, size {size!r})")
+    return int(size)
+
+
+def decode_object(body: bytes, metadata: dict[str, str] | None, where: str) -> bytes:
+    """The bytes an object holds, from its stored `body` and `metadata`; ConfigError naming
+    `where` if a compressed object's frame is damaged or not of the size it states."""
+    size = _object_size(metadata, len(body), where)
+    if not _is_compressed(metadata):
+        return body
+    import zstandard
+
+    try:
+        data = zstandard.ZstdDecompressor().decompress(body, max_output_size=size)
+    except zstandard.ZstdError as exc:
+        raise ConfigError(f"{where}: a damaged compressed object ({exc})") from None
+    if len(data) != size:
+        raise ConfigError(f"{where}: the compressed object holds {len(data)} bytes, its metadata says {size}")
+    return data
+
+
 def _timestamp(value: Any) -> float | None:
     """An S3 answer's LastModified (a datetime) in seconds since the epoch."""
     return float(value.timestamp()) if value is not None else None
@@ -426,7 +501,7 @@ class S3Blobs(BlobStore):
     # -- the contract
 
     def put_file(self, key: str, path: Path, *, content_addressed: bool = False) -> BlobStat:
-        name = self.object_key(key)
+        self.object_key(key)  # the key checked before any I/O
         self._check_bucket()  # some servers (SeaweedFS) would make a missing bucket on a PUT
         if not Path(path).is_file():
             raise InputError(f"{path}: not a file")
@@ -440,19 +515,46 @@ class S3Blobs(BlobStore):
         if size < SINGLE_PUT_BYTES:
             # One PUT, whose answer carries the ETag: no transfer manager (its threads) and no HEAD
             # after it, which cost an upload as much CPU as the PUT itself.
-            with open(path, "rb") as body:
-                answer = self._call(key, self.client.put_object, Bucket=self.location.bucket, Key=name, Body=body)
-            return BlobStat(size, str(answer["ETag"]))
-        # upload_file goes multipart for a large file: still one object, visible when complete.
-        self._call(key, self.client.upload_file, Filename=str(path), Bucket=self.location.bucket, Key=name)
+            return self._put(key, Path(path).read_bytes())
+        return self._put_large(key, Path(path), size)
+
+    def _put(self, key: str, data: bytes) -> BlobStat:
+        stored = encode_object(data)
+        answer = self._call(key, self.client.put_object, Bucket=self.location.bucket, Key=self.object_key(key),
+                            Body=stored.body, ContentType=stored.content_type, Metadata=stored.metadata)
+        return BlobStat(len(data), str(answer["ETag"]))
+
+    def _put_large(self, key: str, path: Path, size: int) -> BlobStat:
+        """A large file through boto3's multipart transfer (still one object, visible when
+        complete): compressed into a temporary file in the cache folder first, kept when it is at
+        most nine tenths of the file."""
+        import zstandard
+
+        try:
+            self.cache.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.cache, prefix=".put.", suffix=".zst")
+        except OSError as exc:
+            raise ConfigError(f"{self.cache}: cannot write the compressed copy of {path} "
+                              f"({exc.strerror or exc})") from None
+        try:
+            with os.fdopen(fd, "wb") as frame, open(path, "rb") as source:
+                zstandard.ZstdCompressor(level=ZSTD_LEVEL).copy_stream(source, frame, size=size)
+                compressed = frame.tell()
+            if compressed * 10 <= size * 9:
+                upload, extra = tmp, {"ContentType": ZSTD_CONTENT_TYPE,
+                                      "Metadata": {ENCODING_META: ZSTD, SIZE_META: str(size)}}
+            else:
+                upload, extra = str(path), {"ContentType": BYTES_CONTENT_TYPE}
+            self._call(key, self.client.upload_file, Filename=upload, Bucket=self.location.bucket,
+                       Key=self.object_key(key), ExtraArgs=extra)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
         return self._stat_or_fail(key)
 
     def put_bytes(self, key: str, data: bytes) -> BlobStat:
         self.object_key(key)
         self._check_bucket()  # some servers (SeaweedFS) would make a missing bucket on a PUT
-        answer = self._call(key, self.client.put_object, Bucket=self.location.bucket, Key=self.object_key(key),
-                            Body=data)
-        return BlobStat(len(data), str(answer["ETag"]))
+        return self._put(key, data)
 
     def _stat_or_fail(self, key: str) -> BlobStat:
         st = self.stat(key)
@@ -464,7 +566,7 @@ class S3Blobs(BlobStore):
         answer = self._call(key, self.client.get_object, Bucket=self.location.bucket, Key=self.object_key(key))
         with answer["Body"] as body:
             data: bytes = body.read()
-        return data
+        return decode_object(data, answer.get("Metadata"), self.where(key))
 
     def stat(self, key: str) -> BlobStat | None:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -478,7 +580,8 @@ class S3Blobs(BlobStore):
             self._fail(exc, key)
         except BotoCoreError as exc:
             self._fail(exc, key)
-        return BlobStat(int(head["ContentLength"]), str(head["ETag"]), _timestamp(head.get("LastModified")))
+        return BlobStat(_object_size(head.get("Metadata"), int(head["ContentLength"]), self.where(key)),
+                        str(head["ETag"]), _timestamp(head.get("LastModified")))
 
     def cache_path(self, key: str) -> Path:
         """Where :meth:`fetch` keeps the object's bytes."""
@@ -502,24 +605,42 @@ class S3Blobs(BlobStore):
         except OSError:
             pass  # no tag yet: download
         answer = self._call(key, self.client.get_object, Bucket=self.location.bucket, Key=self.object_key(key))
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        except OSError as exc:
-            raise ConfigError(f"{self.cache}: cannot write the cache of {self.where(key)} "
-                              f"({exc.strerror or exc})") from None
-        try:
-            with os.fdopen(fd, "wb") as handle, answer["Body"] as body:
-                shutil.copyfileobj(body, handle, 1 << 20)
-                size = handle.tell()
-            if size != int(answer["ContentLength"]):
-                raise ConfigError(f"{self.where(key)}: downloaded {size} bytes, the object has "
-                                  f"{answer['ContentLength']}")
-            os.replace(tmp, target)
-            tag.write_text(str(answer["ETag"]))
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        with answer["Body"] as body:
+            metadata = answer.get("Metadata")
+            expected = _object_size(metadata, int(answer["ContentLength"]), self.where(key))
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            except OSError as exc:
+                raise ConfigError(f"{self.cache}: cannot write the cache of {self.where(key)} "
+                                  f"({exc.strerror or exc})") from None
+            try:
+                self._download(key, body, fd, expected, compressed=_is_compressed(metadata))
+                os.replace(tmp, target)
+                tag.write_text(str(answer["ETag"]))
+            finally:
+                Path(tmp).unlink(missing_ok=True)
         return target
+
+    def _download(self, key: str, body: IO[bytes], fd: int, expected: int, *, compressed: bool) -> None:
+        """The object's bytes from `body` into the file `fd`, decompressed if `compressed`: ConfigError
+        naming the object unless they are `expected` bytes (a frame that would give more stops there)."""
+        import zstandard
+
+        where = self.where(key)
+        written = 0
+        with os.fdopen(fd, "wb") as handle:
+            source = zstandard.ZstdDecompressor().stream_reader(body) if compressed else body
+            try:
+                while chunk := source.read(1 << 20):
+                    written += len(chunk)
+                    if written > expected:
+                        raise ConfigError(f"{where}: the object holds more than the {expected} bytes it states")
+                    handle.write(chunk)
+            except zstandard.ZstdError as exc:
+                raise ConfigError(f"{where}: a damaged compressed object ({exc})") from None
+        if written != expected:
+            raise ConfigError(f"{where}: downloaded {written} bytes, the object holds {expected}")
 
     def delete(self, key: str) -> None:
         self._call(key, self.client.delete_object, Bucket=self.location.bucket, Key=self.object_key(key))
