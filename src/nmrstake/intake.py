@@ -267,11 +267,12 @@ class Intake:
         key = (round_id, model, staker)
         with self.store.database.write("admissions") as conn:
             pending = self.holds.in_flight(conn, key)
-            usage = self.store.usage(round_id, model, staker, conn=conn)  # after the lock: every stored upload counts
+            usage = self.store.usage(round_id, model, staker, conn=conn,  # after the lock: every stored upload counts
+                                     with_total=self.limits.store_bytes is not None)
             self._check_limits(round_id, model, staker, size, standing, replace(
                 usage, key_uploads=usage.key_uploads + pending.key_uploads,
                 staker_round_bytes=usage.staker_round_bytes + pending.staker_round_bytes,
-                total_bytes=usage.total_bytes + pending.total_bytes,
+                total_bytes=None if usage.total_bytes is None else usage.total_bytes + pending.total_bytes,
                 free_disk_bytes=usage.free_disk_bytes - pending.total_bytes))
             admission = self.holds.add_admission(conn, key, size)
             taken = None
@@ -334,7 +335,8 @@ class Intake:
             raise RequestError(403, "cannot-stake", f"staker {staker}: holds less than round {round_id}'s minimum "
                                f"stake ({standing.min_stake} wei of NMR) and has no stake of model {model} in it; "
                                "uploads are taken from addresses that can stake them", field="staker")
-        full = limits.store_bytes is not None and usage.total_bytes + size > limits.store_bytes
+        full = (limits.store_bytes is not None and usage.total_bytes is not None
+                and usage.total_bytes + size > limits.store_bytes)
         if full or (usage.store_on_disk and usage.free_disk_bytes - size < limits.min_free_disk):
             raise RequestError(429, "store-full", "the service's store is full for uploads of models not staked yet: "
                                f"stake model {model} in round {round_id} first (the commitment is the file's "

@@ -116,14 +116,14 @@ class StoredUpload:
 
 @dataclass(frozen=True)
 class StoreUsage:
-    """What one (round, model, staker) key, its staker in that round and the whole store hold.
-    `free_disk_bytes` is the free space of the disk uploads are received on (``tmp/``);
-    `store_on_disk` whether the files are kept on that disk too (the local store) rather than in
-    a bucket, which has no disk to fill."""
+    """What one (round, model, staker) key, its staker in that round and the whole store hold
+    (`total_bytes`: None when not counted, as no limit asked for it). `free_disk_bytes` is the free
+    space of the disk uploads are received on (``tmp/``); `store_on_disk` whether the files are
+    kept on that disk too (the local store) rather than in a bucket, which has no disk to fill."""
 
     key_uploads: int
     staker_round_bytes: int
-    total_bytes: int
+    total_bytes: int | None
     free_disk_bytes: int
     store_on_disk: bool = True
 
@@ -340,24 +340,27 @@ class SubmissionStore:
         """Free space on the disk uploads are received on (``tmp/``)."""
         return shutil.disk_usage(self.root).free
 
-    def usage(self, round_id: int, model: str, staker: str, *, conn: Connection | None = None) -> StoreUsage:
+    def usage(self, round_id: int, model: str, staker: str, *, conn: Connection | None = None,
+              with_total: bool = False) -> StoreUsage:
         """What the store holds that upload limits count (docs/service.md, "Limits"); read in
-        `conn`'s transaction if given (the admission's, under its lock), else in one of its own."""
+        `conn`'s transaction if given (the admission's, under its lock), else in one of its own.
+        The staker's uploads of the round are found by index (``uploads_by_staker``), whatever the
+        store holds of other rounds and stakers; the whole store's bytes (`with_total`, for the
+        store's cap) are a sum over every upload, asked for only when that cap is set."""
         u = tables.uploads
-        who, rid = checksum_address(staker), str(round_id)
-        staker_round = sa.and_(u.c.round_id == rid, u.c.staker == who)
         query = sa.select(  # one round trip: an upload runs it under the admissions lock
-            sa.func.coalesce(sa.func.sum(sa.case((sa.and_(staker_round, u.c.model == model), 1), else_=0)), 0),
-            sa.func.coalesce(sa.func.sum(sa.case((staker_round, u.c.size), else_=0)), 0),
-            sa.func.coalesce(sa.func.sum(u.c.size), 0))
+            sa.func.coalesce(sa.func.sum(sa.case((u.c.model == model, 1), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(u.c.size), 0),
+        ).where(u.c.round_id == str(round_id), u.c.staker == checksum_address(staker))
+        if with_total:
+            query = query.add_columns(sa.select(sa.func.coalesce(sa.func.sum(u.c.size), 0)).scalar_subquery())
         if conn is None:
             with self.database.read() as own:
                 row: tuple[Any, ...] = tuple(own.execute(query).one())
         else:
             row = tuple(conn.execute(query).one())
-        key_uploads, staker_bytes, total_bytes = row
-        return StoreUsage(int(key_uploads), int(staker_bytes), int(total_bytes), int(self._free_bytes()),
-                          store_on_disk=not self.shared)
+        total = int(row[2]) if with_total else None
+        return StoreUsage(int(row[0]), int(row[1]), total, int(self._free_bytes()), store_on_disk=not self.shared)
 
     def authorisation_used(self, digest: bytes, *, conn: Connection | None = None) -> bool:
         """Whether an upload with this authorisation (an upload signature's EIP-712 digest) is

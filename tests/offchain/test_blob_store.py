@@ -153,7 +153,8 @@ def test_on_s3__a_file_that_compresses__is_kept_as_a_zstd_frame_and_read_back_as
     head = _stored(store, "submissions/p.csv")
     assert head["ContentType"] == ZSTD_CONTENT_TYPE
     assert head["ContentLength"] * 2 < source.stat().st_size  # at rest: less than half
-    assert written.size == source.stat().st_size == store.stat("submissions/p.csv").size
+    there = store.stat("submissions/p.csv")
+    assert there is not None and written.size == source.stat().st_size == there.size
     assert store.get_bytes("submissions/p.csv") == source.read_bytes()
     assert store.fetch("submissions/p.csv").read_bytes() == source.read_bytes()
     # the same bytes again: the same object (content addressing keeps its identity)
@@ -174,6 +175,7 @@ def test_on_s3__bytes_that_do_not_compress__are_kept_as_they_are(s3_env, s3_buck
 def test_on_s3__a_large_file__goes_multipart_compressed_and_reads_back_whole(s3_env, s3_bucket, tmp_path, monkeypatch):  # noqa: F811
     monkeypatch.setattr(blobs_module, "SINGLE_PUT_BYTES", 64 * 1024)  # "large" without writing 8 MiB
     store = open_blobs(f"s3://{s3_bucket}/z", root=tmp_path, cache=tmp_path / "cache")
+    assert isinstance(store, S3Blobs)
     source = tmp_path / "big.csv"
     source.write_bytes(b"".join(b"row %d,%d\n" % (i, i * i) for i in range(40_000)))
     assert store.put_file("files/big.csv", source).size == source.stat().st_size

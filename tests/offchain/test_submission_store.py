@@ -66,6 +66,20 @@ def test_store__an_authorisation_is_accepted_once(store):
     assert store.authorisation_used(b"\x01" * 32) and not store.authorisation_used(b"\x02" * 32)
 
 
+def test_usage__counts_the_key_and_the_staker_in_its_round__and_the_whole_store_only_when_asked(store):
+    put(store, b"k1" * 10, model="m")
+    put(store, b"k2" * 10, model="m")
+    put(store, b"other model" * 10, model="n")
+    put(store, b"other round" * 100, model="m", round_id=8)
+    put(store, b"other staker" * 1000, model="m", staker=BOB)
+    usage = store.usage(7, "m", ALICE)
+    assert (usage.key_uploads, usage.staker_round_bytes, usage.total_bytes) == (2, 20 + 20 + 110, None)
+    assert store.usage(7, "m", ALICE.upper().replace("0X", "0x")).staker_round_bytes == 150  # any spelling
+    assert store.usage(7, "m", ALICE, with_total=True).total_bytes == 150 + 1100 + 12000
+    empty = store.usage(9, "m", ALICE, with_total=True)
+    assert (empty.key_uploads, empty.staker_round_bytes, empty.total_bytes) == (0, 0, 13250)
+
+
 def test_open_for_writing__clean__empties_tmp_and_keeps_what_was_stored(tmp_path, store, database_url):
     kept = put(store, b"kept")
     (store.tmp_dir / "upload-dead.part").write_bytes(b"half a fi")

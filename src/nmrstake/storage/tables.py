@@ -33,6 +33,7 @@ uploads = sa.Table(
     sa.Column("signature", sa.Text, nullable=False),
     sa.Column("receipt_signature", sa.Text, nullable=False),
     sa.Index("uploads_by_key", "round_id", "model", "staker", "id"),
+    sa.Index("uploads_by_staker", "round_id", "staker"),  # a staker's uploads of a round: its quota
     sqlite_autoincrement=True,
 )
 
