@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -243,8 +243,9 @@ class Intake:
         """Admit an upload of `size` bytes (at most) for (round, model, checksummed staker) under
         the limits (:class:`UploadLimits`), counting it as in flight until the block ends (it is
         stored or refused by then). Raises a RequestError naming the limit it would pass. The
-        check and the entry in the ledger are one transaction under the database's "admissions"
-        lock, so concurrent uploads, in any replicas, cannot pass a limit together."""
+        entry in the ledger is committed before the check counts it with every other (see
+        :meth:`admit_and_hold`), so concurrent uploads, in any replicas, cannot pass a limit
+        together."""
         admission = self.admit_in_flight(round_id, model, staker, size)
         try:
             yield
@@ -259,26 +260,48 @@ class Intake:
     def admit_and_hold(self, round_id: int, model: str, staker: str, size: int,
                        authorised: Authorised | None) -> tuple[int, bool | None]:
         """:meth:`admit_in_flight` and, when `authorised` is an upload signature already recovered
-        as the staker's own for this key, :meth:`first_hold_key`, in one database transaction (an
-        HTTP upload's, once the fields before its file are in): the admission's id, and the hold
-        as :meth:`first_hold_key` answers it (None when not asked). A refused admission (its
-        RequestError) records nothing, the signature included."""
+        as the staker's own for this key, :meth:`first_hold_key` (an HTTP upload's, once the fields
+        before its file are in): the admission's id, and the hold as :meth:`first_hold_key` answers
+        it (None when not asked). A refused admission (its RequestError) records nothing, the
+        signature included.
+
+        No lock is shared by the uploads of every key: the admission is recorded first, in a
+        transaction of its own, and the limits are checked after its commit, counting every
+        upload stored or admitted by then, this one included. Of two uploads admitted at once,
+        whichever checks last counts the other, so they cannot pass a limit together (both may
+        be refused when together they would pass it). The check and the hold are the second
+        transaction; a refusal deletes the admission there instead."""
         standing = self.standing(round_id, model, staker) if self.standing is not None else Standing(True, True)
         key = (round_id, model, staker)
-        with self.store.database.write("admissions") as conn:
-            pending = self.holds.in_flight(conn, key)
-            usage = self.store.usage(round_id, model, staker, conn=conn,  # after the lock: every stored upload counts
-                                     with_total=self.limits.store_bytes is not None)
-            self._check_limits(round_id, model, staker, size, standing, replace(
-                usage, key_uploads=usage.key_uploads + pending.key_uploads,
-                staker_round_bytes=usage.staker_round_bytes + pending.staker_round_bytes,
-                total_bytes=None if usage.total_bytes is None else usage.total_bytes + pending.total_bytes,
-                free_disk_bytes=usage.free_disk_bytes - pending.total_bytes))
+        with self.store.database.write() as conn:
             admission = self.holds.add_admission(conn, key, size)
-            taken = None
-            if authorised is not None and authorised.key == key:
-                taken = self._hold_in(conn, key, authorised.authorisation, authorised.expiry)
         self.holds.started()
+        taken, refusal = None, None
+        try:
+            with self.store.database.write() as conn:
+                # In flight first, then stored: an upload stored in between counts twice, never not at all.
+                pending = self.holds.in_flight(conn, key)
+                usage = self.store.usage(round_id, model, staker, conn=conn,
+                                         with_total=self.limits.store_bytes is not None)
+                try:
+                    self._check_limits(round_id, model, staker, size, standing, replace(  # the others' and this one's
+                        usage, key_uploads=usage.key_uploads + pending.key_uploads - 1,
+                        staker_round_bytes=usage.staker_round_bytes + pending.staker_round_bytes - size,
+                        total_bytes=None if usage.total_bytes is None else usage.total_bytes + pending.total_bytes - size,
+                        free_disk_bytes=usage.free_disk_bytes - (pending.total_bytes - size)))
+                except RequestError as exc:
+                    refusal = exc
+                    self.holds.release_rows(conn, admission=admission)  # committed with the transaction
+                else:
+                    if authorised is not None and authorised.key == key:
+                        taken = self._hold_in(conn, key, authorised.authorisation, authorised.expiry)
+        except BaseException:
+            with suppress(Exception):  # the database away: the admission's lease lapses by itself
+                self.holds.release(admission=admission)
+            raise
+        if refusal is not None:
+            self.holds.ended(1)
+            raise refusal
         if taken:
             self.holds.started()
         return admission, taken

@@ -132,7 +132,7 @@ class Holds:
 
     def in_flight(self, conn: Connection, key: Key) -> InFlight:
         """What live admissions count (expired ones count for nothing), read in `conn` (a write
-        transaction holding "admissions"); the expired rows are dropped at most every
+        transaction, after the admission being checked has committed); the expired rows are dropped at most every
         `prune_every` seconds by this process (:meth:`_due`)."""
         a = tables.admissions
         if self._due("admissions"):
