@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nmrstake.errors import ChainError, InputError, NmrstakeError, RequestError, UnknownRoundError
-from nmrstake.intake import Intake, guarded_chain_read
+from nmrstake.intake import FILE_CHECKS_AT_ONCE, Intake, guarded_chain_read
 
 if TYPE_CHECKING:
     from nmrstake.index.live import LiveIndex
@@ -42,8 +42,22 @@ class ServiceContext:
     alerts: Any = None
     #: The alerts' events as last read (nmrstake.service.alerts.EventCache), shared by the worker and the feeds.
     alert_events: Any = None
+    #: Uploads checked and stored at once, each in a thread, once its whole body is in (the others
+    #: wait their turn, their key still held; bodies keep streaming in meanwhile): one per core.
+    #: That work is CPU-bound with short waits, and more threads only fight for the GIL: one
+    #: replica with 10 uploads in flight spent 21.3 ms of CPU per upload in 40 threads, 18.2 in 2.
+    upload_work: int = FILE_CHECKS_AT_ONCE
+    _upload_slots: Any = None  # anyio.CapacityLimiter, made in the event loop at the first upload
     _published: dict[int, tuple[Any, Any]] = field(default_factory=dict)
     _published_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def upload_slots(self) -> Any:
+        """The limiter of :attr:`upload_work` (called from the event loop, which is one thread)."""
+        if self._upload_slots is None:
+            import anyio
+
+            self._upload_slots = anyio.CapacityLimiter(self.upload_work)
+        return self._upload_slots
 
     def chain(self, fn: Any, *args: Any) -> Any:
         """Run one chain read; ape's provider is shared by the request threads, one at a time."""

@@ -12,6 +12,7 @@ import time
 from contextlib import ExitStack
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
@@ -91,7 +92,8 @@ async def upload(request: Request, ctx: Context) -> Any:
 
 async def _receive(ctx: ServiceContext, form: Any, started: float, authorised: Authorised | None,
                    holding: Admitted | None) -> Any:
-    """The complete form, checked field by field, then handed to the intake (in a thread)."""
+    """The complete form, checked field by field, then handed to the intake (in a thread, one of
+    `ctx.upload_work` at once)."""
     fields = {name: form.get(name) for name in (*UPLOAD_FIELDS, "file_hash")}
     upload_file = form.get("file")
     if not fields["signature"]:
@@ -118,7 +120,7 @@ async def _receive(ctx: ServiceContext, form: Any, started: float, authorised: A
             started_at=started, authorised=authorised, holding=holding)
         return describe(stored, ctx.intake.receipt_signer)
 
-    return await run_in_threadpool(work)
+    return await anyio.to_thread.run_sync(work, limiter=ctx.upload_slots())
 
 
 @router.get("/v1/rounds/{round_id}/submissions/{model}/{staker}",
