@@ -343,12 +343,12 @@ class SubmissionStore:
     def usage(self, round_id: int, model: str, staker: str, *, conn: Connection | None = None,
               with_total: bool = False) -> StoreUsage:
         """What the store holds that upload limits count (docs/service.md, "Limits"); read in
-        `conn`'s transaction if given (the admission's, under its lock), else in one of its own.
+        `conn`'s transaction if given (an admission's check, after its own entry committed), else in one of its own.
         The staker's uploads of the round are found by index (``uploads_by_staker``), whatever the
         store holds of other rounds and stakers; the whole store's bytes (`with_total`, for the
         store's cap) are a sum over every upload, asked for only when that cap is set."""
         u = tables.uploads
-        query = sa.select(  # one round trip: an upload runs it under the admissions lock
+        query = sa.select(  # one round trip for what an admission's check counts
             sa.func.coalesce(sa.func.sum(sa.case((u.c.model == model, 1), else_=0)), 0),
             sa.func.coalesce(sa.func.sum(u.c.size), 0),
         ).where(u.c.round_id == str(round_id), u.c.staker == checksum_address(staker))

@@ -358,14 +358,24 @@ class EncodedObject:
     metadata: dict[str, str]
 
 
+def _pays(compressed: int, size: int) -> bool:
+    """Whether a frame of `compressed` bytes is worth keeping for `size` bytes: a tenth smaller."""
+    return compressed * 10 <= size * 9
+
+
+def _frame_metadata(size: int) -> dict[str, str]:
+    """The object metadata of a zstd frame holding `size` bytes."""
+    return {ENCODING_META: ZSTD, SIZE_META: str(size)}
+
+
 def encode_object(data: bytes) -> EncodedObject:
     """`data` as one zstd frame (with its size in the metadata) if that is at most nine tenths of
     it, else as it is. Deterministic: the same bytes give the same object (and ETag)."""
     import zstandard
 
     frame = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(data)
-    if len(frame) * 10 <= len(data) * 9:
-        return EncodedObject(frame, ZSTD_CONTENT_TYPE, {ENCODING_META: ZSTD, SIZE_META: str(len(data))})
+    if _pays(len(frame), len(data)):
+        return EncodedObject(frame, ZSTD_CONTENT_TYPE, _frame_metadata(len(data)))
     return EncodedObject(data, BYTES_CONTENT_TYPE, {})
 
 
@@ -375,7 +385,7 @@ def _is_compressed(metadata: dict[str, str] | None) -> bool:
 
 def _object_size(metadata: dict[str, str] | None, stored: int, where: str) -> int:
     """The size of the bytes an object holds: its metadata's for a compressed one, else `stored`."""
-    if metadata is None or ENCODING_META not in metadata:
+    if metadata is None or not _is_compressed(metadata):
         return stored
     encoding, size = metadata.get(ENCODING_META), metadata.get(SIZE_META, "")
     if encoding != ZSTD or not size.isdigit():
@@ -540,9 +550,8 @@ class S3Blobs(BlobStore):
             with os.fdopen(fd, "wb") as frame, open(path, "rb") as source:
                 zstandard.ZstdCompressor(level=ZSTD_LEVEL).copy_stream(source, frame, size=size)
                 compressed = frame.tell()
-            if compressed * 10 <= size * 9:
-                upload, extra = tmp, {"ContentType": ZSTD_CONTENT_TYPE,
-                                      "Metadata": {ENCODING_META: ZSTD, SIZE_META: str(size)}}
+            if _pays(compressed, size):
+                upload, extra = tmp, {"ContentType": ZSTD_CONTENT_TYPE, "Metadata": _frame_metadata(size)}
             else:
                 upload, extra = str(path), {"ContentType": BYTES_CONTENT_TYPE}
             self._call(key, self.client.upload_file, Filename=upload, Bucket=self.location.bucket,
