@@ -272,6 +272,7 @@ class Intake:
         be refused when together they would pass it). The check and the hold are the second
         transaction; a refusal deletes the admission there instead."""
         standing = self.standing(round_id, model, staker) if self.standing is not None else Standing(True, True)
+        self._check_standing(round_id, model, staker, standing)
         key = (round_id, model, staker)
         with self.store.database.write() as conn:
             admission = self.holds.add_admission(conn, key, size)
@@ -338,6 +339,15 @@ class Intake:
                                "each upload needs a fresh one", field="signature")
         return authorisation
 
+    @staticmethod
+    def _check_standing(round_id: int, model: str, staker: str, standing: Standing) -> None:
+        """The 403 of an address that could not stake the model; asked before anything is written,
+        so a flood of keys without NMR never enters the in-flight ledger the limits count."""
+        if not standing.staked and not standing.may_stake:
+            raise RequestError(403, "cannot-stake", f"staker {staker}: holds less than round {round_id}'s minimum "
+                               f"stake ({standing.min_stake} wei of NMR) and has no stake of model {model} in it; "
+                               "uploads are taken from addresses that can stake them", field="staker")
+
     def _check_limits(self, round_id: int, model: str, staker: str, size: int, standing: Standing,
                       usage: StoreUsage) -> None:
         limits = self.limits
@@ -354,10 +364,6 @@ class Intake:
                                f"{limits.bytes_per_staker_round} bytes per staker and round", field="staker")
         if standing.staked:
             return
-        if not standing.may_stake:
-            raise RequestError(403, "cannot-stake", f"staker {staker}: holds less than round {round_id}'s minimum "
-                               f"stake ({standing.min_stake} wei of NMR) and has no stake of model {model} in it; "
-                               "uploads are taken from addresses that can stake them", field="staker")
         full = (limits.store_bytes is not None and usage.total_bytes is not None
                 and usage.total_bytes + size > limits.store_bytes)
         if full or (usage.store_on_disk and usage.free_disk_bytes - size < limits.min_free_disk):

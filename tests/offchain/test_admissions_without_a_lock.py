@@ -14,7 +14,7 @@ from helpers.uploads import INTAKE_STAKER_KEY, open_intake
 
 from nmrstake.chain.signers import key_account
 from nmrstake.errors import RequestError
-from nmrstake.intake import DEFAULT_LIMITS, Intake
+from nmrstake.intake import DEFAULT_LIMITS, Intake, Standing
 from nmrstake.storage import tables
 from nmrstake.submissions import SubmissionStore
 
@@ -102,3 +102,21 @@ def test_a_single_admission__passes_exactly_when_it_fits(tmp_path, database_url,
         assert admissions(a) == 0
     else:
         assert isinstance(a.admit_in_flight(7, "m", STAKER, SIZE), int) and admissions(a) == 1
+
+
+def test_an_address_that_cannot_stake__is_refused_before_anything_is_written(tmp_path, database_url):
+    a, b = replicas(tmp_path, database_url, staker_round_bytes=10 * SIZE)
+    a.standing = lambda round_id, model, staker: Standing(False, False, 10**18)
+    written: list[object] = []
+    add = a.holds.add_admission
+
+    def recorded(*args, **kwargs):
+        written.append(args)
+        return add(*args, **kwargs)
+
+    a.holds.add_admission = recorded  # type: ignore[method-assign]
+    with pytest.raises(RequestError) as refused:
+        a.admit_in_flight(7, "m", STAKER, SIZE)
+    assert refused.value.kind == "cannot-stake" and refused.value.status == 403
+    assert written == [] and admissions(a) == 0  # never in the ledger, not even for a moment
+    assert isinstance(b.admit_in_flight(7, "m", STAKER, SIZE), int)  # another replica's standing is its own
